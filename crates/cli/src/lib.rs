@@ -1,0 +1,6 @@
+//! Shared wiring for the `pktvisord` and `pktvisor` binaries: turning flags into options,
+//! showing progress, reporting errors. No analysis happens here.
+
+pub mod options;
+pub mod progress;
+pub mod summarize;

@@ -1,0 +1,58 @@
+//! Flags shared by `pktvisord` and `pktvisor summarize`, and their translation to options.
+
+use clap::Args;
+use pv_handlers::HostSpec;
+use pv_handlers::net::NetConfig;
+use pv_pipeline::SummarizeOptions;
+
+/// Analysis flags with pktvisor v3's names and defaults.
+#[derive(Args, Clone, Debug)]
+pub struct AnalysisArgs {
+    /// Filter packets using the given BPF expression (libpcap syntax, as tcpdump takes it).
+    #[arg(short = 'b', long = "bpf", value_name = "BPF")]
+    pub bpf: Option<String>,
+
+    /// Subnets (comma separated, CIDR) that are "this host": packets from them count as `out`,
+    /// packets to them as `in`. Example: "10.0.1.0/24,10.0.2.1/32,2001:db8::/64". Without it
+    /// every packet of a capture file has an unknown direction and the top IP lists stay empty.
+    #[arg(short = 'H', long = "host-spec", value_name = "HOSTSPEC")]
+    pub host_spec: Option<String>,
+
+    /// Deep-sample this percentage of packets (0-100): top lists, cardinality and TCP flags
+    /// are computed from sampled packets only; counters and rates always see every packet.
+    #[arg(long = "max-deep-sample", value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_deep_sample: u8,
+
+    /// Entries in each top list.
+    #[arg(long = "topn", value_name = "N", default_value_t = 10)]
+    pub topn: usize,
+}
+
+impl AnalysisArgs {
+    /// Options for a window of `periods` buckets of 60 s, or one bucket when `period` is None.
+    pub fn to_options(
+        &self,
+        period: Option<u64>,
+        periods: usize,
+    ) -> Result<SummarizeOptions, String> {
+        let host_spec = match &self.host_spec {
+            Some(s) => HostSpec::parse(s).map_err(|e| e.to_string())?,
+            None => HostSpec::default(),
+        };
+        Ok(SummarizeOptions {
+            bpf: self.bpf.clone(),
+            host_spec,
+            period,
+            periods,
+            deep_sample_percent: self.max_deep_sample,
+            net: NetConfig {
+                topn_count: self.topn,
+                ..NetConfig::default()
+            },
+        })
+    }
+}
+
+/// Seconds per bucket when not in summary mode (pktvisor's fixed 60 s periods).
+pub const PERIOD_SECS: u64 = 60;

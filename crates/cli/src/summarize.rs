@@ -1,0 +1,31 @@
+//! Runs a file summary and prints it: shared by `pktvisord FILE` and `pktvisor summarize`.
+
+use crate::progress::FileProgress;
+use pv_pipeline::{SummarizeOptions, summarize_file};
+use serde_json::Value;
+use std::path::Path;
+
+/// Summarizes `path`; prints warnings (damage) to stderr; returns the window JSON.
+/// Errors are one line naming the file or value and the reason.
+pub fn run(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value, String> {
+    let mut progress = FileProgress::new();
+    let summary = summarize_file(path, opts, &mut |read, total| progress.update(read, total))
+        .map_err(|e| e.to_string());
+    progress.finish();
+    let summary = summary?;
+    if let Some(damage) = &summary.stats().damage {
+        eprintln!(
+            "{program}: warning: {damage}; the summary covers the {} packets before it",
+            summary.stats().packets_read
+        );
+    }
+    Ok(summary.to_json())
+}
+
+/// Prints JSON to stdout, pretty like pktvisor's output.
+pub fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("a JSON value always serializes")
+    );
+}

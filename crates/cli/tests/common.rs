@@ -1,0 +1,233 @@
+//! Helpers shared by the integration tests: running our binaries and the independent oracle.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("testdata/fixtures").join(name)
+}
+
+pub fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo_root().join("testdata/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// True if `tool` runs. Outside CI a missing tool skips the test with a printed reason; under
+/// CI=true it fails the test, because CI installs every tool the suite needs.
+pub fn require(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !in_ci(),
+            "{tool} is required under CI=true but is not installed"
+        );
+        eprintln!("SKIP: {tool} is not installed");
+    }
+    found
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    let exe = match bin {
+        "pktvisor" => env!("CARGO_BIN_EXE_pktvisor"),
+        "pktvisord" => env!("CARGO_BIN_EXE_pktvisord"),
+        other => panic!("unknown binary {other}"),
+    };
+    Command::new(exe).args(args).output().unwrap()
+}
+
+/// `pktvisor summarize --json FILE ARGS...`: the window object (the value under "1m").
+pub fn summarize_json(file: &Path, args: &[&str]) -> Value {
+    let f = file.to_str().unwrap();
+    let mut all = vec!["summarize", "--json", f];
+    all.extend_from_slice(args);
+    let out = run("pktvisor", &all);
+    assert!(
+        out.status.success(),
+        "pktvisor {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["1m"].clone()
+}
+
+/// The oracle: scripts/net_oracle.py, which derives the expected net summary from tshark.
+pub fn oracle(file: &Path, host_spec: Option<&str>) -> Value {
+    let script = repo_root().join("scripts/net_oracle.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).arg(file);
+    if let Some(h) = host_spec {
+        cmd.args(["--host-spec", h]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "oracle failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Nearest-rank quantile (the definition our KLL sketch uses while exact).
+pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    let pos = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[pos - 1]
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("expected an integer, got {v}"))
+}
+
+/// Checks our quantiles of a series against the oracle's full series. Exact while the sketch
+/// is exact (<= 200 values); otherwise the reported value's rank must be within 2 % (KLL with
+/// k = 200 guarantees ~1.65 % at 99 % confidence).
+fn check_quantiles(what: &str, ours: &Value, series: &[u64]) {
+    if series.is_empty() {
+        assert!(ours.is_null(), "{what}: expected no quantiles, got {ours}");
+        return;
+    }
+    let mut sorted = series.to_vec();
+    sorted.sort_unstable();
+    for (key, q) in [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)] {
+        let got = u(&ours[key]);
+        if sorted.len() <= 200 {
+            assert_eq!(got, nearest_rank(&sorted, q), "{what}.{key}");
+        } else {
+            let below = sorted.partition_point(|v| *v < got) as f64 / sorted.len() as f64;
+            let upto = sorted.partition_point(|v| *v <= got) as f64 / sorted.len() as f64;
+            assert!(
+                below - 0.02 <= q && q <= upto + 0.02,
+                "{what}.{key}: {got} has rank [{below}, {upto}], wanted {q}"
+            );
+        }
+    }
+}
+
+/// Compares our window object with the oracle's expectations, field by field.
+pub fn assert_matches_oracle(label: &str, ours: &Value, expected: &Value) {
+    let p = &ours["packets"];
+    for (our_key, oracle_key) in [
+        ("total", "total"),
+        ("ipv4", "ipv4"),
+        ("ipv6", "ipv6"),
+        ("tcp", "tcp"),
+        ("udp", "udp"),
+        ("other_l4", "other_l4"),
+        ("in", "in"),
+        ("out", "out"),
+        ("unknown_dir", "unknown_dir"),
+    ] {
+        assert_eq!(
+            u(&p[our_key]),
+            u(&expected[oracle_key]),
+            "{label}: {our_key}"
+        );
+    }
+    assert_eq!(
+        u(&p["protocol"]["tcp"]["syn"]),
+        u(&expected["syn"]),
+        "{label}: syn"
+    );
+    assert_eq!(u(&p["events"]), u(&expected["total"]), "{label}: events");
+    // Cardinalities: exact below 1000, within 1 % above.
+    for key in ["src_ips_in", "dst_ips_out"] {
+        let (got, want) = (u(&p["cardinality"][key]), u(&expected[key]));
+        if want < 1000 {
+            assert_eq!(got, want, "{label}: cardinality.{key}");
+        } else {
+            assert!(
+                (got as f64 - want as f64).abs() <= want as f64 * 0.01,
+                "{label}: {key}"
+            );
+        }
+    }
+    // Top lists: every reported entry has its true count, and the reported counts are exactly
+    // the 10 largest true counts (ties may be listed in any order).
+    for key in ["top_ipv4", "top_ipv6"] {
+        let truth = expected[key].as_object().unwrap();
+        let mut true_counts: Vec<u64> = truth.values().map(u).collect();
+        true_counts.sort_unstable_by(|a, b| b.cmp(a));
+        true_counts.truncate(10);
+        let list = p[key].as_array().unwrap();
+        let got_counts: Vec<u64> = list.iter().map(|e| u(&e["estimate"])).collect();
+        assert_eq!(got_counts, true_counts, "{label}: {key} counts");
+        for e in list {
+            let name = e["name"].as_str().unwrap();
+            assert_eq!(
+                truth.get(name).map(u),
+                Some(u(&e["estimate"])),
+                "{label}: {key} {name}"
+            );
+        }
+    }
+    let series = |k: &str| -> Vec<u64> { expected[k].as_array().unwrap().iter().map(u).collect() };
+    for (rate, key) in [
+        ("pps_total", "pps_total_per_second"),
+        ("pps_in", "pps_in_per_second"),
+        ("pps_out", "pps_out_per_second"),
+        ("bytes_total", "bytes_total_per_second"),
+        ("bytes_in", "bytes_in_per_second"),
+        ("bytes_out", "bytes_out_per_second"),
+    ] {
+        check_quantiles(
+            &format!("{label}: rates.{rate}"),
+            &p["rates"][rate],
+            &series(key),
+        );
+    }
+    check_quantiles(
+        &format!("{label}: payload_size"),
+        &p["payload_size"],
+        &series("frame_cap_len"),
+    );
+    if let Some(first) = expected["first_ts_ns"].as_u64() {
+        let s = format!("{}.{:09}", first / 1_000_000_000, first % 1_000_000_000);
+        assert_eq!(
+            ours["capture"]["first_ts"].as_str(),
+            Some(s.as_str()),
+            "{label}: first_ts"
+        );
+        assert_eq!(
+            u(&ours["period"]["start_ts"]),
+            first / 1_000_000_000,
+            "{label}: period.start_ts"
+        );
+        let last = u(&expected["last_ts_ns"]) / 1_000_000_000;
+        assert_eq!(
+            u(&ours["period"]["length"]),
+            last - first / 1_000_000_000,
+            "{label}: period.length"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Stream handlers: they turn decoded packets into windowed metrics and own the names under
+//! which those metrics are published (pktvisor's JSON keys).
+
+pub mod event;
+pub mod hostspec;
+pub mod json;
+pub mod net;
+pub mod sampler;
+
+pub use event::{Direction, PacketEvent};
+pub use hostspec::{HostSpec, HostSpecError};
+pub use net::{NetBucket, NetHandler};
+pub use sampler::DeepSampler;

@@ -1,0 +1,254 @@
+//! One time bucket of the net handler.
+
+use super::NetConfig;
+use crate::event::{Direction, PacketEvent};
+use crate::json;
+use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
+use pv_wire::{L3, L4};
+use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const TCP_SYN: u8 = 0x02;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    pub events: u64,
+    pub deep_samples: u64,
+    pub total: u64,
+    pub filtered: u64,
+    pub udp: u64,
+    pub tcp: u64,
+    pub other_l4: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub in_: u64,
+    pub out: u64,
+    pub unknown_dir: u64,
+    pub tcp_syn: u64,
+}
+
+/// The seven per-second rates, named as in pktvisor's `rates` object.
+#[derive(Clone, Debug, Default)]
+struct Rates {
+    pps_in: Rate,
+    pps_out: Rate,
+    pps_total: Rate,
+    pps_events: Rate,
+    bytes_in: Rate,
+    bytes_out: Rate,
+    bytes_total: Rate,
+}
+
+impl Rates {
+    fn each(&mut self) -> [&mut Rate; 7] {
+        [
+            &mut self.pps_in,
+            &mut self.pps_out,
+            &mut self.pps_total,
+            &mut self.pps_events,
+            &mut self.bytes_in,
+            &mut self.bytes_out,
+            &mut self.bytes_total,
+        ]
+    }
+
+    fn named(&self) -> [(&'static str, &Rate); 7] {
+        [
+            ("pps_in", &self.pps_in),
+            ("pps_out", &self.pps_out),
+            ("pps_total", &self.pps_total),
+            ("pps_events", &self.pps_events),
+            ("bytes_in", &self.bytes_in),
+            ("bytes_out", &self.bytes_out),
+            ("bytes_total", &self.bytes_total),
+        ]
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NetBucket {
+    counters: NetCounters,
+    src_ips_in: Cardinality,
+    dst_ips_out: Cardinality,
+    top_ipv4: TopN<u32>,
+    top_ipv6: TopN<u128>,
+    payload_size: Quantiles,
+    clock: SecondClock,
+    rates: Rates,
+}
+
+impl NetBucket {
+    pub fn counters(&self) -> &NetCounters {
+        &self.counters
+    }
+
+    /// Moves the bucket's packet-time clock; closes per-second rate values when a second ends.
+    #[inline]
+    fn tick(&mut self, ts_ns: u64) {
+        let first = self.counters.events == 0;
+        match self.clock.advance(ts_ns / 1_000_000_000) {
+            Tick::Ended { idle } => self
+                .rates
+                .each()
+                .into_iter()
+                .for_each(|r| r.end_second(idle)),
+            Tick::Same if first => self.rates.each().into_iter().for_each(Rate::start),
+            Tick::Same => {}
+        }
+    }
+
+    #[inline]
+    pub fn process(&mut self, ev: &PacketEvent<'_>) {
+        self.tick(ev.ts_ns);
+        let size = u64::from(ev.cap_len);
+        let c = &mut self.counters;
+        c.events += 1;
+        c.total += 1;
+        self.rates.pps_events.add(1);
+        self.rates.pps_total.add(1);
+        self.rates.bytes_total.add(size);
+        match ev.dir {
+            Direction::In => {
+                c.in_ += 1;
+                self.rates.pps_in.add(1);
+                self.rates.bytes_in.add(size);
+            }
+            Direction::Out => {
+                c.out += 1;
+                self.rates.pps_out.add(1);
+                self.rates.bytes_out.add(size);
+            }
+            Direction::Unknown => c.unknown_dir += 1,
+        }
+        let d = ev.decoded;
+        match d.l3 {
+            L3::Ipv4 => c.ipv4 += 1,
+            L3::Ipv6 => c.ipv6 += 1,
+            L3::None => {}
+        }
+        match d.l4 {
+            L4::Udp => c.udp += 1,
+            L4::Tcp => {
+                c.tcp += 1;
+                // pktvisor reads TCP flags only on deep-sampled packets.
+                if ev.deep && d.tcp_flags & TCP_SYN != 0 {
+                    c.tcp_syn += 1;
+                }
+            }
+            L4::Other(_) | L4::None => c.other_l4 += 1,
+        }
+        self.payload_size.update(size);
+        if ev.deep {
+            c.deep_samples += 1;
+            self.deep(ev.dir, d.src, d.dst, d.l3);
+        }
+    }
+
+    /// Remote-address metrics: the source of inbound packets, the destination of outbound ones.
+    #[inline]
+    fn deep(&mut self, dir: Direction, src: IpAddr, dst: IpAddr, l3: L3) {
+        let (remote, card) = match (dir, l3) {
+            (_, L3::None) | (Direction::Unknown, _) => return,
+            (Direction::In, _) => (src, &mut self.src_ips_in),
+            (Direction::Out, _) => (dst, &mut self.dst_ips_out),
+        };
+        match remote {
+            IpAddr::V4(a) => {
+                card.update(a.octets());
+                self.top_ipv4.update(u32::from(a));
+            }
+            IpAddr::V6(a) => {
+                card.update(a.octets());
+                self.top_ipv6.update(u128::from(a));
+            }
+        }
+    }
+
+    /// The `packets` object, keys as pktvisor names them; disabled groups are absent.
+    pub fn to_json(&self, config: &NetConfig) -> Value {
+        let c = &self.counters;
+        let mut m = Map::new();
+        m.insert("events".into(), json!(c.events));
+        m.insert("deep_samples".into(), json!(c.deep_samples));
+        if config.groups.counters {
+            for (key, value) in [
+                ("total", c.total),
+                ("filtered", c.filtered),
+                ("udp", c.udp),
+                ("tcp", c.tcp),
+                ("other_l4", c.other_l4),
+                ("ipv4", c.ipv4),
+                ("ipv6", c.ipv6),
+                ("in", c.in_),
+                ("out", c.out),
+                ("unknown_dir", c.unknown_dir),
+            ] {
+                m.insert(key.into(), json!(value));
+            }
+            json::insert_at(&mut m, &["protocol", "tcp", "syn"], json!(c.tcp_syn));
+        }
+        if config.groups.cardinality {
+            json::insert_at(
+                &mut m,
+                &["cardinality", "src_ips_in"],
+                json!(self.src_ips_in.estimate()),
+            );
+            json::insert_at(
+                &mut m,
+                &["cardinality", "dst_ips_out"],
+                json!(self.dst_ips_out.estimate()),
+            );
+        }
+        if config.groups.top_ips {
+            let n = config.topn_count;
+            let v4 = self.top_ipv4.top(n, 0);
+            let v6 = self.top_ipv6.top(n, 0);
+            m.insert(
+                "top_ipv4".into(),
+                json::top_list(v4, |a| Ipv4Addr::from(*a).to_string()),
+            );
+            m.insert(
+                "top_ipv6".into(),
+                json::top_list(v6, |a| Ipv6Addr::from(*a).to_string()),
+            );
+        }
+        if let Some(q) = json::quantiles(&self.payload_size) {
+            m.insert("payload_size".into(), q);
+        }
+        for (key, rate) in self.rates.named() {
+            if let Some(q) = json::rate(rate) {
+                json::insert_at(&mut m, &["rates", key], q);
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+impl Bucket for NetBucket {
+    fn merge_from(&mut self, o: &Self) {
+        let (c, oc) = (&mut self.counters, &o.counters);
+        c.events += oc.events;
+        c.deep_samples += oc.deep_samples;
+        c.total += oc.total;
+        c.filtered += oc.filtered;
+        c.udp += oc.udp;
+        c.tcp += oc.tcp;
+        c.other_l4 += oc.other_l4;
+        c.ipv4 += oc.ipv4;
+        c.ipv6 += oc.ipv6;
+        c.in_ += oc.in_;
+        c.out += oc.out;
+        c.unknown_dir += oc.unknown_dir;
+        c.tcp_syn += oc.tcp_syn;
+        self.src_ips_in.merge(&o.src_ips_in);
+        self.dst_ips_out.merge(&o.dst_ips_out);
+        self.top_ipv4.merge(&o.top_ipv4);
+        self.top_ipv6.merge(&o.top_ipv6);
+        self.payload_size.merge(&o.payload_size);
+        let mine = self.rates.each();
+        let theirs = o.rates.named();
+        for (r, (_, other)) in mine.into_iter().zip(theirs) {
+            r.merge(other);
+        }
+    }
+}

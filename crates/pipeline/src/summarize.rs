@@ -1,0 +1,219 @@
+//! Summarizing a packet stream: decode once, decide direction and sampling once, feed handlers.
+
+use crate::error::PipelineError;
+use crate::stats::CaptureStats;
+use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
+use pv_handlers::net::NetConfig;
+use pv_handlers::{DeepSampler, HostSpec, NetHandler, PacketEvent};
+use pv_wire::LinkType;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+pub struct SummarizeOptions {
+    /// libpcap filter expression, as tcpdump takes it.
+    pub bpf: Option<String>,
+    pub host_spec: HostSpec,
+    /// Seconds per bucket; None puts the whole input into one bucket (pktvisor's `--summary`).
+    pub period: Option<u64>,
+    /// Buckets kept and merged into the reported window.
+    pub periods: usize,
+    /// Percentage of packets inspected in depth (top lists, cardinality, TCP flags).
+    pub deep_sample_percent: u8,
+    pub net: NetConfig,
+}
+
+impl Default for SummarizeOptions {
+    fn default() -> Self {
+        Self {
+            bpf: None,
+            host_spec: HostSpec::default(),
+            period: None,
+            periods: 5,
+            deep_sample_percent: 100,
+            net: NetConfig::default(),
+        }
+    }
+}
+
+/// Accepts packets one by one; owns the handlers.
+pub struct Summarizer {
+    host_spec: HostSpec,
+    sampler: DeepSampler,
+    bpf: Option<BpfSet>,
+    net: NetHandler,
+    stats: CaptureStats,
+    /// The last link type seen and its decoder: packets of one file nearly always share it.
+    link: Option<(u32, Option<LinkType>)>,
+    window_key: String,
+    periods: usize,
+}
+
+impl Summarizer {
+    pub fn new(opts: &SummarizeOptions) -> Result<Self, PipelineError> {
+        let bpf = match &opts.bpf {
+            Some(expr) if !expr.trim().is_empty() => Some(BpfSet::new(expr)?),
+            _ => None,
+        };
+        let (periods, window_key) = match opts.period {
+            None => (1, "1m".to_string()),
+            Some(_) => (opts.periods.max(1), format!("{}m", opts.periods.max(1))),
+        };
+        Ok(Self {
+            host_spec: opts.host_spec.clone(),
+            sampler: DeepSampler::new(opts.deep_sample_percent),
+            bpf,
+            net: NetHandler::new(opts.net, opts.period, periods),
+            stats: CaptureStats::default(),
+            link: None,
+            window_key,
+            periods,
+        })
+    }
+
+    #[inline]
+    fn link_type(&mut self, linktype: u32) -> Option<LinkType> {
+        match self.link {
+            Some((lt, link)) if lt == linktype => link,
+            _ => {
+                let link = LinkType::from_linktype(linktype);
+                if !self.stats.link_types.contains(&linktype) {
+                    self.stats.link_types.push(linktype);
+                }
+                self.link = Some((linktype, link));
+                link
+            }
+        }
+    }
+
+    /// Processes one captured packet.
+    #[inline]
+    pub fn packet(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
+        self.stats.packets_read += 1;
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len)?
+        {
+            self.stats.bpf_rejected += 1;
+            return Ok(());
+        }
+        let Some(link) = self.link_type(p.linktype) else {
+            self.stats.unsupported_link_type += 1;
+            return Ok(());
+        };
+        if self.stats.first_ts_ns.is_none() {
+            self.stats.first_ts_ns = Some(p.ts_ns);
+        }
+        self.stats.last_ts_ns = Some(p.ts_ns);
+        let snapped = (p.data.len() as u64) < u64::from(p.orig_len);
+        if snapped {
+            self.stats.truncated += 1;
+        }
+        let decoded = pv_wire::decode(link, p.data);
+        if decoded.problem.is_some() && !snapped {
+            self.stats.malformed += 1;
+        }
+        let ev = PacketEvent {
+            ts_ns: p.ts_ns,
+            cap_len: p.data.len() as u32,
+            decoded: &decoded,
+            dir: self.host_spec.direction(&decoded),
+            deep: self.sampler.sample(),
+        };
+        self.net.process(&ev);
+        Ok(())
+    }
+
+    /// Records damage that ended reading early; the summary of what came before stands.
+    pub fn damaged(&mut self, reason: String) {
+        self.stats.damage = Some(reason);
+    }
+
+    pub fn finish(self) -> Summary {
+        Summary {
+            net: self.net,
+            stats: self.stats,
+            window_key: self.window_key,
+            periods: self.periods,
+        }
+    }
+}
+
+pub struct Summary {
+    net: NetHandler,
+    stats: CaptureStats,
+    window_key: String,
+    periods: usize,
+}
+
+impl Summary {
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    /// `{"<window>": {"period": {...}, "packets": {...}, "capture": {...}}}` over the newest
+    /// `periods` buckets.
+    pub fn to_json(&self) -> Value {
+        let mut w = Map::new();
+        match self.net.merged(self.periods) {
+            Some(b) => {
+                let start = b.first_ts_ns.unwrap_or(0) / 1_000_000_000;
+                let end = b.last_ts_ns / 1_000_000_000;
+                w.insert(
+                    "period".into(),
+                    json!({"start_ts": start, "length": end - start}),
+                );
+                w.insert("packets".into(), self.net.to_json(&b.data));
+            }
+            None => {
+                w.insert("period".into(), json!({"start_ts": 0, "length": 0}));
+                w.insert(
+                    "packets".into(),
+                    self.net.to_json(&pv_handlers::NetBucket::default()),
+                );
+            }
+        }
+        w.insert("capture".into(), self.stats.to_json());
+        let mut top = Map::new();
+        top.insert(self.window_key.clone(), Value::Object(w));
+        Value::Object(top)
+    }
+}
+
+/// Reads a whole capture file. `progress` is called now and then with (bytes read, file size).
+pub fn summarize_file(
+    path: &Path,
+    opts: &SummarizeOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<Summary, PipelineError> {
+    let mut reader = FileReader::open(path)?;
+    // A classic pcap has one link type for the whole file: refuse it up front if we cannot
+    // decode it. pcapng interfaces are checked per packet and counted.
+    if matches!(reader.format(), FileFormat::Pcap)
+        && let Some(lt) = reader.linktype()
+        && LinkType::from_linktype(lt).is_none()
+    {
+        return Err(PipelineError::UnsupportedLinkType {
+            path: path.display().to_string(),
+            linktype: lt,
+        });
+    }
+    let mut summarizer = Summarizer::new(opts)?;
+    let mut since_progress = 0u32;
+    loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => summarizer.packet(&p)?,
+            Ok(None) => break,
+            Err(e) => {
+                summarizer.damaged(e.to_string());
+                break;
+            }
+        }
+        since_progress += 1;
+        if since_progress == 1 << 16 {
+            since_progress = 0;
+            progress(reader.file_bytes_read(), reader.file_size());
+        }
+    }
+    progress(reader.file_bytes_read(), reader.file_size());
+    Ok(summarizer.finish())
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in fuzz/fuzz_targets for N seconds each (default 20).
+#
+#   fuzz/run.sh [SECONDS]
+#
+# Exits non-zero as soon as a target crashes; the crashing input is kept in
+# fuzz/artifacts/TARGET/. The toolchain is stable, so RUSTC_BOOTSTRAP=1 lets
+# cargo-fuzz use the nightly-only flags it needs.
+#
+# SANITIZER picks the sanitizer (default "address"; "none" is faster and
+# still catches every panic, since the code under test has no unsafe).
+set -euo pipefail
+
+seconds="${1:-20}"
+sanitizer="${SANITIZER:-address}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+export RUSTC_BOOTSTRAP=1
+status=0
+for source in fuzz_targets/*.rs; do
+    target="$(basename "$source" .rs)"
+    echo "== fuzzing $target for ${seconds}s (sanitizer: $sanitizer)" >&2
+    mkdir -p "corpus/$target"
+    if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" -- \
+        -max_total_time="$seconds" -print_final_stats=1; then
+        echo "!! $target crashed; see fuzz/artifacts/$target/" >&2
+        status=1
+        break
+    fi
+done
+exit "$status"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the test suite need, only if some are missing.
+# Usage: scripts/install-deps.sh [build|test]   (default: test)
+set -euo pipefail
+build_pkgs=(libpcap-dev pkg-config)
+test_pkgs=(tcpdump tshark tcpreplay iproute2 unbound dnsperf knot-dnsutils nginx curl
+           iputils-ping python3 time ethtool)
+pkgs=("${build_pkgs[@]}")
+[ "${1:-test}" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then formatting, lints, unit and integration
+# tests (tshark/tcpdump oracles, network-namespace captures when root), and short fuzz runs.
+# Under CI=true every test that needs root or a tool must run; elsewhere such tests skip with a
+# printed reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked --release
+echo "== fuzz (${FUZZ_SECONDS:-20} s per target)"
+fuzz/run.sh "${FUZZ_SECONDS:-20}"
