@@ -27,7 +27,14 @@ for source in fuzz_targets/*.rs; do
     target="$(basename "$source" .rs)"
     echo "== fuzzing $target for ${seconds}s (sanitizer: $sanitizer)" >&2
     mkdir -p "corpus/$target"
-    if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" -- \
+    # Seeds: whole-file targets start from the repo's small real captures.
+    seeds=()
+    if [ "$target" = summarize_file ]; then
+        mkdir -p seeds/capture_files
+        find ../testdata/fixtures -name '*.pcap' -size -100k -exec cp {} seeds/capture_files/ \;
+        seeds=(seeds/capture_files)
+    fi
+    if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1; then
         echo "!! $target crashed; see fuzz/artifacts/$target/" >&2
         status=1
