@@ -53,10 +53,7 @@ fn unknown_link_type() {
     let dir = temp_dir("linktype");
     let f = dir.join("usb.pcap");
     // A valid pcap header with LINKTYPE 147 (USER0) and one 4-byte packet.
-    let mut bytes = Vec::new();
-    for v in [0xa1b2c3d4u32] {
-        bytes.extend(v.to_le_bytes());
-    }
+    let mut bytes = 0xa1b2c3d4u32.to_le_bytes().to_vec();
     bytes.extend(2u16.to_le_bytes());
     bytes.extend(4u16.to_le_bytes());
     for v in [0u32, 0, 65535, 147, 1, 0, 4, 4] {
