@@ -171,7 +171,7 @@ remote-control:
     control-enable: no
 EOF
 unbound-checkconf "$TMP/unbound.conf" >/dev/null || die "unbound rejected the generated config"
-nsb unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.log" 2>&1 &
+ip netns exec "$NSB" unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.log" 2>&1 &
 UNBOUND_PID=$!; PIDS+=("$UNBOUND_PID")
 for i in $(seq 1 200); do
     nsa kdig +short +timeout=1 +retry=0 @"$B4" h00001.bench.test A 2>/dev/null | grep -q 198.51.100 && break
@@ -185,7 +185,7 @@ ip -n "$NSA" neigh flush dev "$VA" >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------ capture
 rm -f "$OUT"
-nsb tcpdump -n -s 0 -B 65536 -i "$VB" -w "$OUT" 2>"$TMP/tcpdump.err" &
+ip netns exec "$NSB" tcpdump -Z root -n -s 0 -B 65536 -i "$VB" -w "$OUT" 2>"$TMP/tcpdump.err" &
 TCPDUMP_PID=$!; PIDS+=("$TCPDUMP_PID")
 for i in $(seq 1 100); do
     grep -q "listening on" "$TMP/tcpdump.err" && break
@@ -197,11 +197,11 @@ sleep 0.2
 
 QPS6=$((QPS / 10)); QPS4=$((QPS - QPS6))
 log "dnsperf: ${SECS}s at ${QPS4} qps over IPv4 + ${QPS6} qps over IPv6 (UDP) -> $OUT"
-nsa dnsperf -s "$B4" -d "$TMP/queries.txt" -l "$SECS" -Q "$QPS4" -c 16 -q 500 -t 2 >"$TMP/dnsperf4.txt" 2>&1 &
+ip netns exec "$NSA" dnsperf -s "$B4" -d "$TMP/queries.txt" -l "$SECS" -Q "$QPS4" -c 16 -q 500 -t 2 >"$TMP/dnsperf4.txt" 2>&1 &
 P4=$!; PIDS+=("$P4")
 P6=""
 if [[ $QPS6 -gt 0 ]]; then
-    nsa dnsperf -s "$B6" -d "$TMP/queries.txt" -l "$SECS" -Q "$QPS6" -c 4 -q 200 -t 2 >"$TMP/dnsperf6.txt" 2>&1 &
+    ip netns exec "$NSA" dnsperf -s "$B6" -d "$TMP/queries.txt" -l "$SECS" -Q "$QPS6" -c 4 -q 200 -t 2 >"$TMP/dnsperf6.txt" 2>&1 &
     P6=$!; PIDS+=("$P6")
 fi
 rc4=0; rc6=0

@@ -90,7 +90,7 @@ start_capture() {
     local name=$1; shift
     local err="$TMP/tcpdump.$name.err"
     rm -f "$OUTDIR/$name.pcap"
-    ip netns exec "$NSB" tcpdump -n -U --immediate-mode -B 65536 -s 0 "$@" -w "$OUTDIR/$name.pcap" 2>"$err" &
+    ip netns exec "$NSB" tcpdump -Z root -n -U --immediate-mode -B 65536 -s 0 "$@" -w "$OUTDIR/$name.pcap" 2>"$err" &
     CAP_PID=$!
     PIDS+=("$CAP_PID")
     local i
@@ -301,7 +301,7 @@ dns_queries() {   # a few dozen kdig queries from namespace a
 
 start_capture dns -i "$VB"
 # SERVFAIL/slow: forwarded to 198.51.100.99 which nobody answers (in parallel)
-nsa kdig +timeout=6 +retry=0 @"$B4" a.slow.test A >/dev/null 2>&1 &
+ip netns exec "$NSA" kdig +timeout=6 +retry=0 @"$B4" a.slow.test A >/dev/null 2>&1 &
 SLOW_PID=$!; PIDS+=("$SLOW_PID")
 dns_queries
 nsa dnsperf -s "$B4" -d "$TMP/queries.txt" -l 3 -Q 2000 -c 4 -t 1 >"$TMP/dnsperf4.txt" 2>&1 \

@@ -21,6 +21,7 @@
     )
 )]
 
+pub mod dns;
 pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
@@ -30,6 +31,7 @@ pub mod null;
 pub mod sll;
 pub mod sll2;
 pub mod tcp;
+pub mod tcp_stream;
 pub mod udp;
 pub mod vlan;
 

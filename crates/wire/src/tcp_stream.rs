@@ -1,0 +1,1 @@
+//! TCP stream reassembly for DNS over TCP (being written).
