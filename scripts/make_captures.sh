@@ -68,6 +68,8 @@ cleanup() {
     ip netns del "$NSA" 2>/dev/null
     ip netns del "$NSB" 2>/dev/null
     ip link del "$VA" 2>/dev/null
+    ip link del "pvc$$" 2>/dev/null   # eBPF VLAN fallback pairs, if not yet moved
+    ip link del "pve$$" 2>/dev/null
     [[ -n ${BPFFS_MOUNTED:-} ]] && umount "$TMP/bpffs" 2>/dev/null
     rm -rf "$TMP"
     if [[ $rc -ne 0 ]]; then echo "make_captures: FAILED (exit $rc)" >&2; fi
@@ -173,14 +175,14 @@ head -c $((2 * 1024 * 1024)) /dev/urandom >"$TMP/www/blob.bin"
 echo "hello from the test server" >"$TMP/www/index.html"
 # --bind :: is dual-stack in python's http.server (IPv4-mapped for 198.51.100.2)
 (cd "$TMP/www" && exec ip netns exec "$NSB" python3 -m http.server --bind :: 8080) >"$TMP/http.log" 2>&1 &
-PIDS+=("$!"); HTTP_PID=$!
+PIDS+=("$!")
 for i in $(seq 1 100); do
     nsb curl -s -o /dev/null --max-time 1 "http://$B4:8080/index.html" && break
     [[ $i -eq 100 ]] && { cat "$TMP/http.log" >&2; die "http server did not come up"; }
     sleep 0.05
 done
 start_capture http -i "$VB"
-for round in 1 2 3; do
+for _ in 1 2 3; do
     nsa curl -sS -o /dev/null --max-time 20 "http://$B4:8080/blob.bin"
     nsa curl -sS -o /dev/null --max-time 20 "http://[$B6]:8080/blob.bin"
 done

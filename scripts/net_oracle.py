@@ -223,7 +223,7 @@ def l3_l4_of(cols):
     return ("ipv4" if l3 == "ip" else "ipv6"), l4, src, dst, tcp_after_ip
 
 
-def summarize(path, host_spec):
+def summarize(path, host_spec, allow_truncated=False):
     proc, errf = run_tshark(path)
     hs = HostSpec(host_spec)
     have_spec = bool(host_spec)
@@ -294,13 +294,14 @@ def summarize(path, host_spec):
 
     rc = proc.wait()
     errf.seek(0)
-    err = errf.read()
-    if rc != 0:
-        die(f"tshark failed (exit {rc}) on {path}: {err.strip()}")
-    # tshark exits 0 on some read errors (e.g. a truncated last record) but says so.
-    for l in err.splitlines():
-        if "appears to have been cut short" in l or "isn't a capture file" in l:
-            print(f"net_oracle: warning: tshark: {l.strip()}", file=sys.stderr)
+    err = "\n".join(l for l in errf.read().splitlines()
+                    if l.strip() and "could be dangerous" not in l)
+    cut_short = "cut short in the middle of a packet" in err
+    if rc != 0 and not (cut_short and allow_truncated):
+        hint = " (use --allow-truncated to count the frames before the cut)" if cut_short else ""
+        die(f"tshark failed (exit {rc}) on {path}: {err.strip()}{hint}")
+    if err.strip():
+        print(f"net_oracle: warning: tshark said: {err.strip()}", file=sys.stderr)
 
     series = {k: [] for k in ("pps_total", "pps_in", "pps_out",
                               "bytes_total", "bytes_in", "bytes_out")}
@@ -337,6 +338,9 @@ def main():
     ap.add_argument("--host-spec", default="",
                     help="comma separated IPv4/IPv6 CIDRs of the local hosts")
     ap.add_argument("--bpf", default=None, help="BPF expression applied with tcpdump first")
+    ap.add_argument("--allow-truncated", action="store_true",
+                    help="accept a file whose last record is cut short (tshark exit 2): "
+                         "count the complete frames before it, with a warning")
     args = ap.parse_args()
 
     if not os.path.isfile(args.file):
@@ -346,9 +350,13 @@ def main():
         path = args.file
         if args.bpf:
             path = apply_bpf(path, args.bpf, tmp)
-        result = summarize(path, nets)
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+        result = summarize(path, nets, args.allow_truncated)
+    try:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
