@@ -11,7 +11,15 @@
 # Produces in OUTDIR:
 #   ping.pcap      ICMP/ICMPv6 echo, IPv4 fragments, IPv6 fragment headers, ARP/ND
 #   http.pcap      python3 http.server + curl over IPv4 and IPv6 (2 MB downloads)
-#   dns.pcap       unbound (local zone only) + kdig UDP/TCP v4/v6 + dnsperf
+#   dns.pcap       unbound (local zones + forwards inside namespace b only) + kdig UDP/TCP
+#                  v4/v6 (also several queries on one TCP connection) + dnsperf; answers are
+#                  NOERROR with data, NODATA, NXDOMAIN, REFUSED, SERVFAIL (fast and ~0.4 s)
+#                  and slow NOERROR (~50 ms, a delaying responder behind unbound)
+#   dnsperf.txt    dnsperf's stdout for the dns.pcap runs: a "### dnsperf IPv4 ..." section
+#                  (UDP source ports 20000-20003) then a "### dnsperf IPv6 ..." section (source
+#                  port 20010), each with its "Queries sent/completed/lost" and "Response
+#                  codes:" lines.  dnsperf's ports are below the ephemeral range, so a BPF
+#                  filter on them separates dnsperf's traffic from kdig's.
 #   vlan.pcap      802.1Q (id 100) and QinQ (802.1ad 200 / 802.1Q 300) on the veth
 #   any.pcap       tcpdump -i any -y LINUX_SLL  during pings + DNS (tcpdump 4.99 would default to SLL2)
 #   any_sll2.pcap  tcpdump -i any -y LINUX_SLL2 during pings + DNS
@@ -46,6 +54,11 @@ A6=2001:db8::1    B6=2001:db8::2
 VA4=198.51.100.65 VB4=198.51.100.66 V6A=2001:db8:100::1 V6B=2001:db8:100::2
 QA4=198.51.100.97 QB4=198.51.100.98 Q6A=2001:db8:300::1 Q6B=2001:db8:300::2
 DEAD4=198.51.100.99   # inside the test subnet; nothing answers there
+DNSPERF4_PORT=20000   # dnsperf's UDP source ports (-x; one per client: 20000-20003)
+DNSPERF6_PORT=20010
+DELAY_MS=50           # the delaying responder behind unbound's "delay.test." forward
+                      # (unbound drops a forwarder whose timeout would pass infra-cache-max-rtt:
+                      # keep this well below 300 / 4)
 
 TMP=$(mktemp -d /tmp/make_captures.XXXXXX)
 PIDS=()           # every background process we started
@@ -251,15 +264,71 @@ server:
     local-data: 'big.example.test. 300 IN TXT$BIGTXT'
     local-data: "_sip._udp.example.test. 300 IN SRV 10 5 5060 www.example.test."
     local-zone: "refused.test." refuse
-    # forwarded to an address nobody answers: slow answers / SERVFAIL
+    # Upstream failures give SERVFAIL quickly: a server's first timeout is 200 ms, no
+    # timeout grows past 300 ms, 2 retries; once a server has failed it stays marked down
+    # (infra cache), so later queries get SERVFAIL at once.  The first query of a failing
+    # zone takes ~0.4 s.  (These only concern the forwards below: no other upstream exists.)
+    unknown-server-time-limit: 200
+    infra-cache-max-rtt: 300
+    outbound-msg-retry: 2
+    # forwarded to an address nobody answers (ARP fails): first SERVFAIL after ~0.4 s
     local-zone: "slow.test." transparent
+    # forwarded to a closed port on namespace b's loopback: SERVFAIL
+    local-zone: "fail.test." transparent
+    # forwarded to a local responder that answers after $DELAY_MS ms (TTL 0, never cached):
+    # slow NOERROR answers (A and AAAA: one address, other types: NODATA)
+    local-zone: "delay.test." transparent
 forward-zone:
     name: "slow.test."
     forward-addr: $DEAD4
+forward-zone:
+    name: "fail.test."
+    forward-addr: 127.0.0.1@5399
+forward-zone:
+    name: "delay.test."
+    forward-addr: 127.0.0.1@5300
 remote-control:
     control-enable: no
 EOF
 unbound-checkconf "$TMP/unbound.conf" >/dev/null || die "unbound config rejected"
+# the delaying responder (namespace b, 127.0.0.1:5300, UDP only)
+cat >"$TMP/delay_dns.py" <<'EOF'
+import socket, struct, sys, threading, time
+delay = int(sys.argv[1]) / 1000.0
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 5300))
+ZONE = b"\x05delay\x04test\x00"
+SOA_RDATA = b"\x02ns" + ZONE + b"\x01h" + ZONE + struct.pack("!IIIII", 1, 3600, 600, 86400, 0)
+SOA = ZONE + struct.pack("!HHIH", 6, 1, 0, len(SOA_RDATA)) + SOA_RDATA
+
+def answer(data, addr):
+    time.sleep(delay)
+    try:
+        qid, flags = struct.unpack("!HH", data[:4])
+        i = 12
+        while data[i] != 0:
+            i += 1 + data[i]
+        question = data[12:i + 5]
+        qtype = struct.unpack("!H", data[i + 1:i + 3])[0]
+    except (IndexError, struct.error):
+        return
+    an, auth = b"", b""
+    if qtype == 1:
+        an = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + bytes([198, 51, 100, 200])
+    elif qtype == 28:
+        an = b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 0, 16) + bytes(15) + b"\x01"
+    else:
+        auth = SOA   # NODATA (unbound wants the SOA, else it gives up on the server)
+    head = struct.pack("!HHHHHH", qid, 0x8400 | (flags & 0x0100), 1, 1 if an else 0,
+                       1 if auth else 0, 0)
+    sock.sendto(head + question + an + auth, addr)
+
+while True:
+    data, addr = sock.recvfrom(4096)
+    threading.Thread(target=answer, args=(data, addr), daemon=True).start()
+EOF
+ip netns exec "$NSB" python3 "$TMP/delay_dns.py" "$DELAY_MS" >"$TMP/delay_dns.log" 2>&1 &
+PIDS+=("$!")
 ip netns exec "$NSB" unbound -d -c "$TMP/unbound.conf" >"$TMP/unbound.log" 2>&1 &
 PIDS+=("$!"); UNBOUND_PID=$!
 for i in $(seq 1 100); do
@@ -269,7 +338,7 @@ for i in $(seq 1 100); do
     sleep 0.05
 done
 
-# query file for dnsperf: existing names, NXDOMAIN, refused, random labels, slow
+# query file for dnsperf: existing names, NXDOMAIN, refused, random labels, SERVFAIL, slow
 {
     for n in www mail ns alias txt; do
         echo "$n.example.test A"; echo "$n.example.test AAAA"
@@ -279,6 +348,8 @@ done
     for i in $(seq 1 40); do echo "nx$i-$RANDOM.example.test A"; done
     for i in $(seq 1 10); do echo "host$i.refused.test A"; done
     echo "q1.slow.test A"
+    echo "q1.fail.test A"
+    echo "q1.delay.test A"; echo "q2.delay.test AAAA"
 } >"$TMP/queries.txt"
 
 dns_queries() {   # a few dozen kdig queries from namespace a
@@ -298,6 +369,16 @@ dns_queries() {   # a few dozen kdig queries from namespace a
         nsa kdig +timeout=2 +retry=0 +noedns @"$srv" big.example.test TXT >/dev/null 2>&1 || true
         nsa kdig +timeout=2 +retry=0 +bufsize=4096 @"$srv" big.example.test TXT >/dev/null 2>&1 || true
         nsa kdig +timeout=2 +retry=0 +tcp @"$srv" big.example.test TXT >/dev/null 2>&1 || true
+        # several queries on one TCP connection: NOERROR, NODATA, NXDOMAIN, REFUSED, SERVFAIL
+        nsa kdig +timeout=2 +retry=0 +tcp +keepopen @"$srv" \
+            www.example.test A  www.example.test TXT  example.test AAAA \
+            gone.example.test A  www.refused.test A  k.fail.test A  k.delay.test A >/dev/null 2>&1 || true
+        # NODATA, SERVFAIL (fast after the first), slow NOERROR over UDP
+        for q in "www.example.test TXT" "mail.example.test MX" "u.fail.test A" "u.slow.test AAAA" \
+                 "u.delay.test A" "u.delay.test TXT"; do
+            # shellcheck disable=SC2086
+            nsa kdig +timeout=2 +retry=0 @"$srv" $q >/dev/null 2>&1 || true
+        done
     done
 }
 
@@ -306,13 +387,22 @@ start_capture dns -i "$VB"
 ip netns exec "$NSA" kdig +timeout=6 +retry=0 @"$B4" a.slow.test A >/dev/null 2>&1 &
 SLOW_PID=$!; PIDS+=("$SLOW_PID")
 dns_queries
-nsa dnsperf -s "$B4" -d "$TMP/queries.txt" -l 3 -Q 2000 -c 4 -t 1 >"$TMP/dnsperf4.txt" 2>&1 \
-    || { cat "$TMP/dnsperf4.txt" >&2; die "dnsperf (IPv4) failed"; }
-nsa dnsperf -s "$B6" -d "$TMP/queries.txt" -l 1 -Q 1000 -t 1 >"$TMP/dnsperf6.txt" 2>&1 \
-    || { cat "$TMP/dnsperf6.txt" >&2; die "dnsperf (IPv6) failed"; }
+DNSPERF4_ARGS=(-s "$B4" -x "$DNSPERF4_PORT" -d "$TMP/queries.txt" -l 3 -Q 2000 -c 4 -t 1)
+DNSPERF6_ARGS=(-s "$B6" -x "$DNSPERF6_PORT" -d "$TMP/queries.txt" -l 1 -Q 1000 -t 1)
+nsa dnsperf "${DNSPERF4_ARGS[@]}" >"$TMP/dnsperf4.txt" 2>"$TMP/dnsperf4.err" \
+    || { cat "$TMP/dnsperf4.txt" "$TMP/dnsperf4.err" >&2; die "dnsperf (IPv4) failed"; }
+nsa dnsperf "${DNSPERF6_ARGS[@]}" >"$TMP/dnsperf6.txt" 2>"$TMP/dnsperf6.err" \
+    || { cat "$TMP/dnsperf6.txt" "$TMP/dnsperf6.err" >&2; die "dnsperf (IPv6) failed"; }
 wait "$SLOW_PID" || true; forget_pid "$SLOW_PID"
+{
+    echo "### dnsperf IPv4: dnsperf ${DNSPERF4_ARGS[*]} (UDP source ports $DNSPERF4_PORT-$((DNSPERF4_PORT + 3)))"
+    cat "$TMP/dnsperf4.txt"
+    echo "### dnsperf IPv6: dnsperf ${DNSPERF6_ARGS[*]} (UDP source port $DNSPERF6_PORT)"
+    cat "$TMP/dnsperf6.txt"
+} >"$OUTDIR/dnsperf.txt"
 stop_capture dns
 log "dnsperf v4: $(grep -E 'Queries (sent|completed)' "$TMP/dnsperf4.txt" | tr -s ' \n' ' ')"
+log "dnsperf v6: $(grep -E 'Queries (sent|completed)' "$TMP/dnsperf6.txt" | tr -s ' \n' ' ')"
 
 # ---------------------------------------------------------------- any (SLL / SLL2)
 ping_and_dns() {
@@ -518,3 +608,4 @@ for name in "${PRODUCED[@]}"; do
     enc=$(capinfos -E "$f" 2>/dev/null | awk -F: '/encapsulation/ {sub(/^ +/,"",$2); print $2}')
     printf '  %-15s %7s packets  %s\n' "$name.pcap" "$n" "$enc"
 done
+[[ -f "$OUTDIR/dnsperf.txt" ]] && printf '  %-15s dnsperf reports for dns.pcap\n' "dnsperf.txt"

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use pv_handlers::HostSpec;
+use pv_handlers::dns::DnsConfig;
 use pv_handlers::net::NetConfig;
 use pv_pipeline::SummarizeOptions;
 
@@ -23,6 +24,11 @@ pub struct AnalysisArgs {
     #[arg(long = "max-deep-sample", value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     pub max_deep_sample: u8,
+
+    /// Treat these ports as DNS too, besides 53, 5353 (mDNS) and 5355 (LLMNR). Comma
+    /// separated or repeated, e.g. --dns-port 53000.
+    #[arg(long = "dns-port", value_name = "PORT", value_delimiter = ',')]
+    pub dns_ports: Vec<u16>,
 
     /// Entries in each top list.
     #[arg(long = "topn", value_name = "N", default_value_t = 10)]
@@ -50,6 +56,11 @@ impl AnalysisArgs {
                 topn_count: self.topn,
                 ..NetConfig::default()
             },
+            dns: Some(DnsConfig {
+                topn_count: self.topn,
+                extra_ports: self.dns_ports.clone(),
+                ..DnsConfig::default()
+            }),
         })
     }
 }

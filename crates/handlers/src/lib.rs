@@ -1,7 +1,9 @@
 //! Stream handlers: they turn decoded packets into windowed metrics and own the names under
 //! which those metrics are published (pktvisor's JSON keys).
 
+pub mod dns;
 pub mod event;
+pub mod geo;
 pub mod hostspec;
 pub mod json;
 pub mod net;

@@ -3,6 +3,7 @@
 use crate::error::PipelineError;
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
+use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::net::NetConfig;
 use pv_handlers::{DeepSampler, HostSpec, NetHandler, PacketEvent};
 use pv_wire::LinkType;
@@ -21,6 +22,8 @@ pub struct SummarizeOptions {
     /// Percentage of packets inspected in depth (top lists, cardinality, TCP flags).
     pub deep_sample_percent: u8,
     pub net: NetConfig,
+    /// The dns handler's configuration; None turns the handler off.
+    pub dns: Option<DnsConfig>,
 }
 
 impl Default for SummarizeOptions {
@@ -32,6 +35,7 @@ impl Default for SummarizeOptions {
             periods: 5,
             deep_sample_percent: 100,
             net: NetConfig::default(),
+            dns: Some(DnsConfig::default()),
         }
     }
 }
@@ -42,6 +46,7 @@ pub struct Summarizer {
     sampler: DeepSampler,
     bpf: Option<BpfSet>,
     net: NetHandler,
+    dns: Option<DnsHandler>,
     stats: CaptureStats,
     /// The last link type seen and its decoder: packets of one file nearly always share it.
     link: Option<(u32, Option<LinkType>)>,
@@ -63,7 +68,11 @@ impl Summarizer {
             host_spec: opts.host_spec.clone(),
             sampler: DeepSampler::new(opts.deep_sample_percent),
             bpf,
-            net: NetHandler::new(opts.net, opts.period, periods),
+            net: NetHandler::new(opts.net.clone(), opts.period, periods),
+            dns: opts
+                .dns
+                .clone()
+                .map(|cfg| DnsHandler::new(cfg, opts.period, periods)),
             stats: CaptureStats::default(),
             link: None,
             window_key,
@@ -120,6 +129,9 @@ impl Summarizer {
             deep: self.sampler.sample(),
         };
         self.net.process(&ev);
+        if let Some(dns) = &mut self.dns {
+            dns.process(&ev);
+        }
         Ok(())
     }
 
@@ -128,9 +140,13 @@ impl Summarizer {
         self.stats.damage = Some(reason);
     }
 
-    pub fn finish(self) -> Summary {
+    pub fn finish(mut self) -> Summary {
+        if let Some(dns) = &mut self.dns {
+            dns.finish();
+        }
         Summary {
             net: self.net,
+            dns: self.dns,
             stats: self.stats,
             window_key: self.window_key,
             periods: self.periods,
@@ -140,6 +156,7 @@ impl Summarizer {
 
 pub struct Summary {
     net: NetHandler,
+    dns: Option<DnsHandler>,
     stats: CaptureStats,
     window_key: String,
     periods: usize,
@@ -171,6 +188,10 @@ impl Summary {
                     self.net.to_json(&pv_handlers::NetBucket::default()),
                 );
             }
+        }
+        if let Some(dns) = &self.dns {
+            let bucket = dns.merged(self.periods).map(|b| b.data).unwrap_or_default();
+            w.insert("dns".into(), dns.to_json(&bucket));
         }
         w.insert("capture".into(), self.stats.to_json());
         let mut top = Map::new();

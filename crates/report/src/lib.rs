@@ -1,6 +1,7 @@
 //! Readable reports of pktvisor's window JSON. Works from the JSON alone, so the same report can
 //! be made of a file summary or of an agent's API answer.
 
+mod dns;
 mod table;
 mod time;
 
@@ -14,7 +15,7 @@ pub fn render(title: &str, doc: &Value) -> String {
         return format!("{title}: no summary\n");
     };
     let p = &w["packets"];
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let n = num;
     let total = n(&p["total"]);
 
     out += &format!("Summary of {title} (window {window_key})\n");
@@ -141,6 +142,10 @@ pub fn render(title: &str, doc: &Value) -> String {
         out += &t.render();
     }
 
+    if w["dns"].is_object() {
+        out += &dns::render(&w["dns"]);
+    }
+
     let c = &w["capture"];
     if c.is_object() {
         let mut t = Table::new("Capture", &["", "value"]);
@@ -171,6 +176,10 @@ pub fn render(title: &str, doc: &Value) -> String {
         out += &t.render();
     }
     out
+}
+
+fn num(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
 }
 
 fn pct(part: u64, whole: u64) -> String {

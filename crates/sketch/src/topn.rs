@@ -33,6 +33,26 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
         self.sketch.update(item);
     }
 
+    /// Counts an item given by reference; it is copied only when first tracked.
+    #[inline]
+    pub fn update_ref<Q>(&mut self, item: &Q)
+    where
+        Q: Eq + Hash + ToOwned<Owned = T> + ?Sized,
+        T: std::borrow::Borrow<Q>,
+    {
+        self.sketch.update_ref(item);
+    }
+
+    /// Adds `weight` to an item given by reference; it is copied only when first tracked.
+    #[inline]
+    pub fn update_ref_by<Q>(&mut self, item: &Q, weight: u64)
+    where
+        Q: Eq + Hash + ToOwned<Owned = T> + ?Sized,
+        T: std::borrow::Borrow<Q>,
+    {
+        self.sketch.update_with_count_ref(item, weight);
+    }
+
     #[inline]
     pub fn update_by(&mut self, item: T, weight: u64) {
         self.sketch.update_with_count(item, weight);

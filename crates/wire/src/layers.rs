@@ -169,6 +169,9 @@ pub struct Decoded<'a> {
     /// The TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 ...),
     /// 0 unless byte 13 of a TCP header with a valid data offset is captured.
     pub tcp_flags: u8,
+    /// The TCP sequence number (for stream reassembly), 0 unless a whole TCP header is
+    /// captured.
+    pub tcp_seq: u32,
     pub fragment: Fragment,
     /// TTL / hop limit, 0 when no IP.
     pub ip_ttl: u8,
@@ -191,6 +194,7 @@ impl Decoded<'static> {
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
+        tcp_seq: 0,
         fragment: Fragment::None,
         ip_ttl: 0,
         vlan: None,
@@ -407,6 +411,7 @@ fn tcp<'a>(d: &mut Decoded<'a>, segment: &'a [u8], announced_len: usize) {
     };
     d.src_port = tcp.src_port();
     d.dst_port = tcp.dst_port();
+    d.tcp_seq = tcp.seq_number();
     let header_len = tcp.header_len();
     if header_len < crate::tcp::MIN_HEADER_LEN {
         d.problem = Some(DecodeProblem::BadL4Header);

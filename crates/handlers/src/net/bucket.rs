@@ -2,6 +2,7 @@
 
 use super::NetConfig;
 use crate::event::{Direction, PacketEvent};
+use crate::geo::{GeoCache, GeoLoc, Hashed};
 use crate::json;
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
 use pv_wire::{L3, L4};
@@ -72,6 +73,9 @@ pub struct NetBucket {
     dst_ips_out: Cardinality,
     top_ipv4: TopN<u32>,
     top_ipv6: TopN<u128>,
+    /// Locations and ASNs of remote addresses (filled only when MaxMind databases are loaded).
+    top_geo_loc: TopN<Hashed<GeoLoc>>,
+    top_asn: TopN<Hashed<str>>,
     payload_size: Quantiles,
     clock: SecondClock,
     rates: Rates,
@@ -144,13 +148,35 @@ impl NetBucket {
         }
     }
 
+    /// Location and ASN of the remote address of a deep-sampled packet (pktvisor's
+    /// `_process_geo_metrics`): the same address that feeds `top_ipv4`/`top_ipv6`.
+    #[inline]
+    pub fn process_geo(&mut self, ev: &PacketEvent<'_>, geo: &mut GeoCache) {
+        if !ev.deep {
+            return;
+        }
+        let d = ev.decoded;
+        let Some(remote) = remote_address(ev.dir, d.src, d.dst, d.l3) else {
+            return;
+        };
+        let (loc, asn) = geo.lookup(remote);
+        if let Some(loc) = loc {
+            self.top_geo_loc.update(loc.clone());
+        }
+        if let Some(asn) = asn {
+            self.top_asn.update(asn.clone());
+        }
+    }
+
     /// Remote-address metrics: the source of inbound packets, the destination of outbound ones.
     #[inline]
     fn deep(&mut self, dir: Direction, src: IpAddr, dst: IpAddr, l3: L3) {
-        let (remote, card) = match (dir, l3) {
-            (_, L3::None) | (Direction::Unknown, _) => return,
-            (Direction::In, _) => (src, &mut self.src_ips_in),
-            (Direction::Out, _) => (dst, &mut self.dst_ips_out),
+        let Some(remote) = remote_address(dir, src, dst, l3) else {
+            return;
+        };
+        let card = match dir {
+            Direction::In => &mut self.src_ips_in,
+            _ => &mut self.dst_ips_out,
         };
         match remote {
             IpAddr::V4(a) => {
@@ -212,6 +238,23 @@ impl NetBucket {
                 json::top_list(v6, |a| Ipv6Addr::from(*a).to_string()),
             );
         }
+        if config.geo_enabled() {
+            let n = config.topn_count;
+            m.insert(
+                "top_geoLoc".into(),
+                Value::Array(
+                    self.top_geo_loc
+                        .top(n, 0)
+                        .into_iter()
+                        .map(|(loc, estimate)| geo_loc_entry(&loc, estimate))
+                        .collect(),
+                ),
+            );
+            m.insert(
+                "top_ASN".into(),
+                json::top_list(self.top_asn.top(n, 0), |a| a.to_string()),
+            );
+        }
         if let Some(q) = json::quantiles(&self.payload_size) {
             m.insert("payload_size".into(), q);
         }
@@ -244,6 +287,8 @@ impl Bucket for NetBucket {
         self.dst_ips_out.merge(&o.dst_ips_out);
         self.top_ipv4.merge(&o.top_ipv4);
         self.top_ipv6.merge(&o.top_ipv6);
+        self.top_geo_loc.merge(&o.top_geo_loc);
+        self.top_asn.merge(&o.top_asn);
         self.payload_size.merge(&o.payload_size);
         let mine = self.rates.each();
         let theirs = o.rates.named();
@@ -251,4 +296,28 @@ impl Bucket for NetBucket {
             r.merge(other);
         }
     }
+}
+
+/// The remote end of a packet with a known direction: the source of inbound packets, the
+/// destination of outbound ones.
+#[inline]
+fn remote_address(dir: Direction, src: IpAddr, dst: IpAddr, l3: L3) -> Option<IpAddr> {
+    match (dir, l3) {
+        (_, L3::None) | (Direction::Unknown, _) => None,
+        (Direction::In, _) => Some(src),
+        (Direction::Out, _) => Some(dst),
+    }
+}
+
+/// A `top_geoLoc` entry: `{"name": location, "estimate": N}`, plus `"lat"` and `"lon"` when the
+/// record has both (pktvisor adds them only when neither is empty).
+fn geo_loc_entry(loc: &GeoLoc, estimate: u64) -> Value {
+    let mut entry = Map::new();
+    entry.insert("name".into(), json!(loc.location));
+    entry.insert("estimate".into(), json!(estimate));
+    if let (Some(lat), Some(lon)) = (&loc.lat, &loc.lon) {
+        entry.insert("lat".into(), json!(lat));
+        entry.insert("lon".into(), json!(lon));
+    }
+    Value::Object(entry)
 }

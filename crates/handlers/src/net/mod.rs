@@ -1,14 +1,17 @@
 //! pktvisor's net handler (schema key `packets`): counts by protocol, IP version and direction,
-//! packet/byte rates, remote-IP cardinality and top lists, payload sizes.
+//! packet/byte rates, remote-IP cardinality and top lists (addresses, and with MaxMind databases
+//! locations and ASNs), payload sizes.
 
 mod bucket;
 
 pub use bucket::NetBucket;
 
 use crate::event::PacketEvent;
+use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub const SCHEMA_KEY: &str = "packets";
 
@@ -32,11 +35,14 @@ impl Default for NetGroups {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct NetConfig {
     /// Entries per top list (pktvisor's `topn_count`, default 10).
     pub topn_count: usize,
     pub groups: NetGroups,
+    /// MaxMind databases (`--geo-city`, `--geo-asn`): with at least one loaded and the `top_geo`
+    /// group on, `top_geoLoc` and `top_ASN` are published.
+    pub geo: Option<Arc<GeoDbs>>,
 }
 
 impl Default for NetConfig {
@@ -44,27 +50,46 @@ impl Default for NetConfig {
         Self {
             topn_count: 10,
             groups: NetGroups::default(),
+            geo: None,
         }
+    }
+}
+
+impl NetConfig {
+    /// Whether `top_geoLoc`/`top_ASN` are counted and published.
+    pub fn geo_enabled(&self) -> bool {
+        self.groups.top_geo && self.geo.as_ref().is_some_and(|g| !g.is_empty())
     }
 }
 
 pub struct NetHandler {
     config: NetConfig,
     window: Window<NetBucket, fn() -> NetBucket>,
+    /// Lookups of remote addresses, when geo is enabled.
+    geo: Option<GeoCache>,
 }
 
 impl NetHandler {
     /// `period`: seconds per bucket (None = one bucket for everything); `keep`: buckets kept.
     pub fn new(config: NetConfig, period: Option<u64>, keep: usize) -> Self {
+        let geo = match &config.geo {
+            Some(dbs) if config.geo_enabled() => Some(GeoCache::new(Arc::clone(dbs))),
+            _ => None,
+        };
         Self {
             config,
             window: Window::new(period, keep, NetBucket::default as fn() -> NetBucket),
+            geo,
         }
     }
 
     #[inline]
     pub fn process(&mut self, ev: &PacketEvent<'_>) {
-        self.window.bucket_at(ev.ts_ns).process(ev);
+        let bucket = self.window.bucket_at(ev.ts_ns);
+        bucket.process(ev);
+        if let Some(geo) = &mut self.geo {
+            bucket.process_geo(ev, geo);
+        }
     }
 
     pub fn window(&self) -> &Window<NetBucket, fn() -> NetBucket> {

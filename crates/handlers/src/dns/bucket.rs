@@ -1,0 +1,463 @@
+//! One time bucket of the dns handler (pktvisor's `dns` schema).
+
+use super::{DnsConfig, DnsGroups};
+use crate::event::Direction;
+use crate::json;
+use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
+use pv_wire::L3;
+use serde_json::{Map, Value, json};
+
+pub const RCODE_NOERROR: u8 = 0;
+pub const RCODE_SRVFAIL: u8 = 2;
+pub const RCODE_NXDOMAIN: u8 = 3;
+pub const RCODE_REFUSED: u8 = 5;
+
+/// Reply/query size ratios are kept as integers scaled by this factor (KLL needs a total order).
+const RATIO_SCALE: f64 = 1_000_000.0;
+
+/// Transport a DNS message came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Everything the bucket needs to know about one DNS message.
+#[derive(Clone, Copy, Debug)]
+pub struct DnsEvent<'a> {
+    pub ts_ns: u64,
+    pub l3: L3,
+    pub transport: Transport,
+    pub deep: bool,
+    pub response: bool,
+    pub rcode: u8,
+    pub answers: u16,
+    pub qtype: Option<u16>,
+    /// Lower-cased question name, when the question parsed.
+    pub qname: Option<&'a str>,
+    /// Length of a known suffix of the name that shifts qname aggregation (0: none).
+    pub suffix_len: usize,
+    /// The non-DNS port of the flow (the client's), 0 if unknown.
+    pub port: u16,
+    /// DNS message length.
+    pub size: usize,
+    /// EDNS Client Subnet address of a query, as text.
+    pub ecs: Option<&'a str>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DnsCounters {
+    pub events: u64,
+    pub deep_samples: u64,
+    pub total: u64,
+    pub filtered: u64,
+    pub malformed: u64,
+    pub queries: u64,
+    pub replies: u64,
+    pub udp: u64,
+    pub tcp: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub noerror: u64,
+    pub nxdomain: u64,
+    pub srvfail: u64,
+    pub refused: u64,
+    pub nodata: u64,
+    pub query_ecs: u64,
+    pub xact_total: u64,
+    pub xact_in: u64,
+    pub xact_out: u64,
+    pub xact_timed_out: u64,
+    pub xact_evicted: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct DnsBucket {
+    pub(super) c: DnsCounters,
+    qname_card: Cardinality,
+    top_qname2: TopN<String>,
+    top_qname3: TopN<String>,
+    top_nxdomain: TopN<String>,
+    top_refused: TopN<String>,
+    top_srvfail: TopN<String>,
+    top_nodata: TopN<String>,
+    top_noerror: TopN<String>,
+    top_qname_by_resp_bytes: TopN<String>,
+    top_udp_ports: TopN<u16>,
+    top_qtype: TopN<u16>,
+    top_rcode: TopN<u16>,
+    top_query_ecs: TopN<String>,
+    /// Transaction times (µs) where this host answered (in) or asked (out).
+    pub(super) xact_in_us: Quantiles,
+    pub(super) xact_out_us: Quantiles,
+    xact_ratio: Quantiles,
+    slow_in: TopN<String>,
+    slow_out: TopN<String>,
+    clock: SecondClock,
+    rate_total: Rate,
+    rate_events: Rate,
+}
+
+impl DnsBucket {
+    pub fn counters(&self) -> &DnsCounters {
+        &self.c
+    }
+
+    fn tick(&mut self, ts_ns: u64) {
+        let first = self.c.events == 0;
+        match self.clock.advance(ts_ns / 1_000_000_000) {
+            Tick::Ended { idle } => {
+                self.rate_total.end_second(idle);
+                self.rate_events.end_second(idle);
+            }
+            Tick::Same if first => {
+                self.rate_total.start();
+                self.rate_events.start();
+            }
+            Tick::Same => {}
+        }
+    }
+
+    /// A message that a filter rejected: an event, nothing more.
+    pub fn filtered(&mut self, ts_ns: u64) {
+        self.tick(ts_ns);
+        self.c.events += 1;
+        self.c.filtered += 1;
+        self.rate_events.add(1);
+    }
+
+    /// A payload on a DNS port that is not a DNS message (shorter than the header).
+    pub fn malformed(&mut self) {
+        self.c.malformed += 1;
+    }
+
+    pub fn process(&mut self, ev: &DnsEvent<'_>, groups: &DnsGroups) {
+        self.tick(ev.ts_ns);
+        let c = &mut self.c;
+        c.events += 1;
+        c.total += 1;
+        self.rate_events.add(1);
+        self.rate_total.add(1);
+        match ev.l3 {
+            L3::Ipv4 => c.ipv4 += 1,
+            L3::Ipv6 => c.ipv6 += 1,
+            L3::None => {}
+        }
+        match ev.transport {
+            Transport::Udp => c.udp += 1,
+            Transport::Tcp => c.tcp += 1,
+        }
+        if ev.response {
+            c.replies += 1;
+            match ev.rcode {
+                RCODE_NOERROR => {
+                    c.noerror += 1;
+                    if ev.answers == 0 {
+                        c.nodata += 1;
+                    }
+                }
+                RCODE_SRVFAIL => c.srvfail += 1,
+                RCODE_NXDOMAIN => c.nxdomain += 1,
+                RCODE_REFUSED => c.refused += 1,
+                _ => {}
+            }
+        } else {
+            c.queries += 1;
+        }
+        if !ev.deep {
+            return;
+        }
+        c.deep_samples += 1;
+        if ev.port != 0 && groups.top_ports {
+            self.top_udp_ports.update(ev.port);
+        }
+        if ev.response {
+            self.top_rcode.update(u16::from(ev.rcode));
+        }
+        if let Some(qtype) = ev.qtype {
+            self.top_qtype.update(qtype);
+        }
+        if let Some(name) = ev.qname {
+            if groups.cardinality {
+                self.qname_card.update(name);
+            }
+            if groups.top_qnames {
+                self.top_names(ev, name, groups.top_qnames_details);
+            }
+        }
+        if let Some(ecs) = ev.ecs
+            && !ev.response
+            && groups.top_ecs
+        {
+            self.c.query_ecs += 1;
+            self.top_query_ecs.update_ref(ecs);
+        }
+    }
+
+    fn top_names(&mut self, ev: &DnsEvent<'_>, name: &str, details: bool) {
+        if ev.response {
+            match ev.rcode {
+                RCODE_SRVFAIL => self.top_srvfail.update_ref(name),
+                RCODE_NXDOMAIN => self.top_nxdomain.update_ref(name),
+                RCODE_REFUSED => self.top_refused.update_ref(name),
+                RCODE_NOERROR => {
+                    if details {
+                        self.top_noerror.update_ref(name);
+                    }
+                    if ev.answers == 0 {
+                        self.top_nodata.update_ref(name);
+                    }
+                }
+                _ => {}
+            }
+            if details {
+                self.top_qname_by_resp_bytes
+                    .update_ref_by(name, ev.size as u64);
+            }
+        }
+        let (q2, q3) = super::qname::aggregate(name, ev.suffix_len);
+        self.top_qname2.update_ref(q2);
+        if !q3.is_empty() {
+            self.top_qname3.update_ref(q3);
+        }
+    }
+
+    /// A completed transaction, seen at its reply. `dir` is the reply's direction: a reply
+    /// toward this host means this host asked (`out`), away from it that it answered (`in`).
+    /// `slow` holds the previous bucket's p90 (in, out) in µs; 0 means not known yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transaction(
+        &mut self,
+        deep: bool,
+        dir: Direction,
+        elapsed_ns: u64,
+        query_size: u32,
+        reply_size: usize,
+        qname: Option<&str>,
+        slow: (u64, u64),
+    ) {
+        let us = elapsed_ns / 1_000;
+        self.c.xact_total += 1;
+        match dir {
+            Direction::In => self.c.xact_out += 1,
+            Direction::Out => self.c.xact_in += 1,
+            Direction::Unknown => {}
+        }
+        if !deep {
+            return;
+        }
+        match dir {
+            Direction::In => self.xact_out_us.update(us),
+            Direction::Out => self.xact_in_us.update(us),
+            Direction::Unknown => {}
+        }
+        if query_size > 0 {
+            let ratio = reply_size as f64 / f64::from(query_size);
+            self.xact_ratio.update((ratio * RATIO_SCALE).round() as u64);
+        }
+        if let Some(name) = qname {
+            let (slow_in, slow_out) = slow;
+            match dir {
+                Direction::In if slow_out > 0 && us >= slow_out => self.slow_out.update_ref(name),
+                Direction::Out if slow_in > 0 && us >= slow_in => self.slow_in.update_ref(name),
+                _ => {}
+            }
+        }
+    }
+
+    pub fn timed_out(&mut self, n: u64) {
+        self.c.xact_timed_out += n;
+    }
+
+    pub fn evicted(&mut self, n: u64) {
+        self.c.xact_evicted += n;
+    }
+
+    /// The `dns` object, keys as pktvisor names them; disabled groups are absent.
+    pub fn to_json(&self, config: &DnsConfig) -> Value {
+        let g = &config.groups;
+        let n = config.topn_count;
+        let c = &self.c;
+        let mut m = Map::new();
+        json::insert_at(&mut m, &["wire_packets", "events"], json!(c.events));
+        json::insert_at(
+            &mut m,
+            &["wire_packets", "deep_samples"],
+            json!(c.deep_samples),
+        );
+        if g.counters {
+            for (key, value) in [
+                ("total", c.total),
+                ("filtered", c.filtered),
+                ("malformed", c.malformed),
+                ("queries", c.queries),
+                ("replies", c.replies),
+                ("udp", c.udp),
+                ("tcp", c.tcp),
+                ("ipv4", c.ipv4),
+                ("ipv6", c.ipv6),
+                ("noerror", c.noerror),
+                ("nxdomain", c.nxdomain),
+                ("srvfail", c.srvfail),
+                ("refused", c.refused),
+                ("nodata", c.nodata),
+            ] {
+                json::insert_at(&mut m, &["wire_packets", key], json!(value));
+            }
+            if g.top_ecs {
+                json::insert_at(&mut m, &["wire_packets", "query_ecs"], json!(c.query_ecs));
+            }
+        }
+        if let Some(q) = json::rate(&self.rate_total) {
+            json::insert_at(&mut m, &["rates", "total"], q);
+        }
+        if let Some(q) = json::rate(&self.rate_events) {
+            json::insert_at(&mut m, &["rates", "events"], q);
+        }
+        if g.cardinality {
+            json::insert_at(
+                &mut m,
+                &["cardinality", "qname"],
+                json!(self.qname_card.estimate()),
+            );
+        }
+        if g.dns_transaction {
+            json::insert_at(&mut m, &["xact", "counts", "total"], json!(c.xact_total));
+            json::insert_at(
+                &mut m,
+                &["xact", "counts", "timed_out"],
+                json!(c.xact_timed_out),
+            );
+            json::insert_at(
+                &mut m,
+                &["xact", "counts", "evicted"],
+                json!(c.xact_evicted),
+            );
+            for (side, total, times, slow) in [
+                ("in", c.xact_in, &self.xact_in_us, &self.slow_in),
+                ("out", c.xact_out, &self.xact_out_us, &self.slow_out),
+            ] {
+                json::insert_at(&mut m, &["xact", side, "total"], json!(total));
+                if let Some(q) = json::quantiles(times) {
+                    json::insert_at(&mut m, &["xact", side, "quantiles_us"], q);
+                }
+                json::insert_at(&mut m, &["xact", side, "top_slow"], names(slow, n));
+            }
+            if !self.xact_ratio.is_empty() {
+                let mut q = Map::new();
+                for (key, rank) in pv_sketch::REPORTED_QUANTILES {
+                    let v = self.xact_ratio.quantile(rank).unwrap_or(0) as f64 / RATIO_SCALE;
+                    q.insert(key.into(), json!(v));
+                }
+                json::insert_at(&mut m, &["xact", "ratio", "quantiles"], Value::Object(q));
+            }
+        }
+        if g.top_ports {
+            let rows = self.top_udp_ports.top(n, 0);
+            m.insert(
+                "top_udp_ports".into(),
+                json::top_list(rows, |p| p.to_string()),
+            );
+        }
+        if g.top_ecs {
+            m.insert("top_query_ecs".into(), names(&self.top_query_ecs, n));
+        }
+        if g.top_qnames {
+            for (key, top) in [
+                ("top_qname2", &self.top_qname2),
+                ("top_qname3", &self.top_qname3),
+                ("top_nxdomain", &self.top_nxdomain),
+                ("top_refused", &self.top_refused),
+                ("top_srvfail", &self.top_srvfail),
+                ("top_nodata", &self.top_nodata),
+            ] {
+                m.insert(key.into(), names(top, n));
+            }
+            if g.top_qnames_details {
+                m.insert("top_noerror".into(), names(&self.top_noerror, n));
+                m.insert(
+                    "top_qname_by_resp_bytes".into(),
+                    names(&self.top_qname_by_resp_bytes, n),
+                );
+            }
+        }
+        let rcodes = self.top_rcode.top(n, 0);
+        m.insert(
+            "top_rcode".into(),
+            json::top_list(rcodes, |r| {
+                pv_wire::dns::rcode_name(*r).map_or_else(|| r.to_string(), str::to_string)
+            }),
+        );
+        let qtypes = self.top_qtype.top(n, 0);
+        m.insert(
+            "top_qtype".into(),
+            json::top_list(qtypes, |t| {
+                pv_wire::dns::qtype_name(*t).map_or_else(|| t.to_string(), str::to_string)
+            }),
+        );
+        Value::Object(m)
+    }
+}
+
+fn names(top: &TopN<String>, n: usize) -> Value {
+    json::top_list(top.top(n, 0), String::clone)
+}
+
+impl Bucket for DnsBucket {
+    fn merge_from(&mut self, o: &Self) {
+        let (c, oc) = (&mut self.c, &o.c);
+        for (a, b) in [
+            (&mut c.events, oc.events),
+            (&mut c.deep_samples, oc.deep_samples),
+            (&mut c.total, oc.total),
+            (&mut c.filtered, oc.filtered),
+            (&mut c.malformed, oc.malformed),
+            (&mut c.queries, oc.queries),
+            (&mut c.replies, oc.replies),
+            (&mut c.udp, oc.udp),
+            (&mut c.tcp, oc.tcp),
+            (&mut c.ipv4, oc.ipv4),
+            (&mut c.ipv6, oc.ipv6),
+            (&mut c.noerror, oc.noerror),
+            (&mut c.nxdomain, oc.nxdomain),
+            (&mut c.srvfail, oc.srvfail),
+            (&mut c.refused, oc.refused),
+            (&mut c.nodata, oc.nodata),
+            (&mut c.query_ecs, oc.query_ecs),
+            (&mut c.xact_total, oc.xact_total),
+            (&mut c.xact_in, oc.xact_in),
+            (&mut c.xact_out, oc.xact_out),
+            (&mut c.xact_timed_out, oc.xact_timed_out),
+            (&mut c.xact_evicted, oc.xact_evicted),
+        ] {
+            *a += b;
+        }
+        self.qname_card.merge(&o.qname_card);
+        for (a, b) in [
+            (&mut self.top_qname2, &o.top_qname2),
+            (&mut self.top_qname3, &o.top_qname3),
+            (&mut self.top_nxdomain, &o.top_nxdomain),
+            (&mut self.top_refused, &o.top_refused),
+            (&mut self.top_srvfail, &o.top_srvfail),
+            (&mut self.top_nodata, &o.top_nodata),
+            (&mut self.top_noerror, &o.top_noerror),
+            (
+                &mut self.top_qname_by_resp_bytes,
+                &o.top_qname_by_resp_bytes,
+            ),
+            (&mut self.top_query_ecs, &o.top_query_ecs),
+            (&mut self.slow_in, &o.slow_in),
+            (&mut self.slow_out, &o.slow_out),
+        ] {
+            a.merge(b);
+        }
+        self.top_udp_ports.merge(&o.top_udp_ports);
+        self.top_qtype.merge(&o.top_qtype);
+        self.top_rcode.merge(&o.top_rcode);
+        self.xact_in_us.merge(&o.xact_in_us);
+        self.xact_out_us.merge(&o.xact_out_us);
+        self.xact_ratio.merge(&o.xact_ratio);
+        self.rate_total.merge(&o.rate_total);
+        self.rate_events.merge(&o.rate_events);
+    }
+}

@@ -1,0 +1,155 @@
+//! The dns handler's filters (pktvisor's policy `filter` keys). A filtered message counts as
+//! an event and in `filtered`, nothing else.
+
+use pv_wire::dns::DnsMessage;
+
+const NOERROR: u8 = 0;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsFilters {
+    /// Drop messages whose rcode is NOERROR (queries included, as in pktvisor).
+    pub exclude_noerror: bool,
+    /// Keep only replies with this rcode.
+    pub only_rcode: Option<u8>,
+    pub only_queries: bool,
+    pub only_responses: bool,
+    /// Keep only replies with an RRSIG record in the answer section.
+    pub only_dnssec_response: bool,
+    /// Keep only messages with exactly this many answers.
+    pub answer_count: Option<u16>,
+    /// Keep only messages whose first question has one of these types.
+    pub only_qtype: Vec<u16>,
+    /// Keep only these names (lower case, exact).
+    pub only_qname: Vec<String>,
+    /// Keep only names ending with one of these (lower case); the matched suffix also shifts
+    /// qname aggregation.
+    pub only_qname_suffix: Vec<String>,
+}
+
+impl DnsFilters {
+    /// None: filtered out. Some(suffix_len): kept, with the length of the matched
+    /// `only_qname_suffix` entry (0 when that filter is off).
+    pub fn check(&self, msg: &DnsMessage<'_>, qname: Option<&str>) -> Option<usize> {
+        let h = &msg.header;
+        let keep = !(self.exclude_noerror && h.rcode == NOERROR)
+            && self.only_rcode.is_none_or(|r| h.qr && h.rcode == r)
+            && !(self.only_queries && h.qr)
+            && (!self.only_responses || h.qr)
+            && (!self.only_dnssec_response || (h.qr && h.ancount > 0 && msg.has_rrsig_answer))
+            && self.answer_count.is_none_or(|n| h.ancount == n)
+            && (self.only_qtype.is_empty()
+                || msg
+                    .question
+                    .as_ref()
+                    .is_some_and(|q| self.only_qtype.contains(&q.qtype)))
+            && (self.only_qname.is_empty()
+                || qname.is_some_and(|n| self.only_qname.iter().any(|f| f == n)));
+        if !keep {
+            return None;
+        }
+        if self.only_qname_suffix.is_empty() {
+            return Some(0);
+        }
+        let name = qname?;
+        self.only_qname_suffix
+            .iter()
+            .find(|s| name.ends_with(s.as_str()))
+            .map(|s| s.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pv_wire::dns::parse;
+
+    /// A real reply from the dnssec fixture would do; a hand-built NXDOMAIN reply for
+    /// "www.example.com" A, no answers.
+    fn reply(rcode: u8) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80 | rcode, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        m
+    }
+
+    #[test]
+    fn filters_as_pktvisor() {
+        let bytes = reply(3);
+        let msg = parse(&bytes, true).unwrap();
+        let name = Some("www.example.com");
+        let f = |filters: DnsFilters| filters.check(&msg, name);
+        assert_eq!(f(DnsFilters::default()), Some(0));
+        assert_eq!(
+            f(DnsFilters {
+                only_rcode: Some(3),
+                ..Default::default()
+            }),
+            Some(0)
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_rcode: Some(2),
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_queries: true,
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_responses: true,
+                ..Default::default()
+            }),
+            Some(0)
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_dnssec_response: true,
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            f(DnsFilters {
+                answer_count: Some(0),
+                ..Default::default()
+            }),
+            Some(0)
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_qtype: vec![28],
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_qtype: vec![1, 28],
+                ..Default::default()
+            }),
+            Some(0)
+        );
+        let suffix = DnsFilters {
+            only_qname_suffix: vec![".example.com".into()],
+            ..Default::default()
+        };
+        assert_eq!(f(suffix), Some(12));
+        let other = DnsFilters {
+            only_qname: vec!["example.com".into()],
+            ..Default::default()
+        };
+        assert_eq!(f(other), None);
+        let noerror = reply(0);
+        let msg = parse(&noerror, true).unwrap();
+        let excl = DnsFilters {
+            exclude_noerror: true,
+            ..Default::default()
+        };
+        assert_eq!(excl.check(&msg, name), None);
+    }
+}

@@ -1,0 +1,357 @@
+//! pktvisor's dns handler (schema key `dns`): DNS wire packets over UDP and TCP (reassembled),
+//! rcodes, qtypes, qname top lists and cardinality, EDNS Client Subnet, and transactions
+//! (a query matched with its reply) with their latency.
+
+mod bucket;
+mod filter;
+pub mod psl;
+pub mod qname;
+mod xact;
+
+pub use bucket::{DnsBucket, DnsCounters, DnsEvent, Transport};
+pub use filter::DnsFilters;
+pub use xact::{ReplyMatch, XactKey, XactTable};
+
+use crate::event::PacketEvent;
+use pv_sketch::Window;
+use pv_sketch::window::TimeBucket;
+use pv_wire::dns::{DnsMessage, parse};
+use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
+use pv_wire::{Fragment, L4};
+use serde_json::Value;
+
+pub const SCHEMA_KEY: &str = "dns";
+
+/// Ports whose traffic is DNS: DNS, mDNS, LLMNR (pktvisor's list), plus configured ones.
+pub const DEFAULT_PORTS: [u16; 3] = [53, 5353, 5355];
+
+/// Metric groups, by pktvisor's names, with its defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsGroups {
+    pub cardinality: bool,
+    pub counters: bool,
+    pub dns_transaction: bool,
+    pub top_qnames: bool,
+    pub top_ports: bool,
+    pub top_ecs: bool,
+    pub top_qnames_details: bool,
+}
+
+impl Default for DnsGroups {
+    fn default() -> Self {
+        Self {
+            cardinality: true,
+            counters: true,
+            dns_transaction: true,
+            top_qnames: true,
+            top_ports: true,
+            top_ecs: false,
+            top_qnames_details: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsConfig {
+    pub topn_count: usize,
+    pub groups: DnsGroups,
+    /// Ports treated as DNS besides 53, 5353 and 5355.
+    pub extra_ports: Vec<u16>,
+    /// A query without a reply within this time (packet time) times out (pktvisor: 5 s).
+    pub xact_ttl_ns: u64,
+    /// At most this many open transactions; the oldest are evicted past it (counted).
+    pub xact_cap: usize,
+    /// Aggregate qnames under their public suffix (pktvisor's `public_suffix_list`).
+    pub public_suffix_list: bool,
+    pub filters: DnsFilters,
+    pub reassembly: ReassemblyConfig,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            topn_count: 10,
+            groups: DnsGroups::default(),
+            extra_ports: Vec::new(),
+            xact_ttl_ns: 5_000_000_000,
+            xact_cap: 1 << 18,
+            public_suffix_list: false,
+            filters: DnsFilters::default(),
+            reassembly: ReassemblyConfig::default(),
+        }
+    }
+}
+
+type DnsWindow = Window<DnsBucket, fn() -> DnsBucket>;
+
+/// Everything but the TCP reassembler, so that reassembled messages can be handed to it while
+/// the reassembler is borrowed.
+struct Core {
+    config: DnsConfig,
+    window: DnsWindow,
+    xacts: XactTable,
+    /// p90 transaction times (µs) of the last complete bucket, (in, out): the "slow" bar.
+    slow_us: (u64, u64),
+    /// Reused buffer for the lower-cased question name.
+    name: String,
+    /// The second of packet time of the last transaction expiry.
+    expired_at: u64,
+}
+
+pub struct DnsHandler {
+    core: Core,
+    tcp: DnsTcpReassembler,
+    /// The second of packet time of the last idle-stream expiry.
+    tcp_expired_at: u64,
+}
+
+impl DnsHandler {
+    pub fn new(config: DnsConfig, period: Option<u64>, keep: usize) -> Self {
+        let tcp = DnsTcpReassembler::new(config.reassembly);
+        let xacts = XactTable::new(config.xact_ttl_ns, config.xact_cap);
+        Self {
+            core: Core {
+                config,
+                window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
+                xacts,
+                slow_us: (0, 0),
+                name: String::with_capacity(256),
+                expired_at: 0,
+            },
+            tcp,
+            tcp_expired_at: 0,
+        }
+    }
+
+    #[inline]
+    fn is_dns_port(&self, port: u16) -> bool {
+        DEFAULT_PORTS.contains(&port) || self.core.config.extra_ports.contains(&port)
+    }
+
+    #[inline]
+    pub fn process(&mut self, ev: &PacketEvent<'_>) {
+        let d = ev.decoded;
+        let transport = match d.l4 {
+            L4::Udp => Transport::Udp,
+            L4::Tcp => Transport::Tcp,
+            _ => return,
+        };
+        if d.fragment == Fragment::Later {
+            return;
+        }
+        // Metrics count the port that is not the DNS port (the client's), as pktvisor does.
+        let port = if self.is_dns_port(d.dst_port) {
+            d.src_port
+        } else if self.is_dns_port(d.src_port) {
+            d.dst_port
+        } else {
+            return;
+        };
+        match transport {
+            Transport::Udp => self
+                .core
+                .message(ev, ev.ts_ns, d.l4_payload, transport, port),
+            Transport::Tcp => {
+                let key = StreamKey {
+                    src: d.src,
+                    dst: d.dst,
+                    src_port: d.src_port,
+                    dst_port: d.dst_port,
+                };
+                let core = &mut self.core;
+                self.tcp.segment(
+                    ev.ts_ns,
+                    key,
+                    d.tcp_seq,
+                    d.tcp_flags,
+                    d.l4_payload,
+                    &mut |msg, ts| core.message(ev, ts, msg, transport, port),
+                );
+                let second = ev.ts_ns / 1_000_000_000;
+                if second != self.tcp_expired_at {
+                    self.tcp_expired_at = second;
+                    self.tcp.expire(ev.ts_ns);
+                }
+            }
+        }
+    }
+
+    /// Ends the input: queries still unanswered count as timed out in the live bucket.
+    pub fn finish(&mut self) {
+        let open = self.core.xacts.drain();
+        let newest = self.core.window.buckets().next().map(|b| b.last_ts_ns);
+        if let Some(ts) = newest {
+            self.core.window.bucket_at(ts).timed_out(open);
+        }
+    }
+
+    pub fn reassembly_stats(&self) -> ReassemblyStats {
+        self.tcp.stats()
+    }
+
+    pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
+        self.core.window.merged(n)
+    }
+
+    pub fn to_json(&self, bucket: &DnsBucket) -> Value {
+        bucket.to_json(&self.core.config)
+    }
+}
+
+impl Core {
+    /// One DNS message (a UDP payload or a reassembled TCP message) completed at `ts_ns`.
+    fn message(
+        &mut self,
+        ev: &PacketEvent<'_>,
+        ts_ns: u64,
+        payload: &[u8],
+        transport: Transport,
+        port: u16,
+    ) {
+        // Rotate first, so a closing bucket's latencies set the slow bar for this message.
+        let closed_before = self.window.closed_buckets();
+        self.window.bucket_at(ts_ns);
+        if self.window.closed_buckets() != closed_before {
+            self.rotated();
+        }
+        let second = ts_ns / 1_000_000_000;
+        if second != self.expired_at {
+            self.expired_at = second;
+            let expired = self.xacts.expire(ts_ns);
+            if expired > 0 {
+                self.window.bucket_at(ts_ns).timed_out(expired);
+            }
+        }
+        let Ok(msg) = parse(payload, true) else {
+            self.window.bucket_at(ts_ns).malformed();
+            return;
+        };
+        // The name buffer is lent out for this message so that `self` stays free to update.
+        let mut name = std::mem::take(&mut self.name);
+        name.clear();
+        let has_name = msg
+            .question
+            .as_ref()
+            .is_some_and(|q| q.name.write_lowercase(&mut name).is_ok());
+        self.message_with_name(
+            ev,
+            ts_ns,
+            payload,
+            transport,
+            port,
+            &msg,
+            has_name.then_some(name.as_str()),
+        );
+        self.name = name;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn message_with_name(
+        &mut self,
+        ev: &PacketEvent<'_>,
+        ts_ns: u64,
+        payload: &[u8],
+        transport: Transport,
+        port: u16,
+        msg: &DnsMessage<'_>,
+        qname: Option<&str>,
+    ) {
+        let filters = &self.config.filters;
+        let Some(suffix_len) = filters.check(msg, qname) else {
+            self.window.bucket_at(ts_ns).filtered(ts_ns);
+            return;
+        };
+        let suffix_len = match (suffix_len, qname) {
+            (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name),
+            (s, _) => s,
+        };
+        let ecs_text;
+        let ecs = match msg.edns.as_ref().and_then(|e| e.client_subnet.as_ref()) {
+            Some(cs) if !msg.header.qr => {
+                ecs_text = cs.address.to_string();
+                Some(ecs_text.as_str())
+            }
+            _ => None,
+        };
+        let dev = DnsEvent {
+            ts_ns,
+            l3: ev.decoded.l3,
+            transport,
+            deep: ev.deep,
+            response: msg.header.qr,
+            rcode: msg.header.rcode,
+            answers: msg.header.ancount,
+            qtype: msg.question.as_ref().map(|q| q.qtype),
+            qname,
+            suffix_len,
+            port,
+            size: payload.len(),
+            ecs,
+        };
+        let groups = self.config.groups;
+        self.window.bucket_at(ts_ns).process(&dev, &groups);
+        if groups.dns_transaction {
+            self.transaction(ev, msg, &dev);
+        }
+        if self.xacts.evicted > 0 {
+            let evicted = std::mem::take(&mut self.xacts.evicted);
+            self.window.bucket_at(ts_ns).evicted(evicted);
+        }
+    }
+
+    fn transaction(&mut self, ev: &PacketEvent<'_>, msg: &DnsMessage<'_>, dev: &DnsEvent<'_>) {
+        let d = ev.decoded;
+        if !msg.header.qr {
+            let key = XactKey {
+                client: d.src,
+                server: d.dst,
+                client_port: d.src_port,
+                server_port: d.dst_port,
+                id: msg.header.id,
+            };
+            self.xacts.query(key, dev.ts_ns, dev.size as u32);
+            return;
+        }
+        let key = XactKey {
+            client: d.dst,
+            server: d.src,
+            client_port: d.dst_port,
+            server_port: d.src_port,
+            id: msg.header.id,
+        };
+        let bucket = self.window.bucket_at(dev.ts_ns);
+        match self.xacts.reply(key, dev.ts_ns) {
+            ReplyMatch::Matched {
+                query_size,
+                elapsed_ns,
+            } => bucket.transaction(
+                ev.deep,
+                ev.dir,
+                elapsed_ns,
+                query_size,
+                dev.size,
+                dev.qname,
+                self.slow_us,
+            ),
+            ReplyMatch::TimedOut => bucket.timed_out(1),
+            ReplyMatch::Unmatched => {}
+        }
+    }
+
+    /// A bucket just closed: its p90 transaction times become the bar for `top_slow`.
+    fn rotated(&mut self) {
+        if let Some(previous) = self.window.buckets().nth(1) {
+            let p90 = |q: &pv_sketch::Quantiles| q.quantile(0.9).unwrap_or(0);
+            let (in_us, out_us) = (
+                p90(&previous.data.xact_in_us),
+                p90(&previous.data.xact_out_us),
+            );
+            if in_us > 0 {
+                self.slow_us.0 = in_us;
+            }
+            if out_us > 0 {
+                self.slow_us.1 = out_us;
+            }
+        }
+    }
+}

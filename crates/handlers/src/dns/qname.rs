@@ -1,0 +1,108 @@
+//! pktvisor's qname aggregation for `top_qname2` / `top_qname3`.
+//!
+//! The names are cut at the last two and three labels, keeping the leading dot
+//! ("biz.foo.bar.com" → ".bar.com", ".foo.bar.com"). A known suffix (from `only_qname_suffix` or
+//! the public suffix list) shifts the cut left by that suffix, so "www.google.co.uk" with
+//! suffix ".co.uk" aggregates to ".google.co.uk" and "www.google.co.uk". Degenerate names keep
+//! pktvisor's exact results (see the tests, taken from pktvisor's own expectations).
+
+/// (qname2, qname3); qname3 is empty when the name has too few labels.
+pub fn aggregate(domain: &str, suffix_len: usize) -> (&str, &str) {
+    let bytes = domain.as_bytes();
+    let len = bytes.len();
+    // The smallest name ever aggregated is "a.b.c".
+    if len < 5 {
+        return (domain, "");
+    }
+    // Search for dots at or before `end` (inclusive), right to left.
+    let end = if suffix_len > 0 && len > suffix_len {
+        Some(len - suffix_len)
+    } else if bytes[len - 1] == b'.' {
+        Some(len - 2)
+    } else {
+        None
+    };
+    let rfind = |upto: Option<usize>| -> Option<usize> {
+        let stop = upto.map_or(len, |u| (u + 1).min(len));
+        bytes[..stop].iter().rposition(|b| *b == b'.')
+    };
+    let mut qname2 = domain;
+    let mut qname3 = domain;
+    if let Some(first) = rfind(end).filter(|f| *f > 0) {
+        match rfind(Some(first - 1)) {
+            Some(second) => {
+                qname2 = &domain[second..];
+                if second > 0
+                    && let Some(third) = rfind(Some(second - 1))
+                {
+                    qname3 = &domain[third..];
+                }
+            }
+            None => qname3 = "",
+        }
+    }
+    (qname2, qname3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pktvisor_expectations() {
+        for (domain, q2, q3) in [
+            ("biz.foo.bar.com", ".bar.com", ".foo.bar.com"),
+            ("a.com", "a.com", ""),
+            ("abcdefg.com.", "abcdefg.com.", ""),
+            ("foo.bar.com", ".bar.com", "foo.bar.com"),
+            (".", ".", ""),
+            ("..", "..", ""),
+            ("a", "a", ""),
+            ("a.", "a.", ""),
+            ("foo.bar.com.", ".bar.com.", "foo.bar.com."),
+            (".foo.bar.com", ".bar.com", ".foo.bar.com"),
+            ("a.b.c", ".b.c", "a.b.c"),
+            (".b.c", ".b.c", ""),
+        ] {
+            assert_eq!(aggregate(domain, 0), (q2, q3), "{domain}");
+        }
+    }
+
+    #[test]
+    fn pktvisor_expectations_with_suffix() {
+        for (domain, suffix, q2, q3) in [
+            (
+                "biz.foo.bar.com",
+                ".bar.com",
+                ".foo.bar.com",
+                "biz.foo.bar.com",
+            ),
+            (
+                "biz.foo.bar.com",
+                "bar.com",
+                ".foo.bar.com",
+                "biz.foo.bar.com",
+            ),
+            ("biz.foo.bar.com", "foo.bar.com", "biz.foo.bar.com", ""),
+            (
+                "foo.bar.com.",
+                "biz.foo.bar.com",
+                ".bar.com.",
+                "foo.bar.com.",
+            ),
+            (
+                "www.google.co.uk",
+                ".co.uk",
+                ".google.co.uk",
+                "www.google.co.uk",
+            ),
+            ("www.google.co.uk", "google.co.uk", "www.google.co.uk", ""),
+        ] {
+            assert_eq!(
+                aggregate(domain, suffix.len()),
+                (q2, q3),
+                "{domain} / {suffix}"
+            );
+        }
+    }
+}

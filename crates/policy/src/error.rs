@@ -1,0 +1,53 @@
+use std::fmt;
+
+/// A policy that pktvisor would refuse, with pktvisor's own message.
+///
+/// `Display` gives `NAME:LINE: MESSAGE` (or `NAME: MESSAGE` when no line applies), where
+/// NAME is the file name (or the name given for a string/REST body). [`PolicyError::message`]
+/// is the bare pktvisor text, e.g. for a REST error body (`{"error": "..."}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    source_name: String,
+    line: Option<usize>,
+    message: String,
+}
+
+impl PolicyError {
+    pub fn new(
+        source_name: impl Into<String>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        PolicyError {
+            source_name: source_name.into(),
+            line: line.filter(|&l| l > 0),
+            message: message.into(),
+        }
+    }
+
+    /// The file (or body) name the error refers to.
+    pub fn source_name(&self) -> &str {
+        &self.source_name
+    }
+
+    /// The 1-based line in the source, when the error can be pinned to one.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// pktvisor's message, without file name or line.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.source_name, line, self.message),
+            None => write!(f, "{}: {}", self.source_name, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}

@@ -1,1 +1,0 @@
-//! DNS messages (being written).

@@ -1,1 +1,0 @@
-//! TCP stream reassembly for DNS over TCP (being written).
