@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent oracle for the "dns" summary, computed only from tshark's dissection.
+r"""Independent oracle for the "dns" summary, computed only from tshark's dissection.
 
 Usage:
     python3 scripts/dns_oracle.py FILE [--host-spec CIDR[,CIDR...]] [--dns-port PORT ...]
@@ -23,7 +23,13 @@ What is a DNS message
 * Every DNS message occurrence counts: a TCP segment can complete several
   messages and a message can span segments.  tshark's TCP reassembly (on by
   default) shows each message in the frame that completes it, and that
-  frame's timestamp is the message's time.
+  frame's timestamp is the message's time.  Out-of-order reassembly is
+  switched ON (`-o tcp.reassemble_out_of_order:TRUE`, off by default in
+  tshark 4.0), as pktvisor's TCP reassembly (PcapPlusPlus TcpReassembly)
+  buffers out-of-order segments too: without it tshark drops the data of a
+  segment that arrives after a later one ("TCP Retransmission" filling a
+  gap), which loses 27 replies in dns_udp_tcp_random.pcap.  Data sent twice
+  (real retransmissions) is still dissected once.
 * IP fragments: IP reassembly is OFF (`-o ip.defragment:FALSE -o
   ipv6.defragment:FALSE`), because pktvisor has none: PcapPlusPlus hands the
   payload of any IPv4 fragment (MF set or offset != 0) and of an IPv6 packet
@@ -54,8 +60,11 @@ the EDNS extended RCODE is ignored, as in pktvisor); nodata = NOERROR replies
 with ANCOUNT 0.  top_rcode is over replies.  Everything name-based uses the
 first question only, and only messages that have one: top_qtype, qnames
 (distinct names), top_qname2/3, top_nxdomain/srvfail/refused/nodata.
-Names are tshark's text (tshark escapes non-printable bytes and a literal '.'
-inside a label), ASCII lower-cased, no trailing dot, the root is ".".
+Names are tshark's text, ASCII lower-cased, no trailing dot, the root ("<Root>"
+in tshark) is ".".  tshark 4.0 escapes the bytes below 0x20 inside a label
+(\000, \037, \t, ...) but prints '.', backslash, space and bytes >= 0x80 as they
+are; so a '.' inside a label reads as a label separator, as in pktvisor
+(PcapPlusPlus joins the raw labels with '.').
 top_udp_ports: for every message, the source port if the destination port is
 a DNS port, else the destination port (UDP and TCP alike).
 query_ecs / top_query_ecs: queries carrying an EDNS Client Subnet option
@@ -84,8 +93,9 @@ Several messages in one frame
 -----------------------------
 tshark's field output (-T fields -E occurrence=a) joins the values of a
 field over all the frame's messages with the aggregator, here the control
-character 0x1F, which tshark never prints inside a name (it escapes every
-byte < 0x20), so names with commas or '|' are exact.  Header fields (dns.id,
+character 0x1F, which tshark never prints raw inside a name (it escapes
+every byte < 0x20; the self-test checks it), so names with commas or '|'
+are exact.  Header fields (dns.id,
 dns.flags, dns.count.*) occur once per message; the question names and types
 are split between the messages by QDCOUNT when that is provably exact (the
 number of dissected questions equals the sum of the QDCOUNTs).  Any frame
@@ -261,13 +271,6 @@ class HostSpec:
         return hit
 
 
-def first(value):
-    if not value:
-        return ""
-    i = value.find(SEP)
-    return value if i < 0 else value[:i]
-
-
 def split_occ(value):
     return value.split(SEP) if value else []
 
@@ -333,7 +336,8 @@ class Summary:
         self.heap = []     # (start_ns, serial, key), lazily cleaned
         self.serial = 0
         self.response_to = 0
-        self.skipped = dict(ip_fragment=0, icmp_quoted=0, nested=0, not_dns_port=0, no_ip=0)
+        self.skipped = dict(ip_fragment=0, icmp_quoted=0, nested=0, not_dns_port=0, no_ip=0,
+                            short_header=0)
         self.frames = 0
         self.multi_frames = 0
         self.stolen = {}   # protocol -> frames on a DNS port dissected as it
@@ -480,67 +484,86 @@ class Summary:
 # one frame of field output
 
 
-def frame_layout(tokens):
-    """-> (l3 token, l3 index, transport token or None, transport index, ipv6 frag hdr seen)."""
+_LAYOUTS = {}  # frame.protocols -> (kind, l3, transport, ipv6 fragment header, next token)
+
+
+def frame_layout(protocols):
+    """Classify a frame by its frame.protocols string (cached: the strings repeat).
+
+    kind: "dns" (DNS right after the transport that follows the outermost IP
+    header), "no_ip", "icmp_quoted", "nested" (DNS somewhere else), or "other"
+    (no DNS; `nxt` is then the token after the transport, if any).
+    """
+    hit = _LAYOUTS.get(protocols)
+    if hit is not None:
+        return hit
+    tokens = protocols.split(":")
+    has_dns = "dns" in tokens
     l3_i = None
     for i, t in enumerate(tokens):
         if t == "ip" or t == "ipv6":
             l3_i = i
             break
     if l3_i is None:
-        return None, None, None, None, False
-    j = l3_i + 1
-    frag6 = False
-    while j < len(tokens) and tokens[j].startswith("ipv6."):
-        if tokens[j] == "ipv6.fraghdr":
-            frag6 = True
-        j += 1
-    tr = tokens[j] if j < len(tokens) and tokens[j] in ("udp", "tcp") else None
-    return tokens[l3_i], l3_i, tr, j, frag6
+        hit = ("no_ip" if has_dns else "other", None, None, False, None)
+    else:
+        l3 = tokens[l3_i]
+        j = l3_i + 1
+        frag6 = False
+        while j < len(tokens) and tokens[j].startswith("ipv6."):
+            if tokens[j] == "ipv6.fraghdr":
+                frag6 = True
+            j += 1
+        tr = tokens[j] if j < len(tokens) and tokens[j] in ("udp", "tcp") else None
+        nxt = tokens[j + 1] if tr is not None and j + 1 < len(tokens) else None
+        if tr is not None and nxt == "dns":
+            kind = "dns"
+        elif has_dns:
+            inner = tokens[l3_i + 1:tokens.index("dns")]
+            kind = "icmp_quoted" if ("icmp" in inner or "icmpv6" in inner) else "nested"
+        else:
+            kind = "other"
+        hit = (kind, l3, tr, frag6, nxt)
+    if len(_LAYOUTS) < 10_000:
+        _LAYOUTS[protocols] = hit
+    return hit
 
 
 def is_fragment(cols, l3, frag6):
     if l3 == "ip":
-        mf = first(cols[IDX["ip.flags.mf"]])
-        off = first(cols[IDX["ip.frag_offset"]])
+        mf = cols[I_IP_MF].split(SEP, 1)[0]
+        off = cols[I_IP_OFF].split(SEP, 1)[0]
         return mf in ("1", "True") or (off not in ("", "0"))
     if frag6:
-        off = first(cols[IDX["ipv6.fraghdr.offset"]])
-        more = first(cols[IDX["ipv6.fraghdr.more"]])
+        off = cols[I_FRAG6_OFF].split(SEP, 1)[0]
+        more = cols[I_FRAG6_MORE].split(SEP, 1)[0]
         return not (off in ("", "0") and more in ("", "0", "False"))
     return False
 
 
 def process_frame(s, cols, ports, check_ek):
-    tokens = cols[IDX["frame.protocols"]].split(":")
-    has_dns = "dns" in tokens
-    l3, l3_i, tr, tr_i, frag6 = frame_layout(tokens)
-    if l3 is None:
-        if has_dns:
-            s.skipped["no_ip"] += 1
+    kind, l3, tr, frag6, nxt = frame_layout(cols[I_PROTO])
+    if kind != "dns":
+        if kind != "other":
+            s.skipped[kind] += 1
+        elif nxt is not None and nxt != "data" and not nxt.startswith("_ws.") \
+                and not is_fragment(cols, l3, frag6):
+            # a DNS-port frame that some other dissector took?
+            sp, dp = (I_UDP_SPORT, I_UDP_DPORT) if tr == "udp" else (I_TCP_SPORT, I_TCP_DPORT)
+            sp = int(cols[sp].split(SEP, 1)[0] or 0)
+            dp = int(cols[dp].split(SEP, 1)[0] or 0)
+            if sp in ports or dp in ports:
+                s.bump(s.stolen, nxt)
         return
-    if tr is None or tr_i + 1 >= len(tokens) or tokens[tr_i + 1] != "dns":
-        if has_dns:
-            inner = tokens[l3_i + 1:tokens.index("dns")]
-            if "icmp" in inner or "icmpv6" in inner:
-                s.skipped["icmp_quoted"] += 1
-            else:
-                s.skipped["nested"] += 1
-            return
-        # a DNS-port frame that some other dissector took?
-        if tr is not None and tr_i + 1 < len(tokens):
-            nxt = tokens[tr_i + 1]
-            if nxt != "data" and not nxt.startswith("_ws.") and not is_fragment(cols, l3, frag6):
-                sp = int(first(cols[IDX[f"{tr}.srcport"]]) or 0)
-                dp = int(first(cols[IDX[f"{tr}.dstport"]]) or 0)
-                if sp in ports or dp in ports:
-                    s.bump(s.stolen, nxt)
-        return
-    if is_fragment(cols, l3, frag6):
+    if (l3 == "ip" or frag6) and is_fragment(cols, l3, frag6):
         s.skipped["ip_fragment"] += 1
         return
-    sport = int(first(cols[IDX[f"{tr}.srcport"]]))
-    dport = int(first(cols[IDX[f"{tr}.dstport"]]))
+    if tr == "udp":
+        sport = int(cols[I_UDP_SPORT].split(SEP, 1)[0])
+        dport = int(cols[I_UDP_DPORT].split(SEP, 1)[0])
+    else:
+        sport = int(cols[I_TCP_SPORT].split(SEP, 1)[0])
+        dport = int(cols[I_TCP_DPORT].split(SEP, 1)[0])
     if dport in ports:
         port_metric = sport
     elif sport in ports:
@@ -549,26 +572,26 @@ def process_frame(s, cols, ports, check_ek):
         s.skipped["not_dns_port"] += 1
         return
     if l3 == "ip":
-        src, dst = first(cols[IDX["ip.src"]]), first(cols[IDX["ip.dst"]])
+        src, dst = cols[I_IP_SRC].split(SEP, 1)[0], cols[I_IP_DST].split(SEP, 1)[0]
         l3name = "ipv4"
     else:
-        src, dst = first(cols[IDX["ipv6.src"]]), first(cols[IDX["ipv6.dst"]])
+        src, dst = cols[I_IP6_SRC].split(SEP, 1)[0], cols[I_IP6_DST].split(SEP, 1)[0]
         l3name = "ipv6"
-    ts_ns = parse_epoch_ns(cols[IDX["frame.time_epoch"]])
+    ts_ns = parse_epoch_ns(cols[I_TIME])
 
-    ids = split_occ(cols[IDX["dns.id"]])
-    flags = split_occ(cols[IDX["dns.flags"]])
-    qd = split_occ(cols[IDX["dns.count.queries"]])
-    an = split_occ(cols[IDX["dns.count.answers"]])
+    ids = cols[I_ID].split(SEP)
+    flags = cols[I_FLAGS].split(SEP)
+    qd = cols[I_QD].split(SEP)
+    an = cols[I_AN].split(SEP)
     n = len(ids)
-    if n == 0 or len(flags) != n or len(an) != n or len(qd) != n:
+    if not cols[I_ID] or len(flags) != n or len(an) != n or len(qd) != n or "" in flags:
         # A message too short for its header: pktvisor (PcapPlusPlus) rejects
         # it too (DnsLayer needs the 12-byte header).
-        s.skipped.setdefault("short_header", 0)
         s.skipped["short_header"] += 1
         return
     s.frames += 1
-    s.response_to += len(split_occ(cols[IDX["dns.response_to"]]))
+    if cols[I_RESPONSE_TO]:
+        s.response_to += cols[I_RESPONSE_TO].count(SEP) + 1
     heads = []
     for i in range(n):
         mid = int(ids[i], 16)
@@ -577,17 +600,17 @@ def process_frame(s, cols, ports, check_ek):
         qr, rcode = s.header(l3name, tr, src, sport, dst, dport, port_metric, mid, fl, anc, ts_ns)
         heads.append((qr, rcode, anc, mid))
 
-    names = split_occ(cols[IDX["dns.qry.name"]])
-    types = split_occ(cols[IDX["dns.qry.type"]])
-    fams = split_occ(cols[IDX["dns.opt.client.family"]])
+    names = split_occ(cols[I_QNAME])
+    types = split_occ(cols[I_QTYPE])
+    fams = split_occ(cols[I_ECS_FAM])
     if n == 1:
         if len(names) == len(types):
             qr, rcode, anc, _ = heads[0]
             qname = names[0] if names else None
             qtype = int(types[0]) if types else None
-            s.names(qr, rcode, anc, qname, qtype, ecs_of(fams, cols))
+            s.names(qr, rcode, anc, qname, qtype, ecs_of(fams, cols) if fams else None)
             return
-        s.deferred.append((int(cols[IDX["frame.number"]]), heads, None))
+        s.deferred.append((int(cols[I_NUM]), heads, None))
         return
     s.multi_frames += 1
     qds = [int(x) for x in qd]
@@ -606,25 +629,22 @@ def process_frame(s, cols, ports, check_ek):
             for m in fields_view:
                 s.names(*m)
             return
-    s.deferred.append((int(cols[IDX["frame.number"]]), heads, fields_view))
+    s.deferred.append((int(cols[I_NUM]), heads, fields_view))
 
 
 def ecs_of(fams, cols):
-    """The first ECS option of family 1 or 2 in a single-message frame, as tshark prints it."""
-    if not fams:
-        return None
-    a4 = split_occ(cols[IDX["dns.opt.client.addr4"]])
-    a6 = split_occ(cols[IDX["dns.opt.client.addr6"]])
-    i4 = i6 = 0
+    """The first ECS option of family 1 or 2 in a single-message frame, as tshark prints it.
+
+    tshark adds one dns.opt.client.family per ECS option and, for family 1 / 2,
+    one dns.opt.client.addr4 / addr6, so the first family-1 option's address is
+    the first addr4 (likewise for IPv6)."""
     for f in fams:
         if f == "1":
-            if i4 < len(a4):
-                return a4[i4]
-            return None
+            a4 = split_occ(cols[I_ECS4])
+            return a4[0] if a4 else None
         if f == "2":
-            if i6 < len(a6):
-                return a6[i6]
-            return None
+            a6 = split_occ(cols[I_ECS6])
+            return a6[0] if a6 else None
     return None
 
 
@@ -958,11 +978,31 @@ def write_selftest_pcap(path):
     # 14 a query nobody answers, still open at the end of the file
     at(6040, _frame_udp(C, S, 40012, 53, _dns(0xEEEE, 0, 0, "open.example.com", 1)))
 
+    _write_pcap(path, [(T0 * 1_000_000_000 + ns, data) for ns, data in frames])
+
+
+def _write_pcap(path, frames):
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))  # nanosecond pcap
         for ns, data in frames:
-            sec, frac = divmod(T0 * 1_000_000_000 + ns, 1_000_000_000)
+            sec, frac = divmod(ns, 1_000_000_000)
             f.write(struct.pack("<IIII", sec, frac, len(data), len(data)) + data)
+
+
+# a name with a 0x1F byte (the aggregator), a tab (the separator), a space and
+# upper case, as tshark 4.0 prints it and the oracle keys it
+ODD_LABELS = [b"a\x1fb", b"c\td", b"E f", b"test"]
+ODD_NAME = "a\\037b.c\\td.e f.test"
+
+
+def write_names_pcap(path):
+    C, S = "198.51.100.1", "198.51.100.2"
+    wire = _dns_name_labels(ODD_LABELS)
+    t0 = 1_700_000_000 * 1_000_000_000
+    _write_pcap(path, [
+        (t0, _frame_udp(C, S, 40000, 53, _dns(0x0101, 0, 0, "", 1, qname_wire=wire))),
+        (t0 + 1000, _frame_udp(S, C, 53, 40000, _dns(0x0101, 1, 3, "", 1, qname_wire=wire))),
+    ])
 
 
 SELFTEST_EXPECT = {
@@ -989,7 +1029,8 @@ SELFTEST_EXPECT = {
     "xact_timed_out": 3, "xact_open_at_end": 1, "xact_replaced": 1,
     "xact_unmatched_replies": 1,
     "tshark_response_to": 12,
-    "skipped": {"ip_fragment": 1, "icmp_quoted": 1, "nested": 0, "not_dns_port": 0, "no_ip": 0},
+    "skipped": {"ip_fragment": 1, "icmp_quoted": 1, "nested": 0, "not_dns_port": 0, "no_ip": 0,
+                "short_header": 0},
     "multi_message_frames": 1,
     "disabled_protocols": [],
 }
@@ -1026,6 +1067,16 @@ def self_test():
                               f"want {want!r}")
                         failures += 1
             print(f"synthetic capture: {len(SELFTEST_EXPECT)} keys checked twice")
+            pcap = os.path.join(tmp, "names.pcap")
+            write_names_pcap(pcap)
+            got = summarize(pcap, [], set(DEFAULT_DNS_PORTS))
+            want = {"total": 2, "qnames": 1, "top_nxdomain": {ODD_NAME: 1},
+                    "top_qname2": {".e f.test": 2}, "top_qname3": {".c\\td.e f.test": 2}}
+            for k, v in want.items():
+                if got.get(k) != v:
+                    print(f"FAIL odd name: {k} = {got.get(k)!r}, want {v!r}")
+                    failures += 1
+            print(f"odd name: {ODD_NAME!r} checked")
     else:
         print("SKIP synthetic capture: tshark not found")
     if failures:

@@ -18,7 +18,7 @@ use pv_wire::{LinkType, decode};
 
 /// (label, fixture, frame number).
 const MESSAGES: &[(&str, &str, usize)] = &[
-    // AAAA query with an OPT record, 41 bytes.
+    // AAAA query with an OPT record, 60 bytes.
     ("query", "dns_ipv4_udp.pcap", 1),
     // A response: 8 answers, 4 NS, OPT; 311 bytes.
     ("response_8_answers", "dns_udp_mixed_rcode.pcap", 17),
@@ -26,7 +26,7 @@ const MESSAGES: &[(&str, &str, usize)] = &[
     ("response_nxdomain", "dns_udp_mixed_rcode.pcap", 2),
     // A + RRSIG answer, OPT with DO; 353 bytes.
     ("response_dnssec", "dnssec.pcap", 2),
-    // AAAA query with ECS, 62 bytes.
+    // AAAA query with ECS, 58 bytes.
     ("query_ecs", "ecs.pcap", 4),
 ];
 

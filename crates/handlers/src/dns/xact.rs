@@ -3,6 +3,7 @@
 //! Bounded: at most `cap` open transactions; past that the oldest is evicted (counted). Open
 //! transactions older than the TTL (packet time) time out (counted).
 
+use ahash::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -36,7 +37,8 @@ pub enum ReplyMatch {
 pub struct XactTable {
     ttl_ns: u64,
     cap: usize,
-    open: HashMap<XactKey, Open>,
+    /// Keyed by a per-process random hash: the keys come off the network.
+    open: HashMap<XactKey, Open, RandomState>,
     /// Queries in arrival order, for expiry and eviction; entries whose transaction already
     /// completed are skipped lazily.
     order: VecDeque<(u64, XactKey)>,
@@ -48,7 +50,7 @@ impl XactTable {
         Self {
             ttl_ns,
             cap: cap.max(1),
-            open: HashMap::new(),
+            open: HashMap::with_hasher(RandomState::new()),
             order: VecDeque::new(),
             evicted: 0,
         }

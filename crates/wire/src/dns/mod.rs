@@ -11,7 +11,12 @@
 //! [`DnsProblem::TruncatedRecord`] after at most `len / 11` records.
 //!
 //! The question name stays a position in the message ([`Name`]) until a
-//! caller asks for its text with [`Name::write_lowercase`].
+//! caller asks for its text with [`Name::write_lowercase`] (or, without the
+//! UTF-8 check a `String` costs, [`Name::write_lowercase_bytes`]); the text
+//! form (escapes, no trailing dot, root ".") is described in [`name`].
+//!
+//! DNS over TCP: [`split_tcp_message`] takes one length-prefixed message off
+//! a reassembled stream; [`parse`] wants the message without the prefix.
 
 pub mod edns;
 pub mod header;
