@@ -148,7 +148,6 @@ FIELDS = [
     "dns.opt.client.addr6",
     "dns.response_to",
 ]
-IDX = {name: i for i, name in enumerate(FIELDS)}
 NCOLS = len(FIELDS)
 (I_NUM, I_TIME, I_PROTO, I_IP_SRC, I_IP_DST, I_IP_MF, I_IP_OFF, I_IP6_SRC, I_IP6_DST,
  I_FRAG6_OFF, I_FRAG6_MORE, I_UDP_SPORT, I_UDP_DPORT, I_TCP_SPORT, I_TCP_DPORT, I_ID, I_FLAGS,

@@ -8,11 +8,22 @@ test_pkgs=(tcpdump tshark tcpreplay iproute2 unbound dnsperf knot-dnsutils nginx
 pkgs=("${build_pkgs[@]}")
 [ "${1:-test}" = test ] && pkgs+=("${test_pkgs[@]}")
 
+# The GeoIP tests check our lookups against MaxMind's own Python reader.
+python_deps() {
+  python3 -c 'import maxminddb' 2>/dev/null && return 0
+  echo "install-deps: installing the python maxminddb reader" >&2
+  python3 -m pip install --quiet maxminddb 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages maxminddb
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "${1:-test}" = test ] && python_deps
+  exit 0
+fi
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then
@@ -25,3 +36,5 @@ $sudo apt-get update -qq
 # tshark asks whether non-root users may capture; answer no without a prompt.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "${1:-test}" = test ] && python_deps
+exit 0

@@ -3,8 +3,11 @@
 use clap::Args;
 use pv_handlers::HostSpec;
 use pv_handlers::dns::DnsConfig;
+use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::NetConfig;
 use pv_pipeline::SummarizeOptions;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Analysis flags with pktvisor v3's names and defaults.
 #[derive(Args, Clone, Debug)]
@@ -30,6 +33,16 @@ pub struct AnalysisArgs {
     #[arg(long = "dns-port", value_name = "PORT", value_delimiter = ',')]
     pub dns_ports: Vec<u16>,
 
+    /// MaxMind GeoIP2/GeoLite2 City database: adds `top_geoLoc` (continent/country/region/city of
+    /// remote addresses) to the summary.
+    #[arg(long = "geo-city", value_name = "FILE")]
+    pub geo_city: Option<PathBuf>,
+
+    /// MaxMind GeoIP2/GeoLite2 ASN or ISP database: adds `top_ASN` (number/organization of
+    /// remote addresses) to the summary.
+    #[arg(long = "geo-asn", value_name = "FILE")]
+    pub geo_asn: Option<PathBuf>,
+
     /// Entries in each top list.
     #[arg(long = "topn", value_name = "N", default_value_t = 10)]
     pub topn: usize,
@@ -46,6 +59,12 @@ impl AnalysisArgs {
             Some(s) => HostSpec::parse(s).map_err(|e| e.to_string())?,
             None => HostSpec::default(),
         };
+        let geo = match (&self.geo_city, &self.geo_asn) {
+            (None, None) => None,
+            (city, asn) => Some(Arc::new(
+                GeoDbs::open(city.as_deref(), asn.as_deref()).map_err(|e| e.to_string())?,
+            )),
+        };
         Ok(SummarizeOptions {
             bpf: self.bpf.clone(),
             host_spec,
@@ -54,6 +73,7 @@ impl AnalysisArgs {
             deep_sample_percent: self.max_deep_sample,
             net: NetConfig {
                 topn_count: self.topn,
+                geo,
                 ..NetConfig::default()
             },
             dns: Some(DnsConfig {

@@ -134,6 +134,36 @@ fn check_quantiles(what: &str, ours: &Value, series: &[u64]) {
     }
 }
 
+/// Top lists: every reported entry has its true count, and the reported counts are exactly the
+/// 10 largest true counts (ties may be listed in any order). `key_of` maps a reported name to
+/// the oracle's key (e.g. "AAAA" to "28").
+pub fn assert_top_list(label: &str, ours: &Value, truth: &Value, key_of: impl Fn(&str) -> String) {
+    let truth = truth
+        .as_object()
+        .unwrap_or_else(|| panic!("{label}: oracle has no map"));
+    let mut true_counts: Vec<u64> = truth.values().map(u).collect();
+    true_counts.sort_unstable_by(|a, b| b.cmp(a));
+    true_counts.truncate(10);
+    let list = ours
+        .as_array()
+        .unwrap_or_else(|| panic!("{label}: not a list: {ours}"));
+    let got_counts: Vec<u64> = list.iter().map(|e| u(&e["estimate"])).collect();
+    assert_eq!(got_counts, true_counts, "{label}: counts");
+    for e in list {
+        let name = key_of(e["name"].as_str().unwrap());
+        assert_eq!(
+            truth.get(&name).map(u),
+            Some(u(&e["estimate"])),
+            "{label}: {name}"
+        );
+    }
+}
+
+/// Checks quantiles of a series (public wrapper for other test files).
+pub fn assert_quantiles(what: &str, ours: &Value, series: &[u64]) {
+    check_quantiles(what, ours, series);
+}
+
 /// Compares our window object with the oracle's expectations, field by field.
 pub fn assert_matches_oracle(label: &str, ours: &Value, expected: &Value) {
     let p = &ours["packets"];
@@ -172,24 +202,10 @@ pub fn assert_matches_oracle(label: &str, ours: &Value, expected: &Value) {
             );
         }
     }
-    // Top lists: every reported entry has its true count, and the reported counts are exactly
-    // the 10 largest true counts (ties may be listed in any order).
     for key in ["top_ipv4", "top_ipv6"] {
-        let truth = expected[key].as_object().unwrap();
-        let mut true_counts: Vec<u64> = truth.values().map(u).collect();
-        true_counts.sort_unstable_by(|a, b| b.cmp(a));
-        true_counts.truncate(10);
-        let list = p[key].as_array().unwrap();
-        let got_counts: Vec<u64> = list.iter().map(|e| u(&e["estimate"])).collect();
-        assert_eq!(got_counts, true_counts, "{label}: {key} counts");
-        for e in list {
-            let name = e["name"].as_str().unwrap();
-            assert_eq!(
-                truth.get(name).map(u),
-                Some(u(&e["estimate"])),
-                "{label}: {key} {name}"
-            );
-        }
+        assert_top_list(&format!("{label}: {key}"), &p[key], &expected[key], |n| {
+            n.to_string()
+        });
     }
     let series = |k: &str| -> Vec<u64> { expected[k].as_array().unwrap().iter().map(u).collect() };
     for (rate, key) in [

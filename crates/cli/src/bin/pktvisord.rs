@@ -36,14 +36,6 @@ struct Cli {
     #[arg(long)]
     summary: bool,
 
-    /// GeoIP2/GeoLite2 City database for IP-to-location (not used yet: see docs/compatibility.md).
-    #[arg(long = "geo-city", value_name = "FILE")]
-    geo_city: Option<PathBuf>,
-
-    /// GeoIP2/GeoLite2 ASN database for IP-to-ASN (not used yet: see docs/compatibility.md).
-    #[arg(long = "geo-asn", value_name = "FILE")]
-    geo_asn: Option<PathBuf>,
-
     /// A capture file (.pcap, .pcapng, .cap, .pcap.gz).
     #[arg(value_name = "TARGET")]
     target: PathBuf,
@@ -51,13 +43,6 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    for (flag, file) in [("--geo-city", &cli.geo_city), ("--geo-asn", &cli.geo_asn)] {
-        if file.is_some() {
-            eprintln!(
-                "pktvisord: warning: {flag} is accepted but GeoIP enrichment is not implemented yet; ignored"
-            );
-        }
-    }
     if !cli.target.exists() {
         eprintln!(
             "pktvisord: error: {}: no such file (live capture from an interface is not available in this version)",

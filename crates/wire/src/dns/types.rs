@@ -181,7 +181,7 @@ pub const RCODE_NOTIMP: u16 = 4;
 pub const RCODE_REFUSED: u16 = 5;
 
 /// The RR type of a mnemonic, case-insensitively. Also accepts "*" for ANY
-/// and the generic "TYPE<number>" form of RFC 3597 ("TYPE65" is 65).
+/// and the generic `TYPE<number>` form of RFC 3597 ("TYPE65" is 65).
 pub fn qtype_from_name(name: &str) -> Option<u16> {
     if name == "*" {
         return Some(TYPE_ANY);
