@@ -274,7 +274,7 @@ impl PcapNgParser {
             };
         }
         let len32 = self.endian.u32(buf.available(), 4);
-        if len32 < BLOCK_OVERHEAD as u32 || len32 % 4 != 0 || len32 > MAX_BLOCK_LEN {
+        if len32 < BLOCK_OVERHEAD as u32 || !len32.is_multiple_of(4) || len32 > MAX_BLOCK_LEN {
             return Err(Damage::corrupt(
                 offset,
                 format!(

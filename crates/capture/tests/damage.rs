@@ -284,7 +284,7 @@ fn epb(interface: u32, caplen: u32, data: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&caplen.to_le_bytes());
     body.extend_from_slice(&(data.len() as u32).to_le_bytes());
     body.extend_from_slice(data);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     le_block(6, &body)
@@ -464,11 +464,11 @@ fn mutated_fixtures_never_panic() {
             let at = (rng.next() as usize) % bytes.len();
             bytes[at] = rng.next() as u8;
         }
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             let cut = (rng.next() as usize) % bytes.len();
             bytes.truncate(cut);
         }
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             bytes = gzip(&bytes);
         }
         let (result, peak) = read_measured("mutated", bytes);

@@ -134,7 +134,7 @@ impl NgWriter {
     }
 
     fn block(&mut self, btype: u32, mut body: Vec<u8>) -> &mut Self {
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (body.len() + 12) as u32;
@@ -202,7 +202,7 @@ impl NgWriter {
 
     fn epb(&mut self, id: u32, ts: u64, data: &[u8], orig_len: u32) -> &mut Self {
         let mut body = self.packet_body(id, ts, data, orig_len, false);
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         // An epb_flags option (inbound), so options after the data are exercised.

@@ -93,7 +93,7 @@ fn bench_tcp_stream(c: &mut Criterion) {
             r.segment(ts, k, 7, FLAG_SYN, &[], &mut sink);
             r.segment(ts, k, 8, PSH, black_box(&m), &mut sink);
             r.segment(ts, k, 8 + n as u32, FLAG_FIN | FLAG_ACK, &[], &mut sink);
-            if client % 1000 == 0 {
+            if client.is_multiple_of(1000) {
                 r.expire(ts);
             }
         })

@@ -401,10 +401,10 @@ fn tcp<'a>(d: &mut Decoded<'a>, segment: &'a [u8], announced_len: usize) {
         // A dissector reading field by field still shows the ports and, if
         // the data offset is sane, the flags; do the same.
         partial_ports(d, segment);
-        if let Some(&[offset, flags]) = segment.get(FLAGS_OFFSET - 1..=FLAGS_OFFSET) {
-            if offset >> 4 >= 5 {
-                d.tcp_flags = flags;
-            }
+        if let Some(&[offset, flags]) = segment.get(FLAGS_OFFSET - 1..=FLAGS_OFFSET)
+            && offset >> 4 >= 5
+        {
+            d.tcp_flags = flags;
         }
         d.problem = Some(DecodeProblem::TruncatedL4);
         return;
@@ -458,7 +458,7 @@ mod tests {
     /// Bytes from a hex dump as tshark -x prints them (spaces and newlines ignored).
     fn hex(dump: &str) -> Vec<u8> {
         let digits: Vec<u8> = dump.bytes().filter(u8::is_ascii_hexdigit).collect();
-        assert!(digits.len() % 2 == 0, "odd number of hex digits");
+        assert!(digits.len().is_multiple_of(2), "odd number of hex digits");
         digits
             .chunks(2)
             .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())

@@ -176,10 +176,8 @@ pub fn parse(bytes: &[u8], parse_records: bool) -> Result<DnsMessage<'_>, DnsPro
             }
         }
     }
-    if parse_records {
-        if let Err(problem) = walk_records(&mut message, pos) {
-            message.problem = Some(problem);
-        }
+    if parse_records && let Err(problem) = walk_records(&mut message, pos) {
+        message.problem = Some(problem);
     }
     Ok(message)
 }

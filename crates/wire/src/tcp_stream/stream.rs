@@ -592,11 +592,11 @@ impl Stream {
         let take = (total - have).min(rest.len());
         self.buffer(rest.get(..take).unwrap_or_default(), ctx);
         used += take;
-        if let Some(p) = self.pending.as_mut() {
-            if p.partial.len() == total {
-                let partial = std::mem::take(&mut p.partial);
-                ctx.deliver(from(&partial, PREFIX_LEN));
-            }
+        if let Some(p) = self.pending.as_mut()
+            && p.partial.len() == total
+        {
+            let partial = std::mem::take(&mut p.partial);
+            ctx.deliver(from(&partial, PREFIX_LEN));
         }
         Some(used)
     }
