@@ -36,7 +36,7 @@ fn make_captures() -> Option<PathBuf> {
 }
 
 #[test]
-fn real_traffic_matches_tshark_on_every_link_type() {
+fn real_traffic_matches_tshark() {
     let Some(dir) = make_captures() else {
         return;
     };
@@ -95,5 +95,101 @@ fn real_traffic_matches_tshark_on_every_link_type() {
     assert!(http["packets"]["ipv6"].as_u64().unwrap() > 0);
     let any = summarize_json(&dir.join("any_sll2.pcap"), &[]);
     assert_eq!(any["capture"]["link_types"], serde_json::json!([276]));
+    check_dns_against_dnsperf(&dir);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// dnsperf's own report of one run: (queries sent, completed, rcode name -> count).
+fn dnsperf_section(report: &str, family: &str) -> (u64, u64, Vec<(String, u64)>) {
+    let section = report
+        .split("### dnsperf ")
+        .find(|s| s.starts_with(family))
+        .unwrap_or_else(|| panic!("no {family} section in dnsperf.txt"));
+    let field = |name: &str| -> u64 {
+        let line = section
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap();
+        line.split(':')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let codes = section
+        .lines()
+        .find(|l| l.contains("Response codes:"))
+        .unwrap();
+    let codes = codes
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|c| {
+            let mut w = c.split_whitespace();
+            (
+                w.next().unwrap().to_string(),
+                w.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    (field("Queries sent"), field("Queries completed"), codes)
+}
+
+/// unbound answering kdig and dnsperf: every DNS counter equals tshark's, and dnsperf's own
+/// sent/completed/rcode counts equal ours for its traffic (selected by its fixed source ports).
+fn check_dns_against_dnsperf(dir: &std::path::Path) {
+    let dns = dir.join("dns.pcap");
+    let spec = "198.51.100.2/32,2001:db8::2/128";
+    let ours = summarize_json(&dns, &["-H", spec]);
+    assert_dns_matches(
+        "dns.pcap",
+        &ours["dns"],
+        &dns_oracle(&dns, Some(spec), None, None),
+    );
+    let d = &ours["dns"];
+    assert!(
+        d["xact"]["in"]["total"].as_u64().unwrap() > 1000,
+        "the server side answered"
+    );
+    for rcode in ["noerror", "nxdomain", "srvfail", "refused", "nodata"] {
+        assert!(
+            d["wire_packets"][rcode].as_u64().unwrap() > 0,
+            "the scenario produces {rcode}"
+        );
+    }
+    assert!(d["wire_packets"]["tcp"].as_u64().unwrap() > 0);
+    let report = std::fs::read_to_string(dir.join("dnsperf.txt")).unwrap();
+    for (family, bpf) in [
+        ("IPv4", "udp and portrange 20000-20003"),
+        ("IPv6", "udp and port 20010"),
+    ] {
+        let (sent, completed, codes) = dnsperf_section(&report, family);
+        let ours = summarize_json(&dns, &["-H", spec, "-b", bpf]);
+        let wp = &ours["dns"]["wire_packets"];
+        assert_eq!(
+            wp["queries"].as_u64(),
+            Some(sent),
+            "{family}: queries vs dnsperf sent"
+        );
+        assert_eq!(
+            wp["replies"].as_u64(),
+            Some(completed),
+            "{family}: replies vs dnsperf completed"
+        );
+        for (code, count) in codes {
+            let key = match code.as_str() {
+                "SERVFAIL" => "srvfail".to_string(),
+                other => other.to_lowercase(),
+            };
+            assert_eq!(
+                wp[&key].as_u64(),
+                Some(count),
+                "{family}: {code} vs dnsperf"
+            );
+        }
+    }
 }

@@ -136,7 +136,9 @@ impl DnsHandler {
             L4::Tcp => Transport::Tcp,
             _ => return,
         };
-        if d.fragment == Fragment::Later {
+        // A fragmented datagram's DNS message is incomplete in every fragment; pktvisor
+        // (PcapPlusPlus) does not reassemble IP either, so none of them counts as DNS.
+        if d.fragment != Fragment::None {
             return;
         }
         // Metrics count the port that is not the DNS port (the client's), as pktvisor does.
@@ -308,6 +310,7 @@ impl Core {
                 client_port: d.src_port,
                 server_port: d.dst_port,
                 id: msg.header.id,
+                tcp: dev.transport == Transport::Tcp,
             };
             self.xacts.query(key, dev.ts_ns, dev.size as u32);
             return;
@@ -318,6 +321,7 @@ impl Core {
             client_port: d.dst_port,
             server_port: d.src_port,
             id: msg.header.id,
+            tcp: dev.transport == Transport::Tcp,
         };
         let bucket = self.window.bucket_at(dev.ts_ns);
         match self.xacts.reply(key, dev.ts_ns) {

@@ -15,6 +15,8 @@ pub struct XactKey {
     pub client_port: u16,
     pub server_port: u16,
     pub id: u16,
+    /// UDP and TCP are separate flows even between the same ports.
+    pub tcp: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -137,6 +139,7 @@ mod tests {
             client_port: 40000,
             server_port: 53,
             id,
+            tcp: false,
         }
     }
 
