@@ -2,5 +2,6 @@
 //! showing progress, reporting errors. No analysis happens here.
 
 pub mod options;
+pub mod policy;
 pub mod progress;
 pub mod summarize;

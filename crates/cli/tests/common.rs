@@ -297,7 +297,6 @@ pub fn dns_oracle(
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-
 fn json_series(v: &Value) -> Vec<u64> {
     v.as_array().unwrap().iter().map(u).collect()
 }

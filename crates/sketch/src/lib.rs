@@ -12,7 +12,7 @@ pub mod window;
 pub use cardinality::Cardinality;
 pub use quantiles::Quantiles;
 pub use rate::{Rate, SecondClock, Tick};
-pub use topn::TopN;
+pub use topn::{TopN, TopNames};
 pub use window::{Bucket, Window};
 
 /// The quantiles pktvisor reports, in its key order.

@@ -122,17 +122,185 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
     /// stable from run to run. `min_count` drops entries below a threshold (pktvisor's
     /// `topn_percentile_threshold` is applied by the caller through it).
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(T, u64)> {
-        let mut rows: Vec<(T, u64)> = self
-            .flushed()
-            .frequent_items(ErrorType::NoFalseNegatives)
-            .into_iter()
-            .filter(|row| row.estimate() >= min_count.max(1))
-            .map(|row| (row.item().clone(), row.estimate()))
-            .collect();
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        rows.truncate(n);
-        rows
+        top_rows(&self.flushed(), n, min_count)
     }
+}
+
+/// Names (text items) buffered before a flush into a [`TopNames`] sketch.
+const NAMES_PENDING_CAP: usize = 1024;
+/// Slots of the pending table: a power of two, at most half full.
+const NAMES_TABLE_LEN: usize = 2 * NAMES_PENDING_CAP;
+const EMPTY: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct NameSlot {
+    hash: u64,
+    count: u64,
+    /// Where the name is in the arena; `len` is [`EMPTY`] for a free slot.
+    off: u32,
+    len: u32,
+}
+
+const FREE_SLOT: NameSlot = NameSlot {
+    hash: 0,
+    count: 0,
+    off: 0,
+    len: EMPTY,
+};
+
+/// [`TopN`] for text items (qnames), with a pending buffer that costs no allocation.
+///
+/// The same frequent-items sketch of `String`s, with the same guarantees and results, behind
+/// an exact pre-aggregation buffer whose names live in one arena (`String`) and are found
+/// through an open-addressing table keyed by one hash of the name. A name is copied into the
+/// sketch only when the sketch does not track it yet (`update_with_count_ref`), so streams of
+/// a few thousand distinct names (more than the buffer holds) flush without allocating.
+#[derive(Clone, Debug)]
+pub struct TopNames {
+    sketch: FrequentItemsSketch<String>,
+    hasher: RandomState,
+    pending: NamesPending,
+}
+
+/// Pending (name, count) pairs of a [`TopNames`].
+#[derive(Clone, Debug, Default)]
+struct NamesPending {
+    /// A linear-probing table of [`NAMES_TABLE_LEN`] slots, allocated on first use.
+    table: Vec<NameSlot>,
+    /// Indexes of the used slots, in insertion order.
+    used: Vec<u32>,
+    arena: String,
+}
+
+impl NamesPending {
+    fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.used.iter().map(|&i| {
+            let slot = &self.table[i as usize];
+            let off = slot.off as usize;
+            (&self.arena[off..off + slot.len as usize], slot.count)
+        })
+    }
+
+    fn apply_to(&self, sketch: &mut FrequentItemsSketch<String>) {
+        for (name, count) in self.iter() {
+            sketch.update_with_count_ref(name, count);
+        }
+    }
+
+    fn clear(&mut self) {
+        for &i in &self.used {
+            self.table[i as usize] = FREE_SLOT;
+        }
+        self.used.clear();
+        self.arena.clear();
+    }
+}
+
+impl Default for TopNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TopNames {
+    pub fn new() -> Self {
+        Self {
+            sketch: FrequentItemsSketch::new(1 << LG_MAX_MAP)
+                .expect("map size is a power of two in the valid range"),
+            hasher: RandomState::new(),
+            pending: NamesPending::default(),
+        }
+    }
+
+    #[inline]
+    pub fn update_ref(&mut self, item: &str) {
+        self.update_ref_by(item, 1);
+    }
+
+    /// Adds `weight` to a name.
+    #[inline]
+    pub fn update_ref_by(&mut self, item: &str, weight: u64) {
+        let p = &mut self.pending;
+        if p.table.is_empty() {
+            p.table = vec![FREE_SLOT; NAMES_TABLE_LEN];
+        }
+        let hash = self.hasher.hash_one(item.as_bytes());
+        let mask = NAMES_TABLE_LEN - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = &p.table[i];
+            if slot.len == EMPTY {
+                break;
+            }
+            if slot.hash == hash
+                && p.arena.as_bytes()[slot.off as usize..][..slot.len as usize] == *item.as_bytes()
+            {
+                p.table[i].count += weight;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+        if p.used.len() >= NAMES_PENDING_CAP || p.arena.len() + item.len() > EMPTY as usize {
+            p.apply_to(&mut self.sketch);
+            p.clear();
+            i = hash as usize & mask;
+        }
+        p.table[i] = NameSlot {
+            hash,
+            count: weight,
+            off: p.arena.len() as u32,
+            len: item.len() as u32,
+        };
+        p.arena.push_str(item);
+        p.used.push(i as u32);
+    }
+
+    fn flush(&mut self) {
+        self.pending.apply_to(&mut self.sketch);
+        self.pending.clear();
+    }
+
+    /// The sketch with everything buffered applied, without changing `self`.
+    fn flushed(&self) -> FrequentItemsSketch<String> {
+        let mut sketch = self.sketch.clone();
+        self.pending.apply_to(&mut sketch);
+        sketch
+    }
+
+    pub fn merge(&mut self, other: &TopNames) {
+        self.flush();
+        if other.pending.used.is_empty() {
+            self.sketch.merge(&other.sketch);
+        } else {
+            self.sketch.merge(&other.flushed());
+        }
+    }
+
+    /// The largest possible error of any reported count (0 while exact).
+    pub fn maximum_error(&self) -> u64 {
+        self.flushed().maximum_error()
+    }
+
+    /// As [`TopN::top`].
+    pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
+        top_rows(&self.flushed(), n, min_count)
+    }
+}
+
+fn top_rows<T: Eq + Hash + Clone + Ord>(
+    sketch: &FrequentItemsSketch<T>,
+    n: usize,
+    min_count: u64,
+) -> Vec<(T, u64)> {
+    let mut rows: Vec<(T, u64)> = sketch
+        .frequent_items(ErrorType::NoFalseNegatives)
+        .into_iter()
+        .filter(|row| row.estimate() >= min_count.max(1))
+        .map(|row| (row.item().clone(), row.estimate()))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows.truncate(n);
+    rows
 }
 
 #[cfg(test)]
@@ -188,5 +356,47 @@ mod tests {
         let total: u64 = c.top(5000, 0).iter().map(|(_, n)| n).sum();
         assert_eq!(total, 3 * PENDING_CAP as u64 * 4);
         assert_eq!(c.maximum_error(), 0);
+    }
+
+    #[test]
+    fn names_match_the_generic_top_list() {
+        // Exact while fewer than 6144 distinct names: the same rows as TopN<String>, well past
+        // the pending buffer's capacity, with weights, and through a merge of buffered names.
+        let (mut a, mut b) = (TopNames::new(), TopNames::new());
+        let (mut ga, mut gb) = (TopN::<String>::new(), TopN::<String>::new());
+        for i in 0..40_000u32 {
+            let name = format!("h{:05}.example.com", (i * 7919) % 5000);
+            let weight = u64::from(i % 3);
+            if i % 2 == 0 {
+                a.update_ref_by(&name, weight);
+                ga.update_ref_by(name.as_str(), weight);
+            } else {
+                b.update_ref(&name);
+                gb.update_ref(name.as_str());
+            }
+        }
+        assert_eq!(a.top(50, 0), ga.top(50, 0));
+        a.merge(&b);
+        ga.merge(&gb);
+        assert_eq!(a.top(6000, 0), ga.top(6000, 0));
+        assert_eq!(a.top(6000, 9), ga.top(6000, 9));
+        assert_eq!(a.maximum_error(), 0);
+        assert_eq!(a.clone().top(3, 0), ga.top(3, 0));
+    }
+
+    #[test]
+    fn names_heavy_hitters_survive_many_distinct_names() {
+        let mut t = TopNames::new();
+        for i in 0..200_000u32 {
+            t.update_ref(&format!("n{i}"));
+            if i % 10 == 0 {
+                t.update_ref_by("heavy", 2);
+            }
+        }
+        let top = t.top(1, 0);
+        assert_eq!(top[0].0, "heavy");
+        let err = t.maximum_error();
+        assert!(err > 0, "200k distinct names cannot be exact");
+        assert!(top[0].1 >= 40_000 && top[0].1 <= 40_000 + err);
     }
 }

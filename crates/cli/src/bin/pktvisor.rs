@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
-use pktvisor_cli::summarize;
+use pktvisor_cli::{policy, summarize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,14 +34,28 @@ struct SummarizeCmd {
     #[arg(long)]
     json: bool,
 
-    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz).
+    /// Run the policies of a pktvisor v4 policy file (`visor.taps`, `visor.policies`,
+    /// `visor.global_handler_config`) instead of the default summary. Each pcap tap reads its
+    /// `config.pcap_file`; a FILE given on the command line overrides it for every pcap tap.
+    /// With --json the output is pktvisor v4's `{"POLICY": {"MODULE": {...}}}`.
+    #[arg(long = "config", value_name = "POLICY_FILE")]
+    config: Option<PathBuf>,
+
+    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz). Optional with --config.
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let Command::Summarize(cmd) = cli.command;
+    if let Some(config) = &cmd.config {
+        return run_config(&cmd, config);
+    }
+    let Some(file) = cmd.file.clone() else {
+        eprintln!("pktvisor: error: a capture FILE is required (or --config POLICY_FILE)");
+        return ExitCode::FAILURE;
+    };
     let (period, periods) = match cmd.periods {
         Some(p) => (Some(PERIOD_SECS), p as usize),
         None => (None, 1),
@@ -49,17 +63,33 @@ fn main() -> ExitCode {
     let result = cmd
         .analysis
         .to_options(period, periods)
-        .and_then(|opts| summarize::run("pktvisor", &cmd.file, &opts));
+        .and_then(|opts| summarize::run("pktvisor", &file, &opts));
     match result {
         Ok(json) if cmd.json => {
             summarize::print_json(&json);
             ExitCode::SUCCESS
         }
         Ok(json) => {
-            print!(
-                "{}",
-                pv_report::render(&cmd.file.display().to_string(), &json)
-            );
+            print!("{}", pv_report::render(&file.display().to_string(), &json));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pktvisor: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_config(cmd: &SummarizeCmd, config: &std::path::Path) -> ExitCode {
+    let result = policy::check_flags(&cmd.analysis, cmd.periods.is_some())
+        .and_then(|()| policy::run("pktvisor", config, cmd.file.as_deref(), &cmd.analysis));
+    match result {
+        Ok(summary) if cmd.json => {
+            summarize::print_json(&summary.to_json());
+            ExitCode::SUCCESS
+        }
+        Ok(summary) => {
+            print!("{}", policy::render(&summary));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
-use pktvisor_cli::summarize;
+use pktvisor_cli::{policy, summarize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,17 +36,31 @@ struct Cli {
     #[arg(long)]
     summary: bool,
 
-    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz).
+    /// Run the policies of a pktvisor v4 policy file (`visor.taps`, `visor.policies`,
+    /// `visor.global_handler_config`) and print pktvisor v4's JSON
+    /// (`{"POLICY": {"MODULE": {...}}}`). Each pcap tap reads its `config.pcap_file`; a TARGET
+    /// given on the command line overrides it for every pcap tap.
+    #[arg(long = "config", value_name = "POLICY_FILE")]
+    config: Option<PathBuf>,
+
+    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
-    target: PathBuf,
+    target: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !cli.target.exists() {
+    if let Some(config) = &cli.config {
+        return run_config(&cli, config);
+    }
+    let Some(target) = cli.target.clone() else {
+        eprintln!("pktvisord: error: a TARGET capture file is required (or --config POLICY_FILE)");
+        return ExitCode::FAILURE;
+    };
+    if !target.exists() {
         eprintln!(
             "pktvisord: error: {}: no such file (live capture from an interface is not available in this version)",
-            cli.target.display()
+            target.display()
         );
         return ExitCode::FAILURE;
     }
@@ -54,10 +68,33 @@ fn main() -> ExitCode {
     let result = cli
         .analysis
         .to_options(period, cli.periods as usize)
-        .and_then(|opts| summarize::run("pktvisord", &cli.target, &opts));
+        .and_then(|opts| summarize::run("pktvisord", &target, &opts));
     match result {
         Ok(json) => {
             summarize::print_json(&json);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_config(cli: &Cli, config: &std::path::Path) -> ExitCode {
+    let periods_given = std::env::args().any(|a| a == "--periods" || a.starts_with("--periods="));
+    let result = policy::check_flags(&cli.analysis, periods_given)
+        .and_then(|()| {
+            if cli.summary {
+                Err("--summary cannot be used with --config".to_string())
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| policy::run("pktvisord", config, cli.target.as_deref(), &cli.analysis));
+    match result {
+        Ok(summary) => {
+            summarize::print_json(&summary.to_json());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -3,7 +3,7 @@
 use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
 use crate::json;
-use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
+use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames};
 use pv_wire::L3;
 use serde_json::{Map, Value, json};
 
@@ -75,24 +75,24 @@ pub struct DnsCounters {
 pub struct DnsBucket {
     pub(super) c: DnsCounters,
     qname_card: Cardinality,
-    top_qname2: TopN<String>,
-    top_qname3: TopN<String>,
-    top_nxdomain: TopN<String>,
-    top_refused: TopN<String>,
-    top_srvfail: TopN<String>,
-    top_nodata: TopN<String>,
-    top_noerror: TopN<String>,
-    top_qname_by_resp_bytes: TopN<String>,
+    top_qname2: TopNames,
+    top_qname3: TopNames,
+    top_nxdomain: TopNames,
+    top_refused: TopNames,
+    top_srvfail: TopNames,
+    top_nodata: TopNames,
+    top_noerror: TopNames,
+    top_qname_by_resp_bytes: TopNames,
     top_udp_ports: TopN<u16>,
     top_qtype: TopN<u16>,
     top_rcode: TopN<u16>,
-    top_query_ecs: TopN<String>,
+    top_query_ecs: TopNames,
     /// Transaction times (µs) where this host answered (in) or asked (out).
     pub(super) xact_in_us: Quantiles,
     pub(super) xact_out_us: Quantiles,
     xact_ratio: Quantiles,
-    slow_in: TopN<String>,
-    slow_out: TopN<String>,
+    slow_in: TopNames,
+    slow_out: TopNames,
     clock: SecondClock,
     rate_total: Rate,
     rate_events: Rate,
@@ -399,7 +399,7 @@ impl DnsBucket {
     }
 }
 
-fn names(top: &TopN<String>, n: usize) -> Value {
+fn names(top: &TopNames, n: usize) -> Value {
     json::top_list(top.top(n, 0), String::clone)
 }
 

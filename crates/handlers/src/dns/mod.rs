@@ -6,6 +6,7 @@ mod bucket;
 mod filter;
 pub mod psl;
 pub mod qname;
+pub mod settings;
 mod xact;
 
 pub use bucket::{DnsBucket, DnsCounters, DnsEvent, Transport};

@@ -101,6 +101,14 @@ impl NetBucket {
         }
     }
 
+    /// A packet the handler's filters dropped: it counts in `events` and `filtered` only.
+    #[inline]
+    pub fn filtered(&mut self, ts_ns: u64) {
+        self.tick(ts_ns);
+        self.counters.events += 1;
+        self.counters.filtered += 1;
+    }
+
     #[inline]
     pub fn process(&mut self, ev: &PacketEvent<'_>) {
         self.tick(ev.ts_ns);

@@ -3,8 +3,11 @@
 //! locations and ASNs), payload sizes.
 
 mod bucket;
+pub mod filter;
+pub mod settings;
 
 pub use bucket::NetBucket;
+pub use filter::NetFilter;
 
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
@@ -43,6 +46,8 @@ pub struct NetConfig {
     /// MaxMind databases (`--geo-city`, `--geo-asn`): with at least one loaded and the `top_geo`
     /// group on, `top_geoLoc` and `top_ASN` are published.
     pub geo: Option<Arc<GeoDbs>>,
+    /// Policy filters (`only_geoloc_prefix`, `only_asn_number`, ...); off by default.
+    pub filter: NetFilter,
 }
 
 impl Default for NetConfig {
@@ -51,6 +56,7 @@ impl Default for NetConfig {
             topn_count: 10,
             groups: NetGroups::default(),
             geo: None,
+            filter: NetFilter::default(),
         }
     }
 }
@@ -73,7 +79,9 @@ impl NetHandler {
     /// `period`: seconds per bucket (None = one bucket for everything); `keep`: buckets kept.
     pub fn new(config: NetConfig, period: Option<u64>, keep: usize) -> Self {
         let geo = match &config.geo {
-            Some(dbs) if config.geo_enabled() => Some(GeoCache::new(Arc::clone(dbs))),
+            Some(dbs) if config.geo_enabled() || config.filter.is_active() => {
+                Some(GeoCache::new(Arc::clone(dbs)))
+            }
             _ => None,
         };
         Self {
@@ -85,11 +93,25 @@ impl NetHandler {
 
     #[inline]
     pub fn process(&mut self, ev: &PacketEvent<'_>) {
+        self.process_kept(ev);
+    }
+
+    /// [`process`](Self::process), telling whether the packet passed the filters (a chained
+    /// handler after this one sees only those).
+    #[inline]
+    pub fn process_kept(&mut self, ev: &PacketEvent<'_>) -> bool {
+        if self.config.filter.is_active() && self.config.filter.filters(ev, self.geo.as_mut()) {
+            self.window.bucket_at(ev.ts_ns).filtered(ev.ts_ns);
+            return false;
+        }
         let bucket = self.window.bucket_at(ev.ts_ns);
         bucket.process(ev);
-        if let Some(geo) = &mut self.geo {
+        if self.config.geo_enabled()
+            && let Some(geo) = &mut self.geo
+        {
             bucket.process_geo(ev, geo);
         }
+        true
     }
 
     pub fn window(&self) -> &Window<NetBucket, fn() -> NetBucket> {

@@ -1,0 +1,91 @@
+//! `--config FILE`: running pktvisor v4 policy files (shared by both binaries).
+
+use crate::options::AnalysisArgs;
+use crate::progress::FileProgress;
+use pv_handlers::geo::GeoDbs;
+use pv_pipeline::{PoliciesSummary, PolicyRunOptions, load_policy_file, run_policies};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Flags that a policy file sets itself: refused with `--config` rather than silently ignored.
+pub fn check_flags(analysis: &AnalysisArgs, periods_given: bool) -> Result<(), String> {
+    let mut clash = Vec::new();
+    if analysis.bpf.is_some() {
+        clash.push("--bpf (use the tap's config.bpf or the policy's input.filter.bpf)");
+    }
+    if analysis.host_spec.is_some() {
+        clash.push("--host-spec (use the tap's config.host_spec)");
+    }
+    if !analysis.dns_ports.is_empty() {
+        clash.push("--dns-port (use the dns module's config.dns_ports)");
+    }
+    if analysis.max_deep_sample != 100 {
+        clash.push("--max-deep-sample (use window_config.deep_sample_rate)");
+    }
+    if analysis.topn != 10 {
+        clash.push("--topn (use window_config.topn_count)");
+    }
+    if periods_given {
+        clash.push("--periods (use window_config.num_periods)");
+    }
+    match clash.first() {
+        None => Ok(()),
+        Some(flag) => Err(format!("{flag} cannot be used with --config")),
+    }
+}
+
+/// Loads and runs a policy file; `capture` overrides every pcap tap's `pcap_file`.
+pub fn run(
+    program: &str,
+    config: &Path,
+    capture: Option<&Path>,
+    analysis: &AnalysisArgs,
+) -> Result<PoliciesSummary, String> {
+    let file = load_policy_file(config).map_err(|e| e.to_string())?;
+    for w in &file.warnings {
+        eprintln!("{program}: warning: {}: {w}", file.source);
+    }
+    if file.policies.is_empty() {
+        return Err(format!("{}: no policies found in schema", file.source));
+    }
+    let geo = match (&analysis.geo_city, &analysis.geo_asn) {
+        (None, None) => None,
+        (city, asn) => Some(Arc::new(
+            GeoDbs::open(city.as_deref(), asn.as_deref()).map_err(|e| e.to_string())?,
+        )),
+    };
+    let opts = PolicyRunOptions {
+        capture: capture.map(Path::to_path_buf),
+        geo,
+    };
+    let mut progress = FileProgress::new();
+    let result = run_policies(&file, &opts, &mut |read, total| {
+        progress.update(read, total)
+    });
+    progress.finish();
+    let summary = result?;
+    for p in &summary.policies {
+        for damage in &p.damage {
+            eprintln!(
+                "{program}: warning: policy [{}]: {damage}; its summary covers the packets before it",
+                p.name
+            );
+        }
+    }
+    Ok(summary)
+}
+
+/// The readable report: one v3-shaped window per policy, rendered by pv-report.
+pub fn render(summary: &PoliciesSummary) -> String {
+    let mut out = String::new();
+    for (i, p) in summary.policies.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut doc = Map::new();
+        doc.insert(format!("{}m", p.num_periods), p.to_v3_window());
+        out += &pv_report::render(&format!("policy {}", p.name), &Value::Object(doc));
+    }
+    out
+}

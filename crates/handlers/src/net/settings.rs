@@ -1,0 +1,71 @@
+//! The net handler's policy settings: its schema (pktvisor's `_config_defs` and
+//! `_group_defs`) and [`net_config`], which reads a policy module into a [`NetConfig`].
+
+use super::filter::NetFilter;
+use super::{NetConfig, NetGroups};
+use pv_policy::{ConfigError, HandlerSchema, Module};
+
+/// Config and filter keys, in pktvisor's order.
+pub const CONFIGS: &[&str] = &[
+    "geoloc_notfound",
+    "asn_notfound",
+    "only_geoloc_prefix",
+    "only_asn_number",
+    "recorded_stream",
+];
+
+pub const GROUPS: &[&str] = &["cardinality", "counters", "top_geo", "top_ips"];
+
+/// All four groups default to on.
+pub const DEFAULT_GROUPS: &[&str] = GROUPS;
+
+/// Keys pktvisor accepts that have no effect here.
+pub const IGNORED_CONFIGS: &[&str] = &["recorded_stream"];
+
+pub const SCHEMA: HandlerSchema = HandlerSchema {
+    type_name: "net",
+    configs: CONFIGS,
+    groups: GROUPS,
+};
+
+/// The module's [`NetConfig`] (without geo databases: the caller sets `geo`).
+pub fn net_config(module: &Module) -> Result<NetConfig, ConfigError> {
+    let s = &module.settings;
+    let on = module.enabled_groups(DEFAULT_GROUPS, GROUPS);
+    let has = |g: &str| on.iter().any(|x| x == g);
+    let mut filter = NetFilter::default();
+    if s.flag("geoloc_notfound")? {
+        filter.geoloc_prefix.push(crate::geo::UNKNOWN.to_string());
+    }
+    if let Some(list) = s.opt_list("only_geoloc_prefix")? {
+        filter.geoloc_prefix.extend(list.iter().cloned());
+    }
+    if s.flag("asn_notfound")? {
+        filter.asn_prefix.push(crate::geo::UNKNOWN.to_string());
+    }
+    if let Some(list) = s.opt_list("only_asn_number")? {
+        for n in list {
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError {
+                    message: format!(
+                        "only_asn_number filter contained an invalid/unsupported value: {n}"
+                    ),
+                    line: s.line("only_asn_number"),
+                });
+            }
+            filter.asn_prefix.push(format!("{n}/"));
+        }
+    }
+    s.opt_bool("recorded_stream")?;
+    Ok(NetConfig {
+        topn_count: module.window.topn_count,
+        groups: NetGroups {
+            counters: has("counters"),
+            cardinality: has("cardinality"),
+            top_ips: has("top_ips"),
+            top_geo: has("top_geo"),
+        },
+        geo: None,
+        filter,
+    })
+}

@@ -1,0 +1,509 @@
+//! Running pktvisor v4 policy files over capture files.
+//!
+//! Each policy reads the capture of each of its taps (`config.pcap_file`, or the capture
+//! given on the command line, which overrides it for every pcap tap), applies the tap's
+//! `bpf` and the policy's `input.filter.bpf` (both must match), the tap's `host_spec`
+//! (the policy's `input.config.host_spec` overrides it), and feeds its handler modules:
+//! every module sees every packet when `modules` is a map; when it is a sequence (a chain)
+//! each module sees only what the previous one kept.
+//!
+//! The result is pktvisor v4's window JSON: `{"POLICY": {"MODULE": {"SCHEMA_KEY": {"period":
+//! {...}, ...}}}}`, each handler's window being its newest `num_periods` buckets of 60 s
+//! merged.
+
+use crate::stats::CaptureStats;
+use pv_capture::{BpfSet, FileFormat, FileReader};
+use pv_handlers::dns::settings as dns_settings;
+use pv_handlers::dns::{DnsConfig, DnsHandler};
+use pv_handlers::geo::GeoDbs;
+use pv_handlers::net::settings as net_settings;
+use pv_handlers::{DeepSampler, HostSpec, NetBucket, NetHandler, PacketEvent};
+use pv_policy::{
+    Catalog, ConfigError, HandlerSchema, Module, Policy, PolicyError, PolicyFile, Tap,
+};
+use pv_wire::LinkType;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Seconds per bucket (pktvisor's fixed periods).
+pub const POLICY_PERIOD_SECS: u64 = 60;
+
+/// Tap input types this build can run.
+pub const INPUT_TYPES: &[&str] = &["pcap"];
+
+/// The handler types a policy may use, with the keys they accept.
+pub const HANDLERS: [HandlerSchema; 2] =
+    [net_settings::SCHEMA, dns_settings::SCHEMA_WITH_EXTENSIONS];
+
+/// The catalog policies are validated against.
+pub fn catalog() -> Catalog<'static> {
+    Catalog::new(INPUT_TYPES, &HANDLERS)
+}
+
+/// Reads and validates a policy file, with pktvisor's messages.
+pub fn load_policy_file(path: &Path) -> Result<PolicyFile, PolicyError> {
+    pv_policy::parse_policy_file(path, &catalog()).map_err(|e| {
+        PolicyError::new(
+            e.source_name(),
+            e.line(),
+            dns_settings::pktvisor_message(e.message()),
+        )
+    })
+}
+
+/// Options that do not come from the policy file.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyRunOptions {
+    /// Overrides `pcap_file` of every pcap tap (and supplies it to taps that have none).
+    pub capture: Option<PathBuf>,
+    /// MaxMind databases for the net handlers (`top_geoLoc`, `top_ASN`, geo filters).
+    pub geo: Option<Arc<GeoDbs>>,
+}
+
+enum Handler {
+    Net(NetHandler),
+    Dns(Box<DnsHandler>, DnsConfig),
+}
+
+struct ModuleRun {
+    /// The key in the output (the module name; `POLICY-TAP-MODULE` when the policy has
+    /// several taps).
+    key: String,
+    sampler: DeepSampler,
+    periods: usize,
+    handler: Handler,
+}
+
+impl ModuleRun {
+    /// Feeds one packet; returns whether the module keeps it (for a chain).
+    #[inline]
+    fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+        let ev = PacketEvent {
+            deep: self.sampler.sample(),
+            ..*ev
+        };
+        match &mut self.handler {
+            Handler::Net(h) => h.process_kept(&ev),
+            Handler::Dns(h, cfg) => {
+                h.process(&ev);
+                dns_settings::chain_keeps(cfg, &ev)
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Handler::Dns(h, _) = &mut self.handler {
+            h.finish();
+        }
+    }
+
+    /// `{"SCHEMA_KEY": {"period": {...}, ...}}`.
+    fn to_json(&self) -> Value {
+        let (key, period, mut body) = match &self.handler {
+            Handler::Net(h) => {
+                let merged = h.merged(self.periods);
+                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
+                let body = match &merged {
+                    Some(b) => h.to_json(&b.data),
+                    None => h.to_json(&NetBucket::default()),
+                };
+                (pv_handlers::net::SCHEMA_KEY, period, body)
+            }
+            Handler::Dns(h, _) => {
+                let merged = h.merged(self.periods);
+                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
+                let data = merged.map(|b| b.data).unwrap_or_default();
+                (pv_handlers::dns::SCHEMA_KEY, period, h.to_json(&data))
+            }
+        };
+        let period = match period {
+            Some((first, last)) => {
+                let start = first.unwrap_or(0) / 1_000_000_000;
+                let end = last / 1_000_000_000;
+                json!({"start_ts": start, "length": end.saturating_sub(start)})
+            }
+            None => json!({"start_ts": 0, "length": 0}),
+        };
+        if let Value::Object(m) = &mut body {
+            let mut with_period = Map::new();
+            with_period.insert("period".into(), period);
+            with_period.append(m);
+            body = Value::Object(with_period);
+        }
+        let mut out = Map::new();
+        out.insert(key.into(), body);
+        Value::Object(out)
+    }
+}
+
+/// The result of one policy.
+pub struct PolicySummary {
+    pub name: String,
+    /// The policy's `window_config.num_periods`.
+    pub num_periods: u32,
+    modules: Vec<ModuleRun>,
+    /// What reading its captures gave, summed over its taps.
+    pub stats: CaptureStats,
+    /// Damage that ended reading a capture early, per capture.
+    pub damage: Vec<String>,
+}
+
+impl PolicySummary {
+    /// `{"MODULE": {"SCHEMA_KEY": {...}}, ...}`.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        for module in &self.modules {
+            m.insert(module.key.clone(), module.to_json());
+        }
+        Value::Object(m)
+    }
+
+    /// A v3-shaped window object `{"period", "packets", "dns"}` for the readable report:
+    /// the policy's first net module and first dns module.
+    pub fn to_v3_window(&self) -> Value {
+        let mut w = Map::new();
+        for module in &self.modules {
+            let Value::Object(mut obj) = module.to_json() else {
+                continue;
+            };
+            for (key, mut body) in std::mem::take(&mut obj) {
+                if w.contains_key(&key) {
+                    continue;
+                }
+                if let Value::Object(b) = &mut body
+                    && let Some(period) = b.remove("period")
+                    && !w.contains_key("period")
+                {
+                    w.insert("period".into(), period);
+                }
+                w.insert(key, body);
+            }
+        }
+        Value::Object(w)
+    }
+
+    /// The module keys in output order, with their schema keys.
+    pub fn module_keys(&self) -> Vec<(&str, &'static str)> {
+        self.modules
+            .iter()
+            .map(|m| {
+                let schema = match m.handler {
+                    Handler::Net(_) => pv_handlers::net::SCHEMA_KEY,
+                    Handler::Dns(..) => pv_handlers::dns::SCHEMA_KEY,
+                };
+                (m.key.as_str(), schema)
+            })
+            .collect()
+    }
+}
+
+/// All policies of a file, in file order.
+pub struct PoliciesSummary {
+    pub policies: Vec<PolicySummary>,
+}
+
+impl PoliciesSummary {
+    /// pktvisor v4's shape: `{"POLICY": {"MODULE": {"SCHEMA_KEY": {...}}}}`.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        for p in &self.policies {
+            m.insert(p.name.clone(), p.to_json());
+        }
+        Value::Object(m)
+    }
+}
+
+/// `policy [P] failed to start: ...`, at the key's line (or the module's).
+fn start_error(file: &PolicyFile, policy: &Policy, module: &Module, e: ConfigError) -> String {
+    PolicyError::new(
+        file.source.clone(),
+        e.line.or(Some(module.line)),
+        format!("policy [{}] failed to start: {}", policy.name, e.message),
+    )
+    .to_string()
+}
+
+fn build_modules(
+    file: &PolicyFile,
+    policy: &Policy,
+    tap: &str,
+    opts: &PolicyRunOptions,
+) -> Result<Vec<ModuleRun>, String> {
+    let mut out = Vec::new();
+    for module in &policy.modules {
+        let key = if policy.taps.len() > 1 {
+            policy.module_instance_name(tap, module)
+        } else {
+            module.name.clone()
+        };
+        let periods = module.window.num_periods.max(1) as usize;
+        let handler = match module.type_name.as_str() {
+            "net" => {
+                let mut cfg = net_settings::net_config(module)
+                    .map_err(|e| start_error(file, policy, module, e))?;
+                cfg.geo = opts.geo.clone();
+                Handler::Net(NetHandler::new(cfg, Some(POLICY_PERIOD_SECS), periods))
+            }
+            "dns" => {
+                let cfg = dns_settings::dns_config(module)
+                    .map_err(|e| start_error(file, policy, module, e))?;
+                Handler::Dns(
+                    Box::new(DnsHandler::new(
+                        cfg.clone(),
+                        Some(POLICY_PERIOD_SECS),
+                        periods,
+                    )),
+                    cfg,
+                )
+            }
+            other => {
+                return Err(PolicyError::new(
+                    file.source.clone(),
+                    Some(module.line),
+                    format!(
+                        "Policy '{}' requires stream handler type '{other}' which is not available",
+                        policy.name
+                    ),
+                )
+                .to_string());
+            }
+        };
+        out.push(ModuleRun {
+            key,
+            sampler: DeepSampler::new(module.window.deep_sample_rate),
+            periods,
+            handler,
+        });
+    }
+    Ok(out)
+}
+
+/// The capture, BPF expression and host spec of one tap of a policy.
+struct TapInput {
+    capture: PathBuf,
+    bpf: Option<String>,
+    host_spec: HostSpec,
+}
+
+fn tap_input(
+    file: &PolicyFile,
+    policy: &Policy,
+    tap: &Tap,
+    opts: &PolicyRunOptions,
+) -> Result<TapInput, String> {
+    let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
+    let mut config = tap.config.clone();
+    config.merge(&policy.input.config);
+    let capture = match (&opts.capture, config.opt_str("pcap_file")) {
+        (Some(c), _) => c.clone(),
+        (None, Ok(Some(f))) => PathBuf::from(f),
+        (None, Err(e)) => {
+            return Err(at(tap.line, format!("tap '{}': {}", tap.name, e.message)).to_string());
+        }
+        (None, Ok(None)) => {
+            let what = match config.opt_str("iface") {
+                Ok(Some(iface)) => format!(
+                    "tap '{}' captures from interface '{iface}': live capture is not available in this version; give a capture file (config.pcap_file or the CAPTURE argument)",
+                    tap.name
+                ),
+                _ => format!(
+                    "tap '{}' has no pcap_file; give a capture file (config.pcap_file or the CAPTURE argument)",
+                    tap.name
+                ),
+            };
+            return Err(at(tap.line, format!("policy [{}]: {what}", policy.name)).to_string());
+        }
+    };
+    let mut exprs = Vec::new();
+    for (cfg, what) in [(&config, "config"), (&policy.input.filter, "filter")] {
+        match cfg.opt_str("bpf") {
+            Ok(Some(b)) if !b.trim().is_empty() => exprs.push(b.to_string()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(at(
+                    cfg.line("bpf").unwrap_or(policy.line),
+                    format!(
+                        "policy [{}]: invalid input {what}: {}",
+                        policy.name, e.message
+                    ),
+                )
+                .to_string());
+            }
+        }
+    }
+    let bpf = match exprs.len() {
+        0 => None,
+        1 => exprs.pop(),
+        _ => Some(
+            exprs
+                .iter()
+                .map(|e| format!("({e})"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+    };
+    let host_spec = match config.opt_str("host_spec") {
+        Ok(Some(s)) => HostSpec::parse(s).map_err(|e| {
+            at(
+                config.line("host_spec").unwrap_or(tap.line),
+                format!("policy [{}]: host_spec: {e}", policy.name),
+            )
+            .to_string()
+        })?,
+        Ok(None) => HostSpec::default(),
+        Err(e) => {
+            return Err(
+                at(tap.line, format!("policy [{}]: {}", policy.name, e.message)).to_string(),
+            );
+        }
+    };
+    Ok(TapInput {
+        capture,
+        bpf,
+        host_spec,
+    })
+}
+
+/// Reads one capture into a policy's modules.
+fn run_tap(
+    input: &TapInput,
+    modules: &mut [ModuleRun],
+    chained: bool,
+    stats: &mut CaptureStats,
+    damage: &mut Vec<String>,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<(), String> {
+    let path = &input.capture;
+    let mut reader = FileReader::open(path).map_err(|e| e.to_string())?;
+    if matches!(reader.format(), FileFormat::Pcap)
+        && let Some(lt) = reader.linktype()
+        && LinkType::from_linktype(lt).is_none()
+    {
+        return Err(crate::PipelineError::UnsupportedLinkType {
+            path: path.display().to_string(),
+            linktype: lt,
+        }
+        .to_string());
+    }
+    let mut bpf = match &input.bpf {
+        Some(expr) => Some(BpfSet::new(expr).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut link: Option<(u32, Option<LinkType>)> = None;
+    let mut since_progress = 0u32;
+    loop {
+        since_progress += 1;
+        if since_progress == 1 << 16 {
+            since_progress = 0;
+            progress(reader.file_bytes_read(), reader.file_size());
+        }
+        let p = match reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => {
+                damage.push(format!("{}: {e}", path.display()));
+                stats.damage = Some(e.to_string());
+                break;
+            }
+        };
+        stats.packets_read += 1;
+        if let Some(bpf) = &mut bpf
+            && !bpf
+                .matches(p.linktype, p.data, p.orig_len)
+                .map_err(|e| e.to_string())?
+        {
+            stats.bpf_rejected += 1;
+            continue;
+        }
+        let lt = match link {
+            Some((l, lt)) if l == p.linktype => lt,
+            _ => {
+                let lt = LinkType::from_linktype(p.linktype);
+                if !stats.link_types.contains(&p.linktype) {
+                    stats.link_types.push(p.linktype);
+                }
+                link = Some((p.linktype, lt));
+                lt
+            }
+        };
+        let Some(lt) = lt else {
+            stats.unsupported_link_type += 1;
+            continue;
+        };
+        if stats.first_ts_ns.is_none() {
+            stats.first_ts_ns = Some(p.ts_ns);
+        }
+        stats.last_ts_ns = Some(p.ts_ns);
+        let snapped = (p.data.len() as u64) < u64::from(p.orig_len);
+        if snapped {
+            stats.truncated += 1;
+        }
+        let decoded = pv_wire::decode(lt, p.data);
+        if decoded.problem.is_some() && !snapped {
+            stats.malformed += 1;
+        }
+        let ev = PacketEvent {
+            ts_ns: p.ts_ns,
+            cap_len: p.data.len() as u32,
+            decoded: &decoded,
+            dir: input.host_spec.direction(&decoded),
+            deep: true,
+        };
+        for m in modules.iter_mut() {
+            if !m.process(&ev) && chained {
+                break;
+            }
+        }
+    }
+    progress(reader.file_bytes_read(), reader.file_size());
+    Ok(())
+}
+
+/// Runs every policy of a validated file over its captures.
+pub fn run_policies(
+    file: &PolicyFile,
+    opts: &PolicyRunOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<PoliciesSummary, String> {
+    // Everything is checked (handler settings, taps' inputs) before any capture is read.
+    let mut plans = Vec::new();
+    for policy in &file.policies {
+        let mut taps = Vec::new();
+        for tap_name in &policy.taps {
+            let tap = file
+                .tap(tap_name)
+                .ok_or_else(|| format!("{}: tap '{tap_name}' does not exist", file.source))?;
+            let input = tap_input(file, policy, tap, opts)?;
+            let modules = build_modules(file, policy, tap_name, opts)?;
+            taps.push((input, modules));
+        }
+        plans.push((policy, taps));
+    }
+    let mut out = Vec::new();
+    for (policy, taps) in plans {
+        let mut stats = CaptureStats::default();
+        let mut damage = Vec::new();
+        let mut all_modules = Vec::new();
+        for (input, mut modules) in taps {
+            run_tap(
+                &input,
+                &mut modules,
+                policy.chained,
+                &mut stats,
+                &mut damage,
+                progress,
+            )?;
+            modules.iter_mut().for_each(ModuleRun::finish);
+            all_modules.extend(modules);
+        }
+        out.push(PolicySummary {
+            name: policy.name.clone(),
+            num_periods: policy.window.num_periods,
+            modules: all_modules,
+            stats,
+            damage,
+        });
+    }
+    Ok(PoliciesSummary { policies: out })
+}
