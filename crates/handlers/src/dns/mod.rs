@@ -304,26 +304,24 @@ impl Core {
 
     fn transaction(&mut self, ev: &PacketEvent<'_>, msg: &DnsMessage<'_>, dev: &DnsEvent<'_>) {
         let d = ev.decoded;
-        if !msg.header.qr {
-            let key = XactKey {
-                client: d.src,
-                server: d.dst,
-                client_port: d.src_port,
-                server_port: d.dst_port,
-                id: msg.header.id,
-                tcp: dev.transport == Transport::Tcp,
-            };
-            self.xacts.query(key, dev.ts_ns, dev.size as u32);
-            return;
-        }
+        // The query goes client → server; its reply server → client.
+        let (client, server) = if msg.header.qr {
+            ((d.dst, d.dst_port), (d.src, d.src_port))
+        } else {
+            ((d.src, d.src_port), (d.dst, d.dst_port))
+        };
         let key = XactKey {
-            client: d.dst,
-            server: d.src,
-            client_port: d.dst_port,
-            server_port: d.src_port,
+            client: client.0,
+            server: server.0,
+            client_port: client.1,
+            server_port: server.1,
             id: msg.header.id,
             tcp: dev.transport == Transport::Tcp,
         };
+        if !msg.header.qr {
+            self.xacts.query(key, dev.ts_ns, dev.size as u32);
+            return;
+        }
         let bucket = self.window.bucket_at(dev.ts_ns);
         match self.xacts.reply(key, dev.ts_ns) {
             ReplyMatch::Matched {

@@ -5,8 +5,8 @@
 use super::{DnsConfig, DnsFilters, DnsGroups};
 use pv_policy::{Config, ConfigError, HandlerSchema, Module};
 
-/// Config and filter keys, in pktvisor's order.
-pub const CONFIGS: &[&str] = &[
+/// Config and filter keys in pktvisor's order, followed by our extensions.
+const ALL_CONFIGS: &[&str] = &[
     "exclude_noerror",
     "only_rcode",
     "only_queries",
@@ -23,11 +23,18 @@ pub const CONFIGS: &[&str] = &[
     "recorded_stream",
     "xact_ttl_secs",
     "xact_ttl_ms",
+    // Extension: extra ports treated as DNS (a list of port numbers).
+    "dns_ports",
 ];
 
-/// Our extension: extra ports treated as DNS (a list of port numbers). Accepted in a
-/// module's config but not listed in pktvisor's messages.
-pub const EXTENSION_CONFIGS: &[&str] = &["dns_ports"];
+/// How many of [`ALL_CONFIGS`] are pktvisor's own keys.
+const PKTVISOR_CONFIGS: usize = 16;
+
+/// Config and filter keys, in pktvisor's order.
+pub const CONFIGS: &[&str] = ALL_CONFIGS.split_at(PKTVISOR_CONFIGS).0;
+
+/// Our extension keys: accepted in a module's config but not listed in pktvisor's messages.
+pub const EXTENSION_CONFIGS: &[&str] = ALL_CONFIGS.split_at(PKTVISOR_CONFIGS).1;
 
 /// Metric groups.
 pub const GROUPS: &[&str] = &[
@@ -71,25 +78,7 @@ pub const SCHEMA: HandlerSchema = HandlerSchema {
 /// see [`pktvisor_message`].
 pub const SCHEMA_WITH_EXTENSIONS: HandlerSchema = HandlerSchema {
     type_name: "dns",
-    configs: &[
-        "exclude_noerror",
-        "only_rcode",
-        "only_queries",
-        "only_responses",
-        "only_dnssec_response",
-        "answer_count",
-        "only_qtype",
-        "only_qname",
-        "only_qname_suffix",
-        "geoloc_notfound",
-        "asn_notfound",
-        "dnstap_msg_type",
-        "public_suffix_list",
-        "recorded_stream",
-        "xact_ttl_secs",
-        "xact_ttl_ms",
-        "dns_ports",
-    ],
+    configs: ALL_CONFIGS,
     groups: GROUPS,
 };
 
