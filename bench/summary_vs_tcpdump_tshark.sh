@@ -5,7 +5,8 @@
 #   tcpdump -r FILE -w /dev/null            the libpcap read floor
 #   tshark -n -r FILE -q -z io,phs          protocol hierarchy summary
 #   tshark -n -r FILE -q -z dns,tree        DNS statistics
-#   PKTVISOR_BIN summarize FILE --json      our summary (default target/release/pktvisor)
+#   PKTVISOR_BIN summarize FILE --json      our summary, net handler only and net+dns
+#                                            (default target/release/pktvisor)
 # Each is run $RUNS times (default 3) under /usr/bin/time -f '%e %M' (peak RSS;
 # the wall time is taken with a nanosecond clock around it, as %e only has
 # 10 ms resolution); the best (lowest) wall time is kept with that run's RSS.
@@ -78,7 +79,8 @@ measure "tcpdump -r (read floor)" tcpdump -n -r "$FILE" -w /dev/null
 measure "tshark -z io,phs" tshark -n -r "$FILE" -q -z io,phs
 measure "tshark -z dns,tree" tshark -n -r "$FILE" -q -z dns,tree
 if [[ -x $BIN ]]; then
-    measure "pktvisor summarize" "$BIN" summarize "$FILE" "${PV_ARGS[@]}"
+    measure "pktvisor summarize (net)" "$BIN" summarize "$FILE" "${PV_ARGS[@]}" --no-dns
+    measure "pktvisor summarize (net+dns)" "$BIN" summarize "$FILE" "${PV_ARGS[@]}"
 else
     echo "bench: $BIN not found or not executable (build it: cargo build --release); skipped" >&2
     ROWS+=("pktvisor summarize|-|-|not built")

@@ -43,6 +43,10 @@ pub struct AnalysisArgs {
     #[arg(long = "geo-asn", value_name = "FILE")]
     pub geo_asn: Option<PathBuf>,
 
+    /// Skip the dns handler: only the `packets` object (pktvisor v3 always ran both).
+    #[arg(long = "no-dns")]
+    pub no_dns: bool,
+
     /// Entries in each top list.
     #[arg(long = "topn", value_name = "N", default_value_t = 10)]
     pub topn: usize,
@@ -76,7 +80,7 @@ impl AnalysisArgs {
                 geo,
                 ..NetConfig::default()
             },
-            dns: Some(DnsConfig {
+            dns: (!self.no_dns).then(|| DnsConfig {
                 topn_count: self.topn,
                 extra_ports: self.dns_ports.clone(),
                 ..DnsConfig::default()

@@ -26,6 +26,9 @@ pub fn check_flags(analysis: &AnalysisArgs, periods_given: bool) -> Result<(), S
     if analysis.topn != 10 {
         clash.push("--topn (use window_config.topn_count)");
     }
+    if analysis.no_dns {
+        clash.push("--no-dns (the policy's modules choose the handlers)");
+    }
     if periods_given {
         clash.push("--periods (use window_config.num_periods)");
     }

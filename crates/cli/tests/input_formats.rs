@@ -128,3 +128,15 @@ fn deep_sampling_keeps_counters_exact() {
     // Top lists see only the sampled quarter.
     assert_eq!(p["top_ipv4"][0]["estimate"], 16147 / 4);
 }
+
+#[test]
+fn no_dns_gives_the_same_net_summary_without_the_dns_object() {
+    let src = fixture("dns_udp_tcp_random.pcap");
+    let both = summarize_json(&src, &["-H", "192.168.0.0/24"]);
+    let net_only = summarize_json(&src, &["-H", "192.168.0.0/24", "--no-dns"]);
+    assert!(both["dns"].is_object());
+    assert!(net_only.get("dns").is_none());
+    assert_eq!(net_only["packets"]["total"], both["packets"]["total"]);
+    assert_eq!(net_only["packets"]["top_ipv4"], both["packets"]["top_ipv4"]);
+    assert_eq!(net_only["packets"]["protocol"], both["packets"]["protocol"]);
+}
