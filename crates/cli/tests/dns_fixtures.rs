@@ -49,6 +49,17 @@ fn pktvisor_known_dns_results() {
     assert_eq!(d["xact"]["counts"]["total"], 2921);
     assert_eq!(d["xact"]["out"]["total"], 2921);
     assert_eq!(d["xact"]["in"]["total"], 0);
+    // Every TCP message came out of the reassembler; 27 connections had their first reply
+    // segment retransmitted after the second (tshark loses those replies unless its
+    // out-of-order reassembly is on); nothing was given up.
+    let r = &ours["capture"]["dns_tcp_reassembly"];
+    assert_eq!(r["messages"], d["wire_packets"]["tcp"]);
+    assert_eq!(r["out_of_order"], 27);
+    assert_eq!(
+        (r["gaps"].as_u64(), r["bytes_dropped"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(r["streams_evicted"], 0);
     let ours = summarize_json(&fixture("dns_ipv4_tcp.pcap"), &["--dns-port", "53000"]);
     let d = &ours["dns"];
     assert_eq!(d["wire_packets"]["queries"], 210);

@@ -193,7 +193,25 @@ impl Summary {
             let bucket = dns.merged(self.periods).map(|b| b.data).unwrap_or_default();
             w.insert("dns".into(), dns.to_json(&bucket));
         }
-        w.insert("capture".into(), self.stats.to_json());
+        let mut capture = self.stats.to_json();
+        if let Some(dns) = &self.dns {
+            // DNS-over-TCP reassembly is bounded: what it evicted or gave up on is shown here.
+            let r = dns.reassembly_stats();
+            capture["dns_tcp_reassembly"] = json!({
+                "streams_opened": r.streams_opened,
+                "streams_closed": r.streams_closed,
+                "streams_evicted": r.streams_evicted,
+                "streams_timed_out": r.streams_timed_out,
+                "messages": r.messages,
+                "bytes_dropped": r.bytes_dropped,
+                "gaps": r.gaps,
+                "retransmissions": r.retransmissions,
+                "out_of_order": r.out_of_order,
+                "oversize": r.oversize,
+                "not_dns": r.not_dns,
+            });
+        }
+        w.insert("capture".into(), capture);
         let mut top = Map::new();
         top.insert(self.window_key.clone(), Value::Object(w));
         Value::Object(top)
