@@ -10,6 +10,8 @@
 //! Needs tshark; without it the test prints why and passes, except under
 //! CI=true where it fails.
 
+mod common;
+use common::{fixture, read_frames};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -60,46 +62,6 @@ const FIELDS: &[&str] = &[
 ];
 const RESP_TYPE: usize = 20;
 const DNS_LENGTH: usize = 21;
-
-fn fixture(file: &str) -> PathBuf {
-    [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "testdata",
-        "fixtures",
-        file,
-    ]
-    .iter()
-    .collect()
-}
-
-/// The frames of a classic pcap file and its link type.
-fn read_pcap(bytes: &[u8]) -> (u32, Vec<&[u8]>) {
-    let magic: [u8; 4] = bytes[..4].try_into().unwrap();
-    let big_endian = match magic {
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
-        other => panic!("not a pcap file: magic {other:02x?}"),
-    };
-    let u32_at = |at: usize| {
-        let field: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        if big_endian {
-            u32::from_be_bytes(field)
-        } else {
-            u32::from_le_bytes(field)
-        }
-    };
-    let linktype = u32_at(20) & 0x0fff_ffff;
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let captured = u32_at(at + 8) as usize;
-        frames.push(&bytes[at + 16..at + 16 + captured]);
-        at += 16 + captured;
-    }
-    (linktype, frames)
-}
 
 /// tshark's rows by frame number: one column per [`FIELDS`] entry after the
 /// frame number, several messages' values joined by ",".
@@ -242,7 +204,7 @@ fn compare_file(file: &str, mismatches: &mut Vec<String>) -> Tally {
     let path = fixture(file);
     let rows = tshark_rows(&path);
     let bytes = std::fs::read(&path).unwrap();
-    let (linktype, frames) = read_pcap(&bytes);
+    let (linktype, frames) = read_frames(&bytes);
     let link = LinkType::from_linktype(linktype).unwrap();
     let mut tally = Tally::default();
     let mut seen = 0;

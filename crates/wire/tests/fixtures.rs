@@ -5,7 +5,8 @@
 //! Later fragments are counted under the protocol in their IP header (where
 //! tshark shows only "data"), since that is what `decode` reports for them.
 
-use std::path::PathBuf;
+mod common;
+use common::{fixture, read_frames};
 
 use pv_wire::{Fragment, L3, L4, LinkType, decode};
 
@@ -238,47 +239,10 @@ const EXPECTED: &[Expected] = &[
     },
 ];
 
-/// The frames of a classic pcap file and its link type. Only what the
-/// fixtures need: both byte orders, micro- and nanosecond magics.
-fn read_pcap(bytes: &[u8]) -> (u32, Vec<&[u8]>) {
-    let magic: [u8; 4] = bytes[..4].try_into().unwrap();
-    let big_endian = match magic {
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
-        other => panic!("not a pcap file: magic {other:02x?}"),
-    };
-    let u32_at = |at: usize| {
-        let field: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        if big_endian {
-            u32::from_be_bytes(field)
-        } else {
-            u32::from_le_bytes(field)
-        }
-    };
-    let linktype = u32_at(20) & 0x0fff_ffff;
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let captured = u32_at(at + 8) as usize;
-        frames.push(&bytes[at + 16..at + 16 + captured]);
-        at += 16 + captured;
-    }
-    (linktype, frames)
-}
-
 fn tally(file: &'static str) -> Expected {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "..",
-        "testdata",
-        "fixtures",
-        file,
-    ]
-    .iter()
-    .collect();
+    let path = fixture(file);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (linktype, frames) = read_pcap(&bytes);
+    let (linktype, frames) = read_frames(&bytes);
     let link = LinkType::from_linktype(linktype).expect("fixture link type is supported");
     let mut got = Expected {
         file,

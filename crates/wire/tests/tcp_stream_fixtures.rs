@@ -8,11 +8,12 @@
 //! The message totals are also checked against pktvisor's own expectations,
 //! which do not need tshark.
 
+mod common;
+use common::read_pcap;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::Command;
 
 use pv_wire::tcp::{FLAG_ACK, FLAG_FIN, FLAG_PSH, FLAG_SYN};
@@ -86,45 +87,6 @@ const FIXTURES: &[Fixture] = &[
     },
 ];
 
-fn fixture_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/fixtures")
-        .join(file)
-}
-
-/// Records of a classic pcap file: (timestamp ns, frame bytes).
-fn read_pcap(bytes: &[u8]) -> (u32, Vec<(u64, &[u8])>) {
-    let magic: [u8; 4] = bytes[..4].try_into().unwrap();
-    let (big_endian, nanos) = match magic {
-        [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
-        [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
-        [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
-        [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
-        other => panic!("not a pcap file: magic {other:02x?}"),
-    };
-    let u32_at = |at: usize| {
-        let field: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        if big_endian {
-            u32::from_be_bytes(field)
-        } else {
-            u32::from_le_bytes(field)
-        }
-    };
-    let linktype = u32_at(20) & 0x0fff_ffff;
-    let mut records = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let secs = u64::from(u32_at(at));
-        let frac = u64::from(u32_at(at + 4));
-        let caplen = u32_at(at + 8) as usize;
-        let ts = secs * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        records.push((ts, &bytes[at + 16..at + 16 + caplen]));
-        at += 16 + caplen;
-    }
-    assert_eq!(at, bytes.len(), "trailing bytes");
-    (linktype, records)
-}
-
 /// The sequence number, found independently of pv_wire: Ethernet, VLAN
 /// tags, IPv4 (IHL) or IPv6 (no extension headers in these files), TCP.
 fn seq_by_hand(frame: &[u8]) -> u32 {
@@ -165,7 +127,7 @@ struct Capture {
 }
 
 fn load(fixture: &Fixture) -> Capture {
-    let bytes = std::fs::read(fixture_path(fixture.file)).unwrap();
+    let bytes = std::fs::read(common::fixture(fixture.file)).unwrap();
     let (linktype, records) = read_pcap(&bytes);
     assert_eq!(linktype, LinkType::LINKTYPE_ETHERNET);
     let mut capture = Capture::default();
@@ -237,7 +199,7 @@ fn reassemble<'a>(
 
 /// The same straight from the decoded frames, as a caller would feed it.
 fn reassemble_decoded(fixture: &Fixture) -> HashMap<StreamKey, Vec<Message>> {
-    let bytes = std::fs::read(fixture_path(fixture.file)).unwrap();
+    let bytes = std::fs::read(common::fixture(fixture.file)).unwrap();
     let (_, records) = read_pcap(&bytes);
     let mut r = DnsTcpReassembler::new(ReassemblyConfig::default());
     let mut out: HashMap<StreamKey, Vec<Message>> = HashMap::new();
@@ -287,7 +249,7 @@ fn tshark_available() -> bool {
 fn tshark_messages(fixture: &Fixture) -> HashMap<StreamKey, Vec<Message>> {
     let output = Command::new("tshark")
         .arg("-r")
-        .arg(fixture_path(fixture.file))
+        .arg(common::fixture(fixture.file))
         .args(["-o", "tcp.desegment_tcp_streams:TRUE"])
         .args(["-o", "tcp.reassemble_out_of_order:TRUE"])
         .args(["-d", &format!("tcp.port=={},dns", fixture.port)])
