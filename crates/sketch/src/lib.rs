@@ -6,13 +6,15 @@
 pub mod cardinality;
 pub mod quantiles;
 pub mod rate;
+pub mod top_names;
 pub mod topn;
 pub mod window;
 
 pub use cardinality::Cardinality;
 pub use quantiles::Quantiles;
 pub use rate::{Rate, SecondClock, Tick};
-pub use topn::{TopN, TopNames};
+pub use top_names::TopNames;
+pub use topn::TopN;
 pub use window::{Bucket, Window};
 
 /// The quantiles pktvisor reports, in its key order.

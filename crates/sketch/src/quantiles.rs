@@ -1,21 +1,194 @@
-//! Quantiles of a stream of non-negative integers (sizes, per-second rates, latencies) with
-//! Apache DataSketches' KLL sketch.
+//! Quantiles of a stream of non-negative integers (sizes, per-second rates, latencies).
 //!
-//! With `K = 200` the sketch is exact for the first 200 values and then keeps a normalized rank
-//! error of about 1.65 % (99 % confidence), whatever the stream length, in a few kilobytes.
+//! Exact where that is cheap, Apache DataSketches' KLL sketch where it is not:
+//! - values below [`SMALL`] (packet sizes, sub-2 ms DNS transactions in µs, most per-second
+//!   rates) are counted in a dense array: one increment per value, exact;
+//! - larger values are counted exactly per distinct value until [`EXACT_CAP`] distinct values,
+//!   then all of them go to a KLL sketch (`K = 200`, normalized rank error about 1.65 % at 99 %
+//!   confidence, a few kilobytes), which is what pktvisor uses for every quantile.
+//!
+//! Every small value is below every large one, so a rank splits cleanly between the two parts:
+//! the answer is exact while the stream stays in the exact parts, and carries KLL's error only
+//! within the large values otherwise. Memory is bounded: 16 KiB for the array (allocated on the
+//! first small value), at most `EXACT_CAP` map entries, and the sketch.
 
+use ahash::RandomState;
 use datasketches::common::SearchCriteria;
 use datasketches::kll::KllSketch;
+use std::collections::HashMap;
 
 const K: u16 = 200;
-/// Values buffered before they are fed to the sketch, sorted (see [`Quantiles::update`]).
+/// Values below this are counted in the dense array.
+const SMALL: u64 = 2048;
+/// Distinct large values counted exactly before the sketch takes over.
+const EXACT_CAP: usize = 4096;
+/// Values buffered before they are fed to the sketch, sorted (see [`Large::update`]).
 const BATCH: usize = 2048;
 
 #[derive(Clone, Debug)]
+enum Large {
+    Exact(HashMap<u64, u64, RandomState>),
+    Sketch {
+        sketch: Box<KllSketch<u64>>,
+        /// Values not yet in the sketch.
+        batch: Vec<u64>,
+    },
+}
+
+impl Large {
+    /// Values are fed to the sketch in sorted batches: KLL sorts its level 0 at every
+    /// compaction, which is nearly free on sorted runs. Its error guarantee holds for any
+    /// order of the stream.
+    #[inline]
+    fn update(&mut self, value: u64) {
+        match self {
+            Large::Exact(counts) => {
+                *counts.entry(value).or_insert(0) += 1;
+                if counts.len() > EXACT_CAP {
+                    self.switch_to_sketch();
+                }
+            }
+            Large::Sketch { sketch, batch } => {
+                if batch.len() >= BATCH {
+                    feed(sketch, batch);
+                }
+                batch.push(value);
+            }
+        }
+    }
+
+    /// Moves the exact counts into a sketch, in value order. Each value is fed once in its
+    /// life, so this costs as much as having fed them as they came.
+    fn switch_to_sketch(&mut self) {
+        let Large::Exact(counts) = self else {
+            return;
+        };
+        let mut values: Vec<(u64, u64)> = counts.drain().collect();
+        values.sort_unstable();
+        let mut sketch = Box::new(KllSketch::new(K).expect("K is a valid KLL parameter"));
+        for (value, count) in values {
+            for _ in 0..count {
+                sketch.update(value);
+            }
+        }
+        *self = Large::Sketch {
+            sketch,
+            batch: Vec::new(),
+        };
+    }
+
+    fn count(&self) -> u64 {
+        match self {
+            Large::Exact(counts) => counts.values().sum(),
+            Large::Sketch { sketch, batch } => sketch.n() + batch.len() as u64,
+        }
+    }
+
+    /// The sketch with the buffered values applied (None in exact mode).
+    fn flushed(&self) -> Option<std::borrow::Cow<'_, KllSketch<u64>>> {
+        let Large::Sketch { sketch, batch } = self else {
+            return None;
+        };
+        if batch.is_empty() {
+            return Some(std::borrow::Cow::Borrowed(sketch.as_ref()));
+        }
+        let mut sketch = sketch.as_ref().clone();
+        feed(&mut sketch, &mut batch.clone());
+        Some(std::borrow::Cow::Owned(sketch))
+    }
+
+    fn merge(&mut self, other: &Large) {
+        match (&mut *self, other) {
+            (Large::Exact(mine), Large::Exact(theirs)) => {
+                for (value, count) in theirs {
+                    *mine.entry(*value).or_insert(0) += count;
+                }
+                if mine.len() > EXACT_CAP {
+                    self.switch_to_sketch();
+                }
+            }
+            (Large::Sketch { sketch, batch }, Large::Exact(theirs)) => {
+                let mut values: Vec<(u64, u64)> = theirs.iter().map(|(v, c)| (*v, *c)).collect();
+                values.sort_unstable();
+                feed(sketch, batch);
+                for (value, count) in values {
+                    for _ in 0..count {
+                        sketch.update(value);
+                    }
+                }
+            }
+            (Large::Exact(_), Large::Sketch { .. }) => {
+                self.switch_to_sketch();
+                self.merge(other);
+            }
+            (Large::Sketch { sketch, batch }, Large::Sketch { .. }) => {
+                feed(sketch, batch);
+                if let Some(theirs) = other.flushed() {
+                    sketch
+                        .merge(&theirs)
+                        .expect("KLL sketches of one item type always merge");
+                }
+            }
+        }
+    }
+
+    /// The value at 1-based `position` among the large values (nearest rank).
+    fn at_position(&self, position: u64) -> Option<u64> {
+        match self {
+            Large::Exact(counts) => {
+                let mut values: Vec<(u64, u64)> = counts.iter().map(|(v, c)| (*v, *c)).collect();
+                values.sort_unstable();
+                let mut seen = 0;
+                values.into_iter().find_map(|(value, count)| {
+                    seen += count;
+                    (seen >= position).then_some(value)
+                })
+            }
+            Large::Sketch { .. } => {
+                let n = self.count();
+                let sketch = self.flushed()?;
+                sketch
+                    .quantile(
+                        (position as f64 / n as f64).clamp(0.0, 1.0),
+                        SearchCriteria::Inclusive,
+                    )
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+
+    /// How many large values are at most `value` (estimated in sketch mode).
+    fn count_at_most(&self, value: u64) -> u64 {
+        match self {
+            Large::Exact(counts) => counts
+                .iter()
+                .filter(|(v, _)| **v <= value)
+                .map(|(_, c)| c)
+                .sum(),
+            Large::Sketch { .. } => {
+                let n = self.count();
+                self.flushed()
+                    .and_then(|s| s.rank(&value, SearchCriteria::Inclusive))
+                    .map_or(0, |r| (r * n as f64).round() as u64)
+            }
+        }
+    }
+}
+
+fn feed(sketch: &mut KllSketch<u64>, batch: &mut Vec<u64>) {
+    batch.sort_unstable();
+    for v in batch.drain(..) {
+        sketch.update(v);
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Quantiles {
-    sketch: KllSketch<u64>,
-    /// Values not yet in the sketch.
-    batch: Vec<u64>,
+    /// Counts of the values below [`SMALL`], indexed by value; empty until the first one.
+    small: Vec<u64>,
+    small_count: u64,
+    large: Large,
 }
 
 impl Default for Quantiles {
@@ -27,84 +200,109 @@ impl Default for Quantiles {
 impl Quantiles {
     pub fn new() -> Self {
         Self {
-            sketch: KllSketch::new(K).expect("K is a valid KLL parameter"),
-            batch: Vec::new(),
+            small: Vec::new(),
+            small_count: 0,
+            large: Large::Exact(HashMap::with_hasher(RandomState::new())),
         }
     }
 
-    /// Values are buffered and fed to the sketch in sorted batches: KLL sorts its level 0 at
-    /// every compaction, which is nearly free on sorted runs and was most of the update cost.
-    /// KLL's error guarantee holds for any order of the stream, and while it is exact (the
-    /// first `K` values) the order does not matter at all.
     #[inline]
     pub fn update(&mut self, value: u64) {
-        if self.batch.len() >= BATCH {
-            self.flush();
+        if value < SMALL {
+            if self.small.is_empty() {
+                self.small = vec![0; SMALL as usize];
+            }
+            self.small[value as usize] += 1;
+            self.small_count += 1;
+        } else {
+            self.large.update(value);
         }
-        self.batch.push(value);
-    }
-
-    fn flush(&mut self) {
-        Self::feed(&mut self.sketch, &mut self.batch);
-    }
-
-    fn feed(sketch: &mut KllSketch<u64>, batch: &mut Vec<u64>) {
-        batch.sort_unstable();
-        for v in batch.drain(..) {
-            sketch.update(v);
-        }
-    }
-
-    /// The sketch with the buffered values applied, without changing `self`.
-    fn flushed(&self) -> std::borrow::Cow<'_, KllSketch<u64>> {
-        if self.batch.is_empty() {
-            return std::borrow::Cow::Borrowed(&self.sketch);
-        }
-        let mut sketch = self.sketch.clone();
-        Self::feed(&mut sketch, &mut self.batch.clone());
-        std::borrow::Cow::Owned(sketch)
     }
 
     pub fn merge(&mut self, other: &Quantiles) {
-        self.flush();
-        self.sketch
-            .merge(&other.flushed())
-            .expect("KLL sketches of one item type always merge");
+        if !other.small.is_empty() {
+            if self.small.is_empty() {
+                self.small = vec![0; SMALL as usize];
+            }
+            for (mine, theirs) in self.small.iter_mut().zip(&other.small) {
+                *mine += theirs;
+            }
+            self.small_count += other.small_count;
+        }
+        self.large.merge(&other.large);
     }
 
     /// Number of values seen.
     pub fn count(&self) -> u64 {
-        self.sketch.n() + self.batch.len() as u64
+        self.small_count + self.large.count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sketch.is_empty() && self.batch.is_empty()
+        self.count() == 0
     }
 
-    /// The smallest retained value whose inclusive rank reaches `rank` (the nearest-rank
-    /// definition, as DataSketches' C++ `get_quantile` used by pktvisor), or None when empty.
+    /// Whether every answer is exact (no value went to the sketch).
+    pub fn is_exact(&self) -> bool {
+        matches!(self.large, Large::Exact(_))
+    }
+
+    /// The value at 1-based `position` of the sorted stream.
+    fn at_position(&self, position: u64) -> Option<u64> {
+        if position <= self.small_count {
+            let mut seen = 0;
+            return self
+                .small
+                .iter()
+                .position(|c| {
+                    seen += c;
+                    seen >= position
+                })
+                .map(|v| v as u64);
+        }
+        self.large.at_position(position - self.small_count)
+    }
+
+    /// The smallest value whose inclusive rank reaches `rank` (the nearest-rank definition, as
+    /// DataSketches' C++ `get_quantile` used by pktvisor), or None when empty.
     pub fn quantile(&self, rank: f64) -> Option<u64> {
-        self.flushed()
-            .quantile(rank.clamp(0.0, 1.0), SearchCriteria::Inclusive)
-            .ok()
-            .flatten()
+        self.quantile_with_zeros(rank, 0)
     }
 
     /// Quantile of this stream extended by `zeros` extra zero values, without storing them:
-    /// idle seconds inside a long capture would otherwise cost one sketch update each.
+    /// idle seconds inside a long capture would otherwise cost one update each.
     pub fn quantile_with_zeros(&self, rank: f64, zeros: u64) -> Option<u64> {
         let n = self.count();
         let total = n + zeros;
         if total == 0 {
             return None;
         }
-        // 1-based position of the nearest-rank quantile in the combined sorted stream.
-        let position = ((rank * total as f64).ceil() as u64).clamp(1, total);
+        let position = ((rank.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
         if position <= zeros {
             return Some(0);
         }
-        let rank_in_sketch = (position - zeros) as f64 / n as f64;
-        self.quantile(rank_in_sketch)
+        self.at_position(position - zeros)
+    }
+
+    /// How many values are at most `value` (exact unless the sketch holds large values).
+    pub fn count_at_most(&self, value: u64) -> u64 {
+        let small: u64 = self
+            .small
+            .iter()
+            .take(value.saturating_add(1).min(SMALL) as usize)
+            .sum();
+        if value < SMALL {
+            return small;
+        }
+        small + self.large.count_at_most(value)
+    }
+
+    /// The largest value seen (exact in every mode), or None when empty.
+    pub fn max(&self) -> Option<u64> {
+        let large = match &self.large {
+            Large::Exact(counts) => counts.keys().max().copied(),
+            Large::Sketch { .. } => self.large.flushed().and_then(|s| s.max_item().copied()),
+        };
+        large.or_else(|| self.small.iter().rposition(|c| *c > 0).map(|v| v as u64))
     }
 }
 
@@ -118,20 +316,41 @@ mod tests {
         sorted[pos - 1]
     }
 
-    #[test]
-    fn exact_for_small_streams() {
-        let values: Vec<u64> = (0..150).map(|i| (i * 37) % 101).collect();
+    fn check_exact(values: &[u64]) {
         let mut q = Quantiles::new();
         values.iter().for_each(|v| q.update(*v));
-        let mut sorted = values.clone();
+        let mut sorted = values.to_vec();
         sorted.sort();
-        for rank in [0.5, 0.9, 0.95, 0.99] {
+        assert!(q.is_exact());
+        for rank in [0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 1.0] {
             assert_eq!(
                 q.quantile(rank),
                 Some(nearest_rank(&sorted, rank)),
                 "rank {rank}"
             );
         }
+        for probe in [0, 1, 100, 2047, 2048, 5000, 1 << 40] {
+            let expected = sorted.iter().filter(|v| **v <= probe).count() as u64;
+            assert_eq!(q.count_at_most(probe), expected, "at most {probe}");
+        }
+        assert_eq!(q.max(), sorted.last().copied());
+    }
+
+    #[test]
+    fn exact_for_small_values_and_few_distinct_large_ones() {
+        check_exact(&(0..150).map(|i| (i * 37) % 101).collect::<Vec<_>>());
+        // Sizes of real traffic: many repeats, both sides of the array's bound.
+        check_exact(
+            &(0..100_000u64)
+                .map(|i| [60, 1514, 74, 9000, 2048, 65535][(i % 6) as usize] + i % 3)
+                .collect::<Vec<_>>(),
+        );
+        // Latencies in µs: up to 4096 distinct values above 2 ms stay exact.
+        check_exact(
+            &(0..50_000u64)
+                .map(|i| (i * 7919) % 6000)
+                .collect::<Vec<_>>(),
+        );
     }
 
     #[test]
@@ -160,19 +379,44 @@ mod tests {
         for i in 0..n {
             q.update((i * 7919) % n);
         }
-        for rank in [0.5, 0.9, 0.99] {
+        assert!(!q.is_exact());
+        for rank in [0.005, 0.5, 0.9, 0.99] {
             let got = q.quantile(rank).unwrap() as f64 / n as f64;
             assert!((got - rank).abs() < 0.02, "rank {rank} got {got}");
         }
+        let below = q.count_at_most(n / 2) as f64 / n as f64;
+        assert!((below - 0.5).abs() < 0.02, "{below}");
+        assert_eq!(q.max(), Some(n - 1));
     }
 
     #[test]
-    fn merge_combines_streams() {
+    fn merge_combines_streams_in_every_mode() {
         let (mut a, mut b) = (Quantiles::new(), Quantiles::new());
         (0..50).for_each(|v| a.update(v));
         (50..100).for_each(|v| b.update(v));
         a.merge(&b);
         assert_eq!(a.count(), 100);
         assert_eq!(a.quantile(0.5), Some(49));
+
+        // exact + exact past the cap, sketch + exact, exact + sketch, sketch + sketch
+        let make = |range: std::ops::Range<u64>| {
+            let mut q = Quantiles::new();
+            range.for_each(|v| q.update(v * 3));
+            q
+        };
+        for (x, y) in [
+            (0..3000, 3000..6000),
+            (0..20_000, 20_000..21_000),
+            (0..1000, 1000..20_000),
+            (0..20_000, 20_000..40_000),
+        ] {
+            let total = y.end;
+            let (mut p, q) = (make(x), make(y));
+            p.merge(&q);
+            assert_eq!(p.count(), total);
+            let median = p.quantile(0.5).unwrap() as f64 / (3 * total) as f64;
+            assert!((median - 0.5).abs() < 0.02, "{median}");
+            assert_eq!(p.max(), Some(3 * (total - 1)));
+        }
     }
 }

@@ -1,0 +1,322 @@
+//! Heavy hitters among names (qnames), for the per-message path of the dns handler.
+//!
+//! The frequent-items sketch tracks a 64-bit hash of each name instead of the name: the sketch
+//! then compares and stores integers, never allocates per item, and a purge frees nothing. A
+//! side dictionary maps every hash the sketch tracks back to its name; names live in one arena.
+//! The dictionary grows with new names and, when it reaches [`DICT_CAP`], drops every name the
+//! sketch no longer tracks (at most 6144 stay), so it stays bounded whatever the traffic.
+//!
+//! Results are those of a sketch of the names themselves while it is exact (fewer than 6144
+//! distinct names); past that the same guarantees hold (no false negatives, counts within
+//! `maximum_error()`), only which small counters a purge removes may differ. Two names with
+//! the same 64-bit hash would count as one: with a few million distinct names in a bucket the
+//! chance of that is below 1e-6.
+//!
+//! The hash has fixed seeds, so that sketches built by different workers of one agent merge.
+
+use crate::topn::top_rows;
+use ahash::RandomState;
+use datasketches::frequencies::FrequentItemsSketch;
+
+const LG_MAX_MAP: u32 = 13;
+/// Names kept in the dictionary before the ones the sketch dropped are removed: twice the
+/// 6144 the sketch tracks at most, so that a collection frees at least half.
+const DICT_CAP: usize = 12_288;
+/// Slots of the dictionary's table at its largest: a power of two, at most 3/4 full.
+const DICT_MAX_SLOTS: usize = 16_384;
+/// The first allocation: most top lists see few names.
+const DICT_MIN_SLOTS: usize = 64;
+/// A slot whose hash is this is free; the hash of a name is never 0 (see `name_hash`).
+const FREE: u64 = 0;
+
+fn hasher() -> RandomState {
+    // Arbitrary fixed seeds (digits of pi): every TopNames hashes a name to the same value.
+    RandomState::with_seeds(
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    )
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u64,
+    off: u32,
+    len: u32,
+}
+
+const FREE_SLOT: Slot = Slot {
+    hash: FREE,
+    off: 0,
+    len: 0,
+};
+
+/// hash → name, open addressing with linear probing; names in one arena.
+#[derive(Clone, Debug, Default)]
+struct NameDict {
+    slots: Vec<Slot>,
+    arena: String,
+    len: usize,
+}
+
+impl NameDict {
+    fn get(&self, hash: u64) -> Option<&str> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.hash == FREE {
+                return None;
+            }
+            if slot.hash == hash {
+                let off = slot.off as usize;
+                return Some(&self.arena[off..off + slot.len as usize]);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds a name unless its hash is there already.
+    #[inline]
+    fn insert(&mut self, hash: u64, name: &str) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.hash == hash {
+                return;
+            }
+            if slot.hash == FREE {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        // The arena is bounded by DICT_CAP names of at most 255 bytes (DNS text names are
+        // longer only when escaped: 4 bytes per byte, still far below u32::MAX).
+        self.slots[i] = Slot {
+            hash,
+            off: self.arena.len() as u32,
+            len: name.len() as u32,
+        };
+        self.arena.push_str(name);
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let slots = (self.slots.len() * 2).clamp(DICT_MIN_SLOTS, DICT_MAX_SLOTS);
+        self.rebuild(slots, |_| true);
+    }
+
+    /// Re-inserts the names `keep` accepts into a table of `slots` slots and a fresh arena.
+    fn rebuild(&mut self, slots: usize, keep: impl Fn(u64) -> bool) {
+        let old = std::mem::replace(
+            self,
+            NameDict {
+                slots: vec![FREE_SLOT; slots],
+                arena: String::with_capacity(self.arena.len()),
+                len: 0,
+            },
+        );
+        for slot in old.slots.iter().filter(|s| s.hash != FREE && keep(s.hash)) {
+            let off = slot.off as usize;
+            self.insert(slot.hash, &old.arena[off..off + slot.len as usize]);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.slots.iter().filter(|s| s.hash != FREE).map(|s| {
+            let off = s.off as usize;
+            (s.hash, &self.arena[off..off + s.len as usize])
+        })
+    }
+}
+
+/// The most frequent names, as [`crate::TopN`] gives them, at a fraction of the cost per update.
+#[derive(Clone, Debug)]
+pub struct TopNames {
+    sketch: FrequentItemsSketch<u64>,
+    names: NameDict,
+    hasher: RandomState,
+}
+
+impl Default for TopNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TopNames {
+    pub fn new() -> Self {
+        Self {
+            sketch: FrequentItemsSketch::new(1 << LG_MAX_MAP)
+                .expect("map size is a power of two in the valid range"),
+            names: NameDict::default(),
+            hasher: hasher(),
+        }
+    }
+
+    #[inline]
+    fn name_hash(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name.as_bytes()).max(1)
+    }
+
+    #[inline]
+    pub fn update_ref(&mut self, name: &str) {
+        self.update_ref_by(name, 1);
+    }
+
+    /// Adds `weight` to a name.
+    #[inline]
+    pub fn update_ref_by(&mut self, name: &str, weight: u64) {
+        if weight == 0 {
+            return;
+        }
+        let hash = self.name_hash(name);
+        self.sketch.update_with_count(hash, weight);
+        self.names.insert(hash, name);
+        if self.names.len > DICT_CAP {
+            self.collect();
+        }
+    }
+
+    /// Drops the names the sketch no longer tracks.
+    fn collect(&mut self) {
+        let sketch = &self.sketch;
+        let slots = self.names.slots.len();
+        self.names.rebuild(slots, |h| sketch.lower_bound(&h) > 0);
+    }
+
+    pub fn merge(&mut self, other: &TopNames) {
+        self.sketch.merge(&other.sketch);
+        for (hash, name) in other.names.iter() {
+            if self.sketch.lower_bound(&hash) > 0 {
+                self.names.insert(hash, name);
+                if self.names.len > DICT_CAP {
+                    self.collect();
+                }
+            }
+        }
+    }
+
+    /// The largest possible error of any reported count (0 while exact).
+    pub fn maximum_error(&self) -> u64 {
+        self.sketch.maximum_error()
+    }
+
+    /// Names kept for the hashes (bounded by the dictionary's cap).
+    pub fn dictionary_len(&self) -> usize {
+        self.names.len
+    }
+
+    /// As [`crate::TopN::top`].
+    pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
+        let mut rows: Vec<(String, u64)> = top_rows(&self.sketch, usize::MAX, min_count)
+            .into_iter()
+            .filter_map(|(hash, count)| Some((self.names.get(hash)?.to_string(), count)))
+            .collect();
+        // Ties in name order (top_rows ordered them by hash).
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows.truncate(n);
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TopN;
+
+    #[test]
+    fn names_match_the_generic_top_list() {
+        // Exact while fewer than 6144 distinct names: the same rows as TopN<String>, with
+        // weights, and through a merge.
+        let (mut a, mut b) = (TopNames::new(), TopNames::new());
+        let (mut ga, mut gb) = (TopN::<String>::new(), TopN::<String>::new());
+        for i in 0..40_000u32 {
+            let name = format!("h{:05}.example.com", (i * 7919) % 5000);
+            let weight = u64::from(i % 3);
+            if i % 2 == 0 {
+                a.update_ref_by(&name, weight);
+                ga.update_ref_by(name.as_str(), weight);
+            } else {
+                b.update_ref(&name);
+                gb.update_ref(name.as_str());
+            }
+        }
+        assert_eq!(a.top(50, 0), ga.top(50, 0));
+        a.merge(&b);
+        ga.merge(&gb);
+        assert_eq!(a.top(6000, 0), ga.top(6000, 0));
+        assert_eq!(a.top(6000, 9), ga.top(6000, 9));
+        assert_eq!(a.maximum_error(), 0);
+        assert_eq!(a.clone().top(3, 0), ga.top(3, 0));
+    }
+
+    #[test]
+    fn heavy_hitters_survive_many_distinct_names_in_bounded_memory() {
+        let mut t = TopNames::new();
+        for i in 0..200_000u32 {
+            t.update_ref(&format!("n{i}"));
+            if i % 10 == 0 {
+                t.update_ref_by("heavy", 2);
+            }
+            if i % 100 == 0 {
+                t.update_ref_by("second", 3);
+            }
+            assert!(t.dictionary_len() <= DICT_CAP);
+        }
+        let top = t.top(2, 0);
+        assert_eq!(top[0].0, "heavy");
+        assert_eq!(top[1].0, "second");
+        let err = t.maximum_error();
+        assert!(err > 0, "200k distinct names cannot be exact");
+        assert!(top[0].1 >= 40_000 && top[0].1 <= 40_000 + err);
+        assert!(top[1].1 >= 6_000 && top[1].1 <= 6_000 + err);
+        // Every name the sketch reports still has its text.
+        assert_eq!(
+            t.top(usize::MAX, 0).len(),
+            t.sketch
+                .frequent_items(datasketches::frequencies::ErrorType::NoFalseNegatives)
+                .len()
+        );
+    }
+
+    #[test]
+    fn merge_keeps_names_of_both_sides_past_the_dictionary_cap() {
+        let (mut a, mut b) = (TopNames::new(), TopNames::new());
+        for i in 0..30_000u32 {
+            a.update_ref(&format!("a{i}"));
+            b.update_ref(&format!("b{i}"));
+        }
+        a.update_ref_by("only-a", 5_000);
+        b.update_ref_by("only-b", 7_000);
+        a.merge(&b);
+        let top: Vec<String> = a.top(2, 0).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(top, ["only-b", "only-a"]);
+        assert!(a.dictionary_len() <= DICT_CAP);
+    }
+
+    #[test]
+    fn dictionary_lookups() {
+        let mut d = NameDict::default();
+        for i in 1..=1000u64 {
+            d.insert(i * 0x9e37_79b9, &format!("name{i}"));
+        }
+        d.insert(0x9e37_79b9, "again");
+        assert_eq!(d.len, 1000);
+        assert_eq!(d.get(0x9e37_79b9), Some("name1"));
+        assert_eq!(d.get(1000 * 0x9e37_79b9), Some("name1000"));
+        assert_eq!(d.get(7), None);
+        d.rebuild(d.slots.len(), |h| h % 2 == 0);
+        assert_eq!(d.len, 500);
+        assert_eq!(d.get(2 * 0x9e37_79b9), Some("name2"));
+        assert_eq!(d.get(0x9e37_79b9), None);
+    }
+}
