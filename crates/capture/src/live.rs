@@ -124,8 +124,9 @@ impl LiveCapture {
             .ok()
             .filter(|t| *t > 0)
             .ok_or_else(|| invalid("timeout_ms must be between 1 and 2^31"))?;
-        // libpcap answers a promiscuous request on `any` with a warning, which the pcap crate's
-        // open() turns into a failure.
+        // Some libpcap releases (1.10.5 among them; 1.10.3 ignores it) answer a promiscuous
+        // request on `any` with PCAP_WARNING_PROMISC_NOTSUP, which the pcap crate's open() turns
+        // into a failure.
         let promisc = config.promisc && iface != ANY_INTERFACE;
         let cap = pcap::Capture::from_device(iface)
             .map_err(|e| open_error(iface, e))?
