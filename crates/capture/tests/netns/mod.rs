@@ -20,15 +20,19 @@ pub fn in_ci() -> bool {
 }
 
 /// True if namespace tests can run here; otherwise prints why they skip (and fails under CI,
-/// which runs as root with `ip` installed).
+/// which runs as root with `ip` and `ping` installed).
 pub fn can_run() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    let missing = match (root, ip) {
-        (true, true) => return true,
-        (false, _) => "not running as root (network namespaces)",
-        (true, false) => "the `ip` tool (iproute2) is not installed",
+    let runs = |tool: &str, arg: &str| Command::new(tool).arg(arg).output().is_ok();
+    let missing = if !root {
+        "not running as root (network namespaces)"
+    } else if !runs("ip", "-V") {
+        "the `ip` tool (iproute2) is not installed"
+    } else if !runs("ping", "-V") {
+        "`ping` (iputils) is not installed"
+    } else {
+        return true;
     };
     assert!(
         !in_ci(),
