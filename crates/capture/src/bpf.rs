@@ -38,7 +38,7 @@ unsafe extern "C" {
 }
 
 /// Serializes `pcap_compile` (see the module comment).
-static COMPILE_LOCK: Mutex<()> = Mutex::new(());
+pub(crate) static COMPILE_LOCK: Mutex<()> = Mutex::new(());
 
 /// A filter expression compiled for one link type.
 pub struct BpfFilter {
@@ -98,7 +98,7 @@ impl BpfFilter {
 }
 
 /// The reason in a pcap error, without the crate's "libpcap error: " prefix.
-fn pcap_reason(e: pcap::Error) -> String {
+pub(crate) fn pcap_reason(e: pcap::Error) -> String {
     match e {
         pcap::Error::PcapError(reason) => reason,
         other => other.to_string(),

@@ -1,8 +1,12 @@
-//! Errors of reading a capture file and of compiling a BPF filter.
+//! Errors of reading a capture file, of capturing live from an interface, of resolving the
+//! agent's target interface, and of compiling a BPF filter.
+
+use std::net::IpAddr;
 
 use std::fmt;
 
-/// Why a capture file could not be opened or read to its end.
+/// Why a capture file or interface could not be opened or read to its end, or a target
+/// interface could not be resolved.
 ///
 /// `Truncated` and `Corrupt` name the byte offset, in the decompressed stream, of the record or
 /// block that could not be read: everything before it was returned intact.
@@ -32,10 +36,36 @@ pub enum CaptureError {
         path: String,
         source: std::io::Error,
     },
+    /// No interface of that name exists (in the calling thread's network namespace).
+    NoSuchInterface {
+        iface: String,
+        available: Vec<String>,
+    },
+    /// The process may not capture: it lacks CAP_NET_RAW (or CAP_NET_ADMIN for promiscuous
+    /// mode). `reason` is libpcap's.
+    PermissionDenied { iface: String, reason: String },
+    /// The interface is down, or went down or away during the capture.
+    InterfaceDown { iface: String, reason: String },
+    /// libpcap refused the filter expression for this interface's link type.
+    InvalidFilter {
+        iface: String,
+        expr: String,
+        reason: String,
+    },
+    /// Any other failure of opening or reading a live capture, as libpcap words it.
+    Live { iface: String, reason: String },
+    /// An address was given as the target, but no local interface has it.
+    AddressNotLocal {
+        addr: IpAddr,
+        available: Vec<String>,
+    },
+    /// `auto` found no interface to capture on.
+    NoAutoInterface { reason: String },
 }
 
 impl CaptureError {
-    /// The file (or stream name) the error is about.
+    /// The file, stream or interface name the error is about ("" for an address target or
+    /// `auto`).
     pub fn path(&self) -> &str {
         match self {
             CaptureError::Open { path, .. }
@@ -43,6 +73,12 @@ impl CaptureError {
             | CaptureError::Truncated { path, .. }
             | CaptureError::Corrupt { path, .. }
             | CaptureError::Io { path, .. } => path,
+            CaptureError::NoSuchInterface { iface, .. }
+            | CaptureError::PermissionDenied { iface, .. }
+            | CaptureError::InterfaceDown { iface, .. }
+            | CaptureError::InvalidFilter { iface, .. }
+            | CaptureError::Live { iface, .. } => iface,
+            CaptureError::AddressNotLocal { .. } | CaptureError::NoAutoInterface { .. } => "",
         }
     }
 
@@ -83,7 +119,44 @@ impl fmt::Display for CaptureError {
                 detail,
             } => write!(f, "{path}: corrupt at byte {offset}: {detail}"),
             CaptureError::Io { path, source } => write!(f, "{path}: read error: {source}"),
+            CaptureError::NoSuchInterface { iface, available } => write!(
+                f,
+                "interface '{iface}' does not exist; available: {}",
+                list(available)
+            ),
+            CaptureError::PermissionDenied { iface, reason } => write!(
+                f,
+                "capturing on '{iface}' needs root or CAP_NET_RAW (and CAP_NET_ADMIN for \
+                 promiscuous mode): {reason}"
+            ),
+            CaptureError::InterfaceDown { iface, reason } => {
+                write!(f, "interface '{iface}' is down or gone: {reason}")
+            }
+            // Same wording as BpfError, so a filter reads the same whether it failed on a file
+            // or on an interface.
+            CaptureError::InvalidFilter { expr, reason, .. } => {
+                write!(f, "invalid BPF filter '{expr}': {reason}")
+            }
+            CaptureError::Live { iface, reason } => {
+                write!(f, "capture on '{iface}' failed: {reason}")
+            }
+            CaptureError::AddressNotLocal { addr, available } => write!(
+                f,
+                "no local interface has the address {addr}; interfaces: {}",
+                list(available)
+            ),
+            CaptureError::NoAutoInterface { reason } => {
+                write!(f, "cannot choose an interface automatically: {reason}")
+            }
         }
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -1,6 +1,7 @@
 //! Capture input for pktvisor: a zero-copy reader of pcap and pcapng files (plain or
 //! gzip-compressed, told apart by content, not name) that is exact about where a damaged file
-//! stops being readable, and BPF filtering with libpcap's compiler and interpreter.
+//! stops being readable, BPF filtering with libpcap's compiler and interpreter, and live
+//! capture from interfaces through libpcap ([`LiveCapture`], [`resolve_target`]).
 //!
 //! ```
 //! use pv_capture::{BpfSet, FileReader};
@@ -34,6 +35,11 @@
 mod bpf;
 mod buffer;
 mod error;
+mod interfaces;
+mod live;
+mod live_errors;
+mod live_stats;
+mod netdev;
 mod packet;
 mod pcap_file;
 mod pcapng;
@@ -43,6 +49,12 @@ mod source;
 
 pub use bpf::{BpfFilter, BpfSet, LINKTYPE_ETHERNET};
 pub use error::{BpfError, CaptureError};
+pub use interfaces::{
+    ANY_INTERFACE, AUTO_SAMPLE_INTERVAL, InterfaceAddr, InterfaceInfo, list_interfaces,
+    resolve_target, resolve_target_with,
+};
+pub use live::{LiveCapture, LiveConfig, TimestampPrecision};
+pub use live_stats::LiveStats;
 pub use packet::{FileFormat, Packet};
 pub use pcap_file::{MAX_CAPLEN, PcapHeader};
 pub use pcapng::MAX_BLOCK_LEN;
@@ -56,6 +68,7 @@ mod send_tests {
     #[test]
     fn reader_and_filters_can_move_to_worker_threads() {
         assert_send::<super::FileReader>();
+        assert_send::<super::LiveCapture>();
         assert_send::<super::BpfFilter>();
         assert_sync::<super::BpfFilter>();
         assert_send::<super::BpfSet>();

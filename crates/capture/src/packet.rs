@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// One captured packet, borrowed from the reader's buffer until the next call.
+/// One captured packet, borrowed from the reader's buffer (or libpcap's ring, live) until the
+/// next call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
     /// Capture time, nanoseconds since the Unix epoch (0 for a pcapng Simple Packet Block,
@@ -14,7 +15,7 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
     /// pcap LINKTYPE_ value of this packet's interface.
     pub linktype: u32,
-    /// pcapng interface id within its section (0 for pcap).
+    /// pcapng interface id within its section (0 for pcap and for a live capture).
     pub interface: u32,
 }
 
