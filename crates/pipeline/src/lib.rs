@@ -2,6 +2,7 @@
 
 mod error;
 pub mod policy;
+mod snapshot;
 mod stats;
 mod summarize;
 
@@ -11,5 +12,6 @@ pub use policy::{
 };
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;
+pub use snapshot::{PeriodError, Renderer, Snapshot};
 pub use stats::CaptureStats;
 pub use summarize::{SummarizeOptions, Summarizer, Summary, summarize_file};

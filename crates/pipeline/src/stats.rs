@@ -27,6 +27,28 @@ fn ts_string(ns: u64) -> String {
 }
 
 impl CaptureStats {
+    /// Adds another worker's counts (the first and last times widen; damage is kept).
+    pub fn merge(&mut self, other: &CaptureStats) {
+        self.packets_read += other.packets_read;
+        self.bpf_rejected += other.bpf_rejected;
+        self.malformed += other.malformed;
+        self.truncated += other.truncated;
+        self.unsupported_link_type += other.unsupported_link_type;
+        for lt in &other.link_types {
+            if !self.link_types.contains(lt) {
+                self.link_types.push(*lt);
+            }
+        }
+        self.first_ts_ns = match (self.first_ts_ns, other.first_ts_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ts_ns = self.last_ts_ns.max(other.last_ts_ns);
+        if self.damage.is_none() {
+            self.damage.clone_from(&other.damage);
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "packets_read": self.packets_read,

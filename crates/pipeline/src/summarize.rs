@@ -1,13 +1,14 @@
 //! Summarizing a packet stream: decode once, decide direction and sampling once, feed handlers.
 
 use crate::error::PipelineError;
+use crate::snapshot::{Renderer, Snapshot};
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
 use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::net::NetConfig;
 use pv_handlers::{DeepSampler, HostSpec, NetHandler, PacketEvent};
 use pv_wire::LinkType;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::path::Path;
 
 #[derive(Clone, Debug)]
@@ -50,7 +51,6 @@ pub struct Summarizer {
     stats: CaptureStats,
     /// The last link type seen and its decoder: packets of one file nearly always share it.
     link: Option<(u32, Option<LinkType>)>,
-    window_key: String,
     periods: usize,
 }
 
@@ -60,9 +60,9 @@ impl Summarizer {
             Some(expr) if !expr.trim().is_empty() => Some(BpfSet::new(expr)?),
             _ => None,
         };
-        let (periods, window_key) = match opts.period {
-            None => (1, "1m".to_string()),
-            Some(_) => (opts.periods.max(1), format!("{}m", opts.periods.max(1))),
+        let periods = match opts.period {
+            None => 1,
+            Some(_) => opts.periods.max(1),
         };
         Ok(Self {
             host_spec: opts.host_spec.clone(),
@@ -75,7 +75,6 @@ impl Summarizer {
                 .map(|cfg| DnsHandler::new(cfg, opts.period, periods)),
             stats: CaptureStats::default(),
             link: None,
-            window_key,
             periods,
         })
     }
@@ -140,6 +139,28 @@ impl Summarizer {
         self.stats.damage = Some(reason);
     }
 
+    /// A copy of the buckets and counters so far (an agent's worker answers readers with it).
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot_of(&self.net, self.dns.as_ref(), &self.stats)
+    }
+
+    /// How the snapshots of this summarizer are rendered.
+    pub fn renderer(&self) -> Renderer {
+        Renderer {
+            net: self.net.config().clone(),
+            dns: self.dns.as_ref().map(|d| d.config().clone()),
+            periods: self.periods,
+        }
+    }
+
+    /// Rotates the windows on a clock tick without packets, so that idle links still move on.
+    pub fn advance_to(&mut self, sec: u64) {
+        self.net.advance_to(sec);
+        if let Some(dns) = &mut self.dns {
+            dns.advance_to(sec);
+        }
+    }
+
     pub fn finish(mut self) -> Summary {
         if let Some(dns) = &mut self.dns {
             dns.finish();
@@ -148,7 +169,6 @@ impl Summarizer {
             net: self.net,
             dns: self.dns,
             stats: self.stats,
-            window_key: self.window_key,
             periods: self.periods,
         }
     }
@@ -158,7 +178,6 @@ pub struct Summary {
     net: NetHandler,
     dns: Option<DnsHandler>,
     stats: CaptureStats,
-    window_key: String,
     periods: usize,
 }
 
@@ -170,51 +189,22 @@ impl Summary {
     /// `{"<window>": {"period": {...}, "packets": {...}, "capture": {...}}}` over the newest
     /// `periods` buckets.
     pub fn to_json(&self) -> Value {
-        let mut w = Map::new();
-        match self.net.merged(self.periods) {
-            Some(b) => {
-                let start = b.first_ts_ns.unwrap_or(0) / 1_000_000_000;
-                let end = b.last_ts_ns / 1_000_000_000;
-                w.insert(
-                    "period".into(),
-                    json!({"start_ts": start, "length": end - start}),
-                );
-                w.insert("packets".into(), self.net.to_json(&b.data));
-            }
-            None => {
-                w.insert("period".into(), json!({"start_ts": 0, "length": 0}));
-                w.insert(
-                    "packets".into(),
-                    self.net.to_json(&pv_handlers::NetBucket::default()),
-                );
-            }
-        }
-        if let Some(dns) = &self.dns {
-            let bucket = dns.merged(self.periods).map(|b| b.data).unwrap_or_default();
-            w.insert("dns".into(), dns.to_json(&bucket));
-        }
-        let mut capture = self.stats.to_json();
-        if let Some(dns) = &self.dns {
-            // DNS-over-TCP reassembly is bounded: what it evicted or gave up on is shown here.
-            let r = dns.reassembly_stats();
-            capture["dns_tcp_reassembly"] = json!({
-                "streams_opened": r.streams_opened,
-                "streams_closed": r.streams_closed,
-                "streams_evicted": r.streams_evicted,
-                "streams_timed_out": r.streams_timed_out,
-                "messages": r.messages,
-                "bytes_dropped": r.bytes_dropped,
-                "gaps": r.gaps,
-                "retransmissions": r.retransmissions,
-                "out_of_order": r.out_of_order,
-                "oversize": r.oversize,
-                "not_dns": r.not_dns,
-            });
-        }
-        w.insert("capture".into(), capture);
-        let mut top = Map::new();
-        top.insert(self.window_key.clone(), Value::Object(w));
-        Value::Object(top)
+        let renderer = Renderer {
+            net: self.net.config().clone(),
+            dns: self.dns.as_ref().map(|d| d.config().clone()),
+            periods: self.periods,
+        };
+        snapshot_of(&self.net, self.dns.as_ref(), &self.stats).merged_json(&renderer, self.periods)
+    }
+}
+
+/// A copy of the handlers' buckets and the counters.
+fn snapshot_of(net: &NetHandler, dns: Option<&DnsHandler>, stats: &CaptureStats) -> Snapshot {
+    Snapshot {
+        net: net.window().buckets().cloned().collect(),
+        dns: dns.map(|d| d.buckets().cloned().collect()),
+        stats: stats.clone(),
+        reassembly: dns.map(|d| d.reassembly_stats()),
     }
 }
 

@@ -8,9 +8,14 @@ use std::process::ExitCode;
 
 /// pktvisord summarizes your data streams.
 ///
-/// TARGET is a capture file (.pcap, .pcapng, .cap, optionally gzip-compressed). The whole file
-/// is read, summarized in packet time, printed as pktvisor's JSON, and pktvisord exits.
-/// Live capture from a network interface is not available in this version.
+/// TARGET is a network interface (`eth0`), `any`, `auto` (the busiest interface), or an
+/// address of a local interface: pktvisord captures it live (needs root or CAP_NET_RAW) and
+/// serves pktvisor's REST API on -l HOST -p PORT (`/api/v1/metrics/bucket/0` is the live
+/// minute, `/api/v1/metrics/window/5` the last five) until SIGINT/SIGTERM.
+///
+/// TARGET may also be a capture file (.pcap, .pcapng, .cap, optionally gzip-compressed): the
+/// whole file is read, summarized in packet time, printed as pktvisor's JSON, and pktvisord
+/// exits.
 #[derive(Parser, Debug)]
 #[command(name = "pktvisord", version)]
 struct Cli {
@@ -43,7 +48,27 @@ struct Cli {
     #[arg(long = "config", value_name = "POLICY_FILE")]
     config: Option<PathBuf>,
 
-    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz). Optional with --config.
+    /// Worker threads summarizing a live capture (packets are sharded by flow).
+    /// Default: the number of CPU cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
+
+    /// Kernel capture ring size, in MiB (live capture).
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    capture_buffer: u32,
+
+    /// Bytes captured of each packet (live capture).
+    #[arg(long, value_name = "BYTES", default_value_t = 65535,
+          value_parser = clap::value_parser!(u32).range(64..=262144))]
+    snaplen: u32,
+
+    /// Do not put the interface in promiscuous mode (live capture).
+    #[arg(long)]
+    no_promisc: bool,
+
+    /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
+    /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
     target: Option<PathBuf>,
 }
@@ -58,11 +83,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     if !target.exists() {
-        eprintln!(
-            "pktvisord: error: {}: no such file (live capture from an interface is not available in this version)",
-            target.display()
-        );
-        return ExitCode::FAILURE;
+        return run_live(&cli, &target.to_string_lossy());
     }
     let period = (!cli.summary).then_some(PERIOD_SECS);
     let result = cli
@@ -74,6 +95,41 @@ fn main() -> ExitCode {
             summarize::print_json(&json);
             ExitCode::SUCCESS
         }
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_live(cli: &Cli, target: &str) -> ExitCode {
+    if cli.summary {
+        eprintln!(
+            "pktvisord: error: --summary needs a capture file; '{target}' is not a file (live capture runs until stopped)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let workers = cli.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let result = cli
+        .analysis
+        .to_options(Some(PERIOD_SECS), cli.periods as usize)
+        .and_then(|summarize| {
+            pv_agent::run(pv_agent::AgentConfig {
+                target: target.to_string(),
+                summarize,
+                workers,
+                listen_host: cli.host.clone(),
+                listen_port: cli.port,
+                snaplen: cli.snaplen,
+                buffer_bytes: cli.capture_buffer as usize * 1024 * 1024,
+                promisc: !cli.no_promisc,
+            })
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
             ExitCode::FAILURE

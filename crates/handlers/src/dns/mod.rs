@@ -192,6 +192,20 @@ impl DnsHandler {
         self.tcp.stats()
     }
 
+    pub fn config(&self) -> &DnsConfig {
+        &self.core.config
+    }
+
+    /// Rotates the window on a clock tick without packets (idle links).
+    pub fn advance_to(&mut self, sec: u64) {
+        self.core.window.advance_to(sec);
+    }
+
+    /// Buckets newest first; index 0 is the live bucket.
+    pub fn buckets(&self) -> impl Iterator<Item = &TimeBucket<DnsBucket>> {
+        self.core.window.buckets()
+    }
+
     pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
         self.core.window.merged(n)
     }

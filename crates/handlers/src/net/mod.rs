@@ -114,6 +114,15 @@ impl NetHandler {
         true
     }
 
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    /// Rotates the window on a clock tick without packets (idle links).
+    pub fn advance_to(&mut self, sec: u64) {
+        self.window.advance_to(sec);
+    }
+
     pub fn window(&self) -> &Window<NetBucket, fn() -> NetBucket> {
         &self.window
     }

@@ -1,0 +1,126 @@
+//! pktvisor's REST API (v3 paths): `/api/v1/metrics/app`, `/api/v1/metrics/bucket/{N}`,
+//! `/api/v1/metrics/window/{N}`. JSON shapes and status codes as pktvisor's: a period out of
+//! range is 425 Too Early with `{"error": "..."}`.
+
+use crate::counters::CaptureCounters;
+use crate::worker::Msg;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use pv_pipeline::{PeriodError, Renderer, Snapshot};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, channel};
+use std::time::Instant;
+
+/// What the API reads: the workers' queues (for snapshots), how to render, and the health.
+pub struct ApiState {
+    pub workers: Vec<SyncSender<Msg>>,
+    pub renderer: Renderer,
+    pub counters: Arc<CaptureCounters>,
+    pub iface: String,
+    pub started: Instant,
+}
+
+impl ApiState {
+    /// Every worker's buckets, merged; None if a worker is gone.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let mut replies = Vec::with_capacity(self.workers.len());
+        for w in &self.workers {
+            let (tx, rx) = channel();
+            w.send(Msg::Snapshot(tx)).ok()?;
+            replies.push(rx);
+        }
+        let mut all = Snapshot::default();
+        for rx in replies {
+            all.merge(&rx.recv().ok()?);
+        }
+        all.truncate(self.renderer.periods);
+        Some(all)
+    }
+
+    pub fn app_json(&self) -> Value {
+        json!({
+            "app": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "up_time_min": self.started.elapsed().as_secs_f64() / 60.0,
+            },
+            "capture": self.counters.to_json(&self.iface),
+        })
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    json_response(status, &json!({ "error": message }))
+}
+
+/// Runs a reader's request off the async threads (it waits on the workers' queues).
+async fn with_snapshot(
+    state: Arc<ApiState>,
+    render: impl FnOnce(&Snapshot, &Renderer) -> Result<Value, PeriodError> + Send + 'static,
+) -> Response {
+    let result = tokio::task::spawn_blocking(move || {
+        let snapshot = state.snapshot()?;
+        Some(render(&snapshot, &state.renderer))
+    })
+    .await;
+    match result {
+        Ok(Some(Ok(body))) => json_response(StatusCode::OK, &body),
+        Ok(Some(Err(e))) => error(StatusCode::TOO_EARLY, &e.0),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the agent is shutting down",
+        ),
+    }
+}
+
+fn period(raw: &str) -> Option<usize> {
+    // pktvisor routes only match digits: anything else is not found.
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+async fn app(State(state): State<Arc<ApiState>>) -> Response {
+    json_response(StatusCode::OK, &state.app_json())
+}
+
+async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
+    match period(&n) {
+        Some(n) => with_snapshot(state, move |s, r| s.bucket_json(r, n)).await,
+        None => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
+    match period(&n) {
+        Some(n) => with_snapshot(state, move |s, r| s.window_json(r, n)).await,
+        None => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api/v1/metrics/app", get(app))
+        .route("/api/v1/metrics/bucket/{n}", get(bucket))
+        .route("/api/v1/metrics/window/{n}", get(window))
+        .fallback(not_found)
+        .with_state(state)
+}

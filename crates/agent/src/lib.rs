@@ -1,0 +1,15 @@
+//! The live agent (`pktvisord IFACE`): one capture thread reads the interface through libpcap
+//! and shards packets by a symmetric flow hash to N worker threads, each owning its own
+//! handlers and time windows (no lock on the packet path); the REST API asks every worker for
+//! a copy of its buckets through its queue and merges them (sketches merge exactly).
+
+mod api;
+mod batch;
+mod capture_loop;
+mod counters;
+mod run;
+mod shard;
+mod worker;
+
+pub use api::ApiState;
+pub use run::{AgentConfig, run};

@@ -1,0 +1,138 @@
+//! Wiring: resolve the target, open the capture, start workers, the capture thread and the
+//! HTTP server; stop cleanly on SIGINT/SIGTERM.
+
+use crate::api::{ApiState, router};
+use crate::capture_loop::CaptureLoop;
+use crate::counters::CaptureCounters;
+use crate::worker::Worker;
+use pv_capture::{LiveCapture, LiveConfig, resolve_target};
+use pv_pipeline::{SummarizeOptions, Summarizer};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// Interface name, `any`, `auto`, or an address of a local interface.
+    pub target: String,
+    /// What the workers summarize; its `bpf` is applied in the kernel instead.
+    pub summarize: SummarizeOptions,
+    pub workers: usize,
+    pub listen_host: String,
+    pub listen_port: u16,
+    pub snaplen: u32,
+    pub buffer_bytes: usize,
+    pub promisc: bool,
+}
+
+fn host_cidr(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}/32"),
+        IpAddr::V6(a) => format!("{a}/128"),
+    }
+}
+
+/// Runs the agent until a signal or a capture error; Ok after a signal.
+pub fn run(config: AgentConfig) -> Result<(), String> {
+    let iface = resolve_target(&config.target).map_err(|e| e.to_string())?;
+    let mut opts = config.summarize.clone();
+    // The interface's own addresses are "this host" (as pktvisor does).
+    for a in &iface.addresses {
+        opts.host_spec
+            .add_cidr(&host_cidr(&a.addr))
+            .map_err(|e| e.to_string())?;
+    }
+    let mut live = LiveConfig::new(iface.name.clone());
+    live.bpf = opts.bpf.take().filter(|b| !b.trim().is_empty());
+    live.snaplen = config.snaplen;
+    live.buffer_bytes = config.buffer_bytes;
+    live.promisc = config.promisc;
+    let capture = LiveCapture::open(&live).map_err(|e| e.to_string())?;
+
+    let mut workers = Vec::with_capacity(config.workers.max(1));
+    let mut renderer = None;
+    for i in 0..config.workers.max(1) {
+        let summarizer = Summarizer::new(&opts).map_err(|e| e.to_string())?;
+        renderer.get_or_insert_with(|| summarizer.renderer());
+        workers.push(Worker::spawn(i, summarizer).map_err(|e| e.to_string())?);
+    }
+    let counters = Arc::new(CaptureCounters::default());
+    let state = Arc::new(ApiState {
+        workers: workers.iter().map(Worker::sender).collect(),
+        renderer: renderer.ok_or("no worker")?,
+        counters: counters.clone(),
+        iface: iface.name.clone(),
+        started: Instant::now(),
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+    let addr = format!("{}:{}", config.listen_host, config.listen_port);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&addr))
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    eprintln!(
+        "pktvisord: capturing on {} ({} workers), API on http://{addr}",
+        iface.name,
+        workers.len()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let capture_thread = {
+        let stop = stop.clone();
+        let counters = counters.clone();
+        std::thread::Builder::new()
+            .name("pv-capture".into())
+            .spawn(move || {
+                CaptureLoop {
+                    capture,
+                    workers: &workers,
+                    counters: &counters,
+                    stop: &stop,
+                }
+                .run();
+                workers
+            })
+            .map_err(|e| e.to_string())?
+    };
+
+    let serve_state = state.clone();
+    let signal_stop = stop.clone();
+    let served = runtime.block_on(async move {
+        let app = router(serve_state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal(signal_stop))
+            .await
+    });
+    stop.store(true, Ordering::Relaxed);
+    let workers = capture_thread
+        .join()
+        .map_err(|_| "the capture thread panicked".to_string())?;
+    drop(state);
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    for w in workers {
+        w.join();
+    }
+    // A capture error was reported on stderr and served by the API until the signal.
+    served.map_err(|e| format!("HTTP server: {e}"))
+}
+
+/// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end
+/// the agent: the API goes on serving what was summarized and the error, until a signal.
+async fn shutdown_signal(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    if let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+}
