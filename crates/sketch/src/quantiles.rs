@@ -90,6 +90,29 @@ impl Quantiles {
             .flatten()
     }
 
+    /// The largest value seen (exact, also once the sketch estimates), or None when empty.
+    pub fn max(&self) -> Option<u64> {
+        let sketch = self.sketch.max_item().copied();
+        let batch = self.batch.iter().max().copied();
+        sketch.max(batch)
+    }
+
+    /// How many values were at most `x`: exact while the sketch is exact (the first 200
+    /// values), else the KLL estimate (each retained value stands for 2^level values), which
+    /// is within the sketch's rank error of the truth.
+    pub fn count_at_most(&self, x: u64) -> u64 {
+        let n = self.count();
+        if n == 0 {
+            return 0;
+        }
+        let rank = self
+            .flushed()
+            .rank(&x, SearchCriteria::Inclusive)
+            .unwrap_or(0.0);
+        // rank is an integer weight divided by n; rounding undoes the division exactly.
+        ((rank * n as f64).round() as u64).min(n)
+    }
+
     /// Quantile of this stream extended by `zeros` extra zero values, without storing them:
     /// idle seconds inside a long capture would otherwise cost one sketch update each.
     pub fn quantile_with_zeros(&self, rank: f64, zeros: u64) -> Option<u64> {
@@ -163,6 +186,34 @@ mod tests {
         for rank in [0.5, 0.9, 0.99] {
             let got = q.quantile(rank).unwrap() as f64 / n as f64;
             assert!((got - rank).abs() < 0.02, "rank {rank} got {got}");
+        }
+    }
+
+    #[test]
+    fn count_at_most_is_exact_while_exact() {
+        let values: Vec<u64> = (0..180).map(|i| (i * 53) % 97).collect();
+        let mut q = Quantiles::new();
+        values.iter().for_each(|v| q.update(*v));
+        for x in [0, 1, 10, 48, 96, 97, 1000] {
+            let truth = values.iter().filter(|v| **v <= x).count() as u64;
+            assert_eq!(q.count_at_most(x), truth, "x = {x}");
+        }
+        assert_eq!(q.max(), Some(96));
+        assert_eq!(Quantiles::new().count_at_most(5), 0);
+        assert_eq!(Quantiles::new().max(), None);
+    }
+
+    #[test]
+    fn count_at_most_estimates_long_streams() {
+        let mut q = Quantiles::new();
+        let n = 100_000u64;
+        (0..n).for_each(|i| q.update((i * 7919) % n));
+        assert_eq!(q.max(), Some(n - 1));
+        assert_eq!(q.count_at_most(n), n);
+        for x in [n / 10, n / 2, 9 * n / 10] {
+            let got = q.count_at_most(x) as f64 / n as f64;
+            let truth = (x + 1) as f64 / n as f64;
+            assert!((got - truth).abs() < 0.02, "x {x}: {got} vs {truth}");
         }
     }
 
