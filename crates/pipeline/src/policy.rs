@@ -62,8 +62,9 @@ pub struct PolicyRunOptions {
     pub geo: Option<Arc<GeoDbs>>,
 }
 
+/// Both boxed: the handlers are large and of very different sizes.
 enum Handler {
-    Net(NetHandler),
+    Net(Box<NetHandler>),
     Dns(Box<DnsHandler>),
 }
 
@@ -244,7 +245,11 @@ fn build_modules(
                 let mut cfg = net_settings::net_config(module)
                     .map_err(|e| start_error(file, policy, module, e))?;
                 cfg.geo = opts.geo.clone();
-                Handler::Net(NetHandler::new(cfg, Some(POLICY_PERIOD_SECS), periods))
+                Handler::Net(Box::new(NetHandler::new(
+                    cfg,
+                    Some(POLICY_PERIOD_SECS),
+                    periods,
+                )))
             }
             "dns" => {
                 let mut cfg = dns_settings::dns_config(module)
