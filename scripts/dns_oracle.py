@@ -469,6 +469,8 @@ class Summary:
         out["xact_unmatched_replies"] = self.x["xact_unmatched_replies"]
         out["xact_in_us"] = self.xact_in_us
         out["xact_out_us"] = self.xact_out_us
+        out["xact_in_histogram_us"] = pktvisor_histogram(self.xact_in_us)
+        out["xact_out_histogram_us"] = pktvisor_histogram(self.xact_out_us)
         out["query_ecs"] = self.query_ecs
         out["top_query_ecs"] = ordered(self.top["top_query_ecs"])
         out["tshark_response_to"] = self.response_to
@@ -477,6 +479,27 @@ class Summary:
         out["skipped"] = dict(self.skipped)
         out.update(extra)
         return out
+
+
+def pktvisor_histogram(values):
+    """pktvisor's histogram of a sketch, from the exact values: Sturges' rule gives
+    1 + floor(log2(n)) buckets; step = max // buckets; bucket i's edge is split + 1 with split
+    starting at step, growing by step and capped at max; each bucket counts the values below its
+    edge, keyed by edge - 1 (equal keys collapse); "+Inf" counts all.  None when empty."""
+    n = len(values)
+    if n == 0:
+        return None
+    top = max(values)
+    bins = 1 + (n.bit_length() - 1)
+    step = top // bins
+    split = step
+    buckets = {}
+    for _ in range(bins):
+        edge = split + 1
+        buckets[str(edge - 1)] = sum(1 for v in values if v < edge)
+        split = min(split + step, top)
+    buckets["+Inf"] = n
+    return {"buckets": buckets}
 
 
 # ----------------------------------------------------------------------------

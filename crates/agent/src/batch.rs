@@ -77,8 +77,10 @@ mod tests {
                 interface: 0,
             });
         }
-        let back: Vec<(u64, u32, Vec<u8>)> =
-            b.iter().map(|p| (p.ts_ns, p.orig_len, p.data.to_vec())).collect();
+        let back: Vec<(u64, u32, Vec<u8>)> = b
+            .iter()
+            .map(|p| (p.ts_ns, p.orig_len, p.data.to_vec()))
+            .collect();
         assert_eq!(
             back,
             vec![

@@ -49,7 +49,8 @@ impl CaptureLoop<'_> {
                     if let Some(batch) = batches.get_mut(worker) {
                         batch.push(&p);
                         if batch.len() >= BATCH_PACKETS {
-                            let full = std::mem::replace(batch, Batch::with_capacity(BATCH_PACKETS));
+                            let full =
+                                std::mem::replace(batch, Batch::with_capacity(BATCH_PACKETS));
                             self.hand_over(worker, full);
                         }
                     }
@@ -114,8 +115,12 @@ impl CaptureLoop<'_> {
             self.counters
                 .kernel_received
                 .store(s.received, Ordering::Relaxed);
-            self.counters.kernel_dropped.store(s.dropped, Ordering::Relaxed);
-            self.counters.if_dropped.store(s.if_dropped, Ordering::Relaxed);
+            self.counters
+                .kernel_dropped
+                .store(s.dropped, Ordering::Relaxed);
+            self.counters
+                .if_dropped
+                .store(s.if_dropped, Ordering::Relaxed);
         }
     }
 }

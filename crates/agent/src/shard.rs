@@ -80,6 +80,9 @@ mod tests {
             used[wq] += 1;
         }
         assert!(used.iter().all(|n| *n > 20), "{used:?}");
-        assert_eq!(s.worker_for(&pv_wire::decode(LinkType::Ethernet, &[0u8; 20])), 0);
+        assert_eq!(
+            s.worker_for(&pv_wire::decode(LinkType::Ethernet, &[0u8; 20])),
+            0
+        );
     }
 }

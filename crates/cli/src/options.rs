@@ -77,12 +77,13 @@ impl AnalysisArgs {
             deep_sample_percent: self.max_deep_sample,
             net: NetConfig {
                 topn_count: self.topn,
-                geo,
+                geo: geo.clone(),
                 ..NetConfig::default()
             },
             dns: (!self.no_dns).then(|| DnsConfig {
                 topn_count: self.topn,
                 extra_ports: self.dns_ports.clone(),
+                geo,
                 ..DnsConfig::default()
             }),
         })

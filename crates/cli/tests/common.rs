@@ -377,3 +377,76 @@ pub fn assert_dns_matches(label: &str, d: &Value, o: &Value) {
         &json_series(&o["xact_out_us"]),
     );
 }
+
+/// Runs a binary from the repository root (policy files name captures relative to it).
+pub fn run_at_root(bin: &str, args: &[&str]) -> Output {
+    let exe = match bin {
+        "pktvisor" => env!("CARGO_BIN_EXE_pktvisor"),
+        _ => env!("CARGO_BIN_EXE_pktvisord"),
+    };
+    Command::new(exe)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap()
+}
+
+pub fn ok_json(out: Output, what: &str) -> Value {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `pktvisor summarize --config POLICY CAPTURE --json`.
+pub fn policy_json(policy: &Path, capture: &Path) -> Value {
+    let args = [
+        "summarize",
+        "--config",
+        policy.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "--json",
+    ];
+    ok_json(run_at_root("pktvisor", &args), &format!("{args:?}"))
+}
+
+/// A one-policy file (policy `p`, tap `t` reading `capture`) with the given `modules:` body
+/// (indented by 10 spaces in the file).
+pub fn write_policy(dir: &Path, name: &str, capture: &Path, modules: &str) -> PathBuf {
+    write_policy_with(dir, name, capture, None, "", modules)
+}
+
+/// [`write_policy`] with the tap's `host_spec` and a `window_config` body (indented by 10
+/// spaces, e.g. `topn_percentile_threshold: 50`).
+pub fn write_policy_with(
+    dir: &Path,
+    name: &str,
+    capture: &Path,
+    host_spec: Option<&str>,
+    window_config: &str,
+    modules: &str,
+) -> PathBuf {
+    let mut text = format!(
+        "version: \"1.0\"\nvisor:\n  taps:\n    t:\n      input_type: pcap\n      config:\n        pcap_file: \"{}\"\n",
+        capture.display()
+    );
+    if let Some(h) = host_spec {
+        text += &format!("        host_spec: \"{h}\"\n");
+    }
+    text += "  policies:\n    p:\n      kind: collection\n      input: {tap: t, input_type: pcap}\n      handlers:\n";
+    if !window_config.is_empty() {
+        text += "        window_config:\n";
+        for line in window_config.lines() {
+            text += &format!("          {line}\n");
+        }
+    }
+    text += "        modules:\n";
+    for line in modules.lines() {
+        text += &format!("          {line}\n");
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -4,57 +4,8 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// Runs a binary from the repository root (policy files name captures relative to it).
-fn run_at_root(bin: &str, args: &[&str]) -> Output {
-    let exe = match bin {
-        "pktvisor" => env!("CARGO_BIN_EXE_pktvisor"),
-        _ => env!("CARGO_BIN_EXE_pktvisord"),
-    };
-    Command::new(exe)
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap()
-}
-
-fn ok_json(out: Output, what: &str) -> Value {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// `pktvisor summarize --config POLICY CAPTURE --json`.
-fn policy_json(policy: &Path, capture: &Path) -> Value {
-    let args = [
-        "summarize",
-        "--config",
-        policy.to_str().unwrap(),
-        capture.to_str().unwrap(),
-        "--json",
-    ];
-    ok_json(run_at_root("pktvisor", &args), &format!("{args:?}"))
-}
-
-/// A one-policy file (policy `p`, tap `t` reading `capture`) with the given `modules:` body
-/// (indented by 10 spaces in the file).
-fn write_policy(dir: &Path, name: &str, capture: &Path, modules: &str) -> PathBuf {
-    let mut text = format!(
-        "version: \"1.0\"\nvisor:\n  taps:\n    t:\n      input_type: pcap\n      config:\n        pcap_file: \"{}\"\n  policies:\n    p:\n      kind: collection\n      input: {{tap: t, input_type: pcap}}\n      handlers:\n        modules:\n",
-        capture.display()
-    );
-    for line in modules.lines() {
-        text += &format!("          {line}\n");
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use std::path::Path;
+use std::process::Command;
 
 /// One DNS message as tshark dissects it.
 struct Msg {

@@ -1,5 +1,6 @@
 //! JSON shapes shared by every handler, as pktvisor publishes them.
 
+use crate::geo::{GeoLoc, Hashed};
 use pv_sketch::{Quantiles, REPORTED_QUANTILES, Rate};
 use serde_json::{Map, Value, json};
 
@@ -7,6 +8,27 @@ use serde_json::{Map, Value, json};
 /// omits empty quantiles rather than printing zeros).
 pub fn quantiles(q: &Quantiles) -> Option<Value> {
     quantiles_by(|rank| q.quantile(rank))
+}
+
+/// `{"buckets": {"<upper bound>": count at most it, ..., "+Inf": n}}`, pktvisor's rendering of
+/// a sketch as a Prometheus-style cumulative histogram, or None when nothing was measured.
+/// Sturges' rule gives `1 + floor(log2(n))` buckets of equal integer width up to the maximum;
+/// bucket i covers values below its edge `(i + 1) * step + 1` (capped at max + 1), and its key
+/// is that edge minus one. Equal edges (max smaller than the bucket count) collapse into one key.
+pub fn histogram(q: &Quantiles) -> Option<Value> {
+    let n = q.count();
+    let max = q.max()?;
+    let bins = 1 + u64::from(n.ilog2());
+    let step = max / bins;
+    let mut buckets = Map::new();
+    let mut split = step;
+    for _ in 0..bins {
+        // split is the bucket's inclusive upper bound (edge - 1).
+        buckets.insert(split.to_string(), json!(q.count_at_most(split)));
+        split = (split + step).min(max);
+    }
+    buckets.insert("+Inf".into(), json!(n));
+    Some(json!({ "buckets": buckets }))
 }
 
 pub fn rate(r: &Rate) -> Option<Value> {
@@ -30,6 +52,25 @@ pub fn top_list<T>(rows: Vec<(T, u64)>, name: impl Fn(&T) -> String) -> Value {
     )
 }
 
+/// A `top_geoLoc` list: entries `{"name": location, "estimate": N}`, plus `"lat"` and `"lon"`
+/// when the record has both (pktvisor adds them only when neither is empty).
+pub fn geo_loc_list(rows: Vec<(Hashed<GeoLoc>, u64)>) -> Value {
+    Value::Array(
+        rows.iter()
+            .map(|(loc, estimate)| {
+                let mut entry = Map::new();
+                entry.insert("name".into(), json!(loc.location));
+                entry.insert("estimate".into(), json!(estimate));
+                if let (Some(lat), Some(lon)) = (&loc.lat, &loc.lon) {
+                    entry.insert("lat".into(), json!(lat));
+                    entry.insert("lon".into(), json!(lon));
+                }
+                Value::Object(entry)
+            })
+            .collect(),
+    )
+}
+
 /// Inserts `value` at the nested path `keys` (creating objects on the way).
 pub fn insert_at(obj: &mut Map<String, Value>, keys: &[&str], value: Value) {
     let (last, parents) = keys.split_last().expect("a JSON path has at least one key");
@@ -42,4 +83,29 @@ pub fn insert_at(obj: &mut Map<String, Value>, keys: &[&str], value: Value) {
             .expect("intermediate JSON path entries are objects");
     }
     cur.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_as_pktvisor_renders_it() {
+        assert_eq!(histogram(&Quantiles::new()), None);
+        // n = 10: 4 buckets; max 10: step 2; upper bounds 2, 4, 6, 8 (counted by hand).
+        let mut q = Quantiles::new();
+        (1..=10).for_each(|v| q.update(v));
+        assert_eq!(
+            histogram(&q),
+            Some(json!({"buckets": {"2": 2, "4": 4, "6": 6, "8": 8, "+Inf": 10}}))
+        );
+        // n = 5, max 2: 3 buckets of width 0, all keyed "0".
+        let mut q = Quantiles::new();
+        [0, 0, 1, 2, 2].into_iter().for_each(|v| q.update(v));
+        assert_eq!(histogram(&q), Some(json!({"buckets": {"0": 2, "+Inf": 5}})));
+        // One value: one bucket.
+        let mut q = Quantiles::new();
+        q.update(7);
+        assert_eq!(histogram(&q), Some(json!({"buckets": {"7": 1, "+Inf": 1}})));
+    }
 }

@@ -8,6 +8,7 @@ pub mod hostspec;
 pub mod json;
 pub mod net;
 pub mod sampler;
+pub mod top_threshold;
 
 pub use event::{Direction, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};

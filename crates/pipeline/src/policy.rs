@@ -13,8 +13,8 @@
 
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader};
+use pv_handlers::dns::DnsHandler;
 use pv_handlers::dns::settings as dns_settings;
-use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::settings as net_settings;
 use pv_handlers::{DeepSampler, HostSpec, NetBucket, NetHandler, PacketEvent};
@@ -57,13 +57,15 @@ pub fn load_policy_file(path: &Path) -> Result<PolicyFile, PolicyError> {
 pub struct PolicyRunOptions {
     /// Overrides `pcap_file` of every pcap tap (and supplies it to taps that have none).
     pub capture: Option<PathBuf>,
-    /// MaxMind databases for the net handlers (`top_geoLoc`, `top_ASN`, geo filters).
+    /// MaxMind databases for the net handlers (`top_geoLoc`, `top_ASN`, geo filters) and the dns
+    /// handlers (`top_geoLoc_ecs`, `top_asn_ecs`, `*_notfound` filters).
     pub geo: Option<Arc<GeoDbs>>,
 }
 
+/// Both boxed: the handlers are large and of very different sizes.
 enum Handler {
-    Net(NetHandler),
-    Dns(Box<DnsHandler>, DnsConfig),
+    Net(Box<NetHandler>),
+    Dns(Box<DnsHandler>),
 }
 
 struct ModuleRun {
@@ -85,15 +87,15 @@ impl ModuleRun {
         };
         match &mut self.handler {
             Handler::Net(h) => h.process_kept(&ev),
-            Handler::Dns(h, cfg) => {
+            Handler::Dns(h) => {
                 h.process(&ev);
-                dns_settings::chain_keeps(cfg, &ev)
+                h.chain_keeps(&ev)
             }
         }
     }
 
     fn finish(&mut self) {
-        if let Handler::Dns(h, _) = &mut self.handler {
+        if let Handler::Dns(h) = &mut self.handler {
             h.finish();
         }
     }
@@ -110,7 +112,7 @@ impl ModuleRun {
                 };
                 (pv_handlers::net::SCHEMA_KEY, period, body)
             }
-            Handler::Dns(h, _) => {
+            Handler::Dns(h) => {
                 let merged = h.merged(self.periods);
                 let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
                 let data = merged.map(|b| b.data).unwrap_or_default();
@@ -190,7 +192,7 @@ impl PolicySummary {
             .map(|m| {
                 let schema = match m.handler {
                     Handler::Net(_) => pv_handlers::net::SCHEMA_KEY,
-                    Handler::Dns(..) => pv_handlers::dns::SCHEMA_KEY,
+                    Handler::Dns(_) => pv_handlers::dns::SCHEMA_KEY,
                 };
                 (m.key.as_str(), schema)
             })
@@ -243,19 +245,21 @@ fn build_modules(
                 let mut cfg = net_settings::net_config(module)
                     .map_err(|e| start_error(file, policy, module, e))?;
                 cfg.geo = opts.geo.clone();
-                Handler::Net(NetHandler::new(cfg, Some(POLICY_PERIOD_SECS), periods))
+                Handler::Net(Box::new(NetHandler::new(
+                    cfg,
+                    Some(POLICY_PERIOD_SECS),
+                    periods,
+                )))
             }
             "dns" => {
-                let cfg = dns_settings::dns_config(module)
+                let mut cfg = dns_settings::dns_config(module)
                     .map_err(|e| start_error(file, policy, module, e))?;
-                Handler::Dns(
-                    Box::new(DnsHandler::new(
-                        cfg.clone(),
-                        Some(POLICY_PERIOD_SECS),
-                        periods,
-                    )),
+                cfg.geo = opts.geo.clone();
+                Handler::Dns(Box::new(DnsHandler::new(
                     cfg,
-                )
+                    Some(POLICY_PERIOD_SECS),
+                    periods,
+                )))
             }
             other => {
                 return Err(PolicyError::new(

@@ -555,13 +555,16 @@ impl<'c> Loader<'c> {
             w.topn_count = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(n) = source.opt_u64("topn_percentile_threshold").map_err(err)? {
-            let clamped = n.min(100);
-            if clamped != n {
-                notes.push(format!(
-                    "topn_percentile_threshold {n} is out of range [0, 100], using {clamped}"
-                ));
+            // Unlike the values above, pktvisor refuses this one rather than clamping it.
+            if n > 100 {
+                return Err(err(ConfigError {
+                    message: format!(
+                        "topn_percentile_threshold {n}: threshold must be between 0 and 100"
+                    ),
+                    line: source.line("topn_percentile_threshold"),
+                }));
             }
-            w.topn_percentile_threshold = clamped as u8;
+            w.topn_percentile_threshold = n as u8;
         }
         for n in notes {
             self.warn(n);

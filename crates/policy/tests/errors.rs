@@ -444,6 +444,20 @@ fn window_value_of_wrong_type() {
 }
 
 #[test]
+fn percentile_threshold_over_100_is_refused() {
+    // pktvisor clamps num_periods and deep_sample_rate but throws for this one.
+    assert_eq!(
+        err(&with_handlers(
+            "      handlers:\n        window_config:\n          topn_percentile_threshold: 101\n        modules: {d: {type: dns}}\n"
+        )),
+        (
+            Some(16),
+            "topn_percentile_threshold 101: threshold must be between 0 and 100".into()
+        )
+    );
+}
+
+#[test]
 fn module_errors() {
     assert_eq!(
         err(&modules("          default_net:\n            type: net2\n")),

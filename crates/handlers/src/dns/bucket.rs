@@ -2,6 +2,7 @@
 
 use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
+use crate::geo::{GeoLoc, Hashed};
 use crate::json;
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames};
 use pv_wire::L3;
@@ -87,6 +88,9 @@ pub struct DnsBucket {
     top_qtype: TopN<u16>,
     top_rcode: TopN<u16>,
     top_query_ecs: TopNames,
+    /// Locations and ASNs of queries' ECS addresses (filled only with MaxMind databases).
+    top_geo_loc_ecs: TopN<Hashed<GeoLoc>>,
+    top_asn_ecs: TopN<Hashed<str>>,
     /// Transaction times (µs) where this host answered (in) or asked (out).
     pub(super) xact_in_us: Quantiles,
     pub(super) xact_out_us: Quantiles,
@@ -191,6 +195,16 @@ impl DnsBucket {
         {
             self.c.query_ecs += 1;
             self.top_query_ecs.update_ref(ecs);
+        }
+    }
+
+    /// The MaxMind answers for a deep-sampled query's ECS address (None: database not loaded).
+    pub fn ecs_geo(&mut self, loc: Option<&Hashed<GeoLoc>>, asn: Option<&Hashed<str>>) {
+        if let Some(loc) = loc {
+            self.top_geo_loc_ecs.update(loc.clone());
+        }
+        if let Some(asn) = asn {
+            self.top_asn_ecs.update(asn.clone());
         }
     }
 
@@ -341,7 +355,12 @@ impl DnsBucket {
                 if let Some(q) = json::quantiles(times) {
                     json::insert_at(&mut m, &["xact", side, "quantiles_us"], q);
                 }
-                json::insert_at(&mut m, &["xact", side, "top_slow"], names(slow, n));
+                if g.histograms
+                    && let Some(h) = json::histogram(times)
+                {
+                    json::insert_at(&mut m, &["xact", side, "histogram_us"], h);
+                }
+                json::insert_at(&mut m, &["xact", side, "top_slow"], names(slow, config));
             }
             if !self.xact_ratio.is_empty() {
                 let mut q = Map::new();
@@ -353,14 +372,27 @@ impl DnsBucket {
             }
         }
         if g.top_ports {
-            let rows = self.top_udp_ports.top(n, 0);
+            let rows = config.top(self.top_udp_ports.top(n, 0));
             m.insert(
                 "top_udp_ports".into(),
                 json::top_list(rows, |p| p.to_string()),
             );
         }
         if g.top_ecs {
-            m.insert("top_query_ecs".into(), names(&self.top_query_ecs, n));
+            m.insert("top_query_ecs".into(), names(&self.top_query_ecs, config));
+            if let Some(geo) = &config.geo {
+                if geo.has_city() {
+                    let rows = config.top(self.top_geo_loc_ecs.top(n, 0));
+                    m.insert("top_geoLoc_ecs".into(), json::geo_loc_list(rows));
+                }
+                if geo.has_asn() {
+                    let rows = config.top(self.top_asn_ecs.top(n, 0));
+                    m.insert(
+                        "top_asn_ecs".into(),
+                        json::top_list(rows, |a| a.to_string()),
+                    );
+                }
+            }
         }
         if g.top_qnames {
             for (key, top) in [
@@ -371,24 +403,24 @@ impl DnsBucket {
                 ("top_srvfail", &self.top_srvfail),
                 ("top_nodata", &self.top_nodata),
             ] {
-                m.insert(key.into(), names(top, n));
+                m.insert(key.into(), names(top, config));
             }
             if g.top_qnames_details {
-                m.insert("top_noerror".into(), names(&self.top_noerror, n));
+                m.insert("top_noerror".into(), names(&self.top_noerror, config));
                 m.insert(
                     "top_qname_by_resp_bytes".into(),
-                    names(&self.top_qname_by_resp_bytes, n),
+                    names(&self.top_qname_by_resp_bytes, config),
                 );
             }
         }
-        let rcodes = self.top_rcode.top(n, 0);
+        let rcodes = config.top(self.top_rcode.top(n, 0));
         m.insert(
             "top_rcode".into(),
             json::top_list(rcodes, |r| {
                 pv_wire::dns::rcode_name(*r).map_or_else(|| r.to_string(), str::to_string)
             }),
         );
-        let qtypes = self.top_qtype.top(n, 0);
+        let qtypes = config.top(self.top_qtype.top(n, 0));
         m.insert(
             "top_qtype".into(),
             json::top_list(qtypes, |t| {
@@ -399,8 +431,8 @@ impl DnsBucket {
     }
 }
 
-fn names(top: &TopNames, n: usize) -> Value {
-    json::top_list(top.top(n, 0), String::clone)
+fn names(top: &TopNames, config: &DnsConfig) -> Value {
+    json::top_list(config.top(top.top(config.topn_count, 0)), String::clone)
 }
 
 impl Bucket for DnsBucket {
@@ -451,6 +483,8 @@ impl Bucket for DnsBucket {
         ] {
             a.merge(b);
         }
+        self.top_geo_loc_ecs.merge(&o.top_geo_loc_ecs);
+        self.top_asn_ecs.merge(&o.top_asn_ecs);
         self.top_udp_ports.merge(&o.top_udp_ports);
         self.top_qtype.merge(&o.top_qtype);
         self.top_rcode.merge(&o.top_rcode);

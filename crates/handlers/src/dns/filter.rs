@@ -1,6 +1,12 @@
 //! The dns handler's filters (pktvisor's policy `filter` keys). A filtered message counts as
 //! an event and in `filtered`, nothing else.
+//!
+//! `geoloc_notfound`/`asn_notfound` select the queries whose EDNS Client Subnet address the
+//! MaxMind database does not know: as in pktvisor, everything else is filtered, replies and
+//! queries without an ECS address included, and so is every message when the database is not
+//! loaded.
 
+use crate::geo::{GeoCache, UNKNOWN};
 use pv_wire::dns::DnsMessage;
 
 const NOERROR: u8 = 0;
@@ -24,12 +30,27 @@ pub struct DnsFilters {
     /// Keep only names ending with one of these (lower case); the matched suffix also shifts
     /// qname aggregation.
     pub only_qname_suffix: Vec<String>,
+    /// Keep only queries whose ECS address has no City database record.
+    pub geoloc_notfound: bool,
+    /// Keep only queries whose ECS address has no ASN database record.
+    pub asn_notfound: bool,
 }
 
 impl DnsFilters {
+    /// Whether the filters need the MaxMind databases.
+    pub fn needs_geo(&self) -> bool {
+        self.geoloc_notfound || self.asn_notfound
+    }
+
     /// None: filtered out. Some(suffix_len): kept, with the length of the matched
-    /// `only_qname_suffix` entry (0 when that filter is off).
-    pub fn check(&self, msg: &DnsMessage<'_>, qname: Option<&str>) -> Option<usize> {
+    /// `only_qname_suffix` entry (0 when that filter is off). `geo` is None when no MaxMind
+    /// database is loaded.
+    pub fn check(
+        &self,
+        msg: &DnsMessage<'_>,
+        qname: Option<&str>,
+        geo: Option<&mut GeoCache>,
+    ) -> Option<usize> {
         let h = &msg.header;
         let keep = !(self.exclude_noerror && h.rcode == NOERROR)
             && self.only_rcode.is_none_or(|r| h.qr && h.rcode == r)
@@ -44,7 +65,7 @@ impl DnsFilters {
                     .is_some_and(|q| self.only_qtype.contains(&q.qtype)))
             && (self.only_qname.is_empty()
                 || qname.is_some_and(|n| self.only_qname.iter().any(|f| f == n)));
-        if !keep {
+        if !keep || (self.needs_geo() && !self.ecs_not_found(msg, geo)) {
             return None;
         }
         if self.only_qname_suffix.is_empty() {
@@ -55,6 +76,24 @@ impl DnsFilters {
             .iter()
             .find(|s| name.ends_with(s.as_str()))
             .map(|s| s.len())
+    }
+}
+
+impl DnsFilters {
+    /// The `*_notfound` test: a query with a non-empty ECS address that each selected database
+    /// is loaded for and answers `Unknown` for.
+    fn ecs_not_found(&self, msg: &DnsMessage<'_>, geo: Option<&mut GeoCache>) -> bool {
+        let Some(geo) = geo else {
+            return false;
+        };
+        let ecs = match msg.edns.as_ref().and_then(|e| e.client_subnet.as_ref()) {
+            Some(cs) if !msg.header.qr && cs.address_len > 0 => cs.address,
+            _ => return false,
+        };
+        let (loc, asn) = geo.lookup(ecs);
+        let city_ok = !self.geoloc_notfound || loc.is_some_and(|l| l.location == UNKNOWN);
+        let asn_ok = !self.asn_notfound || asn.is_some_and(|a| &**a == UNKNOWN);
+        city_ok && asn_ok
     }
 }
 
@@ -76,7 +115,7 @@ mod tests {
         let bytes = reply(3);
         let msg = parse(&bytes, true).unwrap();
         let name = Some("www.example.com");
-        let f = |filters: DnsFilters| filters.check(&msg, name);
+        let f = |filters: DnsFilters| filters.check(&msg, name, None);
         assert_eq!(f(DnsFilters::default()), Some(0));
         assert_eq!(
             f(DnsFilters {
@@ -150,6 +189,6 @@ mod tests {
             exclude_noerror: true,
             ..Default::default()
         };
-        assert_eq!(excl.check(&msg, name), None);
+        assert_eq!(excl.check(&msg, name, None), None);
     }
 }

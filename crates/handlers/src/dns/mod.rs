@@ -14,12 +14,14 @@ pub use filter::DnsFilters;
 pub use xact::{ReplyMatch, XactKey, XactTable};
 
 use crate::event::PacketEvent;
+use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
 use pv_wire::dns::{DnsMessage, parse};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub const SCHEMA_KEY: &str = "dns";
 
@@ -36,6 +38,8 @@ pub struct DnsGroups {
     pub top_ports: bool,
     pub top_ecs: bool,
     pub top_qnames_details: bool,
+    /// `xact.*.histogram_us` (needs `dns_transaction` too).
+    pub histograms: bool,
 }
 
 impl Default for DnsGroups {
@@ -48,6 +52,7 @@ impl Default for DnsGroups {
             top_ports: true,
             top_ecs: false,
             top_qnames_details: false,
+            histograms: false,
         }
     }
 }
@@ -55,6 +60,8 @@ impl Default for DnsGroups {
 #[derive(Clone, Debug)]
 pub struct DnsConfig {
     pub topn_count: usize,
+    /// pktvisor's `topn_percentile_threshold` (0..=100): see [`crate::top_threshold`].
+    pub topn_percentile_threshold: u8,
     pub groups: DnsGroups,
     /// Ports treated as DNS besides 53, 5353 and 5355.
     pub extra_ports: Vec<u16>,
@@ -66,12 +73,16 @@ pub struct DnsConfig {
     pub public_suffix_list: bool,
     pub filters: DnsFilters,
     pub reassembly: ReassemblyConfig,
+    /// MaxMind databases (`--geo-city`, `--geo-asn`): locations and ASNs of ECS addresses
+    /// (`top_geoLoc_ecs`, `top_asn_ecs`, group `top_ecs`) and the `*_notfound` filters.
+    pub geo: Option<Arc<GeoDbs>>,
 }
 
 impl Default for DnsConfig {
     fn default() -> Self {
         Self {
             topn_count: 10,
+            topn_percentile_threshold: 0,
             groups: DnsGroups::default(),
             extra_ports: Vec::new(),
             xact_ttl_ns: 5_000_000_000,
@@ -79,7 +90,22 @@ impl Default for DnsConfig {
             public_suffix_list: false,
             filters: DnsFilters::default(),
             reassembly: ReassemblyConfig::default(),
+            geo: None,
         }
+    }
+}
+
+impl DnsConfig {
+    /// A top list's rows as published: cut at `topn_percentile_threshold`.
+    pub fn top<T>(&self, rows: Vec<(T, u64)>) -> Vec<(T, u64)> {
+        crate::top_threshold::above_percentile(rows, self.topn_percentile_threshold)
+    }
+
+    /// The lookup cache the handler needs: only when a database is loaded and something reads
+    /// it (the ECS lists or the `*_notfound` filters).
+    fn geo_cache(&self) -> Option<GeoCache> {
+        let dbs = self.geo.as_ref().filter(|g| !g.is_empty())?;
+        (self.groups.top_ecs || self.filters.needs_geo()).then(|| GeoCache::new(Arc::clone(dbs)))
     }
 }
 
@@ -97,6 +123,8 @@ struct Core {
     name: String,
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
+    /// Lookups of ECS addresses, when a database is loaded and needed.
+    geo: Option<GeoCache>,
 }
 
 pub struct DnsHandler {
@@ -110,8 +138,10 @@ impl DnsHandler {
     pub fn new(config: DnsConfig, period: Option<u64>, keep: usize) -> Self {
         let tcp = DnsTcpReassembler::new(config.reassembly);
         let xacts = XactTable::new(config.xact_ttl_ns, config.xact_cap);
+        let geo = config.geo_cache();
         Self {
             core: Core {
+                geo,
                 config,
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
@@ -186,6 +216,11 @@ impl DnsHandler {
         if let Some(ts) = newest {
             self.core.window.bucket_at(ts).timed_out(open);
         }
+    }
+
+    /// Whether a chain passes this packet on (see [`settings::chain_keeps`]).
+    pub fn chain_keeps(&mut self, ev: &PacketEvent<'_>) -> bool {
+        settings::chain_keeps(&self.core.config, ev, self.core.geo.as_mut())
     }
 
     pub fn reassembly_stats(&self) -> ReassemblyStats {
@@ -274,7 +309,7 @@ impl Core {
         qname: Option<&str>,
     ) {
         let filters = &self.config.filters;
-        let Some(suffix_len) = filters.check(msg, qname) else {
+        let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
             self.window.bucket_at(ts_ns).filtered(ts_ns);
             return;
         };
@@ -307,12 +342,28 @@ impl Core {
         };
         let groups = self.config.groups;
         self.window.bucket_at(ts_ns).process(&dev, &groups);
+        if groups.top_ecs && dev.deep && !msg.header.qr {
+            self.ecs_geo(ts_ns, msg);
+        }
         if groups.dns_transaction {
             self.transaction(ev, msg, &dev);
         }
         if self.xacts.evicted > 0 {
             let evicted = std::mem::take(&mut self.xacts.evicted);
             self.window.bucket_at(ts_ns).evicted(evicted);
+        }
+    }
+
+    /// Location and ASN of a query's ECS address (pktvisor counts non-empty addresses only).
+    fn ecs_geo(&mut self, ts_ns: u64, msg: &DnsMessage<'_>) {
+        let Some(geo) = &mut self.geo else {
+            return;
+        };
+        if let Some(cs) = msg.edns.as_ref().and_then(|e| e.client_subnet.as_ref())
+            && cs.address_len > 0
+        {
+            let (loc, asn) = geo.lookup(cs.address);
+            self.window.bucket_at(ts_ns).ecs_geo(loc, asn);
         }
     }
 

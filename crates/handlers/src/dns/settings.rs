@@ -59,12 +59,7 @@ pub const DEFAULT_GROUPS: &[&str] = &[
 ];
 
 /// Keys pktvisor accepts that this handler reads but ignores (nothing to do on a pcap input).
-pub const IGNORED_CONFIGS: &[&str] = &[
-    "dnstap_msg_type",
-    "recorded_stream",
-    "geoloc_notfound",
-    "asn_notfound",
-];
+pub const IGNORED_CONFIGS: &[&str] = &["dnstap_msg_type", "recorded_stream"];
 
 /// pktvisor's schema for the dns handler (what its messages list).
 pub const SCHEMA: HandlerSchema = HandlerSchema {
@@ -104,6 +99,7 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
     let s = &module.settings;
     let mut cfg = DnsConfig {
         topn_count: module.window.topn_count,
+        topn_percentile_threshold: module.window.topn_percentile_threshold,
         ..DnsConfig::default()
     };
     let on = module.enabled_groups(DEFAULT_GROUPS, GROUPS);
@@ -116,6 +112,7 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
         top_ports: has("top_ports"),
         top_ecs: has("top_ecs"),
         top_qnames_details: has("top_qnames_details"),
+        histograms: has("histograms"),
     };
     let mut f = DnsFilters::default();
     if s.flag("exclude_noerror")? {
@@ -131,6 +128,8 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
         }
         f.only_rcode = Some(code as u8);
     }
+    f.geoloc_notfound = s.flag("geoloc_notfound")?;
+    f.asn_notfound = s.flag("asn_notfound")?;
     f.only_queries = s.flag("only_queries")?;
     f.only_responses = s.flag("only_responses")?;
     f.only_dnssec_response = s.flag("only_dnssec_response")?;
@@ -214,8 +213,13 @@ fn lower_name(n: &str) -> String {
 
 /// Whether a dns handler with `cfg` passes this packet on to the next handler of a chain
 /// (pktvisor signals chained handlers only for UDP DNS messages that passed its filters;
-/// reassembled TCP messages are not passed on). A packet that is not DNS is not kept.
-pub fn chain_keeps(cfg: &DnsConfig, ev: &crate::event::PacketEvent<'_>) -> bool {
+/// reassembled TCP messages are not passed on). A packet that is not DNS is not kept. `geo`
+/// serves the `*_notfound` filters (None: no database loaded).
+pub fn chain_keeps(
+    cfg: &DnsConfig,
+    ev: &crate::event::PacketEvent<'_>,
+    geo: Option<&mut crate::geo::GeoCache>,
+) -> bool {
     let d = ev.decoded;
     if !matches!(d.l4, pv_wire::L4::Udp) || d.fragment != pv_wire::Fragment::None {
         return false;
@@ -236,7 +240,7 @@ pub fn chain_keeps(cfg: &DnsConfig, ev: &crate::event::PacketEvent<'_>) -> bool 
         .as_ref()
         .is_some_and(|q| q.name.write_lowercase(&mut name).is_ok());
     cfg.filters
-        .check(&msg, has_name.then_some(name.as_str()))
+        .check(&msg, has_name.then_some(name.as_str()), geo)
         .is_some()
 }
 
@@ -270,6 +274,10 @@ mod tests {
         assert_eq!(c.xact_ttl_ns, 1_500_000_000);
         assert_eq!(c.extra_ports, vec![53000, 5300]);
         assert!(c.public_suffix_list);
+        let c = module("filter: {geoloc_notfound: true}").unwrap();
+        assert!(c.filters.geoloc_notfound && !c.filters.asn_notfound);
+        let c = module("filter: {asn_notfound: true}").unwrap();
+        assert!(c.filters.asn_notfound && !c.filters.geoloc_notfound);
         let c =
             module("metric_groups: {enable: [top_ecs, top_qnames_details], disable: [top_ports]}")
                 .unwrap();
@@ -286,6 +294,7 @@ mod tests {
                 top_ports: false,
                 top_ecs: false,
                 top_qnames_details: false,
+                histograms: false,
             }
         );
     }

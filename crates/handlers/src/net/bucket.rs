@@ -235,8 +235,8 @@ impl NetBucket {
         }
         if config.groups.top_ips {
             let n = config.topn_count;
-            let v4 = self.top_ipv4.top(n, 0);
-            let v6 = self.top_ipv6.top(n, 0);
+            let v4 = config.top(self.top_ipv4.top(n, 0));
+            let v6 = config.top(self.top_ipv6.top(n, 0));
             m.insert(
                 "top_ipv4".into(),
                 json::top_list(v4, |a| Ipv4Addr::from(*a).to_string()),
@@ -250,17 +250,11 @@ impl NetBucket {
             let n = config.topn_count;
             m.insert(
                 "top_geoLoc".into(),
-                Value::Array(
-                    self.top_geo_loc
-                        .top(n, 0)
-                        .into_iter()
-                        .map(|(loc, estimate)| geo_loc_entry(&loc, estimate))
-                        .collect(),
-                ),
+                json::geo_loc_list(config.top(self.top_geo_loc.top(n, 0))),
             );
             m.insert(
                 "top_ASN".into(),
-                json::top_list(self.top_asn.top(n, 0), |a| a.to_string()),
+                json::top_list(config.top(self.top_asn.top(n, 0)), |a| a.to_string()),
             );
         }
         if let Some(q) = json::quantiles(&self.payload_size) {
@@ -315,17 +309,4 @@ fn remote_address(dir: Direction, src: IpAddr, dst: IpAddr, l3: L3) -> Option<Ip
         (Direction::In, _) => Some(src),
         (Direction::Out, _) => Some(dst),
     }
-}
-
-/// A `top_geoLoc` entry: `{"name": location, "estimate": N}`, plus `"lat"` and `"lon"` when the
-/// record has both (pktvisor adds them only when neither is empty).
-fn geo_loc_entry(loc: &GeoLoc, estimate: u64) -> Value {
-    let mut entry = Map::new();
-    entry.insert("name".into(), json!(loc.location));
-    entry.insert("estimate".into(), json!(estimate));
-    if let (Some(lat), Some(lon)) = (&loc.lat, &loc.lon) {
-        entry.insert("lat".into(), json!(lat));
-        entry.insert("lon".into(), json!(lon));
-    }
-    Value::Object(entry)
 }

@@ -42,6 +42,8 @@ impl Default for NetGroups {
 pub struct NetConfig {
     /// Entries per top list (pktvisor's `topn_count`, default 10).
     pub topn_count: usize,
+    /// pktvisor's `topn_percentile_threshold` (0..=100): see [`crate::top_threshold`].
+    pub topn_percentile_threshold: u8,
     pub groups: NetGroups,
     /// MaxMind databases (`--geo-city`, `--geo-asn`): with at least one loaded and the `top_geo`
     /// group on, `top_geoLoc` and `top_ASN` are published.
@@ -54,6 +56,7 @@ impl Default for NetConfig {
     fn default() -> Self {
         Self {
             topn_count: 10,
+            topn_percentile_threshold: 0,
             groups: NetGroups::default(),
             geo: None,
             filter: NetFilter::default(),
@@ -62,6 +65,11 @@ impl Default for NetConfig {
 }
 
 impl NetConfig {
+    /// A top list's rows as published: cut at `topn_percentile_threshold`.
+    pub fn top<T>(&self, rows: Vec<(T, u64)>) -> Vec<(T, u64)> {
+        crate::top_threshold::above_percentile(rows, self.topn_percentile_threshold)
+    }
+
     /// Whether `top_geoLoc`/`top_ASN` are counted and published.
     pub fn geo_enabled(&self) -> bool {
         self.groups.top_geo && self.geo.as_ref().is_some_and(|g| !g.is_empty())

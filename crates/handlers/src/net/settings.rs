@@ -59,6 +59,7 @@ pub fn net_config(module: &Module) -> Result<NetConfig, ConfigError> {
     s.opt_bool("recorded_stream")?;
     Ok(NetConfig {
         topn_count: module.window.topn_count,
+        topn_percentile_threshold: module.window.topn_percentile_threshold,
         groups: NetGroups {
             counters: has("counters"),
             cardinality: has("cardinality"),

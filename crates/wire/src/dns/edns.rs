@@ -45,6 +45,9 @@ pub struct ClientSubnet {
     pub scope_prefix: u8,
     /// The address bytes sent, zero-filled to 4 or 16 bytes.
     pub address: IpAddr,
+    /// How many address bytes the option carried (0 for an empty address, which pktvisor does
+    /// not count in its ECS location lists).
+    pub address_len: u8,
 }
 
 impl Edns {
@@ -89,6 +92,7 @@ impl ClientSubnet {
         let (fixed, address) = data.split_first_chunk::<4>()?;
         let family = u16::from_be_bytes([fixed[0], fixed[1]]);
         let (source_prefix, scope_prefix) = (fixed[2], fixed[3]);
+        let address_len = address.len() as u8;
         let (address, bits) = match family {
             FAMILY_IPV4 => {
                 let mut full = [0u8; 4];
@@ -110,6 +114,7 @@ impl ClientSubnet {
             source_prefix,
             scope_prefix,
             address,
+            address_len,
         })
     }
 }
@@ -138,6 +143,7 @@ mod tests {
     fn ipv4_subnet() {
         let ecs = ClientSubnet::parse(&[0, 1, 24, 0, 192, 0, 2]).unwrap();
         assert_eq!(ecs.address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 0)));
+        assert_eq!(ecs.address_len, 3);
         assert_eq!((ecs.source_prefix, ecs.scope_prefix), (24, 0));
         // Prefix 0, no address bytes: 0.0.0.0/0.
         let ecs = ClientSubnet::parse(&[0, 1, 0, 0]).unwrap();

@@ -1,0 +1,279 @@
+//! The live agent against real packets: pktvisor's fixture captures replayed with tcpreplay
+//! over a veth pair between two network namespaces the test creates, captured by `pktvisord`
+//! in one of them; every counter its REST API serves must equal what the file mode reports for
+//! the same capture. Needs root; under CI=true it must run.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two namespaces joined by a veth pair, deleted (with the agent) when dropped.
+struct Lab {
+    ns_a: String,
+    ns_b: String,
+    agent: Option<Child>,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let id = std::process::id() % 100_000;
+        let lab = Lab {
+            ns_a: format!("pv{tag}a{id}"),
+            ns_b: format!("pv{tag}b{id}"),
+            agent: None,
+        };
+        let (a, b) = (&lab.ns_a, &lab.ns_b);
+        sh(&format!(
+            "ip netns add {a} && ip netns add {b} && \
+             ip link add va netns {a} mtu 9000 type veth peer name vb netns {b} mtu 9000 && \
+             ip netns exec {a} sysctl -qw net.ipv6.conf.va.disable_ipv6=1 && \
+             ip netns exec {b} sysctl -qw net.ipv6.conf.vb.disable_ipv6=1 && \
+             ip -n {a} link set va up && ip -n {b} link set vb up && ip -n {b} link set lo up"
+        ));
+        lab
+    }
+
+    fn start_agent(&mut self, port: u16) {
+        self.stop_agent();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns_b, env!("CARGO_BIN_EXE_pktvisord")])
+            .args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "--workers",
+                "2",
+                "vb",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pktvisord");
+        self.agent = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.get(port, "/api/v1/metrics/app").0 != 200 {
+            assert!(Instant::now() < deadline, "the agent did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// (HTTP status, body) of a GET inside the agent's namespace.
+    fn get(&self, port: u16, path: &str) -> (u16, String) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns_b, "curl", "-s", "-m", "5"])
+            .args(["-w", "\n%{http_code}"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn get_json(&self, port: u16, path: &str) -> (u16, Value) {
+        let (code, body) = self.get(port, path);
+        (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    fn replay(&self, file: &std::path::Path) {
+        sh(&format!(
+            "ip netns exec {} tcpreplay -q -i va --topspeed {} >/dev/null 2>&1",
+            self.ns_a,
+            file.display()
+        ));
+    }
+
+    /// SIGTERM; returns the exit status and what the agent printed on stderr.
+    fn stop_agent(&mut self) -> Option<(std::process::ExitStatus, String)> {
+        let mut child = self.agent.take()?;
+        // Only the process this test started, by its PID.
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                return Some((status, err));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("pktvisord did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_a])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_b])
+            .status();
+    }
+}
+
+fn ready() -> bool {
+    if !is_root() {
+        assert!(!in_ci(), "CI runs as root: the live agent test must run");
+        eprintln!("SKIP: the live agent test needs root (network namespaces, capture)");
+        return false;
+    }
+    ["ip", "tcpreplay", "curl"].iter().all(|t| require(t))
+}
+
+/// Counters of bucket 0 plus bucket 1 (a replay can straddle a minute boundary).
+fn served_counts(lab: &Lab, port: u16, paths: &[&[&str]]) -> Vec<u64> {
+    let mut sums = vec![0u64; paths.len()];
+    for bucket in 0..2 {
+        let (code, body) = lab.get_json(port, &format!("/api/v1/metrics/bucket/{bucket}"));
+        if code != 200 {
+            assert_eq!(bucket, 1, "bucket 0 must exist: {body}");
+            continue;
+        }
+        for (sum, path) in sums.iter_mut().zip(paths) {
+            *sum += lookup(&body["1m"], path);
+        }
+    }
+    sums
+}
+
+fn lookup(v: &Value, path: &[&str]) -> u64 {
+    path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or(0)
+}
+
+const COUNTERS: &[&[&str]] = &[
+    &["packets", "total"],
+    &["packets", "udp"],
+    &["packets", "tcp"],
+    &["packets", "other_l4"],
+    &["packets", "ipv4"],
+    &["packets", "ipv6"],
+    &["packets", "protocol", "tcp", "syn"],
+    &["packets", "unknown_dir"],
+    &["packets", "in"],
+    &["packets", "out"],
+    &["dns", "wire_packets", "total"],
+    &["dns", "wire_packets", "queries"],
+    &["dns", "wire_packets", "replies"],
+    &["dns", "wire_packets", "udp"],
+    &["dns", "wire_packets", "tcp"],
+    &["dns", "wire_packets", "noerror"],
+    &["dns", "wire_packets", "nxdomain"],
+    &["dns", "wire_packets", "srvfail"],
+    &["dns", "wire_packets", "refused"],
+    &["dns", "xact", "counts", "total"],
+];
+
+#[test]
+fn replayed_fixtures_match_the_file_summary() {
+    if !ready() {
+        return;
+    }
+    let mut lab = Lab::new("la");
+    let port = 10_000 + (std::process::id() % 20_000) as u16;
+    for name in [
+        "dns_ipv4_udp.pcap",
+        "dns_ipv6_tcp.pcap",
+        "dns_udp_tcp_random.pcap",
+    ] {
+        let file = fixture(name);
+        // The file mode's window (one bucket, the whole capture).
+        let expected = summarize_json(&file, &[]);
+        let records = lookup(&expected, &["capture", "packets_read"]);
+        lab.start_agent(port);
+        lab.replay(&file);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, app) = lab.get_json(port, "/api/v1/metrics/app");
+            let seen = lookup(&app, &["capture", "packets"]);
+            if seen >= records {
+                assert_eq!(seen, records, "{name}: more packets than replayed: {app}");
+                assert_eq!(lookup(&app, &["capture", "kernel_dropped"]), 0, "{app}");
+                assert_eq!(lookup(&app, &["capture", "queue_drops"]), 0, "{app}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: the agent saw {seen} of {records} packets: {app}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Batches reach the workers within 50 ms of capture.
+        std::thread::sleep(Duration::from_millis(300));
+        let served = served_counts(&lab, port, COUNTERS);
+        for (path, got) in COUNTERS.iter().zip(&served) {
+            assert_eq!(
+                *got,
+                lookup(&expected, path),
+                "{name}: {} served by the agent vs the file summary",
+                path.join(".")
+            );
+        }
+        let (status, stderr) = lab.stop_agent().expect("agent running");
+        assert!(status.success(), "{name}: exit {status:?}: {stderr}");
+    }
+}
+
+#[test]
+fn api_error_paths_and_shutdown() {
+    if !ready() {
+        return;
+    }
+    let mut lab = Lab::new("le");
+    let port = 30_000 + (std::process::id() % 20_000) as u16;
+    lab.start_agent(port);
+    let (code, app) = lab.get_json(port, "/api/v1/metrics/app");
+    assert_eq!(code, 200);
+    assert_eq!(app["app"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(app["capture"]["interface"], "vb");
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/5");
+    assert_eq!(code, 425, "{body}");
+    assert_eq!(body["error"], "invalid metrics period, specify [0, 4]");
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/window/1");
+    assert_eq!(code, 425, "{body}");
+    assert_eq!(body["error"], "invalid metrics period, specify [2, 5]");
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/window/3");
+    assert_eq!(code, 425, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("requested metrics period has not yet accumulated"),
+        "{body}"
+    );
+    assert_eq!(lab.get(port, "/api/v1/metrics/bucket/x").0, 404);
+    assert_eq!(lab.get(port, "/api/v1/nothing").0, 404);
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/0");
+    assert_eq!(code, 200, "{body}");
+    assert!(body["1m"]["packets"].is_object(), "{body}");
+    let (status, stderr) = lab.stop_agent().expect("agent running");
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(stderr.contains("capturing on vb"), "{stderr}");
+}
+
+#[test]
+fn unknown_interface_is_a_clear_error() {
+    let out = run("pktvisord", &["nosuchif0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("interface 'nosuchif0' does not exist; available: "),
+        "{err}"
+    );
+}
