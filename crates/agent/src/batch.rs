@@ -36,6 +36,10 @@ impl Batch {
         self.ends.push(self.data.len());
     }
 
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }

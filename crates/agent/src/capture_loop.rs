@@ -37,6 +37,10 @@ impl CaptureLoop<'_> {
             .collect();
         let mut last_flush = Instant::now();
         let mut last_second = unix_now_sec();
+        // The live bucket exists from the start, before any packet.
+        for w in self.workers {
+            w.send(Msg::Tick(last_second));
+        }
         let mut since_clock = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             match self.capture.next_packet() {

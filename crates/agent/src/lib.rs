@@ -7,9 +7,11 @@ mod api;
 mod batch;
 mod capture_loop;
 mod counters;
+mod file_source;
 mod run;
 mod shard;
 mod worker;
 
 pub use api::ApiState;
+pub use file_source::summarize_file_sharded;
 pub use run::{AgentConfig, run};

@@ -15,6 +15,8 @@ pub enum Msg {
     Tick(u64),
     /// A reader wants a copy of the buckets.
     Snapshot(Sender<Snapshot>),
+    /// The input ended (a file source): open transactions time out.
+    EndOfInput,
     /// Everything queued before this is processed; the worker ends.
     Stop,
 }
@@ -80,6 +82,7 @@ fn run(mut summarizer: Summarizer, rx: Receiver<Msg>) {
             Msg::Snapshot(reply) => {
                 let _ = reply.send(summarizer.snapshot());
             }
+            Msg::EndOfInput => summarizer.end_of_input(),
             Msg::Stop => break,
         }
     }

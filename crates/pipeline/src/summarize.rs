@@ -161,10 +161,15 @@ impl Summarizer {
         }
     }
 
-    pub fn finish(mut self) -> Summary {
+    /// The input ended (a file): queries still unanswered count as timed out.
+    pub fn end_of_input(&mut self) {
         if let Some(dns) = &mut self.dns {
             dns.finish();
         }
+    }
+
+    pub fn finish(mut self) -> Summary {
+        self.end_of_input();
         Summary {
             net: self.net,
             dns: self.dns,

@@ -18,8 +18,9 @@ pub struct SecondClock {
 pub enum Tick {
     /// Same second as before (or the very first packet).
     Same,
-    /// The previous second ended; `idle` whole seconds without packets lay in between.
-    Ended { idle: u64 },
+    /// The previous second ended; `idle` whole seconds without packets lay in between, and
+    /// `second` is the one now under way.
+    Ended { idle: u64, second: u64 },
 }
 
 impl SecondClock {
@@ -32,6 +33,7 @@ impl SecondClock {
                 self.current = Some(second);
                 Tick::Ended {
                     idle: second - cur - 1,
+                    second,
                 }
             }
             Some(_) => Tick::Same,
@@ -43,64 +45,186 @@ impl SecondClock {
     }
 }
 
-/// One rate: the running count of the current second plus the distribution of finished seconds.
+/// Seconds kept by number (so that workers' rates of the same seconds add up) before the
+/// oldest are folded into a distribution: two hours of one bucket.
+const MAX_SECONDS: usize = 7200;
+
+/// One rate: the count of each second of packet time (seconds without any count are zeros
+/// between the first and the current second).
+///
+/// Rates merge by second: the same second seen by two workers adds up (the agent shards one
+/// interface's packets over several), different seconds (older buckets of a window) sit side
+/// by side. Past [`MAX_SECONDS`] the oldest seconds are folded into a quantile sketch that
+/// merges as a distribution (a summary of a capture spanning hours, read by several workers,
+/// is then approximate in its rates only).
 #[derive(Clone, Debug, Default)]
 pub struct Rate {
-    current: u64,
-    /// Whether the current second has started (a rate with no second yet reports nothing).
-    started: bool,
-    finished: Quantiles,
-    /// Finished seconds with a value of zero that were not stored in the sketch.
-    idle_seconds: u64,
+    /// Nonzero seconds, ascending, as (second, count); the current one included.
+    seconds: Vec<(u64, u64)>,
+    /// Seconds covered, as disjoint ascending inclusive ranges: zero unless in `seconds`.
+    spans: Vec<(u64, u64)>,
+    /// The second under way (None before `start`).
+    current: Option<u64>,
+    /// Seconds folded out of `seconds` and their number of zero seconds.
+    folded: Quantiles,
+    folded_zeros: u64,
 }
 
 impl Rate {
+    /// The first second of this rate is under way.
+    #[inline]
+    pub fn start(&mut self, second: u64) {
+        if self.current.is_none() {
+            self.current = Some(second);
+            add_span(&mut self.spans, (second, second));
+        }
+    }
+
     #[inline]
     pub fn add(&mut self, amount: u64) {
-        self.current += amount;
+        let Some(sec) = self.current else {
+            return;
+        };
+        match self.seconds.last_mut() {
+            Some((s, count)) if *s == sec => *count += amount,
+            _ if amount > 0 => {
+                self.seconds.push((sec, amount));
+                if self.seconds.len() > MAX_SECONDS {
+                    self.fold_oldest();
+                }
+            }
+            _ => {}
+        }
     }
 
-    /// Closes the current second (even at 0) and accounts for `idle` empty seconds after it.
+    /// The second under way is now `second` (the ones between were idle).
     #[inline]
-    pub fn end_second(&mut self, idle: u64) {
-        self.finished.update(self.current);
-        self.current = 0;
-        self.idle_seconds += idle;
+    pub fn end_second(&mut self, second: u64) {
+        let Some(cur) = self.current else {
+            self.start(second);
+            return;
+        };
+        if second <= cur {
+            return;
+        }
+        self.current = Some(second);
+        match self.spans.last_mut() {
+            Some((_, last)) if *last >= cur => *last = second,
+            _ => add_span(&mut self.spans, (cur, second)),
+        }
     }
 
-    /// Marks that a second is under way, so that a rate whose first packets are all of another
-    /// kind still reports its zeros.
-    #[inline]
-    pub fn start(&mut self) {
-        self.started = true;
+    /// Folds the oldest half of the kept seconds (and the zeros among them) into `folded`.
+    #[cold]
+    fn fold_oldest(&mut self) {
+        let keep_from = self.seconds.len() / 2;
+        let Some(&(boundary, _)) = self.seconds.get(keep_from) else {
+            return;
+        };
+        let mut nonzero = 0;
+        for (_, count) in self.seconds.drain(..keep_from) {
+            self.folded.update(count);
+            nonzero += 1;
+        }
+        // Covered seconds before the boundary leave the spans; those without a count were 0.
+        let mut covered = 0;
+        self.spans.retain_mut(|(first, last)| {
+            if *last < boundary {
+                covered += *last - *first + 1;
+                false
+            } else {
+                if *first < boundary {
+                    covered += boundary - *first;
+                    *first = boundary;
+                }
+                true
+            }
+        });
+        self.folded_zeros += covered.saturating_sub(nonzero);
     }
 
     /// The value of the second in progress.
     pub fn live(&self) -> u64 {
-        self.current
+        match (self.current, self.seconds.last()) {
+            (Some(cur), Some((s, count))) if *s == cur => *count,
+            _ => 0,
+        }
     }
 
-    /// Quantile over all finished seconds and the one in progress.
+    /// Quantile (nearest rank) over every second covered, the one in progress included.
     pub fn quantile(&self, rank: f64) -> Option<u64> {
-        if !self.started {
+        if self.spans.is_empty() && self.folded.is_empty() && self.folded_zeros == 0 {
             return None;
         }
-        let mut all = self.finished.clone();
-        all.update(self.current);
-        all.quantile_with_zeros(rank, self.idle_seconds)
+        let covered: u64 = self.spans.iter().map(|(f, l)| l - f + 1).sum();
+        let zeros = covered.saturating_sub(self.seconds.len() as u64) + self.folded_zeros;
+        let mut all = self.folded.clone();
+        for (_, count) in &self.seconds {
+            all.update(*count);
+        }
+        all.quantile_with_zeros(rank, zeros)
     }
 
-    /// Merges another rate's seconds; the other's second in progress counts as finished.
+    /// Adds another rate's seconds: equal seconds add up, others join.
     pub fn merge(&mut self, other: &Rate) {
-        if !other.started {
-            return;
+        let mut merged = Vec::with_capacity(self.seconds.len() + other.seconds.len());
+        let (mut a, mut b) = (
+            self.seconds.iter().peekable(),
+            other.seconds.iter().peekable(),
+        );
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(sa, ca)), Some(&&(sb, cb))) => {
+                    if sa == sb {
+                        merged.push((sa, ca + cb));
+                        a.next();
+                        b.next();
+                    } else if sa < sb {
+                        merged.push((sa, ca));
+                        a.next();
+                    } else {
+                        merged.push((sb, cb));
+                        b.next();
+                    }
+                }
+                (Some(&&x), None) => {
+                    merged.push(x);
+                    a.next();
+                }
+                (None, Some(&&y)) => {
+                    merged.push(y);
+                    b.next();
+                }
+                (None, None) => break,
+            }
         }
-        self.finished.merge(&other.finished);
-        self.finished.update(other.current);
-        self.idle_seconds += other.idle_seconds;
-        // Even if this rate saw no second of its own, it reports the merged seconds from now on.
-        self.started = true;
+        self.seconds = merged;
+        for span in &other.spans {
+            add_span(&mut self.spans, *span);
+        }
+        self.folded.merge(&other.folded);
+        self.folded_zeros += other.folded_zeros;
+        self.current = self.current.max(other.current);
+        while self.seconds.len() > MAX_SECONDS {
+            self.fold_oldest();
+        }
     }
+}
+
+/// Adds an inclusive range of seconds to disjoint ascending ranges, joining what overlaps or
+/// touches.
+fn add_span(spans: &mut Vec<(u64, u64)>, (first, last): (u64, u64)) {
+    let at = spans.partition_point(|s| s.1.saturating_add(1) < first);
+    let mut new = (first, last);
+    let mut end = at;
+    while let Some(&(f, l)) = spans.get(end) {
+        if f > last.saturating_add(1) {
+            break;
+        }
+        new = (new.0.min(f), new.1.max(l));
+        end += 1;
+    }
+    spans.splice(at..end, [new]);
 }
 
 #[cfg(test)]
@@ -112,10 +236,10 @@ mod tests {
         let mut clock = SecondClock::default();
         let mut rate = Rate::default();
         for &(sec, amount) in events {
-            if let Tick::Ended { idle } = clock.advance(sec) {
-                rate.end_second(idle);
+            if let Tick::Ended { second, .. } = clock.advance(sec) {
+                rate.end_second(second);
             }
-            rate.start();
+            rate.start(sec);
             rate.add(amount);
         }
         rate
@@ -151,5 +275,48 @@ mod tests {
         assert_eq!(m.quantile(0.5), Some(1));
         assert_eq!(m.quantile(0.99), Some(5));
         assert_eq!(m.quantile(0.1), Some(0));
+    }
+
+    #[test]
+    fn workers_of_the_same_seconds_add_up() {
+        // One stream of seconds 100..=104 (3, 0, 0, 1, 2) split between two workers.
+        let a = feed(&[(100, 1), (100, 1), (104, 1)]);
+        let b = feed(&[(100, 1), (103, 1), (104, 1)]);
+        let whole = feed(&[(100, 3), (103, 1), (104, 2)]);
+        let mut m = a.clone();
+        m.merge(&b);
+        for rank in [0.1, 0.3, 0.5, 0.7, 0.9, 1.0] {
+            assert_eq!(m.quantile(rank), whole.quantile(rank), "rank {rank}");
+        }
+    }
+
+    #[test]
+    fn long_streams_fold_and_stay_bounded() {
+        let mut events = Vec::new();
+        for sec in 0..20_000u64 {
+            if sec % 3 != 0 {
+                events.push((sec, 1 + sec % 5));
+            }
+        }
+        let r = feed(&events);
+        assert!(r.seconds.len() <= MAX_SECONDS);
+        // values: a third zeros, the rest 1..=5 evenly: the median is 2 (nearest rank).
+        let mut all: Vec<u64> = (0..20_000u64)
+            .map(|s| if s % 3 == 0 { 0 } else { 1 + s % 5 })
+            .collect();
+        all.sort();
+        for rank in [0.2, 0.5, 0.9] {
+            let pos = ((rank * all.len() as f64).ceil() as usize).max(1);
+            assert_eq!(r.quantile(rank), Some(all[pos - 1]), "rank {rank}");
+        }
+    }
+
+    #[test]
+    fn spans_join() {
+        let mut s = Vec::new();
+        for span in [(10, 12), (20, 20), (13, 15), (18, 19), (30, 31), (14, 25)] {
+            add_span(&mut s, span);
+        }
+        assert_eq!(s, vec![(10, 25), (30, 31)]);
     }
 }

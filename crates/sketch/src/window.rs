@@ -96,12 +96,13 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         }
     }
 
-    /// Rotates on a clock tick without packets (idle links still advance the window).
+    /// Rotates on a clock tick without packets (idle links still advance the window); opens
+    /// the live bucket if there is none yet (an agent serves bucket 0 before any packet).
     pub fn advance_to(&mut self, sec: u64) {
-        if let (Some(live), Some(p)) = (self.buckets.front(), self.period)
-            && sec >= live.start_sec + p
-        {
-            self.open_bucket(sec);
+        match (self.buckets.front(), self.period) {
+            (None, _) => self.open_bucket(sec),
+            (Some(live), Some(p)) if sec >= live.start_sec + p => self.open_bucket(sec),
+            _ => {}
         }
     }
 
@@ -219,6 +220,8 @@ mod tests {
     #[test]
     fn idle_clock_rotates_and_late_packets_stay_live() {
         let mut w = Window::new(Some(10), 5, Count::default);
+        w.advance_to(11);
+        assert_eq!(w.len(), 1);
         w.bucket_at(12 * S).0 += 1;
         w.advance_to(25);
         assert_eq!(w.len(), 2);

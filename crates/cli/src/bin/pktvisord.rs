@@ -49,7 +49,8 @@ struct Cli {
     config: Option<PathBuf>,
 
     /// Worker threads summarizing a live capture (packets are sharded by flow).
-    /// Default: the number of CPU cores.
+    /// Default: the number of CPU cores. Given with a capture file, the file is summarized by
+    /// that many workers the same way (default for files: one thread, no sharding).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
 
@@ -89,7 +90,11 @@ fn main() -> ExitCode {
     let result = cli
         .analysis
         .to_options(period, cli.periods as usize)
-        .and_then(|opts| summarize::run("pktvisord", &target, &opts));
+        .and_then(|opts| match cli.workers {
+            // Explicit workers: the agent's sharded pipeline (measures how it scales).
+            Some(n) => summarize_sharded(&target, &opts, usize::from(n)),
+            None => summarize::run("pktvisord", &target, &opts),
+        });
     match result {
         Ok(json) => {
             summarize::print_json(&json);
@@ -100,6 +105,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn summarize_sharded(
+    target: &std::path::Path,
+    opts: &pv_pipeline::SummarizeOptions,
+    workers: usize,
+) -> Result<serde_json::Value, String> {
+    let (snapshot, renderer) = pv_agent::summarize_file_sharded(target, opts, workers)?;
+    if let Some(damage) = &snapshot.stats.damage {
+        eprintln!(
+            "pktvisord: warning: {damage}; the summary covers the {} packets before it",
+            snapshot.stats.packets_read
+        );
+    }
+    Ok(snapshot.merged_json(&renderer, renderer.periods))
 }
 
 fn run_live(cli: &Cli, target: &str) -> ExitCode {

@@ -109,14 +109,15 @@ impl DnsBucket {
 
     fn tick(&mut self, ts_ns: u64) {
         let first = self.c.events == 0;
-        match self.clock.advance(ts_ns / 1_000_000_000) {
-            Tick::Ended { idle } => {
-                self.rate_total.end_second(idle);
-                self.rate_events.end_second(idle);
+        let sec = ts_ns / 1_000_000_000;
+        match self.clock.advance(sec) {
+            Tick::Ended { second, .. } => {
+                self.rate_total.end_second(second);
+                self.rate_events.end_second(second);
             }
             Tick::Same if first => {
-                self.rate_total.start();
-                self.rate_events.start();
+                self.rate_total.start(sec);
+                self.rate_events.start(sec);
             }
             Tick::Same => {}
         }

@@ -90,13 +90,14 @@ impl NetBucket {
     #[inline]
     fn tick(&mut self, ts_ns: u64) {
         let first = self.counters.events == 0;
-        match self.clock.advance(ts_ns / 1_000_000_000) {
-            Tick::Ended { idle } => self
+        let sec = ts_ns / 1_000_000_000;
+        match self.clock.advance(sec) {
+            Tick::Ended { second, .. } => self
                 .rates
                 .each()
                 .into_iter()
-                .for_each(|r| r.end_second(idle)),
-            Tick::Same if first => self.rates.each().into_iter().for_each(Rate::start),
+                .for_each(|r| r.end_second(second)),
+            Tick::Same if first => self.rates.each().into_iter().for_each(|r| r.start(sec)),
             Tick::Same => {}
         }
     }
