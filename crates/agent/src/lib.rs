@@ -7,6 +7,7 @@ mod api;
 mod batch;
 mod capture_loop;
 mod counters;
+mod prometheus;
 mod run;
 mod shard;
 mod worker;
