@@ -58,7 +58,7 @@ fn merge_buckets<B: Bucket + Clone>(mine: &mut Vec<TimeBucket<B>>, theirs: &[Tim
             None => mine.push(other.clone()),
         }
     }
-    mine.sort_by(|a, b| b.start_sec.cmp(&a.start_sec));
+    mine.sort_by_key(|b| std::cmp::Reverse(b.start_sec));
 }
 
 /// The newest `n` buckets merged into one, spanning from the oldest one's start.

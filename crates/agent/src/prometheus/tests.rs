@@ -14,7 +14,7 @@ use std::time::Instant;
 #[derive(Debug)]
 struct Sample {
     name: String,
-    labels: Vec<(String, String)>,
+    labels: Labels,
     value: f64,
 }
 
@@ -35,8 +35,10 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
+type Labels = Vec<(String, String)>;
+
 /// `{k="v",...}` with the format's escapes undone; returns the labels and the rest of the line.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = s.strip_prefix('{').ok_or("labels must open with {")?;
     loop {
