@@ -1,8 +1,10 @@
 //! pktvisor's REST API (v3 paths): `/api/v1/metrics/app`, `/api/v1/metrics/bucket/{N}`,
 //! `/api/v1/metrics/window/{N}`. JSON shapes and status codes as pktvisor's: a period out of
-//! range is 425 Too Early with `{"error": "..."}`.
+//! range is 425 Too Early with `{"error": "..."}`. Prometheus text on `/metrics` and
+//! `/api/v1/policies/default/metrics/prometheus`.
 
 use crate::counters::CaptureCounters;
+use crate::prometheus::Health;
 use crate::worker::Msg;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -23,6 +25,8 @@ pub struct ApiState {
     pub counters: Arc<CaptureCounters>,
     pub iface: String,
     pub started: Instant,
+    /// `instance` label of every Prometheus sample (`--prom-instance`).
+    pub prom_instance: Option<String>,
 }
 
 impl ApiState {
@@ -112,6 +116,32 @@ async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
     }
 }
 
+async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
+    let text = tokio::task::spawn_blocking(move || {
+        let snapshot = state.snapshot()?;
+        let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
+        Some(crate::prometheus::render(
+            &snapshot,
+            &state.renderer,
+            &health,
+            state.prom_instance.as_deref(),
+        ))
+    })
+    .await;
+    match text {
+        Ok(Some(body)) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+            body,
+        )
+            .into_response(),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the agent is shutting down",
+        ),
+    }
+}
+
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
@@ -121,6 +151,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metrics/app", get(app))
         .route("/api/v1/metrics/bucket/{n}", get(bucket))
         .route("/api/v1/metrics/window/{n}", get(window))
+        .route("/metrics", get(prometheus))
+        .route(
+            "/api/v1/policies/default/metrics/prometheus",
+            get(prometheus),
+        )
         .fallback(not_found)
         .with_state(state)
 }

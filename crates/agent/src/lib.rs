@@ -8,6 +8,7 @@ mod batch;
 mod capture_loop;
 mod counters;
 mod file_source;
+mod prometheus;
 mod run;
 mod shard;
 mod worker;

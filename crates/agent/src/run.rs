@@ -24,6 +24,8 @@ pub struct AgentConfig {
     pub snaplen: u32,
     pub buffer_bytes: usize,
     pub promisc: bool,
+    /// `instance` label of the Prometheus samples.
+    pub prom_instance: Option<String>,
 }
 
 fn host_cidr(ip: &IpAddr) -> String {
@@ -64,6 +66,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         counters: counters.clone(),
         iface: iface.name.clone(),
         started: Instant::now(),
+        prom_instance: config.prom_instance.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

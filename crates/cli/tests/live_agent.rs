@@ -259,6 +259,17 @@ fn api_error_paths_and_shutdown() {
     );
     assert_eq!(lab.get(port, "/api/v1/metrics/bucket/x").0, 404);
     assert_eq!(lab.get(port, "/api/v1/nothing").0, 404);
+    // Prometheus: the agent's health is there from the start, before any bucket completes.
+    for path in ["/metrics", "/api/v1/policies/default/metrics/prometheus"] {
+        let (code, text) = lab.get(port, path);
+        assert_eq!(code, 200, "{path}: {text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(
+                "pktvisord_capture_packets_total{policy=\"default\",interface=\"vb\"} "
+            )),
+            "{path}: {text}"
+        );
+    }
     let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/0");
     assert_eq!(code, 200, "{body}");
     assert!(body["1m"]["packets"].is_object(), "{body}");

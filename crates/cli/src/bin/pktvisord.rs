@@ -68,6 +68,10 @@ struct Cli {
     #[arg(long)]
     no_promisc: bool,
 
+    /// Add an `instance="NAME"` label to every Prometheus sample (`/metrics`, live capture).
+    #[arg(long, value_name = "NAME")]
+    prom_instance: Option<String>,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -146,6 +150,7 @@ fn run_live(cli: &Cli, target: &str) -> ExitCode {
                 snaplen: cli.snaplen,
                 buffer_bytes: cli.capture_buffer as usize * 1024 * 1024,
                 promisc: !cli.no_promisc,
+                prom_instance: cli.prom_instance.clone(),
             })
         });
     match result {

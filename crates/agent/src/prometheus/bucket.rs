@@ -1,0 +1,138 @@
+//! A bucket's JSON as Prometheus families. Walking the JSON that `/api/v1/metrics/bucket/N`
+//! serves keeps one source of truth for names and values: a metric's name is its JSON path
+//! joined with `_` (pktvisor's naming), numbers are gauges (a bucket's counts restart every
+//! period, as pktvisor types them), `{p50,p90,p95,p99}` objects are summaries, `histogram_us`
+//! objects are histograms, and top-N lists are one gauge per entry labelled with the item.
+
+use super::text::{Exposition, metric_name};
+use serde_json::{Map, Value};
+
+/// pktvisor's quantile keys and the `quantile` label each one becomes.
+const QUANTILES: [(&str, &str); 4] = [
+    ("p50", "0.5"),
+    ("p90", "0.9"),
+    ("p95", "0.95"),
+    ("p99", "0.99"),
+];
+
+/// The label naming a top-N list's item, by the list's key (pktvisor's item keys, from its
+/// handlers' metric declarations).
+fn item_label(list: &str) -> &'static str {
+    match list {
+        "top_udp_ports" => "port",
+        "top_ipv4" => "ipv4",
+        "top_ipv6" => "ipv6",
+        "top_geoLoc" | "top_geoLoc_ecs" => "geo_loc",
+        "top_ASN" | "top_asn_ecs" => "asn",
+        "top_query_ecs" => "ecs",
+        "top_rcode" => "rcode",
+        "top_qtype" => "qtype",
+        // top_qname2/3, top_nxdomain, top_refused, top_srvfail, top_nodata, top_noerror,
+        // top_qname_by_resp_bytes and the transactions' top_slow all count qnames.
+        _ => "qname",
+    }
+}
+
+fn help(path: &[&str]) -> String {
+    format!(
+        "{} in the last complete bucket (see /api/v1/metrics/bucket/1)",
+        path.join(".")
+    )
+}
+
+/// Writes the families of `value`, found at JSON `path` (e.g. `["dns"]`).
+pub fn write<'a>(exp: &mut Exposition, path: &mut Vec<&'a str>, value: &'a Value) {
+    match value {
+        Value::Number(n) => {
+            let name = metric_name(path);
+            exp.family(&name, "gauge", &help(path));
+            exp.sample(&name, &[], &n.to_string());
+        }
+        Value::Object(m) if is_quantiles(m) => summary(exp, path, m),
+        Value::Object(m) if path.last() == Some(&"histogram_us") => histogram(exp, path, m),
+        Value::Object(m) => {
+            for (key, v) in m {
+                path.push(key);
+                write(exp, path, v);
+                path.pop();
+            }
+        }
+        Value::Array(rows) => top_list(exp, path, rows),
+        // Strings and booleans are not measurements.
+        _ => {}
+    }
+}
+
+fn is_quantiles(m: &Map<String, Value>) -> bool {
+    m.len() == QUANTILES.len()
+        && QUANTILES
+            .iter()
+            .all(|(k, _)| m.get(*k).is_some_and(Value::is_number))
+}
+
+fn summary(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
+    let name = metric_name(path);
+    exp.family(&name, "summary", &help(path));
+    for (key, q) in QUANTILES {
+        if let Some(Value::Number(n)) = m.get(key) {
+            exp.sample(&name, &[("quantile", q)], &n.to_string());
+        }
+    }
+}
+
+/// `{"buckets": {"<upper bound>": cumulative count, ..., "+Inf": n}}`, already cumulative.
+fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
+    let Some(Value::Object(buckets)) = m.get("buckets") else {
+        return;
+    };
+    let mut rows: Vec<(f64, &str, &Value)> = buckets
+        .iter()
+        .filter_map(|(le, v)| {
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((bound, le.as_str(), v))
+        })
+        .collect();
+    // JSON objects order keys as text ("+Inf" < "10" < "9"); le must ascend.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let name = metric_name(path);
+    exp.family(&name, "histogram", &help(path));
+    let bucket = format!("{name}_bucket");
+    for (_, le, v) in &rows {
+        exp.sample(&bucket, &[("le", le)], &v.to_string());
+    }
+    if let Some((_, _, total)) = rows.iter().find(|r| r.0.is_infinite()) {
+        exp.sample(&format!("{name}_count"), &[], &total.to_string());
+    }
+}
+
+/// `[{"name": item, "estimate": n, ("lat", "lon")}]`: a gauge per entry.
+fn top_list(exp: &mut Exposition, path: &[&str], rows: &[Value]) {
+    if rows.is_empty() {
+        return;
+    }
+    let name = metric_name(path);
+    let label = item_label(path.last().copied().unwrap_or_default());
+    exp.family(&name, "gauge", &help(path));
+    for row in rows {
+        let (Some(item), Some(estimate)) = (
+            row.get("name").and_then(Value::as_str),
+            row.get("estimate").filter(|e| e.is_number()),
+        ) else {
+            continue;
+        };
+        let mut labels = vec![(label, item.to_string())];
+        // Geo entries carry their coordinates when the database has them.
+        for key in ["lat", "lon"] {
+            if let Some(v) = row.get(key) {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                labels.push((key, text));
+            }
+        }
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        exp.sample(&name, &labels, &estimate.to_string());
+    }
+}

@@ -1,0 +1,115 @@
+//! The agent's own health as Prometheus families (`pktvisord_*`): capture and queue counters,
+//! what the bounded DNS state evicted, memory and up time. Present even before the first
+//! bucket completes, so a scrape can tell a healthy idle agent from a broken one.
+
+use super::text::Exposition;
+use crate::counters::CaptureCounters;
+use pv_pipeline::Snapshot;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub struct Health {
+    pub interface: String,
+    pub packets: u64,
+    pub kernel_received: u64,
+    pub kernel_dropped: u64,
+    pub if_dropped: u64,
+    pub queue_drops: u64,
+    pub dns_tcp_streams_evicted: u64,
+    pub dns_xact_evicted: u64,
+    pub resident_bytes: Option<u64>,
+    pub up_time_seconds: f64,
+}
+
+impl Health {
+    pub fn gather(
+        counters: &CaptureCounters,
+        interface: &str,
+        started: Instant,
+        snapshot: &Snapshot,
+    ) -> Health {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        Health {
+            interface: interface.to_string(),
+            packets: load(&counters.packets),
+            kernel_received: load(&counters.kernel_received),
+            kernel_dropped: load(&counters.kernel_dropped),
+            if_dropped: load(&counters.if_dropped),
+            queue_drops: load(&counters.queue_drops),
+            dns_tcp_streams_evicted: snapshot.reassembly.map_or(0, |r| r.streams_evicted),
+            dns_xact_evicted: snapshot
+                .dns
+                .iter()
+                .flatten()
+                .map(|b| b.data.counters().xact_evicted)
+                .sum(),
+            resident_bytes: resident_memory_bytes(),
+            up_time_seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub fn write(&self, exp: &mut Exposition) {
+        let counters = [
+            (
+                "pktvisord_capture_packets_total",
+                "Packets read from the capture ring",
+                self.packets,
+            ),
+            (
+                "pktvisord_capture_kernel_received_total",
+                "Packets the kernel filter passed (libpcap ps_recv)",
+                self.kernel_received,
+            ),
+            (
+                "pktvisord_capture_kernel_dropped_total",
+                "Packets dropped because the capture ring was full (libpcap ps_drop)",
+                self.kernel_dropped,
+            ),
+            (
+                "pktvisord_capture_if_dropped_total",
+                "Packets dropped by the interface or its driver (libpcap ps_ifdrop)",
+                self.if_dropped,
+            ),
+            (
+                "pktvisord_worker_queue_drops_total",
+                "Packets dropped because a worker's queue was full",
+                self.queue_drops,
+            ),
+            (
+                "pktvisord_dns_tcp_streams_evicted_total",
+                "DNS-over-TCP streams evicted by the bounded reassembly, since start",
+                self.dns_tcp_streams_evicted,
+            ),
+        ];
+        let iface = [("interface", self.interface.as_str())];
+        for (name, help, value) in counters {
+            exp.family(name, "counter", help);
+            exp.sample(name, &iface, &value.to_string());
+        }
+        // Transactions are counted per bucket: this sum falls as old buckets leave the window.
+        let name = "pktvisord_dns_xact_evicted_total";
+        exp.family(
+            name,
+            "gauge",
+            "DNS transactions evicted unanswered from the bounded table, in the buckets held",
+        );
+        exp.sample(name, &iface, &self.dns_xact_evicted.to_string());
+        if let Some(bytes) = self.resident_bytes {
+            let name = "pktvisord_resident_memory_bytes";
+            exp.family(name, "gauge", "Resident set size of the agent");
+            exp.sample(name, &iface, &bytes.to_string());
+        }
+        let name = "pktvisord_up_time_seconds";
+        exp.family(name, "gauge", "Seconds since the agent started");
+        exp.sample(name, &iface, &format!("{:.3}", self.up_time_seconds));
+    }
+}
+
+/// The second field of /proc/self/statm (resident pages) times the page size.
+fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(page).ok().map(|p| p * pages)
+}
