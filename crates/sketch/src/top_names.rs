@@ -19,11 +19,13 @@ use ahash::RandomState;
 use datasketches::frequencies::FrequentItemsSketch;
 
 const LG_MAX_MAP: u32 = 13;
-/// Names kept in the dictionary before the ones the sketch dropped are removed: twice the
-/// 6144 the sketch tracks at most, so that a collection frees at least half.
-const DICT_CAP: usize = 12_288;
-/// Slots of the dictionary's table at its largest: a power of two, at most 3/4 full.
-const DICT_MAX_SLOTS: usize = 16_384;
+/// Names kept in the dictionary before the ones the sketch dropped are removed: well above the
+/// 6144 the sketch tracks at most, so that a collection frees at least 10 000 names and its cost
+/// (a scan of the table, re-inserting the survivors) is spread thin.
+const DICT_CAP: usize = 16_384;
+/// Slots of the dictionary's table at its largest: a power of two, at most half full at the
+/// cap (short probes).
+const DICT_MAX_SLOTS: usize = 32_768;
 /// The first allocation: most top lists see few names.
 const DICT_MIN_SLOTS: usize = 64;
 /// A slot whose hash is this is free; the hash of a name is never 0 (see `name_hash`).
@@ -83,7 +85,7 @@ impl NameDict {
     /// Adds a name unless its hash is there already.
     #[inline]
     fn insert(&mut self, hash: u64, name: &str) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+        if (self.len + 1) * 2 > self.slots.len() && self.slots.len() < DICT_MAX_SLOTS {
             self.grow();
         }
         let mask = self.slots.len() - 1;
@@ -144,6 +146,9 @@ pub struct TopNames {
     sketch: FrequentItemsSketch<u64>,
     names: NameDict,
     hasher: RandomState,
+    /// The last name's hash and its count not yet in the sketch: runs of one name (a zone
+    /// that dominates qname2) cost a comparison each instead of a sketch update.
+    run: (u64, u64),
 }
 
 impl Default for TopNames {
@@ -159,6 +164,7 @@ impl TopNames {
                 .expect("map size is a power of two in the valid range"),
             names: NameDict::default(),
             hasher: hasher(),
+            run: (FREE, 0),
         }
     }
 
@@ -179,35 +185,61 @@ impl TopNames {
             return;
         }
         let hash = self.name_hash(name);
-        self.sketch.update_with_count(hash, weight);
-        self.names.insert(hash, name);
-        if self.names.len > DICT_CAP {
+        if hash == self.run.0 {
+            self.run.1 += weight;
+            return;
+        }
+        self.end_run();
+        self.run = (hash, weight);
+        if self.names.len >= DICT_CAP {
             self.collect();
+        }
+        self.names.insert(hash, name);
+    }
+
+    /// Moves the current run's count into the sketch.
+    fn end_run(&mut self) {
+        let (hash, count) = std::mem::replace(&mut self.run, (FREE, 0));
+        if count > 0 {
+            self.sketch.update_with_count(hash, count);
         }
     }
 
-    /// Drops the names the sketch no longer tracks.
+    /// The sketch with the current run applied.
+    fn sketch_now(&self) -> std::borrow::Cow<'_, FrequentItemsSketch<u64>> {
+        if self.run.1 == 0 {
+            return std::borrow::Cow::Borrowed(&self.sketch);
+        }
+        let mut sketch = self.sketch.clone();
+        sketch.update_with_count(self.run.0, self.run.1);
+        std::borrow::Cow::Owned(sketch)
+    }
+
+    /// Drops the names the sketch no longer tracks (the current run's stays).
     fn collect(&mut self) {
         let sketch = &self.sketch;
+        let run = self.run.0;
         let slots = self.names.slots.len();
-        self.names.rebuild(slots, |h| sketch.lower_bound(&h) > 0);
+        self.names
+            .rebuild(slots, |h| h == run || sketch.lower_bound(&h) > 0);
     }
 
     pub fn merge(&mut self, other: &TopNames) {
-        self.sketch.merge(&other.sketch);
+        self.end_run();
+        self.sketch.merge(&other.sketch_now());
         for (hash, name) in other.names.iter() {
             if self.sketch.lower_bound(&hash) > 0 {
-                self.names.insert(hash, name);
-                if self.names.len > DICT_CAP {
+                if self.names.len >= DICT_CAP {
                     self.collect();
                 }
+                self.names.insert(hash, name);
             }
         }
     }
 
     /// The largest possible error of any reported count (0 while exact).
     pub fn maximum_error(&self) -> u64 {
-        self.sketch.maximum_error()
+        self.sketch_now().maximum_error()
     }
 
     /// Names kept for the hashes (bounded by the dictionary's cap).
@@ -217,7 +249,7 @@ impl TopNames {
 
     /// As [`crate::TopN::top`].
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
-        let mut rows: Vec<(String, u64)> = top_rows(&self.sketch, usize::MAX, min_count)
+        let mut rows: Vec<(String, u64)> = top_rows(&self.sketch_now(), usize::MAX, min_count)
             .into_iter()
             .filter_map(|(hash, count)| Some((self.names.get(hash)?.to_string(), count)))
             .collect();
@@ -282,7 +314,7 @@ mod tests {
         // Every name the sketch reports still has its text.
         assert_eq!(
             t.top(usize::MAX, 0).len(),
-            t.sketch
+            t.sketch_now()
                 .frequent_items(datasketches::frequencies::ErrorType::NoFalseNegatives)
                 .len()
         );
@@ -301,6 +333,26 @@ mod tests {
         let top: Vec<String> = a.top(2, 0).into_iter().map(|(n, _)| n).collect();
         assert_eq!(top, ["only-b", "only-a"]);
         assert!(a.dictionary_len() <= DICT_CAP);
+    }
+
+    #[test]
+    fn runs_of_one_name_count_as_the_sketch_would() {
+        let mut t = TopNames::new();
+        let mut g = TopN::<String>::new();
+        for (i, name) in ["a", "a", "a", "b", "a", "b", "b", "c"].iter().enumerate() {
+            t.update_ref_by(name, 1 + i as u64 % 2);
+            g.update_ref_by(*name, 1 + i as u64 % 2);
+        }
+        assert_eq!(t.top(10, 0), g.top(10, 0));
+        // a 1+2+1+1, b 2+2+1, c 2 per copy; merged twice into a list holding one c.
+        let mut m = TopNames::new();
+        m.update_ref("c");
+        m.merge(&t);
+        m.merge(&t);
+        assert_eq!(
+            m.top(3, 0),
+            vec![("a".into(), 10), ("b".into(), 10), ("c".into(), 5)]
+        );
     }
 
     #[test]

@@ -129,6 +129,8 @@ struct Core {
 
 pub struct DnsHandler {
     core: Core,
+    /// One bit per port: whether it carries DNS (checked twice per packet).
+    dns_ports: Box<[u64; 1024]>,
     tcp: DnsTcpReassembler,
     /// The second of packet time of the last idle-stream expiry.
     tcp_expired_at: u64,
@@ -139,7 +141,12 @@ impl DnsHandler {
         let tcp = DnsTcpReassembler::new(config.reassembly);
         let xacts = XactTable::new(config.xact_ttl_ns, config.xact_cap);
         let geo = config.geo_cache();
+        let mut dns_ports = Box::new([0u64; 1024]);
+        for port in DEFAULT_PORTS.iter().chain(&config.extra_ports) {
+            dns_ports[usize::from(*port) / 64] |= 1 << (port % 64);
+        }
         Self {
+            dns_ports,
             core: Core {
                 geo,
                 config,
@@ -156,7 +163,7 @@ impl DnsHandler {
 
     #[inline]
     fn is_dns_port(&self, port: u16) -> bool {
-        DEFAULT_PORTS.contains(&port) || self.core.config.extra_ports.contains(&port)
+        self.dns_ports[usize::from(port) / 64] & (1 << (port % 64)) != 0
     }
 
     #[inline]
