@@ -46,10 +46,7 @@ impl CaptureLoop<'_> {
             match self.capture.next_packet() {
                 Ok(Some(p)) => {
                     self.counters.packets.fetch_add(1, Ordering::Relaxed);
-                    let worker = match link {
-                        Some(link) => sharder.worker_for(&pv_wire::decode(link, p.data)),
-                        None => 0,
-                    };
+                    let worker = sharder.worker_for_frame(link, p.data);
                     if let Some(batch) = batches.get_mut(worker) {
                         batch.push(&p);
                         if batch.len() >= BATCH_PACKETS {

@@ -61,7 +61,7 @@ pub fn summarize_file_sharded(
                 lt
             }
         };
-        let worker = lt.map_or(0, |lt| sharder.worker_for(&pv_wire::decode(lt, p.data)));
+        let worker = sharder.worker_for_frame(lt, p.data);
         // One link type per batch: a pcapng may mix them.
         if let Some(batch) = batches.get_mut(worker) {
             if !batch.is_empty() && batch.linktype() != p.linktype {
