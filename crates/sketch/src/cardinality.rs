@@ -1,20 +1,63 @@
-//! Distinct counts with a theta sketch.
+//! Distinct counts with a theta sketch (the KMV / QuickSelect family of Apache DataSketches).
 //!
-//! Theta is chosen over HLL because it is *exact* until it holds `2^LG_K` distinct items
-//! (16384 here) and degrades to a known relative standard error (~0.8 %) beyond, while HLL's
-//! small-range estimator is already approximate at a few hundred items.
+//! Theta is chosen over HLL because it is *exact* until it holds more than `2 * K` distinct
+//! items (32 768 here) and degrades to a known relative standard error (~0.8 %, 1/sqrt(K))
+//! beyond, while HLL's small-range estimator is already approximate at a few hundred items.
+//!
+//! The sketch keeps the 64-bit hashes of the items below a threshold `theta` (all of them at
+//! first). When more than `2 * K` are kept, theta drops to the K-th smallest and the hashes at
+//! or above it are forgotten; the estimate is then `kept / (theta / 2^64)`. Merging is a theta
+//! union: the smaller theta wins and the kept hashes below it are pooled, so sketches of
+//! several workers (or agents) merge exactly like one sketch fed everything.
+//!
+//! This is our implementation rather than datasketches' `ThetaSketch`: the per-item cost was a
+//! Murmur3 hash plus the crate's table insert, and its updatable sketch cannot absorb another
+//! one. Item hashes use fixed seeds so that every sketch hashes an item alike.
 
-use datasketches::theta::{CompactThetaSketch, ThetaSketch, ThetaSketchBuilder, ThetaUnionBuilder};
-use std::hash::Hash;
+use ahash::RandomState;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// log2 of the nominal number of retained hashes.
-const LG_K: u8 = 14;
+/// Nominal number of retained hashes.
+const K: usize = 1 << 14;
 
-/// A distinct counter. Packets update `live`; merging folds everything into `merged`, a compact
-/// (read-only) theta sketch, because the crate's updatable sketch cannot absorb another sketch.
+fn item_hasher() -> RandomState {
+    // Arbitrary fixed seeds (digits of e).
+    RandomState::with_seeds(
+        0x2b7e_1516_28ae_d2a6,
+        0xabf7_1588_09cf_4f3c,
+        0x7624_1b5e_6e36_35a2,
+        0x0e2c_b4a8_5a37_9a7c,
+    )
+}
+
+/// The set stores hashes that are already uniformly random: they are their own hash.
+#[derive(Clone, Copy, Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashSetU64 = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+
+/// A distinct counter.
+#[derive(Clone)]
 pub struct Cardinality {
-    live: ThetaSketch,
-    merged: Option<CompactThetaSketch>,
+    kept: HashSetU64,
+    /// Hashes at or above this are not kept; `u64::MAX` while exact.
+    theta: u64,
+    hasher: RandomState,
 }
 
 impl std::fmt::Debug for Cardinality {
@@ -29,74 +72,79 @@ impl Default for Cardinality {
     }
 }
 
-impl Clone for Cardinality {
-    fn clone(&self) -> Self {
-        Self {
-            live: new_live(),
-            merged: Some(self.union_all(None)),
-        }
-    }
-}
-
-fn new_live() -> ThetaSketch {
-    ThetaSketchBuilder::default()
-        .lg_k(LG_K)
-        .build()
-        .expect("LG_K is within the theta sketch's valid range")
-}
-
 impl Cardinality {
     pub fn new() -> Self {
         Self {
-            live: new_live(),
-            merged: None,
+            kept: HashSetU64::default(),
+            theta: u64::MAX,
+            hasher: item_hasher(),
         }
     }
 
     #[inline]
     pub fn update<T: Hash>(&mut self, item: T) {
-        self.live.update(item);
+        self.update_hash(self.hasher.hash_one(item));
     }
 
-    /// Rounded estimate, as pktvisor reports it (`lround`).
+    #[inline]
+    fn update_hash(&mut self, hash: u64) {
+        if hash >= self.theta {
+            return;
+        }
+        if self.kept.insert(hash) && self.kept.len() > 2 * K {
+            self.shrink();
+        }
+    }
+
+    /// Keeps the K smallest hashes; theta becomes the (K+1)-th smallest.
+    #[cold]
+    fn shrink(&mut self) {
+        let mut hashes: Vec<u64> = self.kept.drain().collect();
+        if hashes.len() <= K {
+            self.kept.extend(hashes);
+            return;
+        }
+        let (_, &mut kth, _) = hashes.select_nth_unstable(K);
+        self.theta = kth;
+        self.kept.extend(hashes.into_iter().filter(|h| *h < kth));
+    }
+
+    /// Rounded estimate, as pktvisor reports it (`lround`). Past the exact range it is the
+    /// K-minimum-values estimator `(K - 1) / u` with `u` the K-th smallest kept hash as a
+    /// fraction of 2^64: every sketch that saw the same items (one fed everything, or several
+    /// merged) keeps those K smallest hashes, so they all give the same estimate.
     pub fn estimate(&self) -> u64 {
-        let estimate = match &self.merged {
-            None => self.live.estimate(),
-            Some(_) => self.union_all(None).estimate(),
-        };
-        estimate.round() as u64
+        if self.theta == u64::MAX {
+            return self.kept.len() as u64;
+        }
+        let mut hashes: Vec<u64> = self.kept.iter().copied().collect();
+        // A shrink leaves K hashes and merges only add: at least K are kept here.
+        if hashes.len() < K {
+            return hashes.len() as u64;
+        }
+        let (_, kth, _) = hashes.select_nth_unstable(K - 1);
+        let fraction = *kth as f64 / 2f64.powi(64);
+        ((K - 1) as f64 / fraction).round() as u64
     }
 
     /// True while the estimate is an exact count.
     pub fn is_exact(&self) -> bool {
-        match &self.merged {
-            None => !self.live.is_estimation_mode(),
-            Some(_) => !self.union_all(None).is_estimation_mode(),
-        }
+        self.theta == u64::MAX
     }
 
+    /// Folds another sketch in (a theta union).
     pub fn merge(&mut self, other: &Cardinality) {
-        let merged = self.union_all(Some(other));
-        self.live = new_live();
-        self.merged = Some(merged);
-    }
-
-    fn union_all(&self, other: Option<&Cardinality>) -> CompactThetaSketch {
-        let mut union = ThetaUnionBuilder::default()
-            .lg_k(LG_K)
-            .build()
-            .expect("LG_K is within the theta union's valid range");
-        let mut add = |c: &Cardinality| {
-            let live = union.update(&c.live);
-            let merged = c.merged.as_ref().map(|m| union.update(m));
-            live.and(merged.unwrap_or(Ok(())))
-                .expect("sketches built with the same seed always merge");
-        };
-        add(self);
-        if let Some(o) = other {
-            add(o);
+        if other.theta < self.theta {
+            self.theta = other.theta;
+            let theta = self.theta;
+            self.kept.retain(|h| *h < theta);
         }
-        union.to_sketch(false)
+        let theta = self.theta;
+        self.kept
+            .extend(other.kept.iter().copied().filter(|h| *h < theta));
+        if self.kept.len() > 2 * K {
+            self.shrink();
+        }
     }
 }
 
@@ -124,6 +172,37 @@ mod tests {
         }
         let e = c.estimate() as f64;
         assert!((e - 1_000_000.0).abs() / 1_000_000.0 < 0.02, "estimate {e}");
+    }
+
+    #[test]
+    fn exact_up_to_twice_k_then_estimates_and_merges_like_one_sketch() {
+        let mut c = Cardinality::new();
+        for i in 0..(2 * K) as u32 {
+            c.update(i);
+        }
+        assert!(c.is_exact());
+        assert_eq!(c.estimate(), 2 * K as u64);
+        // Two halves merged equal one sketch fed all (theta unions are exact set operations on
+        // the kept hashes).
+        let (mut a, mut b, mut all) = (Cardinality::new(), Cardinality::new(), Cardinality::new());
+        for i in 0..300_000u32 {
+            if i % 2 == 0 {
+                a.update(i)
+            } else {
+                b.update(i)
+            }
+            all.update(i);
+            // duplicates change nothing
+            all.update(i / 2);
+        }
+        a.merge(&b);
+        assert!(!a.is_exact());
+        let e = a.estimate() as f64;
+        assert!((e - 300_000.0).abs() / 300_000.0 < 0.02, "estimate {e}");
+        assert_eq!(a.estimate(), all.estimate());
+        let mut empty = Cardinality::new();
+        empty.merge(&a);
+        assert_eq!(empty.estimate(), a.estimate());
     }
 
     #[test]
