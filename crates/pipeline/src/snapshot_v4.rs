@@ -44,7 +44,7 @@ impl Snapshot {
             d.iter()
                 .find(|b| Some(b.start_sec) == start)
                 .cloned()
-                .or_else(|| net.as_ref().map(|n| empty_like(n)))
+                .or_else(|| net.as_ref().map(empty_like))
         });
         Ok(modules_json(r, names, net, dns.flatten()))
     }
