@@ -1,9 +1,12 @@
 //! pktvisor's REST API (v3 paths): `/api/v1/metrics/app`, `/api/v1/metrics/bucket/{N}`,
 //! `/api/v1/metrics/window/{N}`. JSON shapes and status codes as pktvisor's: a period out of
 //! range is 425 Too Early with `{"error": "..."}`. Prometheus text on `/metrics` and
-//! `/api/v1/policies/default/metrics/prometheus`.
+//! `/api/v1/policies/{default,__all}/metrics/prometheus`. pktvisor 4's taps, policies and admin
+//! paths are in [`crate::api_v4`].
 
+use crate::api_v4;
 use crate::counters::CaptureCounters;
+use crate::policy_info::{CommandLinePolicy, POLICY};
 use crate::prometheus::Health;
 use crate::worker::Msg;
 use axum::Router;
@@ -27,6 +30,10 @@ pub struct ApiState {
     pub started: Instant,
     /// `instance` label of every Prometheus sample (`--prom-instance`).
     pub prom_instance: Option<String>,
+    /// The command-line policy, as pktvisor's taps/policies API shows it.
+    pub policy: CommandLinePolicy,
+    /// `--admin-api`: POST/DELETE of policies are served (else 404, as pktvisor).
+    pub admin_api: bool,
 }
 
 impl ApiState {
@@ -57,7 +64,7 @@ impl ApiState {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(CONTENT_TYPE, "application/json")],
@@ -66,12 +73,12 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
 /// Runs a reader's request off the async threads (it waits on the workers' queues).
-async fn with_snapshot(
+pub(crate) async fn with_snapshot(
     state: Arc<ApiState>,
     render: impl FnOnce(&Snapshot, &Renderer) -> Result<Value, PeriodError> + Send + 'static,
 ) -> Response {
@@ -90,7 +97,7 @@ async fn with_snapshot(
     }
 }
 
-fn period(raw: &str) -> Option<usize> {
+pub(crate) fn period(raw: &str) -> Option<usize> {
     // pktvisor routes only match digits: anything else is not found.
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -117,6 +124,22 @@ async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
 }
 
 async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
+    prometheus_text(state).await
+}
+
+/// `/api/v1/policies/{name}/metrics/prometheus`: `default` and `__all` (the only policy).
+async fn policy_prometheus(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+) -> Response {
+    if name != POLICY && name != "__all" {
+        // pktvisor answers this route's 404 in plain text.
+        return (StatusCode::NOT_FOUND, "policy does not exists").into_response();
+    }
+    prometheus_text(state).await
+}
+
+async fn prometheus_text(state: Arc<ApiState>) -> Response {
     let text = tokio::task::spawn_blocking(move || {
         let snapshot = state.snapshot()?;
         let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
@@ -152,10 +175,22 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metrics/bucket/{n}", get(bucket))
         .route("/api/v1/metrics/window/{n}", get(window))
         .route("/metrics", get(prometheus))
+        .route("/api/v1/taps", get(api_v4::taps))
+        .route("/api/v1/policies", get(api_v4::list).post(api_v4::create))
         .route(
-            "/api/v1/policies/default/metrics/prometheus",
-            get(prometheus),
+            "/api/v1/policies/{name}",
+            get(api_v4::get_one).delete(api_v4::delete),
+        )
+        .route(
+            "/api/v1/policies/{name}/metrics/prometheus",
+            get(policy_prometheus),
+        )
+        .route(
+            "/api/v1/policies/{name}/metrics/{kind}/{n}",
+            get(api_v4::metrics),
         )
         .fallback(not_found)
+        // pktvisor (cpp-httplib) answers a method it has no handler for as not found.
+        .method_not_allowed_fallback(not_found)
         .with_state(state)
 }

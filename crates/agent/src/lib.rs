@@ -3,11 +3,14 @@
 //! handlers and time windows (no lock on the packet path); the REST API asks every worker for
 //! a copy of its buckets through its queue and merges them (sketches merge exactly).
 
+mod admin;
 mod api;
+mod api_v4;
 mod batch;
 mod capture_loop;
 mod counters;
 mod file_source;
+mod policy_info;
 mod prometheus;
 mod run;
 mod shard;
@@ -15,4 +18,5 @@ mod worker;
 
 pub use api::ApiState;
 pub use file_source::summarize_file_sharded;
+pub use policy_info::CommandLinePolicy;
 pub use run::{AgentConfig, run};

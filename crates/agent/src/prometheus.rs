@@ -3,6 +3,8 @@
 //! and quantiles jump) rendered from its JSON, and the agent's own health.
 
 mod bucket;
+#[cfg(test)]
+mod dashboard_tests;
 mod health;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 use crate::api::{ApiState, router};
 use crate::capture_loop::CaptureLoop;
 use crate::counters::CaptureCounters;
+use crate::policy_info::CommandLinePolicy;
 use crate::worker::Worker;
 use pv_capture::{LiveCapture, LiveConfig, resolve_target};
 use pv_pipeline::{SummarizeOptions, Summarizer};
@@ -26,6 +27,10 @@ pub struct AgentConfig {
     pub promisc: bool,
     /// `instance` label of the Prometheus samples.
     pub prom_instance: Option<String>,
+    /// `-H` as given ("" without it): shown in the tap's and input's config.
+    pub host_spec_text: String,
+    /// `--admin-api`: serve POST/DELETE of policies.
+    pub admin_api: bool,
 }
 
 fn host_cidr(ip: &IpAddr) -> String {
@@ -39,12 +44,30 @@ fn host_cidr(ip: &IpAddr) -> String {
 pub fn run(config: AgentConfig) -> Result<(), String> {
     let iface = resolve_target(&config.target).map_err(|e| e.to_string())?;
     let mut opts = config.summarize.clone();
+    let mut host_ips = Vec::new();
     // The interface's own addresses are "this host" (as pktvisor does).
     for a in &iface.addresses {
-        opts.host_spec
-            .add_cidr(&host_cidr(&a.addr))
-            .map_err(|e| e.to_string())?;
+        let cidr = host_cidr(&a.addr);
+        opts.host_spec.add_cidr(&cidr).map_err(|e| e.to_string())?;
+        host_ips.push(cidr);
     }
+    host_ips.extend(
+        config
+            .host_spec_text
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+    );
+    let policy = CommandLinePolicy::new(
+        &config.target,
+        &config.host_spec_text,
+        opts.bpf.as_deref().unwrap_or(""),
+        host_ips,
+        opts.deep_sample_percent,
+        opts.periods,
+        opts.dns.is_some(),
+    )?;
     let mut live = LiveConfig::new(iface.name.clone());
     live.bpf = opts.bpf.take().filter(|b| !b.trim().is_empty());
     live.snaplen = config.snaplen;
@@ -67,6 +90,8 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         iface: iface.name.clone(),
         started: Instant::now(),
         prom_instance: config.prom_instance.clone(),
+        policy,
+        admin_api: config.admin_api,
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -36,18 +36,16 @@ impl Lab {
     }
 
     fn start_agent(&mut self, port: u16) {
+        self.start_agent_with(port, &[]);
+    }
+
+    fn start_agent_with(&mut self, port: u16, extra: &[&str]) {
         self.stop_agent();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns_b, env!("CARGO_BIN_EXE_pktvisord")])
-            .args([
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "--workers",
-                "2",
-                "vb",
-            ])
+            .args(["-l", "127.0.0.1", "-p", &port.to_string(), "--workers", "2"])
+            .args(extra)
+            .arg("vb")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -71,6 +69,35 @@ impl Lab {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
         (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// (HTTP status, body) of a request with a method and optional body and Content-Type.
+    fn send(
+        &self,
+        port: u16,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> (u16, Value) {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns", "exec", &self.ns_b, "curl", "-s", "-m", "5", "-X", method,
+        ])
+        .args(["-w", "\n%{http_code}"]);
+        if let Some((content_type, data)) = body {
+            cmd.args(["-H", &format!("Content-Type: {content_type}")])
+                .args(["--data-binary", data]);
+        }
+        let out = cmd
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
     }
 
     fn get_json(&self, port: u16, path: &str) -> (u16, Value) {
@@ -287,4 +314,156 @@ fn unknown_interface_is_a_clear_error() {
         err.contains("interface 'nosuchif0' does not exist; available: "),
         "{err}"
     );
+}
+
+/// A policy for `POST /api/v1/policies` reading the command line's tap.
+const NEW_POLICY: &str = "version: \"1.0\"\nvisor:\n  policies:\n    extra:\n      kind: collection\n      input:\n        tap: default\n        input_type: pcap\n      handlers:\n        modules:\n          d:\n            type: dns\n";
+
+#[test]
+fn v4_policies_taps_and_admin_api() {
+    if !ready() {
+        return;
+    }
+    let mut lab = Lab::new("lv");
+    let port = 20_000 + (std::process::id() % 10_000) as u16;
+    lab.start_agent_with(port, &["-H", "10.9.0.0/16"]);
+    let (code, taps) = lab.get_json(port, "/api/v1/taps");
+    assert_eq!(code, 200, "{taps}");
+    assert_eq!(taps["default"]["input_type"], "pcap", "{taps}");
+    assert_eq!(taps["default"]["config"]["iface"], "vb", "{taps}");
+    assert_eq!(
+        taps["default"]["config"]["host_spec"], "10.9.0.0/16",
+        "{taps}"
+    );
+    let (code, all) = lab.get_json(port, "/api/v1/policies");
+    assert_eq!(code, 200, "{all}");
+    let (code, one) = lab.get_json(port, "/api/v1/policies/default");
+    assert_eq!(code, 200, "{one}");
+    for info in [&all["default"], &one["default"]] {
+        assert_eq!(info["taps"]["default"]["input_type"], "pcap", "{info}");
+        let modules = info["modules"].as_object().expect("modules");
+        assert!(modules.contains_key("default-default-net"), "{info}");
+        assert!(modules.contains_key("default-default-dns"), "{info}");
+        let input = info["input"].as_object().expect("input");
+        assert_eq!(input.len(), 1, "{info}");
+        let (_, input) = input.iter().next().expect("one input");
+        assert_eq!(input["input"]["consumers"], 2, "{info}");
+    }
+    let (code, body) = lab.get_json(port, "/api/v1/policies/nope");
+    assert_eq!(
+        (code, &body["error"]),
+        (404, &Value::from("policy does not exists"))
+    );
+    let (code, body) = lab.get_json(port, "/api/v1/policies/nope/metrics/bucket/0");
+    assert_eq!(
+        (code, &body["error"]),
+        (404, &Value::from("policy does not exist"))
+    );
+    let (code, body) = lab.get_json(port, "/api/v1/policies/default/metrics/bucket/5");
+    assert_eq!(code, 425, "{body}");
+    assert_eq!(body["error"], "invalid metrics period, specify [0, 4]");
+    let (code, body) = lab.get_json(port, "/api/v1/policies/default/metrics/window/3");
+    assert_eq!(code, 425, "{body}");
+    // __all skips a policy whose period is not there (pktvisor), answering 200.
+    let (code, body) = lab.get_json(port, "/api/v1/policies/__all/metrics/window/3");
+    assert_eq!((code, body), (200, serde_json::json!({})));
+
+    // v4 bucket 0 carries the same numbers as v3 bucket 0, once the replay is in.
+    lab.replay(&fixture("dns_ipv4_udp.pcap"));
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, v3) = lab.get_json(port, "/api/v1/metrics/bucket/0");
+    assert_eq!(code, 200, "{v3}");
+    for path in [
+        "/api/v1/policies/default/metrics/bucket/0",
+        "/api/v1/policies/__all/metrics/bucket/0",
+    ] {
+        let (code, v4) = lab.get_json(port, path);
+        assert_eq!(code, 200, "{v4}");
+        let mut net = v4["default"]["default-default-net"]["packets"].clone();
+        let mut dns = v4["default"]["default-default-dns"]["dns"].clone();
+        assert!(
+            net["period"].is_object() && dns["period"].is_object(),
+            "{v4}"
+        );
+        net.as_object_mut().map(|m| m.remove("period"));
+        dns.as_object_mut().map(|m| m.remove("period"));
+        assert_eq!(net, v3["1m"]["packets"], "{path}");
+        assert_eq!(dns, v3["1m"]["dns"], "{path}");
+        assert!(lookup(&net, &["total"]) > 0, "{v4}");
+    }
+
+    // Without --admin-api the writes are not there.
+    let (code, _) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", NEW_POLICY)),
+    );
+    assert_eq!(code, 404);
+    assert_eq!(
+        lab.send(port, "DELETE", "/api/v1/policies/default", None).0,
+        404
+    );
+
+    lab.start_agent_with(port, &["--admin-api"]);
+    let bad = NEW_POLICY.replace("type: dns", "type: dnz");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", &bad)),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "Policy 'extra' requires stream handler type 'dnz' which is not available"
+    );
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", "visor: [")),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("error at line"),
+        "{body}"
+    );
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", NEW_POLICY)),
+    );
+    assert_eq!(code, 501, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not supported yet"),
+        "{body}"
+    );
+    let taken = NEW_POLICY.replace("extra:", "default:");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/json", &taken)),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"], "policy with name 'default' already defined");
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/default", None);
+    assert_eq!(code, 409, "{body}");
+    // Nothing was stopped.
+    assert_eq!(lab.get(port, "/api/v1/policies/default").0, 200);
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/nope", None);
+    assert_eq!(
+        (code, &body["error"]),
+        (404, &Value::from("policy does not exists"))
+    );
+    let (status, stderr) = lab.stop_agent().expect("agent running");
+    assert!(status.success(), "exit {status:?}: {stderr}");
 }

@@ -3,6 +3,7 @@
 mod error;
 pub mod policy;
 mod snapshot;
+mod snapshot_v4;
 mod stats;
 mod summarize;
 
@@ -13,5 +14,6 @@ pub use policy::{
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;
 pub use snapshot::{PeriodError, Renderer, Snapshot};
+pub use snapshot_v4::ModuleNames;
 pub use stats::CaptureStats;
 pub use summarize::{SummarizeOptions, Summarizer, Summary, summarize_file};

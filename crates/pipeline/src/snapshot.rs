@@ -62,7 +62,10 @@ fn merge_buckets<B: Bucket + Clone>(mine: &mut Vec<TimeBucket<B>>, theirs: &[Tim
 }
 
 /// The newest `n` buckets merged into one, spanning from the oldest one's start.
-fn merged<B: Bucket + Clone>(buckets: &[TimeBucket<B>], n: usize) -> Option<TimeBucket<B>> {
+pub(crate) fn merged<B: Bucket + Clone>(
+    buckets: &[TimeBucket<B>],
+    n: usize,
+) -> Option<TimeBucket<B>> {
     let mut parts = buckets.iter().take(n.max(1));
     let mut all = parts.next()?.clone();
     for older in parts {
@@ -143,15 +146,7 @@ impl Snapshot {
 
     /// `{"1m": {...}}` for bucket `index` (0: live), pktvisor's 3.0 bucket shape.
     pub fn bucket_json(&self, r: &Renderer, index: usize) -> Result<Value, PeriodError> {
-        if index >= r.periods {
-            return Err(PeriodError(format!(
-                "invalid metrics period, specify [0, {}]",
-                r.periods.saturating_sub(1)
-            )));
-        }
-        if index >= self.len() {
-            return Err(not_accumulated(0, self.len().saturating_sub(1)));
-        }
+        self.check_bucket(r, index)?;
         let net = self.net.get(index).cloned();
         let dns = self.dns.as_ref().map(|d| {
             d.iter()
@@ -163,6 +158,26 @@ impl Snapshot {
 
     /// `{"<n>m": {...}}`: the newest `n` buckets merged (pktvisor: 2 <= n <= periods).
     pub fn window_json(&self, r: &Renderer, n: usize) -> Result<Value, PeriodError> {
+        self.check_window(r, n)?;
+        Ok(self.merged_json(r, n))
+    }
+
+    /// pktvisor's checks of a single bucket's index (`window_single_json`).
+    pub(crate) fn check_bucket(&self, r: &Renderer, index: usize) -> Result<(), PeriodError> {
+        if index >= r.periods {
+            return Err(PeriodError(format!(
+                "invalid metrics period, specify [0, {}]",
+                r.periods.saturating_sub(1)
+            )));
+        }
+        if index >= self.len() {
+            return Err(not_accumulated(0, self.len().saturating_sub(1)));
+        }
+        Ok(())
+    }
+
+    /// pktvisor's checks of a merged window's size (`window_merged_json`).
+    pub(crate) fn check_window(&self, r: &Renderer, n: usize) -> Result<(), PeriodError> {
         if n < 2 || n > r.periods {
             return Err(PeriodError(format!(
                 "invalid metrics period, specify [2, {}]",
@@ -172,7 +187,7 @@ impl Snapshot {
         if n > self.len() {
             return Err(not_accumulated(2, self.len()));
         }
-        Ok(self.merged_json(r, n))
+        Ok(())
     }
 
     /// The newest `n` buckets merged, under the key `"<n>m"` (`"1m"` for one), whatever is
@@ -196,12 +211,7 @@ impl Snapshot {
         let mut w = Map::new();
         match net {
             Some(b) => {
-                let start = b.first_ts_ns.unwrap_or(b.start_sec * 1_000_000_000) / 1_000_000_000;
-                let end = (b.last_ts_ns / 1_000_000_000).max(start);
-                w.insert(
-                    "period".into(),
-                    json!({"start_ts": start, "length": end - start}),
-                );
+                w.insert("period".into(), period_json(&b));
                 w.insert("packets".into(), b.data.to_json(&r.net));
             }
             None => {
@@ -228,4 +238,11 @@ fn not_accumulated(low: usize, high: usize) -> PeriodError {
     PeriodError(format!(
         "requested metrics period has not yet accumulated, current range is [{low}, {high}]"
     ))
+}
+
+/// `{"start_ts", "length"}` of a bucket (or merged window), in seconds of packet time.
+pub(crate) fn period_json<B>(b: &TimeBucket<B>) -> Value {
+    let start = b.first_ts_ns.unwrap_or(b.start_sec * 1_000_000_000) / 1_000_000_000;
+    let end = (b.last_ts_ns / 1_000_000_000).max(start);
+    json!({"start_ts": start, "length": end - start})
 }

@@ -5,6 +5,9 @@ mod dns;
 mod table;
 mod time;
 
+/// pktvisor's UTC timestamps ("%Y-%m-%d %X"), shared with the agent's info JSON.
+pub use time::utc;
+
 use serde_json::Value;
 use table::Table;
 

@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 #[derive(Debug)]
-struct Sample {
-    name: String,
+pub(super) struct Sample {
+    pub(super) name: String,
     labels: Labels,
     value: f64,
 }
@@ -80,7 +80,7 @@ fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
 /// Every line is HELP, TYPE or `name{labels} value`; each sample's family is declared (HELP
 /// and TYPE, once each) before it; histogram and summary samples may add their suffixes; no
 /// series repeats.
-fn parse(text: &str) -> Result<Vec<Sample>, String> {
+pub(super) fn parse(text: &str) -> Result<Vec<Sample>, String> {
     let mut help = HashSet::new();
     let mut types: HashMap<String, String> = HashMap::new();
     let mut series = HashSet::new();
@@ -163,7 +163,7 @@ fn fixture() -> &'static Path {
 }
 
 /// The fixture summarized in 60 s buckets; `limit` stops after that many packets.
-fn summarize(limit: usize) -> (Snapshot, Renderer) {
+pub(super) fn summarize(limit: usize) -> (Snapshot, Renderer) {
     let mut opts = SummarizeOptions {
         period: Some(60),
         periods: 5,
@@ -185,7 +185,7 @@ fn summarize(limit: usize) -> (Snapshot, Renderer) {
     (s.snapshot(), s.renderer())
 }
 
-fn health(snapshot: &Snapshot) -> Health {
+pub(super) fn health(snapshot: &Snapshot) -> Health {
     let counters = CaptureCounters::default();
     counters.packets.store(16147, Ordering::Relaxed);
     counters.queue_drops.store(3, Ordering::Relaxed);

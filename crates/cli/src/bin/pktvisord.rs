@@ -68,6 +68,12 @@ struct Cli {
     #[arg(long)]
     no_promisc: bool,
 
+    /// Enable the admin REST API: POST /api/v1/policies and DELETE /api/v1/policies/NAME are
+    /// served (policies are validated; pktvisord still runs only its command line policy).
+    /// Without it the API is read-only and those answer 404.
+    #[arg(long)]
+    admin_api: bool,
+
     /// Add an `instance="NAME"` label to every Prometheus sample (`/metrics`, live capture).
     #[arg(long, value_name = "NAME")]
     prom_instance: Option<String>,
@@ -151,6 +157,8 @@ fn run_live(cli: &Cli, target: &str) -> ExitCode {
                 buffer_bytes: cli.capture_buffer as usize * 1024 * 1024,
                 promisc: !cli.no_promisc,
                 prom_instance: cli.prom_instance.clone(),
+                host_spec_text: cli.analysis.host_spec.clone().unwrap_or_default(),
+                admin_api: cli.admin_api,
             })
         });
     match result {

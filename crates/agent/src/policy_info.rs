@@ -1,0 +1,285 @@
+//! The one policy pktvisord runs, described as pktvisor 4 describes what it builds from its
+//! command line (`cmd/pktvisord/main.cpp`, `default_tap_policy`): a pcap tap named `default`
+//! (`iface`, `host_spec`), a policy named `default` reading it (`input.config.bpf`) with handler
+//! modules `net` and `dns`, whose instances pktvisor names `POLICY-TAP-MODULE`. The JSON follows
+//! `Tap::info_json`, `Policy::info_json`, `PcapInputStream::info_json` and
+//! `StreamMetricsHandler::common_info_json`.
+
+use pv_pipeline::policy::{POLICY_PERIOD_SECS, catalog};
+use pv_pipeline::pv_policy::{self, PolicyFile};
+use pv_pipeline::{ModuleNames, Renderer, Snapshot};
+use serde_json::{Map, Value, json};
+
+/// pktvisor's name of the command-line policy.
+pub const POLICY: &str = "default";
+/// pktvisor 4's name of the command-line tap.
+pub const TAP: &str = "default";
+/// `InputModulePlugin::pluginInterface()`.
+const INPUT_INTERFACE: &str = "visor.module.input/1.0";
+
+/// What the command line configured, and the policy file it amounts to.
+#[derive(Clone, Debug)]
+pub struct CommandLinePolicy {
+    /// The capture target as given (`eth0`, `any`, `auto`, an address).
+    pub iface: String,
+    /// `-H` as given, "" without it.
+    pub host_spec: String,
+    /// `-b` as given, "" without it.
+    pub bpf: String,
+    /// The addresses taken as this host: the interface's own and `-H`'s, as CIDRs.
+    pub host_ips: Vec<String>,
+    pub deep_sample_rate: u8,
+    pub periods: usize,
+    /// The same tap and policy as a parsed policy file: what a `POST /api/v1/policies` body
+    /// is validated against (its taps exist, its name must be new).
+    pub file: PolicyFile,
+}
+
+impl CommandLinePolicy {
+    pub fn new(
+        iface: &str,
+        host_spec: &str,
+        bpf: &str,
+        host_ips: Vec<String>,
+        deep_sample_rate: u8,
+        periods: usize,
+        dns: bool,
+    ) -> Result<CommandLinePolicy, String> {
+        let mut modules = Map::new();
+        modules.insert("net".into(), json!({"type": "net"}));
+        if dns {
+            modules.insert("dns".into(), json!({"type": "dns"}));
+        }
+        // JSON is YAML: serde_json quotes the flags' text, whatever it holds.
+        let text = json!({
+            "version": "1.0",
+            "visor": {
+                "taps": {TAP: {"input_type": "pcap", "config": {"iface": iface, "host_spec": host_spec}}},
+                "policies": {POLICY: {
+                    "kind": "collection",
+                    "input": {"tap": TAP, "input_type": "pcap", "config": {"bpf": bpf}},
+                    "handlers": {
+                        "window_config": {"num_periods": periods, "deep_sample_rate": deep_sample_rate},
+                        "modules": modules,
+                    },
+                }},
+            },
+        })
+        .to_string();
+        let file = pv_policy::parse_policy_str("command line", &text, &catalog())
+            .map_err(|e| e.to_string())?;
+        Ok(CommandLinePolicy {
+            iface: iface.to_string(),
+            host_spec: host_spec.to_string(),
+            bpf: bpf.to_string(),
+            host_ips,
+            deep_sample_rate,
+            periods,
+            file,
+        })
+    }
+
+    pub fn module_names() -> ModuleNames {
+        ModuleNames::for_policy(POLICY, TAP)
+    }
+
+    /// `GET /api/v1/taps`.
+    pub fn taps_json(&self) -> Value {
+        let mut taps = Map::new();
+        taps.insert(TAP.into(), self.tap_json());
+        Value::Object(taps)
+    }
+
+    fn tap_json(&self) -> Value {
+        // `tags` is null: Configurable::config_json writes nothing for an empty config.
+        json!({
+            "input_type": "pcap",
+            "interface": INPUT_INTERFACE,
+            "config": {"iface": self.iface, "host_spec": self.host_spec},
+            "tags": null,
+        })
+    }
+
+    /// pktvisor names an input stream `TAP-<hash of its config>`; this hash is ours (FNV-1a)
+    /// but, like pktvisor's, the same for the same configuration.
+    pub fn input_name(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in [&self.iface, &self.host_spec, &self.bpf]
+            .iter()
+            .flat_map(|s| s.bytes().chain([0]))
+        {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{TAP}-{h:016x}")
+    }
+
+    /// One policy's `Policy::info_json`: its taps, input stream and handler modules.
+    pub fn info_json(
+        &self,
+        snapshot: &Snapshot,
+        renderer: &Renderer,
+        running: bool,
+        consumers: usize,
+        now_sec: u64,
+    ) -> Value {
+        let (v4, v6): (Vec<&String>, Vec<&String>) =
+            self.host_ips.iter().partition(|c| !c.contains(':'));
+        let mut host_ips = Map::new();
+        if !v4.is_empty() {
+            host_ips.insert("ipv4".into(), json!(v4));
+        }
+        if !v6.is_empty() {
+            host_ips.insert("ipv6".into(), json!(v6));
+        }
+        let name = self.input_name();
+        let mut input = Map::new();
+        input.insert(
+            name.clone(),
+            json!({
+                "module": {
+                    "name": name,
+                    "type": "pcap",
+                    "running": running,
+                    "config": {"iface": self.iface, "host_spec": self.host_spec, "bpf": self.bpf},
+                },
+                "input": {"running": running, "consumers": consumers},
+                "pcap": {"host_ips": host_ips, "pcap_source": "libpcap"},
+            }),
+        );
+        let names = Self::module_names();
+        let mut modules = Map::new();
+        let periods = periods_json(snapshot, now_sec);
+        modules.insert(
+            names.net.clone(),
+            self.module_json(&names.net, pv_handlers::net::SCHEMA_KEY, running, &periods),
+        );
+        if renderer.dns.is_some() {
+            modules.insert(
+                names.dns.clone(),
+                self.module_json(&names.dns, pv_handlers::dns::SCHEMA_KEY, running, &periods),
+            );
+        }
+        let mut taps = Map::new();
+        taps.insert(TAP.into(), self.tap_json());
+        json!({"taps": taps, "input": input, "modules": modules})
+    }
+
+    fn module_json(&self, name: &str, schema: &str, running: bool, periods: &Value) -> Value {
+        json!({
+            "module": {
+                "name": name,
+                "type": schema,
+                "running": running,
+                "config": {
+                    "num_periods": self.periods,
+                    "deep_sample_rate": self.deep_sample_rate,
+                    "_internal_tap_name": TAP,
+                },
+            },
+            "metrics": {
+                "deep_sample_rate": self.deep_sample_rate,
+                "periods_configured": self.periods,
+                "periods": periods,
+            },
+        })
+    }
+}
+
+/// The buckets held, newest (live) first: start, end once closed, read-only, length.
+fn periods_json(snapshot: &Snapshot, now_sec: u64) -> Value {
+    let periods: Vec<Value> = snapshot
+        .net
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let read_only = i > 0;
+            let mut p = Map::new();
+            p.insert("start_tstamp".into(), json!(pv_report::utc(b.start_sec)));
+            if read_only {
+                p.insert(
+                    "end_tstamp".into(),
+                    json!(pv_report::utc(b.start_sec + POLICY_PERIOD_SECS)),
+                );
+            }
+            p.insert("read_only".into(), json!(read_only));
+            let length = if read_only {
+                POLICY_PERIOD_SECS
+            } else {
+                now_sec.saturating_sub(b.start_sec)
+            };
+            p.insert("length".into(), json!(length));
+            Value::Object(p)
+        })
+        .collect();
+    Value::Array(periods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(bpf: &str) -> CommandLinePolicy {
+        CommandLinePolicy::new(
+            "eth0",
+            "10.0.0.0/8",
+            bpf,
+            vec!["10.0.0.1/32".into(), "fe80::1/128".into()],
+            100,
+            5,
+            true,
+        )
+        .expect("the command line policy is valid")
+    }
+
+    #[test]
+    fn builds_pktvisors_command_line_tap_and_policy() {
+        let p = cli("udp port \"53\"");
+        assert_eq!(p.file.taps.len(), 1);
+        assert_eq!(p.file.taps[0].name, "default");
+        let policy = p.file.policy("default").expect("policy default");
+        let mut names: Vec<_> = policy
+            .modules
+            .iter()
+            .map(|m| policy.module_instance_name(TAP, m))
+            .collect();
+        names.sort();
+        let expected = CommandLinePolicy::module_names();
+        assert_eq!(names, vec![expected.dns, expected.net]);
+        assert_eq!(
+            p.taps_json(),
+            json!({"default": {"input_type": "pcap", "interface": "visor.module.input/1.0",
+                "config": {"iface": "eth0", "host_spec": "10.0.0.0/8"}, "tags": null}})
+        );
+    }
+
+    #[test]
+    fn input_name_depends_on_the_configuration_only() {
+        assert_eq!(cli("port 53").input_name(), cli("port 53").input_name());
+        assert_ne!(cli("port 53").input_name(), cli("port 54").input_name());
+        assert!(cli("").input_name().starts_with("default-"));
+    }
+
+    #[test]
+    fn info_lists_input_modules_and_host_ips() {
+        let p = cli("");
+        let r = Renderer {
+            net: Default::default(),
+            dns: Some(Default::default()),
+            periods: 5,
+        };
+        let info = p.info_json(&Snapshot::default(), &r, true, 2, 0);
+        let input = &info["input"][p.input_name()];
+        assert_eq!(input["input"]["consumers"], 2);
+        assert_eq!(input["pcap"]["host_ips"]["ipv4"], json!(["10.0.0.1/32"]));
+        assert_eq!(input["pcap"]["host_ips"]["ipv6"], json!(["fe80::1/128"]));
+        assert_eq!(
+            info["modules"]["default-default-dns"]["module"]["type"],
+            "dns"
+        );
+        assert_eq!(
+            info["modules"]["default-default-net"]["metrics"]["periods_configured"],
+            5
+        );
+        assert_eq!(info["taps"]["default"]["input_type"], "pcap");
+    }
+}
