@@ -164,20 +164,27 @@ fn ready() -> bool {
     ["ip", "tcpreplay", "curl"].iter().all(|t| require(t))
 }
 
-/// Counters of bucket 0 plus bucket 1 (a replay can straddle a minute boundary).
+/// Counters of bucket 0 plus bucket 1 (a replay can straddle a minute boundary), from reads
+/// that the same bucket 0 brackets (a rotation between them would count a bucket twice).
 fn served_counts(lab: &Lab, port: u16, paths: &[&[&str]]) -> Vec<u64> {
-    let mut sums = vec![0u64; paths.len()];
-    for bucket in 0..2 {
-        let (code, body) = lab.get_json(port, &format!("/api/v1/metrics/bucket/{bucket}"));
-        if code != 200 {
-            assert_eq!(bucket, 1, "bucket 0 must exist: {body}");
+    for _ in 0..3 {
+        let (code, b0) = lab.get_json(port, "/api/v1/metrics/bucket/0");
+        assert_eq!(code, 200, "bucket 0 must exist: {b0}");
+        let (code, b1) = lab.get_json(port, "/api/v1/metrics/bucket/1");
+        if lab.get_json(port, "/api/v1/metrics/bucket/0").1 != b0 {
             continue;
         }
-        for (sum, path) in sums.iter_mut().zip(paths) {
-            *sum += lookup(&body["1m"], path);
-        }
+        let buckets: Vec<&Value> = if code == 200 {
+            vec![&b0, &b1]
+        } else {
+            vec![&b0]
+        };
+        return paths
+            .iter()
+            .map(|path| buckets.iter().map(|b| lookup(&b["1m"], path)).sum())
+            .collect();
     }
-    sums
+    panic!("bucket 0 kept changing between requests");
 }
 
 fn lookup(v: &Value, path: &[&str]) -> u64 {
