@@ -97,11 +97,15 @@ done
 ip netns exec "$NSB" "$BIN" -l 127.0.0.1 -p "$PORT" --workers 2 vb 2>"$OUT/pktvisord.err" &
 AGENT=$!
 PIDS+=("$AGENT")
-ip netns exec "$NSB" tcpdump -Z root -i vb -w "$OUT/dns.pcap" --immediate-mode "udp port 53" 2>/dev/null &
+ip netns exec "$NSB" tcpdump -Z root -i vb -B 65536 -w "$OUT/dns.pcap" --immediate-mode "udp port 53" \
+    2>"$OUT/tcpdump.err" &
 TCPDUMP=$!
 PIDS+=("$TCPDUMP")
 api() { ip netns exec "$NSB" curl -s -m 5 "http://127.0.0.1:$PORT$1"; }
 for _ in $(seq 100); do api /api/v1/metrics/app >/dev/null && break; sleep 0.1; done
+# tcpdump is the oracle: a ring as large as the agent's (-B, KiB) so that it keeps up on a loaded
+# machine, and dnsperf starts only once it says it is capturing.
+for _ in $(seq 100); do grep -q "listening on" "$OUT/tcpdump.err" && break; sleep 0.1; done
 sleep 1
 
 ip netns exec "$NSA" dnsperf -s 198.51.100.2 -d "$TMP/queries.txt" -l "$SECS" -Q 2000 -c 4 -t 2 >"$OUT/dnsperf.txt" 2>&1

@@ -1,20 +1,33 @@
 //! Which worker a packet goes to: a hash of its flow that is the same in both directions, so
 //! that a worker sees both sides of a conversation (a DNS query and its reply, both halves of a
 //! TCP stream) and the per-worker transaction and reassembly tables are complete.
+//!
+//! UDP datagrams also hash their first two payload bytes (a DNS message's id): no handler keeps
+//! state per UDP flow, DNS transactions are keyed by flow and id, and a query and its reply carry
+//! the same id, so they still meet on one worker, while a few busy flows (a resolver talking to
+//! a handful of upstreams, dnsperf's sockets) spread over every worker instead of landing
+//! wherever their few hashes fall.
 
-use pv_wire::{Decoded, L3, LinkType};
-use std::hash::{BuildHasher, Hasher};
+use pv_wire::{Decoded, L3, L4, LinkType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
+const UDP_HEADER_LEN: usize = 8;
 
-/// The endpoints of the commonest frames read straight from the bytes: Ethernet (with at most
-/// one 802.1Q tag), then IPv4 without fragmentation or IPv6 without extension headers, then
-/// TCP or UDP. None for anything else (the full decoder then decides). The capture thread
-/// picks a worker for every packet, so this saves it a full decode on nearly all traffic; the
-/// values are those `pv_wire::decode` finds, so both paths pick the same worker for a flow.
-fn ethernet_endpoints(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
+/// What picks a packet's worker: its two endpoints and, for UDP, the first two payload bytes.
+struct FlowOf {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+    udp_head: Option<u16>,
+}
+
+/// The flow of the commonest frames read straight from the bytes: Ethernet (with at most one
+/// 802.1Q tag), then IPv4 without fragmentation or IPv6 without extension headers, then TCP, or
+/// UDP whose length field is plain. None for anything else (the full decoder then decides). The
+/// capture thread picks a worker for every packet, so this saves it a full decode on nearly all
+/// traffic; the values are those `pv_wire::decode` finds, so both paths pick the same worker.
+fn ethernet_flow(frame: &[u8]) -> Option<FlowOf> {
     let mut at = 12;
     let mut ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
     if ethertype == 0x8100 {
@@ -22,7 +35,8 @@ fn ethernet_endpoints(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
         ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
     }
     let ip = frame.get(at + 2..)?;
-    let (src, dst, proto, l4) = match ethertype {
+    // `announced`: the transport bytes the IP header claims, as the decoder clips them.
+    let (src, dst, proto, l4, announced) = match ethertype {
         0x0800 => {
             let ihl = usize::from(ip.first()? & 0x0f) * 4;
             let flags_offset = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
@@ -30,6 +44,7 @@ fn ethernet_endpoints(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
             if ip.first()? >> 4 != 4 || ihl < 20 || flags_offset & 0x3fff != 0 {
                 return None;
             }
+            let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
             let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
             let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
             (
@@ -37,12 +52,14 @@ fn ethernet_endpoints(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
                 IpAddr::V4(Ipv4Addr::from(dst)),
                 *ip.get(9)?,
                 ip.get(ihl..)?,
+                total.checked_sub(ihl)?,
             )
         }
         0x86dd => {
             if ip.first()? >> 4 != 6 {
                 return None;
             }
+            let payload = usize::from(u16::from_be_bytes(ip.get(4..6)?.try_into().ok()?));
             let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
             (
@@ -50,40 +67,68 @@ fn ethernet_endpoints(frame: &[u8]) -> Option<((IpAddr, u16), (IpAddr, u16))> {
                 IpAddr::V6(Ipv6Addr::from(dst)),
                 *ip.get(6)?,
                 ip.get(40..)?,
+                payload,
             )
         }
         _ => return None,
     };
-    if proto != IPPROTO_TCP && proto != IPPROTO_UDP {
-        return None;
-    }
     let sport = u16::from_be_bytes(l4.get(0..2)?.try_into().ok()?);
     let dport = u16::from_be_bytes(l4.get(2..4)?.try_into().ok()?);
-    Some(((src, sport), (dst, dport)))
+    let udp_head = match proto {
+        IPPROTO_TCP => None,
+        IPPROTO_UDP => {
+            let length = usize::from(u16::from_be_bytes(l4.get(4..6)?.try_into().ok()?));
+            match length {
+                UDP_HEADER_LEN => None,
+                // Two payload bytes inside both length fields and the capture.
+                n if n >= UDP_HEADER_LEN + 2 && n <= announced => Some(u16::from_be_bytes(
+                    l4.get(UDP_HEADER_LEN..UDP_HEADER_LEN + 2)?
+                        .try_into()
+                        .ok()?,
+                )),
+                // Jumbograms, lengths that lie: the decoder's rules decide.
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(FlowOf {
+        a: (src, sport),
+        b: (dst, dport),
+        udp_head,
+    })
 }
 
-/// Fixed seeds: the same flow goes to the same worker for the life of the agent.
-fn hasher() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(0x5be0_cd19, 0x1f83_d9ab, 0x9b05_688c, 0x510e_527f)
+/// A 64-bit key of one endpoint. Keys of the two ends are added, which is the same in both
+/// directions without ordering the endpoints, then mixed once: cheaper than ordering two
+/// `IpAddr`s and running a keyed hasher over both, on a path every packet takes.
+fn endpoint_key(ip: &IpAddr, port: u16) -> u64 {
+    let addr = match ip {
+        IpAddr::V4(a) => u64::from(a.to_bits()),
+        IpAddr::V6(a) => {
+            let bits = a.to_bits();
+            // Fold both halves so that addresses differing only in either half differ.
+            mix((bits >> 64) as u64) ^ (bits as u64)
+        }
+    };
+    mix(addr ^ (u64::from(port) << 48) ^ u64::from(port))
 }
 
-fn write_ip(h: &mut impl Hasher, ip: &IpAddr) {
-    match ip {
-        IpAddr::V4(a) => h.write(&a.octets()),
-        IpAddr::V6(a) => h.write(&a.octets()),
-    }
+/// splitmix64's finalizer: every input bit reaches every output bit.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 pub struct Sharder {
     workers: usize,
-    hasher: ahash::RandomState,
 }
 
 impl Sharder {
     pub fn new(workers: usize) -> Sharder {
         Sharder {
             workers: workers.max(1),
-            hasher: hasher(),
         }
     }
 
@@ -96,30 +141,34 @@ impl Sharder {
             return 0;
         };
         if link == LinkType::Ethernet
-            && let Some((a, b)) = ethernet_endpoints(frame)
+            && let Some(flow) = ethernet_flow(frame)
         {
-            return self.worker_of(a, b);
+            return self.worker_of(&flow);
         }
         self.worker_for(&pv_wire::decode(link, frame))
     }
 
-    /// The worker for a decoded packet: by (lower endpoint, higher endpoint) of addresses and
-    /// ports; packets without IP go to worker 0.
+    /// The worker for a decoded packet: by its endpoints (addresses and ports) and, for UDP,
+    /// its first two payload bytes; packets without IP go to worker 0.
     pub fn worker_for(&self, d: &Decoded<'_>) -> usize {
         if self.workers == 1 || d.l3 == L3::None {
             return 0;
         }
-        self.worker_of((d.src, d.src_port), (d.dst, d.dst_port))
+        let udp_head = match (d.l4, d.l4_payload) {
+            (L4::Udp, [x, y, ..]) => Some(u16::from_be_bytes([*x, *y])),
+            _ => None,
+        };
+        self.worker_of(&FlowOf {
+            a: (d.src, d.src_port),
+            b: (d.dst, d.dst_port),
+            udp_head,
+        })
     }
 
-    fn worker_of(&self, a: (IpAddr, u16), b: (IpAddr, u16)) -> usize {
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let mut h = self.hasher.build_hasher();
-        write_ip(&mut h, &low.0);
-        h.write_u16(low.1);
-        write_ip(&mut h, &high.0);
-        h.write_u16(high.1);
-        (h.finish() % self.workers as u64) as usize
+    fn worker_of(&self, f: &FlowOf) -> usize {
+        let ends = endpoint_key(&f.a.0, f.a.1).wrapping_add(endpoint_key(&f.b.0, f.b.1));
+        let head = f.udp_head.map_or(0, |h| u64::from(h) + 1);
+        (mix(ends ^ head) % self.workers as u64) as usize
     }
 }
 
@@ -139,6 +188,30 @@ mod tests {
         f.extend(dport.to_be_bytes());
         f.extend([0, 8, 0, 0]);
         f
+    }
+
+    /// As `udp`, carrying the two bytes of a DNS id as payload.
+    fn udp_with_id(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, id: u16) -> Vec<u8> {
+        let mut f = udp(src, sport, dst, dport);
+        f[17] = 30; // IPv4 total length
+        f[39] = 10; // UDP length
+        f.extend(id.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn a_query_meets_its_reply_and_one_busy_flow_spreads() {
+        let s = Sharder::new(4);
+        let mut used = [0usize; 4];
+        for id in 0..400u16 {
+            let q = udp_with_id([198, 51, 100, 1], 40000, [198, 51, 100, 2], 53, id);
+            let r = udp_with_id([198, 51, 100, 2], 53, [198, 51, 100, 1], 40000, id);
+            let wq = s.worker_for_frame(Some(LinkType::Ethernet), &q);
+            assert_eq!(wq, s.worker_for_frame(Some(LinkType::Ethernet), &r));
+            assert_eq!(wq, s.worker_for(&pv_wire::decode(LinkType::Ethernet, &q)));
+            used[wq] += 1;
+        }
+        assert!(used.iter().all(|n| *n > 60), "{used:?}");
     }
 
     #[test]
@@ -179,7 +252,7 @@ mod tests {
                     "{}",
                     path.display()
                 );
-                if link == Some(LinkType::Ethernet) && ethernet_endpoints(p.data).is_some() {
+                if link == Some(LinkType::Ethernet) && ethernet_flow(p.data).is_some() {
                     fast += 1;
                 }
             }

@@ -109,7 +109,14 @@ fn agent_counts_equal_dnsperf_and_tshark() {
     assert_eq!(wire("refused"), code("REFUSED"), "{report}");
     assert_eq!(wire("srvfail"), code("SERVFAIL"), "{report}");
     assert!(code("NXDOMAIN") > 0 && code("REFUSED") > 0, "{report}");
-    // tshark's view of tcpdump's capture of the same interface.
+    // tshark's view of tcpdump's capture of the same interface, which must itself be whole.
+    let tcpdump_err = std::fs::read_to_string(dir.join("tcpdump.err")).unwrap_or_default();
+    assert!(
+        tcpdump_err
+            .lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
+        "the oracle, tcpdump, lost packets: {tcpdump_err}"
+    );
     assert_eq!(
         wire("queries"),
         tshark_count(&pcap, "dns.flags.response == 0")

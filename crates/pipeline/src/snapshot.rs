@@ -19,6 +19,9 @@ pub struct Snapshot {
     pub dns: Option<Vec<TimeBucket<DnsBucket>>>,
     pub stats: CaptureStats,
     pub reassembly: Option<ReassemblyStats>,
+    /// Summary mode: one bucket for the whole input, starting at each worker's own first
+    /// packet, so workers' buckets merge whatever their start.
+    pub single_bucket: bool,
 }
 
 /// What renders a snapshot: the handlers' configurations and the window's size.
@@ -43,12 +46,22 @@ impl std::fmt::Display for PeriodError {
 impl std::error::Error for PeriodError {}
 
 /// Merges `theirs` into `mine`, both newest first, matching buckets by their start time (every
-/// worker's buckets are aligned to the same period boundaries).
-fn merge_buckets<B: Bucket + Clone>(mine: &mut Vec<TimeBucket<B>>, theirs: &[TimeBucket<B>]) {
+/// worker's buckets are aligned to the same period boundaries), or, in summary mode
+/// (`single_bucket`), into the one bucket, which then starts at the earliest worker's start.
+fn merge_buckets<B: Bucket + Clone>(
+    mine: &mut Vec<TimeBucket<B>>,
+    theirs: &[TimeBucket<B>],
+    single_bucket: bool,
+) {
     for other in theirs {
-        match mine.iter_mut().find(|b| b.start_sec == other.start_sec) {
+        let same = mine
+            .iter_mut()
+            .find(|b| single_bucket || b.start_sec == other.start_sec);
+        match same {
             Some(b) => {
                 b.data.merge_from(&other.data);
+                b.data.join_worker_spans();
+                b.start_sec = b.start_sec.min(other.start_sec);
                 b.first_ts_ns = match (b.first_ts_ns, other.first_ts_ns) {
                     (Some(a), Some(o)) => Some(a.min(o)),
                     (a, o) => a.or(o),
@@ -113,9 +126,11 @@ fn reassembly_json(r: &ReassemblyStats) -> Value {
 impl Snapshot {
     /// Folds another worker's snapshot into this one.
     pub fn merge(&mut self, other: &Snapshot) {
-        merge_buckets(&mut self.net, &other.net);
+        let single = self.single_bucket || other.single_bucket;
+        self.single_bucket = single;
+        merge_buckets(&mut self.net, &other.net, single);
         match (&mut self.dns, &other.dns) {
-            (Some(mine), Some(theirs)) => merge_buckets(mine, theirs),
+            (Some(mine), Some(theirs)) => merge_buckets(mine, theirs, single),
             (None, Some(theirs)) => self.dns = Some(theirs.clone()),
             _ => {}
         }

@@ -210,6 +210,7 @@ fn snapshot_of(net: &NetHandler, dns: Option<&DnsHandler>, stats: &CaptureStats)
         dns: dns.map(|d| d.buckets().cloned().collect()),
         stats: stats.clone(),
         reassembly: dns.map(|d| d.reassembly_stats()),
+        single_bucket: net.window().period().is_none(),
     }
 }
 

@@ -209,6 +209,17 @@ impl Rate {
             self.fold_oldest();
         }
     }
+
+    /// Joins the covered seconds into one range from the first to the last: after merging the
+    /// rates of several workers for the same bucket, whose own ranges each started at their own
+    /// first packet. One rate alone always covers one range (from its first second to the
+    /// current one), so this is what one worker seeing every packet would have covered.
+    pub fn join_spans(&mut self) {
+        if let (Some(&(first, _)), Some(&(_, last))) = (self.spans.first(), self.spans.last()) {
+            self.spans.clear();
+            self.spans.push((first, last));
+        }
+    }
 }
 
 /// Adds an inclusive range of seconds to disjoint ascending ranges, joining what overlaps or
@@ -275,6 +286,22 @@ mod tests {
         assert_eq!(m.quantile(0.5), Some(1));
         assert_eq!(m.quantile(0.99), Some(5));
         assert_eq!(m.quantile(0.1), Some(0));
+    }
+
+    #[test]
+    fn workers_with_gaps_between_them_join_as_one_reader() {
+        // One reader: packets at 10, 12 (worker A) and 20, 21 (worker B): 12 seconds covered.
+        let one = feed(&[(10, 1), (12, 1), (20, 5), (21, 1)]);
+        let mut a = feed(&[(10, 1), (12, 1)]);
+        a.merge(&feed(&[(20, 5), (21, 1)]));
+        // Side by side (other buckets of a window) the gap 13..19 is not covered...
+        assert_eq!(a.quantile(0.5), Some(1));
+        // ...joined (workers of one bucket) it is idle time, as for one reader.
+        a.join_spans();
+        for q in [0.5, 0.9, 0.99] {
+            assert_eq!(a.quantile(q), one.quantile(q), "q {q}");
+        }
+        assert_eq!(a.quantile(0.5), Some(0));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!
 //! The hash has fixed seeds, so that sketches built by different workers of one agent merge.
 
-use crate::topn::top_rows;
+use crate::topn::{frequent_rows, keep_candidates};
 use ahash::RandomState;
 use datasketches::frequencies::FrequentItemsSketch;
 
@@ -249,14 +249,18 @@ impl TopNames {
 
     /// As [`crate::TopN::top`].
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
-        let mut rows: Vec<(String, u64)> = top_rows(&self.sketch_now(), usize::MAX, min_count)
+        let sketch = self.sketch_now();
+        let mut rows: Vec<(&str, u64)> = frequent_rows(&sketch, min_count)
             .into_iter()
-            .filter_map(|(hash, count)| Some((self.names.get(hash)?.to_string(), count)))
+            .filter_map(|(hash, count)| Some((self.names.get(hash)?, count)))
             .collect();
-        // Ties in name order (top_rows ordered them by hash).
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        keep_candidates(&mut rows, n);
+        // Ties in name order.
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         rows.truncate(n);
-        rows
+        rows.into_iter()
+            .map(|(name, count)| (name.to_string(), count))
+            .collect()
     }
 }
 

@@ -131,20 +131,59 @@ pub(crate) fn top_rows<T: Eq + Hash + Clone + Ord>(
     n: usize,
     min_count: u64,
 ) -> Vec<(T, u64)> {
-    let mut rows: Vec<(T, u64)> = sketch
-        .frequent_items(ErrorType::NoFalseNegatives)
-        .into_iter()
-        .filter(|row| row.estimate() >= min_count.max(1))
-        .map(|row| (row.item().clone(), row.estimate()))
-        .collect();
+    let mut rows = frequent_rows(sketch, min_count);
+    keep_candidates(&mut rows, n);
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     rows.truncate(n);
     rows
 }
 
+/// The sketch's items with an estimate of at least `min_count` (and 1), in no order.
+pub(crate) fn frequent_rows<T: Eq + Hash + Clone>(
+    sketch: &FrequentItemsSketch<T>,
+    min_count: u64,
+) -> Vec<(T, u64)> {
+    sketch
+        .frequent_items(ErrorType::NoFalseNegatives)
+        .into_iter()
+        .filter(|row| row.estimate() >= min_count.max(1))
+        .map(|row| (row.item().clone(), row.estimate()))
+        .collect()
+}
+
+/// Drops the rows that cannot be among the `n` largest counts, keeping every row tied with the
+/// n-th so that the caller's tie order still decides. A top-10 of 16 k tracked names then sorts
+/// a handful of rows instead of all of them (this runs on every API answer).
+pub(crate) fn keep_candidates<T>(rows: &mut Vec<(T, u64)>, n: usize) {
+    if rows.len() <= n {
+        return;
+    }
+    if n == 0 {
+        rows.clear();
+        return;
+    }
+    let mut counts: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    let (_, nth, _) = counts.select_nth_unstable_by(n - 1, |a, b| b.cmp(a));
+    let threshold = *nth;
+    rows.retain(|r| r.1 >= threshold);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_keep_every_row_tied_with_the_nth() {
+        let mut rows: Vec<(u32, u64)> = vec![(1, 5), (2, 9), (3, 5), (4, 1), (5, 7), (6, 5)];
+        keep_candidates(&mut rows, 3);
+        rows.sort();
+        assert_eq!(rows, vec![(1, 5), (2, 9), (3, 5), (5, 7), (6, 5)]);
+        let mut few = vec![(1u32, 1u64)];
+        keep_candidates(&mut few, 5);
+        assert_eq!(few, vec![(1, 1)]);
+        keep_candidates(&mut few, 0);
+        assert!(few.is_empty());
+    }
 
     #[test]
     fn exact_counts_and_stable_order() {

@@ -11,6 +11,12 @@ use std::collections::VecDeque;
 pub trait Bucket {
     /// Folds `other` (same kind, another time span or worker) into `self`.
     fn merge_from(&mut self, other: &Self);
+
+    /// Called once the buckets of several workers for the same period are merged: each worker's
+    /// rates covered the seconds from its own first packet on, with gaps between workers that a
+    /// single reader of all the packets would have counted as idle seconds (see
+    /// [`crate::Rate::join_spans`]).
+    fn join_worker_spans(&mut self) {}
 }
 
 #[derive(Clone, Debug)]

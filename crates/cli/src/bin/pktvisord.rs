@@ -49,8 +49,8 @@ struct Cli {
     config: Option<PathBuf>,
 
     /// Worker threads summarizing a live capture (packets are sharded by flow).
-    /// Default: the number of CPU cores. Given with a capture file, the file is summarized by
-    /// that many workers the same way (default for files: one thread, no sharding).
+    /// Default: the number of CPU cores. Given with a capture file, that many workers each read
+    /// the file and summarize their own flows (default for files: one thread, no sharding).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
 

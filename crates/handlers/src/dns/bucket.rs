@@ -495,4 +495,9 @@ impl Bucket for DnsBucket {
         self.rate_total.merge(&o.rate_total);
         self.rate_events.merge(&o.rate_events);
     }
+
+    fn join_worker_spans(&mut self) {
+        self.rate_total.join_spans();
+        self.rate_events.join_spans();
+    }
 }

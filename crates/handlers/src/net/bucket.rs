@@ -299,6 +299,12 @@ impl Bucket for NetBucket {
             r.merge(other);
         }
     }
+
+    fn join_worker_spans(&mut self) {
+        for r in self.rates.each() {
+            r.join_spans();
+        }
+    }
 }
 
 /// The remote end of a packet with a known direction: the source of inbound packets, the
