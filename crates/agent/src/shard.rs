@@ -9,17 +9,35 @@
 //! wherever their few hashes fall.
 
 use pv_wire::{Decoded, L3, L4, LinkType};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const UDP_HEADER_LEN: usize = 8;
 
-/// What picks a packet's worker: its two endpoints and, for UDP, the first two payload bytes.
+/// What picks a packet's worker: its two endpoints (address folded to 64 bits, port) and, for
+/// UDP, the first two payload bytes.
 struct FlowOf {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
+    a: (u64, u16),
+    b: (u64, u16),
     udp_head: Option<u16>,
+}
+
+fn fold_v4(octets: [u8; 4]) -> u64 {
+    u64::from(u32::from_be_bytes(octets))
+}
+
+/// Both halves of an IPv6 address, so that addresses differing in either half differ.
+fn fold_v6(octets: [u8; 16]) -> u64 {
+    let bits = u128::from_be_bytes(octets);
+    ((bits >> 64) as u64).rotate_left(29) ^ (bits as u64)
+}
+
+fn fold(ip: &IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => fold_v4(a.octets()),
+        IpAddr::V6(a) => fold_v6(a.octets()),
+    }
 }
 
 /// The flow of the commonest frames read straight from the bytes: Ethernet (with at most one
@@ -48,8 +66,8 @@ fn ethernet_flow(frame: &[u8]) -> Option<FlowOf> {
             let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
             let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
             (
-                IpAddr::V4(Ipv4Addr::from(src)),
-                IpAddr::V4(Ipv4Addr::from(dst)),
+                fold_v4(src),
+                fold_v4(dst),
                 *ip.get(9)?,
                 ip.get(ihl..)?,
                 total.checked_sub(ihl)?,
@@ -63,8 +81,8 @@ fn ethernet_flow(frame: &[u8]) -> Option<FlowOf> {
             let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
             (
-                IpAddr::V6(Ipv6Addr::from(src)),
-                IpAddr::V6(Ipv6Addr::from(dst)),
+                fold_v6(src),
+                fold_v6(dst),
                 *ip.get(6)?,
                 ip.get(40..)?,
                 payload,
@@ -97,21 +115,6 @@ fn ethernet_flow(frame: &[u8]) -> Option<FlowOf> {
         b: (dst, dport),
         udp_head,
     })
-}
-
-/// A 64-bit key of one endpoint. Keys of the two ends are added, which is the same in both
-/// directions without ordering the endpoints, then mixed once: cheaper than ordering two
-/// `IpAddr`s and running a keyed hasher over both, on a path every packet takes.
-fn endpoint_key(ip: &IpAddr, port: u16) -> u64 {
-    let addr = match ip {
-        IpAddr::V4(a) => u64::from(a.to_bits()),
-        IpAddr::V6(a) => {
-            let bits = a.to_bits();
-            // Fold both halves so that addresses differing only in either half differ.
-            mix((bits >> 64) as u64) ^ (bits as u64)
-        }
-    };
-    mix(addr ^ (u64::from(port) << 48) ^ u64::from(port))
 }
 
 /// splitmix64's finalizer: every input bit reaches every output bit.
@@ -159,16 +162,22 @@ impl Sharder {
             _ => None,
         };
         self.worker_of(&FlowOf {
-            a: (d.src, d.src_port),
-            b: (d.dst, d.dst_port),
+            a: (fold(&d.src), d.src_port),
+            b: (fold(&d.dst), d.dst_port),
             udp_head,
         })
     }
 
+    /// Sums of the two ends' addresses and ports are the same in both directions without
+    /// ordering the endpoints; one mix spreads them (a path every packet takes, so cheap).
     fn worker_of(&self, f: &FlowOf) -> usize {
-        let ends = endpoint_key(&f.a.0, f.a.1).wrapping_add(endpoint_key(&f.b.0, f.b.1));
+        let addrs = f.a.0.wrapping_add(f.b.0);
+        let ports = u64::from(f.a.1) + u64::from(f.b.1);
         let head = f.udp_head.map_or(0, |h| u64::from(h) + 1);
-        (mix(ends ^ head) % self.workers as u64) as usize
+        // An IPv4 sum takes 33 bits; ports and head go above it (overlap for IPv6 only costs
+        // a little spread, never symmetry).
+        let flow = mix(addrs ^ (ports << 33) ^ (head << 47));
+        (flow % self.workers as u64) as usize
     }
 }
 
