@@ -97,6 +97,9 @@ pub struct App {
     pub fullscreen: Option<TableId>,
     pub row: usize,
     pub choice: WindowChoice,
+    /// The window on screen: `choice`, or the live bucket while the agent has not collected
+    /// the chosen minutes yet (it answers 425 Too Early).
+    pub shown: WindowChoice,
     /// Buckets the agent keeps (pktvisor's default, 5): the chooser's last entry.
     pub periods: u32,
     pub paused: bool,
@@ -116,7 +119,7 @@ pub struct App {
 }
 
 impl App {
-    /// An app showing a live agent at `url`.
+    /// An app showing a live agent at `url`, starting with the window `choice`.
     pub fn live(url: &str, choice: WindowChoice) -> App {
         App::new(Connection::Connecting(url.to_string()), choice, None)
     }
@@ -143,6 +146,7 @@ impl App {
             fullscreen: None,
             row: 0,
             choice,
+            shown: choice,
             periods: 5,
             paused: false,
             filter: String::new(),
@@ -211,6 +215,12 @@ impl App {
         match u.window {
             Ok(w) => {
                 self.window = Some(w);
+                self.shown = self.choice;
+                self.window_error = None;
+            }
+            Err(FetchError::Status(425, _)) if u.live_bucket.is_some() => {
+                self.window = u.live_bucket;
+                self.shown = WindowChoice::Live;
                 self.window_error = None;
             }
             Err(e) => {
@@ -352,6 +362,7 @@ impl App {
             return;
         }
         self.choice = c;
+        self.shown = c;
         self.window = None;
         self.window_error = None;
         self.requested = Some(c);
@@ -461,6 +472,18 @@ mod tests {
         assert_eq!(app.view, View::Traffic);
         app.handle(Action::NextView);
         assert_eq!(app.view, View::Overview);
+    }
+
+    #[test]
+    fn a_window_not_collected_yet_shows_the_live_bucket() {
+        let mut app = App::live("u", WindowChoice::Minutes(5));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
+        u.choice = WindowChoice::Minutes(5);
+        u.window = Err(FetchError::Status(425, "invalid metrics period".into()));
+        app.apply(u);
+        assert_eq!(app.shown, WindowChoice::Live);
+        assert_eq!(app.window.as_ref().unwrap().count("packets.total"), Some(10));
+        assert_eq!(app.window_error, None);
     }
 
     #[test]

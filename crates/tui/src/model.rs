@@ -88,6 +88,19 @@ impl Window {
         v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
     }
 
+    /// Any number at a dotted path (pktvisor's C++ agent adds `live` to its rate objects).
+    pub fn number(&self, path: &str) -> Option<f64> {
+        self.at(path).as_f64()
+    }
+
+    /// Capture drops pktvisor's C++ agent reports in the window (`pcap.os_drops`,
+    /// `pcap.if_drops`); our agent reports them in `/api/v1/metrics/app` instead.
+    pub fn pcap_drops(&self) -> Option<u64> {
+        let os = self.count("pcap.os_drops");
+        let iface = self.count("pcap.if_drops");
+        (os.is_some() || iface.is_some()).then(|| os.unwrap_or(0) + iface.unwrap_or(0))
+    }
+
     pub fn quantiles(&self, path: &str) -> Option<Quantiles> {
         let v = self.at(path);
         v.is_object().then(|| Quantiles::from(v))

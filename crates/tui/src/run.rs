@@ -19,7 +19,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// Shows a live agent, refreshing every `refresh`, until the user quits.
 pub fn run_agent(cfg: &ClientConfig, refresh: Duration) -> io::Result<()> {
     let client = AgentClient::new(cfg);
-    let mut app = App::live(client.base_url(), WindowChoice::Live);
+    // pktvisor's client shows the 5-minute window; until the agent has five minutes the
+    // live bucket stands in (see `App::apply`).
+    let mut app = App::live(client.base_url(), WindowChoice::Minutes(5));
     let poller = Poller::start(client, app.choice, refresh);
     with_terminal(|terminal| {
         loop {

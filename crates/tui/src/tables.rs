@@ -64,14 +64,25 @@ impl TableId {
         }
     }
 
-    /// The counter a row's estimate is a share of: names and types are counted per DNS
-    /// packet, slow transactions per transaction of that direction, addresses per packet.
+    /// The counter a row's estimate is a share of, as pktvisor's client divides: names,
+    /// types and ports per DNS packet; result-code lists per reply; slow transactions per
+    /// transaction of that direction; addresses, places and ASNs per deep-sampled packet (the
+    /// only packets those lists count).
     pub fn whole(self) -> &'static str {
         match self {
+            TableId::Qname2 | TableId::Qname3 | TableId::Qtype | TableId::UdpPorts => {
+                "dns.wire_packets.total"
+            }
+            TableId::Nxdomain
+            | TableId::Srvfail
+            | TableId::Refused
+            | TableId::Nodata
+            | TableId::Rcode => "dns.wire_packets.replies",
             TableId::SlowIn => "dns.xact.in.total",
             TableId::SlowOut => "dns.xact.out.total",
-            TableId::Ipv4 | TableId::Ipv6 | TableId::GeoLoc | TableId::Asn => "packets.total",
-            _ => "dns.wire_packets.total",
+            TableId::Ipv4 | TableId::Ipv6 | TableId::GeoLoc | TableId::Asn => {
+                "packets.deep_samples"
+            }
         }
     }
 }

@@ -45,8 +45,12 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
 /// `window 1m live bucket 2019-09-05 18:00:14 UTC +45s │ agent 0.1.0 up 2h 3m`.
 pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
     let w = app.window.as_ref();
-    let key = w.map_or_else(|| app.choice.key(), |w| w.key.clone());
-    let mut text = format!("window {key} ({})", app.choice.label());
+    let key = w.map_or_else(|| app.shown.key(), |w| w.key.clone());
+    let mut text = format!("window {key} ({}", app.shown.label());
+    if app.shown != app.choice {
+        text += &format!("; {} not collected yet", app.choice.label());
+    }
+    text.push(')');
     if let Some((Some(start), length)) = w.map(|w| w.period()) {
         text += &format!(" from {} UTC", pv_report::utc(start));
         if let Some(len) = length {

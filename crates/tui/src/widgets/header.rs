@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::format::{count, ms_from_us, share, value};
+use crate::history::LiveRates;
 use crate::model::{Quantiles, Window};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -53,8 +54,17 @@ pub fn net_lines(app: &App) -> Vec<Line<'static>> {
     let c = |p: &str| w.and_then(|w| w.count(p));
     let total = c("packets.total");
     let live = app.history.live;
-    let rate =
-        |f: fn(&crate::history::LiveRates) -> f64| value(live.as_ref().map(|r| f(r).round()));
+    // The agent's own live rate when it sends one (pktvisor's C++ agent), else ours measured
+    // between refreshes.
+    let rate = |path: &str, f: fn(&LiveRates) -> f64| {
+        let sent = w.and_then(|w| w.number(&format!("packets.rates.{path}.live")));
+        value(sent.or(live.as_ref().map(|r| f(r).round())))
+    };
+    let drops = app
+        .app_info
+        .as_ref()
+        .and_then(|a| a.drops)
+        .or(w.and_then(|w| w.pcap_drops()));
     vec![
         LineBuilder::new()
             .label("Packets")
@@ -106,15 +116,15 @@ pub fn net_lines(app: &App) -> Vec<Line<'static>> {
             .label("out")
             .val(count(c("packets.cardinality.dst_ips_out")))
             .label("Drops")
-            .val(count(app.app_info.as_ref().and_then(|a| a.drops)))
+            .val(count(drops))
             .line(),
         LineBuilder::new()
             .label("pps live")
-            .val(rate(|r| r.pps))
+            .val(rate("pps_total", |r| r.pps))
             .label("in")
-            .val(rate(|r| r.pps_in))
+            .val(rate("pps_in", |r| r.pps_in))
             .label("out")
-            .val(rate(|r| r.pps_out))
+            .val(rate("pps_out", |r| r.pps_out))
             .label("p50/90/95/99 in")
             .val(quads(
                 w.and_then(|w| w.quantiles("packets.rates.pps_in")),
@@ -133,7 +143,9 @@ pub fn dns_lines(app: &App) -> Vec<Line<'static>> {
     let w: Option<&Window> = app.window.as_ref();
     let c = |p: &str| w.and_then(|w| w.count(p));
     let replies = c("dns.wire_packets.replies");
-    let live = app.history.live.map(|r| r.dns.round());
+    let live = w
+        .and_then(|w| w.number("dns.rates.total.live"))
+        .or(app.history.live.map(|r| r.dns.round()));
     let latency = |side: &str| {
         quads(
             w.and_then(|w| w.quantiles(&format!("dns.xact.{side}.quantiles_us"))),
