@@ -14,11 +14,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Args, Clone, Debug)]
 pub struct TuiArgs {
     /// Query the pktvisord metrics web server on this host (terminal UI).
-    #[arg(short = 'H', long = "host", value_name = "HOST", default_value = "localhost")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        value_name = "HOST",
+        default_value = "localhost"
+    )]
     pub host: String,
 
     /// Query the pktvisord metrics web server on this port (terminal UI).
-    #[arg(short = 'p', long = "port", value_name = "PORT", default_value_t = 10853)]
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        default_value_t = 10853
+    )]
     pub port: u16,
 
     /// Show this pktvisor 4 policy (`/api/v1/policies/POLICY/metrics/...`) instead of the

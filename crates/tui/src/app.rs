@@ -482,7 +482,10 @@ mod tests {
         u.window = Err(FetchError::Status(425, "invalid metrics period".into()));
         app.apply(u);
         assert_eq!(app.shown, WindowChoice::Live);
-        assert_eq!(app.window.as_ref().unwrap().count("packets.total"), Some(10));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
         assert_eq!(app.window_error, None);
     }
 

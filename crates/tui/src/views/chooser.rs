@@ -17,7 +17,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, selected: usize) {
         .areas(col);
     let items: Vec<String> = choices
         .iter()
-        .map(|c| format!("{:>3}  {}", c.key(), c.label()))
+        .map(|c| format!("{:<12} {}", c.label(), c.path()))
         .collect();
     let list = List::new(items)
         .block(Block::bordered().title(" window "))

@@ -101,6 +101,12 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
         Mode::Normal => "Tab view, Enter open, w window, / filter, q quit",
     };
     let width = area.width as usize;
+    // The message matters more than the reminder of keys: a narrow screen gets the short one.
+    let hint = if text.chars().count() + hint.chars().count() + 2 > width {
+        "? help"
+    } else {
+        hint
+    };
     let room = width.saturating_sub(hint.chars().count() + 2);
     let shown = crate::format::fit(&text, room);
     let pad = room.saturating_sub(shown.chars().count());

@@ -125,7 +125,9 @@ pub fn net_lines(app: &App) -> Vec<Line<'static>> {
             .val(rate("pps_in", |r| r.pps_in))
             .label("out")
             .val(rate("pps_out", |r| r.pps_out))
-            .label("p50/90/95/99 in")
+            .line(),
+        LineBuilder::new()
+            .label("pps p50/90/95/99 in")
             .val(quads(
                 w.and_then(|w| w.quantiles("packets.rates.pps_in")),
                 value,
