@@ -14,6 +14,9 @@ use crate::window_choice::WindowChoice;
 /// This client's version, compared with the agent's.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Rounds of answers (seconds, at the default refresh) a notice stays on the status line.
+const NOTICE_ROUNDS: u8 = 10;
+
 /// Rows moved by PgUp/PgDn in a full-screen table.
 pub const PAGE_ROWS: usize = 10;
 
@@ -110,8 +113,10 @@ pub struct App {
     /// Why the window is missing (e.g. 425 before N minutes were collected).
     pub window_error: Option<String>,
     pub version_warning: Option<String>,
-    /// A one-off event worth telling (agent restarted, reconnected).
+    /// A one-off event worth telling (agent restarted, reconnected), and for how many more
+    /// rounds of answers it stays on the status line.
     pub notice: Option<String>,
+    notice_rounds: u8,
     pub history: History,
     pub quit: bool,
     /// A window change the poller has not been told about yet.
@@ -156,6 +161,7 @@ impl App {
             window_error: None,
             version_warning: None,
             notice: None,
+            notice_rounds: 0,
             history: History::default(),
             quit: false,
             requested: None,
@@ -176,6 +182,10 @@ impl App {
     /// Takes one round of the poller's answers.
     pub fn apply(&mut self, u: Update) {
         let url = self.url();
+        self.notice_rounds = self.notice_rounds.saturating_sub(1);
+        if self.notice_rounds == 0 {
+            self.notice = None;
+        }
         match u.app {
             Err(e) => {
                 self.connection = Connection::Unreachable {
@@ -192,10 +202,10 @@ impl App {
                     _ => false,
                 };
                 if restarted {
-                    self.notice = Some("the agent restarted: its counters started again".into());
+                    self.tell("the agent restarted: its counters started again");
                     self.history.forget_reading();
                 } else if was_down {
-                    self.notice = Some("reconnected".into());
+                    self.tell("reconnected");
                 }
                 self.version_warning = info
                     .version
@@ -223,6 +233,15 @@ impl App {
                 self.shown = WindowChoice::Live;
                 self.window_error = None;
             }
+            // The agent went away between two requests of the round: like any outage, keep
+            // the last data on screen.
+            Err(FetchError::Unreachable(e)) => {
+                self.connection = Connection::Unreachable {
+                    url: self.url(),
+                    error: e,
+                };
+                self.history.forget_reading();
+            }
             Err(e) => {
                 self.window = None;
                 self.window_error = Some(format!("window {}: {e}", self.choice.label()));
@@ -230,7 +249,12 @@ impl App {
         }
     }
 
-    /// Tables of the current view with their rows after the filter.
+    fn tell(&mut self, notice: &str) {
+        self.notice = Some(notice.to_string());
+        self.notice_rounds = NOTICE_ROUNDS;
+    }
+
+    /// The table with the focus in the current view.
     pub fn focused_table(&self) -> TableId {
         let tables = self.view.tables();
         tables[self.focus.min(tables.len() - 1)]
@@ -426,6 +450,20 @@ mod tests {
         assert_eq!(app.version_warning, None);
         app.apply(update(Ok(info("9.9.9", 0.2)), 1));
         assert!(app.version_warning.as_deref().unwrap().contains("newer"));
+    }
+
+    #[test]
+    fn an_agent_lost_mid_round_keeps_the_last_window() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.1)), 0);
+        u.window = Err(FetchError::Unreachable("refused".into()));
+        app.apply(u);
+        assert!(matches!(app.connection, Connection::Unreachable { .. }));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
     }
 
     #[test]

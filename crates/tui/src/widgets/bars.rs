@@ -46,7 +46,12 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
 pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
     let w = app.window.as_ref();
     let key = w.map_or_else(|| app.shown.key(), |w| w.key.clone());
-    let mut text = format!("window {key} ({}", app.shown.label());
+    let label = if app.is_live() {
+        app.shown.label()
+    } else {
+        "file summary".to_string()
+    };
+    let mut text = format!("window {key} ({label}");
     if app.shown != app.choice {
         text += &format!("; {} not collected yet", app.choice.label());
     }
