@@ -230,6 +230,22 @@ fn dns_view_160x48_shows_every_dns_table() {
         num(&w, "dns.cardinality.qname").to_string()
     );
     assert_snapshot("dns_160x48", &lines);
+
+    // At 80x24 two tables fit side by side; moving the focus down scrolls the grid so the
+    // focused one (here the 11th, UDP ports) is on screen.
+    for _ in 0..10 {
+        app.handle(Action::Down);
+    }
+    let lines = screen(&app, 80, 24);
+    assert!(
+        lines.iter().any(|l| l.contains("» Top UDP ports")),
+        "{}",
+        lines.join("\n")
+    );
+    let port = &path(&w, "dns.top_udp_ports")[0];
+    let row = row_words(&lines, port["name"].as_str().unwrap());
+    assert_eq!(row[1], port["estimate"].as_u64().unwrap().to_string());
+    assert_snapshot("dns_udp_ports_focused_80x24", &lines);
 }
 
 #[test]
