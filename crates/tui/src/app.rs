@@ -9,7 +9,7 @@ use crate::model::{AppInfo, Window};
 use crate::poller::Update;
 use crate::tables::{self, TableId};
 use crate::version;
-use crate::window_choice::WindowChoice;
+use crate::window_choice::{self, WindowChoice};
 
 /// This client's version, compared with the agent's.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -221,6 +221,17 @@ impl App {
         // Pause freezes the tables and header; the connection and sparklines keep going.
         if self.paused || u.choice != self.choice {
             return;
+        }
+        if let Err(FetchError::Status(425, message)) = &u.window
+            && let Some(periods) = window_choice::periods_from_error(message)
+        {
+            self.periods = periods;
+            // The agent keeps fewer minutes than chosen: show the most it has.
+            if let WindowChoice::Minutes(n) = self.choice
+                && n > periods
+            {
+                self.choose(WindowChoice::Minutes(periods));
+            }
         }
         match u.window {
             Ok(w) => {
@@ -525,6 +536,22 @@ mod tests {
             Some(10)
         );
         assert_eq!(app.window_error, None);
+    }
+
+    #[test]
+    fn an_agent_keeping_fewer_minutes_gets_its_largest_window() {
+        let mut app = App::live("u", WindowChoice::Minutes(5));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
+        u.choice = WindowChoice::Minutes(5);
+        u.window = Err(FetchError::Status(
+            425,
+            "invalid metrics period, specify [2, 3]".into(),
+        ));
+        app.apply(u);
+        assert_eq!(app.periods, 3);
+        assert_eq!(app.choice, WindowChoice::Minutes(3));
+        assert_eq!(app.requested, Some(WindowChoice::Minutes(3)));
+        assert_eq!(app.choices().len(), 4);
     }
 
     #[test]

@@ -43,6 +43,20 @@ impl WindowChoice {
     }
 }
 
+/// The number of buckets an agent keeps, read from its 425 answer to a period out of range
+/// (pktvisor's wording: `invalid metrics period, specify [2, P]` for windows, `[0, P-1]` for
+/// buckets). The v3 API has no other place that tells.
+pub fn periods_from_error(message: &str) -> Option<u32> {
+    let range = message.split("specify [").nth(1)?.split(']').next()?;
+    let (low, high) = range.split_once(',')?;
+    let high: u32 = high.trim().parse().ok()?;
+    match low.trim() {
+        "2" => Some(high),
+        "0" => Some(high + 1),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +68,23 @@ mod tests {
         assert_eq!(WindowChoice::Minutes(5).path(), "window/5");
         assert_eq!(WindowChoice::Minutes(5).key(), "5m");
         assert_eq!(WindowChoice::all(3).len(), 4);
+    }
+
+    #[test]
+    fn periods_from_pktvisors_messages() {
+        assert_eq!(
+            periods_from_error("invalid metrics period, specify [2, 3]"),
+            Some(3)
+        );
+        assert_eq!(
+            periods_from_error("invalid metrics period, specify [0, 4]"),
+            Some(5)
+        );
+        assert_eq!(
+            periods_from_error(
+                "requested metrics period has not yet accumulated, current range is [0, 1]"
+            ),
+            None
+        );
     }
 }
