@@ -6,6 +6,8 @@ use crate::app::App;
 use crate::tables::TableId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::Paragraph;
 
 const MIN_TABLE_WIDTH: u16 = 38;
 const MIN_TABLE_HEIGHT: u16 = 7;
@@ -39,4 +41,34 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, ids: &[TableId]) {
             .render(f, *cell);
         }
     }
+    // Say on the borders that more tables are above or below: the grid scrolls with the focus.
+    let above = first_row * columns;
+    let below = ids
+        .len()
+        .saturating_sub((first_row + visible_rows) * columns);
+    if above > 0 {
+        more(f, Rect { height: 1, ..area }, &format!(" ↑ {above} more "));
+    }
+    if below > 0 {
+        let bottom = Rect {
+            y: area.bottom() - 1,
+            height: 1,
+            ..area
+        };
+        more(f, bottom, &format!(" ↓ {below} more "));
+    }
+}
+
+/// Writes `text` at the right end of the one-line `area` (a border line).
+fn more(f: &mut Frame, area: Rect, text: &str) {
+    let width = (text.chars().count() as u16).min(area.width);
+    let at = Rect {
+        x: area.right() - width - u16::from(area.width > width),
+        width,
+        ..area
+    };
+    f.render_widget(
+        Paragraph::new(text.to_string()).style(Style::default().add_modifier(Modifier::DIM)),
+        at,
+    );
 }
