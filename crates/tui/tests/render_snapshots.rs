@@ -368,3 +368,39 @@ fn sparse_json_shows_dashes_at_any_size() {
     assert_eq!(after(&lines, &["live", "-", "in"]), "3");
     assert!(lines[23].starts_with("file summary of odd.pcap"));
 }
+
+#[test]
+fn pktvisors_own_live_rates_and_pcap_drops_are_used() {
+    // pktvisor's C++ agent sends `live` in each rate object and its drops in `pcap`; our agent
+    // sends neither (rates are then measured between refreshes, drops come from `app`).
+    let doc = serde_json::json!({"5m": {
+        "packets": {"total": 900, "rates": {"pps_total": {"live": 41, "p50": 30},
+                                             "pps_in": {"live": 17, "p50": 10, "p90": 12, "p95": 13, "p99": 14},
+                                             "pps_out": {"live": 24}}},
+        "dns": {"rates": {"total": {"live": 7}}, "wire_packets": {"total": 70}},
+        "pcap": {"os_drops": 3, "if_drops": 2}}});
+    let mut app = App::live("http://127.0.0.1:10853", WindowChoice::Minutes(5));
+    app.apply(Update {
+        at: Instant::now(),
+        app: Ok(AppInfo::from_json(
+            &serde_json::json!({"app": {"version": "4.4.0", "up_time_min": 61.0}}),
+        )),
+        choice: WindowChoice::Minutes(5),
+        window: Window::from_v3(&doc).ok_or(FetchError::BadAnswer(String::new())),
+        live_bucket: None,
+    });
+    let lines = screen(&app, 80, 24);
+    assert_eq!(after(&lines, &["pps", "live"]), "41");
+    assert_eq!(after(&lines, &["live", "41", "in"]), "17");
+    assert_eq!(after(&lines, &["in", "17", "out"]), "24");
+    assert_eq!(after(&lines, &["live/s"]), "7");
+    assert_eq!(after(&lines, &["Drops"]), "5");
+    assert_eq!(after(&lines, &["p50/90/95/99", "in"]), "10/12/13/14");
+    assert!(lines[1].contains("agent 4.4.0 up 1h 1m"), "{}", lines[1]);
+    // A different major.minor version: a warning on the status line.
+    assert!(
+        lines[23].starts_with("agent version 4.4.0 is newer than this client"),
+        "{}",
+        lines[23]
+    );
+}
