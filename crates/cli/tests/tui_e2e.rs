@@ -396,6 +396,23 @@ fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
     assert!(s.iter().any(|l| l.contains("Top qname2")));
     ui.keys(&["Escape", "Escape"]);
 
+    // -P default: the same numbers through pktvisor 4's policy paths.
+    let v4 = Tmux::start(
+        "v4",
+        &format!(
+            "ip netns exec {} {} --host 127.0.0.1 --port {PORT} -P default",
+            lab.ns_b,
+            env!("CARGO_BIN_EXE_pktvisor")
+        ),
+    );
+    let s = v4.wait_for("the v4 policy's numbers", 20, |s| {
+        let api = lab.api("bucket/0").expect("bucket 0");
+        after(s, &["Packets"]) == Some(num(&api["1m"], "packets.total"))
+            && after(s, &["DNS", "packets"]) == Some(num(&api["1m"], "dns.wire_packets.total"))
+    });
+    assert!(s[39].starts_with("connected to"), "{}", s[39]);
+    drop(v4);
+
     // The agent goes away: the status line says so, the UI keeps running with the last data.
     lab.kill_agent();
     let s = ui.wait_for("the unreachable status", 10, |s| {
