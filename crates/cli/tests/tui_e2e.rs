@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 const PORT: u16 = 10853;
 
-/// A tmux server of our own (private socket) running one session of 120x40.
+/// A tmux server of our own (a private socket file, removed at the end) running one session
+/// of 120x40.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
     session: String,
 }
 
@@ -25,7 +26,7 @@ impl Tmux {
     fn start(tag: &str, command: &str) -> Tmux {
         let id = std::process::id();
         let t = Tmux {
-            socket: format!("pvtui{tag}{id}"),
+            socket: std::env::temp_dir().join(format!("pvtui-{tag}-{id}.sock")),
             session: format!("pv{tag}"),
         };
         let ok = t
@@ -48,7 +49,7 @@ impl Tmux {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]).args(args);
+        c.arg("-S").arg(&self.socket).args(args);
         c
     }
 
@@ -108,6 +109,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         // Our own server only (its private socket): ends the session and the UI in it.
         let _ = self.cmd(&["kill-server"]).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
