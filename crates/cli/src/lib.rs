@@ -5,3 +5,4 @@ pub mod options;
 pub mod policy;
 pub mod progress;
 pub mod summarize;
+pub mod tui_cmd;

@@ -1,17 +1,24 @@
-//! `pktvisor`: the client. One-shot subcommands; the terminal UI comes later.
+//! `pktvisor`: the client. Without a subcommand the terminal UI; one-shot subcommands.
 
 use clap::{Parser, Subcommand};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
+use pktvisor_cli::tui_cmd::{self, TuiArgs};
 use pktvisor_cli::{policy, summarize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// pktvisor: network and DNS traffic visibility.
+///
+/// Without a subcommand: the terminal UI of a pktvisord agent (ours or pktvisor's), refreshed
+/// every second. Press ? in it for the keys.
 #[derive(Parser, Debug)]
-#[command(name = "pktvisor", version)]
+#[command(name = "pktvisor", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(flatten)]
+    tui: TuiArgs,
+
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -34,6 +41,10 @@ struct SummarizeCmd {
     #[arg(long)]
     json: bool,
 
+    /// Browse the summary in the terminal UI instead of printing it.
+    #[arg(long, conflicts_with_all = ["json", "config"])]
+    tui: bool,
+
     /// Run the policies of a pktvisor v4 policy file (`visor.taps`, `visor.policies`,
     /// `visor.global_handler_config`) instead of the default summary. Each pcap tap reads its
     /// `config.pcap_file`; a FILE given on the command line overrides it for every pcap tap.
@@ -48,7 +59,10 @@ struct SummarizeCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Summarize(cmd) = cli.command;
+    let cmd = match cli.command {
+        None => return tui_cmd::run_agent(&cli.tui),
+        Some(Command::Summarize(cmd)) => cmd,
+    };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);
     }
@@ -69,6 +83,7 @@ fn main() -> ExitCode {
             summarize::print_json(&json);
             ExitCode::SUCCESS
         }
+        Ok(json) if cmd.tui => tui_cmd::browse_file(&file.display().to_string(), &json),
         Ok(json) => {
             print!("{}", pv_report::render(&file.display().to_string(), &json));
             ExitCode::SUCCESS

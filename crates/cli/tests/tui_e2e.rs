@@ -1,0 +1,472 @@
+//! The terminal UI as an operator uses it: `pktvisor` runs inside tmux against a live
+//! `pktvisord` that captures one of pktvisor's fixture captures replayed over a veth pair
+//! between two network namespaces the test creates; keys go in with `tmux send-keys`, the
+//! screen comes out with `tmux capture-pane`, and the numbers on it must be the API's. Then
+//! the agent is killed (the UI must say so and keep running) and restarted (it must
+//! reconnect). Also `pktvisor summarize --tui FILE`. Needs root and tmux; under CI=true it
+//! must run. All traffic stays inside the namespaces; only processes this test started are
+//! killed, by PID, and its own tmux server (a private socket) is killed at the end.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PORT: u16 = 10853;
+
+/// A tmux server of our own (a private socket file, removed at the end) running one session
+/// of 120x40.
+struct Tmux {
+    socket: std::path::PathBuf,
+    session: String,
+}
+
+impl Tmux {
+    fn start(tag: &str, command: &str) -> Tmux {
+        let id = std::process::id();
+        let t = Tmux {
+            socket: std::env::temp_dir().join(format!("pvtui-{tag}-{id}.sock")),
+            session: format!("pv{tag}"),
+        };
+        let ok = t
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                &t.session,
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .arg(command)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "tmux new-session failed");
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket).args(args);
+        c
+    }
+
+    fn screen(&self) -> Vec<String> {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Sends tmux key names (`Tab`, `Enter`, `Escape`, `2`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().is_ok_and(|s| s.success()));
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", &self.session, "-l", text])
+                .status()
+                .is_ok_and(|s| s.success())
+        );
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", &self.session])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Waits up to `secs` for a screen that satisfies `ok`; panics with the last screen.
+    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{}",
+                s.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Our own server only (its private socket): ends the session and the UI in it.
+        let _ = self.cmd(&["kill-server"]).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// Two namespaces joined by a veth pair, the agent capturing in the second one.
+struct Lab {
+    ns_a: String,
+    ns_b: String,
+    agent: Option<Child>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let id = std::process::id() % 100_000;
+        let lab = Lab {
+            ns_a: format!("pvtuia{id}"),
+            ns_b: format!("pvtuib{id}"),
+            agent: None,
+        };
+        let (a, b) = (&lab.ns_a, &lab.ns_b);
+        sh(&format!(
+            "ip netns add {a} && ip netns add {b} && \
+             ip link add va netns {a} type veth peer name vb netns {b} && \
+             ip netns exec {a} sysctl -qw net.ipv6.conf.va.disable_ipv6=1 && \
+             ip netns exec {b} sysctl -qw net.ipv6.conf.vb.disable_ipv6=1 && \
+             ip -n {a} link set va up && ip -n {b} link set vb up && ip -n {b} link set lo up"
+        ));
+        lab
+    }
+
+    fn start_agent(&mut self) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns_b, env!("CARGO_BIN_EXE_pktvisord")])
+            .args(["-l", "127.0.0.1", "-p", &PORT.to_string(), "--workers", "2"])
+            .args(["-H", "192.168.0.0/24", "vb"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pktvisord");
+        self.agent = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.api("app").is_none() {
+            assert!(Instant::now() < deadline, "the agent did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the agent this test started, by its PID.
+    fn kill_agent(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// `/api/v1/metrics/PATH` from inside the agent's namespace; None unless 200.
+    fn api(&self, path: &str) -> Option<Value> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns_b, "curl", "-sf", "-m", "5"])
+            .arg(format!("http://127.0.0.1:{PORT}/api/v1/metrics/{path}"))
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
+    fn replay(&self, file: &std::path::Path) {
+        sh(&format!(
+            "ip netns exec {} tcpreplay -q -i va --topspeed {} >/dev/null 2>&1",
+            self.ns_a,
+            file.display()
+        ));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.kill_agent();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_a])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ns_b])
+            .status();
+    }
+}
+
+fn sh(script: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "failed: {script}");
+}
+
+/// The word after the words `label` on any line of the screen.
+fn after(lines: &[String], label: &[&str]) -> Option<String> {
+    lines.iter().find_map(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let i = words.windows(label.len()).position(|w| w == label)?;
+        words.get(i + label.len()).map(|s| s.to_string())
+    })
+}
+
+/// Words of the table cell (between box borders) whose first word is `name` (or its start,
+/// cut with `…` to fit a narrow column).
+fn row(lines: &[String], name: &str) -> Option<Vec<String>> {
+    let is_name = |word: &str| {
+        word == name
+            || word
+                .strip_suffix('…')
+                .is_some_and(|start| !start.is_empty() && name.starts_with(start))
+    };
+    lines
+        .iter()
+        .flat_map(|l| l.split('│'))
+        .map(|cell| {
+            cell.split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .find(|w| w.first().is_some_and(|f| is_name(f)))
+}
+
+fn num(v: &Value, dotted: &str) -> String {
+    dotted
+        .split('.')
+        .fold(v, |v, k| &v[k])
+        .as_u64()
+        .map_or("-".into(), |n| n.to_string())
+}
+
+/// Sleeps into the next minute when the current one is nearly over, so the replayed packets
+/// stay in the live bucket while the test reads it.
+fn avoid_minute_boundary() {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if secs % 60 > 30 {
+        std::thread::sleep(Duration::from_secs(61 - secs % 60));
+    }
+}
+
+fn ready() -> bool {
+    if !is_root() {
+        assert!(!in_ci(), "CI runs as root: the terminal UI test must run");
+        eprintln!("SKIP: the terminal UI end-to-end test needs root (network namespaces)");
+        return false;
+    }
+    ["tmux", "ip", "tcpreplay", "curl"]
+        .iter()
+        .all(|t| require(t))
+}
+
+#[test]
+fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
+    if !ready() {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.start_agent();
+    avoid_minute_boundary();
+    lab.replay(&fixture("dns_udp_mixed_rcode.pcap"));
+    let ui = Tmux::start(
+        "live",
+        &format!(
+            "ip netns exec {} {} --host 127.0.0.1 --port {PORT} --refresh-ms 500",
+            lab.ns_b,
+            env!("CARGO_BIN_EXE_pktvisor")
+        ),
+    );
+
+    // A fresh agent has no 5-minute window yet: the live bucket stands in, as the title says.
+    // The screen must show what the API serves; reads of bucket 0 before and after the
+    // screen bracket it (a refresh may land between them).
+    let mut matched = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while matched.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the screen never matched the API"
+        );
+        let before = lab.api("bucket/0").expect("bucket 0");
+        let screen = ui.screen();
+        let after_read = lab.api("bucket/0").expect("bucket 0");
+        let w = &before["1m"];
+        if before == after_read
+            && num(w, "packets.total") != "0"
+            && after(&screen, &["Packets"]) == Some(num(w, "packets.total"))
+        {
+            matched = Some((w.clone(), screen));
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let (w, screen) = matched.unwrap();
+    assert!(
+        screen[1].contains("window 1m (live bucket; last 5 min not collected yet)"),
+        "{}",
+        screen[1]
+    );
+    for (label, path) in [
+        (&["UDP"][..], "packets.udp"),
+        (&["in"][..], "packets.in"),
+        (&["DNS", "packets"][..], "dns.wire_packets.total"),
+        (&["queries"][..], "dns.wire_packets.queries"),
+        (&["replies"][..], "dns.wire_packets.replies"),
+        (&["Xacts"][..], "dns.xact.counts.total"),
+    ] {
+        assert_eq!(
+            after(&screen, label),
+            Some(num(&w, path)),
+            "{label:?}:\n{}",
+            screen.join("\n")
+        );
+    }
+    let top = &w["dns"]["top_qname2"][0];
+    let name = top["name"].as_str().expect("a top qname2");
+    let cells = row(&screen, name).expect("the top qname2 row");
+    assert_eq!(cells[1], top["estimate"].as_u64().unwrap().to_string());
+    assert!(screen[39].starts_with("connected to http://127.0.0.1:10853"));
+    let version = lab.api("app").unwrap()["app"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(screen[1].contains(&format!("agent {version}")));
+
+    // 2: the DNS view with every DNS table.
+    ui.keys(&["2"]);
+    let s = ui.wait_for("the DNS view", 5, |s| {
+        s.iter().any(|l| l.contains("Top NXDOMAIN"))
+    });
+    assert_eq!(
+        after(&s, &["Distinct", "qnames"]),
+        Some(num(&w, "dns.cardinality.qname"))
+    );
+    let nx = &w["dns"]["top_nxdomain"][0];
+    let nx_row = row(&s, nx["name"].as_str().unwrap()).expect("the top NXDOMAIN row");
+    assert_eq!(nx_row[1], nx["estimate"].as_u64().unwrap().to_string());
+
+    // Tab: Traffic, with the top talkers.
+    ui.keys(&["Tab"]);
+    let s = ui.wait_for("the Traffic view", 5, |s| {
+        s.iter().any(|l| l.contains("Top IPv6"))
+    });
+    let ip = &w["packets"]["top_ipv4"][0];
+    let ip_row = row(&s, ip["name"].as_str().unwrap()).expect("the top IPv4 row");
+    assert_eq!(ip_row[1], ip["estimate"].as_u64().unwrap().to_string());
+
+    // ?: help; Esc closes it.
+    ui.keys(&["?"]);
+    ui.wait_for("help", 5, |s| s.iter().any(|l| l.contains("Help: keys")));
+    ui.keys(&["Escape"]);
+    ui.wait_for("help closed", 5, |s| {
+        !s.iter().any(|l| l.contains("Help: keys"))
+    });
+
+    // 1, then / google Enter: only names containing "google" stay.
+    ui.keys(&["1", "/"]);
+    ui.type_text("google");
+    ui.keys(&["Enter"]);
+    let s = ui.wait_for("the filter", 5, |s| s[0].contains("filter: google"));
+    let names: Vec<&str> = w["dns"]["top_qname2"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for n in &names {
+        assert_eq!(
+            row(&s, n).is_some(),
+            n.contains("google"),
+            "{n}:\n{}",
+            s.join("\n")
+        );
+    }
+    // Enter: the focused table full screen, rows numbered.
+    ui.keys(&["Enter"]);
+    let s = ui.wait_for("a full-screen table", 5, |s| {
+        s.iter().any(|l| l.contains("# name"))
+    });
+    assert!(s.iter().any(|l| l.contains("Top qname2")));
+    ui.keys(&["Escape", "Escape"]);
+
+    // -P default: the same numbers through pktvisor 4's policy paths.
+    let v4 = Tmux::start(
+        "v4",
+        &format!(
+            "ip netns exec {} {} --host 127.0.0.1 --port {PORT} -P default",
+            lab.ns_b,
+            env!("CARGO_BIN_EXE_pktvisor")
+        ),
+    );
+    let s = v4.wait_for("the v4 policy's numbers", 20, |s| {
+        let api = lab.api("bucket/0").expect("bucket 0");
+        after(s, &["Packets"]) == Some(num(&api["1m"], "packets.total"))
+            && after(s, &["DNS", "packets"]) == Some(num(&api["1m"], "dns.wire_packets.total"))
+    });
+    assert!(s[39].starts_with("connected to"), "{}", s[39]);
+    drop(v4);
+
+    // The agent goes away: the status line says so, the UI keeps running with the last data.
+    lab.kill_agent();
+    let s = ui.wait_for("the unreachable status", 10, |s| {
+        s[39].starts_with("agent unreachable at http://127.0.0.1:10853")
+    });
+    assert!(ui.alive());
+    assert_eq!(after(&s, &["Packets"]), Some(num(&w, "packets.total")));
+
+    // It comes back: the UI reconnects by itself.
+    lab.start_agent();
+    ui.wait_for("the reconnection", 10, |s| {
+        s[39].starts_with("the agent restarted") || s[39].starts_with("reconnected")
+    });
+
+    // q quits: the session (whose only command is the UI) ends.
+    ui.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ui.alive() {
+        assert!(Instant::now() < deadline, "q did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn summarize_tui_browses_a_file() {
+    if !require("tmux") {
+        return;
+    }
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let want = summarize_json(&file, &["-H", "192.168.0.0/24"]);
+    let ui = Tmux::start(
+        "file",
+        &format!(
+            "{} summarize --tui -H 192.168.0.0/24 {}",
+            env!("CARGO_BIN_EXE_pktvisor"),
+            file.display()
+        ),
+    );
+    let s = ui.wait_for("the file summary", 20, |s| {
+        s.iter().any(|l| l.starts_with("Packets "))
+    });
+    assert_eq!(after(&s, &["Packets"]), Some(num(&want, "packets.total")));
+    assert_eq!(
+        after(&s, &["DNS", "packets"]),
+        Some(num(&want, "dns.wire_packets.total"))
+    );
+    assert!(s[39].starts_with("file summary of"), "{}", s[39]);
+    assert!(s[1].contains("file dns_udp_tcp_random.pcap") || s[1].contains("│ file "));
+    ui.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ui.alive() {
+        assert!(Instant::now() < deadline, "q did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

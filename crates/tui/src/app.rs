@@ -1,0 +1,581 @@
+//! The screen's state: which view, which table has the focus, scrolling, the chosen window,
+//! pause, filter, the data last received and the connection's health. Rendering reads it;
+//! keys and updates change it. No I/O here, so all of it is testable.
+
+use crate::client::FetchError;
+use crate::history::History;
+use crate::keys::Action;
+use crate::model::{AppInfo, Window};
+use crate::poller::Update;
+use crate::tables::{self, TableId};
+use crate::version;
+use crate::window_choice::{self, WindowChoice};
+
+/// This client's version, compared with the agent's.
+pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Rounds of answers (seconds, at the default refresh) a notice stays on the status line.
+const NOTICE_ROUNDS: u8 = 10;
+
+/// Rows moved by PgUp/PgDn in a full-screen table.
+pub const PAGE_ROWS: usize = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Dns,
+    Traffic,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Overview, View::Dns, View::Traffic];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Overview => "Overview",
+            View::Dns => "DNS",
+            View::Traffic => "Traffic",
+        }
+    }
+
+    /// The tables of this view, in focus order.
+    pub fn tables(self) -> &'static [TableId] {
+        match self {
+            View::Overview => &[
+                TableId::Qname2,
+                TableId::Rcode,
+                TableId::Ipv4,
+                TableId::Qtype,
+            ],
+            View::Dns => &[
+                TableId::Qname2,
+                TableId::Qname3,
+                TableId::Nxdomain,
+                TableId::Srvfail,
+                TableId::Refused,
+                TableId::Nodata,
+                TableId::Qtype,
+                TableId::Rcode,
+                TableId::SlowIn,
+                TableId::SlowOut,
+                TableId::UdpPorts,
+            ],
+            View::Traffic => &[TableId::Ipv4, TableId::Ipv6, TableId::GeoLoc, TableId::Asn],
+        }
+    }
+}
+
+/// Where the data comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Connection {
+    /// A file summary: nothing to refresh.
+    File(String),
+    /// No answer yet.
+    Connecting(String),
+    Connected(String),
+    Unreachable {
+        url: String,
+        error: String,
+    },
+}
+
+/// What the keyboard is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    /// Typing the table filter after `/`.
+    Filter,
+    /// The window chooser after `w`, with the highlighted entry.
+    ChooseWindow(usize),
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub view: View,
+    pub mode: Mode,
+    /// Index into `view.tables()`.
+    pub focus: usize,
+    /// A table opened full screen with Enter, and its selected row.
+    pub fullscreen: Option<TableId>,
+    pub row: usize,
+    pub choice: WindowChoice,
+    /// The window on screen: `choice`, or the live bucket while the agent has not collected
+    /// the chosen minutes yet (it answers 425 Too Early).
+    pub shown: WindowChoice,
+    /// Buckets the agent keeps (pktvisor's default, 5): the chooser's last entry.
+    pub periods: u32,
+    pub paused: bool,
+    pub filter: String,
+    pub window: Option<Window>,
+    pub app_info: Option<AppInfo>,
+    pub connection: Connection,
+    /// Why the window is missing (e.g. 425 before N minutes were collected).
+    pub window_error: Option<String>,
+    pub version_warning: Option<String>,
+    /// A one-off event worth telling (agent restarted, reconnected), and for how many more
+    /// rounds of answers it stays on the status line.
+    pub notice: Option<String>,
+    notice_rounds: u8,
+    pub history: History,
+    pub quit: bool,
+    /// A window change the poller has not been told about yet.
+    pub requested: Option<WindowChoice>,
+}
+
+impl App {
+    /// An app showing a live agent at `url`, starting with the window `choice`.
+    pub fn live(url: &str, choice: WindowChoice) -> App {
+        App::new(Connection::Connecting(url.to_string()), choice, None)
+    }
+
+    /// An app browsing a file summary (`{"1m": {...}}` or `{"Pm": {...}}`).
+    pub fn file(name: &str, doc: &serde_json::Value) -> App {
+        let window = Window::from_v3(doc);
+        let choice = match window.as_ref().map(|w| w.key.trim_end_matches('m').parse()) {
+            Some(Ok(n)) => WindowChoice::Minutes(n),
+            _ => WindowChoice::Minutes(1),
+        };
+        let mut app = App::new(Connection::File(name.to_string()), choice, window);
+        if app.window.is_none() {
+            app.window_error = Some("the summary has no window".to_string());
+        }
+        app
+    }
+
+    fn new(connection: Connection, choice: WindowChoice, window: Option<Window>) -> App {
+        App {
+            view: View::Overview,
+            mode: Mode::Normal,
+            focus: 0,
+            fullscreen: None,
+            row: 0,
+            choice,
+            shown: choice,
+            periods: 5,
+            paused: false,
+            filter: String::new(),
+            window,
+            app_info: None,
+            connection,
+            window_error: None,
+            version_warning: None,
+            notice: None,
+            notice_rounds: 0,
+            history: History::default(),
+            quit: false,
+            requested: None,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        !matches!(self.connection, Connection::File(_))
+    }
+
+    fn url(&self) -> String {
+        match &self.connection {
+            Connection::File(s) | Connection::Connecting(s) | Connection::Connected(s) => s.clone(),
+            Connection::Unreachable { url, .. } => url.clone(),
+        }
+    }
+
+    /// Takes one round of the poller's answers.
+    pub fn apply(&mut self, u: Update) {
+        let url = self.url();
+        self.notice_rounds = self.notice_rounds.saturating_sub(1);
+        if self.notice_rounds == 0 {
+            self.notice = None;
+        }
+        match u.app {
+            Err(e) => {
+                self.connection = Connection::Unreachable {
+                    url,
+                    error: short_error(&e),
+                };
+                self.history.forget_reading();
+                return;
+            }
+            Ok(info) => {
+                let was_down = matches!(self.connection, Connection::Unreachable { .. });
+                let restarted = match (&self.app_info, info.up_time_min) {
+                    (Some(old), Some(now)) => old.up_time_min.is_some_and(|o| now + 0.05 < o),
+                    _ => false,
+                };
+                if restarted {
+                    self.tell("the agent restarted: its counters started again");
+                    self.history.forget_reading();
+                } else if was_down {
+                    self.tell("reconnected");
+                }
+                self.version_warning = info
+                    .version
+                    .as_deref()
+                    .and_then(|v| version::mismatch(v, CLIENT_VERSION));
+                self.app_info = Some(info);
+                self.connection = Connection::Connected(url);
+            }
+        }
+        if let Some(live) = &u.live_bucket {
+            self.history.observe(live, u.at);
+        }
+        // Pause freezes the tables and header; the connection and sparklines keep going.
+        if self.paused || u.choice != self.choice {
+            return;
+        }
+        if let Err(FetchError::Status(425, message)) = &u.window
+            && let Some(periods) = window_choice::periods_from_error(message)
+        {
+            self.periods = periods;
+            // The agent keeps fewer minutes than chosen: show the most it has.
+            if let WindowChoice::Minutes(n) = self.choice
+                && n > periods
+            {
+                self.choose(WindowChoice::Minutes(periods));
+            }
+        }
+        match u.window {
+            Ok(w) => {
+                self.window = Some(w);
+                self.shown = self.choice;
+                self.window_error = None;
+            }
+            Err(FetchError::Status(425, _)) if u.live_bucket.is_some() => {
+                self.window = u.live_bucket;
+                self.shown = WindowChoice::Live;
+                self.window_error = None;
+            }
+            // The agent went away between two requests of the round: like any outage, keep
+            // the last data on screen.
+            Err(FetchError::Unreachable(e)) => {
+                self.connection = Connection::Unreachable {
+                    url: self.url(),
+                    error: e,
+                };
+                self.history.forget_reading();
+            }
+            Err(e) => {
+                self.window = None;
+                self.window_error = Some(format!("window {}: {e}", self.choice.label()));
+            }
+        }
+    }
+
+    fn tell(&mut self, notice: &str) {
+        self.notice = Some(notice.to_string());
+        self.notice_rounds = NOTICE_ROUNDS;
+    }
+
+    /// The table with the focus in the current view.
+    pub fn focused_table(&self) -> TableId {
+        let tables = self.view.tables();
+        tables[self.focus.min(tables.len() - 1)]
+    }
+
+    fn rows_in(&self, id: TableId) -> usize {
+        tables::rows(self.window.as_ref(), id, &self.filter)
+            .rows
+            .map_or(0, |r| r.len())
+    }
+
+    pub fn handle(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => {
+                self.mode = if self.mode == Mode::Help {
+                    Mode::Normal
+                } else {
+                    Mode::Help
+                }
+            }
+            Action::Back => self.back(),
+            Action::NextView => self.set_view((self.view_index() + 1) % View::ALL.len()),
+            Action::PrevView => {
+                self.set_view((self.view_index() + View::ALL.len() - 1) % View::ALL.len())
+            }
+            Action::GoView(i) if i < View::ALL.len() => self.set_view(i),
+            Action::GoView(_) => {}
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(PAGE_ROWS as isize)),
+            Action::PageDown => self.move_by(PAGE_ROWS as isize),
+            Action::Open => self.open(),
+            Action::Pause => self.paused = !self.paused,
+            Action::StartFilter => self.mode = Mode::Filter,
+            Action::FilterChar(c) => {
+                self.filter.push(c);
+                self.row = 0;
+            }
+            Action::FilterBackspace => {
+                self.filter.pop();
+                self.row = 0;
+            }
+            Action::FilterDone => self.mode = Mode::Normal,
+            Action::ChooseWindow => self.open_chooser(),
+        }
+    }
+
+    fn view_index(&self) -> usize {
+        View::ALL.iter().position(|v| *v == self.view).unwrap_or(0)
+    }
+
+    fn set_view(&mut self, i: usize) {
+        self.view = View::ALL[i];
+        self.focus = 0;
+        self.fullscreen = None;
+        self.row = 0;
+        self.mode = Mode::Normal;
+    }
+
+    fn back(&mut self) {
+        match self.mode {
+            Mode::Filter => {
+                self.filter.clear();
+                self.mode = Mode::Normal;
+            }
+            Mode::Help | Mode::ChooseWindow(_) => self.mode = Mode::Normal,
+            Mode::Normal if self.fullscreen.is_some() => {
+                self.fullscreen = None;
+                self.row = 0;
+            }
+            Mode::Normal => self.filter.clear(),
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        if let Mode::ChooseWindow(i) = self.mode {
+            let n = self.choices().len() as isize;
+            self.mode = Mode::ChooseWindow((i as isize + delta).clamp(0, n - 1) as usize);
+            return;
+        }
+        match self.fullscreen {
+            Some(id) => {
+                let last = self.rows_in(id).saturating_sub(1) as isize;
+                self.row = (self.row as isize + delta).clamp(0, last) as usize;
+            }
+            None => {
+                let last = self.view.tables().len() as isize - 1;
+                self.focus = (self.focus as isize + delta.signum()).clamp(0, last) as usize;
+            }
+        }
+    }
+
+    fn open(&mut self) {
+        if let Mode::ChooseWindow(i) = self.mode {
+            if let Some(c) = self.choices().get(i).copied() {
+                self.choose(c);
+            }
+            self.mode = Mode::Normal;
+            return;
+        }
+        if self.fullscreen.is_none() {
+            self.fullscreen = Some(self.focused_table());
+            self.row = 0;
+        }
+    }
+
+    /// The windows the chooser offers: an agent's live bucket and 1..P minutes; a file's only
+    /// window.
+    pub fn choices(&self) -> Vec<WindowChoice> {
+        if self.is_live() {
+            WindowChoice::all(self.periods)
+        } else {
+            vec![self.choice]
+        }
+    }
+
+    fn open_chooser(&mut self) {
+        let current = self
+            .choices()
+            .iter()
+            .position(|c| *c == self.choice)
+            .unwrap_or(0);
+        self.mode = Mode::ChooseWindow(current);
+    }
+
+    fn choose(&mut self, c: WindowChoice) {
+        if c == self.choice {
+            return;
+        }
+        self.choice = c;
+        self.shown = c;
+        self.window = None;
+        self.window_error = None;
+        self.requested = Some(c);
+    }
+}
+
+/// The part of a fetch error worth a status line: ureq's text names the cause.
+fn short_error(e: &FetchError) -> String {
+    match e {
+        FetchError::Unreachable(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Instant;
+
+    fn update(app: Result<AppInfo, FetchError>, total: u64) -> Update {
+        let w = Window::from_v3(&json!({"1m": {"packets": {"total": total}}})).unwrap();
+        Update {
+            at: Instant::now(),
+            app,
+            choice: WindowChoice::Live,
+            window: Ok(w.clone()),
+            live_bucket: Some(w),
+        }
+    }
+
+    fn info(version: &str, up: f64) -> AppInfo {
+        AppInfo {
+            version: Some(version.into()),
+            up_time_min: Some(up),
+            ..AppInfo::default()
+        }
+    }
+
+    #[test]
+    fn unreachable_then_reconnected_then_restarted() {
+        let mut app = App::live("http://127.0.0.1:1", WindowChoice::Live);
+        app.apply(update(Ok(info(CLIENT_VERSION, 3.0)), 10));
+        assert!(matches!(app.connection, Connection::Connected(_)));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
+        app.apply(update(Err(FetchError::Unreachable("refused".into())), 0));
+        assert_eq!(
+            app.connection,
+            Connection::Unreachable {
+                url: "http://127.0.0.1:1".into(),
+                error: "refused".into()
+            }
+        );
+        // The last data stays on screen while the agent is away.
+        assert!(app.window.is_some());
+        app.apply(update(Ok(info(CLIENT_VERSION, 0.1)), 1));
+        assert!(app.notice.as_deref().unwrap().contains("restarted"));
+        assert_eq!(app.version_warning, None);
+        app.apply(update(Ok(info("9.9.9", 0.2)), 1));
+        assert!(app.version_warning.as_deref().unwrap().contains("newer"));
+    }
+
+    #[test]
+    fn an_agent_lost_mid_round_keeps_the_last_window() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.1)), 0);
+        u.window = Err(FetchError::Unreachable("refused".into()));
+        app.apply(u);
+        assert!(matches!(app.connection, Connection::Unreachable { .. }));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn pause_freezes_the_window() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
+        app.handle(Action::Pause);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.1)), 20));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
+        app.handle(Action::Pause);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.2)), 30));
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(30)
+        );
+    }
+
+    #[test]
+    fn keys_move_focus_open_and_choose() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.handle(Action::GoView(1));
+        assert_eq!(app.view, View::Dns);
+        app.handle(Action::Down);
+        app.handle(Action::Down);
+        assert_eq!(app.focused_table(), TableId::Nxdomain);
+        app.handle(Action::Open);
+        assert_eq!(app.fullscreen, Some(TableId::Nxdomain));
+        app.handle(Action::Back);
+        assert_eq!(app.fullscreen, None);
+        app.handle(Action::ChooseWindow);
+        assert_eq!(app.mode, Mode::ChooseWindow(0));
+        app.handle(Action::Down);
+        app.handle(Action::Down);
+        app.handle(Action::Open);
+        assert_eq!(app.choice, WindowChoice::Minutes(2));
+        assert_eq!(app.requested, Some(WindowChoice::Minutes(2)));
+        // An answer for the old choice arriving late is not shown under the new label.
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
+        assert!(app.window.is_none());
+        app.handle(Action::NextView);
+        assert_eq!(app.view, View::Traffic);
+        app.handle(Action::NextView);
+        assert_eq!(app.view, View::Overview);
+    }
+
+    #[test]
+    fn a_window_not_collected_yet_shows_the_live_bucket() {
+        let mut app = App::live("u", WindowChoice::Minutes(5));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
+        u.choice = WindowChoice::Minutes(5);
+        u.window = Err(FetchError::Status(425, "invalid metrics period".into()));
+        app.apply(u);
+        assert_eq!(app.shown, WindowChoice::Live);
+        assert_eq!(
+            app.window.as_ref().unwrap().count("packets.total"),
+            Some(10)
+        );
+        assert_eq!(app.window_error, None);
+    }
+
+    #[test]
+    fn an_agent_keeping_fewer_minutes_gets_its_largest_window() {
+        let mut app = App::live("u", WindowChoice::Minutes(5));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
+        u.choice = WindowChoice::Minutes(5);
+        u.window = Err(FetchError::Status(
+            425,
+            "invalid metrics period, specify [2, 3]".into(),
+        ));
+        app.apply(u);
+        assert_eq!(app.periods, 3);
+        assert_eq!(app.choice, WindowChoice::Minutes(3));
+        assert_eq!(app.requested, Some(WindowChoice::Minutes(3)));
+        assert_eq!(app.choices().len(), 4);
+    }
+
+    #[test]
+    fn filter_typing_and_clearing() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.handle(Action::StartFilter);
+        assert_eq!(app.mode, Mode::Filter);
+        for c in "com".chars() {
+            app.handle(Action::FilterChar(c));
+        }
+        app.handle(Action::FilterBackspace);
+        app.handle(Action::FilterDone);
+        assert_eq!((app.filter.as_str(), app.mode), ("co", Mode::Normal));
+        app.handle(Action::Back);
+        assert_eq!(app.filter, "");
+    }
+
+    #[test]
+    fn a_file_shows_its_only_window() {
+        let app = App::file("x.pcap", &json!({"5m": {"packets": {"total": 3}}}));
+        assert_eq!(app.choice, WindowChoice::Minutes(5));
+        assert_eq!(app.choices(), vec![WindowChoice::Minutes(5)]);
+        assert!(!app.is_live());
+        let bad = App::file("x.pcap", &json!([]));
+        assert!(bad.window_error.is_some());
+    }
+}

@@ -1,0 +1,230 @@
+//! Blocking HTTP client of the agent's REST API (ours or pktvisor's C++ agent: same paths).
+//! Every request has a short timeout so an agent that hangs looks like one that is down.
+
+use crate::model::{AppInfo, Window};
+use crate::window_choice::WindowChoice;
+use serde_json::Value;
+use std::fmt;
+use std::time::Duration;
+use ureq::tls::TlsConfig;
+
+/// Where the agent is and how to talk to it (the `pktvisor` top-level flags).
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub host: String,
+    pub port: u16,
+    /// A pktvisor 4 policy name: use `/api/v1/policies/{name}/metrics/...` instead of the v3
+    /// paths.
+    pub policy: Option<String>,
+    pub tls: bool,
+    /// Accept any certificate (self-signed agents).
+    pub tls_noverify: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FetchError {
+    /// No connection, or no answer in time.
+    Unreachable(String),
+    /// The agent answered with an error status (425 before a window exists, 404 for an
+    /// unknown policy); the text is its `error` message.
+    Status(u16, String),
+    /// The answer was not the JSON we expect.
+    BadAnswer(String),
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Unreachable(e) => write!(f, "agent unreachable: {e}"),
+            FetchError::Status(code, msg) => write!(f, "agent answered {code}: {msg}"),
+            FetchError::BadAnswer(e) => write!(f, "unexpected answer: {e}"),
+        }
+    }
+}
+
+pub struct AgentClient {
+    agent: ureq::Agent,
+    base: String,
+    policy: Option<String>,
+}
+
+impl AgentClient {
+    pub fn new(cfg: &ClientConfig) -> AgentClient {
+        let scheme = if cfg.tls || cfg.tls_noverify {
+            "https"
+        } else {
+            "http"
+        };
+        let tls = TlsConfig::builder()
+            .disable_verification(cfg.tls_noverify)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(cfg.timeout))
+            .http_status_as_error(false)
+            // The agent is usually local: an HTTP(S)_PROXY from the environment must not
+            // reroute it.
+            .proxy(None)
+            .tls_config(tls)
+            .build();
+        let host = if cfg.host.contains(':') && !cfg.host.starts_with('[') {
+            format!("[{}]", cfg.host)
+        } else {
+            cfg.host.clone()
+        };
+        AgentClient {
+            agent: config.into(),
+            base: format!("{scheme}://{host}:{}", cfg.port),
+            policy: cfg.policy.clone(),
+        }
+    }
+
+    /// `scheme://host:port`, for the status line.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn app(&self) -> Result<AppInfo, FetchError> {
+        self.get("/api/v1/metrics/app")
+            .map(|v| AppInfo::from_json(&v))
+    }
+
+    pub fn window(&self, choice: WindowChoice) -> Result<Window, FetchError> {
+        match &self.policy {
+            None => {
+                let doc = self.get(&format!("/api/v1/metrics/{}", choice.path()))?;
+                Window::from_v3(&doc)
+                    .ok_or_else(|| FetchError::BadAnswer("no window object".to_string()))
+            }
+            Some(policy) => {
+                let doc = self.get(&format!(
+                    "/api/v1/policies/{policy}/metrics/{}",
+                    choice.path()
+                ))?;
+                Window::from_v4(&doc, policy, &choice.key()).ok_or_else(|| {
+                    FetchError::BadAnswer(format!("no metrics of policy '{policy}'"))
+                })
+            }
+        }
+    }
+
+    fn get(&self, path: &str) -> Result<Value, FetchError> {
+        let url = format!("{}{path}", self.base);
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        let json: Result<Value, _> = serde_json::from_str(&body);
+        match (status, json) {
+            (200, Ok(v)) => Ok(v),
+            (200, Err(e)) => Err(FetchError::BadAnswer(format!("{path}: {e}"))),
+            (code, Ok(v)) => Err(FetchError::Status(
+                code,
+                v["error"].as_str().unwrap_or("").to_string(),
+            )),
+            (code, Err(_)) => Err(FetchError::Status(code, body.trim().to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn config(port: u16, policy: Option<&str>) -> ClientConfig {
+        ClientConfig {
+            host: "127.0.0.1".into(),
+            port,
+            policy: policy.map(String::from),
+            tls: false,
+            tls_noverify: false,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A one-request HTTP server on 127.0.0.1 answering `status` and `body`; returns its port
+    /// and the request line it received.
+    fn serve_once(status: &str, body: &str) -> (u16, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            s.write_all(answer.as_bytes()).unwrap();
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn fetches_a_v3_window() {
+        let (port, server) = serve_once("200 OK", r#"{"5m": {"packets": {"total": 9}}}"#);
+        let w = AgentClient::new(&config(port, None))
+            .window(WindowChoice::Minutes(5))
+            .unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            "GET /api/v1/metrics/window/5 HTTP/1.1"
+        );
+        assert_eq!((w.key.as_str(), w.count("packets.total")), ("5m", Some(9)));
+    }
+
+    #[test]
+    fn uses_the_v4_path_for_a_policy() {
+        let body = r#"{"p": {"p-t-net": {"packets": {"total": 4}}}}"#;
+        let (port, server) = serve_once("200 OK", body);
+        let w = AgentClient::new(&config(port, Some("p")))
+            .window(WindowChoice::Live)
+            .unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            "GET /api/v1/policies/p/metrics/bucket/0 HTTP/1.1"
+        );
+        assert_eq!(w.count("packets.total"), Some(4));
+    }
+
+    #[test]
+    fn error_status_carries_the_agents_message() {
+        let (port, server) = serve_once(
+            "425 Too Early",
+            r#"{"error": "invalid metrics period, specify [2, 5]"}"#,
+        );
+        let e = AgentClient::new(&config(port, None))
+            .window(WindowChoice::Minutes(9))
+            .unwrap_err();
+        server.join().unwrap();
+        assert_eq!(
+            e,
+            FetchError::Status(425, "invalid metrics period, specify [2, 5]".into())
+        );
+    }
+
+    #[test]
+    fn closed_port_is_unreachable() {
+        // Bind then drop: nothing listens on the port afterwards.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = AgentClient::new(&config(port, None)).app().unwrap_err();
+        assert!(matches!(e, FetchError::Unreachable(_)), "{e:?}");
+    }
+}

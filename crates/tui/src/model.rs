@@ -1,0 +1,213 @@
+//! A typed view of pktvisor's JSON: the numbers the screens need, pulled out of
+//! `serde_json::Value` by path. Every lookup is optional because pktvisor's own C++ agent omits
+//! keys ours has (and the other way round); a missing number is shown as `-`, never a panic.
+
+use serde_json::{Map, Value};
+
+/// A quantile set as pktvisor reports it (`p50`, `p90`, `p95`, `p99`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+impl Quantiles {
+    fn from(v: &Value) -> Quantiles {
+        Quantiles {
+            p50: v["p50"].as_f64(),
+            p90: v["p90"].as_f64(),
+            p95: v["p95"].as_f64(),
+            p99: v["p99"].as_f64(),
+        }
+    }
+
+    pub fn all(&self) -> [Option<f64>; 4] {
+        [self.p50, self.p90, self.p95, self.p99]
+    }
+}
+
+/// One row of a top-N list (`{"name": ..., "estimate": ...}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopEntry {
+    pub name: String,
+    pub estimate: u64,
+}
+
+/// One window of pktvisor's metrics: `{"1m": {"period": ..., "packets": ..., "dns": ...}}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    /// The window's key as the agent named it (`1m`, `5m`).
+    pub key: String,
+    body: Value,
+}
+
+impl Window {
+    /// The first (only) window of a v3 answer; None when `doc` is not an object of objects.
+    pub fn from_v3(doc: &Value) -> Option<Window> {
+        let (key, body) = doc.as_object()?.iter().next()?;
+        body.is_object().then(|| Window {
+            key: key.clone(),
+            body: body.clone(),
+        })
+    }
+
+    /// A v4 policy answer (`{"POLICY": {"MODULE": {"packets": ...}, "MODULE": {"dns": ...}}}`)
+    /// folded into the v3 shape: each module contributes its schema key; the first module's
+    /// `period` stands for the window.
+    pub fn from_v4(doc: &Value, policy: &str, key: &str) -> Option<Window> {
+        let modules = doc.get(policy)?.as_object()?;
+        let mut body = Map::new();
+        for module in modules.values() {
+            for (schema, metrics) in module.as_object().into_iter().flatten() {
+                if let Some(period) = metrics
+                    .get("period")
+                    .filter(|_| !body.contains_key("period"))
+                {
+                    body.insert("period".into(), period.clone());
+                }
+                body.entry(schema.clone())
+                    .or_insert_with(|| metrics.clone());
+            }
+        }
+        (!body.is_empty()).then(|| Window {
+            key: key.to_string(),
+            body: Value::Object(body),
+        })
+    }
+
+    fn at(&self, path: &str) -> &Value {
+        path.split('.').fold(&self.body, |v, k| &v[k])
+    }
+
+    /// An integer counter at a dotted path (`packets.total`, `dns.xact.counts.total`).
+    pub fn count(&self, path: &str) -> Option<u64> {
+        let v = self.at(path);
+        // pktvisor writes some counters as floats; a whole float is still a count.
+        v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+    }
+
+    /// Any number at a dotted path (pktvisor's C++ agent adds `live` to its rate objects).
+    pub fn number(&self, path: &str) -> Option<f64> {
+        self.at(path).as_f64()
+    }
+
+    /// Capture drops pktvisor's C++ agent reports in the window (`pcap.os_drops`,
+    /// `pcap.if_drops`); our agent reports them in `/api/v1/metrics/app` instead.
+    pub fn pcap_drops(&self) -> Option<u64> {
+        let os = self.count("pcap.os_drops");
+        let iface = self.count("pcap.if_drops");
+        (os.is_some() || iface.is_some()).then(|| os.unwrap_or(0) + iface.unwrap_or(0))
+    }
+
+    pub fn quantiles(&self, path: &str) -> Option<Quantiles> {
+        let v = self.at(path);
+        v.is_object().then(|| Quantiles::from(v))
+    }
+
+    /// A top-N list at a dotted path; None when the agent did not send that list.
+    pub fn top(&self, path: &str) -> Option<Vec<TopEntry>> {
+        let list = self.at(path).as_array()?;
+        Some(
+            list.iter()
+                .map(|e| TopEntry {
+                    name: match &e["name"] {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        // Ports and rcodes may come as numbers.
+                        other => other.to_string(),
+                    },
+                    estimate: e["estimate"].as_u64().unwrap_or(0),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn has_dns(&self) -> bool {
+        self.body["dns"].is_object()
+    }
+
+    /// (`period.start_ts`, `period.length`) in seconds.
+    pub fn period(&self) -> (Option<u64>, Option<u64>) {
+        (self.count("period.start_ts"), self.count("period.length"))
+    }
+}
+
+/// `/api/v1/metrics/app`: the agent's version, up time and capture health.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppInfo {
+    pub version: Option<String>,
+    pub up_time_min: Option<f64>,
+    /// Packets read from the capture (monotonic while the agent runs).
+    pub captured: Option<u64>,
+    /// Kernel, interface and worker-queue drops added up (whichever the agent reports).
+    pub drops: Option<u64>,
+}
+
+impl AppInfo {
+    pub fn from_json(v: &Value) -> AppInfo {
+        let c = &v["capture"];
+        let drops: Vec<u64> = ["kernel_dropped", "if_dropped", "queue_drops"]
+            .iter()
+            .filter_map(|k| c[*k].as_u64())
+            .collect();
+        AppInfo {
+            version: v["app"]["version"].as_str().map(str::to_string),
+            up_time_min: v["app"]["up_time_min"].as_f64(),
+            captured: c["packets"].as_u64(),
+            drops: (!drops.is_empty()).then(|| drops.iter().sum()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_keys_are_none_not_panics() {
+        let w = Window::from_v3(&json!({"1m": {"packets": {"total": 7}}})).unwrap();
+        assert_eq!(w.key, "1m");
+        assert_eq!(w.count("packets.total"), Some(7));
+        assert_eq!(w.count("packets.udp"), None);
+        assert_eq!(w.count("dns.xact.counts.total"), None);
+        assert_eq!(w.quantiles("packets.rates.pps_in"), None);
+        assert_eq!(w.top("dns.top_qname2"), None);
+        assert!(!w.has_dns());
+        assert!(Window::from_v3(&json!([])).is_none());
+        assert!(Window::from_v3(&json!({"1m": 3})).is_none());
+        assert_eq!(AppInfo::from_json(&json!("x")), AppInfo::default());
+    }
+
+    #[test]
+    fn v4_modules_fold_into_one_window() {
+        let doc = json!({"default": {
+            "default-default-net": {"packets": {"period": {"start_ts": 10, "length": 60}, "total": 5}},
+            "default-default-dns": {"dns": {"period": {"start_ts": 10, "length": 60},
+                                            "top_qname2": [{"name": ".a.com", "estimate": 3}]}}}});
+        let w = Window::from_v4(&doc, "default", "1m").unwrap();
+        assert_eq!(w.count("packets.total"), Some(5));
+        assert_eq!(w.period(), (Some(10), Some(60)));
+        assert_eq!(
+            w.top("dns.top_qname2").unwrap(),
+            vec![TopEntry {
+                name: ".a.com".into(),
+                estimate: 3
+            }]
+        );
+        assert!(Window::from_v4(&doc, "other", "1m").is_none());
+    }
+
+    #[test]
+    fn numeric_names_and_float_counts() {
+        let w = Window::from_v3(
+            &json!({"1m": {"dns": {"top_rcode": [{"name": 3, "estimate": 2}],
+                                                       "wire_packets": {"total": 4.0}}}}),
+        )
+        .unwrap();
+        assert_eq!(w.top("dns.top_rcode").unwrap()[0].name, "3");
+        assert_eq!(w.count("dns.wire_packets.total"), Some(4));
+    }
+}

@@ -1,0 +1,47 @@
+//! The key reference (`?`).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+/// Keys and what they do; README's "Terminal UI" section lists the same.
+pub const KEYS: &[(&str, &str)] = &[
+    ("Tab / Shift-Tab", "next / previous view"),
+    ("1 2 3", "Overview, DNS, Traffic"),
+    (
+        "↑ ↓ ← → (j k)",
+        "move the focus between tables; scroll a full-screen table",
+    ),
+    ("PgUp / PgDn", "scroll a full-screen table by 10 rows"),
+    ("Enter", "open the focused table full screen"),
+    (
+        "Esc",
+        "close help, chooser or full screen; clear the filter",
+    ),
+    (
+        "w",
+        "choose the window: live bucket or the last 1..P minutes",
+    ),
+    ("p", "pause / resume (the screen keeps its numbers)"),
+    ("/", "filter the tables by a substring of the name"),
+    ("?", "this help"),
+    ("q, Ctrl-C", "quit"),
+];
+
+pub fn render(f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| Line::from(format!("  {k:<18} {what}")))
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "  Counts are the agent's JSON numbers; share is of all packets (addresses), DNS packets (names, types, codes) or transactions (slow lists).",
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Help: keys ")),
+        area,
+    );
+}

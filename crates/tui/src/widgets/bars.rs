@@ -1,0 +1,124 @@
+//! The two bars at the top (views as tabs, then the window and agent shown) and the status
+//! line at the bottom (connection, warnings, the most useful keys).
+
+use crate::app::{App, Connection, Mode, View};
+use crate::format::up_time;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
+    let mut spans = vec![Span::styled(
+        " pktvisor ",
+        Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+    )];
+    for (i, v) in View::ALL.iter().enumerate() {
+        let style = if *v == app.view && app.mode != Mode::Help {
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!("{} {}", i + 1, v.title()), style));
+    }
+    spans.push(Span::raw("  ? help"));
+    if app.paused {
+        spans.push(Span::styled(
+            "  PAUSED",
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    if !app.filter.is_empty() || app.mode == Mode::Filter {
+        let cursor = if app.mode == Mode::Filter { "_" } else { "" };
+        spans.push(Span::styled(
+            format!("  filter: {}{cursor}", app.filter),
+            Style::default().fg(Color::Cyan),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `window 1m live bucket 2019-09-05 18:00:14 UTC +45s │ agent 0.1.0 up 2h 3m`.
+pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
+    let w = app.window.as_ref();
+    let key = w.map_or_else(|| app.shown.key(), |w| w.key.clone());
+    let label = if app.is_live() {
+        app.shown.label()
+    } else {
+        "file summary".to_string()
+    };
+    let mut text = format!("window {key} ({label}");
+    if app.shown != app.choice {
+        text += &format!("; {} not collected yet", app.choice.label());
+    }
+    text.push(')');
+    if let Some((Some(start), length)) = w.map(|w| w.period()) {
+        text += &format!(" from {} UTC", pv_report::utc(start));
+        if let Some(len) = length {
+            text += &format!(" +{len}s");
+        }
+    }
+    match (&app.connection, &app.app_info) {
+        (Connection::File(name), _) => text += &format!(" │ file {name}"),
+        (_, Some(info)) => {
+            text += &format!(
+                " │ agent {} up {}",
+                info.version.as_deref().unwrap_or("-"),
+                up_time(info.up_time_min)
+            )
+        }
+        _ => {}
+    }
+    f.render_widget(
+        Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
+        area,
+    );
+}
+
+/// Problems first (unreachable, window errors, version), then news, then the connection.
+pub fn status(f: &mut Frame, area: Rect, app: &App) {
+    let red = Style::default().fg(Color::White).bg(Color::Red);
+    let yellow = Style::default().fg(Color::Black).bg(Color::Yellow);
+    let plain = Style::default().add_modifier(Modifier::DIM);
+    let (text, style) = match &app.connection {
+        Connection::Unreachable { url, error } => (
+            format!("agent unreachable at {url}: {error} (retrying; last data kept)"),
+            red,
+        ),
+        _ if app.window_error.is_some() => (app.window_error.clone().unwrap_or_default(), yellow),
+        _ if app.version_warning.is_some() => {
+            (app.version_warning.clone().unwrap_or_default(), yellow)
+        }
+        _ if app.notice.is_some() => (app.notice.clone().unwrap_or_default(), plain),
+        Connection::Connecting(url) => (format!("connecting to {url}…"), plain),
+        Connection::Connected(url) => (format!("connected to {url}"), plain),
+        Connection::File(name) => (format!("file summary of {name} (static)"), plain),
+    };
+    let hint = match app.mode {
+        Mode::Filter => "type to filter, Enter keep, Esc clear",
+        Mode::ChooseWindow(_) => "↑↓ choose, Enter take, Esc cancel",
+        Mode::Help => "Esc or ? close help",
+        Mode::Normal if app.fullscreen.is_some() => "↑↓ PgUp/PgDn scroll, Esc back, q quit",
+        Mode::Normal => "Tab view, Enter open, w window, / filter, q quit",
+    };
+    let width = area.width as usize;
+    // The message matters more than the reminder of keys: a narrow screen gets the short one.
+    let hint = if text.chars().count() + hint.chars().count() + 2 > width {
+        "? help"
+    } else {
+        hint
+    };
+    let room = width.saturating_sub(hint.chars().count() + 2);
+    let shown = crate::format::fit(&text, room);
+    let pad = room.saturating_sub(shown.chars().count());
+    let line = Line::from(vec![
+        Span::styled(shown, style),
+        Span::raw(" ".repeat(pad + 2)),
+        Span::styled(hint, plain),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}
