@@ -6,7 +6,8 @@ use crate::window_choice::WindowChoice;
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
-use ureq::tls::TlsConfig;
+use std::sync::Arc;
+use ureq::tls::{RootCerts, TlsConfig};
 
 /// Where the agent is and how to talk to it (the `pktvisor` top-level flags).
 #[derive(Clone, Debug)]
@@ -57,6 +58,8 @@ impl AgentClient {
             "http"
         };
         let tls = TlsConfig::builder()
+            .root_certs(RootCerts::PlatformVerifier)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .disable_verification(cfg.tls_noverify)
             .build();
         let config = ureq::Agent::config_builder()
