@@ -17,7 +17,7 @@ use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
-use pv_wire::dns::{DnsMessage, parse};
+use pv_wire::dns::{DnsMessage, NameText, parse};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
@@ -119,8 +119,8 @@ struct Core {
     xacts: XactTable,
     /// p90 transaction times (µs) of the last complete bucket, (in, out): the "slow" bar.
     slow_us: (u64, u64),
-    /// Reused buffer for the lower-cased question name.
-    name: String,
+    /// Reused buffers for the lower-cased question name and its dots.
+    name: NameText,
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
     /// Lookups of ECS addresses, when a database is loaded and needed.
@@ -153,7 +153,7 @@ impl DnsHandler {
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
                 slow_us: (0, 0),
-                name: String::with_capacity(256),
+                name: NameText::new(),
                 expired_at: 0,
             },
             tcp,
@@ -287,11 +287,10 @@ impl Core {
         };
         // The name buffer is lent out for this message so that `self` stays free to update.
         let mut name = std::mem::take(&mut self.name);
-        name.clear();
         let has_name = msg
             .question
             .as_ref()
-            .is_some_and(|q| q.name.write_lowercase(&mut name).is_ok());
+            .is_some_and(|q| name.write(&q.name).is_ok());
         self.message_with_name(
             ev,
             ts_ns,
@@ -299,7 +298,7 @@ impl Core {
             transport,
             port,
             &msg,
-            has_name.then_some(name.as_str()),
+            has_name.then_some(&name),
         );
         self.name = name;
     }
@@ -313,8 +312,9 @@ impl Core {
         transport: Transport,
         port: u16,
         msg: &DnsMessage<'_>,
-        qname: Option<&str>,
+        name: Option<&NameText>,
     ) {
+        let qname = name.map(NameText::as_str);
         let filters = &self.config.filters;
         let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
             self.window.bucket_at(ts_ns).filtered(ts_ns);
@@ -342,6 +342,7 @@ impl Core {
             answers: msg.header.ancount,
             qtype: msg.question.as_ref().map(|q| q.qtype),
             qname,
+            qname_dots: name.map_or(&[], NameText::dots),
             suffix_len,
             port,
             size: payload.len(),
