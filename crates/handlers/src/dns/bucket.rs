@@ -44,7 +44,7 @@ pub struct DnsEvent<'a> {
     pub port: u16,
     /// DNS message length.
     pub size: usize,
-    /// EDNS Client Subnet address of a query, as text.
+    /// EDNS Client Subnet address of a query, as text (only when group `top_ecs` is on).
     pub ecs: Option<&'a str>,
 }
 

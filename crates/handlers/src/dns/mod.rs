@@ -107,6 +107,12 @@ impl DnsConfig {
         let dbs = self.geo.as_ref().filter(|g| !g.is_empty())?;
         (self.groups.top_ecs || self.filters.needs_geo()).then(|| GeoCache::new(Arc::clone(dbs)))
     }
+
+    /// Whether anything reads the records after the question (EDNS Client Subnet, RRSIG
+    /// answers); if not, parsing stops after the question.
+    fn reads_records(&self) -> bool {
+        self.groups.top_ecs || self.filters.needs_geo() || self.filters.only_dnssec_response
+    }
 }
 
 type DnsWindow = Window<DnsBucket, fn() -> DnsBucket>;
@@ -125,6 +131,8 @@ struct Core {
     expired_at: u64,
     /// Lookups of ECS addresses, when a database is loaded and needed.
     geo: Option<GeoCache>,
+    /// [`DnsConfig::reads_records`].
+    parse_records: bool,
 }
 
 pub struct DnsHandler {
@@ -149,6 +157,7 @@ impl DnsHandler {
             dns_ports,
             core: Core {
                 geo,
+                parse_records: config.reads_records(),
                 config,
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
@@ -281,7 +290,7 @@ impl Core {
                 self.window.bucket_at(ts_ns).timed_out(expired);
             }
         }
-        let Ok(msg) = parse(payload, true) else {
+        let Ok(msg) = parse(payload, self.parse_records) else {
             self.window.bucket_at(ts_ns).malformed();
             return;
         };
@@ -326,7 +335,7 @@ impl Core {
         };
         let ecs_text;
         let ecs = match msg.edns.as_ref().and_then(|e| e.client_subnet.as_ref()) {
-            Some(cs) if !msg.header.qr => {
+            Some(cs) if !msg.header.qr && self.config.groups.top_ecs => {
                 ecs_text = cs.address.to_string();
                 Some(ecs_text.as_str())
             }
