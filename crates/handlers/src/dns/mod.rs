@@ -133,6 +133,8 @@ struct Core {
     geo: Option<GeoCache>,
     /// [`DnsConfig::reads_records`].
     parse_records: bool,
+    /// Whether any filter is set (the default is none: every message is kept, unshifted).
+    filtering: bool,
 }
 
 pub struct DnsHandler {
@@ -158,6 +160,7 @@ impl DnsHandler {
             core: Core {
                 geo,
                 parse_records: config.reads_records(),
+                filtering: config.filters != DnsFilters::default(),
                 config,
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
@@ -324,10 +327,15 @@ impl Core {
         name: Option<&NameText>,
     ) {
         let qname = name.map(NameText::as_str);
-        let filters = &self.config.filters;
-        let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
-            self.window.bucket_at(ts_ns).filtered(ts_ns);
-            return;
+        let suffix_len = if self.filtering {
+            let filters = &self.config.filters;
+            let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
+                self.window.bucket_at(ts_ns).filtered(ts_ns);
+                return;
+            };
+            suffix_len
+        } else {
+            0
         };
         let suffix_len = match (suffix_len, qname) {
             (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name),
