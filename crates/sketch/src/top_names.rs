@@ -14,9 +14,8 @@
 //!
 //! The hash has fixed seeds, so that sketches built by different workers of one agent merge.
 
-use crate::topn::top_rows;
 use ahash::RandomState;
-use datasketches::frequencies::FrequentItemsSketch;
+use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 
 const LG_MAX_MAP: u32 = 13;
 /// Names kept in the dictionary before the ones the sketch dropped are removed: well above the
@@ -249,11 +248,25 @@ impl TopNames {
 
     /// As [`crate::TopN::top`].
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
-        let mut rows: Vec<(String, u64)> = top_rows(&self.sketch_now(), usize::MAX, min_count)
+        let sketch = self.sketch_now();
+        let mut rows: Vec<(u64, u64)> = sketch
+            .frequent_items(ErrorType::NoFalseNegatives)
+            .into_iter()
+            .map(|row| (*row.item(), row.estimate()))
+            .filter(|(hash, count)| *count >= min_count.max(1) && self.names.get(*hash).is_some())
+            .collect();
+        // Only rows counted at least as much as the n-th largest can make the list (ties
+        // included): name and sort those, not the thousands the sketch tracks.
+        if n > 0 && rows.len() > n {
+            rows.select_nth_unstable_by(n - 1, |a, b| b.1.cmp(&a.1));
+            let nth = rows[n - 1].1;
+            rows.retain(|(_, count)| *count >= nth);
+        }
+        let mut rows: Vec<(String, u64)> = rows
             .into_iter()
             .filter_map(|(hash, count)| Some((self.names.get(hash)?.to_string(), count)))
             .collect();
-        // Ties in name order (top_rows ordered them by hash).
+        // Largest first, ties in name order.
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows.truncate(n);
         rows
@@ -292,6 +305,28 @@ mod tests {
     }
 
     #[test]
+    fn ties_at_the_cut_are_named_and_ordered_as_the_generic_list() {
+        let (mut t, mut g) = (TopNames::new(), TopN::<String>::new());
+        // Counts 1..=4, many names each: every cut falls inside a tie.
+        for i in 0..400u32 {
+            let name = format!("n{:03}", (i * 37) % 100);
+            t.update_ref(&name);
+            g.update_ref(name.as_str());
+        }
+        for i in 0..100u32 {
+            for _ in 0..i % 4 {
+                let name = format!("n{i:03}");
+                t.update_ref(&name);
+                g.update_ref(name.as_str());
+            }
+        }
+        for n in [0, 1, 3, 10, 25, 26, 99, 100, 500] {
+            assert_eq!(t.top(n, 0), g.top(n, 0), "n = {n}");
+            assert_eq!(t.top(n, 6), g.top(n, 6), "n = {n}");
+        }
+    }
+
+    #[test]
     fn heavy_hitters_survive_many_distinct_names_in_bounded_memory() {
         let mut t = TopNames::new();
         for i in 0..200_000u32 {
@@ -315,7 +350,7 @@ mod tests {
         assert_eq!(
             t.top(usize::MAX, 0).len(),
             t.sketch_now()
-                .frequent_items(datasketches::frequencies::ErrorType::NoFalseNegatives)
+                .frequent_items(ErrorType::NoFalseNegatives)
                 .len()
         );
     }
