@@ -14,9 +14,9 @@
 //! Murmur3 hash plus the crate's table insert, and its updatable sketch cannot absorb another
 //! one. Item hashes use fixed seeds so that every sketch hashes an item alike.
 
+use crate::hash_set::HashSet64;
 use ahash::RandomState;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 
 /// Nominal number of retained hashes.
 const K: usize = 1 << 14;
@@ -31,30 +31,10 @@ fn item_hasher() -> RandomState {
     )
 }
 
-/// The set stores hashes that are already uniformly random: they are their own hash.
-#[derive(Clone, Copy, Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type HashSetU64 = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
-
 /// A distinct counter.
 #[derive(Clone)]
 pub struct Cardinality {
-    kept: HashSetU64,
+    kept: HashSet64,
     /// Hashes at or above this are not kept; `u64::MAX` while exact.
     theta: u64,
     hasher: RandomState,
@@ -75,7 +55,7 @@ impl Default for Cardinality {
 impl Cardinality {
     pub fn new() -> Self {
         Self {
-            kept: HashSetU64::default(),
+            kept: HashSet64::default(),
             theta: u64::MAX,
             hasher: item_hasher(),
         }
@@ -99,7 +79,7 @@ impl Cardinality {
     /// Keeps the K smallest hashes; theta becomes the (K+1)-th smallest.
     #[cold]
     fn shrink(&mut self) {
-        let mut hashes: Vec<u64> = self.kept.drain().collect();
+        let mut hashes = self.kept.drain();
         if hashes.len() <= K {
             self.kept.extend(hashes);
             return;
@@ -117,7 +97,7 @@ impl Cardinality {
         if self.theta == u64::MAX {
             return self.kept.len() as u64;
         }
-        let mut hashes: Vec<u64> = self.kept.iter().copied().collect();
+        let mut hashes: Vec<u64> = self.kept.iter().collect();
         // A shrink leaves K hashes and merges only add: at least K are kept here.
         if hashes.len() < K {
             return hashes.len() as u64;
@@ -137,11 +117,10 @@ impl Cardinality {
         if other.theta < self.theta {
             self.theta = other.theta;
             let theta = self.theta;
-            self.kept.retain(|h| *h < theta);
+            self.kept.retain(|h| h < theta);
         }
         let theta = self.theta;
-        self.kept
-            .extend(other.kept.iter().copied().filter(|h| *h < theta));
+        self.kept.extend(other.kept.iter().filter(|h| *h < theta));
         if self.kept.len() > 2 * K {
             self.shrink();
         }

@@ -296,6 +296,28 @@ mod tests {
     }
 
     #[test]
+    fn ties_at_the_cut_are_named_and_ordered_as_the_generic_list() {
+        let (mut t, mut g) = (TopNames::new(), TopN::<String>::new());
+        // Counts 1..=4, many names each: every cut falls inside a tie.
+        for i in 0..400u32 {
+            let name = format!("n{:03}", (i * 37) % 100);
+            t.update_ref(&name);
+            g.update_ref(name.as_str());
+        }
+        for i in 0..100u32 {
+            for _ in 0..i % 4 {
+                let name = format!("n{i:03}");
+                t.update_ref(&name);
+                g.update_ref(name.as_str());
+            }
+        }
+        for n in [0, 1, 3, 10, 25, 26, 99, 100, 500] {
+            assert_eq!(t.top(n, 0), g.top(n, 0), "n = {n}");
+            assert_eq!(t.top(n, 6), g.top(n, 6), "n = {n}");
+        }
+    }
+
+    #[test]
     fn heavy_hitters_survive_many_distinct_names_in_bounded_memory() {
         let mut t = TopNames::new();
         for i in 0..200_000u32 {

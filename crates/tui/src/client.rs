@@ -5,8 +5,8 @@ use crate::model::{AppInfo, Window};
 use crate::window_choice::WindowChoice;
 use serde_json::Value;
 use std::fmt;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 use ureq::tls::{RootCerts, TlsConfig};
 
 /// Where the agent is and how to talk to it (the `pktvisor` top-level flags).

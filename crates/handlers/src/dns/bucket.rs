@@ -36,13 +36,15 @@ pub struct DnsEvent<'a> {
     pub qtype: Option<u16>,
     /// Lower-cased question name, when the question parsed.
     pub qname: Option<&'a str>,
+    /// Offsets of the dots in `qname` (see [`pv_wire::dns::NameText::dots`]).
+    pub qname_dots: &'a [u16],
     /// Length of a known suffix of the name that shifts qname aggregation (0: none).
     pub suffix_len: usize,
     /// The non-DNS port of the flow (the client's), 0 if unknown.
     pub port: u16,
     /// DNS message length.
     pub size: usize,
-    /// EDNS Client Subnet address of a query, as text.
+    /// EDNS Client Subnet address of a query, as text (only when group `top_ecs` is on).
     pub ecs: Option<&'a str>,
 }
 
@@ -230,7 +232,7 @@ impl DnsBucket {
                     .update_ref_by(name, ev.size as u64);
             }
         }
-        let (q2, q3) = super::qname::aggregate(name, ev.suffix_len);
+        let (q2, q3) = super::qname::aggregate_at(name, ev.qname_dots, ev.suffix_len);
         self.top_qname2.update_ref(q2);
         if !q3.is_empty() {
             self.top_qname3.update_ref(q3);

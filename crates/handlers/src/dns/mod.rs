@@ -17,7 +17,7 @@ use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
-use pv_wire::dns::{DnsMessage, parse};
+use pv_wire::dns::{DnsMessage, NameText, parse};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
@@ -107,6 +107,12 @@ impl DnsConfig {
         let dbs = self.geo.as_ref().filter(|g| !g.is_empty())?;
         (self.groups.top_ecs || self.filters.needs_geo()).then(|| GeoCache::new(Arc::clone(dbs)))
     }
+
+    /// Whether anything reads the records after the question (EDNS Client Subnet, RRSIG
+    /// answers); if not, parsing stops after the question.
+    fn reads_records(&self) -> bool {
+        self.groups.top_ecs || self.filters.needs_geo() || self.filters.only_dnssec_response
+    }
 }
 
 type DnsWindow = Window<DnsBucket, fn() -> DnsBucket>;
@@ -119,12 +125,16 @@ struct Core {
     xacts: XactTable,
     /// p90 transaction times (µs) of the last complete bucket, (in, out): the "slow" bar.
     slow_us: (u64, u64),
-    /// Reused buffer for the lower-cased question name.
-    name: String,
+    /// Reused buffers for the lower-cased question name and its dots.
+    name: NameText,
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
     /// Lookups of ECS addresses, when a database is loaded and needed.
     geo: Option<GeoCache>,
+    /// [`DnsConfig::reads_records`].
+    parse_records: bool,
+    /// Whether any filter is set (the default is none: every message is kept, unshifted).
+    filtering: bool,
 }
 
 pub struct DnsHandler {
@@ -149,11 +159,13 @@ impl DnsHandler {
             dns_ports,
             core: Core {
                 geo,
+                parse_records: config.reads_records(),
+                filtering: config.filters != DnsFilters::default(),
                 config,
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
                 slow_us: (0, 0),
-                name: String::with_capacity(256),
+                name: NameText::new(),
                 expired_at: 0,
             },
             tcp,
@@ -281,17 +293,16 @@ impl Core {
                 self.window.bucket_at(ts_ns).timed_out(expired);
             }
         }
-        let Ok(msg) = parse(payload, true) else {
+        let Ok(msg) = parse(payload, self.parse_records) else {
             self.window.bucket_at(ts_ns).malformed();
             return;
         };
         // The name buffer is lent out for this message so that `self` stays free to update.
         let mut name = std::mem::take(&mut self.name);
-        name.clear();
         let has_name = msg
             .question
             .as_ref()
-            .is_some_and(|q| q.name.write_lowercase(&mut name).is_ok());
+            .is_some_and(|q| name.write(&q.name).is_ok());
         self.message_with_name(
             ev,
             ts_ns,
@@ -299,7 +310,7 @@ impl Core {
             transport,
             port,
             &msg,
-            has_name.then_some(name.as_str()),
+            has_name.then_some(&name),
         );
         self.name = name;
     }
@@ -313,12 +324,18 @@ impl Core {
         transport: Transport,
         port: u16,
         msg: &DnsMessage<'_>,
-        qname: Option<&str>,
+        name: Option<&NameText>,
     ) {
-        let filters = &self.config.filters;
-        let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
-            self.window.bucket_at(ts_ns).filtered(ts_ns);
-            return;
+        let qname = name.map(NameText::as_str);
+        let suffix_len = if self.filtering {
+            let filters = &self.config.filters;
+            let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
+                self.window.bucket_at(ts_ns).filtered(ts_ns);
+                return;
+            };
+            suffix_len
+        } else {
+            0
         };
         let suffix_len = match (suffix_len, qname) {
             (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name),
@@ -326,7 +343,7 @@ impl Core {
         };
         let ecs_text;
         let ecs = match msg.edns.as_ref().and_then(|e| e.client_subnet.as_ref()) {
-            Some(cs) if !msg.header.qr => {
+            Some(cs) if !msg.header.qr && self.config.groups.top_ecs => {
                 ecs_text = cs.address.to_string();
                 Some(ecs_text.as_str())
             }
@@ -342,6 +359,7 @@ impl Core {
             answers: msg.header.ancount,
             qtype: msg.question.as_ref().map(|q| q.qtype),
             qname,
+            qname_dots: name.map_or(&[], NameText::dots),
             suffix_len,
             port,
             size: payload.len(),

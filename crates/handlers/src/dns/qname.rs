@@ -44,9 +44,84 @@ pub fn aggregate(domain: &str, suffix_len: usize) -> (&str, &str) {
     (qname2, qname3)
 }
 
+/// [`aggregate`] for a name whose `.` offsets are known (ascending, every `.` of the text,
+/// escaped ones included, as [`pv_wire::dns::NameText`] gives them): the same cuts, found
+/// without scanning the text.
+pub fn aggregate_at<'a>(domain: &'a str, dots: &[u16], suffix_len: usize) -> (&'a str, &'a str) {
+    let bytes = domain.as_bytes();
+    let len = bytes.len();
+    if len < 5 {
+        return (domain, "");
+    }
+    // Same bound as `aggregate`: the first cut is the last dot at or before `end`.
+    let end = if suffix_len > 0 && len > suffix_len {
+        len - suffix_len
+    } else if bytes[len - 1] == b'.' {
+        len - 2
+    } else {
+        usize::MAX
+    };
+    // Dots at or before `end`: dots[..upto]. Each further cut is the dot before the previous.
+    let upto = dots
+        .iter()
+        .rposition(|&d| usize::from(d) <= end)
+        .map_or(0, |i| i + 1);
+    let cut = |i: usize| domain.get(usize::from(dots[i])..).unwrap_or(domain);
+    match upto {
+        0 => (domain, domain),
+        // The only dot at or before `end` is at 0: no cut (as `aggregate`'s `first > 0`).
+        _ if dots[upto - 1] == 0 => (domain, domain),
+        1 => (domain, ""),
+        2 => (cut(0), domain),
+        _ if dots[upto - 2] == 0 => (cut(upto - 2), domain),
+        _ => (cut(upto - 2), cut(upto - 3)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dots(s: &str) -> Vec<u16> {
+        s.bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'.')
+            .map(|(i, _)| i as u16)
+            .collect()
+    }
+
+    #[test]
+    fn cuts_from_dot_offsets_match_the_scan() {
+        // Every string of up to 7 bytes over {a, ., \\}, with every suffix length.
+        let alphabet = [b'a', b'.', b'\\'];
+        let mut names = vec![String::new()];
+        for _ in 0..7 {
+            let longer: Vec<String> = names
+                .iter()
+                .filter(|n| n.len() == names.last().map_or(0, |l| l.len()))
+                .flat_map(|n| alphabet.iter().map(move |b| format!("{n}{}", *b as char)))
+                .collect();
+            names.extend(longer);
+        }
+        names.extend(
+            [
+                "biz.foo.bar.com",
+                "www.google.co.uk",
+                "a.b.c.d.e.f",
+                "x.bench.test.",
+            ]
+            .map(String::from),
+        );
+        for name in &names {
+            for suffix in 0..=name.len() + 1 {
+                assert_eq!(
+                    aggregate_at(name, &dots(name), suffix),
+                    aggregate(name, suffix),
+                    "{name:?} / {suffix}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn pktvisor_expectations() {

@@ -2,14 +2,18 @@
 //!
 //! Bounded: at most `cap` open transactions; past that the oldest is evicted (counted). Open
 //! transactions older than the TTL (packet time) time out (counted).
+//!
+//! Queries are kept in arrival order in a queue; the table maps an open transaction's key to
+//! its query's place in the queue. A reply closes its query in place, so a transaction costs
+//! one hash to open and one to close: expiry and eviction pop closed queries off the front
+//! without looking them up.
 
 use ahash::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 /// The query's view of a transaction: client → server, plus the DNS id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct XactKey {
     pub client: IpAddr,
     pub server: IpAddr,
@@ -20,37 +24,44 @@ pub struct XactKey {
     pub tcp: bool,
 }
 
-/// An address as 128 bits, IPv4 and IPv6 kept apart by the top bits of an IPv4 one.
-#[inline]
-fn addr_bits(ip: &IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(a) => (1u128 << 127) | u128::from(u32::from(*a)),
-        IpAddr::V6(a) => u128::from(*a),
-    }
+/// An [`XactKey`] as three integers, one-to-one (the address families are bits of `rest`):
+/// cheaper to hash and compare than two `IpAddr`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PackedKey {
+    client: u128,
+    server: u128,
+    rest: u64,
 }
 
-/// Three wide writes instead of a field-by-field walk (enum tags, byte slices): the table is
-/// probed once per DNS message. Equal keys write equal words, as `Eq` requires. The IPv4 tag
-/// bit may alias an IPv6 address with the top bit set (ff00::/8 multicast, never a DNS
-/// client): such keys merely share a hash and are still told apart by `Eq`.
-impl Hash for XactKey {
+impl From<&XactKey> for PackedKey {
     #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u128(addr_bits(&self.client));
-        state.write_u128(addr_bits(&self.server));
-        state.write_u64(
-            u64::from(self.client_port)
-                | u64::from(self.server_port) << 16
-                | u64::from(self.id) << 32
-                | u64::from(self.tcp) << 48,
-        );
+    fn from(k: &XactKey) -> Self {
+        let bits = |ip: &IpAddr| match ip {
+            IpAddr::V4(a) => (u128::from(u32::from(*a)), 1u64),
+            IpAddr::V6(a) => (u128::from(*a), 0),
+        };
+        let ((client, client_v4), (server, server_v4)) = (bits(&k.client), bits(&k.server));
+        PackedKey {
+            client,
+            server,
+            rest: u64::from(k.client_port)
+                | u64::from(k.server_port) << 16
+                | u64::from(k.id) << 32
+                | u64::from(k.tcp) << 48
+                | client_v4 << 49
+                | server_v4 << 50,
+        }
     }
 }
 
+/// A query in the arrival queue.
 #[derive(Clone, Copy, Debug)]
-struct Open {
+struct Query {
+    key: PackedKey,
     ts_ns: u64,
-    query_size: u32,
+    size: u32,
+    /// Still waiting for its reply (not answered, replaced by a later query, or removed).
+    open: bool,
 }
 
 /// What a reply found.
@@ -67,11 +78,13 @@ pub enum ReplyMatch {
 pub struct XactTable {
     ttl_ns: u64,
     cap: usize,
-    /// Keyed by a per-process random hash: the keys come off the network.
-    open: HashMap<XactKey, Open, RandomState>,
-    /// Queries in arrival order, for expiry and eviction; entries whose transaction already
-    /// completed are skipped lazily.
-    order: VecDeque<(u64, XactKey)>,
+    /// Open transactions: key → sequence number of the query in `queries`. Keyed by a
+    /// per-process random hash: the keys come off the network.
+    open: HashMap<PackedKey, u64, RandomState>,
+    /// Queries in arrival order; the one at index `i` has sequence number `first_seq + i`.
+    /// Closed ones stay until they reach the front or the queue is compacted.
+    queries: VecDeque<Query>,
+    first_seq: u64,
     pub evicted: u64,
 }
 
@@ -81,7 +94,8 @@ impl XactTable {
             ttl_ns,
             cap: cap.max(1),
             open: HashMap::with_hasher(RandomState::new()),
-            order: VecDeque::new(),
+            queries: VecDeque::new(),
+            first_seq: 0,
             evicted: 0,
         }
     }
@@ -90,24 +104,53 @@ impl XactTable {
         self.open.len()
     }
 
+    /// The queued query with sequence number `seq`.
+    #[inline]
+    fn query_mut(&mut self, seq: u64) -> Option<&mut Query> {
+        let index = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.queries.get_mut(index)
+    }
+
     pub fn query(&mut self, key: XactKey, ts_ns: u64, query_size: u32) {
+        let key = PackedKey::from(&key);
         if self.open.len() >= self.cap && !self.open.contains_key(&key) {
             self.evict_oldest();
         }
-        self.open.insert(key, Open { ts_ns, query_size });
-        self.order.push_back((ts_ns, key));
-        // Completed transactions leave stale entries behind; compact before they dominate.
-        if self.order.len() > 2 * self.open.len() + 1024 {
-            let open = &self.open;
-            self.order
-                .retain(|(ts, k)| open.get(k).is_some_and(|o| o.ts_ns == *ts));
+        let seq = self.first_seq + self.queries.len() as u64;
+        // A query again on an open transaction's key replaces it.
+        if let Some(replaced) = self.open.insert(key, seq)
+            && let Some(q) = self.query_mut(replaced)
+        {
+            q.open = false;
+        }
+        self.queries.push_back(Query {
+            key,
+            ts_ns,
+            size: query_size,
+            open: true,
+        });
+        // Closed queries left behind in the middle; compact before they dominate.
+        if self.queries.len() > 2 * self.open.len() + 1024 {
+            self.compact();
+        }
+    }
+
+    /// Drops the closed queries and renumbers the open ones.
+    #[cold]
+    fn compact(&mut self) {
+        self.queries.retain(|q| q.open);
+        for (i, q) in self.queries.iter().enumerate() {
+            if let Some(seq) = self.open.get_mut(&q.key) {
+                *seq = self.first_seq + i as u64;
+            }
         }
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((ts, k)) = self.order.pop_front() {
-            if self.open.get(&k).is_some_and(|o| o.ts_ns == ts) {
-                self.open.remove(&k);
+        while let Some(q) = self.queries.pop_front() {
+            self.first_seq += 1;
+            if q.open {
+                self.open.remove(&q.key);
                 self.evicted += 1;
                 return;
             }
@@ -115,18 +158,21 @@ impl XactTable {
     }
 
     pub fn reply(&mut self, key: XactKey, ts_ns: u64) -> ReplyMatch {
-        match self.open.remove(&key) {
-            None => ReplyMatch::Unmatched,
-            Some(o) => {
-                let elapsed_ns = ts_ns.saturating_sub(o.ts_ns);
-                if elapsed_ns > self.ttl_ns {
-                    ReplyMatch::TimedOut
-                } else {
-                    ReplyMatch::Matched {
-                        query_size: o.query_size,
-                        elapsed_ns,
-                    }
-                }
+        let ttl_ns = self.ttl_ns;
+        let Some(seq) = self.open.remove(&PackedKey::from(&key)) else {
+            return ReplyMatch::Unmatched;
+        };
+        let Some(q) = self.query_mut(seq) else {
+            return ReplyMatch::Unmatched;
+        };
+        q.open = false;
+        let elapsed_ns = ts_ns.saturating_sub(q.ts_ns);
+        if elapsed_ns > ttl_ns {
+            ReplyMatch::TimedOut
+        } else {
+            ReplyMatch::Matched {
+                query_size: q.size,
+                elapsed_ns,
             }
         }
     }
@@ -134,15 +180,16 @@ impl XactTable {
     /// Removes the transactions open for longer than the TTL at `now_ns`; returns how many.
     pub fn expire(&mut self, now_ns: u64) -> u64 {
         let mut expired = 0;
-        while let Some(&(ts, k)) = self.order.front() {
-            if now_ns.saturating_sub(ts) <= self.ttl_ns {
+        while let Some(q) = self.queries.front() {
+            if now_ns.saturating_sub(q.ts_ns) <= self.ttl_ns {
                 break;
             }
-            self.order.pop_front();
-            if self.open.get(&k).is_some_and(|o| o.ts_ns == ts) {
-                self.open.remove(&k);
+            if q.open {
+                self.open.remove(&q.key);
                 expired += 1;
             }
+            self.queries.pop_front();
+            self.first_seq += 1;
         }
         expired
     }
@@ -151,7 +198,8 @@ impl XactTable {
     pub fn drain(&mut self) -> u64 {
         let n = self.open.len() as u64;
         self.open.clear();
-        self.order.clear();
+        self.first_seq += self.queries.len() as u64;
+        self.queries.clear();
         n
     }
 }
@@ -200,6 +248,61 @@ mod tests {
     }
 
     #[test]
+    fn a_query_again_replaces_the_open_one() {
+        let mut t = XactTable::new(100, 10);
+        t.query(key(1), 0, 40);
+        t.query(key(1), 50, 41);
+        assert_eq!(
+            t.expire(120),
+            0,
+            "the first query was replaced, not expired"
+        );
+        assert_eq!(
+            t.reply(key(1), 60),
+            ReplyMatch::Matched {
+                query_size: 41,
+                elapsed_ns: 10
+            }
+        );
+        assert_eq!(t.open_count(), 0);
+    }
+
+    #[test]
+    fn compaction_keeps_open_queries_matchable() {
+        let mut t = XactTable::new(u64::MAX, 100);
+        for id in 0..10u16 {
+            t.query(key(id), u64::from(id), u32::from(id));
+        }
+        for id in 100..5_000u16 {
+            t.query(key(id), u64::from(id), 1);
+            t.reply(key(id), u64::from(id) + 1);
+        }
+        for id in 0..10u16 {
+            assert_eq!(
+                t.reply(key(id), 10_000),
+                ReplyMatch::Matched {
+                    query_size: u32::from(id),
+                    elapsed_ns: 10_000 - u64::from(id)
+                }
+            );
+        }
+        assert_eq!(t.evicted, 0);
+    }
+
+    #[test]
+    fn address_families_are_told_apart() {
+        let v4 = key(1);
+        let v6 = XactKey {
+            client: "::c000:201".parse().unwrap(),
+            ..v4
+        };
+        let mut t = XactTable::new(u64::MAX, 10);
+        t.query(v4, 0, 1);
+        assert_eq!(t.reply(v6, 1), ReplyMatch::Unmatched);
+        assert!(matches!(t.reply(v4, 1), ReplyMatch::Matched { .. }));
+    }
+
+    #[test]
     fn cap_evicts_the_oldest_and_bounds_memory() {
         let mut t = XactTable::new(u64::MAX, 3);
         for id in 0..10u16 {
@@ -215,11 +318,11 @@ mod tests {
             }
         );
         assert_eq!(t.reply(key(0), 100), ReplyMatch::Unmatched);
-        // Many completed transactions do not grow the order queue without bound.
+        // Many completed transactions do not grow the query queue without bound.
         for id in 0..10_000u16 {
             t.query(key(id), 1_000 + u64::from(id), 1);
             t.reply(key(id), 1_001 + u64::from(id));
         }
-        assert!(t.order.len() <= 2 * 3 + 1025, "{}", t.order.len());
+        assert!(t.queries.len() <= 2 * 3 + 1025, "{}", t.queries.len());
     }
 }

@@ -13,7 +13,9 @@
 //! The question name stays a position in the message ([`Name`]) until a
 //! caller asks for its text with [`Name::write_lowercase`] (or, without the
 //! UTF-8 check a `String` costs, [`Name::write_lowercase_bytes`]); the text
-//! form (escapes, no trailing dot, root ".") is described in [`name`].
+//! form (escapes, no trailing dot, root ".") is described in [`name`]. The
+//! per-message path writes it with [`NameText`], which also records where the
+//! dots are.
 //!
 //! DNS over TCP: [`split_tcp_message`] takes one length-prefixed message off
 //! a reassembled stream; [`parse`] wants the message without the prefix.
@@ -21,11 +23,13 @@
 pub mod edns;
 pub mod header;
 pub mod name;
+pub mod name_text;
 pub mod types;
 
 pub use edns::{ClientSubnet, Edns};
 pub use header::{DnsHeader, HEADER_LEN};
 pub use name::{Name, NameInfo, last_labels};
+pub use name_text::NameText;
 pub use types::{qtype_from_name, qtype_name, rcode_from_name, rcode_name};
 
 use types::TYPE_RRSIG;
@@ -153,6 +157,8 @@ impl<'a> DnsMessage<'a> {
 /// Err only when the 12-byte header is not there; any later problem is in
 /// [`DnsMessage::problem`] and ends reading, keeping what was read before.
 /// Bytes past the last counted record are ignored.
+// Inlined: the message is then built in the caller's frame instead of copied out twice.
+#[inline]
 pub fn parse(bytes: &[u8], parse_records: bool) -> Result<DnsMessage<'_>, DnsProblem> {
     let header = DnsHeader::parse(bytes).ok_or(DnsProblem::TooShort)?;
     let mut message = DnsMessage {

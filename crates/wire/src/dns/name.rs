@@ -291,20 +291,28 @@ fn lowercase_and_flag(text: &mut Vec<u8>, len: usize, flags: &mut [u64]) {
             (1u64 << (remaining * 8)) - 1
         };
         remaining = remaining.saturating_sub(8);
-        let w = u64::from_le_bytes(*word);
-        // Per byte, on the low 7 bits (no carry can cross a byte): the high
-        // bit of `low + (0x80 - c)` is set when the byte is >= c.
-        let low = w & !HIGH;
-        let ascii = !w & HIGH;
-        let mut flagged = w & HIGH; // not ASCII
-        flagged |= !(low + 0x5f5f_5f5f_5f5f_5f5f) & HIGH; // below 0x21
-        flagged |= (low + ONES) & HIGH; // 0x7f
-        flagged |= zero_bytes(w ^ 0x5c5c_5c5c_5c5c_5c5c); // '\\'
-        flagged |= zero_bytes(w ^ 0x2e2e_2e2e_2e2e_2e2e); // '.'
+        let (lower, flagged) = lowercase_and_flag_word(u64::from_le_bytes(*word));
         *word_flags = flagged & valid;
-        let upper = (low + 0x3f3f_3f3f_3f3f_3f3f) & !(low + 0x2525_2525_2525_2525) & ascii;
-        *word = (w | (upper >> 2)).to_le_bytes();
+        *word = lower.to_le_bytes();
     }
+}
+
+/// One word of [`lowercase_and_flag`]: the 8 bytes with ASCII letters
+/// lower-cased, and bit 7 of each byte set in the second value when that
+/// byte needs an escape (not printable ASCII, `.` or `\`).
+#[inline(always)]
+pub(crate) fn lowercase_and_flag_word(w: u64) -> (u64, u64) {
+    // Per byte, on the low 7 bits (no carry can cross a byte): the high
+    // bit of `low + (0x80 - c)` is set when the byte is >= c.
+    let low = w & !HIGH;
+    let ascii = !w & HIGH;
+    let mut flagged = w & HIGH; // not ASCII
+    flagged |= !(low + 0x5f5f_5f5f_5f5f_5f5f) & HIGH; // below 0x21
+    flagged |= (low + ONES) & HIGH; // 0x7f
+    flagged |= zero_bytes(w ^ 0x5c5c_5c5c_5c5c_5c5c); // '\\'
+    flagged |= zero_bytes(w ^ 0x2e2e_2e2e_2e2e_2e2e); // '.'
+    let upper = (low + 0x3f3f_3f3f_3f3f_3f3f) & !(low + 0x2525_2525_2525_2525) & ascii;
+    (w | (upper >> 2), flagged)
 }
 
 /// ASCII lower case without a branch.
