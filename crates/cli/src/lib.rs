@@ -4,4 +4,6 @@
 pub mod options;
 pub mod policy;
 pub mod progress;
+pub mod record;
+pub mod record_args;
 pub mod summarize;
