@@ -1,0 +1,147 @@
+//! `pktvisord --record DIR`: the recorder runs on its own thread, fed by the capture thread
+//! with batches of the packets it read, in capture order, over a bounded queue. The capture
+//! thread never waits for the recorder: a batch that finds the queue full is dropped and
+//! counted (`pv_record_queue_drops_total`), so recording can fall behind without the
+//! summaries or the kernel ring paying for it. At shutdown the last batch is queued waiting
+//! for room, the queue is drained and the current file completed and renamed.
+
+use crate::batch::Batch;
+use crate::counters::CaptureCounters;
+use pv_record::{RecordStats, Recorder};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Batches waiting for the recorder: 512 × 256 packets absorb a few seconds of a stalled disk
+/// at a high packet rate.
+const QUEUE_BATCHES: usize = 512;
+/// How often the shared copy of the recorder's counters is refreshed.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// Longest wait for a batch before the recorder checks its durability flush.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+
+/// What the API reads about recording.
+#[derive(Default)]
+pub struct RecordingShared {
+    pub stats: Mutex<RecordStats>,
+    /// Packets dropped because the recorder's queue was full.
+    pub queue_drops: AtomicU64,
+}
+
+impl RecordingShared {
+    /// gotm's and our recording metrics, plus gotm's NIC counters from libpcap's statistics.
+    pub fn prometheus(&self, counters: &CaptureCounters, instance: Option<&str>) -> String {
+        let labels = instance.map_or_else(String::new, |i| format!("instance=\"{i}\""));
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let mut text = self
+            .stats
+            .lock()
+            .map(|s| s.prometheus(&labels))
+            .unwrap_or_default();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        for (name, help, value) in [
+            (
+                "gotm_packet_nic_received",
+                "Packets the kernel passed to the capture (libpcap ps_recv).",
+                load(&counters.kernel_received),
+            ),
+            (
+                "gotm_packet_nic_dropped",
+                "Packets the kernel dropped because the capture ring was full (ps_drop).",
+                load(&counters.kernel_dropped),
+            ),
+            (
+                "gotm_packet_nic_if_dropped",
+                "Packets the interface dropped (ps_ifdrop).",
+                load(&counters.if_dropped),
+            ),
+            (
+                "pv_record_queue_drops_total",
+                "Packets not recorded because the recorder's queue was full.",
+                load(&self.queue_drops),
+            ),
+        ] {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{braces} {value}\n"
+            ));
+        }
+        text
+    }
+}
+
+/// The capture thread's end of the recorder.
+pub struct RecordingFeed {
+    tx: SyncSender<Batch>,
+    shared: Arc<RecordingShared>,
+}
+
+impl RecordingFeed {
+    /// Queues a batch without waiting; a full queue drops it, counted.
+    pub fn offer(&self, batch: Batch) {
+        match self.tx.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
+                self.shared
+                    .queue_drops
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Queues the last batch, waiting for room (shutdown: nothing captured is lost).
+    pub fn finish(self, batch: Batch) {
+        if !batch.is_empty() {
+            let _ = self.tx.send(batch);
+        }
+    }
+}
+
+/// Starts the recorder thread; the thread ends when the feed is dropped or finished, after
+/// completing the current file.
+pub fn spawn(
+    recorder: Recorder,
+    shared: Arc<RecordingShared>,
+) -> std::io::Result<(RecordingFeed, JoinHandle<RecordStats>)> {
+    let (tx, rx) = sync_channel(QUEUE_BATCHES);
+    let thread_shared = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name("pv-record".into())
+        .spawn(move || record_loop(recorder, rx, &thread_shared))?;
+    Ok((RecordingFeed { tx, shared }, handle))
+}
+
+fn record_loop(
+    mut recorder: Recorder,
+    rx: Receiver<Batch>,
+    shared: &RecordingShared,
+) -> RecordStats {
+    let mut published = Instant::now();
+    loop {
+        match rx.recv_timeout(IDLE_WAIT) {
+            Ok(batch) => {
+                for p in batch.iter() {
+                    recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => recorder.flush_if_due(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if published.elapsed() >= STATS_EVERY {
+            published = Instant::now();
+            if let Ok(mut s) = shared.stats.lock() {
+                *s = recorder.stats();
+            }
+        }
+    }
+    let stats = recorder.finish();
+    if let Ok(mut s) = shared.stats.lock() {
+        *s = stats.clone();
+    }
+    stats
+}
