@@ -3,7 +3,7 @@
 
 Usage:
     python3 scripts/record_oracle.py INPUT OUTDIR [--cutoff-bytes N] [--cutoff-packets N]
-        [--timeout SECS] [--snaplen N] [--retention-size N] [--subset]
+        [--timeout SECS] [--snaplen N] [--retention-size N] [--subset|--prefix] [--ignore-ts]
 
 Computes from tshark's dissection of INPUT which packets the recorder must keep, reads every
 file under OUTDIR back (tshark -r and tcpdump -r, through zcat/zstdcat for .gz/.zst) and
@@ -25,6 +25,10 @@ The rules, applied to tshark's fields (IP reassembly off, so each fragment is it
 * timeout    a frame more than --timeout seconds after its flow's previous frame (exact
              nanoseconds) starts the flow anew.
 * snaplen    kept frames are cut to --snaplen bytes (the wire length stays).
+* --prefix   (recovery after a kill) the output must be the first frames of the expected ones.
+* --ignore-ts (live captures) compare wire length and bytes only: two packet sockets on one
+             interface (tcpdump's and the recorder's) stamp received packets each on its own,
+             a fraction of a microsecond apart.  The cutoff still runs on the reference's times.
 * --subset   (live captures) the output must be an in-order subsequence of the expected
              frames instead of equal to them; the count of missing frames is reported.
 
@@ -202,6 +206,8 @@ def main():
     ap.add_argument("--snaplen", type=int, default=0)
     ap.add_argument("--retention-size", type=int, default=0)
     ap.add_argument("--subset", action="store_true")
+    ap.add_argument("--ignore-ts", action="store_true")
+    ap.add_argument("--prefix", action="store_true")
     a = ap.parse_args()
 
     rows = tshark_rows(a.input)
@@ -247,7 +253,14 @@ def main():
         problems.append(f"unfinished files left: {leftovers}")
     if a.retention_size and sizes > a.retention_size:
         problems.append(f"{sizes} bytes on disk exceed the budget {a.retention_size}")
-    if a.subset:
+    if a.ignore_ts:
+        got = [(0, w, b) for _, w, b in got]
+        expected = [(0, w, b) for _, w, b in expected]
+    if a.prefix:
+        if got != expected[:len(got)]:
+            problems.append("output is not a prefix of the expected frames")
+        result["missing"] = len(expected) - len(got)
+    elif a.subset:
         i = 0
         for g in got:
             while i < len(expected) and expected[i] != g:

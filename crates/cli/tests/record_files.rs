@@ -292,25 +292,9 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     let recovered = tmp[0].with_extension("");
     std::fs::rename(&recovered, next.join("recovered.pcap.zst")).unwrap();
     // Every packet in it is the input's, in order, from the first: a prefix of the input.
-    let v = oracle_check(&input, &next, &["--cutoff-bytes", "0", "--subset"]);
+    let v = oracle_check(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
     let kept = v["output_packets"].as_u64().unwrap();
     assert!(kept > 1000, "only {kept} packets recovered");
-    let prefix = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "zstdcat {0}/recovered.pcap.zst | tcpdump -r - -w {0}/got.pcap && \
-             tcpdump -r {1} -c {kept} -w {0}/want.pcap && \
-             cmp <(tail -c +25 {0}/got.pcap) <(tail -c +25 {0}/want.pcap)",
-            next.display(),
-            input.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        prefix.status.success(),
-        "not a prefix: {}",
-        String::from_utf8_lossy(&prefix.stderr)
-    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
