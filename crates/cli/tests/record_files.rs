@@ -362,3 +362,62 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     all
 }
+
+#[test]
+fn a_full_disk_pauses_recording_and_keeps_whole_packets() {
+    if !is_root() {
+        assert!(!in_ci(), "CI runs as root: the disk-full test must run");
+        eprintln!("SKIP: the disk-full test needs root (a small tmpfs)");
+        return;
+    }
+    if !tools() {
+        return;
+    }
+    let dir = temp_dir("recfull");
+    let mnt = dir.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    sh(&format!(
+        "mount -t tmpfs -o size=512k tmpfs {}",
+        mnt.display()
+    ));
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let out = run(
+        "pktvisor",
+        &[
+            "record",
+            input.to_str().unwrap(),
+            "--out",
+            mnt.join("rec").to_str().unwrap(),
+            "--flow-cutoff-bytes",
+            "0",
+            "--rotate-size",
+            "100k",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Every file left is readable, whole packets of the input in order; our count of written
+    // packets is what tshark counts in them.
+    let verdict = Command::new("python3")
+        .arg(repo_root().join("scripts/record_oracle.py"))
+        .arg(&input)
+        .arg(mnt.join("rec"))
+        .args(["--cutoff-bytes", "0", "--subset"])
+        .output()
+        .unwrap();
+    sh(&format!("umount {}", mnt.display()));
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("error: recording paused") && log.contains("No space left on device"),
+        "{log}"
+    );
+    let text = String::from_utf8_lossy(&verdict.stdout);
+    assert!(verdict.status.success(), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        summary_number(&out, "out"),
+        v["output_packets"].as_u64().unwrap()
+    );
+    assert!(v["output_packets"].as_u64().unwrap() > 1000);
+    assert!(summary_number(&out, "out") < summary_number(&out, "packets in"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -53,6 +53,8 @@ struct OpenFile {
     packets: u64,
     /// Uncompressed pcap bytes written (what `--rotate-size` limits).
     pcap_bytes: u64,
+    /// Wire bytes of the packets handed to this file.
+    wire_bytes: u64,
 }
 
 pub struct Recorder {
@@ -79,7 +81,7 @@ impl Recorder {
         let mut stats = RecordStats::default();
         for tmp in find_tmp_files(&config.dir)? {
             match recover(&tmp) {
-                Ok(Recovery::Recovered { path, packets }) => {
+                Ok(Recovery::Recovered { path, packets, .. }) => {
                     stats.files_recovered += 1;
                     log(&format!(
                         "recovered {} ({packets} packets) from an unfinished earlier run",
@@ -189,7 +191,7 @@ impl Recorder {
                 Ok(file) => {
                     if self.stats.paused {
                         self.stats.paused = false;
-                        (self.log)(&format!("recording resumed in {}", file.tmp.display()));
+                        (self.log)(&format!("recording again, into {}", file.tmp.display()));
                     }
                     self.current = Some(file);
                 }
@@ -215,6 +217,7 @@ impl Recorder {
             }
         }
         file.packets += 1;
+        file.wire_bytes += u64::from(orig_len);
         self.stats.packets_output += 1;
         self.stats.bytes_output += u64::from(orig_len);
         let size_limit = self.config.rotation.size_bytes;
@@ -259,6 +262,7 @@ impl Recorder {
             interval_end_ns: rotation.interval_end(ts_ns),
             packets: 0,
             pcap_bytes: crate::pcap_writer::GLOBAL_HEADER_LEN as u64,
+            wire_bytes: 0,
         })
     }
 
@@ -275,9 +279,8 @@ impl Recorder {
         let size = match done {
             Ok(size) => size,
             Err(e) => {
-                self.stats.write_errors += 1;
-                (self.log)(&format!("cannot complete {}: {e}", file.tmp.display()));
-                self.salvage(&file.tmp);
+                self.pause(&with_path(e, &file.tmp));
+                self.salvage(&file.tmp, file.packets, file.wire_bytes);
                 return;
             }
         };
@@ -301,6 +304,17 @@ impl Recorder {
 
     /// A write failed: pause recording, keep what the current file holds.
     fn fail(&mut self, error: io::Error) {
+        self.pause(&error);
+        if let Some(file) = self.current.take() {
+            // Whatever the compressor and the buffer hold can no longer be trusted to reach
+            // the file.
+            drop(file.sink);
+            self.salvage(&file.tmp, file.packets, file.wire_bytes);
+        }
+    }
+
+    /// Stops writing until [`RETRY_AFTER_NS`] of packet time has passed; logged once per pause.
+    fn pause(&mut self, error: &io::Error) {
         self.stats.write_errors += 1;
         if !self.stats.paused {
             (self.log)(&format!(
@@ -310,18 +324,29 @@ impl Recorder {
         }
         self.stats.paused = true;
         self.retry_at_ns = Some(self.newest_ns.saturating_add(RETRY_AFTER_NS));
-        if let Some(file) = self.current.take() {
-            // Whatever the compressor holds can no longer be trusted to reach the file.
-            drop(file.sink);
-            self.salvage(&file.tmp);
-        }
         self.next_aligned = false;
     }
 
-    /// Keeps the whole packets of a file that could not be completed normally.
-    fn salvage(&mut self, tmp: &Path) {
-        match recover(tmp) {
-            Ok(Recovery::Recovered { path, packets }) => {
+    /// Keeps the whole packets of a file that could not be completed normally; of the packets
+    /// (and wire bytes) handed to its writer, those that did not reach it move from written to
+    /// lost.
+    fn salvage(&mut self, tmp: &Path, handed: u64, handed_bytes: u64) {
+        let recovered = recover(tmp);
+        let (kept, kept_bytes) = match &recovered {
+            Ok(Recovery::Recovered {
+                packets,
+                wire_bytes,
+                ..
+            }) => (*packets, *wire_bytes),
+            _ => (0, 0),
+        };
+        let lost = handed.saturating_sub(kept);
+        let lost_bytes = handed_bytes.saturating_sub(kept_bytes);
+        self.stats.packets_output = self.stats.packets_output.saturating_sub(lost);
+        self.stats.bytes_output = self.stats.bytes_output.saturating_sub(lost_bytes);
+        self.stats.packets_paused += lost;
+        match recovered {
+            Ok(Recovery::Recovered { path, packets, .. }) => {
                 if let Ok(m) = std::fs::metadata(&path) {
                     self.retention.add(&path, m.len());
                     self.stats.bytes_on_disk = self.retention.total_bytes();

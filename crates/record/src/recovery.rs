@@ -16,8 +16,13 @@ use std::path::{Path, PathBuf};
 /// What a recovery produced.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recovery {
-    /// The file now has its final name and holds this many whole packets.
-    Recovered { path: PathBuf, packets: u64 },
+    /// The file now has its final name and holds this many whole packets, of this many wire
+    /// bytes.
+    Recovered {
+        path: PathBuf,
+        packets: u64,
+        wire_bytes: u64,
+    },
     /// Not even a whole pcap header was left: the `.tmp` was deleted.
     Empty,
     /// Not a pcap file of ours: left alone.
@@ -42,32 +47,33 @@ pub fn recover(tmp: &Path) -> io::Result<Recovery> {
         return Ok(Recovery::NotOurs);
     };
     let target = free_name(&tmp.with_file_name(final_name));
-    let packets = if compression == Compression::None {
-        let (packets, end) = walk_records(&mut reader, big_endian, |_, _| Ok(()))?;
+    let (packets, wire_bytes) = if compression == Compression::None {
+        let (packets, wire_bytes, end) = walk_records(&mut reader, big_endian, |_, _| Ok(()))?;
         drop(reader);
         let file = std::fs::OpenOptions::new().write(true).open(tmp)?;
         file.set_len(GLOBAL_HEADER_LEN as u64 + end)?;
         file.sync_data()?;
         std::fs::rename(tmp, &target)?;
-        packets
+        (packets, wire_bytes)
     } else {
         let mut rewritten = target.clone().into_os_string();
         rewritten.push(".recovering");
         let rewritten = PathBuf::from(rewritten);
         let mut sink = Sink::create(&rewritten, compression)?;
         sink.write_all(&header)?;
-        let (packets, _) = walk_records(&mut reader, big_endian, |h, data| {
+        let (packets, wire_bytes, _) = walk_records(&mut reader, big_endian, |h, data| {
             sink.write_all(h)?;
             sink.write_all(data)
         })?;
         sink.finish()?;
         std::fs::rename(&rewritten, &target)?;
         std::fs::remove_file(tmp)?;
-        packets
+        (packets, wire_bytes)
     };
     Ok(Recovery::Recovered {
         path: target,
         packets,
+        wire_bytes,
     })
 }
 
@@ -96,25 +102,29 @@ pub fn find_tmp_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Reads whole records after the global header, handing each to `each`, until the stream ends
-/// or fails or a record is cut or implausible. Returns the records and the bytes they span.
+/// or fails or a record is cut or implausible. Returns the records, their wire bytes and the
+/// file bytes they span.
 fn walk_records(
     reader: &mut dyn Read,
     big_endian: bool,
     mut each: impl FnMut(&[u8], &[u8]) -> io::Result<()>,
-) -> io::Result<(u64, u64)> {
-    let (mut packets, mut end) = (0u64, 0u64);
+) -> io::Result<(u64, u64, u64)> {
+    let (mut packets, mut wire_bytes, mut end) = (0u64, 0u64, 0u64);
     let mut header = [0u8; RECORD_HEADER_LEN];
     let mut data = Vec::new();
     loop {
         if read_fully(reader, &mut header).unwrap_or(0) < RECORD_HEADER_LEN {
             break;
         }
-        let len_bytes: [u8; 4] = [header[8], header[9], header[10], header[11]];
-        let caplen = if big_endian {
-            u32::from_be_bytes(len_bytes)
-        } else {
-            u32::from_le_bytes(len_bytes)
+        let field = |at: usize| {
+            let b = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
         };
+        let (caplen, orig_len) = (field(8), field(12));
         if caplen > MAX_SNAPLEN {
             break;
         }
@@ -124,9 +134,10 @@ fn walk_records(
         }
         each(&header, &data)?;
         packets += 1;
+        wire_bytes += u64::from(orig_len);
         end += (RECORD_HEADER_LEN + data.len()) as u64;
     }
-    Ok((packets, end))
+    Ok((packets, wire_bytes, end))
 }
 
 /// Reads until `buf` is full or the stream ends; a damaged stream counts as its end once
@@ -206,11 +217,13 @@ mod tests {
             std::fs::write(&tmp, &bytes[..cut]).unwrap();
             let r = recover(&tmp).unwrap();
             let path = dir.join("2025-11-24T16-00-00.pcap");
+            // Packets of 100..=106 bytes on the wire.
             assert_eq!(
                 r,
                 Recovery::Recovered {
                     path: path.clone(),
-                    packets: 7
+                    packets: 7,
+                    wire_bytes: 721
                 }
             );
             assert!(!tmp.exists());
@@ -233,7 +246,7 @@ mod tests {
             sink.write_all(&bytes[ends[11]..ends[11] + 40]).unwrap();
             std::mem::forget(sink);
             let r = recover(&tmp).unwrap();
-            let Recovery::Recovered { path, packets } = r else {
+            let Recovery::Recovered { path, packets, .. } = r else {
                 panic!("{c:?}: {r:?}");
             };
             assert_eq!(packets, 12, "{c:?}");
@@ -272,7 +285,8 @@ mod tests {
             r,
             Recovery::Recovered {
                 path: dir.join("2025-11-24T16-00-00_r0001.pcap"),
-                packets: 2
+                packets: 2,
+                wire_bytes: 201
             }
         );
         std::fs::remove_dir_all(dir).unwrap();

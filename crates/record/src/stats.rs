@@ -64,7 +64,8 @@ pub struct RecordStats {
     pub bytes: u64,
     /// Wire bytes of the packets written.
     pub bytes_output: u64,
-    /// Packets not written because recording was paused by a write error (disk full).
+    /// Packets not written because of a write error (disk full): offered while recording was
+    /// paused, or handed to a file that then could not keep them.
     pub packets_paused: u64,
     pub flows: FlowStats,
     /// Files completed (renamed from `.tmp` to their final name).
@@ -147,7 +148,7 @@ impl RecordStats {
         metric(
             "pv_record_paused_packets_total",
             "counter",
-            "Packets not written while recording was paused by a write error.",
+            "Packets lost to write errors (disk full) or offered while recording was paused.",
             self.packets_paused,
         );
         metric(
