@@ -326,6 +326,17 @@ fn bad_input_is_one_error_line_and_damage_keeps_what_came_before() {
         ],
     );
     assert_eq!(bad.status.code(), Some(2), "clap rejects the value");
+    // pktvisord records live captures only, and says what to use for a file.
+    let file_target = run(
+        "pktvisord",
+        &[
+            "--record",
+            dir.to_str().unwrap(),
+            fixture("dns_ipv4_udp.pcap").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(file_target.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&file_target.stderr).contains("pktvisor record"));
     // A capture cut in the middle of a packet: the packets before the cut are recorded.
     let whole = std::fs::read(fixture("dns_ipv4_udp.pcap")).unwrap();
     let cut = dir.join("cut.pcap");
