@@ -6,4 +6,5 @@ pub mod policy;
 pub mod progress;
 pub mod record;
 pub mod record_args;
+pub mod stop_signal;
 pub mod summarize;

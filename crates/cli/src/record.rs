@@ -3,6 +3,7 @@
 
 use crate::progress::FileProgress;
 use crate::record_args::RecordArgs;
+use crate::stop_signal;
 use pv_capture::{FileFormat, FileReader};
 use pv_record::{MAX_SNAPLEN, RecordStats, Recorder};
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub struct RecordCmd {
 }
 
 /// Records the whole file; damage in the input ends it with a warning, like a summary does.
+/// SIGINT/SIGTERM end it early with the current file completed.
 pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
     let mut reader = FileReader::open(&cmd.input).map_err(|e| e.to_string())?;
     // pcapng timestamps may be finer than microseconds; pcap says which it has.
@@ -43,9 +45,10 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
         Box::new(move |line| eprintln!("{log_program}: {line}")),
     )
     .map_err(|e| format!("cannot record to {}: {e}", cmd.out.display()))?;
+    stop_signal::install();
     let mut progress = FileProgress::new();
     let mut since_progress = 0u32;
-    loop {
+    while !stop_signal::requested() {
         match reader.next_packet() {
             Ok(Some(p)) => {
                 recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
@@ -65,6 +68,9 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
         }
     }
     progress.finish();
+    if stop_signal::requested() {
+        eprintln!("{program}: stopped by a signal; the current file is complete");
+    }
     Ok(recorder.finish())
 }
 

@@ -299,6 +299,52 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
 }
 
 #[test]
+fn sigterm_completes_the_current_file() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("recterm");
+    let fifo = dir.join("slow.pcap");
+    sh(&format!("mkfifo {}", fifo.display()));
+    let out_dir = dir.join("out");
+    let recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+        .args(["record", fifo.to_str().unwrap(), "--out"])
+        .arg(&out_dir)
+        .args(["--flow-cutoff-bytes", "0", "--compress", "gzip"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = format!(
+        "import time\nd=open('{}','rb').read()\nf=open('{}','wb')\n\
+         for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.2)\n",
+        input.display(),
+        fifo.display()
+    );
+    let mut feed = Command::new("python3")
+        .args(["-c", &feeder])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Only the process this test started, by its PID.
+    sh(&format!("kill -TERM {}", recorder.id()));
+    let out = recorder.wait_with_output().unwrap();
+    let _ = feed.kill();
+    let _ = feed.wait();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("stopped by a signal"), "{log}");
+    // No .tmp left; what was recorded is the start of the input, packet for packet.
+    let v = oracle_check(&input, &out_dir, &["--cutoff-bytes", "0", "--prefix"]);
+    let got = v["output_packets"].as_u64().unwrap();
+    assert!(got > 0 && got < 16147, "{v}");
+    assert_eq!(summary_number(&out, "out"), got);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn bad_input_is_one_error_line_and_damage_keeps_what_came_before() {
     let dir = temp_dir("recbad");
     let text = dir.join("notes.txt");

@@ -252,3 +252,30 @@ fn a_failing_directory_pauses_recording_without_panicking() {
     drop(r);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_change_of_link_type_starts_a_new_file_with_that_link_type() {
+    let dir = lab("linktype");
+    let mut r = Recorder::new(config(&dir), Box::new(|_| {})).unwrap();
+    let eth = udp(1, 10);
+    // The same packet without its Ethernet header: raw IPv4 (LINKTYPE_RAW 101).
+    let raw = eth[14..].to_vec();
+    assert!(r.record(1, T0, eth.len() as u32, &eth));
+    assert!(r.record(101, T0 + 1, raw.len() as u32, &raw));
+    assert!(r.record(101, T0 + 2, raw.len() as u32, &raw));
+    let stats = r.finish();
+    // Both framings of the same packet are one flow.
+    assert_eq!(stats.flows.created, 1);
+    let (found, _) = files(&dir);
+    assert_eq!(found.len(), 2);
+    let linktypes: Vec<u32> = found
+        .iter()
+        .map(|p| {
+            let b = std::fs::read(p).unwrap();
+            u32::from_le_bytes(b[20..24].try_into().unwrap())
+        })
+        .collect();
+    assert_eq!(linktypes, [1, 101]);
+    assert_eq!(records(&found[1]).len(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
