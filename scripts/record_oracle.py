@@ -25,10 +25,13 @@ The rules, applied to tshark's fields (IP reassembly off, so each fragment is it
 * timeout    a frame more than --timeout seconds after its flow's previous frame (exact
              nanoseconds) starts the flow anew.
 * snaplen    kept frames are cut to --snaplen bytes (the wire length stays).
-* --prefix   (recovery after a kill) the output must be the first frames of the expected ones.
-* --ignore-ts (live captures) compare wire length and bytes only: two packet sockets on one
-             interface (tcpdump's and the recorder's) stamp received packets each on its own,
-             a fraction of a microsecond apart.  The cutoff still runs on the reference's times.
+* --prefix   (recovery after a kill) the output must be the first frames of the expected ones
+             (with --ignore-ts: the first ones of every flow and direction).
+* --ignore-ts (live captures) output packets are found in the reference by wire length and
+             bytes; the set kept must be exactly the expected one, in the reference's order
+             within each flow and direction.  Two packet sockets on one interface (tcpdump's and
+             the recorder's) stamp packets each on its own, a fraction of a microsecond apart,
+             and may interleave the two directions of a flow differently.
 * --subset   (live captures) the output must be an in-order subsequence of the expected
              frames instead of equal to them; the count of missing frames is reported.
 
@@ -119,11 +122,21 @@ def flow_of(row):
     return (transport, proto, ends[0], ends[1]), (0, transport)
 
 
-def expected_frames(rows, cutoff_bytes, cutoff_packets, timeout_ns):
+def direction_of(row, key):
+    """The flow and direction a frame travels in (frames without a flow: one group)."""
+    if key is None:
+        return None
+    f = dict(zip(FIELDS, row + [""] * (len(FIELDS) - len(row))))
+    return key, first(f["ip.src"]) or first(f["ipv6.src"]), \
+        first(f["tcp.srcport"]) or first(f["udp.srcport"])
+
+
+def expected_frames(rows, cutoff_bytes, cutoff_packets, timeout_ns, groups):
     flows = {}
     kept = []
     for n, row in enumerate(rows):
         key, info = flow_of(row)
+        groups.append(direction_of(row, key))
         if key is None:
             kept.append(n)
             continue
@@ -196,6 +209,50 @@ def read_output(path):
     return recs
 
 
+def compare_live(got, expected, kept, inputs, groups, prefix, result):
+    """Live captures: each output packet is found in the reference by its bytes; the packets
+    kept must be exactly the expected ones (with --prefix: the first ones of every flow and
+    direction), in the reference's order within every flow and direction. Two packet sockets
+    may see the two directions of a flow interleaved differently, and stamp times of their own,
+    so neither the order across directions nor the time is compared."""
+    problems = []
+    where = {}
+    for n, (_, wire, body) in enumerate(inputs):
+        where.setdefault((wire, body), []).append(n)
+    used = []
+    for i, (_, wire, body) in enumerate(got):
+        candidates = where.get((wire, body))
+        if not candidates:
+            problems.append(f"output packet {i} ({wire} bytes) is not in the reference")
+            return problems
+        used.append(candidates.pop(0))
+    last = {}
+    for n in used:
+        g = groups[n]
+        if last.get(g, -1) > n:
+            problems.append(f"reference frame {n} is out of order within its flow and direction")
+            return problems
+        last[g] = n
+    want = set(kept)
+    have = set(used)
+    if prefix:
+        by_group = {}
+        for n in kept:
+            by_group.setdefault(groups[n], []).append(n)
+        for g, frames in by_group.items():
+            mine = [n for n in frames if n in have]
+            if frames[:len(mine)] != mine:
+                problems.append(f"the recovered frames of a flow direction are not its first ones: {g}")
+                break
+        if not have <= want:
+            problems.append(f"{len(have - want)} output frames were not to be kept")
+        result["missing"] = len(want - have)
+    elif have != want:
+        problems.append(f"{len(have - want)} frames written that were to be cut, "
+                        f"{len(want - have)} to be kept missing")
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("input")
@@ -218,7 +275,9 @@ def main():
     inputs = pcap_records(raw)
     if len(inputs) != len(rows):
         sys.exit(f"tshark reads {len(rows)} frames, the file holds {len(inputs)}")
-    kept, flows = expected_frames(rows, a.cutoff_bytes, a.cutoff_packets, a.timeout * 10**9)
+    groups = []
+    kept, flows = expected_frames(rows, a.cutoff_bytes, a.cutoff_packets, a.timeout * 10**9,
+                                  groups)
     expected = []
     for n in kept:
         t, wire, body = inputs[n]
@@ -254,9 +313,8 @@ def main():
     if a.retention_size and sizes > a.retention_size:
         problems.append(f"{sizes} bytes on disk exceed the budget {a.retention_size}")
     if a.ignore_ts:
-        got = [(0, w, b) for _, w, b in got]
-        expected = [(0, w, b) for _, w, b in expected]
-    if a.prefix:
+        problems += compare_live(got, expected, kept, inputs, groups, a.prefix, result)
+    elif a.prefix:
         if got != expected[:len(got)]:
             problems.append("output is not a prefix of the expected frames")
         result["missing"] = len(expected) - len(got)

@@ -5,14 +5,15 @@ use crate::api::{ApiState, router};
 use crate::capture_loop::CaptureLoop;
 use crate::counters::CaptureCounters;
 use crate::policy_info::CommandLinePolicy;
-use crate::recording::{self, RecordingShared};
+use crate::recording::{self, RecordingFeed, RecordingShared};
 use crate::worker::Worker;
 use pv_capture::{LiveCapture, LiveConfig, TimestampPrecision, resolve_target};
 use pv_pipeline::{SummarizeOptions, Summarizer};
-use pv_record::{RecordConfig, Recorder};
+use pv_record::{RecordConfig, RecordStats, Recorder};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 #[derive(Clone, Debug)]
@@ -79,23 +80,11 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     live.buffer_bytes = config.buffer_bytes;
     live.promisc = config.promisc;
     let capture = LiveCapture::open(&live).map_err(|e| e.to_string())?;
-    let recording = match config.record.clone() {
-        Some(mut rc) => {
-            rc.snaplen = config.snaplen;
-            rc.nanosecond = capture.precision() == TimestampPrecision::Nano;
-            let dir = rc.dir.clone();
-            let recorder = Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}")))
-                .map_err(|e| format!("cannot record to {}: {e}", dir.display()))?;
-            let shared = Arc::new(RecordingShared::default());
-            let (feed, thread) = recording::spawn(recorder, shared.clone())
-                .map_err(|e| format!("cannot start the recorder thread: {e}"))?;
-            eprintln!("pktvisord: recording to {}", dir.display());
-            Some((feed, thread, shared))
+    let (feed, record_thread, record_shared) = match config.record.clone() {
+        Some(rc) => {
+            let (feed, thread, shared) = start_recording(rc, &config, &capture)?;
+            (Some(feed), Some(thread), Some(shared))
         }
-        None => None,
-    };
-    let (feed, record_thread, record_shared) = match recording {
-        Some((feed, thread, shared)) => (Some(feed), Some(thread), Some(shared)),
         None => (None, None, None),
     };
 
@@ -182,6 +171,25 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     }
     // A capture error was reported on stderr and served by the API until the signal.
     served.map_err(|e| format!("HTTP server: {e}"))
+}
+
+/// Opens the recorder (recovering what an earlier run left in its directory) with the
+/// capture's snap length and timestamp precision, and starts its thread.
+fn start_recording(
+    mut rc: RecordConfig,
+    config: &AgentConfig,
+    capture: &LiveCapture,
+) -> Result<(RecordingFeed, JoinHandle<RecordStats>, Arc<RecordingShared>), String> {
+    rc.snaplen = config.snaplen;
+    rc.nanosecond = capture.precision() == TimestampPrecision::Nano;
+    let dir = rc.dir.clone();
+    let recorder = Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}")))
+        .map_err(|e| format!("cannot record to {}: {e}", dir.display()))?;
+    let shared = Arc::new(RecordingShared::default());
+    let (feed, thread) = recording::spawn(recorder, shared.clone())
+        .map_err(|e| format!("cannot start the recorder thread: {e}"))?;
+    eprintln!("pktvisord: recording to {}", dir.display());
+    Ok((feed, thread, shared))
 }
 
 /// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end
