@@ -145,3 +145,58 @@ fn record_loop(
     }
     stats
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_carry_gotms_names_the_nic_counters_and_the_queue_drops() {
+        let shared = RecordingShared::default();
+        shared.stats.lock().unwrap().packets = 42;
+        shared.queue_drops.store(7, Ordering::Relaxed);
+        let counters = CaptureCounters::default();
+        counters.kernel_received.store(50, Ordering::Relaxed);
+        counters.kernel_dropped.store(3, Ordering::Relaxed);
+        let text = shared.prometheus(&counters, Some("a"));
+        for line in [
+            "gotm_packet_count{instance=\"a\"} 42",
+            "gotm_packet_nic_received{instance=\"a\"} 50",
+            "gotm_packet_nic_dropped{instance=\"a\"} 3",
+            "gotm_packet_nic_if_dropped{instance=\"a\"} 0",
+            "pv_record_queue_drops_total{instance=\"a\"} 7",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert!(
+            shared
+                .prometheus(&counters, None)
+                .lines()
+                .any(|l| l == "gotm_packet_nic_received 50")
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (tx, _rx) = sync_channel(1);
+        let feed = RecordingFeed {
+            tx,
+            shared: Arc::new(RecordingShared::default()),
+        };
+        let packet = pv_capture::Packet {
+            ts_ns: 1,
+            orig_len: 3,
+            data: b"abc",
+            linktype: 1,
+            interface: 0,
+        };
+        for _ in 0..3 {
+            let mut b = Batch::with_capacity(2);
+            b.push(&packet);
+            b.push(&packet);
+            feed.offer(b);
+        }
+        // One batch fits the queue; the other two (4 packets) are dropped and counted.
+        assert_eq!(feed.shared.queue_drops.load(Ordering::Relaxed), 4);
+    }
+}

@@ -1,5 +1,5 @@
-//! The byte sink of one output file: plain, gzip (flate2) or zstd, with a counter of the bytes
-//! that reach the file (compressed size) for size rotation and the disk budget.
+//! The byte sink of one output file: plain, gzip (flate2) or zstd, counting the bytes that
+//! reach the file (its size on disk, for the retention budget).
 //!
 //! Durability points: [`Sink::flush_durable`] pushes everything written so far to the kernel
 //! in a form a reader can decode — for gzip a sync flush (the deflate stream is byte-aligned
@@ -108,16 +108,6 @@ impl Sink {
             }
             Compression::Zstd => Sink::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?),
         })
-    }
-
-    /// Bytes that have reached the file's buffer so far (compressed bytes when compressing;
-    /// the compressor holds up to a block more until the next flush).
-    pub fn bytes_out(&self) -> u64 {
-        match self {
-            Sink::Plain(c) => c.written,
-            Sink::Gzip(g) => g.get_ref().written,
-            Sink::Zstd(z) => z.get_ref().written,
-        }
     }
 
     /// Makes everything written so far decodable and hands it to the kernel.
