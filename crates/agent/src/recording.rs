@@ -15,8 +15,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Batches waiting for the recorder: 512 × 256 packets absorb a few seconds of a stalled disk
-/// at a high packet rate.
+/// at a high packet rate...
 const QUEUE_BATCHES: usize = 512;
+/// ...and at most this many captured bytes, whatever the packet sizes (64 KiB GSO frames on a
+/// virtual interface would otherwise let a stalled recorder hold gigabytes).
+const QUEUE_BYTES: u64 = 256 << 20;
 /// How often the shared copy of the recorder's counters is refreshed.
 const STATS_EVERY: Duration = Duration::from_millis(250);
 /// Longest wait for a batch before the recorder checks its durability flush.
@@ -28,6 +31,8 @@ pub struct RecordingShared {
     pub stats: Mutex<RecordStats>,
     /// Packets dropped because the recorder's queue was full.
     pub queue_drops: AtomicU64,
+    /// Captured bytes queued and not yet recorded.
+    queued_bytes: AtomicU64,
 }
 
 impl RecordingShared {
@@ -79,24 +84,41 @@ impl RecordingShared {
 pub struct RecordingFeed {
     tx: SyncSender<Batch>,
     shared: Arc<RecordingShared>,
+    /// Most captured bytes queued ([`QUEUE_BYTES`]).
+    max_bytes: u64,
 }
 
 impl RecordingFeed {
     /// Queues a batch without waiting; a full queue drops it, counted.
     pub fn offer(&self, batch: Batch) {
+        let bytes = batch.bytes() as u64;
+        let queued = &self.shared.queued_bytes;
+        if queued.load(Ordering::Relaxed) + bytes > self.max_bytes {
+            self.drop_batch(&batch);
+            return;
+        }
+        queued.fetch_add(bytes, Ordering::Relaxed);
         match self.tx.try_send(batch) {
             Ok(()) => {}
             Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
-                self.shared
-                    .queue_drops
-                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+                queued.fetch_sub(bytes, Ordering::Relaxed);
+                self.drop_batch(&b);
             }
         }
+    }
+
+    fn drop_batch(&self, batch: &Batch) {
+        self.shared
+            .queue_drops
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
     /// Queues the last batch, waiting for room (shutdown: nothing captured is lost).
     pub fn finish(self, batch: Batch) {
         if !batch.is_empty() {
+            self.shared
+                .queued_bytes
+                .fetch_add(batch.bytes() as u64, Ordering::Relaxed);
             let _ = self.tx.send(batch);
         }
     }
@@ -113,7 +135,12 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name("pv-record".into())
         .spawn(move || record_loop(recorder, rx, &thread_shared))?;
-    Ok((RecordingFeed { tx, shared }, handle))
+    let feed = RecordingFeed {
+        tx,
+        shared,
+        max_bytes: QUEUE_BYTES,
+    };
+    Ok((feed, handle))
 }
 
 fn record_loop(
@@ -128,6 +155,9 @@ fn record_loop(
                 for p in batch.iter() {
                     recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
                 }
+                shared
+                    .queued_bytes
+                    .fetch_sub(batch.bytes() as u64, Ordering::Relaxed);
             }
             Err(RecvTimeoutError::Timeout) => recorder.flush_if_due(),
             Err(RecvTimeoutError::Disconnected) => break,
@@ -182,6 +212,7 @@ mod tests {
         let feed = RecordingFeed {
             tx,
             shared: Arc::new(RecordingShared::default()),
+            max_bytes: QUEUE_BYTES,
         };
         let packet = pv_capture::Packet {
             ts_ns: 1,
@@ -198,5 +229,36 @@ mod tests {
         }
         // One batch fits the queue; the other two (4 packets) are dropped and counted.
         assert_eq!(feed.shared.queue_drops.load(Ordering::Relaxed), 4);
+        assert_eq!(feed.shared.queued_bytes.load(Ordering::Relaxed), 6);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_bytes_too() {
+        let (tx, _rx) = sync_channel(QUEUE_BATCHES);
+        let feed = RecordingFeed {
+            tx,
+            shared: Arc::new(RecordingShared::default()),
+            max_bytes: 1 << 20,
+        };
+        let big = vec![0u8; 65_535];
+        let packet = pv_capture::Packet {
+            ts_ns: 1,
+            orig_len: 65_535,
+            data: &big,
+            linktype: 1,
+            interface: 0,
+        };
+        for _ in 0..10 {
+            let mut b = Batch::with_capacity(4);
+            for _ in 0..4 {
+                b.push(&packet);
+            }
+            feed.offer(b);
+        }
+        let queued = feed.shared.queued_bytes.load(Ordering::Relaxed);
+        assert!(queued <= 1 << 20, "{queued}");
+        // 1 MiB holds 4 batches of 4 × 65 535 bytes; the other 6 are dropped, though the
+        // channel had room for them.
+        assert_eq!(feed.shared.queue_drops.load(Ordering::Relaxed), 6 * 4);
     }
 }
