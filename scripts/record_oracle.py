@@ -12,13 +12,13 @@ object; exits 1 on any mismatch. Nothing here uses the project's code.
 
 The rules, applied to tshark's fields (IP reassembly off, so each fragment is its own frame):
 
-* flow key   frames with no IP layer right after the link layer (eth/vlan/sll/null/raw) are in
-             no flow and always kept.  Fragments (IPv4 MF or offset > 0, IPv6 fragment header
-             that is not atomic) are keyed by (protocol from ip.proto / ipv6.fraghdr.nxt,
-             addresses).  TCP/UDP frames (the token
-             after the outermost IP and its extension headers in frame.protocols) by (protocol,
-             addresses, ports); other protocols by (token, addresses).  The two endpoints are
-             sorted, so both directions are one flow.
+* flow key   frames with no IP layer right after the link layer (eth/vlan/802.1ad/sll/null/raw)
+             are in no flow and always kept.  TCP/UDP frames that are not fragments (the token
+             after the outermost IP and its extension headers in frame.protocols) are keyed by
+             (protocol, addresses, ports).  Fragments (IPv4 MF or offset > 0, IPv6 fragment
+             header that is not atomic) and every other protocol by (protocol number, addresses):
+             ip.proto, ipv6.fraghdr.nxt, or the number of tshark's transport name.  The two
+             endpoints are sorted, so both directions are one flow.
 * cutoff     a frame is kept when before it its flow had seen fewer than --cutoff-bytes wire
              bytes (frame.len; 0 = no limit) and fewer than --cutoff-packets frames (0 = no
              limit), or when it is TCP with SYN, FIN or RST set.
@@ -46,7 +46,10 @@ import struct
 import subprocess
 import sys
 
-IP_LINK_TOKENS = {"eth", "ethertype", "vlan", "sll", "null", "loop", "raw", "ipv4", "ipv6"}
+IP_LINK_TOKENS = {"eth", "ethertype", "vlan", "ieee8021ad", "sll", "null", "loop", "raw"}
+# IP protocol numbers of the transports tshark names in frame.protocols.
+PROTO_NUMBER = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
+                "icmpv6": 58, "ospf": 89, "pim": 103, "vrrp": 112, "sctp": 132}
 IPV6_EXT = {"ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr", "ipv6.dstopts"}
 
 FIELDS = [
@@ -87,7 +90,7 @@ def flow_of(row):
     f = dict(zip(FIELDS, row + [""] * (len(FIELDS) - len(row))))
     tokens = f["frame.protocols"].split(":")
     i = 0
-    while i < len(tokens) and tokens[i] in IP_LINK_TOKENS - {"ipv4"} and tokens[i] not in ("ip", "ipv6"):
+    while i < len(tokens) and tokens[i] in IP_LINK_TOKENS:
         i += 1
     if i >= len(tokens) or tokens[i] not in ("ip", "ipv6"):
         return None, 0
@@ -102,24 +105,24 @@ def flow_of(row):
         offset = first(f["ipv6.fraghdr.offset"])
         more = first(f["ipv6.fraghdr.more"])
         fragment = bool(offset) and (int(offset) != 0 or more in ("1", "True"))
+        # The transport's number: from the fragment header, else from tshark's name for it.
+        proto = first(f["ipv6.fraghdr.nxt"]) if offset else \
+            str(PROTO_NUMBER.get(transport, transport))
     else:
         fragment = first(f["ip.flags.mf"]) in ("1", "True") or int(first(f["ip.frag_offset"]) or 0) != 0
-    proto = first(f["ipv6.fraghdr.nxt"]) if v6 else first(f["ip.proto"])
+        proto = first(f["ip.proto"])
     flags = 0
     if transport == "tcp" and f["tcp.flags"]:
         flags = int(first(f["tcp.flags"]), 16)
-    if fragment:
-        # All fragments of a datagram are one flow whatever tshark made of the first one.
-        label = ("frag", proto)
-        ends = sorted([src, dst])
-        return (label, ends[0], ends[1]), (flags if transport == "tcp" else 0, transport)
-    if transport in ("tcp", "udp") and f[f"{transport}.srcport"]:
+    if not fragment and transport in ("tcp", "udp") and f[f"{transport}.srcport"]:
         a = (src, int(first(f[f"{transport}.srcport"])))
         b = (dst, int(first(f[f"{transport}.dstport"])))
         ends = sorted([a, b])
         return (transport, ends[0], ends[1]), (flags, transport)
+    # Fragments and every other protocol: protocol and addresses, so a datagram's fragments
+    # share the flow of the unfragmented packets of that protocol between the two hosts.
     ends = sorted([src, dst])
-    return (transport, proto, ends[0], ends[1]), (0, transport)
+    return (proto, ends[0], ends[1]), (flags if transport == "tcp" else 0, transport)
 
 
 def direction_of(row, key):
