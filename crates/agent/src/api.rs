@@ -34,6 +34,8 @@ pub struct ApiState {
     pub policy: CommandLinePolicy,
     /// `--admin-api`: POST/DELETE of policies are served (else 404, as pktvisor).
     pub admin_api: bool,
+    /// `--record`: the recorder's counters, appended to the Prometheus text.
+    pub recording: Option<Arc<crate::recording::RecordingShared>>,
 }
 
 impl ApiState {
@@ -143,12 +145,16 @@ async fn prometheus_text(state: Arc<ApiState>) -> Response {
     let text = tokio::task::spawn_blocking(move || {
         let snapshot = state.snapshot()?;
         let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
-        Some(crate::prometheus::render(
+        let mut text = crate::prometheus::render(
             &snapshot,
             &state.renderer,
             &health,
             state.prom_instance.as_deref(),
-        ))
+        );
+        if let Some(recording) = &state.recording {
+            text.push_str(&recording.prometheus(&state.counters, state.prom_instance.as_deref()));
+        }
+        Some(text)
     })
     .await;
     match text {

@@ -44,6 +44,11 @@ impl Batch {
         self.ends.len()
     }
 
+    /// Captured bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }

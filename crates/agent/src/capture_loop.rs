@@ -3,6 +3,7 @@
 
 use crate::batch::{BATCH_PACKETS, Batch};
 use crate::counters::CaptureCounters;
+use crate::recording::RecordingFeed;
 use crate::shard::Sharder;
 use crate::worker::{Msg, SendFailure, Worker};
 use pv_capture::LiveCapture;
@@ -24,6 +25,8 @@ pub struct CaptureLoop<'a> {
     pub workers: &'a [Worker],
     pub counters: &'a CaptureCounters,
     pub stop: &'a AtomicBool,
+    /// `--record`: every packet also goes to the recorder thread, in capture order.
+    pub recording: Option<RecordingFeed>,
 }
 
 impl CaptureLoop<'_> {
@@ -41,11 +44,21 @@ impl CaptureLoop<'_> {
         for w in self.workers {
             w.send(Msg::Tick(last_second));
         }
+        let mut record_batch = Batch::with_capacity(BATCH_PACKETS);
         let mut since_clock = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             match self.capture.next_packet() {
                 Ok(Some(p)) => {
                     self.counters.packets.fetch_add(1, Ordering::Relaxed);
+                    if let Some(feed) = &self.recording {
+                        record_batch.push(&p);
+                        if record_batch.len() >= BATCH_PACKETS {
+                            feed.offer(std::mem::replace(
+                                &mut record_batch,
+                                Batch::with_capacity(BATCH_PACKETS),
+                            ));
+                        }
+                    }
                     let worker = sharder.worker_for_frame(link, p.data);
                     if let Some(batch) = batches.get_mut(worker) {
                         batch.push(&p);
@@ -70,6 +83,14 @@ impl CaptureLoop<'_> {
             since_clock = 0;
             if last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush_all(&mut batches, false);
+                if let Some(feed) = &self.recording
+                    && !record_batch.is_empty()
+                {
+                    feed.offer(std::mem::replace(
+                        &mut record_batch,
+                        Batch::with_capacity(BATCH_PACKETS),
+                    ));
+                }
                 last_flush = Instant::now();
             }
             let now = unix_now_sec();
@@ -82,6 +103,9 @@ impl CaptureLoop<'_> {
             }
         }
         self.flush_all(&mut batches, true);
+        if let Some(feed) = self.recording.take() {
+            feed.finish(record_batch);
+        }
         self.update_stats();
     }
 

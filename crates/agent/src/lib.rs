@@ -12,6 +12,7 @@ mod counters;
 mod file_source;
 mod policy_info;
 mod prometheus;
+mod recording;
 mod run;
 mod shard;
 mod worker;

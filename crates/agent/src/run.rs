@@ -5,12 +5,15 @@ use crate::api::{ApiState, router};
 use crate::capture_loop::CaptureLoop;
 use crate::counters::CaptureCounters;
 use crate::policy_info::CommandLinePolicy;
+use crate::recording::{self, RecordingFeed, RecordingShared};
 use crate::worker::Worker;
-use pv_capture::{LiveCapture, LiveConfig, resolve_target};
+use pv_capture::{LiveCapture, LiveConfig, TimestampPrecision, resolve_target};
 use pv_pipeline::{SummarizeOptions, Summarizer};
+use pv_record::{RecordConfig, RecordStats, Recorder};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 #[derive(Clone, Debug)]
@@ -31,6 +34,9 @@ pub struct AgentConfig {
     pub host_spec_text: String,
     /// `--admin-api`: serve POST/DELETE of policies.
     pub admin_api: bool,
+    /// `--record DIR`: record the capture too (its link type and timestamp precision are
+    /// filled in from the opened capture).
+    pub record: Option<RecordConfig>,
 }
 
 fn host_cidr(ip: &IpAddr) -> String {
@@ -74,6 +80,13 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     live.buffer_bytes = config.buffer_bytes;
     live.promisc = config.promisc;
     let capture = LiveCapture::open(&live).map_err(|e| e.to_string())?;
+    let (feed, record_thread, record_shared) = match config.record.clone() {
+        Some(rc) => {
+            let (feed, thread, shared) = start_recording(rc, &config, &capture)?;
+            (Some(feed), Some(thread), Some(shared))
+        }
+        None => (None, None, None),
+    };
 
     let mut workers = Vec::with_capacity(config.workers.max(1));
     let mut renderer = None;
@@ -92,6 +105,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         prom_instance: config.prom_instance.clone(),
         policy,
         admin_api: config.admin_api,
+        recording: record_shared,
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -121,6 +135,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
                     workers: &workers,
                     counters: &counters,
                     stop: &stop,
+                    recording: feed,
                 }
                 .run();
                 workers
@@ -145,8 +160,36 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     for w in workers {
         w.join();
     }
+    if let Some(thread) = record_thread {
+        match thread.join() {
+            Ok(stats) => eprintln!(
+                "pktvisord: recording finished: {} packets seen, {} written, {} files",
+                stats.packets, stats.packets_output, stats.files_written
+            ),
+            Err(_) => eprintln!("pktvisord: error: the recorder thread panicked"),
+        }
+    }
     // A capture error was reported on stderr and served by the API until the signal.
     served.map_err(|e| format!("HTTP server: {e}"))
+}
+
+/// Opens the recorder (recovering what an earlier run left in its directory) with the
+/// capture's snap length and timestamp precision, and starts its thread.
+fn start_recording(
+    mut rc: RecordConfig,
+    config: &AgentConfig,
+    capture: &LiveCapture,
+) -> Result<(RecordingFeed, JoinHandle<RecordStats>, Arc<RecordingShared>), String> {
+    rc.snaplen = config.snaplen;
+    rc.nanosecond = capture.precision() == TimestampPrecision::Nano;
+    let dir = rc.dir.clone();
+    let recorder = Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}")))
+        .map_err(|e| format!("cannot record to {}: {e}", dir.display()))?;
+    let shared = Arc::new(RecordingShared::default());
+    let (feed, thread) = recording::spawn(recorder, shared.clone())
+        .map_err(|e| format!("cannot start the recorder thread: {e}"))?;
+    eprintln!("pktvisord: recording to {}", dir.display());
+    Ok((feed, thread, shared))
 }
 
 /// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end

@@ -4,5 +4,8 @@
 pub mod options;
 pub mod policy;
 pub mod progress;
+pub mod record;
+pub mod record_args;
+pub mod stop_signal;
 pub mod summarize;
 pub mod tui_cmd;

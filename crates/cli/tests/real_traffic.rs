@@ -1,6 +1,7 @@
 //! Captures made by the suite itself from real software (ping, curl against a web server, kdig
 //! and dnsperf against unbound, VLAN/QinQ tagged traffic, captures on `any`) in two network
-//! namespaces joined by a veth pair, summarized and compared with tshark. The same packets are
+//! namespaces joined by a veth pair, summarized and compared with tshark, and re-cut by
+//! `pktvisor record` (checked by scripts/record_oracle.py). The same packets are
 //! also re-framed onto every other supported link type. Needs root; under CI=true it must run.
 
 mod common;
@@ -23,7 +24,7 @@ fn make_captures() -> Option<PathBuf> {
         return None;
     }
     for tool in [
-        "ip", "tcpdump", "tshark", "unbound", "kdig", "dnsperf", "curl", "python3",
+        "ip", "tcpdump", "tshark", "unbound", "kdig", "dnsperf", "curl", "python3", "zstdcat",
     ] {
         if !require(tool) {
             return None;
@@ -96,7 +97,52 @@ fn real_traffic_matches_tshark() {
     let any = summarize_json(&dir.join("any_sll2.pcap"), &[]);
     assert_eq!(any["capture"]["link_types"], serde_json::json!([276]));
     check_dns_against_dnsperf(&dir);
+    check_recording(&dir, &files);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `pktvisor record` on every capture (every link type, VLAN/QinQ, fragments, ICMP, DNS, HTTP)
+/// with and without a cutoff, read back and compared by scripts/record_oracle.py.
+fn check_recording(dir: &std::path::Path, files: &[PathBuf]) {
+    for file in files {
+        for cutoff in ["0", "4096"] {
+            let out = dir.join("recorded");
+            let _ = std::fs::remove_dir_all(&out);
+            let rec = run(
+                "pktvisor",
+                &[
+                    "record",
+                    file.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--flow-cutoff-bytes",
+                    cutoff,
+                    "--compress",
+                    "zstd",
+                ],
+            );
+            assert!(
+                rec.status.success(),
+                "{}",
+                String::from_utf8_lossy(&rec.stderr)
+            );
+            let verdict = std::process::Command::new("python3")
+                .arg(repo_root().join("scripts/record_oracle.py"))
+                .arg(file)
+                .arg(&out)
+                .args(["--cutoff-bytes", cutoff])
+                .output()
+                .unwrap();
+            assert!(
+                verdict.status.success(),
+                "record {} cutoff {cutoff}: {}{}",
+                file.display(),
+                String::from_utf8_lossy(&verdict.stdout),
+                String::from_utf8_lossy(&verdict.stderr)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("recorded"));
 }
 
 /// dnsperf's own report of one run: (queries sent, completed, rcode name -> count).

@@ -26,6 +26,10 @@ enum Command {
     /// Summarize a capture file: totals, protocol mix, directions, packet-time rates, top IPs,
     /// sizes. A readable report by default; pktvisor's JSON with --json.
     Summarize(SummarizeCmd),
+    /// Re-cut a capture file as the recorder does live: the first --flow-cutoff-bytes of each
+    /// flow (TCP SYN/FIN/RST always) into rotated, optionally compressed pcap files under
+    /// --out DIR in gotm's YYYY/MM/DD layout.
+    Record(pktvisor_cli::record::RecordCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
     let cmd = match cli.command {
         None => return tui_cmd::run_agent(&cli.tui),
         Some(Command::Summarize(cmd)) => cmd,
+        Some(Command::Record(cmd)) => return run_record(&cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);
@@ -105,6 +110,19 @@ fn run_config(cmd: &SummarizeCmd, config: &std::path::Path) -> ExitCode {
         }
         Ok(summary) => {
             print!("{}", policy::render(&summary));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pktvisor: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_record(cmd: &pktvisor_cli::record::RecordCmd) -> ExitCode {
+    match pktvisor_cli::record::run("pktvisor", cmd) {
+        Ok(stats) => {
+            println!("{}", pktvisor_cli::record::summary_line(&stats));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
+use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,15 @@ struct Cli {
     #[arg(long, value_name = "NAME")]
     prom_instance: Option<String>,
 
+    /// Record the capture (live) to DIR/YYYY/MM/DD/YYYY-MM-DDTHH-MM-SS.pcap[.gz|.zst]
+    /// alongside the summaries: the first --flow-cutoff-bytes of every flow, TCP SYN/FIN/RST
+    /// always. Capture files are re-cut with `pktvisor record`.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+
+    #[command(flatten)]
+    recording: RecordArgs,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -95,6 +105,14 @@ fn main() -> ExitCode {
     };
     if !target.exists() {
         return run_live(&cli, &target.to_string_lossy());
+    }
+    if cli.record.is_some() {
+        eprintln!(
+            "pktvisord: error: --record records a live capture; '{}' is a file: use `pktvisor record {} --out DIR`",
+            target.display(),
+            target.display()
+        );
+        return ExitCode::FAILURE;
     }
     let period = (!cli.summary).then_some(PERIOD_SECS);
     let result = cli
@@ -159,6 +177,11 @@ fn run_live(cli: &Cli, target: &str) -> ExitCode {
                 prom_instance: cli.prom_instance.clone(),
                 host_spec_text: cli.analysis.host_spec.clone().unwrap_or_default(),
                 admin_api: cli.admin_api,
+                // Snap length and timestamp precision come from the capture when it opens.
+                record: cli
+                    .record
+                    .as_ref()
+                    .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
             })
         });
     match result {

@@ -1,0 +1,480 @@
+//! `pktvisor record` on capture files, checked by scripts/record_oracle.py: which packets each
+//! flow keeps is computed from tshark's fields, and every output file is read back with
+//! tshark and tcpdump (through zcat/zstdcat) and compared with the input packet for packet.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tools() -> bool {
+    ["tshark", "tcpdump", "zstdcat", "zcat", "python3"]
+        .iter()
+        .all(|t| require(t))
+}
+
+/// `pktvisor record INPUT --out DIR ARGS...`, which must succeed.
+fn record(input: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec![
+        "record",
+        input.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = run("pktvisor", &all);
+    assert!(
+        out.status.success(),
+        "pktvisor {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The oracle's verdict; panics with its problems if the output does not match.
+fn oracle_check(input: &Path, dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/record_oracle.py"))
+        .arg(input)
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "oracle on {} {args:?}: {text} {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A number from our summary line (`packets in N out M, ...`) following `label`.
+fn summary_number(out: &Output, label: &str) -> u64 {
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let at = line
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} not in {line}"));
+    line[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn every_fixture_with_several_cutoffs_and_compressions() {
+    if !tools() {
+        return;
+    }
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["--flow-cutoff-bytes", "0"], &["--cutoff-bytes", "0"]),
+        (&["--compress", "zstd"], &["--cutoff-bytes", "65536"]),
+        (
+            &["--flow-cutoff-bytes", "300", "--compress", "gzip"],
+            &["--cutoff-bytes", "300"],
+        ),
+        (
+            &["--flow-cutoff-bytes", "1k", "--flow-cutoff-packets", "3"],
+            &["--cutoff-bytes", "1024", "--cutoff-packets", "3"],
+        ),
+        (
+            &["--flow-cutoff-bytes", "200", "--flow-timeout", "2s"],
+            &["--cutoff-bytes", "200", "--timeout", "2"],
+        ),
+    ];
+    for input in fixtures() {
+        for (ours, oracle) in cases {
+            let dir = temp_dir("recfix");
+            let out = record(&input, &dir, ours);
+            let verdict = oracle_check(&input, &dir, oracle);
+            let label = format!("{} {ours:?}", input.display());
+            assert_eq!(
+                summary_number(&out, "out"),
+                verdict["expected_packets"].as_u64().unwrap(),
+                "{label}: packets out"
+            );
+            assert_eq!(
+                summary_number(&out, "packets in"),
+                verdict["input_packets"].as_u64().unwrap(),
+                "{label}: packets in"
+            );
+            assert_eq!(
+                summary_number(&out, "bytes in"),
+                verdict["input_bytes"].as_u64().unwrap(),
+                "{label}: bytes in"
+            );
+            let bytes_out = String::from_utf8_lossy(&out.stdout)
+                .split("bytes in ")
+                .nth(1)
+                .and_then(|s| s.split(" out ").nth(1))
+                .and_then(|s| s.split(',').next())
+                .map(|s| s.parse::<u64>().unwrap())
+                .unwrap();
+            assert_eq!(
+                bytes_out,
+                verdict["expected_bytes"].as_u64().unwrap(),
+                "{label}: bytes out"
+            );
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cutoff_zero_output_is_the_input_packet_for_packet() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    for compress in ["none", "gzip", "zstd"] {
+        let dir = temp_dir("reczero");
+        record(
+            &input,
+            &dir,
+            &["--flow-cutoff-bytes", "0", "--compress", compress],
+        );
+        let v = oracle_check(&input, &dir, &["--cutoff-bytes", "0"]);
+        assert_eq!(v["output_packets"], v["input_packets"], "{compress}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn rotation_by_size_and_interval_loses_and_duplicates_nothing() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    for (args, min_files) in [
+        (&["--rotate-size", "20k", "--compress", "zstd"][..], 50),
+        (&["--rotate-interval", "5s"][..], 6),
+        (
+            &[
+                "--rotate-interval",
+                "7s",
+                "--rotate-size",
+                "100k",
+                "--compress",
+                "gzip",
+            ][..],
+            6,
+        ),
+    ] {
+        for cutoff in ["0", "4096"] {
+            let dir = temp_dir("recrot");
+            let mut all = vec!["--flow-cutoff-bytes", cutoff];
+            all.extend_from_slice(args);
+            let out = record(&input, &dir, &all);
+            let v = oracle_check(&input, &dir, &["--cutoff-bytes", cutoff]);
+            let files = v["files"].as_u64().unwrap();
+            assert!(files >= min_files, "{all:?}: only {files} files");
+            assert_eq!(summary_number(&out, "files written"), files, "{all:?}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn retention_keeps_the_newest_files_within_the_budget() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("recret");
+    let budget = 300_000u64;
+    let out = record(
+        &input,
+        &dir,
+        &[
+            "--flow-cutoff-bytes",
+            "0",
+            "--rotate-size",
+            "64k",
+            "--retention-size",
+            &budget.to_string(),
+        ],
+    );
+    // What is left is the newest part of the input, in order, within the budget.
+    let v = oracle_check(
+        &input,
+        &dir,
+        &[
+            "--cutoff-bytes",
+            "0",
+            "--subset",
+            "--retention-size",
+            &budget.to_string(),
+        ],
+    );
+    let deleted = summary_number(&out, "deleted");
+    let written = summary_number(&out, "files written");
+    assert!(deleted > 0);
+    assert_eq!(v["files"].as_u64().unwrap(), written - deleted);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        log.matches("retention (size): deleted").count() as u64,
+        deleted
+    );
+    assert_eq!(summary_number(&out, "bytes on disk"), v["bytes_on_disk"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn snaplen_cuts_packets_and_keeps_their_wire_length() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_ipv4_tcp.pcap");
+    let dir = temp_dir("recsnap");
+    record(&input, &dir, &["--snaplen", "80", "--compress", "zstd"]);
+    oracle_check(&input, &dir, &["--snaplen", "80"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("reckill");
+    let fifo = dir.join("slow.pcap");
+    sh(&format!("mkfifo {}", fifo.display()));
+    let out_dir = dir.join("out");
+    // The capture trickles in through a FIFO so the recorder is mid-file when it is killed.
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+        .args(["record", fifo.to_str().unwrap(), "--out"])
+        .arg(&out_dir)
+        .args(["--flow-cutoff-bytes", "0", "--compress", "zstd"])
+        .args(["--rotate-interval", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let feeder = format!(
+        "import sys,time\nd=open('{}','rb').read()\nf=open('{}','wb')\n\
+         for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.25)\n",
+        input.display(),
+        fifo.display()
+    );
+    let mut feed = Command::new("python3")
+        .args(["-c", &feeder])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // Only the process this test started, by its PID.
+    sh(&format!("kill -9 {}", recorder.id()));
+    let _ = recorder.wait();
+    let _ = feed.kill();
+    let _ = feed.wait();
+    let tmp: Vec<_> = walk(&out_dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".pcap.zst.tmp"))
+        .collect();
+    assert_eq!(tmp.len(), 1, "one unfinished file: {tmp:?}");
+    // The next run on the same directory recovers it before recording anything new.
+    let next = dir.join("next");
+    std::fs::create_dir_all(&next).unwrap();
+    let out = record(
+        &fixture("dns_ipv4_udp.pcap"),
+        &out_dir,
+        &["--compress", "zstd"],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("recovered"), "{log}");
+    assert_eq!(summary_number(&out, "recovered"), 1);
+    let recovered = tmp[0].with_extension("");
+    std::fs::rename(&recovered, next.join("recovered.pcap.zst")).unwrap();
+    // Every packet in it is the input's, in order, from the first: a prefix of the input.
+    let v = oracle_check(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
+    let kept = v["output_packets"].as_u64().unwrap();
+    assert!(kept > 1000, "only {kept} packets recovered");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sigterm_completes_the_current_file() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("recterm");
+    let fifo = dir.join("slow.pcap");
+    sh(&format!("mkfifo {}", fifo.display()));
+    let out_dir = dir.join("out");
+    let recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+        .args(["record", fifo.to_str().unwrap(), "--out"])
+        .arg(&out_dir)
+        .args(["--flow-cutoff-bytes", "0", "--compress", "gzip"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder = format!(
+        "import time\nd=open('{}','rb').read()\nf=open('{}','wb')\n\
+         for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.2)\n",
+        input.display(),
+        fifo.display()
+    );
+    let mut feed = Command::new("python3")
+        .args(["-c", &feeder])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Only the process this test started, by its PID.
+    sh(&format!("kill -TERM {}", recorder.id()));
+    let out = recorder.wait_with_output().unwrap();
+    let _ = feed.kill();
+    let _ = feed.wait();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("stopped by a signal"), "{log}");
+    // No .tmp left; what was recorded is the start of the input, packet for packet.
+    let v = oracle_check(&input, &out_dir, &["--cutoff-bytes", "0", "--prefix"]);
+    let got = v["output_packets"].as_u64().unwrap();
+    assert!(got > 0 && got < 16147, "{v}");
+    assert_eq!(summary_number(&out, "out"), got);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_input_is_one_error_line_and_damage_keeps_what_came_before() {
+    let dir = temp_dir("recbad");
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a capture\n").unwrap();
+    let out = run(
+        "pktvisor",
+        &[
+            "record",
+            text.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt"));
+    let bad = run(
+        "pktvisor",
+        &[
+            "record",
+            fixture("dns_ipv4_udp.pcap").to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--compress",
+            "lz4",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "clap rejects the value");
+    // pktvisord records live captures only, and says what to use for a file.
+    let file_target = run(
+        "pktvisord",
+        &[
+            "--record",
+            dir.to_str().unwrap(),
+            fixture("dns_ipv4_udp.pcap").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(file_target.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&file_target.stderr).contains("pktvisor record"));
+    // A capture cut in the middle of a packet: the packets before the cut are recorded.
+    let whole = std::fs::read(fixture("dns_ipv4_udp.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &whole[..whole.len() - 30]).unwrap();
+    let out_dir = dir.join("out");
+    let out = record(&cut, &out_dir, &["--flow-cutoff-bytes", "0"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let packets = Command::new("sh")
+        .arg("-c")
+        .arg(format!("tcpdump -r {} 2>/dev/null | wc -l", cut.display()))
+        .output()
+        .unwrap();
+    let tcpdump_count: u64 = String::from_utf8_lossy(&packets.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(summary_number(&out, "out"), tcpdump_count);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                all.push(p);
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn a_full_disk_pauses_recording_and_keeps_whole_packets() {
+    if !is_root() {
+        assert!(!in_ci(), "CI runs as root: the disk-full test must run");
+        eprintln!("SKIP: the disk-full test needs root (a small tmpfs)");
+        return;
+    }
+    if !tools() {
+        return;
+    }
+    let dir = temp_dir("recfull");
+    let mnt = dir.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    sh(&format!(
+        "mount -t tmpfs -o size=512k tmpfs {}",
+        mnt.display()
+    ));
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let out = run(
+        "pktvisor",
+        &[
+            "record",
+            input.to_str().unwrap(),
+            "--out",
+            mnt.join("rec").to_str().unwrap(),
+            "--flow-cutoff-bytes",
+            "0",
+            "--rotate-size",
+            "100k",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Every file left is readable, whole packets of the input in order; our count of written
+    // packets is what tshark counts in them.
+    let verdict = Command::new("python3")
+        .arg(repo_root().join("scripts/record_oracle.py"))
+        .arg(&input)
+        .arg(mnt.join("rec"))
+        .args(["--cutoff-bytes", "0", "--subset"])
+        .output()
+        .unwrap();
+    sh(&format!("umount {}", mnt.display()));
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("error: recording paused") && log.contains("No space left on device"),
+        "{log}"
+    );
+    let text = String::from_utf8_lossy(&verdict.stdout);
+    assert!(verdict.status.success(), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        summary_number(&out, "out"),
+        v["output_packets"].as_u64().unwrap()
+    );
+    assert!(v["output_packets"].as_u64().unwrap() > 1000);
+    assert!(summary_number(&out, "out") < summary_number(&out, "packets in"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
