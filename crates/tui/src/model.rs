@@ -45,11 +45,21 @@ pub struct Window {
 
 impl Window {
     /// The first (only) window of a v3 answer; None when `doc` is not an object of objects.
+    /// pktvisor's C++ agent (3.x) puts `period` inside `packets` and `dns` rather than beside
+    /// them; the packets' one then stands for the window.
     pub fn from_v3(doc: &Value) -> Option<Window> {
         let (key, body) = doc.as_object()?.iter().next()?;
-        body.is_object().then(|| Window {
+        let mut body = body.as_object()?.clone();
+        if !body.contains_key("period")
+            && let Some(period) = ["packets", "dns"]
+                .iter()
+                .find_map(|schema| body.get(*schema)?.get("period").cloned())
+        {
+            body.insert("period".into(), period);
+        }
+        Some(Window {
             key: key.clone(),
-            body: body.clone(),
+            body: Value::Object(body),
         })
     }
 
@@ -182,6 +192,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cpp_agents_period_inside_the_schemas_stands_for_the_window() {
+        // pktvisor 3.x's C++ agent puts `period` inside `packets` and `dns`.
+        let cpp = json!({"5m": {
+            "packets": {"period": {"start_ts": 1567706414, "length": 6}, "total": 140},
+            "dns": {"period": {"start_ts": 1567706414, "length": 6},
+                    "wire_packets": {"queries": 70}}}});
+        let w = Window::from_v3(&cpp).unwrap();
+        assert_eq!(w.key, "5m");
+        assert_eq!(w.period(), (Some(1_567_706_414), Some(6)));
+        assert_eq!(w.count("dns.wire_packets.queries"), Some(70));
+    }
+
+    #[test]
     fn v4_modules_fold_into_one_window() {
         let doc = json!({"default": {
             "default-default-net": {"packets": {"period": {"start_ts": 10, "length": 60}, "total": 5}},
@@ -190,6 +213,7 @@ mod tests {
         let w = Window::from_v4(&doc, "default", "1m").unwrap();
         assert_eq!(w.count("packets.total"), Some(5));
         assert_eq!(w.period(), (Some(10), Some(60)));
+
         assert_eq!(
             w.top("dns.top_qname2").unwrap(),
             vec![TopEntry {
