@@ -13,4 +13,6 @@ Watch a live interface (root or CAP_NET_RAW; Ctrl-C to stop):
   target/release/pktvisord auto                     # or eth0, any, or a local address
   curl -s localhost:10853/api/v1/metrics/bucket/0   # the live minute, pktvisor's JSON
   curl -s localhost:10853/metrics                   # Prometheus
+  target/release/pktvisor                           # the terminal UI of that agent (q quits)
+  target/release/pktvisord eth0 --record /var/tmp/pcap   # also record every flow's first 64 KiB
 EOF_HINT
