@@ -7,6 +7,7 @@
 //! - [`compress`]: the file sink, plain, gzip or zstd, with durability flush points.
 //! - [`rotation`]: when files end and gotm's `YYYY/MM/DD/YYYY-MM-DDTHH-MM-SS.pcap` names.
 //! - [`retention`]: the size and age budget, oldest first.
+//! - `dir_walk`: the files below the recording directory (retention and recovery).
 //! - [`recovery`]: `.tmp` files left by a killed recorder, cut to their last whole packet.
 //! - [`stats`]: gotm's counters and the flow-size histogram, as Prometheus text.
 //! - [`recorder`]: ties them together.
@@ -15,6 +16,7 @@
 //! [`Recorder`].
 
 pub mod compress;
+mod dir_walk;
 pub mod flow_key;
 pub mod flow_table;
 pub mod pcap_writer;

@@ -9,6 +9,7 @@
 //! `.tmp` name without `.tmp` (with `_rNNNN` added if that name is taken).
 
 use crate::compress::{Compression, Sink, open_reader};
+use crate::dir_walk::files_below;
 use crate::pcap_writer::{GLOBAL_HEADER_LEN, MAX_SNAPLEN, RECORD_HEADER_LEN, parse_global_header};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -77,26 +78,13 @@ pub fn recover(tmp: &Path) -> io::Result<Recovery> {
     })
 }
 
-/// Every `.tmp` file below `dir`.
+/// Every `.tmp` file below `dir`, in path order.
 pub fn find_tmp_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = match std::fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "tmp") {
-                found.push(path);
-            }
-        }
-    }
+    let mut found: Vec<PathBuf> = files_below(dir)?
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| path.extension().is_some_and(|e| e == "tmp"))
+        .collect();
     found.sort();
     Ok(found)
 }

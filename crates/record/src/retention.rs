@@ -8,6 +8,7 @@
 //! it joins when it is complete, and the budget is enforced right then.
 
 use crate::compress::Compression;
+use crate::dir_walk::files_below;
 use crate::rotation::{NS_PER_SEC, start_of_name};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -52,23 +53,8 @@ impl Retention {
             files: Vec::new(),
             total: 0,
         };
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let entries = match std::fs::read_dir(&d) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            for entry in entries {
-                let entry = entry?;
-                let kind = entry.file_type()?;
-                if kind.is_dir() {
-                    stack.push(entry.path());
-                } else if kind.is_file() {
-                    let size = entry.metadata()?.len();
-                    r.add(&entry.path(), size);
-                }
-            }
+        for (path, size) in files_below(dir)? {
+            r.add(&path, size);
         }
         Ok(r)
     }

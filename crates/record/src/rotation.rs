@@ -44,30 +44,8 @@ impl RotationPolicy {
     }
 }
 
-/// UTC calendar fields of a Unix time: (year, month, day, hour, minute, second).
-pub fn civil_from_unix(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras that
-    // start on March 1st so that the leap day is the last day of a year.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
-}
+/// UTC calendar fields of a Unix time (shared with the reports: `pv_wire::civil_time`).
+pub use pv_wire::civil_time::civil_from_unix;
 
 /// Unix time of a UTC calendar date (the inverse of [`civil_from_unix`]); `None` before 1970.
 pub fn unix_from_civil(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<u64> {

@@ -21,6 +21,7 @@
     )
 )]
 
+pub mod civil_time;
 pub mod dns;
 pub mod ethernet;
 pub mod ipv4;
