@@ -450,3 +450,23 @@ pub fn write_policy_with(
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// scripts/record_oracle.py's verdict on a recording of `input` in `dir` (its JSON); panics with
+/// the oracle's problems if the files do not hold what the cutoff rules keep.
+pub fn record_oracle(input: &Path, dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/record_oracle.py"))
+        .arg(input)
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "oracle on {} {args:?}: {text} {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}

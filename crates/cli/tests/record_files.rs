@@ -32,25 +32,6 @@ fn record(input: &Path, dir: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// The oracle's verdict; panics with its problems if the output does not match.
-fn oracle_check(input: &Path, dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new("python3")
-        .arg(repo_root().join("scripts/record_oracle.py"))
-        .arg(input)
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "oracle on {} {args:?}: {text} {}",
-        input.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap()
-}
-
 /// A number from our summary line (`packets in N out M, ...`) following `label`.
 fn summary_number(out: &Output, label: &str) -> u64 {
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -91,7 +72,7 @@ fn every_fixture_with_several_cutoffs_and_compressions() {
         for (ours, oracle) in cases {
             let dir = temp_dir("recfix");
             let out = record(&input, &dir, ours);
-            let verdict = oracle_check(&input, &dir, oracle);
+            let verdict = record_oracle(&input, &dir, oracle);
             let label = format!("{} {ours:?}", input.display());
             assert_eq!(
                 summary_number(&out, "out"),
@@ -138,7 +119,7 @@ fn cutoff_zero_output_is_the_input_packet_for_packet() {
             &dir,
             &["--flow-cutoff-bytes", "0", "--compress", compress],
         );
-        let v = oracle_check(&input, &dir, &["--cutoff-bytes", "0"]);
+        let v = record_oracle(&input, &dir, &["--cutoff-bytes", "0"]);
         assert_eq!(v["output_packets"], v["input_packets"], "{compress}");
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -170,7 +151,7 @@ fn rotation_by_size_and_interval_loses_and_duplicates_nothing() {
             let mut all = vec!["--flow-cutoff-bytes", cutoff];
             all.extend_from_slice(args);
             let out = record(&input, &dir, &all);
-            let v = oracle_check(&input, &dir, &["--cutoff-bytes", cutoff]);
+            let v = record_oracle(&input, &dir, &["--cutoff-bytes", cutoff]);
             let files = v["files"].as_u64().unwrap();
             assert!(files >= min_files, "{all:?}: only {files} files");
             assert_eq!(summary_number(&out, "files written"), files, "{all:?}");
@@ -200,7 +181,7 @@ fn retention_keeps_the_newest_files_within_the_budget() {
         ],
     );
     // What is left is the newest part of the input, in order, within the budget.
-    let v = oracle_check(
+    let v = record_oracle(
         &input,
         &dir,
         &[
@@ -232,7 +213,7 @@ fn snaplen_cuts_packets_and_keeps_their_wire_length() {
     let input = fixture("dns_ipv4_tcp.pcap");
     let dir = temp_dir("recsnap");
     record(&input, &dir, &["--snaplen", "80", "--compress", "zstd"]);
-    oracle_check(&input, &dir, &["--snaplen", "80"]);
+    record_oracle(&input, &dir, &["--snaplen", "80"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -292,7 +273,7 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     let recovered = tmp[0].with_extension("");
     std::fs::rename(&recovered, next.join("recovered.pcap.zst")).unwrap();
     // Every packet in it is the input's, in order, from the first: a prefix of the input.
-    let v = oracle_check(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
+    let v = record_oracle(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
     let kept = v["output_packets"].as_u64().unwrap();
     assert!(kept > 1000, "only {kept} packets recovered");
     std::fs::remove_dir_all(dir).unwrap();
@@ -337,7 +318,7 @@ fn sigterm_completes_the_current_file() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("stopped by a signal"), "{log}");
     // No .tmp left; what was recorded is the start of the input, packet for packet.
-    let v = oracle_check(&input, &out_dir, &["--cutoff-bytes", "0", "--prefix"]);
+    let v = record_oracle(&input, &out_dir, &["--cutoff-bytes", "0", "--prefix"]);
     let got = v["output_packets"].as_u64().unwrap();
     assert!(got > 0 && got < 16147, "{v}");
     assert_eq!(summary_number(&out, "out"), got);

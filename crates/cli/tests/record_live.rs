@@ -8,7 +8,6 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -199,23 +198,6 @@ fn ready() -> bool {
     .all(|t| require(t))
 }
 
-fn oracle(input: &Path, dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new("python3")
-        .arg(repo_root().join("scripts/record_oracle.py"))
-        .arg(input)
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "oracle: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&text).unwrap()
-}
-
 fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
@@ -266,7 +248,7 @@ fn live_recording_matches_tcpdump_and_survives_kill_9() {
             .any(|l| l.trim() == "0 packets dropped by kernel"),
         "{tcpdump_log}"
     );
-    let v = oracle(
+    let v = record_oracle(
         &reference,
         &out,
         &["--cutoff-bytes", "65536", "--ignore-ts"],
@@ -355,7 +337,7 @@ fn live_recording_matches_tcpdump_and_survives_kill_9() {
         .find(|w| w.ends_with(".pcap.gz"))
         .unwrap();
     std::fs::rename(path, recovered.join("r.pcap.gz")).unwrap();
-    let v = oracle(
+    let v = record_oracle(
         &reference2,
         &recovered,
         &["--cutoff-bytes", "0", "--prefix", "--ignore-ts"],
