@@ -1,13 +1,13 @@
 //! pktvisor's REST API (v3 paths): `/api/v1/metrics/app`, `/api/v1/metrics/bucket/{N}`,
-//! `/api/v1/metrics/window/{N}`. JSON shapes and status codes as pktvisor's: a period out of
-//! range is 425 Too Early with `{"error": "..."}`. Prometheus text on `/metrics` and
-//! `/api/v1/policies/{default,__all}/metrics/prometheus`. pktvisor 4's taps, policies and admin
-//! paths are in [`crate::api_v4`].
+//! `/api/v1/metrics/window/{N}` (the command-line policy `default`). JSON shapes and status
+//! codes as pktvisor's: a period out of range is 425 Too Early with `{"error": "..."}`.
+//! Prometheus text on `/metrics` and `/api/v1/policies/{name|__all}/metrics/prometheus`.
+//! pktvisor 4's taps, policies and admin paths are in [`crate::api_v4`].
 
 use crate::api_v4;
 use crate::counters::CaptureCounters;
-use crate::policy_info::{CommandLinePolicy, POLICY};
-use crate::prometheus::Health;
+use crate::policy_registry::PolicyRegistry;
+use crate::prometheus::{Health, Scrape};
 use crate::worker::Msg;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -15,11 +15,13 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pv_pipeline::{PeriodError, Renderer, Snapshot};
+use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot, Snapshot};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, channel};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
+
+pub use pv_pipeline::Renderer;
 
 /// What the API reads: the workers' queues (for snapshots), how to render, and the health.
 pub struct ApiState {
@@ -30,16 +32,48 @@ pub struct ApiState {
     pub started: Instant,
     /// `instance` label of every Prometheus sample (`--prom-instance`).
     pub prom_instance: Option<String>,
-    /// The command-line policy, as pktvisor's taps/policies API shows it.
-    pub policy: CommandLinePolicy,
+    /// The policies running (the command line's and those added), as the API shows them.
+    /// Readers hold it shared while they ask the workers, so that a policy cannot be added
+    /// or removed between the question and the answer.
+    pub registry: RwLock<PolicyRegistry>,
     /// `--admin-api`: POST/DELETE of policies are served (else 404, as pktvisor).
     pub admin_api: bool,
     /// `--record`: the recorder's counters, appended to the Prometheus text.
     pub recording: Option<Arc<crate::recording::RecordingShared>>,
 }
 
+/// Why a reader's request got no metrics.
+pub(crate) enum ApiError {
+    /// 425: the period does not exist (yet).
+    Period(PeriodError),
+    /// 404 with pktvisor's message.
+    NotFound(&'static str),
+    /// 500: a worker is gone (the agent is stopping).
+    Gone,
+}
+
+impl From<PeriodError> for ApiError {
+    fn from(e: PeriodError) -> ApiError {
+        ApiError::Period(e)
+    }
+}
+
+/// pktvisor's answer to the v3 paths and `/metrics` once `default` is deleted.
+pub(crate) const NO_DEFAULT: &str = "no \"default\" policy exists";
+
 impl ApiState {
-    /// Every worker's buckets, merged; None if a worker is gone.
+    pub fn read_registry(&self) -> RwLockReadGuard<'_, PolicyRegistry> {
+        // A panic while holding the lock cannot leave the registry half changed (every change
+        // is one push or retain), so a poisoned lock is still good.
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write_registry(&self) -> RwLockWriteGuard<'_, PolicyRegistry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every worker's buckets of the command-line policy, merged; None if a worker is gone or
+    /// the policy was deleted.
     pub fn snapshot(&self) -> Option<Snapshot> {
         let mut replies = Vec::with_capacity(self.workers.len());
         for w in &self.workers {
@@ -49,9 +83,37 @@ impl ApiState {
         }
         let mut all = Snapshot::default();
         for rx in replies {
-            all.merge(&rx.recv().ok()?);
+            all.merge(&rx.recv().ok()??);
         }
         all.truncate(self.renderer.periods);
+        Some(all)
+    }
+
+    /// Every worker's buckets of these added policies, merged, in the order given; None if a
+    /// worker is gone.
+    pub fn policy_snapshots(
+        &self,
+        policies: &[(String, &PolicyRenderer)],
+    ) -> Option<Vec<PolicySnapshot>> {
+        if policies.is_empty() {
+            return Some(Vec::new());
+        }
+        let names: Vec<String> = policies.iter().map(|(n, _)| n.clone()).collect();
+        let mut replies = Vec::with_capacity(self.workers.len());
+        for w in &self.workers {
+            let (tx, rx) = channel();
+            w.send(Msg::PolicySnapshots(names.clone(), tx)).ok()?;
+            replies.push(rx);
+        }
+        let mut all = vec![PolicySnapshot::default(); policies.len()];
+        for rx in replies {
+            for (mine, theirs) in all.iter_mut().zip(rx.recv().ok()?) {
+                mine.merge(&theirs);
+            }
+        }
+        for (snapshot, (_, renderer)) in all.iter_mut().zip(policies) {
+            snapshot.truncate(renderer);
+        }
         Some(all)
     }
 
@@ -79,24 +141,41 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &json!({ "error": message }))
 }
 
-/// Runs a reader's request off the async threads (it waits on the workers' queues).
-pub(crate) async fn with_snapshot(
+/// Runs a reader's request off the async threads (it waits on the workers' queues), with the
+/// registry held shared.
+pub(crate) async fn with_registry(
     state: Arc<ApiState>,
-    render: impl FnOnce(&Snapshot, &Renderer) -> Result<Value, PeriodError> + Send + 'static,
+    render: impl FnOnce(&ApiState, &PolicyRegistry) -> Result<Value, ApiError> + Send + 'static,
 ) -> Response {
     let result = tokio::task::spawn_blocking(move || {
-        let snapshot = state.snapshot()?;
-        Some(render(&snapshot, &state.renderer))
+        let registry = state.read_registry();
+        render(&state, &registry)
     })
     .await;
     match result {
-        Ok(Some(Ok(body))) => json_response(StatusCode::OK, &body),
-        Ok(Some(Err(e))) => error(StatusCode::TOO_EARLY, &e.0),
-        _ => error(
+        Ok(Ok(body)) => json_response(StatusCode::OK, &body),
+        Ok(Err(ApiError::Period(e))) => error(StatusCode::TOO_EARLY, &e.0),
+        Ok(Err(ApiError::NotFound(message))) => error(StatusCode::NOT_FOUND, message),
+        Ok(Err(ApiError::Gone)) | Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the agent is shutting down",
         ),
     }
+}
+
+/// The command-line policy's merged buckets rendered by `render` (the v3 paths).
+async fn with_command_line(
+    state: Arc<ApiState>,
+    render: impl FnOnce(&Snapshot, &Renderer) -> Result<Value, PeriodError> + Send + 'static,
+) -> Response {
+    with_registry(state, move |state, registry| {
+        if !registry.command_line_running() {
+            return Err(ApiError::NotFound(NO_DEFAULT));
+        }
+        let snapshot = state.snapshot().ok_or(ApiError::Gone)?;
+        Ok(render(&snapshot, &state.renderer)?)
+    })
+    .await
 }
 
 pub(crate) fn period(raw: &str) -> Option<usize> {
@@ -113,57 +192,113 @@ async fn app(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_snapshot(state, move |s, r| s.bucket_json(r, n)).await,
+        Some(n) => with_command_line(state, move |s, r| s.bucket_json(r, n)).await,
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
 async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_snapshot(state, move |s, r| s.window_json(r, n)).await,
+        Some(n) => with_command_line(state, move |s, r| s.window_json(r, n)).await,
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
-async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
-    prometheus_text(state).await
+/// Which policies a Prometheus scrape shows.
+enum Scraped {
+    /// `/metrics`: the agent's health and the command-line policy.
+    CommandLine,
+    /// `/api/v1/policies/{name}/metrics/prometheus`.
+    Policy(String),
+    /// `/api/v1/policies/__all/metrics/prometheus`: the health and every policy.
+    All,
 }
 
-/// `/api/v1/policies/{name}/metrics/prometheus`: `default` and `__all` (the only policy).
+async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
+    prometheus_text(state, Scraped::CommandLine).await
+}
+
 async fn policy_prometheus(
     State(state): State<Arc<ApiState>>,
     Path(name): Path<String>,
 ) -> Response {
-    if name != POLICY && name != "__all" {
-        // pktvisor answers this route's 404 in plain text.
-        return (StatusCode::NOT_FOUND, "policy does not exists").into_response();
-    }
-    prometheus_text(state).await
+    let scraped = if name == "__all" {
+        Scraped::All
+    } else {
+        Scraped::Policy(name)
+    };
+    prometheus_text(state, scraped).await
 }
 
-async fn prometheus_text(state: Arc<ApiState>) -> Response {
+/// The text of a scrape, or the status pktvisor answers (404 in plain text for an unknown
+/// policy).
+fn scrape_text(
+    state: &ApiState,
+    registry: &PolicyRegistry,
+    scraped: &Scraped,
+) -> Result<String, StatusCode> {
+    let with_command_line = match scraped {
+        Scraped::CommandLine | Scraped::All => registry.command_line_running(),
+        Scraped::Policy(name) => registry.is_command_line(name),
+    };
+    let added: Vec<(String, &PolicyRenderer)> = match scraped {
+        Scraped::CommandLine => Vec::new(),
+        Scraped::All => registry
+            .names()
+            .into_iter()
+            .filter_map(|n| registry.added(&n).map(|p| (n, &p.renderer)))
+            .collect(),
+        Scraped::Policy(name) => match registry.added(name) {
+            Some(p) => vec![(name.clone(), &p.renderer)],
+            None if with_command_line => Vec::new(),
+            None => return Err(StatusCode::NOT_FOUND),
+        },
+    };
+    let snapshot = if with_command_line {
+        state.snapshot().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
+    } else {
+        Snapshot::default()
+    };
+    let added_snapshots = state
+        .policy_snapshots(&added)
+        .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
+    let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
+    let scrape = Scrape {
+        instance: state.prom_instance.as_deref(),
+        health: (!matches!(scraped, Scraped::Policy(_)) || with_command_line).then_some(&health),
+        command_line: with_command_line.then_some((&snapshot, &state.renderer)),
+        added: added
+            .iter()
+            .zip(&added_snapshots)
+            .map(|((name, renderer), snapshot)| (name.as_str(), snapshot, *renderer))
+            .collect(),
+    };
+    let mut text = crate::prometheus::render(&scrape);
+    if scrape.health.is_some()
+        && let Some(recording) = &state.recording
+    {
+        text.push_str(&recording.prometheus(&state.counters, state.prom_instance.as_deref()));
+    }
+    Ok(text)
+}
+
+async fn prometheus_text(state: Arc<ApiState>, scraped: Scraped) -> Response {
     let text = tokio::task::spawn_blocking(move || {
-        let snapshot = state.snapshot()?;
-        let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
-        let mut text = crate::prometheus::render(
-            &snapshot,
-            &state.renderer,
-            &health,
-            state.prom_instance.as_deref(),
-        );
-        if let Some(recording) = &state.recording {
-            text.push_str(&recording.prometheus(&state.counters, state.prom_instance.as_deref()));
-        }
-        Some(text)
+        let registry = state.read_registry();
+        scrape_text(&state, &registry, &scraped)
     })
     .await;
     match text {
-        Ok(Some(body)) => (
+        Ok(Ok(body)) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "text/plain; version=0.0.4")],
             body,
         )
             .into_response(),
+        // pktvisor answers this route's 404 in plain text.
+        Ok(Err(StatusCode::NOT_FOUND)) => {
+            (StatusCode::NOT_FOUND, "policy does not exists").into_response()
+        }
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the agent is shutting down",

@@ -2,14 +2,16 @@
 //! `/api/v1/policies/{name|__all}/metrics/{bucket|window}/{N}`, with `CoreServer`'s shapes,
 //! status codes and messages; the admin writes (`--admin-api`) are in [`crate::admin`].
 
-use crate::api::{ApiState, error, json_response, period, with_snapshot};
-use crate::policy_info::{CommandLinePolicy, POLICY};
+use crate::added_policy_info;
+use crate::api::{ApiError, ApiState, error, json_response, period, with_registry};
+use crate::policy_info::CommandLinePolicy;
+use crate::policy_registry::PolicyRegistry;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use pv_pipeline::PeriodError;
+use axum::response::{IntoResponse, Response};
+use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot, Snapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,37 +35,108 @@ fn now_sec() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `{"default": info}`.
-async fn policies_info(state: Arc<ApiState>) -> Response {
-    with_snapshot(state.clone(), move |snapshot, renderer| {
-        let running = state.counters.error().is_none();
-        let info =
-            state
-                .policy
-                .info_json(snapshot, renderer, running, state.workers.len(), now_sec());
-        let mut all = Map::new();
-        all.insert(POLICY.into(), info);
-        Ok(Value::Object(all))
-    })
-    .await
+/// The merged buckets of the named running policies: the command line's (if named) and the
+/// added ones, in the order of `names`.
+struct Copies<'r> {
+    command_line: Option<Snapshot>,
+    added: Vec<(String, &'r PolicyRenderer, PolicySnapshot)>,
+}
+
+impl<'r> Copies<'r> {
+    fn take(
+        state: &ApiState,
+        registry: &'r PolicyRegistry,
+        names: &[String],
+    ) -> Result<Copies<'r>, ApiError> {
+        let command_line = if names.iter().any(|n| registry.is_command_line(n)) {
+            Some(state.snapshot().ok_or(ApiError::Gone)?)
+        } else {
+            None
+        };
+        let wanted: Vec<(String, &PolicyRenderer)> = names
+            .iter()
+            .filter(|n| !registry.is_command_line(n))
+            .filter_map(|n| registry.added(n).map(|p| (n.clone(), &p.renderer)))
+            .collect();
+        let snapshots = state.policy_snapshots(&wanted).ok_or(ApiError::Gone)?;
+        let added = wanted
+            .into_iter()
+            .zip(snapshots)
+            .map(|((n, r), s)| (n, r, s))
+            .collect();
+        Ok(Copies {
+            command_line,
+            added,
+        })
+    }
+
+    fn added(&self, name: &str) -> Option<(&PolicyRenderer, &PolicySnapshot)> {
+        self.added
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, r, s)| (*r, s))
+    }
+}
+
+/// `{"NAME": info, ...}` of the named running policies.
+fn policies_info(
+    state: &ApiState,
+    registry: &PolicyRegistry,
+    names: &[String],
+) -> Result<Value, ApiError> {
+    let copies = Copies::take(state, registry, names)?;
+    let running = state.counters.error().is_none();
+    let consumers = state.workers.len();
+    let mut all = Map::new();
+    for name in names {
+        let info = match (&copies.command_line, registry.is_command_line(name)) {
+            (Some(snapshot), true) => registry.command_line.info_json(
+                snapshot,
+                &state.renderer,
+                running,
+                consumers,
+                now_sec(),
+            ),
+            _ => match (registry.added(name), copies.added(name)) {
+                (Some(added), Some((_, snapshot))) => added_policy_info::info_json(
+                    added,
+                    registry,
+                    snapshot,
+                    running,
+                    consumers,
+                    now_sec(),
+                ),
+                _ => continue,
+            },
+        };
+        all.insert(name.clone(), info);
+    }
+    Ok(Value::Object(all))
 }
 
 pub async fn taps(State(state): State<Arc<ApiState>>) -> Response {
-    json_response(StatusCode::OK, &state.policy.taps_json())
+    let taps = state.read_registry().taps_json();
+    json_response(StatusCode::OK, &taps)
 }
 
 pub async fn list(State(state): State<Arc<ApiState>>) -> Response {
-    policies_info(state).await
+    with_registry(state, |state, registry| {
+        policies_info(state, registry, &registry.names())
+    })
+    .await
 }
 
 pub async fn get_one(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
     if !module_id(&name) {
         return error(StatusCode::NOT_FOUND, "not found");
     }
-    if name != POLICY {
-        return error(StatusCode::NOT_FOUND, "policy does not exists");
-    }
-    policies_info(state).await
+    with_registry(state, move |state, registry| {
+        if !registry.exists(&name) {
+            return Err(ApiError::NotFound("policy does not exists"));
+        }
+        policies_info(state, registry, &[name])
+    })
+    .await
 }
 
 pub async fn metrics(
@@ -78,26 +151,43 @@ pub async fn metrics(
         "bucket" => false,
         _ => return error(StatusCode::NOT_FOUND, "not found"),
     };
-    let all = name == ALL;
-    if !all && name != POLICY {
-        // This route's wording in pktvisor differs from GET /api/v1/policies/{name}.
-        return error(StatusCode::NOT_FOUND, "policy does not exist");
-    }
-    with_snapshot(state, move |snapshot, renderer| {
-        let names = CommandLinePolicy::module_names();
-        let modules = if window {
-            snapshot.policy_window_json(renderer, &names, n)
+    with_registry(state, move |state, registry| {
+        let all = name == ALL;
+        let names = if all {
+            registry.names()
+        } else if registry.exists(&name) {
+            vec![name]
         } else {
-            snapshot.policy_bucket_json(renderer, &names, n)
+            // This route's wording in pktvisor differs from GET /api/v1/policies/{name}.
+            return Err(ApiError::NotFound("policy does not exist"));
         };
+        let copies = Copies::take(state, registry, &names)?;
         let mut out = Map::new();
-        match modules {
-            Ok(m) => {
-                out.insert(POLICY.into(), m);
+        for name in &names {
+            let modules: Result<Value, PeriodError> =
+                match (&copies.command_line, registry.is_command_line(name)) {
+                    (Some(snapshot), true) => {
+                        let modules = CommandLinePolicy::module_names();
+                        if window {
+                            snapshot.policy_window_json(&state.renderer, &modules, n)
+                        } else {
+                            snapshot.policy_bucket_json(&state.renderer, &modules, n)
+                        }
+                    }
+                    _ => match copies.added(name) {
+                        Some((renderer, snapshot)) if window => snapshot.window_json(renderer, n),
+                        Some((renderer, snapshot)) => snapshot.bucket_json(renderer, n),
+                        None => continue,
+                    },
+                };
+            match modules {
+                Ok(m) => {
+                    out.insert(name.clone(), m);
+                }
+                // pktvisor skips a policy whose period is bad in __all mode rather than failing.
+                Err(_) if all => {}
+                Err(e) => return Err(e.into()),
             }
-            // pktvisor skips a policy whose period is bad in __all mode rather than failing.
-            Err(_) if all => {}
-            Err(e) => return Err::<Value, PeriodError>(e),
         }
         Ok(Value::Object(out))
     })
@@ -112,18 +202,39 @@ pub async fn create(
     if !state.admin_api {
         return error(StatusCode::NOT_FOUND, "not found");
     }
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let text = String::from_utf8_lossy(&body);
-    let (status, answer) = crate::admin::create(&state.policy, content_type, &text);
-    json_response(status, &answer)
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    // Adding waits on the workers' queues: off the async threads.
+    let answer = tokio::task::spawn_blocking(move || {
+        crate::admin::create(&state, content_type.as_deref(), &text)
+    })
+    .await;
+    match answer {
+        Ok((status, answer)) => json_response(status, &answer),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the agent is shutting down",
+        ),
+    }
 }
 
 pub async fn delete(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
     if !state.admin_api || !module_id(&name) {
         return error(StatusCode::NOT_FOUND, "not found");
     }
-    let (status, answer) = crate::admin::delete(&name);
-    json_response(status, &answer)
+    let answer = tokio::task::spawn_blocking(move || crate::admin::delete(&state, &name)).await;
+    match answer {
+        // pktvisor answers a removal with 204 No Content.
+        Ok((StatusCode::NO_CONTENT, _)) => StatusCode::NO_CONTENT.into_response(),
+        Ok((status, answer)) => json_response(status, &answer),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the agent is shutting down",
+        ),
+    }
 }
 
 #[cfg(test)]

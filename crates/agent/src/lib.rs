@@ -3,6 +3,7 @@
 //! handlers and time windows (no lock on the packet path); the REST API asks every worker for
 //! a copy of its buckets through its queue and merges them (sketches merge exactly).
 
+mod added_policy_info;
 mod admin;
 mod api;
 mod api_v4;
@@ -11,6 +12,7 @@ mod capture_loop;
 mod counters;
 mod file_source;
 mod policy_info;
+mod policy_registry;
 mod prometheus;
 mod recording;
 mod run;

@@ -83,34 +83,18 @@ impl CommandLinePolicy {
         ModuleNames::for_policy(POLICY, TAP)
     }
 
-    /// `GET /api/v1/taps`.
-    pub fn taps_json(&self) -> Value {
-        let mut taps = Map::new();
-        taps.insert(TAP.into(), self.tap_json());
-        Value::Object(taps)
-    }
-
-    fn tap_json(&self) -> Value {
-        // `tags` is null: Configurable::config_json writes nothing for an empty config.
-        json!({
-            "input_type": "pcap",
-            "interface": INPUT_INTERFACE,
-            "config": {"iface": self.iface, "host_spec": self.host_spec},
-            "tags": null,
-        })
+    pub(crate) fn tap_json(&self) -> Value {
+        tap_json(
+            "pcap",
+            json!({"iface": self.iface, "host_spec": self.host_spec}),
+            None,
+        )
     }
 
     /// pktvisor names an input stream `TAP-<hash of its config>`; this hash is ours (FNV-1a)
     /// but, like pktvisor's, the same for the same configuration.
     pub fn input_name(&self) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in [&self.iface, &self.host_spec, &self.bpf]
-            .iter()
-            .flat_map(|s| s.bytes().chain([0]))
-        {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{TAP}-{h:016x}")
+        input_name(TAP, [&self.iface, &self.host_spec, &self.bpf])
     }
 
     /// One policy's `Policy::info_json`: its taps, input stream and handler modules.
@@ -122,90 +106,153 @@ impl CommandLinePolicy {
         consumers: usize,
         now_sec: u64,
     ) -> Value {
-        let (v4, v6): (Vec<&String>, Vec<&String>) =
-            self.host_ips.iter().partition(|c| !c.contains(':'));
-        let mut host_ips = Map::new();
-        if !v4.is_empty() {
-            host_ips.insert("ipv4".into(), json!(v4));
-        }
-        if !v6.is_empty() {
-            host_ips.insert("ipv6".into(), json!(v6));
-        }
         let name = self.input_name();
         let mut input = Map::new();
         input.insert(
             name.clone(),
-            json!({
-                "module": {
-                    "name": name,
-                    "type": "pcap",
-                    "running": running,
-                    "config": {"iface": self.iface, "host_spec": self.host_spec, "bpf": self.bpf},
-                },
-                "input": {"running": running, "consumers": consumers},
-                "pcap": {"host_ips": host_ips, "pcap_source": "libpcap"},
-            }),
+            input_json(
+                &name,
+                [&self.iface, &self.host_spec, &self.bpf],
+                &self.host_ips,
+                running,
+                consumers,
+            ),
         );
         let names = Self::module_names();
         let mut modules = Map::new();
-        let periods = periods_json(snapshot, now_sec);
+        let starts: Vec<u64> = snapshot.net.iter().map(|b| b.start_sec).collect();
+        let periods = periods_json(&starts, now_sec);
+        let window = (self.periods, self.deep_sample_rate);
         modules.insert(
             names.net.clone(),
-            self.module_json(&names.net, pv_handlers::net::SCHEMA_KEY, running, &periods),
+            module_json(
+                &names.net,
+                pv_handlers::net::SCHEMA_KEY,
+                running,
+                window,
+                TAP,
+                &periods,
+            ),
         );
         if renderer.dns.is_some() {
             modules.insert(
                 names.dns.clone(),
-                self.module_json(&names.dns, pv_handlers::dns::SCHEMA_KEY, running, &periods),
+                module_json(
+                    &names.dns,
+                    pv_handlers::dns::SCHEMA_KEY,
+                    running,
+                    window,
+                    TAP,
+                    &periods,
+                ),
             );
         }
         let mut taps = Map::new();
         taps.insert(TAP.into(), self.tap_json());
         json!({"taps": taps, "input": input, "modules": modules})
     }
-
-    fn module_json(&self, name: &str, schema: &str, running: bool, periods: &Value) -> Value {
-        json!({
-            "module": {
-                "name": name,
-                "type": schema,
-                "running": running,
-                "config": {
-                    "num_periods": self.periods,
-                    "deep_sample_rate": self.deep_sample_rate,
-                    "_internal_tap_name": TAP,
-                },
-            },
-            "metrics": {
-                "deep_sample_rate": self.deep_sample_rate,
-                "periods_configured": self.periods,
-                "periods": periods,
-            },
-        })
-    }
 }
 
-/// The buckets held, newest (live) first: start, end once closed, read-only, length.
-fn periods_json(snapshot: &Snapshot, now_sec: u64) -> Value {
-    let periods: Vec<Value> = snapshot
-        .net
+/// `Tap::info_json`. `tags` is null when there are none: Configurable::config_json writes
+/// nothing for an empty config.
+pub(crate) fn tap_json(input_type: &str, config: Value, tags: Option<Value>) -> Value {
+    json!({
+        "input_type": input_type,
+        "interface": INPUT_INTERFACE,
+        "config": config,
+        "tags": tags.unwrap_or(Value::Null),
+    })
+}
+
+/// pktvisor names an input stream `TAP-<hash of its config>`; this hash is ours (FNV-1a) but,
+/// like pktvisor's, the same for the same `[iface, host_spec, bpf]`.
+pub(crate) fn input_name(tap: &str, config: [&str; 3]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in config.iter().flat_map(|s| s.bytes().chain([0])) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{tap}-{h:016x}")
+}
+
+/// `PcapInputStream::info_json` of the input stream named `name` reading `[iface, host_spec,
+/// bpf]`, with the addresses taken as this host.
+pub(crate) fn input_json(
+    name: &str,
+    [iface, host_spec, bpf]: [&str; 3],
+    host_cidrs: &[String],
+    running: bool,
+    consumers: usize,
+) -> Value {
+    let (v4, v6): (Vec<&String>, Vec<&String>) = host_cidrs.iter().partition(|c| !c.contains(':'));
+    let mut host_ips = Map::new();
+    if !v4.is_empty() {
+        host_ips.insert("ipv4".into(), json!(v4));
+    }
+    if !v6.is_empty() {
+        host_ips.insert("ipv6".into(), json!(v6));
+    }
+    json!({
+        "module": {
+            "name": name,
+            "type": "pcap",
+            "running": running,
+            "config": {"iface": iface, "host_spec": host_spec, "bpf": bpf},
+        },
+        "input": {"running": running, "consumers": consumers},
+        "pcap": {"host_ips": host_ips, "pcap_source": "libpcap"},
+    })
+}
+
+/// A handler module's `StreamMetricsHandler::common_info_json`; `window` is its
+/// `(num_periods, deep_sample_rate)`.
+pub(crate) fn module_json(
+    name: &str,
+    schema: &str,
+    running: bool,
+    (num_periods, deep_sample_rate): (usize, u8),
+    tap: &str,
+    periods: &Value,
+) -> Value {
+    json!({
+        "module": {
+            "name": name,
+            "type": schema,
+            "running": running,
+            "config": {
+                "num_periods": num_periods,
+                "deep_sample_rate": deep_sample_rate,
+                "_internal_tap_name": tap,
+            },
+        },
+        "metrics": {
+            "deep_sample_rate": deep_sample_rate,
+            "periods_configured": num_periods,
+            "periods": periods,
+        },
+    })
+}
+
+/// The buckets held, given by their starts, newest (live) first: start, end once closed,
+/// read-only, length.
+pub(crate) fn periods_json(starts: &[u64], now_sec: u64) -> Value {
+    let periods: Vec<Value> = starts
         .iter()
         .enumerate()
-        .map(|(i, b)| {
+        .map(|(i, &start_sec)| {
             let read_only = i > 0;
             let mut p = Map::new();
-            p.insert("start_tstamp".into(), json!(pv_report::utc(b.start_sec)));
+            p.insert("start_tstamp".into(), json!(pv_report::utc(start_sec)));
             if read_only {
                 p.insert(
                     "end_tstamp".into(),
-                    json!(pv_report::utc(b.start_sec + POLICY_PERIOD_SECS)),
+                    json!(pv_report::utc(start_sec + POLICY_PERIOD_SECS)),
                 );
             }
             p.insert("read_only".into(), json!(read_only));
             let length = if read_only {
                 POLICY_PERIOD_SECS
             } else {
-                now_sec.saturating_sub(b.start_sec)
+                now_sec.saturating_sub(start_sec)
             };
             p.insert("length".into(), json!(length));
             Value::Object(p)
@@ -246,9 +293,9 @@ mod tests {
         let expected = CommandLinePolicy::module_names();
         assert_eq!(names, vec![expected.dns, expected.net]);
         assert_eq!(
-            p.taps_json(),
-            json!({"default": {"input_type": "pcap", "interface": "visor.module.input/1.0",
-                "config": {"iface": "eth0", "host_spec": "10.0.0.0/8"}, "tags": null}})
+            p.tap_json(),
+            json!({"input_type": "pcap", "interface": "visor.module.input/1.0",
+                "config": {"iface": "eth0", "host_spec": "10.0.0.0/8"}, "tags": null})
         );
     }
 

@@ -5,14 +5,16 @@ use crate::api::{ApiState, router};
 use crate::capture_loop::CaptureLoop;
 use crate::counters::CaptureCounters;
 use crate::policy_info::CommandLinePolicy;
+use crate::policy_registry::PolicyRegistry;
 use crate::recording::{self, RecordingFeed, RecordingShared};
 use crate::worker::Worker;
 use pv_capture::{LiveCapture, LiveConfig, TimestampPrecision, resolve_target};
-use pv_pipeline::{SummarizeOptions, Summarizer};
+use pv_pipeline::pv_policy::PolicyFile;
+use pv_pipeline::{LiveContext, SummarizeOptions, Summarizer};
 use pv_record::{RecordConfig, RecordStats, Recorder};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -34,6 +36,9 @@ pub struct AgentConfig {
     pub host_spec_text: String,
     /// `--admin-api`: serve POST/DELETE of policies.
     pub admin_api: bool,
+    /// `--config FILE`: the file's policies run on the captured interface too (every tap of
+    /// the file reads it), beside the command-line policy.
+    pub config_file: Option<PolicyFile>,
     /// `--record DIR`: record the capture too (its link type and timestamp precision are
     /// filled in from the opened capture).
     pub record: Option<RecordConfig>,
@@ -57,6 +62,10 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         opts.host_spec.add_cidr(&cidr).map_err(|e| e.to_string())?;
         host_ips.push(cidr);
     }
+    let context = LiveContext {
+        local_cidrs: host_ips.clone(),
+        geo: opts.net.geo.clone(),
+    };
     host_ips.extend(
         config
             .host_spec_text
@@ -95,6 +104,10 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         renderer.get_or_insert_with(|| summarizer.renderer());
         workers.push(Worker::spawn(i, summarizer).map_err(|e| e.to_string())?);
     }
+    let mut registry = PolicyRegistry::new(policy, context);
+    if let Some(file) = &config.config_file {
+        start_config_file(&mut registry, &workers, file)?;
+    }
     let counters = Arc::new(CaptureCounters::default());
     let state = Arc::new(ApiState {
         workers: workers.iter().map(Worker::sender).collect(),
@@ -103,7 +116,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         iface: iface.name.clone(),
         started: Instant::now(),
         prom_instance: config.prom_instance.clone(),
-        policy,
+        registry: RwLock::new(registry),
         admin_api: config.admin_api,
         recording: record_shared,
     });
@@ -171,6 +184,21 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     }
     // A capture error was reported on stderr and served by the API until the signal.
     served.map_err(|e| format!("HTTP server: {e}"))
+}
+
+/// Starts the policies of a `--config` file on every worker.
+fn start_config_file(
+    registry: &mut PolicyRegistry,
+    workers: &[Worker],
+    file: &PolicyFile,
+) -> Result<(), String> {
+    registry.set_config_file(file)?;
+    let senders: Vec<_> = workers.iter().map(Worker::sender).collect();
+    for policy in &file.policies {
+        crate::admin::start_policy(registry, &senders, policy.clone())
+            .map_err(|(_, message)| format!("{}: {message}", file.source))?;
+    }
+    Ok(())
 }
 
 /// Opens the recorder (recovering what an earlier run left in its directory) with the

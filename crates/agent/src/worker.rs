@@ -1,8 +1,10 @@
-//! A worker thread: owns one `Summarizer` (its handlers and windows) and is the only one to
-//! touch it, so the packet path takes no lock. Readers ask for a copy through the same queue.
+//! A worker thread: owns the command-line policy's `Summarizer` and its copy of every policy
+//! added at runtime (their handlers and windows), and is the only one to touch them, so the
+//! packet path takes no lock. Readers ask for copies, and the admin API adds and removes
+//! policies, through the same queue: a request queued after a change sees it.
 
 use crate::batch::Batch;
-use pv_pipeline::{Snapshot, Summarizer};
+use pv_pipeline::{LivePolicy, PolicySnapshot, Snapshot, Summarizer};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -13,8 +15,17 @@ pub enum Msg {
     Packets(Batch),
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
-    /// A reader wants a copy of the buckets.
-    Snapshot(Sender<Snapshot>),
+    /// A reader wants a copy of the command-line policy's buckets (None once it is removed).
+    Snapshot(Sender<Option<Snapshot>>),
+    /// A reader wants copies of these policies' buckets, in this order (an empty copy for a
+    /// name the worker does not run).
+    PolicySnapshots(Vec<String>, Sender<Vec<PolicySnapshot>>),
+    /// Start running this policy on the packets that follow.
+    AddPolicy(Box<LivePolicy>),
+    /// Stop running the policy of this name and free it.
+    RemovePolicy(String),
+    /// Stop running the command-line policy and free it.
+    RemoveCommandLinePolicy,
     /// The input ended (a file source): open transactions time out.
     EndOfInput,
     /// Everything queued before this is processed; the worker ends.
@@ -68,21 +79,62 @@ impl Worker {
     }
 }
 
-fn run(mut summarizer: Summarizer, rx: Receiver<Msg>) {
+fn run(summarizer: Summarizer, rx: Receiver<Msg>) {
+    let mut command_line = Some(summarizer);
+    let mut policies: Vec<LivePolicy> = Vec::new();
+    // The clock's last second: a policy added later starts its live bucket there at once.
+    let mut last_tick = None;
     for msg in rx {
         match msg {
             Msg::Packets(batch) => {
                 for p in batch.iter() {
-                    // Without a user-space BPF filter (the kernel filters live captures),
-                    // processing a packet cannot fail.
-                    let _ = summarizer.packet(&p);
+                    if let Some(s) = &mut command_line {
+                        // Without a user-space BPF filter (the kernel filters live captures),
+                        // processing a packet cannot fail.
+                        let _ = s.packet(&p);
+                    }
+                    for policy in &mut policies {
+                        policy.packet(&p);
+                    }
                 }
             }
-            Msg::Tick(sec) => summarizer.advance_to(sec),
-            Msg::Snapshot(reply) => {
-                let _ = reply.send(summarizer.snapshot());
+            Msg::Tick(sec) => {
+                last_tick = Some(sec);
+                if let Some(s) = &mut command_line {
+                    s.advance_to(sec);
+                }
+                policies.iter_mut().for_each(|p| p.advance_to(sec));
             }
-            Msg::EndOfInput => summarizer.end_of_input(),
+            Msg::Snapshot(reply) => {
+                let _ = reply.send(command_line.as_ref().map(Summarizer::snapshot));
+            }
+            Msg::PolicySnapshots(names, reply) => {
+                let copies = names
+                    .iter()
+                    .map(|name| {
+                        policies
+                            .iter()
+                            .find(|p| p.name() == name)
+                            .map(LivePolicy::snapshot)
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let _ = reply.send(copies);
+            }
+            Msg::AddPolicy(mut policy) => {
+                if let Some(sec) = last_tick {
+                    policy.advance_to(sec);
+                }
+                policies.push(*policy);
+            }
+            Msg::RemovePolicy(name) => policies.retain(|p| p.name() != name),
+            Msg::RemoveCommandLinePolicy => command_line = None,
+            Msg::EndOfInput => {
+                if let Some(s) = &mut command_line {
+                    s.end_of_input();
+                }
+                policies.iter_mut().for_each(LivePolicy::end_of_input);
+            }
             Msg::Stop => break,
         }
     }

@@ -3,6 +3,7 @@
 use crate::options::AnalysisArgs;
 use crate::progress::FileProgress;
 use pv_handlers::geo::GeoDbs;
+use pv_pipeline::pv_policy::PolicyFile;
 use pv_pipeline::{PoliciesSummary, PolicyRunOptions, load_policy_file, run_policies};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -91,4 +92,35 @@ pub fn render(summary: &PoliciesSummary) -> String {
         out += &pv_report::render(&format!("policy {}", p.name), &Value::Object(doc));
     }
     out
+}
+
+/// The interface a policy file's taps capture, when none of them reads a capture file: every
+/// pcap tap a policy reads names `config.iface`, and they all name the same one (pktvisord
+/// captures one interface). None when a tap reads a file (or names nothing), so the file runs
+/// over captures.
+pub fn live_interface(file: &PolicyFile) -> Result<Option<String>, String> {
+    let mut ifaces: Vec<&str> = Vec::new();
+    for policy in &file.policies {
+        for tap in policy.taps.iter().filter_map(|t| file.tap(t)) {
+            let file_given = tap.config.opt_str("pcap_file").ok().flatten().is_some();
+            match tap.config.opt_str("iface").ok().flatten() {
+                Some(iface) if !file_given => {
+                    if !ifaces.contains(&iface) {
+                        ifaces.push(iface);
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+    match ifaces.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.to_string())),
+        many => Err(format!(
+            "{}: the taps capture interfaces {}; pktvisord captures one interface: give it as \
+             TARGET and every tap reads it",
+            file.source,
+            many.join(", ")
+        )),
+    }
 }

@@ -461,14 +461,19 @@ fn v4_policies_taps_and_admin_api() {
         "/api/v1/policies",
         Some(("application/x-yaml", NEW_POLICY)),
     );
-    assert_eq!(code, 501, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not supported yet"),
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(
+        body["extra"]["modules"]["extra-default-d"]["module"]["type"], "dns",
         "{body}"
     );
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", NEW_POLICY)),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"], "policy with name 'extra' already defined");
     let taken = NEW_POLICY.replace("extra:", "default:");
     let (code, body) = lab.send(
         port,
@@ -478,10 +483,13 @@ fn v4_policies_taps_and_admin_api() {
     );
     assert_eq!(code, 409, "{body}");
     assert_eq!(body["error"], "policy with name 'default' already defined");
-    let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/default", None);
-    assert_eq!(code, 409, "{body}");
-    // Nothing was stopped.
-    assert_eq!(lab.get(port, "/api/v1/policies/default").0, 200);
+    let (code, all) = lab.get_json(port, "/api/v1/policies");
+    assert_eq!(code, 200, "{all}");
+    let names: Vec<&String> = all
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["default", "extra"], "{all}");
     let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/nope", None);
     assert_eq!(
         (code, &body["error"]),
@@ -489,4 +497,223 @@ fn v4_policies_taps_and_admin_api() {
     );
     let (status, stderr) = lab.stop_agent().expect("agent running");
     assert!(status.success(), "exit {status:?}: {stderr}");
+}
+
+/// The policy the live and file runs share: user-space BPF, a net module and a filtered dns
+/// module. `{TAP}` is the tap section (the agent's own tap `default`, or a capture file's).
+const FILTERED_POLICY: &str = "version: \"1.0\"\nvisor:\n{TAP}  policies:\n    extra:\n      kind: collection\n      input:\n        tap: default\n        input_type: pcap\n        filter:\n          bpf: \"udp\"\n      handlers:\n        window_config:\n          num_periods: 3\n        modules:\n          n:\n            type: net\n          d:\n            type: dns\n            filter:\n              exclude_noerror: true\n";
+
+const POLICY_COUNTERS: &[(&str, &[&str])] = &[
+    ("n", &["packets", "total"]),
+    ("n", &["packets", "udp"]),
+    ("n", &["packets", "tcp"]),
+    ("n", &["packets", "ipv4"]),
+    ("n", &["packets", "ipv6"]),
+    ("d", &["dns", "wire_packets", "total"]),
+    ("d", &["dns", "wire_packets", "queries"]),
+    ("d", &["dns", "wire_packets", "replies"]),
+    ("d", &["dns", "wire_packets", "tcp"]),
+    ("d", &["dns", "wire_packets", "nxdomain"]),
+    ("d", &["dns", "wire_packets", "filtered"]),
+    ("d", &["dns", "xact", "counts", "total"]),
+];
+
+/// A policy's counters over its buckets 0 and 1, from reads the same bucket 0 brackets.
+fn policy_counts(lab: &Lab, port: u16, policy: &str, tap: &str) -> Vec<u64> {
+    let path = |n: u32| format!("/api/v1/policies/{policy}/metrics/bucket/{n}");
+    for _ in 0..3 {
+        let (code, b0) = lab.get_json(port, &path(0));
+        assert_eq!(code, 200, "bucket 0 must exist: {b0}");
+        let (code, b1) = lab.get_json(port, &path(1));
+        if lab.get_json(port, &path(0)).1 != b0 {
+            continue;
+        }
+        let buckets: Vec<&Value> = if code == 200 {
+            vec![&b0, &b1]
+        } else {
+            vec![&b0]
+        };
+        return POLICY_COUNTERS
+            .iter()
+            .map(|(module, path)| {
+                let key = format!("{policy}-{tap}-{module}");
+                buckets.iter().map(|b| lookup(&b[policy][&key], path)).sum()
+            })
+            .collect();
+    }
+    panic!("bucket 0 kept changing between requests");
+}
+
+/// The oracle: [`FILTERED_POLICY`] run over `file` by `pktvisor summarize --config`, its
+/// [`POLICY_COUNTERS`].
+fn filtered_policy_oracle(dir: &std::path::Path, file: &std::path::Path) -> Vec<u64> {
+    let tap = format!(
+        "  taps:\n    default:\n      input_type: pcap\n      config:\n        pcap_file: \"{}\"\n",
+        file.display()
+    );
+    let policy_file = dir.join("oracle.yaml");
+    std::fs::write(&policy_file, FILTERED_POLICY.replace("{TAP}", &tap)).unwrap();
+    let expected = policy_json(&policy_file, file);
+    let expected: Vec<u64> = POLICY_COUNTERS
+        .iter()
+        .map(|(module, path)| lookup(&expected["extra"][*module], path))
+        .collect();
+    assert!(
+        expected[0] > 0 && expected[2] == 0,
+        "udp only: {expected:?}"
+    );
+    expected
+}
+
+/// Replays `file` and waits until the agent has read every packet of it, none dropped;
+/// returns the packets replayed.
+fn replay_whole(lab: &Lab, port: u16, file: &std::path::Path) -> u64 {
+    let records = lookup(&summarize_json(file, &[]), &["capture", "packets_read"]);
+    lab.replay(file);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, app) = lab.get_json(port, "/api/v1/metrics/app");
+        if lookup(&app, &["capture", "packets"]) >= records {
+            assert_eq!(lookup(&app, &["capture", "kernel_dropped"]), 0, "{app}");
+            assert_eq!(lookup(&app, &["capture", "queue_drops"]), 0, "{app}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replay did not arrive: {app}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Batches reach the workers within 50 ms of capture.
+    std::thread::sleep(Duration::from_millis(300));
+    records
+}
+
+#[test]
+fn policies_added_live_count_what_the_file_run_counts() {
+    if !ready() {
+        return;
+    }
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("live-policy");
+    let expected = filtered_policy_oracle(&dir, &file);
+
+    let mut lab = Lab::new("lp");
+    let port = 30_000 + (std::process::id() % 10_000) as u16;
+    lab.start_agent_with(port, &["--admin-api"]);
+    let body = FILTERED_POLICY.replace("{TAP}", "");
+    let (code, created) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", &body)),
+    );
+    assert_eq!(code, 201, "{created}");
+    let input = created["extra"]["input"].as_object().expect("input");
+    let (_, input) = input.iter().next().expect("one input");
+    assert_eq!(input["module"]["config"]["bpf"], "udp", "{created}");
+
+    let records = replay_whole(&lab, port, &file);
+    let served = policy_counts(&lab, port, "extra", "default");
+    for (((module, path), got), want) in POLICY_COUNTERS.iter().zip(&served).zip(&expected) {
+        assert_eq!(
+            got,
+            want,
+            "{module}.{} served live vs the file run of the same policy",
+            path.join(".")
+        );
+    }
+    // The command-line policy saw every packet meanwhile.
+    let all = served_counts(&lab, port, &[&["packets", "total"]]);
+    assert_eq!(all, [records]);
+    // A period the policy does not keep (num_periods 3).
+    let (code, body) = lab.get_json(port, "/api/v1/policies/extra/metrics/window/4");
+    assert_eq!(code, 425, "{body}");
+    assert_eq!(body["error"], "invalid metrics period, specify [2, 3]");
+    let (code, text) = lab.get(port, "/api/v1/policies/extra/metrics/prometheus");
+    assert_eq!(code, 200, "{text}");
+    assert!(
+        !text.contains("pktvisord_capture"),
+        "no agent health here: {text}"
+    );
+
+    // Removal: the added policy, then the command-line one (as pktvisor allows).
+    let (code, _) = lab.send(port, "DELETE", "/api/v1/policies/extra", None);
+    assert_eq!(code, 204);
+    assert_eq!(lab.get(port, "/api/v1/policies/extra").0, 404);
+    let (code, _) = lab.send(port, "DELETE", "/api/v1/policies/default", None);
+    assert_eq!(code, 204);
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/0");
+    assert_eq!(
+        (code, &body["error"]),
+        (404, &Value::from("no \"default\" policy exists"))
+    );
+    assert_eq!(
+        lab.get_json(port, "/api/v1/policies"),
+        (200, serde_json::json!({}))
+    );
+    let (code, metrics) = lab.get(port, "/metrics");
+    assert_eq!(code, 200, "the agent's health stays on /metrics");
+    assert!(
+        metrics.contains("pktvisord_capture_packets_total"),
+        "{metrics}"
+    );
+    // The name is free again: a new policy called default runs on the v4 paths.
+    let again = FILTERED_POLICY
+        .replace("{TAP}", "")
+        .replace("    extra:", "    default:");
+    let (code, created) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", &again)),
+    );
+    assert_eq!(code, 201, "{created}");
+    let (code, bucket) = lab.get_json(port, "/api/v1/policies/default/metrics/bucket/0");
+    assert_eq!(code, 200, "{bucket}");
+    assert!(
+        bucket["default"]["default-default-n"]["packets"].is_object(),
+        "{bucket}"
+    );
+    let (status, stderr) = lab.stop_agent().expect("agent running");
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(stderr.contains("policy 'extra' started"), "{stderr}");
+    assert!(stderr.contains("policy 'extra' removed"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_file_policies_run_on_the_captured_interface() {
+    if !ready() {
+        return;
+    }
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let dir = temp_dir("live-config");
+    let expected = filtered_policy_oracle(&dir, &file);
+    // The same policy reading a tap of its own that names the interface.
+    let tap = "  taps:\n    wire:\n      input_type: pcap\n      config:\n        iface: vb\n";
+    let config = dir.join("live.yaml");
+    let text = FILTERED_POLICY
+        .replace("{TAP}", tap)
+        .replace("tap: default", "tap: wire");
+    std::fs::write(&config, text).unwrap();
+    let mut lab = Lab::new("lc");
+    let port = 40_000 + (std::process::id() % 10_000) as u16;
+    lab.start_agent_with(port, &["--config", config.to_str().unwrap()]);
+    let (code, taps) = lab.get_json(port, "/api/v1/taps");
+    assert_eq!(code, 200, "{taps}");
+    assert_eq!(taps["wire"]["config"]["iface"], "vb", "{taps}");
+    replay_whole(&lab, port, &file);
+    let served = policy_counts(&lab, port, "extra", "wire");
+    for (((module, path), got), want) in POLICY_COUNTERS.iter().zip(&served).zip(&expected) {
+        assert_eq!(
+            got,
+            want,
+            "{module}.{} served live from --config vs the file run",
+            path.join(".")
+        );
+    }
+    let (status, stderr) = lab.stop_agent().expect("agent running");
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

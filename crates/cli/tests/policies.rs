@@ -317,7 +317,10 @@ fn live_taps_and_bad_files_fail_with_one_line() {
     );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("live capture is not available"), "{err}");
+    assert!(
+        err.contains("run `pktvisord --config FILE` to capture live"),
+        "{err}"
+    );
 
     let dir = repo_root().join("testdata/policies");
     let mut seen = 0;
@@ -382,4 +385,21 @@ fn pcap_file_from_the_policy_and_two_policies() {
     for key in ["total", "in", "out", "udp"] {
         assert_eq!(net[key], v3["packets"][key], "packets.{key}");
     }
+}
+
+#[test]
+fn pktvisord_captures_one_interface_for_every_tap() {
+    let dir = temp_dir("two-ifaces");
+    let path = dir.join("two.yaml");
+    let text = "version: \"1.0\"\nvisor:\n  taps:\n    a:\n      input_type: pcap\n      config: {iface: eth7}\n    b:\n      input_type: pcap\n      config: {iface: eth8}\n  policies:\n    pa:\n      kind: collection\n      input: {tap: a, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n    pb:\n      kind: collection\n      input: {tap: b, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n";
+    std::fs::write(&path, text).unwrap();
+    let out = run_at_root("pktvisord", &["--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the taps capture interfaces eth7, eth8; pktvisord captures one interface"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,18 +11,18 @@
 //! {...}, ...}}}}`, each handler's window being its newest `num_periods` buckets of 60 s
 //! merged.
 
+use crate::intake::Intake;
+use crate::policy_input::input_settings;
+use crate::policy_modules::{ModuleKeys, ModuleRun, build_modules};
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader};
-use pv_handlers::dns::DnsHandler;
 use pv_handlers::dns::settings as dns_settings;
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::settings as net_settings;
-use pv_handlers::{DeepSampler, HostSpec, NetBucket, NetHandler, PacketEvent};
-use pv_policy::{
-    Catalog, ConfigError, HandlerSchema, Module, Policy, PolicyError, PolicyFile, Tap,
-};
+use pv_handlers::{HostSpec, PacketEvent};
+use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
 use pv_wire::LinkType;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -60,83 +60,6 @@ pub struct PolicyRunOptions {
     /// MaxMind databases for the net handlers (`top_geoLoc`, `top_ASN`, geo filters) and the dns
     /// handlers (`top_geoLoc_ecs`, `top_asn_ecs`, `*_notfound` filters).
     pub geo: Option<Arc<GeoDbs>>,
-}
-
-/// Both boxed: the handlers are large and of very different sizes.
-enum Handler {
-    Net(Box<NetHandler>),
-    Dns(Box<DnsHandler>),
-}
-
-struct ModuleRun {
-    /// The key in the output (the module name; `POLICY-TAP-MODULE` when the policy has
-    /// several taps).
-    key: String,
-    sampler: DeepSampler,
-    periods: usize,
-    handler: Handler,
-}
-
-impl ModuleRun {
-    /// Feeds one packet; returns whether the module keeps it (for a chain).
-    #[inline]
-    fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
-        let ev = PacketEvent {
-            deep: self.sampler.sample(),
-            ..*ev
-        };
-        match &mut self.handler {
-            Handler::Net(h) => h.process_kept(&ev),
-            Handler::Dns(h) => {
-                h.process(&ev);
-                h.chain_keeps(&ev)
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Handler::Dns(h) = &mut self.handler {
-            h.finish();
-        }
-    }
-
-    /// `{"SCHEMA_KEY": {"period": {...}, ...}}`.
-    fn to_json(&self) -> Value {
-        let (key, period, mut body) = match &self.handler {
-            Handler::Net(h) => {
-                let merged = h.merged(self.periods);
-                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
-                let body = match &merged {
-                    Some(b) => h.to_json(&b.data),
-                    None => h.to_json(&NetBucket::default()),
-                };
-                (pv_handlers::net::SCHEMA_KEY, period, body)
-            }
-            Handler::Dns(h) => {
-                let merged = h.merged(self.periods);
-                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
-                let data = merged.map(|b| b.data).unwrap_or_default();
-                (pv_handlers::dns::SCHEMA_KEY, period, h.to_json(&data))
-            }
-        };
-        let period = match period {
-            Some((first, last)) => {
-                let start = first.unwrap_or(0) / 1_000_000_000;
-                let end = last / 1_000_000_000;
-                json!({"start_ts": start, "length": end.saturating_sub(start)})
-            }
-            None => json!({"start_ts": 0, "length": 0}),
-        };
-        if let Value::Object(m) = &mut body {
-            let mut with_period = Map::new();
-            with_period.insert("period".into(), period);
-            with_period.append(m);
-            body = Value::Object(with_period);
-        }
-        let mut out = Map::new();
-        out.insert(key.into(), body);
-        Value::Object(out)
-    }
 }
 
 /// The result of one policy.
@@ -189,13 +112,7 @@ impl PolicySummary {
     pub fn module_keys(&self) -> Vec<(&str, &'static str)> {
         self.modules
             .iter()
-            .map(|m| {
-                let schema = match m.handler {
-                    Handler::Net(_) => pv_handlers::net::SCHEMA_KEY,
-                    Handler::Dns(_) => pv_handlers::dns::SCHEMA_KEY,
-                };
-                (m.key.as_str(), schema)
-            })
+            .map(|m| (m.key.as_str(), m.schema_key()))
             .collect()
     }
 }
@@ -216,73 +133,6 @@ impl PoliciesSummary {
     }
 }
 
-/// `policy [P] failed to start: ...`, at the key's line (or the module's).
-fn start_error(file: &PolicyFile, policy: &Policy, module: &Module, e: ConfigError) -> String {
-    PolicyError::new(
-        file.source.clone(),
-        e.line.or(Some(module.line)),
-        format!("policy [{}] failed to start: {}", policy.name, e.message),
-    )
-    .to_string()
-}
-
-fn build_modules(
-    file: &PolicyFile,
-    policy: &Policy,
-    tap: &str,
-    opts: &PolicyRunOptions,
-) -> Result<Vec<ModuleRun>, String> {
-    let mut out = Vec::new();
-    for module in &policy.modules {
-        let key = if policy.taps.len() > 1 {
-            policy.module_instance_name(tap, module)
-        } else {
-            module.name.clone()
-        };
-        let periods = module.window.num_periods.max(1) as usize;
-        let handler = match module.type_name.as_str() {
-            "net" => {
-                let mut cfg = net_settings::net_config(module)
-                    .map_err(|e| start_error(file, policy, module, e))?;
-                cfg.geo = opts.geo.clone();
-                Handler::Net(Box::new(NetHandler::new(
-                    cfg,
-                    Some(POLICY_PERIOD_SECS),
-                    periods,
-                )))
-            }
-            "dns" => {
-                let mut cfg = dns_settings::dns_config(module)
-                    .map_err(|e| start_error(file, policy, module, e))?;
-                cfg.geo = opts.geo.clone();
-                Handler::Dns(Box::new(DnsHandler::new(
-                    cfg,
-                    Some(POLICY_PERIOD_SECS),
-                    periods,
-                )))
-            }
-            other => {
-                return Err(PolicyError::new(
-                    file.source.clone(),
-                    Some(module.line),
-                    format!(
-                        "Policy '{}' requires stream handler type '{other}' which is not available",
-                        policy.name
-                    ),
-                )
-                .to_string());
-            }
-        };
-        out.push(ModuleRun {
-            key,
-            sampler: DeepSampler::new(module.window.deep_sample_rate),
-            periods,
-            handler,
-        });
-    }
-    Ok(out)
-}
-
 /// The capture, BPF expression and host spec of one tap of a policy.
 struct TapInput {
     capture: PathBuf,
@@ -297,8 +147,8 @@ fn tap_input(
     opts: &PolicyRunOptions,
 ) -> Result<TapInput, String> {
     let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
-    let mut config = tap.config.clone();
-    config.merge(&policy.input.config);
+    let input = input_settings(file, policy, tap)?;
+    let config = &input.config;
     let capture = match (&opts.capture, config.opt_str("pcap_file")) {
         (Some(c), _) => c.clone(),
         (None, Ok(Some(f))) => PathBuf::from(f),
@@ -308,7 +158,7 @@ fn tap_input(
         (None, Ok(None)) => {
             let what = match config.opt_str("iface") {
                 Ok(Some(iface)) => format!(
-                    "tap '{}' captures from interface '{iface}': live capture is not available in this version; give a capture file (config.pcap_file or the CAPTURE argument)",
+                    "tap '{}' captures from interface '{iface}': `pktvisor summarize` reads capture files; run `pktvisord --config FILE` to capture live, or give a capture file (config.pcap_file or the CAPTURE argument)",
                     tap.name
                 ),
                 _ => format!(
@@ -319,53 +169,10 @@ fn tap_input(
             return Err(at(tap.line, format!("policy [{}]: {what}", policy.name)).to_string());
         }
     };
-    let mut exprs = Vec::new();
-    for (cfg, what) in [(&config, "config"), (&policy.input.filter, "filter")] {
-        match cfg.opt_str("bpf") {
-            Ok(Some(b)) if !b.trim().is_empty() => exprs.push(b.to_string()),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(at(
-                    cfg.line("bpf").unwrap_or(policy.line),
-                    format!(
-                        "policy [{}]: invalid input {what}: {}",
-                        policy.name, e.message
-                    ),
-                )
-                .to_string());
-            }
-        }
-    }
-    let bpf = match exprs.len() {
-        0 => None,
-        1 => exprs.pop(),
-        _ => Some(
-            exprs
-                .iter()
-                .map(|e| format!("({e})"))
-                .collect::<Vec<_>>()
-                .join(" and "),
-        ),
-    };
-    let host_spec = match config.opt_str("host_spec") {
-        Ok(Some(s)) => HostSpec::parse(s).map_err(|e| {
-            at(
-                config.line("host_spec").unwrap_or(tap.line),
-                format!("policy [{}]: host_spec: {e}", policy.name),
-            )
-            .to_string()
-        })?,
-        Ok(None) => HostSpec::default(),
-        Err(e) => {
-            return Err(
-                at(tap.line, format!("policy [{}]: {}", policy.name, e.message)).to_string(),
-            );
-        }
-    };
     Ok(TapInput {
         capture,
-        bpf,
-        host_spec,
+        bpf: input.bpf,
+        host_spec: input.host_spec.unwrap_or_default(),
     })
 }
 
@@ -374,7 +181,7 @@ fn run_tap(
     input: &TapInput,
     modules: &mut [ModuleRun],
     chained: bool,
-    stats: &mut CaptureStats,
+    intake: &mut Intake,
     damage: &mut Vec<String>,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<(), String> {
@@ -394,7 +201,6 @@ fn run_tap(
         Some(expr) => Some(BpfSet::new(expr).map_err(|e| e.to_string())?),
         None => None,
     };
-    let mut link: Option<(u32, Option<LinkType>)> = None;
     let mut since_progress = 0u32;
     loop {
         since_progress += 1;
@@ -407,46 +213,22 @@ fn run_tap(
             Ok(None) => break,
             Err(e) => {
                 damage.push(format!("{}: {e}", path.display()));
-                stats.damage = Some(e.to_string());
+                intake.stats.damage = Some(e.to_string());
                 break;
             }
         };
-        stats.packets_read += 1;
+        intake.stats.packets_read += 1;
         if let Some(bpf) = &mut bpf
             && !bpf
                 .matches(p.linktype, p.data, p.orig_len)
                 .map_err(|e| e.to_string())?
         {
-            stats.bpf_rejected += 1;
+            intake.stats.bpf_rejected += 1;
             continue;
         }
-        let lt = match link {
-            Some((l, lt)) if l == p.linktype => lt,
-            _ => {
-                let lt = LinkType::from_linktype(p.linktype);
-                if !stats.link_types.contains(&p.linktype) {
-                    stats.link_types.push(p.linktype);
-                }
-                link = Some((p.linktype, lt));
-                lt
-            }
-        };
-        let Some(lt) = lt else {
-            stats.unsupported_link_type += 1;
+        let Some(decoded) = intake.decode(&p) else {
             continue;
         };
-        if stats.first_ts_ns.is_none() {
-            stats.first_ts_ns = Some(p.ts_ns);
-        }
-        stats.last_ts_ns = Some(p.ts_ns);
-        let snapped = (p.data.len() as u64) < u64::from(p.orig_len);
-        if snapped {
-            stats.truncated += 1;
-        }
-        let decoded = pv_wire::decode(lt, p.data);
-        if decoded.problem.is_some() && !snapped {
-            stats.malformed += 1;
-        }
         let ev = PacketEvent {
             ts_ns: p.ts_ns,
             cap_len: p.data.len() as u32,
@@ -479,14 +261,20 @@ pub fn run_policies(
                 .tap(tap_name)
                 .ok_or_else(|| format!("{}: tap '{tap_name}' does not exist", file.source))?;
             let input = tap_input(file, policy, tap, opts)?;
-            let modules = build_modules(file, policy, tap_name, opts)?;
+            let modules = build_modules(
+                file,
+                policy,
+                tap_name,
+                opts.geo.as_ref(),
+                ModuleKeys::ModuleName,
+            )?;
             taps.push((input, modules));
         }
         plans.push((policy, taps));
     }
     let mut out = Vec::new();
     for (policy, taps) in plans {
-        let mut stats = CaptureStats::default();
+        let mut intake = Intake::default();
         let mut damage = Vec::new();
         let mut all_modules = Vec::new();
         for (input, mut modules) in taps {
@@ -494,7 +282,7 @@ pub fn run_policies(
                 &input,
                 &mut modules,
                 policy.chained,
-                &mut stats,
+                &mut intake,
                 &mut damage,
                 progress,
             )?;
@@ -505,7 +293,7 @@ pub fn run_policies(
             name: policy.name.clone(),
             num_periods: policy.window.num_periods,
             modules: all_modules,
-            stats,
+            stats: intake.stats,
             damage,
         });
     }

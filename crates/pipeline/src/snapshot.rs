@@ -48,7 +48,7 @@ impl std::error::Error for PeriodError {}
 /// Merges `theirs` into `mine`, both newest first, matching buckets by their start time (every
 /// worker's buckets are aligned to the same period boundaries), or, in summary mode
 /// (`single_bucket`), into the one bucket, which then starts at the earliest worker's start.
-fn merge_buckets<B: Bucket + Clone>(
+pub(crate) fn merge_buckets<B: Bucket + Clone>(
     mine: &mut Vec<TimeBucket<B>>,
     theirs: &[TimeBucket<B>],
     single_bucket: bool,
@@ -179,30 +179,12 @@ impl Snapshot {
 
     /// pktvisor's checks of a single bucket's index (`window_single_json`).
     pub(crate) fn check_bucket(&self, r: &Renderer, index: usize) -> Result<(), PeriodError> {
-        if index >= r.periods {
-            return Err(PeriodError(format!(
-                "invalid metrics period, specify [0, {}]",
-                r.periods.saturating_sub(1)
-            )));
-        }
-        if index >= self.len() {
-            return Err(not_accumulated(0, self.len().saturating_sub(1)));
-        }
-        Ok(())
+        check_bucket(r.periods, self.len(), index)
     }
 
     /// pktvisor's checks of a merged window's size (`window_merged_json`).
     pub(crate) fn check_window(&self, r: &Renderer, n: usize) -> Result<(), PeriodError> {
-        if n < 2 || n > r.periods {
-            return Err(PeriodError(format!(
-                "invalid metrics period, specify [2, {}]",
-                r.periods
-            )));
-        }
-        if n > self.len() {
-            return Err(not_accumulated(2, self.len()));
-        }
-        Ok(())
+        check_window(r.periods, self.len(), n)
     }
 
     /// The newest `n` buckets merged, under the key `"<n>m"` (`"1m"` for one), whatever is
@@ -247,6 +229,34 @@ impl Snapshot {
         top.insert(key.to_string(), Value::Object(w));
         Value::Object(top)
     }
+}
+
+/// pktvisor's checks of a single bucket's index (`window_single_json`) in a window that keeps
+/// `periods` buckets and holds `held`.
+pub(crate) fn check_bucket(periods: usize, held: usize, index: usize) -> Result<(), PeriodError> {
+    if index >= periods {
+        return Err(PeriodError(format!(
+            "invalid metrics period, specify [0, {}]",
+            periods.saturating_sub(1)
+        )));
+    }
+    if index >= held {
+        return Err(not_accumulated(0, held.saturating_sub(1)));
+    }
+    Ok(())
+}
+
+/// pktvisor's checks of a merged window's size (`window_merged_json`).
+pub(crate) fn check_window(periods: usize, held: usize, n: usize) -> Result<(), PeriodError> {
+    if n < 2 || n > periods {
+        return Err(PeriodError(format!(
+            "invalid metrics period, specify [2, {periods}]"
+        )));
+    }
+    if n > held {
+        return Err(not_accumulated(2, held));
+    }
+    Ok(())
 }
 
 fn not_accumulated(low: usize, high: usize) -> PeriodError {

@@ -1,6 +1,7 @@
 //! Summarizing a packet stream: decode once, decide direction and sampling once, feed handlers.
 
 use crate::error::PipelineError;
+use crate::intake::Intake;
 use crate::snapshot::{Renderer, Snapshot};
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
@@ -48,9 +49,7 @@ pub struct Summarizer {
     bpf: Option<BpfSet>,
     net: NetHandler,
     dns: Option<DnsHandler>,
-    stats: CaptureStats,
-    /// The last link type seen and its decoder: packets of one file nearly always share it.
-    link: Option<(u32, Option<LinkType>)>,
+    intake: Intake,
     periods: usize,
 }
 
@@ -73,53 +72,24 @@ impl Summarizer {
                 .dns
                 .clone()
                 .map(|cfg| DnsHandler::new(cfg, opts.period, periods)),
-            stats: CaptureStats::default(),
-            link: None,
+            intake: Intake::default(),
             periods,
         })
-    }
-
-    #[inline]
-    fn link_type(&mut self, linktype: u32) -> Option<LinkType> {
-        match self.link {
-            Some((lt, link)) if lt == linktype => link,
-            _ => {
-                let link = LinkType::from_linktype(linktype);
-                if !self.stats.link_types.contains(&linktype) {
-                    self.stats.link_types.push(linktype);
-                }
-                self.link = Some((linktype, link));
-                link
-            }
-        }
     }
 
     /// Processes one captured packet.
     #[inline]
     pub fn packet(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
-        self.stats.packets_read += 1;
+        self.intake.stats.packets_read += 1;
         if let Some(bpf) = &mut self.bpf
             && !bpf.matches(p.linktype, p.data, p.orig_len)?
         {
-            self.stats.bpf_rejected += 1;
+            self.intake.stats.bpf_rejected += 1;
             return Ok(());
         }
-        let Some(link) = self.link_type(p.linktype) else {
-            self.stats.unsupported_link_type += 1;
+        let Some(decoded) = self.intake.decode(p) else {
             return Ok(());
         };
-        if self.stats.first_ts_ns.is_none() {
-            self.stats.first_ts_ns = Some(p.ts_ns);
-        }
-        self.stats.last_ts_ns = Some(p.ts_ns);
-        let snapped = (p.data.len() as u64) < u64::from(p.orig_len);
-        if snapped {
-            self.stats.truncated += 1;
-        }
-        let decoded = pv_wire::decode(link, p.data);
-        if decoded.problem.is_some() && !snapped {
-            self.stats.malformed += 1;
-        }
         let ev = PacketEvent {
             ts_ns: p.ts_ns,
             cap_len: p.data.len() as u32,
@@ -136,12 +106,12 @@ impl Summarizer {
 
     /// Records damage that ended reading early; the summary of what came before stands.
     pub fn damaged(&mut self, reason: String) {
-        self.stats.damage = Some(reason);
+        self.intake.stats.damage = Some(reason);
     }
 
     /// A copy of the buckets and counters so far (an agent's worker answers readers with it).
     pub fn snapshot(&self) -> Snapshot {
-        snapshot_of(&self.net, self.dns.as_ref(), &self.stats)
+        snapshot_of(&self.net, self.dns.as_ref(), &self.intake.stats)
     }
 
     /// How the snapshots of this summarizer are rendered.
@@ -173,7 +143,7 @@ impl Summarizer {
         Summary {
             net: self.net,
             dns: self.dns,
-            stats: self.stats,
+            stats: self.intake.stats,
             periods: self.periods,
         }
     }

@@ -2,8 +2,8 @@
 //! metric its queries use must be one the agent really serves, so a renamed metric breaks this
 //! test instead of silently emptying a panel.
 
-use super::render;
 use super::tests::{health, parse, summarize};
+use super::{Scrape, render};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -61,7 +61,12 @@ fn dashboard_queries_only_served_metrics() {
     let dashboard: Value = serde_json::from_str(DASHBOARD).expect("the dashboard is JSON");
     assert!(dashboard["schemaVersion"].as_u64().unwrap_or(0) >= 36);
     let (snapshot, renderer) = summarize(usize::MAX);
-    let text = render(&snapshot, &renderer, &health(&snapshot), None);
+    let text = render(&Scrape::command_line(
+        &snapshot,
+        &renderer,
+        &health(&snapshot),
+        None,
+    ));
     let served: BTreeSet<String> = parse(&text)
         .expect("valid exposition")
         .into_iter()

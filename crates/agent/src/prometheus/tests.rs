@@ -1,7 +1,7 @@
 //! The exposition checked by a strict parser written here (not by the writer's own code), and
 //! its values against the bucket JSON that `/api/v1/metrics/bucket/1` serves.
 
-use super::{Health, render};
+use super::{Health, Scrape, render};
 use crate::counters::CaptureCounters;
 use pv_capture::FileReader;
 use pv_pipeline::{Renderer, Snapshot, SummarizeOptions, Summarizer};
@@ -208,7 +208,12 @@ fn exposition_carries_the_last_complete_bucket() {
     let (snapshot, renderer) = summarize(usize::MAX);
     // 16:10:31 to 16:11:02: the minute boundary splits the fixture into two buckets.
     assert_eq!(snapshot.len(), 2);
-    let text = render(&snapshot, &renderer, &health(&snapshot), Some("lab"));
+    let text = render(&Scrape::command_line(
+        &snapshot,
+        &renderer,
+        &health(&snapshot),
+        Some("lab"),
+    ));
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let json = snapshot.bucket_json(&renderer, 1).expect("bucket 1");
     let b = &json["1m"];
@@ -313,7 +318,12 @@ fn exposition_carries_the_last_complete_bucket() {
 fn only_health_while_the_first_bucket_is_live() {
     let (snapshot, renderer) = summarize(100);
     assert_eq!(snapshot.len(), 1);
-    let text = render(&snapshot, &renderer, &health(&snapshot), None);
+    let text = render(&Scrape::command_line(
+        &snapshot,
+        &renderer,
+        &health(&snapshot),
+        None,
+    ));
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!(
         samples.iter().all(|s| s.name.starts_with("pktvisord_")),
@@ -364,4 +374,57 @@ fn the_parser_refuses_what_the_format_forbids() {
     ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
+}
+
+/// A policy added at runtime, fed the whole fixture: net and dns modules reading tap `t`.
+fn added_policy() -> (pv_pipeline::PolicySnapshot, pv_pipeline::PolicyRenderer) {
+    let text = "version: \"1.0\"\nvisor:\n  taps:\n    t:\n      input_type: pcap\n      config:\n        iface: eth0\n  policies:\n    extra:\n      kind: collection\n      input: {tap: t, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n          d: {type: dns}\n";
+    let file =
+        pv_pipeline::pv_policy::parse_policy_str("test", text, &pv_pipeline::policy::catalog())
+            .expect("valid policy");
+    let ctx = pv_pipeline::LiveContext::default();
+    let mut live = pv_pipeline::LivePolicy::new(&file, &file.policies[0], &ctx).expect("builds");
+    let mut reader = FileReader::open(fixture()).expect("fixture");
+    while let Some(p) = reader.next_packet().expect("readable fixture") {
+        live.packet(&p);
+    }
+    (live.snapshot(), live.renderer())
+}
+
+#[test]
+fn added_policies_carry_policy_and_module_labels() {
+    let (snapshot, renderer) = summarize(usize::MAX);
+    let (added, added_renderer) = added_policy();
+    let scrape = Scrape {
+        instance: None,
+        health: None,
+        command_line: Some((&snapshot, &renderer)),
+        added: vec![("extra", &added, &added_renderer)],
+    };
+    let text = render(&scrape);
+    let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let net = added
+        .module_bucket_json(&added_renderer, 0, 1)
+        .expect("bucket 1");
+    let dns = added
+        .module_bucket_json(&added_renderer, 1, 1)
+        .expect("bucket 1");
+    let total = find(&samples, "packets_total", Some(("module", "extra-t-n")));
+    assert_eq!(total.label("policy"), Some("extra"));
+    assert_eq!(total.value, num(&net["packets"]["total"]));
+    let udp = find(
+        &samples,
+        "dns_wire_packets_udp",
+        Some(("module", "extra-t-d")),
+    );
+    assert_eq!(udp.value, num(&dns["dns"]["wire_packets"]["udp"]));
+    assert!(udp.value > 0.0, "{text}");
+    // The command-line policy's samples keep their labels (no module).
+    let default_total = samples
+        .iter()
+        .find(|s| s.name == "packets_total" && s.label("policy") == Some("default"))
+        .expect("the command line policy's packets_total");
+    assert_eq!(default_total.label("module"), None);
+    // Same packets, same module settings: the same count.
+    assert_eq!(default_total.value, total.value);
 }

@@ -59,6 +59,11 @@ impl Exposition {
         }
     }
 
+    /// Replaces the labels every following sample carries (the next policy or module).
+    pub fn set_common(&mut self, common: Vec<(String, String)>) {
+        self.common = common;
+    }
+
     /// Declares a family; a second declaration of the same name is ignored, so that its
     /// samples stay under one HELP/TYPE (the format requires it).
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {

@@ -4,6 +4,7 @@ use clap::Parser;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
+use pv_pipeline::pv_policy::PolicyFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,9 +44,11 @@ struct Cli {
     summary: bool,
 
     /// Run the policies of a pktvisor v4 policy file (`visor.taps`, `visor.policies`,
-    /// `visor.global_handler_config`) and print pktvisor v4's JSON
-    /// (`{"POLICY": {"MODULE": {...}}}`). Each pcap tap reads its `config.pcap_file`; a TARGET
-    /// given on the command line overrides it for every pcap tap.
+    /// `visor.global_handler_config`). Live: with an interface as TARGET, or no TARGET and taps
+    /// that name one `config.iface`, every tap reads that interface and the file's policies run
+    /// beside the command line policy `default`, served on the API like it. Files: each pcap
+    /// tap reads its `config.pcap_file` (a capture file as TARGET overrides it) and pktvisor
+    /// v4's JSON (`{"POLICY": {"MODULE": {...}}}`) is printed.
     #[arg(long = "config", value_name = "POLICY_FILE")]
     config: Option<PathBuf>,
 
@@ -69,9 +72,9 @@ struct Cli {
     #[arg(long)]
     no_promisc: bool,
 
-    /// Enable the admin REST API: POST /api/v1/policies and DELETE /api/v1/policies/NAME are
-    /// served (policies are validated; pktvisord still runs only its command line policy).
-    /// Without it the API is read-only and those answer 404.
+    /// Enable the admin REST API: POST /api/v1/policies starts a policy (pktvisor's YAML or
+    /// JSON, reading tap `default`, the captured interface) and DELETE /api/v1/policies/NAME
+    /// stops one, `default` included. Without it the API is read-only and those answer 404.
     #[arg(long)]
     admin_api: bool,
 
@@ -104,7 +107,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     if !target.exists() {
-        return run_live(&cli, &target.to_string_lossy());
+        return run_live(&cli, &target.to_string_lossy(), None);
     }
     if cli.record.is_some() {
         eprintln!(
@@ -150,7 +153,7 @@ fn summarize_sharded(
     Ok(snapshot.merged_json(&renderer, renderer.periods))
 }
 
-fn run_live(cli: &Cli, target: &str) -> ExitCode {
+fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCode {
     if cli.summary {
         eprintln!(
             "pktvisord: error: --summary needs a capture file; '{target}' is not a file (live capture runs until stopped)"
@@ -177,6 +180,7 @@ fn run_live(cli: &Cli, target: &str) -> ExitCode {
                 prom_instance: cli.prom_instance.clone(),
                 host_spec_text: cli.analysis.host_spec.clone().unwrap_or_default(),
                 admin_api: cli.admin_api,
+                config_file,
                 // Snap length and timestamp precision come from the capture when it opens.
                 record: cli
                     .record
@@ -193,7 +197,36 @@ fn run_live(cli: &Cli, target: &str) -> ExitCode {
     }
 }
 
+/// With `--config`: a live capture when TARGET is an interface (not a file), or when there is
+/// no TARGET and the file's taps name one interface; then the file's policies and the policy
+/// file itself. None: the file's taps read capture files.
+fn live_config(
+    cli: &Cli,
+    config: &std::path::Path,
+) -> Result<Option<(String, PolicyFile)>, String> {
+    if cli.target.as_ref().is_some_and(|t| t.exists()) {
+        return Ok(None);
+    }
+    let file = pv_pipeline::load_policy_file(config).map_err(|e| e.to_string())?;
+    let target = match &cli.target {
+        Some(t) => Some(t.to_string_lossy().into_owned()),
+        None => policy::live_interface(&file)?,
+    };
+    for w in &file.warnings {
+        eprintln!("pktvisord: warning: {}: {w}", file.source);
+    }
+    Ok(target.map(|t| (t, file)))
+}
+
 fn run_config(cli: &Cli, config: &std::path::Path) -> ExitCode {
+    match live_config(cli, config) {
+        Ok(Some((target, file))) => return run_live(cli, &target, Some(file)),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let periods_given = std::env::args().any(|a| a == "--periods" || a.starts_with("--periods="));
     let result = policy::check_flags(&cli.analysis, periods_given)
         .and_then(|()| {
