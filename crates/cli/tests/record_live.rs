@@ -215,7 +215,9 @@ fn live_recording_matches_tcpdump_and_survives_kill_9() {
     lab.start_web();
     let b = lab.b.clone();
 
-    // 1. Recording with the default 64 KiB cutoff, zstd, small files.
+    // 1. Recording with the default 64 KiB cutoff, zstd, small files. Both capture IPv4 only
+    // (the traffic is IPv4): an ARP exchange can come at any time, and one between the agent's
+    // stop and tcpdump's would be in the reference only.
     let reference = lab.dir.join("reference.pcap");
     let out = lab.dir.join("rec");
     let tcpdump = lab.spawn(
@@ -232,10 +234,15 @@ fn live_recording_matches_tcpdump_and_survives_kill_9() {
             "nano",
             "-w",
             reference.to_str().unwrap(),
+            "ip",
         ],
         None,
     );
-    let agent = lab.start_agent(10891, &out, &["--compress", "zstd", "--rotate-size", "1M"]);
+    let agent = lab.start_agent(
+        10891,
+        &out,
+        &["--compress", "zstd", "--rotate-size", "1M", "-b", "ip"],
+    );
     std::thread::sleep(Duration::from_secs(1));
     lab.traffic();
     std::thread::sleep(Duration::from_millis(1500));
