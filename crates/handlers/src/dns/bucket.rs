@@ -4,7 +4,7 @@ use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
 use crate::geo::{GeoLoc, Hashed};
 use crate::json;
-use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames};
+use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames, TopU16};
 use pv_wire::L3;
 use serde_json::{Map, Value, json};
 
@@ -86,9 +86,9 @@ pub struct DnsBucket {
     top_nodata: TopNames,
     top_noerror: TopNames,
     top_qname_by_resp_bytes: TopNames,
-    top_udp_ports: TopN<u16>,
-    top_qtype: TopN<u16>,
-    top_rcode: TopN<u16>,
+    top_udp_ports: TopU16,
+    top_qtype: TopU16,
+    top_rcode: TopU16,
     top_query_ecs: TopNames,
     /// Locations and ASNs of queries' ECS addresses (filled only with MaxMind databases).
     top_geo_loc_ecs: TopN<Hashed<GeoLoc>>,
