@@ -326,10 +326,11 @@ impl Core {
         msg: &DnsMessage<'_>,
         name: Option<&NameText>,
     ) {
-        let qname = name.map(NameText::as_str);
+        let qname = name.map(NameText::as_bytes);
         let suffix_len = if self.filtering {
             let filters = &self.config.filters;
-            let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
+            let text = name.map(NameText::as_str);
+            let Some(suffix_len) = filters.check(msg, text, self.geo.as_mut()) else {
                 self.window.bucket_at(ts_ns).filtered(ts_ns);
                 return;
             };
@@ -337,8 +338,8 @@ impl Core {
         } else {
             0
         };
-        let suffix_len = match (suffix_len, qname) {
-            (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name),
+        let suffix_len = match (suffix_len, name) {
+            (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name.as_str()),
             (s, _) => s,
         };
         let ecs_text;

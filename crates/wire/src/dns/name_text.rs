@@ -183,6 +183,14 @@ impl NameText {
         std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
+    /// The text's bytes ("" after an error): printable ASCII, so the `&str` of
+    /// [`as_str`](Self::as_str) without its UTF-8 check, for callers that only
+    /// hash, compare or store the name.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
+
     /// Offsets of the `.` bytes of [`as_str`](Self::as_str), ascending.
     #[inline]
     pub fn dots(&self) -> &[u16] {
