@@ -17,7 +17,7 @@ use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
-use pv_wire::dns::{DnsMessage, NameText, parse};
+use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
@@ -293,16 +293,14 @@ impl Core {
                 self.window.bucket_at(ts_ns).timed_out(expired);
             }
         }
-        let Ok(msg) = parse(payload, self.parse_records) else {
+        // The name buffer is lent out for this message so that `self` stays free to update.
+        let mut name = std::mem::take(&mut self.name);
+        let Ok(msg) = parse_with_name(payload, self.parse_records, &mut name) else {
+            self.name = name;
             self.window.bucket_at(ts_ns).malformed();
             return;
         };
-        // The name buffer is lent out for this message so that `self` stays free to update.
-        let mut name = std::mem::take(&mut self.name);
-        let has_name = msg
-            .question
-            .as_ref()
-            .is_some_and(|q| name.write(&q.name).is_ok());
+        let has_name = !name.is_empty();
         self.message_with_name(
             ev,
             ts_ns,
