@@ -8,6 +8,7 @@ pub mod psl;
 pub mod qname;
 pub mod settings;
 mod xact;
+mod xact_index;
 
 pub use bucket::{DnsBucket, DnsCounters, DnsEvent, Transport};
 pub use filter::DnsFilters;
