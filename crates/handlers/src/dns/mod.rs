@@ -126,8 +126,6 @@ struct Core {
     xacts: XactTable,
     /// p90 transaction times (µs) of the last complete bucket, (in, out): the "slow" bar.
     slow_us: (u64, u64),
-    /// Reused buffers for the lower-cased question name and its dots.
-    name: NameText,
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
     /// Lookups of ECS addresses, when a database is loaded and needed.
@@ -140,6 +138,9 @@ struct Core {
 
 pub struct DnsHandler {
     core: Core,
+    /// Reused buffers for the lower-cased question name and its dots: outside `Core`, so that
+    /// the name can be read while `Core` updates itself.
+    name: NameText,
     /// One bit per port: whether it carries DNS (checked twice per packet).
     dns_ports: Box<[u64; 1024]>,
     tcp: DnsTcpReassembler,
@@ -166,9 +167,9 @@ impl DnsHandler {
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
                 slow_us: (0, 0),
-                name: NameText::new(),
                 expired_at: 0,
             },
+            name: NameText::new(),
             tcp,
             tcp_expired_at: 0,
         }
@@ -201,9 +202,11 @@ impl DnsHandler {
             return;
         };
         match transport {
-            Transport::Udp => self
-                .core
-                .message(ev, ev.ts_ns, d.l4_payload, transport, port),
+            Transport::Udp => {
+                let name = &mut self.name;
+                self.core
+                    .message(ev, ev.ts_ns, d.l4_payload, transport, port, name);
+            }
             Transport::Tcp => {
                 let key = StreamKey {
                     src: d.src,
@@ -211,14 +214,14 @@ impl DnsHandler {
                     src_port: d.src_port,
                     dst_port: d.dst_port,
                 };
-                let core = &mut self.core;
+                let (core, name) = (&mut self.core, &mut self.name);
                 self.tcp.segment(
                     ev.ts_ns,
                     key,
                     d.tcp_seq,
                     d.tcp_flags,
                     d.l4_payload,
-                    &mut |msg, ts| core.message(ev, ts, msg, transport, port),
+                    &mut |msg, ts| core.message(ev, ts, msg, transport, port, name),
                 );
                 let second = ev.ts_ns / 1_000_000_000;
                 if second != self.tcp_expired_at {
@@ -279,6 +282,7 @@ impl Core {
         payload: &[u8],
         transport: Transport,
         port: u16,
+        name: &mut NameText,
     ) {
         // Rotate first, so a closing bucket's latencies set the slow bar for this message.
         let closed_before = self.window.closed_buckets();
@@ -294,10 +298,7 @@ impl Core {
                 self.window.bucket_at(ts_ns).timed_out(expired);
             }
         }
-        // The name buffer is lent out for this message so that `self` stays free to update.
-        let mut name = std::mem::take(&mut self.name);
-        let Ok(msg) = parse_with_name(payload, self.parse_records, &mut name) else {
-            self.name = name;
+        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
             self.window.bucket_at(ts_ns).malformed();
             return;
         };
@@ -309,9 +310,8 @@ impl Core {
             transport,
             port,
             &msg,
-            has_name.then_some(&name),
+            has_name.then_some(name),
         );
-        self.name = name;
     }
 
     #[allow(clippy::too_many_arguments)]
