@@ -47,6 +47,7 @@ pub fn aggregate(domain: &str, suffix_len: usize) -> (&str, &str) {
 /// [`aggregate`] for a name whose `.` offsets are known (ascending, every `.` of the text,
 /// escaped ones included, as [`pv_wire::dns::NameText`] gives them): the same cuts, found
 /// without scanning the text. The name is given as its bytes (the handler keeps it so).
+#[inline]
 pub fn aggregate_at<'a>(domain: &'a [u8], dots: &[u16], suffix_len: usize) -> (&'a [u8], &'a [u8]) {
     let bytes = domain;
     let len = bytes.len();
