@@ -8,6 +8,7 @@ mod hash_set;
 pub mod quantiles;
 pub mod rate;
 pub mod top_names;
+pub mod top_u16;
 pub mod topn;
 pub mod window;
 
@@ -15,6 +16,7 @@ pub use cardinality::Cardinality;
 pub use quantiles::Quantiles;
 pub use rate::{Rate, SecondClock, Tick};
 pub use top_names::TopNames;
+pub use top_u16::TopU16;
 pub use topn::TopN;
 pub use window::{Bucket, Window};
 

@@ -6,6 +6,7 @@
 //! the reported quantiles are those of these per-second values.
 
 use crate::quantiles::Quantiles;
+use std::borrow::Cow;
 
 /// Tracks which second of packet time is current for a group of rates that share it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,8 +60,11 @@ const MAX_SECONDS: usize = 7200;
 /// is then approximate in its rates only).
 #[derive(Clone, Debug, Default)]
 pub struct Rate {
-    /// Nonzero seconds, ascending, as (second, count); the current one included.
+    /// Nonzero seconds, ascending, as (second, count); the current one's count may be partly
+    /// in `live` still.
     seconds: Vec<(u64, u64)>,
+    /// Count of the current second not yet in `seconds` (see [`Rate::add`]).
+    live: u64,
     /// Seconds covered, as disjoint ascending inclusive ranges: zero unless in `seconds`.
     spans: Vec<(u64, u64)>,
     /// The second under way (None before `start`).
@@ -80,8 +84,19 @@ impl Rate {
         }
     }
 
+    /// Counts `amount` in the current second (nothing before [`start`](Self::start)). Runs for
+    /// every packet, several times: it only adds to `live`, which joins `seconds` when the
+    /// second ends or the rate is read.
     #[inline]
     pub fn add(&mut self, amount: u64) {
+        if self.current.is_some() {
+            self.live += amount;
+        }
+    }
+
+    /// Moves `live` into `seconds`: the state `add` would have left by updating `seconds` itself.
+    fn settle(&mut self) {
+        let amount = std::mem::take(&mut self.live);
         let Some(sec) = self.current else {
             return;
         };
@@ -97,6 +112,16 @@ impl Rate {
         }
     }
 
+    /// This rate with `live` settled, for reading.
+    fn settled(&self) -> Cow<'_, Rate> {
+        if self.live == 0 {
+            return Cow::Borrowed(self);
+        }
+        let mut rate = self.clone();
+        rate.settle();
+        Cow::Owned(rate)
+    }
+
     /// The second under way is now `second` (the ones between were idle).
     #[inline]
     pub fn end_second(&mut self, second: u64) {
@@ -107,6 +132,7 @@ impl Rate {
         if second <= cur {
             return;
         }
+        self.settle();
         self.current = Some(second);
         match self.spans.last_mut() {
             Some((_, last)) if *last >= cur => *last = second,
@@ -145,14 +171,19 @@ impl Rate {
 
     /// The value of the second in progress.
     pub fn live(&self) -> u64 {
-        match (self.current, self.seconds.last()) {
+        let settled = match (self.current, self.seconds.last()) {
             (Some(cur), Some((s, count))) if *s == cur => *count,
             _ => 0,
-        }
+        };
+        settled + self.live
     }
 
     /// Quantile (nearest rank) over every second covered, the one in progress included.
     pub fn quantile(&self, rank: f64) -> Option<u64> {
+        self.settled().settled_quantile(rank)
+    }
+
+    fn settled_quantile(&self, rank: f64) -> Option<u64> {
         if self.spans.is_empty() && self.folded.is_empty() && self.folded_zeros == 0 {
             return None;
         }
@@ -167,6 +198,8 @@ impl Rate {
 
     /// Adds another rate's seconds: equal seconds add up, others join.
     pub fn merge(&mut self, other: &Rate) {
+        self.settle();
+        let other = other.settled();
         let mut merged = Vec::with_capacity(self.seconds.len() + other.seconds.len());
         let (mut a, mut b) = (
             self.seconds.iter().peekable(),
@@ -254,6 +287,24 @@ mod tests {
             rate.add(amount);
         }
         rate
+    }
+
+    #[test]
+    fn the_second_under_way_is_read_and_merged_before_it_ends() {
+        let mut r = feed(&[(5, 2), (6, 1), (6, 3)]);
+        assert_eq!(r.live(), 4);
+        // seconds 5 → 2, 6 → 4 (under way)
+        assert_eq!(r.quantile(1.0), Some(4));
+        let mut m = feed(&[(6, 10)]);
+        m.merge(&r);
+        assert_eq!((m.live(), m.quantile(1.0)), (14, Some(14)));
+        r.add(1);
+        r.end_second(8);
+        r.add(7);
+        // seconds 5 → 2, 6 → 5, 7 → 0, 8 → 7 (under way)
+        assert_eq!(r.live(), 7);
+        assert_eq!(r.quantile(0.25), Some(0));
+        assert_eq!(r.quantile(0.75), Some(5));
     }
 
     #[test]

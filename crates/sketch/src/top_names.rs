@@ -58,12 +58,13 @@ const FREE_SLOT: Slot = Slot {
 #[derive(Clone, Debug, Default)]
 struct NameDict {
     slots: Vec<Slot>,
-    arena: String,
+    /// Names as bytes: they are text (UTF-8) when given, and become strings again when reported.
+    arena: Vec<u8>,
     len: usize,
 }
 
 impl NameDict {
-    fn get(&self, hash: u64) -> Option<&str> {
+    fn get(&self, hash: u64) -> Option<&[u8]> {
         if self.slots.is_empty() {
             return None;
         }
@@ -84,7 +85,7 @@ impl NameDict {
 
     /// Adds a name unless its hash is there already.
     #[inline]
-    fn insert(&mut self, hash: u64, name: &str) {
+    fn insert(&mut self, hash: u64, name: &[u8]) {
         if (self.len + 1) * 2 > self.slots.len() && self.slots.len() < DICT_MAX_SLOTS {
             self.grow();
         }
@@ -107,7 +108,7 @@ impl NameDict {
             off: self.arena.len() as u32,
             len: name.len() as u32,
         };
-        self.arena.push_str(name);
+        self.arena.extend_from_slice(name);
         self.len += 1;
     }
 
@@ -122,7 +123,7 @@ impl NameDict {
             self,
             NameDict {
                 slots: vec![FREE_SLOT; slots],
-                arena: String::with_capacity(self.arena.len()),
+                arena: Vec::with_capacity(self.arena.len()),
                 len: 0,
             },
         );
@@ -132,7 +133,7 @@ impl NameDict {
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
+    fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
         self.slots.iter().filter(|s| s.hash != FREE).map(|s| {
             let off = s.off as usize;
             (s.hash, &self.arena[off..off + s.len as usize])
@@ -169,21 +170,23 @@ impl TopNames {
     }
 
     #[inline]
-    fn name_hash(&self, name: &str) -> u64 {
-        self.hasher.hash_one(name.as_bytes()).max(1)
+    fn name_hash(&self, name: &[u8]) -> u64 {
+        self.hasher.hash_one(name).max(1)
     }
 
+    /// Counts a name, given as text or as the bytes of a text (UTF-8).
     #[inline]
-    pub fn update_ref(&mut self, name: &str) {
+    pub fn update_ref<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N) {
         self.update_ref_by(name, 1);
     }
 
-    /// Adds `weight` to a name.
+    /// Adds `weight` to a name, given as text or as the bytes of a text (UTF-8).
     #[inline]
-    pub fn update_ref_by(&mut self, name: &str, weight: u64) {
+    pub fn update_ref_by<N: AsRef<[u8]> + ?Sized>(&mut self, name: &N, weight: u64) {
         if weight == 0 {
             return;
         }
+        let name = name.as_ref();
         let hash = self.name_hash(name);
         if hash == self.run.0 {
             self.run.1 += weight;
@@ -250,7 +253,8 @@ impl TopNames {
     /// As [`crate::TopN::top`].
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(String, u64)> {
         let sketch = self.sketch_now();
-        let mut rows: Vec<(&str, u64)> = frequent_rows(&sketch, min_count)
+        // Byte order is the order of the texts (UTF-8 sorts as its code points).
+        let mut rows: Vec<(&[u8], u64)> = frequent_rows(&sketch, min_count)
             .into_iter()
             .filter_map(|(hash, count)| Some((self.names.get(hash)?, count)))
             .collect();
@@ -259,7 +263,7 @@ impl TopNames {
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         rows.truncate(n);
         rows.into_iter()
-            .map(|(name, count)| (name.to_string(), count))
+            .map(|(name, count)| (String::from_utf8_lossy(name).into_owned(), count))
             .collect()
     }
 }
@@ -385,16 +389,16 @@ mod tests {
     fn dictionary_lookups() {
         let mut d = NameDict::default();
         for i in 1..=1000u64 {
-            d.insert(i * 0x9e37_79b9, &format!("name{i}"));
+            d.insert(i * 0x9e37_79b9, format!("name{i}").as_bytes());
         }
-        d.insert(0x9e37_79b9, "again");
+        d.insert(0x9e37_79b9, b"again");
         assert_eq!(d.len, 1000);
-        assert_eq!(d.get(0x9e37_79b9), Some("name1"));
-        assert_eq!(d.get(1000 * 0x9e37_79b9), Some("name1000"));
+        assert_eq!(d.get(0x9e37_79b9), Some(&b"name1"[..]));
+        assert_eq!(d.get(1000 * 0x9e37_79b9), Some(&b"name1000"[..]));
         assert_eq!(d.get(7), None);
         d.rebuild(d.slots.len(), |h| h % 2 == 0);
         assert_eq!(d.len, 500);
-        assert_eq!(d.get(2 * 0x9e37_79b9), Some("name2"));
+        assert_eq!(d.get(2 * 0x9e37_79b9), Some(&b"name2"[..]));
         assert_eq!(d.get(0x9e37_79b9), None);
     }
 }

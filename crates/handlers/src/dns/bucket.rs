@@ -4,7 +4,7 @@ use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
 use crate::geo::{GeoLoc, Hashed};
 use crate::json;
-use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames};
+use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames, TopU16};
 use pv_wire::L3;
 use serde_json::{Map, Value, json};
 
@@ -34,8 +34,9 @@ pub struct DnsEvent<'a> {
     pub rcode: u8,
     pub answers: u16,
     pub qtype: Option<u16>,
-    /// Lower-cased question name, when the question parsed.
-    pub qname: Option<&'a str>,
+    /// Lower-cased question name, when the question parsed: printable ASCII, kept as bytes
+    /// (it is hashed and stored, and becomes text only in reports).
+    pub qname: Option<&'a [u8]>,
     /// Offsets of the dots in `qname` (see [`pv_wire::dns::NameText::dots`]).
     pub qname_dots: &'a [u16],
     /// Length of a known suffix of the name that shifts qname aggregation (0: none).
@@ -86,9 +87,9 @@ pub struct DnsBucket {
     top_nodata: TopNames,
     top_noerror: TopNames,
     top_qname_by_resp_bytes: TopNames,
-    top_udp_ports: TopN<u16>,
-    top_qtype: TopN<u16>,
-    top_rcode: TopN<u16>,
+    top_udp_ports: TopU16,
+    top_qtype: TopU16,
+    top_rcode: TopU16,
     top_query_ecs: TopNames,
     /// Locations and ASNs of queries' ECS addresses (filled only with MaxMind databases).
     top_geo_loc_ecs: TopN<Hashed<GeoLoc>>,
@@ -186,7 +187,7 @@ impl DnsBucket {
         }
         if let Some(name) = ev.qname {
             if groups.cardinality {
-                self.qname_card.update(name);
+                self.qname_card.update_text(name);
             }
             if groups.top_qnames {
                 self.top_names(ev, name, groups.top_qnames_details);
@@ -211,7 +212,7 @@ impl DnsBucket {
         }
     }
 
-    fn top_names(&mut self, ev: &DnsEvent<'_>, name: &str, details: bool) {
+    fn top_names(&mut self, ev: &DnsEvent<'_>, name: &[u8], details: bool) {
         if ev.response {
             match ev.rcode {
                 RCODE_SRVFAIL => self.top_srvfail.update_ref(name),
@@ -250,7 +251,7 @@ impl DnsBucket {
         elapsed_ns: u64,
         query_size: u32,
         reply_size: usize,
-        qname: Option<&str>,
+        qname: Option<&[u8]>,
         slow: (u64, u64),
     ) {
         let us = elapsed_ns / 1_000;

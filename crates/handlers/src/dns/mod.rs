@@ -8,6 +8,7 @@ pub mod psl;
 pub mod qname;
 pub mod settings;
 mod xact;
+mod xact_index;
 
 pub use bucket::{DnsBucket, DnsCounters, DnsEvent, Transport};
 pub use filter::DnsFilters;
@@ -17,7 +18,7 @@ use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
 use pv_sketch::window::TimeBucket;
-use pv_wire::dns::{DnsMessage, NameText, parse};
+use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
@@ -125,8 +126,6 @@ struct Core {
     xacts: XactTable,
     /// p90 transaction times (µs) of the last complete bucket, (in, out): the "slow" bar.
     slow_us: (u64, u64),
-    /// Reused buffers for the lower-cased question name and its dots.
-    name: NameText,
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
     /// Lookups of ECS addresses, when a database is loaded and needed.
@@ -139,6 +138,9 @@ struct Core {
 
 pub struct DnsHandler {
     core: Core,
+    /// Reused buffers for the lower-cased question name and its dots: outside `Core`, so that
+    /// the name can be read while `Core` updates itself.
+    name: NameText,
     /// One bit per port: whether it carries DNS (checked twice per packet).
     dns_ports: Box<[u64; 1024]>,
     tcp: DnsTcpReassembler,
@@ -165,9 +167,9 @@ impl DnsHandler {
                 window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
                 slow_us: (0, 0),
-                name: NameText::new(),
                 expired_at: 0,
             },
+            name: NameText::new(),
             tcp,
             tcp_expired_at: 0,
         }
@@ -200,9 +202,11 @@ impl DnsHandler {
             return;
         };
         match transport {
-            Transport::Udp => self
-                .core
-                .message(ev, ev.ts_ns, d.l4_payload, transport, port),
+            Transport::Udp => {
+                let name = &mut self.name;
+                self.core
+                    .message(ev, ev.ts_ns, d.l4_payload, transport, port, name);
+            }
             Transport::Tcp => {
                 let key = StreamKey {
                     src: d.src,
@@ -210,14 +214,14 @@ impl DnsHandler {
                     src_port: d.src_port,
                     dst_port: d.dst_port,
                 };
-                let core = &mut self.core;
+                let (core, name) = (&mut self.core, &mut self.name);
                 self.tcp.segment(
                     ev.ts_ns,
                     key,
                     d.tcp_seq,
                     d.tcp_flags,
                     d.l4_payload,
-                    &mut |msg, ts| core.message(ev, ts, msg, transport, port),
+                    &mut |msg, ts| core.message(ev, ts, msg, transport, port, name),
                 );
                 let second = ev.ts_ns / 1_000_000_000;
                 if second != self.tcp_expired_at {
@@ -278,6 +282,7 @@ impl Core {
         payload: &[u8],
         transport: Transport,
         port: u16,
+        name: &mut NameText,
     ) {
         // Rotate first, so a closing bucket's latencies set the slow bar for this message.
         let closed_before = self.window.closed_buckets();
@@ -293,16 +298,11 @@ impl Core {
                 self.window.bucket_at(ts_ns).timed_out(expired);
             }
         }
-        let Ok(msg) = parse(payload, self.parse_records) else {
+        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
             self.window.bucket_at(ts_ns).malformed();
             return;
         };
-        // The name buffer is lent out for this message so that `self` stays free to update.
-        let mut name = std::mem::take(&mut self.name);
-        let has_name = msg
-            .question
-            .as_ref()
-            .is_some_and(|q| name.write(&q.name).is_ok());
+        let has_name = !name.is_empty();
         self.message_with_name(
             ev,
             ts_ns,
@@ -310,9 +310,8 @@ impl Core {
             transport,
             port,
             &msg,
-            has_name.then_some(&name),
+            has_name.then_some(name),
         );
-        self.name = name;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -326,10 +325,11 @@ impl Core {
         msg: &DnsMessage<'_>,
         name: Option<&NameText>,
     ) {
-        let qname = name.map(NameText::as_str);
+        let qname = name.map(NameText::as_bytes);
         let suffix_len = if self.filtering {
             let filters = &self.config.filters;
-            let Some(suffix_len) = filters.check(msg, qname, self.geo.as_mut()) else {
+            let text = name.map(NameText::as_str);
+            let Some(suffix_len) = filters.check(msg, text, self.geo.as_mut()) else {
                 self.window.bucket_at(ts_ns).filtered(ts_ns);
                 return;
             };
@@ -337,8 +337,8 @@ impl Core {
         } else {
             0
         };
-        let suffix_len = match (suffix_len, qname) {
-            (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name),
+        let suffix_len = match (suffix_len, name) {
+            (0, Some(name)) if self.config.public_suffix_list => psl::suffix_len(name.as_str()),
             (s, _) => s,
         };
         let ecs_text;

@@ -46,12 +46,13 @@ pub fn aggregate(domain: &str, suffix_len: usize) -> (&str, &str) {
 
 /// [`aggregate`] for a name whose `.` offsets are known (ascending, every `.` of the text,
 /// escaped ones included, as [`pv_wire::dns::NameText`] gives them): the same cuts, found
-/// without scanning the text.
-pub fn aggregate_at<'a>(domain: &'a str, dots: &[u16], suffix_len: usize) -> (&'a str, &'a str) {
-    let bytes = domain.as_bytes();
+/// without scanning the text. The name is given as its bytes (the handler keeps it so).
+#[inline]
+pub fn aggregate_at<'a>(domain: &'a [u8], dots: &[u16], suffix_len: usize) -> (&'a [u8], &'a [u8]) {
+    let bytes = domain;
     let len = bytes.len();
     if len < 5 {
-        return (domain, "");
+        return (domain, &[]);
     }
     // Same bound as `aggregate`: the first cut is the last dot at or before `end`.
     let end = if suffix_len > 0 && len > suffix_len {
@@ -71,7 +72,7 @@ pub fn aggregate_at<'a>(domain: &'a str, dots: &[u16], suffix_len: usize) -> (&'
         0 => (domain, domain),
         // The only dot at or before `end` is at 0: no cut (as `aggregate`'s `first > 0`).
         _ if dots[upto - 1] == 0 => (domain, domain),
-        1 => (domain, ""),
+        1 => (domain, &[]),
         2 => (cut(0), domain),
         _ if dots[upto - 2] == 0 => (cut(upto - 2), domain),
         _ => (cut(upto - 2), cut(upto - 3)),
@@ -114,9 +115,10 @@ mod tests {
         );
         for name in &names {
             for suffix in 0..=name.len() + 1 {
+                let (q2, q3) = aggregate(name, suffix);
                 assert_eq!(
-                    aggregate_at(name, &dots(name), suffix),
-                    aggregate(name, suffix),
+                    aggregate_at(name.as_bytes(), &dots(name), suffix),
+                    (q2.as_bytes(), q3.as_bytes()),
                     "{name:?} / {suffix}"
                 );
             }

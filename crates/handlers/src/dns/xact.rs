@@ -8,8 +8,9 @@
 //! one hash to open and one to close: expiry and eviction pop closed queries off the front
 //! without looking them up.
 
+use super::xact_index::XactIndex;
 use ahash::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// The query's view of a transaction: client → server, plus the DNS id.
@@ -78,9 +79,10 @@ pub enum ReplyMatch {
 pub struct XactTable {
     ttl_ns: u64,
     cap: usize,
-    /// Open transactions: key → sequence number of the query in `queries`. Keyed by a
-    /// per-process random hash: the keys come off the network.
-    open: HashMap<PackedKey, u64, RandomState>,
+    /// Open transactions: key hash → sequence number of the query in `queries`. A per-process
+    /// random hash: the keys come off the network.
+    open: XactIndex,
+    hasher: RandomState,
     /// Queries in arrival order; the one at index `i` has sequence number `first_seq + i`.
     /// Closed ones stay until they reach the front or the queue is compacted.
     queries: VecDeque<Query>,
@@ -93,7 +95,8 @@ impl XactTable {
         Self {
             ttl_ns,
             cap: cap.max(1),
-            open: HashMap::with_hasher(RandomState::new()),
+            open: XactIndex::default(),
+            hasher: RandomState::new(),
             queries: VecDeque::new(),
             first_seq: 0,
             evicted: 0,
@@ -111,17 +114,57 @@ impl XactTable {
         self.queries.get_mut(index)
     }
 
+    #[inline]
+    fn hash(&self, key: &PackedKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The index slot of the open transaction with `key`.
+    #[inline]
+    fn find(&self, hash: u64, key: &PackedKey) -> Option<usize> {
+        let (queries, first_seq) = (&self.queries, self.first_seq);
+        self.open.find(hash, |seq| {
+            seq.checked_sub(first_seq)
+                .and_then(|i| queries.get(usize::try_from(i).ok()?))
+                .is_some_and(|q| q.key == *key)
+        })
+    }
+
+    /// Removes the index entry of the query at the front of the queue if it is open; returns
+    /// whether it was.
+    fn unindex_front(&mut self) -> bool {
+        let Some(&q) = self.queries.front() else {
+            return false;
+        };
+        if !q.open {
+            return false;
+        }
+        let first_seq = self.first_seq;
+        if let Some(slot) = self.open.find(self.hash(&q.key), |s| s == first_seq) {
+            self.open.remove(slot);
+        }
+        true
+    }
+
     pub fn query(&mut self, key: XactKey, ts_ns: u64, query_size: u32) {
         let key = PackedKey::from(&key);
-        if self.open.len() >= self.cap && !self.open.contains_key(&key) {
+        let hash = self.hash(&key);
+        let found = self.find(hash, &key);
+        if found.is_none() && self.open.len() >= self.cap {
+            // Moves other index entries only: `found` (None) stays true.
             self.evict_oldest();
         }
         let seq = self.first_seq + self.queries.len() as u64;
-        // A query again on an open transaction's key replaces it.
-        if let Some(replaced) = self.open.insert(key, seq)
-            && let Some(q) = self.query_mut(replaced)
-        {
-            q.open = false;
+        match found {
+            // A query again on an open transaction's key replaces it.
+            Some(slot) => {
+                let replaced = self.open.seq(slot);
+                self.open.set_seq(slot, seq);
+                if let Some(q) = self.query_mut(replaced) {
+                    q.open = false;
+                }
+            }
+            None => self.open.insert(hash, seq),
         }
         self.queries.push_back(Query {
             key,
@@ -138,19 +181,32 @@ impl XactTable {
     /// Drops the closed queries and renumbers the open ones.
     #[cold]
     fn compact(&mut self) {
-        self.queries.retain(|q| q.open);
+        // Renumbered in queue order: a new number is never above the old one, and never
+        // equal to the old number of a query further on, so looking entries up by old number
+        // stays unambiguous.
+        let mut kept = 0;
         for (i, q) in self.queries.iter().enumerate() {
-            if let Some(seq) = self.open.get_mut(&q.key) {
-                *seq = self.first_seq + i as u64;
+            if !q.open {
+                continue;
             }
+            let old_seq = self.first_seq + i as u64;
+            if let Some(slot) = self
+                .open
+                .find(self.hasher.hash_one(q.key), |s| s == old_seq)
+            {
+                self.open.set_seq(slot, self.first_seq + kept);
+            }
+            kept += 1;
         }
+        self.queries.retain(|q| q.open);
     }
 
     fn evict_oldest(&mut self) {
-        while let Some(q) = self.queries.pop_front() {
+        while !self.queries.is_empty() {
+            let was_open = self.unindex_front();
+            self.queries.pop_front();
             self.first_seq += 1;
-            if q.open {
-                self.open.remove(&q.key);
+            if was_open {
                 self.evicted += 1;
                 return;
             }
@@ -159,9 +215,11 @@ impl XactTable {
 
     pub fn reply(&mut self, key: XactKey, ts_ns: u64) -> ReplyMatch {
         let ttl_ns = self.ttl_ns;
-        let Some(seq) = self.open.remove(&PackedKey::from(&key)) else {
+        let key = PackedKey::from(&key);
+        let Some(slot) = self.find(self.hash(&key), &key) else {
             return ReplyMatch::Unmatched;
         };
+        let seq = self.open.remove(slot);
         let Some(q) = self.query_mut(seq) else {
             return ReplyMatch::Unmatched;
         };
@@ -184,8 +242,7 @@ impl XactTable {
             if now_ns.saturating_sub(q.ts_ns) <= self.ttl_ns {
                 break;
             }
-            if q.open {
-                self.open.remove(&q.key);
+            if self.unindex_front() {
                 expired += 1;
             }
             self.queries.pop_front();
@@ -265,6 +322,66 @@ mod tests {
             }
         );
         assert_eq!(t.open_count(), 0);
+    }
+
+    #[test]
+    fn agrees_with_a_list_of_open_queries() {
+        // Short TTL: expiry; long TTL: the queue grows and is compacted; small cap: eviction.
+        for (ttl, cap) in [(50, 40), (5_000, 40), (100_000, 50_000)] {
+            check_against_a_list(ttl, cap);
+        }
+    }
+
+    /// The reference: open queries in arrival order, searched one by one.
+    fn check_against_a_list(ttl: u64, cap: usize) {
+        let mut t = XactTable::new(ttl, cap);
+        let mut open: Vec<(u16, u64, u32)> = Vec::new();
+        let (mut evicted, mut state) = (0, 7u64);
+        for ts in 0..30_000u64 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let id = (state >> 40) as u16 % 64;
+            match state >> 61 {
+                0..=3 => {
+                    t.query(key(id), ts, ts as u32);
+                    if let Some(i) = open.iter().position(|q| q.0 == id) {
+                        open.remove(i);
+                    } else if open.len() >= cap {
+                        open.remove(0);
+                        evicted += 1;
+                    }
+                    open.push((id, ts, ts as u32));
+                }
+                4..=6 => {
+                    let expected = match open.iter().position(|q| q.0 == id) {
+                        Some(i) => {
+                            let (_, at, size) = open.remove(i);
+                            if ts - at > ttl {
+                                ReplyMatch::TimedOut
+                            } else {
+                                ReplyMatch::Matched {
+                                    query_size: size,
+                                    elapsed_ns: ts - at,
+                                }
+                            }
+                        }
+                        None => ReplyMatch::Unmatched,
+                    };
+                    assert_eq!(t.reply(key(id), ts), expected, "ts {ts}");
+                }
+                _ => {
+                    let before = open.len();
+                    open.retain(|q| ts - q.1 <= ttl);
+                    assert_eq!(t.expire(ts), (before - open.len()) as u64, "ts {ts}");
+                }
+            }
+            assert_eq!(
+                (t.open_count(), t.evicted),
+                (open.len(), evicted),
+                "ts {ts}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! UTF-8 check a `String` costs, [`Name::write_lowercase_bytes`]); the text
 //! form (escapes, no trailing dot, root ".") is described in [`name`]. The
 //! per-message path writes it with [`NameText`], which also records where the
-//! dots are.
+//! dots are, while the question is read ([`parse_with_name`]: one walk of the
+//! name instead of one to parse it and one to write it).
 //!
 //! DNS over TCP: [`split_tcp_message`] takes one length-prefixed message off
 //! a reassembled stream; [`parse`] wants the message without the prefix.
@@ -160,6 +161,40 @@ impl<'a> DnsMessage<'a> {
 // Inlined: the message is then built in the caller's frame instead of copied out twice.
 #[inline]
 pub fn parse(bytes: &[u8], parse_records: bool) -> Result<DnsMessage<'_>, DnsProblem> {
+    parse_message(bytes, parse_records, None)
+}
+
+/// [`parse`], writing the question name's text into `name` as it reads the
+/// question (as [`NameText::write`] would write it afterwards, but the name
+/// is walked once instead of twice). `name` is empty unless the message has
+/// a question whose name reads.
+#[inline]
+pub fn parse_with_name<'a>(
+    bytes: &'a [u8],
+    parse_records: bool,
+    name: &mut NameText,
+) -> Result<DnsMessage<'a>, DnsProblem> {
+    name.clear();
+    let message = parse_message(bytes, parse_records, Some(&mut *name))?;
+    match &message.question {
+        // A name that does not take the fast path was walked by the parser only.
+        Some(question) if name.is_empty() => {
+            if name.write(&question.name).is_err() {
+                name.clear();
+            }
+        }
+        Some(_) => {}
+        None => name.clear(),
+    }
+    Ok(message)
+}
+
+#[inline(always)]
+fn parse_message<'a>(
+    bytes: &'a [u8],
+    parse_records: bool,
+    name: Option<&mut NameText>,
+) -> Result<DnsMessage<'a>, DnsProblem> {
     let header = DnsHeader::parse(bytes).ok_or(DnsProblem::TooShort)?;
     let mut message = DnsMessage {
         header,
@@ -171,7 +206,7 @@ pub fn parse(bytes: &[u8], parse_records: bool) -> Result<DnsMessage<'_>, DnsPro
     };
     let mut pos = HEADER_LEN;
     if header.qdcount > 0 {
-        match read_question(bytes, pos) {
+        match read_question(bytes, pos, name) {
             Ok((question, next)) => {
                 message.question = Some(question);
                 pos = next;
@@ -188,12 +223,25 @@ pub fn parse(bytes: &[u8], parse_records: bool) -> Result<DnsMessage<'_>, DnsPro
     Ok(message)
 }
 
-/// The question at `pos` and the offset past it.
+/// The question at `pos` and the offset past it. With `text`, a name that
+/// takes [`NameText`]'s fast path is written there on the way (the other
+/// names are only walked).
 #[inline]
-fn read_question(bytes: &[u8], pos: usize) -> Result<(Question<'_>, usize), DnsProblem> {
-    let info =
-        name::walk(bytes, pos, |_| {}).map_err(|p| in_context(p, DnsProblem::TruncatedQuestion))?;
-    let Some(fixed) = bytes.get(info.end..).and_then(<[u8]>::first_chunk::<4>) else {
+fn read_question<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    text: Option<&mut NameText>,
+) -> Result<(Question<'a>, usize), DnsProblem> {
+    let written_end = text.and_then(|t| t.write_if_plain(bytes, pos));
+    let end = match written_end {
+        Some(end) => end,
+        None => {
+            name::walk(bytes, pos, |_| {})
+                .map_err(|p| in_context(p, DnsProblem::TruncatedQuestion))?
+                .end
+        }
+    };
+    let Some(fixed) = bytes.get(end..).and_then(<[u8]>::first_chunk::<4>) else {
         return Err(DnsProblem::TruncatedQuestion);
     };
     Ok((
@@ -202,7 +250,7 @@ fn read_question(bytes: &[u8], pos: usize) -> Result<(Question<'_>, usize), DnsP
             qtype: u16::from_be_bytes([fixed[0], fixed[1]]),
             qclass: u16::from_be_bytes([fixed[2], fixed[3]]),
         },
-        info.end + 4,
+        end + 4,
     ))
 }
 
@@ -309,6 +357,42 @@ mod tests {
             .write_lowercase(&mut out)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn the_name_written_while_parsing_is_the_name_written_after() {
+        let header = |qdcount: u8| [0x12, 0x34, 1, 0, 0, qdcount, 0, 0, 0, 0, 0, 0];
+        let long = [&[63u8][..], &[b'x'; 63]].concat().repeat(5);
+        let bodies: [&[u8]; 9] = [
+            b"\x03WwW\x07Example\x03COM\x00\x00\x01\x00\x01",
+            b"\x00\x00\x01\x00\x01",
+            b"\x03a.b\x04c\\D\xff\x00\x00\x10\x00\x01",
+            b"\x03www\xc0\x02\x00\x01\x00\x01",
+            b"\x03abc\x00\x00\x01",
+            b"\x03abc",
+            b"\x40abc\x00\x00\x01\x00\x01",
+            b"\x01a\x00\x00\x01\x00\x01\x00\x00\x00",
+            &long,
+        ];
+        let mut text = NameText::new();
+        for body in bodies {
+            for qdcount in [0, 1] {
+                let m = [&header(qdcount)[..], body].concat();
+                let parsed = parse(&m, true).unwrap();
+                let with_name = parse_with_name(&m, true, &mut text).unwrap();
+                assert_eq!(format!("{parsed:?}"), format!("{with_name:?}"));
+                let mut expected = NameText::new();
+                match &parsed.question {
+                    Some(q) if expected.write(&q.name).is_ok() => {}
+                    _ => expected.clear(),
+                }
+                assert_eq!(
+                    (text.as_bytes(), text.dots()),
+                    (expected.as_bytes(), expected.dots()),
+                    "{body:?} qdcount {qdcount}"
+                );
+            }
+        }
     }
 
     // dns_ipv4_udp.pcap frame 1: AAAA query for utadwnME.POJwOc9R.KtfO.test.com

@@ -44,25 +44,53 @@ impl NameText {
     pub fn write(&mut self, name: &Name<'_>) -> Result<(), DnsProblem> {
         self.text.clear();
         self.dots.clear();
-        if self.write_plain(name.message(), name.start()) {
+        if self.write_plain(name.message(), name.start()).is_some() {
             return Ok(());
         }
         self.write_walked(name)
     }
 
-    /// The fast path: a name without pointers whose labels need no escape,
-    /// copied in one piece from the message. False (with anything written)
-    /// when the name is not such a name; the caller starts over.
+    /// Writes the name at `start` if it takes the fast path (see the module
+    /// documentation) and returns the offset past it, so that a parser that
+    /// reads the name needs no walk of its own. None, with no text, for any
+    /// other name: the caller walks it and writes it with [`write`](Self::write).
     #[inline]
-    fn write_plain(&mut self, message: &[u8], start: usize) -> bool {
+    pub(crate) fn write_if_plain(&mut self, message: &[u8], start: usize) -> Option<usize> {
+        self.text.clear();
+        self.dots.clear();
+        let end = self.write_plain(message, start);
+        if end.is_none() {
+            self.clear();
+        }
+        end
+    }
+
+    /// No name: an empty text.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.dots.clear();
+    }
+
+    /// Whether there is no text (no name, or one that did not read): a
+    /// written name is never empty (the root is ".").
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The fast path: a name without pointers whose labels need no escape,
+    /// copied in one piece from the message; returns the offset past the
+    /// name. None (with anything written) when the name is not such a name;
+    /// the caller starts over.
+    #[inline]
+    fn write_plain(&mut self, message: &[u8], start: usize) -> Option<usize> {
         // Find the labels, recording where the length bytes between them are
         // in the text (they become the dots).
         let first = start + 1;
         let mut pos = start;
         loop {
-            let Some(&len) = message.get(pos) else {
-                return false;
-            };
+            let &len = message.get(pos)?;
             match len {
                 0 => break,
                 1..=0x3f => {
@@ -73,16 +101,16 @@ impl NameText {
                     pos += 1 + usize::from(len);
                     // The root byte must still fit in MAX_WIRE_LEN.
                     if pos - start >= MAX_WIRE_LEN {
-                        return false;
+                        return None;
                     }
                 }
-                _ => return false,
+                _ => return None,
             }
         }
         if pos == start {
             self.text.push(b'.');
             self.dots.push(0);
-            return true;
+            return Some(pos + 1);
         }
         // Whole words: the bytes after the name (root, type, class) when the
         // message has them, else padding. Bytes past `len` are not checked.
@@ -91,9 +119,7 @@ impl NameText {
         match message.get(first..first + padded) {
             Some(words) => self.text.extend_from_slice(words),
             None => {
-                let Some(labels) = message.get(first..pos) else {
-                    return false;
-                };
+                let labels = message.get(first..pos)?;
                 self.text.extend_from_slice(labels);
                 self.text.resize(padded, PLACEHOLDER);
             }
@@ -108,7 +134,7 @@ impl NameText {
             tail => (1u64 << (tail * 8)) - 1,
         };
         if !lowercase_printable(&mut self.text, tail_mask) {
-            return false;
+            return None;
         }
         self.text.truncate(len);
         for &dot in &self.dots {
@@ -116,7 +142,7 @@ impl NameText {
                 *byte = b'.';
             }
         }
-        true
+        Some(pos + 1)
     }
 
     /// Names with pointers (never in a question of real traffic), names
@@ -181,6 +207,14 @@ impl NameText {
     pub fn as_str(&self) -> &str {
         // Always ASCII, so this never fails; an empty text would only hide a bug.
         std::str::from_utf8(&self.text).unwrap_or_default()
+    }
+
+    /// The text's bytes ("" after an error): printable ASCII, so the `&str` of
+    /// [`as_str`](Self::as_str) without its UTF-8 check, for callers that only
+    /// hash, compare or store the name.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text
     }
 
     /// Offsets of the `.` bytes of [`as_str`](Self::as_str), ascending.
