@@ -30,11 +30,16 @@ impl Intake {
         }
     }
 
-    /// Decodes a packet that passed the filters; None, counted, for a link type we cannot
-    /// decode. Truncated (snapped) and malformed packets are counted and still decoded as far as
-    /// they go.
+    /// Decodes a packet that passed the filters and hands it to `then`; None, counted, for a
+    /// link type we cannot decode. Truncated (snapped) and malformed packets are counted and
+    /// still decoded as far as they go. (A closure rather than a returned value: the decoded
+    /// view is large, and moving it out cost ~30 instructions a packet.)
     #[inline]
-    pub(crate) fn decode<'p>(&mut self, p: &Packet<'p>) -> Option<Decoded<'p>> {
+    pub(crate) fn decode<R>(
+        &mut self,
+        p: &Packet<'_>,
+        then: impl FnOnce(&Decoded<'_>) -> R,
+    ) -> Option<R> {
         let Some(link) = self.link_type(p.linktype) else {
             self.stats.unsupported_link_type += 1;
             return None;
@@ -51,6 +56,6 @@ impl Intake {
         if decoded.problem.is_some() && !snapped {
             self.stats.malformed += 1;
         }
-        Some(decoded)
+        Some(then(&decoded))
     }
 }

@@ -119,21 +119,21 @@ impl LivePolicy {
             self.intake.stats.bpf_rejected += 1;
             return;
         }
-        let Some(decoded) = self.intake.decode(p) else {
-            return;
-        };
-        let ev = PacketEvent {
-            ts_ns: p.ts_ns,
-            cap_len: p.data.len() as u32,
-            decoded: &decoded,
-            dir: self.host_spec.direction(&decoded),
-            deep: true,
-        };
-        for m in &mut self.modules {
-            if !m.process(&ev) && self.chained {
-                break;
+        let (host_spec, modules, chained) = (&self.host_spec, &mut self.modules, self.chained);
+        self.intake.decode(p, |decoded| {
+            let ev = PacketEvent {
+                ts_ns: p.ts_ns,
+                cap_len: p.data.len() as u32,
+                decoded,
+                dir: host_spec.direction(decoded),
+                deep: true,
+            };
+            for m in modules.iter_mut() {
+                if !m.process(&ev) && chained {
+                    break;
+                }
             }
-        }
+        });
     }
 
     /// Rotates every module's window on a clock tick.

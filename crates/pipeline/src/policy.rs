@@ -226,21 +226,20 @@ fn run_tap(
             intake.stats.bpf_rejected += 1;
             continue;
         }
-        let Some(decoded) = intake.decode(&p) else {
-            continue;
-        };
-        let ev = PacketEvent {
-            ts_ns: p.ts_ns,
-            cap_len: p.data.len() as u32,
-            decoded: &decoded,
-            dir: input.host_spec.direction(&decoded),
-            deep: true,
-        };
-        for m in modules.iter_mut() {
-            if !m.process(&ev) && chained {
-                break;
+        intake.decode(&p, |decoded| {
+            let ev = PacketEvent {
+                ts_ns: p.ts_ns,
+                cap_len: p.data.len() as u32,
+                decoded,
+                dir: input.host_spec.direction(decoded),
+                deep: true,
+            };
+            for m in modules.iter_mut() {
+                if !m.process(&ev) && chained {
+                    break;
+                }
             }
-        }
+        });
     }
     progress(reader.file_bytes_read(), reader.file_size());
     Ok(())

@@ -87,20 +87,25 @@ impl Summarizer {
             self.intake.stats.bpf_rejected += 1;
             return Ok(());
         }
-        let Some(decoded) = self.intake.decode(p) else {
-            return Ok(());
-        };
-        let ev = PacketEvent {
-            ts_ns: p.ts_ns,
-            cap_len: p.data.len() as u32,
-            decoded: &decoded,
-            dir: self.host_spec.direction(&decoded),
-            deep: self.sampler.sample(),
-        };
-        self.net.process(&ev);
-        if let Some(dns) = &mut self.dns {
-            dns.process(&ev);
-        }
+        let (host_spec, sampler, net, dns) = (
+            &self.host_spec,
+            &mut self.sampler,
+            &mut self.net,
+            &mut self.dns,
+        );
+        self.intake.decode(p, |decoded| {
+            let ev = PacketEvent {
+                ts_ns: p.ts_ns,
+                cap_len: p.data.len() as u32,
+                decoded,
+                dir: host_spec.direction(decoded),
+                deep: sampler.sample(),
+            };
+            net.process(&ev);
+            if let Some(dns) = dns {
+                dns.process(&ev);
+            }
+        });
         Ok(())
     }
 
