@@ -61,7 +61,16 @@ pub fn summarize_file_sharded(
             .map(|h| h.join().map_err(|_| "a worker stopped".to_string())?)
             .collect::<Result<Vec<_>, String>>()
     })?;
-    let mut parts = parts.into_iter();
+    // Open queries time out at the last DNS message of the whole file, whichever worker saw it,
+    // so that the workers' timeouts add up to the single-threaded summary's.
+    let end = parts
+        .iter()
+        .filter_map(|(s, _)| s.last_dns_message_ns())
+        .max();
+    let mut parts = parts.into_iter().map(|(mut summarizer, damage)| {
+        summarizer.end_of_input_at(end);
+        (summarizer.snapshot(), damage)
+    });
     // The first part becomes the result: merging it into an empty snapshot would copy it.
     let (mut merged, mut damage): (Snapshot, _) = parts.next().ok_or("no worker")?;
     for (part, part_damage) in parts {
@@ -75,13 +84,14 @@ pub fn summarize_file_sharded(
     Ok((merged, renderer))
 }
 
-/// One worker: reads the whole file, summarizes the packets of shard `shard` of `shards`.
+/// One worker: reads the whole file, summarizes the packets of shard `shard` of `shards`; the
+/// input's end is left to the caller.
 fn summarize_shard(
     path: &Path,
     mut summarizer: Summarizer,
     shard: usize,
     shards: usize,
-) -> Result<(Snapshot, Option<String>), String> {
+) -> Result<(Summarizer, Option<String>), String> {
     let mut reader = FileReader::open(path).map_err(|e| e.to_string())?;
     let sharder = Sharder::new(shards);
     let mut link: Option<(u32, Option<LinkType>)> = None;
@@ -111,6 +121,5 @@ fn summarize_shard(
         // As the single-threaded summary: a filter that cannot run on a packet ends the run.
         summarizer.packet(&p).map_err(|e| e.to_string())?;
     }
-    summarizer.end_of_input();
-    Ok((summarizer.snapshot(), damage))
+    Ok((summarizer, damage))
 }

@@ -136,10 +136,23 @@ impl Summarizer {
         }
     }
 
-    /// The input ended (a file): queries still unanswered count as timed out.
+    /// The input ended (a file): queries unanswered for longer than the TTL count as timed out.
     pub fn end_of_input(&mut self) {
         if let Some(dns) = &mut self.dns {
             dns.finish();
+        }
+    }
+
+    /// The time of the last DNS message this summarizer saw.
+    pub fn last_dns_message_ns(&self) -> Option<u64> {
+        self.dns.as_ref().and_then(DnsHandler::last_message_ns)
+    }
+
+    /// [`Summarizer::end_of_input`] at the last DNS message of the whole input, which workers
+    /// summarizing shards of one file agree on.
+    pub fn end_of_input_at(&mut self, end_ns: Option<u64>) {
+        if let Some(dns) = &mut self.dns {
+            dns.finish_at(end_ns);
         }
     }
 

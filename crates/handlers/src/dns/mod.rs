@@ -232,13 +232,29 @@ impl DnsHandler {
         }
     }
 
-    /// Ends the input: queries still unanswered count as timed out in the live bucket.
+    /// Ends the input: queries unanswered for longer than the TTL at the last message count as
+    /// timed out in the live bucket; younger ones are forgotten.
     pub fn finish(&mut self) {
-        let open = self.core.xacts.drain();
-        let newest = self.core.window.buckets().next().map(|b| b.last_ts_ns);
-        if let Some(ts) = newest {
-            self.core.window.bucket_at(ts).timed_out(open);
+        self.finish_at(self.last_message_ns());
+    }
+
+    /// The time of the newest message seen (the end of the input, for this handler).
+    pub fn last_message_ns(&self) -> Option<u64> {
+        self.core.window.buckets().next().map(|b| b.last_ts_ns)
+    }
+
+    /// Ends the input at `end_ns`, the last message of the whole input (several workers each
+    /// see a part of it, and must expire their queries at the same time to add up).
+    pub fn finish_at(&mut self, end_ns: Option<u64>) {
+        if let Some(ts) = end_ns {
+            let expired = self.core.xacts.expire(ts);
+            if expired > 0 {
+                self.core.window.bucket_at(ts).timed_out(expired);
+            }
         }
+        // The rest were open for less than the TTL when the input ended: their replies could
+        // have come after it, so they are not timeouts (nor does pktvisor count them).
+        self.core.xacts.drain();
     }
 
     /// Whether a chain passes this packet on (see [`settings::chain_keeps`]).

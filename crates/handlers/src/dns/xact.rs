@@ -251,7 +251,7 @@ impl XactTable {
         expired
     }
 
-    /// Ends the input: every transaction still open timed out. Returns how many.
+    /// Ends the input: forgets every transaction still open. Returns how many there were.
     pub fn drain(&mut self) -> u64 {
         let n = self.open.len() as u64;
         self.open.clear();
