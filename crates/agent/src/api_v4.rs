@@ -115,8 +115,9 @@ fn policies_info(
 }
 
 pub async fn taps(State(state): State<Arc<ApiState>>) -> Response {
-    let taps = state.read_registry().taps_json();
-    json_response(StatusCode::OK, &taps)
+    // Through the blocking pool like every reader: an admin write may hold the registry while
+    // it waits for room in a worker's queue.
+    with_registry(state, |_, registry| Ok(registry.taps_json())).await
 }
 
 pub async fn list(State(state): State<Arc<ApiState>>) -> Response {

@@ -1,10 +1,11 @@
 //! What every consumer of captured packets does before its handlers: find the packet's decoder
 //! (by link type, cached: the packets of one source nearly always share it), count what the
-//! source delivered (`CaptureStats`), and decode.
+//! source delivered (`CaptureStats`), decode, and make the handlers' event.
 
 use crate::stats::CaptureStats;
 use pv_capture::Packet;
-use pv_wire::{Decoded, LinkType};
+use pv_handlers::{HostSpec, PacketEvent};
+use pv_wire::LinkType;
 
 #[derive(Debug, Default)]
 pub(crate) struct Intake {
@@ -30,15 +31,18 @@ impl Intake {
         }
     }
 
-    /// Decodes a packet that passed the filters and hands it to `then`; None, counted, for a
-    /// link type we cannot decode. Truncated (snapped) and malformed packets are counted and
-    /// still decoded as far as they go. (A closure rather than a returned value: the decoded
-    /// view is large, and moving it out cost ~30 instructions a packet.)
+    /// Decodes a packet that passed the filters and hands its event (direction by `host_spec`,
+    /// deep inspection as `deep` decides, asked only for a decoded packet) to `then`; None,
+    /// counted, for a link type we cannot decode. Truncated (snapped) and malformed packets are
+    /// counted and still decoded as far as they go. (A closure rather than a returned value:
+    /// the decoded view is large, and moving it out cost ~30 instructions a packet.)
     #[inline]
-    pub(crate) fn decode<R>(
+    pub(crate) fn event<R>(
         &mut self,
         p: &Packet<'_>,
-        then: impl FnOnce(&Decoded<'_>) -> R,
+        host_spec: &HostSpec,
+        deep: impl FnOnce() -> bool,
+        then: impl FnOnce(&PacketEvent<'_>) -> R,
     ) -> Option<R> {
         let Some(link) = self.link_type(p.linktype) else {
             self.stats.unsupported_link_type += 1;
@@ -56,6 +60,12 @@ impl Intake {
         if decoded.problem.is_some() && !snapped {
             self.stats.malformed += 1;
         }
-        Some(then(&decoded))
+        Some(then(&PacketEvent {
+            ts_ns: p.ts_ns,
+            cap_len: p.data.len() as u32,
+            decoded: &decoded,
+            dir: host_spec.direction(&decoded),
+            deep: deep(),
+        }))
     }
 }

@@ -10,8 +10,8 @@ use crate::policy_input::input_settings;
 use crate::policy_modules::{ModuleKeys, ModuleRun, build_modules};
 use crate::policy_snapshot::{ModuleRendering, ModuleSnapshot, PolicyRenderer, PolicySnapshot};
 use pv_capture::{BpfSet, Packet};
+use pv_handlers::HostSpec;
 use pv_handlers::geo::GeoDbs;
-use pv_handlers::{HostSpec, PacketEvent};
 use pv_policy::{Policy, PolicyFile};
 use std::sync::Arc;
 
@@ -119,21 +119,19 @@ impl LivePolicy {
             self.intake.stats.bpf_rejected += 1;
             return;
         }
-        let (host_spec, modules, chained) = (&self.host_spec, &mut self.modules, self.chained);
-        self.intake.decode(p, |decoded| {
-            let ev = PacketEvent {
-                ts_ns: p.ts_ns,
-                cap_len: p.data.len() as u32,
-                decoded,
-                dir: host_spec.direction(decoded),
-                deep: true,
-            };
-            for m in modules.iter_mut() {
-                if !m.process(&ev) && chained {
-                    break;
+        let (modules, chained) = (&mut self.modules, self.chained);
+        self.intake.event(
+            p,
+            &self.host_spec,
+            || true,
+            |ev| {
+                for m in modules.iter_mut() {
+                    if !m.process(ev) && chained {
+                        break;
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 
     /// Rotates every module's window on a clock tick.

@@ -16,10 +16,10 @@ use crate::policy_input::input_settings;
 use crate::policy_modules::{ModuleKeys, ModuleRun, build_modules};
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader};
+use pv_handlers::HostSpec;
 use pv_handlers::dns::settings as dns_settings;
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::settings as net_settings;
-use pv_handlers::{HostSpec, PacketEvent};
 use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
 use pv_wire::LinkType;
 use serde_json::{Map, Value};
@@ -226,20 +226,18 @@ fn run_tap(
             intake.stats.bpf_rejected += 1;
             continue;
         }
-        intake.decode(&p, |decoded| {
-            let ev = PacketEvent {
-                ts_ns: p.ts_ns,
-                cap_len: p.data.len() as u32,
-                decoded,
-                dir: input.host_spec.direction(decoded),
-                deep: true,
-            };
-            for m in modules.iter_mut() {
-                if !m.process(&ev) && chained {
-                    break;
+        intake.event(
+            &p,
+            &input.host_spec,
+            || true,
+            |ev| {
+                for m in modules.iter_mut() {
+                    if !m.process(ev) && chained {
+                        break;
+                    }
                 }
-            }
-        });
+            },
+        );
     }
     progress(reader.file_bytes_read(), reader.file_size());
     Ok(())

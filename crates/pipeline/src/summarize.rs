@@ -7,7 +7,7 @@ use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
 use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::net::NetConfig;
-use pv_handlers::{DeepSampler, HostSpec, NetHandler, PacketEvent};
+use pv_handlers::{DeepSampler, HostSpec, NetHandler};
 use pv_wire::LinkType;
 use serde_json::Value;
 use std::path::Path;
@@ -87,25 +87,18 @@ impl Summarizer {
             self.intake.stats.bpf_rejected += 1;
             return Ok(());
         }
-        let (host_spec, sampler, net, dns) = (
+        let (sampler, net, dns) = (&mut self.sampler, &mut self.net, &mut self.dns);
+        self.intake.event(
+            p,
             &self.host_spec,
-            &mut self.sampler,
-            &mut self.net,
-            &mut self.dns,
+            || sampler.sample(),
+            |ev| {
+                net.process(ev);
+                if let Some(dns) = dns {
+                    dns.process(ev);
+                }
+            },
         );
-        self.intake.decode(p, |decoded| {
-            let ev = PacketEvent {
-                ts_ns: p.ts_ns,
-                cap_len: p.data.len() as u32,
-                decoded,
-                dir: host_spec.direction(decoded),
-                deep: sampler.sample(),
-            };
-            net.process(&ev);
-            if let Some(dns) = dns {
-                dns.process(&ev);
-            }
-        });
         Ok(())
     }
 
