@@ -142,6 +142,8 @@ FIELDS = [
     "dns.flags",
     "dns.count.queries",
     "dns.count.answers",
+    "dns.count.zones",
+    "dns.count.prerequisites",
     "dns.qry.name",
     "dns.qry.type",
     "dns.opt.client.family",
@@ -152,9 +154,10 @@ FIELDS = [
 NCOLS = len(FIELDS)
 (I_NUM, I_TIME, I_PROTO, I_IP_SRC, I_IP_DST, I_IP_MF, I_IP_OFF, I_IP6_SRC, I_IP6_DST,
  I_FRAG6_OFF, I_FRAG6_MORE, I_UDP_SPORT, I_UDP_DPORT, I_TCP_SPORT, I_TCP_DPORT, I_ID, I_FLAGS,
- I_QD, I_AN, I_QNAME, I_QTYPE, I_ECS_FAM, I_ECS4, I_ECS6, I_RESPONSE_TO) = range(NCOLS)
+ I_QD, I_AN, I_ZONES, I_PREREQ, I_QNAME, I_QTYPE, I_ECS_FAM, I_ECS4, I_ECS6, I_RESPONSE_TO) = range(NCOLS)
 
 RCODE_NOERROR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_REFUSED = 0, 2, 3, 5
+OPCODE_UPDATE = 5
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
@@ -183,6 +186,13 @@ def parse_epoch_ns(text):
     frac = (frac + "000000000")[:9]
     ns = int(sec) * 1_000_000_000 + int(frac)
     return -ns if neg else ns
+
+
+def is_dissector_note(name):
+    """tshark's placeholder for a name it could not read ("<Name contains a pointer that
+    loops>", "<Unknown extended label>"): a question whose name does not read, which pktvisor
+    (and we) leave without a name.  "<Root>" is the root name, not a note."""
+    return name.startswith("<") and name.endswith(">") and " " in name
 
 
 def norm_name(name):
@@ -378,6 +388,8 @@ class Summary:
     # -- per message, name part (order-independent)
     def names(self, qr, rcode, ancount, qname, qtype, ecs):
         top = self.top
+        if qname is not None and is_dissector_note(qname):
+            qname = None
         if qname is not None:
             hit = self.name_cache.get(qname)
             if hit is None:
@@ -566,6 +578,23 @@ def is_fragment(cols, l3, frag6):
     return False
 
 
+def section_counts(cols, flags):
+    """Each message's first two header counts (QDCOUNT, ANCOUNT), in message order.
+
+    tshark names them by opcode: dns.count.queries/answers for most messages, but
+    dns.count.zones/prerequisites for an UPDATE (opcode 5, RFC 2136).  pktvisor reads the
+    same two header fields whatever the opcode, so both are merged back in order."""
+    plain = iter(cols[I_QD].split(SEP)), iter(cols[I_AN].split(SEP))
+    update = iter(cols[I_ZONES].split(SEP)), iter(cols[I_PREREQ].split(SEP))
+    qd, an = [], []
+    for f in flags:
+        is_update = f != "" and (int(f, 16) >> 11) & 0xF == OPCODE_UPDATE
+        q, a = update if is_update else plain
+        qd.append(next(q, ""))
+        an.append(next(a, ""))
+    return qd, an
+
+
 def process_frame(s, cols, ports, check_ek):
     kind, l3, tr, frag6, nxt = frame_layout(cols[I_PROTO])
     if kind != "dns":
@@ -606,10 +635,10 @@ def process_frame(s, cols, ports, check_ek):
 
     ids = cols[I_ID].split(SEP)
     flags = cols[I_FLAGS].split(SEP)
-    qd = cols[I_QD].split(SEP)
-    an = cols[I_AN].split(SEP)
+    qd, an = section_counts(cols, flags)
     n = len(ids)
-    if not cols[I_ID] or len(flags) != n or len(an) != n or len(qd) != n or "" in flags:
+    if not cols[I_ID] or len(flags) != n or len(an) != n or len(qd) != n or "" in flags \
+            or "" in an or "" in qd:
         # A message too short for its header: pktvisor (PcapPlusPlus) rejects
         # it too (DnsLayer needs the 12-byte header).
         s.skipped["short_header"] += 1
@@ -693,7 +722,7 @@ def ek_messages(layers):
     for m in msgs:
         ids = ek_values(m, "dns_dns_id")
         flags = ek_values(m, "dns_dns_flags")
-        an = ek_values(m, "dns_dns_count_answers")
+        an = ek_values(m, "dns_dns_count_answers") or ek_values(m, "dns_dns_count_prerequisites")
         if not ids or not flags:
             out.append(None)
             continue

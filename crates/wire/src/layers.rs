@@ -4,9 +4,11 @@
 //! (with IP reassembly off), so that counters can be checked against
 //! `tshark` on the same capture. The choices that matter to callers:
 //!
-//! - Only IPv4 and IPv6 are followed. ARP, MPLS, LLDP, PPPoE, any other
-//!   EtherType, and 802.3 frames (type/length <= 1500, LLC or SNAP) give
-//!   `L3::None` with no problem: they are valid frames that are not IP.
+//! - IPv4 and IPv6 are followed through VLAN tags, MPLS label stacks and
+//!   PPPoE sessions, as Wireshark and pktvisor's parser follow them. ARP,
+//!   LLDP, PPPoE discovery and control protocols, any other EtherType, and
+//!   802.3 frames (type/length <= 1500, LLC or SNAP) give `L3::None` with no
+//!   problem: they are valid frames that are not IP.
 //! - Tunnels are not entered: IP-in-IP, GRE, VXLAN report the outer header
 //!   (`L4::Other(4)`, `L4::Other(47)`, UDP 4789).
 //! - Fragments: the first carries the transport header and is decoded like
@@ -20,11 +22,16 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, EthernetFrame};
+use crate::ethernet::{
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST,
+    ETHERTYPE_PPPOE_SESSION, EthernetFrame,
+};
 use crate::ipv4::{Ipv4Error, Ipv4Packet};
 use crate::ipv6::{ExtensionError, Ipv6Packet, walk_extension_headers};
 use crate::linktype::LinkType;
+use crate::mpls::{MplsError, MplsPayload, strip_labels};
 use crate::null::{LoopbackProtocol, NullHeader};
+use crate::pppoe::{PppoePayload, session_payload};
 use crate::sll::SllHeader;
 use crate::sll2::Sll2Header;
 use crate::tcp::{FLAGS_OFFSET, TcpSegment};
@@ -92,8 +99,8 @@ pub enum Fragment {
 /// before it keep their values, the rest stay empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DecodeProblem {
-    /// The link-layer header (Ethernet, VLAN tag, SLL, SLL2, loopback) is
-    /// cut short. `l3` is None.
+    /// The link-layer header (Ethernet, VLAN tag, MPLS label, PPPoE, SLL,
+    /// SLL2, loopback) is cut short. `l3` is None.
     TruncatedLink,
     /// The IP header is cut short. With fewer than 20 (IPv4) or 40 (IPv6)
     /// bytes, `l3` is None; with the fixed header present but IPv4 options
@@ -115,6 +122,9 @@ pub enum DecodeProblem {
     BadL4Header,
     /// More than [`crate::vlan::MAX_TAGS`] VLAN tags. `l3` is None.
     TooManyVlanTags,
+    /// No bottom of stack within [`crate::mpls::MAX_LABELS`] MPLS labels.
+    /// `l3` is None.
+    TooManyMplsLabels,
     /// More than [`crate::ipv6::MAX_EXTENSION_HEADERS`] IPv6 extension
     /// headers. `l3` is Ipv6, `l4` is None.
     TooManyExtensionHeaders,
@@ -122,7 +132,7 @@ pub enum DecodeProblem {
 
 impl DecodeProblem {
     /// Every variant, in declaration order (for counter tables).
-    pub const ALL: [DecodeProblem; 8] = [
+    pub const ALL: [DecodeProblem; 9] = [
         DecodeProblem::TruncatedLink,
         DecodeProblem::TruncatedIp,
         DecodeProblem::BadIpVersion,
@@ -130,6 +140,7 @@ impl DecodeProblem {
         DecodeProblem::TruncatedL4,
         DecodeProblem::BadL4Header,
         DecodeProblem::TooManyVlanTags,
+        DecodeProblem::TooManyMplsLabels,
         DecodeProblem::TooManyExtensionHeaders,
     ];
 
@@ -143,6 +154,7 @@ impl DecodeProblem {
             DecodeProblem::TruncatedL4 => "truncated_l4",
             DecodeProblem::BadL4Header => "bad_l4_header",
             DecodeProblem::TooManyVlanTags => "too_many_vlan_tags",
+            DecodeProblem::TooManyMplsLabels => "too_many_mpls_labels",
             DecodeProblem::TooManyExtensionHeaders => "too_many_extension_headers",
         }
     }
@@ -246,8 +258,9 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     d
 }
 
-/// Follows an EtherType through any VLAN tags to IP. Anything else (ARP,
-/// MPLS, LLDP, an 802.3 length with LLC) is left undecoded without a problem.
+/// Follows an EtherType through any VLAN tags, an MPLS label stack or a
+/// PPPoE session to IP. Anything else (ARP, LLDP, an 802.3 length with LLC)
+/// is left undecoded without a problem.
 #[inline]
 fn ethertype<'a>(d: &mut Decoded<'a>, ethertype: u16, payload: &'a [u8]) {
     let (ethertype, payload) = match strip_tags(ethertype, payload) {
@@ -267,6 +280,19 @@ fn ethertype<'a>(d: &mut Decoded<'a>, ethertype: u16, payload: &'a [u8]) {
     match ethertype {
         ETHERTYPE_IPV4 => ipv4(d, payload),
         ETHERTYPE_IPV6 => ipv6(d, payload),
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => match strip_labels(payload) {
+            Ok(MplsPayload::Ipv4(ip)) => ipv4(d, ip),
+            Ok(MplsPayload::Ipv6(ip)) => ipv6(d, ip),
+            Ok(MplsPayload::Other) => {}
+            Err(MplsError::Truncated) => d.problem = Some(DecodeProblem::TruncatedLink),
+            Err(MplsError::TooManyLabels) => d.problem = Some(DecodeProblem::TooManyMplsLabels),
+        },
+        ETHERTYPE_PPPOE_SESSION => match session_payload(payload) {
+            Some(PppoePayload::Ipv4(ip)) => ipv4(d, ip),
+            Some(PppoePayload::Ipv6(ip)) => ipv6(d, ip),
+            Some(PppoePayload::Other) => {}
+            None => d.problem = Some(DecodeProblem::TruncatedLink),
+        },
         _ => {}
     }
 }
@@ -924,6 +950,79 @@ mod tests {
         let frame = cat(&[&plain[..12], &[0x81, 0x00, 0x00, 0x0a], &plain[12..]]);
         let d = decode(LinkType::Ethernet, &frame);
         assert_eq!((d.problem, d.l3, d.vlan), (None, L3::None, Some(10)));
+    }
+
+    #[test]
+    fn mpls_stacks_carry_ip() {
+        let plain = hex(ETH_IPV4_UDP_DNS);
+        let one_label = cat(&[
+            &plain[..12],
+            &[0x88, 0x47, 0x00, 0x06, 0x41, 0x40],
+            &plain[14..],
+        ]);
+        assert_dns_query_v4(&decode(LinkType::Ethernet, &one_label));
+        let two_labels = cat(&[
+            &plain[..12],
+            &[0x88, 0x48, 0x00, 0x06, 0x40, 0x40, 0x00, 0x0c, 0x81, 0x40],
+            &plain[14..],
+        ]);
+        assert_dns_query_v4(&decode(LinkType::Ethernet, &two_labels));
+        let v6 = hex(ETH_IPV6_TCP_SYN);
+        let frame = cat(&[&v6[..12], &[0x88, 0x47, 0x00, 0x06, 0x41, 0x40], &v6[14..]]);
+        let d = decode(LinkType::Ethernet, &frame);
+        assert_eq!((d.problem, d.l3, d.tcp_flags), (None, L3::Ipv6, 0x02));
+    }
+
+    #[test]
+    fn mpls_without_ip_or_bottom() {
+        let plain = hex(ETH_IPV4_UDP_DNS);
+        // A pseudowire control word (first nibble 0) after the bottom label.
+        let pw = cat(&[
+            &plain[..12],
+            &[0x88, 0x47, 0x00, 0x06, 0x41, 0x40, 0, 0, 0, 0],
+        ]);
+        let d = decode(LinkType::Ethernet, &pw);
+        assert_eq!((d.problem, d.l3), (None, L3::None));
+        let cut = cat(&[&plain[..12], &[0x88, 0x47, 0x00, 0x06]]);
+        assert_eq!(
+            decode(LinkType::Ethernet, &cut).problem,
+            Some(DecodeProblem::TruncatedLink)
+        );
+        let mut endless = cat(&[&plain[..12], &[0x88, 0x47]]);
+        for _ in 0..crate::mpls::MAX_LABELS {
+            endless.extend_from_slice(&[0x00, 0x06, 0x40, 0x40]);
+        }
+        endless.extend_from_slice(&plain[14..]);
+        let d = decode(LinkType::Ethernet, &endless);
+        assert_eq!(
+            (d.problem, d.l3),
+            (Some(DecodeProblem::TooManyMplsLabels), L3::None)
+        );
+    }
+
+    #[test]
+    fn pppoe_sessions_carry_ip() {
+        let plain = hex(ETH_IPV4_UDP_DNS);
+        let session = [0x88, 0x64, 0x11, 0x00, 0x00, 0x01, 0x00, 0x00];
+        let frame = cat(&[&plain[..12], &session, &[0x00, 0x21], &plain[14..]]);
+        let d = decode(LinkType::Ethernet, &frame);
+        assert_dns_query_v4(&d);
+        let v6 = hex(ETH_IPV6_TCP_SYN);
+        let frame = cat(&[&v6[..12], &session, &[0x00, 0x57], &v6[14..]]);
+        assert_eq!(decode(LinkType::Ethernet, &frame).l3, L3::Ipv6);
+        // LCP is not IP; a session header cut before the PPP protocol is a problem.
+        let lcp = cat(&[
+            &plain[..12],
+            &session,
+            &[0xc0, 0x21, 0x01, 0x01, 0x00, 0x04],
+        ]);
+        let d = decode(LinkType::Ethernet, &lcp);
+        assert_eq!((d.problem, d.l3), (None, L3::None));
+        let cut = cat(&[&plain[..12], &session[..6]]);
+        assert_eq!(
+            decode(LinkType::Ethernet, &cut).problem,
+            Some(DecodeProblem::TruncatedLink)
+        );
     }
 
     #[test]

@@ -202,6 +202,9 @@ impl DnsHandler {
             return;
         };
         match transport {
+            // No payload (an empty datagram, or a UDP header too broken to find one) is no
+            // DNS message, not even a malformed one: tshark and PcapPlusPlus see none.
+            Transport::Udp if d.l4_payload.is_empty() => {}
             Transport::Udp => {
                 let name = &mut self.name;
                 self.core
