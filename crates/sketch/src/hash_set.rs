@@ -104,7 +104,11 @@ mod tests {
         let mut std_set = HashSet::new();
         // Small values (as kept below a low theta) and 0 included, with repeats.
         for i in 0..50_000u64 {
-            let h = (i * 7919) % 20_011 * if i % 3 == 0 { 1 } else { 0x9e37_79b9_7f4a_7c15 };
+            let h = ((i * 7919) % 20_011).wrapping_mul(if i % 3 == 0 {
+                1
+            } else {
+                0x9e37_79b9_7f4a_7c15
+            });
             assert_eq!(ours.insert(h), std_set.insert(h), "{h}");
         }
         assert_eq!(ours.len(), std_set.len());

@@ -128,7 +128,8 @@ mod tests {
         // Hashes from a small range, so that clusters form, wrap around and shift back.
         let mut index = XactIndex::default();
         let mut model: HashMap<u64, u64> = HashMap::new();
-        let hash_of = |seq: u64| (seq * 0x9e37_79b9_7f4a_7c15) % 97 + (seq % 3) * 0x1_0000_003f;
+        let hash_of =
+            |seq: u64| seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 97 + (seq % 3) * 0x1_0000_003f;
         let mut state = 1u64;
         for seq in 0..20_000u64 {
             state = state
