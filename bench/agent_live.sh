@@ -34,24 +34,16 @@ for t in ip tcpreplay tcpdump curl capinfos python3; do
     command -v "$t" >/dev/null || die "'$t' not found (apt-get install iproute2 tcpreplay tcpdump curl tshark python3)"
 done
 
-NSA=pvbench_a$$
-NSB=pvbench_b$$
+source "$(dirname "$0")/../scripts/netns_lab.sh"
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    ip netns del "$NSA" 2>/dev/null || true
-    ip netns del "$NSB" 2>/dev/null || true
+    lab_down
 }
 trap cleanup EXIT
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add va netns "$NSA" mtu 9000 type veth peer name vb netns "$NSB" mtu 9000
-ip netns exec "$NSA" sysctl -qw net.ipv6.conf.va.disable_ipv6=1
-ip netns exec "$NSB" sysctl -qw net.ipv6.conf.vb.disable_ipv6=1
-ip -n "$NSA" link set va up
-ip -n "$NSB" link set vb up
-ip -n "$NSB" link set lo up
+lab_up bench
+NSA=$LAB_A
+NSB=$LAB_B
 
 PACKETS=$(capinfos -c -M "$FILE" | awk -F: '/Number of packets/ {gsub(/[ \t]/, "", $2); print $2}')
 
@@ -108,7 +100,8 @@ printf '%-34s %10s %10s %8s %9s %11s %9s\n' tool replayed seen dropped cpu_s ns/
 printf '%-34s %10s %10s %8s %9s %11s %9s\n' "pktvisord --workers $WORKERS (net+dns)" "$PACKETS" "$agent_seen" "$agent_drop" "$agent_cpu" "$(per_packet "$agent_cpu")" "$agent_rss"
 printf '%-34s %10s %10s %8s %9s %11s %9s\n' "tcpdump -w /dev/null" "$PACKETS" "$td_seen" "$td_drop" "$td_cpu" "$(per_packet "$td_cpu")" "-"
 echo "replay rates: pktvisord run: $rate; tcpdump run: $tcpdump_rate"
-echo "CPU per packet, pktvisord / tcpdump: $(python3 -c "print(round($agent_cpu / max($td_cpu, 1e-9), 2))")x"
+# /proc counts CPU in clock ticks (10 ms): on a small FILE tcpdump may show none at all.
+echo "CPU per packet, pktvisord / tcpdump: $(python3 -c "print(f'{$agent_cpu / $td_cpu:.2f}x' if $td_cpu > 0 else 'n/a (tcpdump used less than one clock tick; replay a larger FILE)')")"
 echo
 
 # --- file scaling ----------------------------------------------------------------------------

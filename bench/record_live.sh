@@ -28,26 +28,18 @@ for t in ip tcpreplay tcpdump curl python3; do
     command -v "$t" >/dev/null || die "'$t' not found"
 done
 
-NSA=pvrecb_a$$
-NSB=pvrecb_b$$
+source "$(dirname "$0")/../scripts/netns_lab.sh"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench_record_live.XXXXXX")
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    ip netns del "$NSA" 2>/dev/null || true
-    ip netns del "$NSB" 2>/dev/null || true
+    lab_down
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add va netns "$NSA" mtu 9000 type veth peer name vb netns "$NSB" mtu 9000
-ip netns exec "$NSA" sysctl -qw net.ipv6.conf.va.disable_ipv6=1
-ip netns exec "$NSB" sysctl -qw net.ipv6.conf.vb.disable_ipv6=1
-ip -n "$NSA" link set va up
-ip -n "$NSB" link set vb up
-ip -n "$NSB" link set lo up
+lab_up recb
+NSA=$LAB_A
+NSB=$LAB_B
 
 PACKETS=$(tcpdump -r "$FILE" -n -q 2>/dev/null | wc -l)
 cat "$FILE" >/dev/null

@@ -22,30 +22,19 @@ for t in ip unbound dnsperf tcpdump curl; do
 done
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/pv_live_dns.XXXXXX)
-NSA=pvlda$$
-NSB=pvldb$$
+source "$(dirname "$0")/netns_lab.sh"
 PORT=$((20000 + $$ % 20000))
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     sleep 0.2
-    ip netns del "$NSA" 2>/dev/null || true
-    ip netns del "$NSB" 2>/dev/null || true
+    lab_down
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-ip netns add "$NSA"
-ip netns add "$NSB"
-ip link add va netns "$NSA" type veth peer name vb netns "$NSB"
-ip -n "$NSA" addr add 198.51.100.1/24 dev va
-ip -n "$NSB" addr add 198.51.100.2/24 dev vb
-for ns in "$NSA" "$NSB"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    ip -n "$ns" link set lo up
-done
-ip -n "$NSA" link set va up
-ip -n "$NSB" link set vb up
+lab_up ld --mtu 1500 --addresses
+NSA=$LAB_A
+NSB=$LAB_B
 
 cat >"$TMP/unbound.conf" <<EOF
 server:

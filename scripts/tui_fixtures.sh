@@ -9,23 +9,16 @@ cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-target}/release/pktvisord"
 out=testdata/tui
 port=10999
-a="pvtuifa$$"
-b="pvtuifb$$"
+source scripts/netns_lab.sh
 agent=""
 cleanup() {
   [ -n "$agent" ] && kill "$agent" 2>/dev/null && wait "$agent" 2>/dev/null || true
-  ip netns del "$a" 2>/dev/null || true
-  ip netns del "$b" 2>/dev/null || true
+  lab_down
 }
 trap cleanup EXIT
-ip netns add "$a"
-ip netns add "$b"
-ip link add va netns "$a" mtu 9000 type veth peer name vb netns "$b" mtu 9000
-ip netns exec "$a" sysctl -qw net.ipv6.conf.va.disable_ipv6=1
-ip netns exec "$b" sysctl -qw net.ipv6.conf.vb.disable_ipv6=1
-ip -n "$a" link set va up
-ip -n "$b" link set vb up
-ip -n "$b" link set lo up
+lab_up tuif
+a=$LAB_A
+b=$LAB_B
 ip netns exec "$b" "$bin" -l 127.0.0.1 -p "$port" --workers 2 -H 192.168.0.0/24 vb 2>/dev/null &
 agent=$!
 api() { ip netns exec "$b" curl -sf -m 5 "http://127.0.0.1:$port/api/v1/metrics/$1"; }

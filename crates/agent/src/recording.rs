@@ -159,9 +159,13 @@ fn record_loop(
                     .queued_bytes
                     .fetch_sub(batch.bytes() as u64, Ordering::Relaxed);
             }
-            Err(RecvTimeoutError::Timeout) => recorder.flush_if_due(),
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        // After every batch too: a trickle of packets (a slow download's ACKs) never fills
+        // the recorder's own per-256-packets check, and what a kill -9 loses must stay within
+        // one flush interval whatever the rate.
+        recorder.flush_if_due();
         if published.elapsed() >= STATS_EVERY {
             published = Instant::now();
             if let Ok(mut s) = shared.stats.lock() {

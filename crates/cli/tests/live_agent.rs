@@ -4,35 +4,28 @@
 //! the same capture. Needs root; under CI=true it must run.
 
 mod common;
+mod lab;
 use common::*;
+use lab::LabNet;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Two namespaces joined by a veth pair, deleted (with the agent) when dropped.
+/// The lab with the agent capturing `vb`, one agent at a time.
 struct Lab {
-    ns_a: String,
-    ns_b: String,
-    agent: Option<Child>,
+    lab: lab::Lab,
+    agent: Option<u32>,
 }
 
 impl Lab {
     fn new(tag: &str) -> Lab {
-        let id = std::process::id() % 100_000;
-        let lab = Lab {
-            ns_a: format!("pv{tag}a{id}"),
-            ns_b: format!("pv{tag}b{id}"),
-            agent: None,
+        let net = LabNet {
+            mtu: 9000,
+            addresses: false,
         };
-        let (a, b) = (&lab.ns_a, &lab.ns_b);
-        sh(&format!(
-            "ip netns add {a} && ip netns add {b} && \
-             ip link add va netns {a} mtu 9000 type veth peer name vb netns {b} mtu 9000 && \
-             ip netns exec {a} sysctl -qw net.ipv6.conf.va.disable_ipv6=1 && \
-             ip netns exec {b} sysctl -qw net.ipv6.conf.vb.disable_ipv6=1 && \
-             ip -n {a} link set va up && ip -n {b} link set vb up && ip -n {b} link set lo up"
-        ));
-        lab
+        Lab {
+            lab: lab::Lab::new(tag, net),
+            agent: None,
+        }
     }
 
     fn start_agent(&mut self, port: u16) {
@@ -41,37 +34,18 @@ impl Lab {
 
     fn start_agent_with(&mut self, port: u16, extra: &[&str]) {
         self.stop_agent();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns_b, env!("CARGO_BIN_EXE_pktvisord")])
-            .args(["-l", "127.0.0.1", "-p", &port.to_string(), "--workers", "2"])
-            .args(extra)
-            .arg("vb")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start pktvisord");
-        self.agent = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.get(port, "/api/v1/metrics/app").0 != 200 {
-            assert!(Instant::now() < deadline, "the agent did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut args = vec!["--workers", "2"];
+        args.extend_from_slice(extra);
+        args.push("vb");
+        self.agent = Some(self.lab.start_agent(port, &args));
     }
 
     /// (HTTP status, body) of a GET inside the agent's namespace.
     fn get(&self, port: u16, path: &str) -> (u16, String) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns_b, "curl", "-s", "-m", "5"])
-            .args(["-w", "\n%{http_code}"])
-            .arg(format!("http://127.0.0.1:{port}{path}"))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        self.lab.http(port, "GET", path, None)
     }
 
-    /// (HTTP status, body) of a request with a method and optional body and Content-Type.
+    /// (HTTP status, JSON body) of a request with a method and optional body and Content-Type.
     fn send(
         &self,
         port: u16,
@@ -79,79 +53,22 @@ impl Lab {
         path: &str,
         body: Option<(&str, &str)>,
     ) -> (u16, Value) {
-        let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns", "exec", &self.ns_b, "curl", "-s", "-m", "5", "-X", method,
-        ])
-        .args(["-w", "\n%{http_code}"]);
-        if let Some((content_type, data)) = body {
-            cmd.args(["-H", &format!("Content-Type: {content_type}")])
-                .args(["--data-binary", data]);
-        }
-        let out = cmd
-            .arg(format!("http://127.0.0.1:{port}{path}"))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (
-            code.trim().parse().unwrap_or(0),
-            serde_json::from_str(body).unwrap_or(Value::Null),
-        )
-    }
-
-    fn get_json(&self, port: u16, path: &str) -> (u16, Value) {
-        let (code, body) = self.get(port, path);
+        let (code, body) = self.lab.http(port, method, path, body);
         (code, serde_json::from_str(&body).unwrap_or(Value::Null))
     }
 
+    fn get_json(&self, port: u16, path: &str) -> (u16, Value) {
+        self.send(port, "GET", path, None)
+    }
+
     fn replay(&self, file: &std::path::Path) {
-        sh(&format!(
-            "ip netns exec {} tcpreplay -q -i va --topspeed {} >/dev/null 2>&1",
-            self.ns_a,
-            file.display()
-        ));
+        self.lab.replay(file);
     }
 
-    /// SIGTERM; returns the exit status and what the agent printed on stderr.
+    /// SIGTERM; returns the exit status and what the agent printed.
     fn stop_agent(&mut self) -> Option<(std::process::ExitStatus, String)> {
-        let mut child = self.agent.take()?;
-        // Only the process this test started, by its PID.
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
-                return Some((status, err));
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("pktvisord did not stop within 10 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.agent.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.ns_a])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.ns_b])
-            .status();
+        let pid = self.agent.take()?;
+        Some(self.lab.stop(pid, "TERM"))
     }
 }
 

@@ -254,7 +254,7 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     let _ = recorder.wait();
     let _ = feed.kill();
     let _ = feed.wait();
-    let tmp: Vec<_> = walk(&out_dir)
+    let tmp: Vec<_> = files_below(&out_dir)
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with(".pcap.zst.tmp"))
         .collect();
@@ -382,23 +382,6 @@ fn bad_input_is_one_error_line_and_damage_keeps_what_came_before() {
         .unwrap();
     assert_eq!(summary_number(&out, "out"), tcpdump_count);
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut all = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                all.push(p);
-            }
-        }
-    }
-    all
 }
 
 #[test]

@@ -8,9 +8,11 @@
 //! killed, by PID, and its own tmux server (a private socket) is killed at the end.
 
 mod common;
+mod lab;
 use common::*;
+use lab::LabNet;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PORT: u16 = 10853;
@@ -113,99 +115,53 @@ impl Drop for Tmux {
     }
 }
 
-/// Two namespaces joined by a veth pair, the agent capturing in the second one.
+/// The lab with the agent capturing `vb`.
 struct Lab {
-    ns_a: String,
-    ns_b: String,
-    agent: Option<Child>,
+    lab: lab::Lab,
+    agent: Option<u32>,
 }
 
 impl Lab {
     fn new() -> Lab {
-        let id = std::process::id() % 100_000;
-        let lab = Lab {
-            ns_a: format!("pvtuia{id}"),
-            ns_b: format!("pvtuib{id}"),
-            agent: None,
+        let net = LabNet {
+            mtu: 9000,
+            addresses: false,
         };
-        let (a, b) = (&lab.ns_a, &lab.ns_b);
-        sh(&format!(
-            "ip netns add {a} && ip netns add {b} && \
-             ip link add va netns {a} type veth peer name vb netns {b} && \
-             ip netns exec {a} sysctl -qw net.ipv6.conf.va.disable_ipv6=1 && \
-             ip netns exec {b} sysctl -qw net.ipv6.conf.vb.disable_ipv6=1 && \
-             ip -n {a} link set va up && ip -n {b} link set vb up && ip -n {b} link set lo up"
-        ));
-        lab
+        Lab {
+            lab: lab::Lab::new("tui", net),
+            agent: None,
+        }
+    }
+
+    fn ns_b(&self) -> &str {
+        &self.lab.b
     }
 
     fn start_agent(&mut self) {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns_b, env!("CARGO_BIN_EXE_pktvisord")])
-            .args(["-l", "127.0.0.1", "-p", &PORT.to_string(), "--workers", "2"])
-            .args(["-H", "192.168.0.0/24", "vb"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pktvisord");
-        self.agent = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.api("app").is_none() {
-            assert!(Instant::now() < deadline, "the agent did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let args = ["--workers", "2", "-H", "192.168.0.0/24", "vb"];
+        self.agent = Some(self.lab.start_agent(PORT, &args));
     }
 
     /// Kills the agent this test started, by its PID.
     fn kill_agent(&mut self) {
-        if let Some(mut child) = self.agent.take() {
-            let _ = Command::new("kill")
-                .args(["-KILL", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
+        if let Some(pid) = self.agent.take() {
+            self.lab.stop(pid, "KILL");
         }
     }
 
     /// `/api/v1/metrics/PATH` from inside the agent's namespace; None unless 200.
     fn api(&self, path: &str) -> Option<Value> {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns_b, "curl", "-sf", "-m", "5"])
-            .arg(format!("http://127.0.0.1:{PORT}/api/v1/metrics/{path}"))
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).ok())
+        let (code, body) = self
+            .lab
+            .http(PORT, "GET", &format!("/api/v1/metrics/{path}"), None);
+        (code == 200)
+            .then(|| serde_json::from_str(&body).ok())
             .flatten()
     }
 
     fn replay(&self, file: &std::path::Path) {
-        sh(&format!(
-            "ip netns exec {} tcpreplay -q -i va --topspeed {} >/dev/null 2>&1",
-            self.ns_a,
-            file.display()
-        ));
+        self.lab.replay(file);
     }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.kill_agent();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.ns_a])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.ns_b])
-            .status();
-    }
-}
-
-fn sh(script: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", script])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "failed: {script}");
 }
 
 /// The word after the words `label` on any line of the screen.
@@ -281,7 +237,7 @@ fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
         "live",
         &format!(
             "ip netns exec {} {} --host 127.0.0.1 --port {PORT} --refresh-ms 500",
-            lab.ns_b,
+            lab.ns_b(),
             env!("CARGO_BIN_EXE_pktvisor")
         ),
     );
@@ -403,7 +359,7 @@ fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
         "v4",
         &format!(
             "ip netns exec {} {} --host 127.0.0.1 --port {PORT} -P default",
-            lab.ns_b,
+            lab.ns_b(),
             env!("CARGO_BIN_EXE_pktvisor")
         ),
     );
