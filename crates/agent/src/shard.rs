@@ -245,9 +245,12 @@ mod tests {
     #[test]
     fn the_byte_path_picks_the_decoders_worker_on_every_fixture_packet() {
         let s = Sharder::new(3);
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures");
+        let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
         let mut fast = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let files = ["fixtures", "edge"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(testdata.join(d)).unwrap());
+        for entry in files {
             let path = entry.unwrap().path();
             let Ok(mut reader) = pv_capture::FileReader::open(&path) else {
                 continue;

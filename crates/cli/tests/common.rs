@@ -17,14 +17,24 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("testdata/fixtures").join(name)
 }
 
+/// testdata/fixtures: pktvisor's own test captures, sorted.
 pub fn fixtures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(repo_root().join("testdata/fixtures"))
-        .unwrap()
+    pcaps_in("testdata/fixtures")
+}
+
+/// testdata/edge: the hand-made captures of scripts/make_edge_captures.py, sorted.
+pub fn edge_captures() -> Vec<PathBuf> {
+    pcaps_in("testdata/edge")
+}
+
+fn pcaps_in(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
         .collect();
-    v.sort();
-    v
+    files.sort();
+    files
 }
 
 pub fn in_ci() -> bool {

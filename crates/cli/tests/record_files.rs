@@ -48,7 +48,7 @@ fn summary_number(out: &Output, label: &str) -> u64 {
 }
 
 #[test]
-fn every_fixture_with_several_cutoffs_and_compressions() {
+fn every_fixture_and_edge_capture_with_several_cutoffs_and_compressions() {
     if !tools() {
         return;
     }
@@ -68,7 +68,7 @@ fn every_fixture_with_several_cutoffs_and_compressions() {
             &["--cutoff-bytes", "200", "--timeout", "2"],
         ),
     ];
-    for input in fixtures() {
+    for input in fixtures().into_iter().chain(edge_captures()) {
         for (ours, oracle) in cases {
             let dir = temp_dir("recfix");
             let out = record(&input, &dir, ours);

@@ -41,7 +41,7 @@ fn without_per_worker_fields(mut v: Value) -> Value {
 
 #[test]
 fn every_fixture_summarizes_the_same_on_several_workers() {
-    for file in fixtures() {
+    for file in fixtures().into_iter().chain(edge_captures()) {
         for host in [None, Some("192.168.0.0/24")] {
             let mut base = vec!["--summary"];
             if let Some(h) = host {

@@ -16,16 +16,6 @@ use std::path::PathBuf;
 
 const DEFAULT_HOST_SPEC: &str = "198.51.100.0/24,2001:db8::/32";
 
-fn edge_captures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("testdata/edge"))
-        .expect("testdata/edge")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn your_captures() -> Vec<PathBuf> {
     std::env::var("PV_CHECK_CAPTURES")
         .unwrap_or_default()
