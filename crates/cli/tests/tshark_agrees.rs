@@ -16,11 +16,14 @@ use std::path::PathBuf;
 
 const DEFAULT_HOST_SPEC: &str = "198.51.100.0/24,2001:db8::/32";
 
+/// The files of `PV_CHECK_CAPTURES`. Relative paths are taken from the shell's directory
+/// (`PWD`), not the package directory cargo runs the test in.
 fn your_captures() -> Vec<PathBuf> {
+    let from = std::env::var("PWD").map_or_else(|_| repo_root(), PathBuf::from);
     std::env::var("PV_CHECK_CAPTURES")
         .unwrap_or_default()
         .split_whitespace()
-        .map(PathBuf::from)
+        .map(|f| from.join(f))
         .collect()
 }
 
