@@ -2,7 +2,8 @@
 """Writes testdata/edge/*.pcap: small hand-made captures of the traffic that pktvisor's
 fixtures do not show, each one a case where a decoder or a DNS counter could go wrong.
 crates/cli/tests/tshark_agrees.rs compares our summary of each with tshark's dissection
-(scripts/net_oracle.py, scripts/dns_oracle.py).
+(scripts/net_oracle.py, scripts/dns_oracle.py); record_files.rs and sharded_file.rs run them
+through the recorder and the sharded file source.
 
     python3 -m venv /tmp/scapy && /tmp/scapy/bin/pip install scapy
     /tmp/scapy/bin/python scripts/make_edge_captures.py [OUT_DIR]   # default testdata/edge
