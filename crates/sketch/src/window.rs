@@ -145,6 +145,11 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         self.buckets.truncate(self.keep);
     }
 
+    /// The live bucket's data, without noting a packet in it (None before the first bucket).
+    pub fn live_mut(&mut self) -> Option<&mut B> {
+        self.buckets.front_mut().map(|b| &mut b.data)
+    }
+
     /// Buckets newest first; index 0 is the live bucket.
     pub fn buckets(&self) -> impl Iterator<Item = &TimeBucket<B>> {
         self.buckets.iter()

@@ -273,9 +273,14 @@ impl DnsHandler {
         &self.core.config
     }
 
-    /// Rotates the window on a clock tick without packets (idle links).
+    /// Rotates the window on a clock tick without packets (idle links), doing what a rotation
+    /// by a message does: the closing bucket's latencies set the `top_slow` bar, and queries
+    /// unanswered for longer than the TTL count as timed out in the live bucket. (pktvisor's
+    /// `DnsMetricsManager::on_period_shift` runs both on every shift, whether a packet or the
+    /// input's heartbeat caused it; without this a live agent's `top_slow` stayed empty, since
+    /// the clock always rotated first, and a quiet link never counted its timeouts.)
     pub fn advance_to(&mut self, sec: u64) {
-        self.core.window.advance_to(sec);
+        self.core.clock(sec);
     }
 
     /// Buckets newest first; index 0 is the live bucket.
@@ -447,6 +452,24 @@ impl Core {
             ),
             ReplyMatch::TimedOut => bucket.timed_out(1),
             ReplyMatch::Unmatched => {}
+        }
+    }
+
+    /// The clock (a tick of wall time) reached `sec`.
+    fn clock(&mut self, sec: u64) {
+        let closed_before = self.window.closed_buckets();
+        self.window.advance_to(sec);
+        if self.window.closed_buckets() != closed_before {
+            self.rotated();
+        }
+        if sec != self.expired_at {
+            self.expired_at = sec;
+            let expired = self.xacts.expire(sec.saturating_mul(1_000_000_000));
+            if expired > 0
+                && let Some(live) = self.window.live_mut()
+            {
+                live.timed_out(expired);
+            }
         }
     }
 
