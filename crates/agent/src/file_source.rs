@@ -115,6 +115,9 @@ fn summarize_shard(
                 }
             };
             if sharder.worker_for_frame(lt, p.data) != shard {
+                // Another shard's packet still moves the stream's clock, so that every
+                // worker's buckets begin at the packets a single reader's would.
+                summarizer.other_shard(&p).map_err(|e| e.to_string())?;
                 continue;
             }
         }

@@ -80,7 +80,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         opts.bpf.as_deref().unwrap_or(""),
         host_ips,
         opts.deep_sample_percent,
-        opts.periods,
+        opts.window.keep,
         opts.dns.is_some(),
     )?;
     let mut live = LiveConfig::new(iface.name.clone());

@@ -101,9 +101,9 @@ fn run(summarizer: Summarizer, rx: Receiver<Msg>) {
             Msg::Tick(sec) => {
                 last_tick = Some(sec);
                 if let Some(s) = &mut command_line {
-                    s.advance_to(sec);
+                    s.tick(sec);
                 }
-                policies.iter_mut().for_each(|p| p.advance_to(sec));
+                policies.iter_mut().for_each(|p| p.tick(sec));
             }
             Msg::Snapshot(reply) => {
                 let _ = reply.send(command_line.as_ref().map(Summarizer::snapshot));
@@ -123,7 +123,7 @@ fn run(summarizer: Summarizer, rx: Receiver<Msg>) {
             }
             Msg::AddPolicy(mut policy) => {
                 if let Some(sec) = last_tick {
-                    policy.advance_to(sec);
+                    policy.tick(sec);
                 }
                 policies.push(*policy);
             }

@@ -1,10 +1,10 @@
 //! Flags shared by `pktvisord` and `pktvisor summarize`, and their translation to options.
 
 use clap::Args;
-use pv_handlers::HostSpec;
 use pv_handlers::dns::DnsConfig;
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::NetConfig;
+use pv_handlers::{Boundaries, HostSpec, WindowSpec};
 use pv_pipeline::SummarizeOptions;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,7 +53,8 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    /// Options for a window of `periods` buckets of 60 s, or one bucket when `period` is None.
+    /// Options for a window of `periods` buckets of 60 s, or one bucket when `period` is None
+    /// (or `periods` is 1), beginning at the stream's first packet (a live agent aligns them).
     pub fn to_options(
         &self,
         period: Option<u64>,
@@ -72,8 +73,11 @@ impl AnalysisArgs {
         Ok(SummarizeOptions {
             bpf: self.bpf.clone(),
             host_spec,
-            period,
-            periods,
+            window: WindowSpec {
+                period,
+                keep: periods,
+                boundaries: Boundaries::FromStream,
+            },
             deep_sample_percent: self.max_deep_sample,
             net: NetConfig {
                 topn_count: self.topn,

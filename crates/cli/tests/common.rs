@@ -226,6 +226,10 @@ pub fn assert_matches_oracle(label: &str, ours: &Value, expected: &Value) {
         ("bytes_in", "bytes_in_per_second"),
         ("bytes_out", "bytes_out_per_second"),
     ] {
+        // A caller whose oracle cannot know the window's rates says so (input_formats.rs).
+        if expected["skip_rates"] == true {
+            break;
+        }
         check_quantiles(
             &format!("{label}: rates.{rate}"),
             &p["rates"][rate],

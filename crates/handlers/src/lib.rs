@@ -13,4 +13,5 @@ pub mod top_threshold;
 pub use event::{Direction, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
 pub use net::{NetBucket, NetHandler};
+pub use pv_sketch::window::{Boundaries, WindowSpec};
 pub use sampler::DeepSampler;

@@ -7,11 +7,17 @@
 //! with values worked out by hand from that rule.
 
 use pv_handlers::dns::{DnsConfig, DnsHandler};
-use pv_handlers::{Direction, PacketEvent};
+use pv_handlers::{Boundaries, Direction, PacketEvent, WindowSpec};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::Value;
 
 const S: u64 = 1_000_000_000;
+/// A live agent's window: five aligned minutes.
+const LIVE: WindowSpec = WindowSpec {
+    period: Some(60),
+    keep: 5,
+    boundaries: Boundaries::Aligned,
+};
 const MS: u64 = 1_000_000;
 
 /// `name` A, as a query or a NOERROR reply with no records.
@@ -62,7 +68,7 @@ fn transaction(h: &mut DnsHandler, ts_ns: u64, id: u16, latency_ns: u64, name: &
 /// The agent's worker ticks every second from `from` to `to` (inclusive).
 fn ticks(h: &mut DnsHandler, from: u64, to: u64) {
     for sec in from..=to {
-        h.advance_to(sec);
+        h.tick(sec);
     }
 }
 
@@ -72,7 +78,7 @@ fn live_json(h: &DnsHandler) -> Value {
 
 #[test]
 fn a_rotation_by_the_clock_sets_the_slow_bar() {
-    let mut h = DnsHandler::new(DnsConfig::default(), Some(60), 5);
+    let mut h = DnsHandler::new(DnsConfig::default(), LIVE);
     let t0 = 1_000 * 60; // a minute boundary
     ticks(&mut h, t0, t0 + 1);
     // Ten transactions of 1..=10 ms in the first minute: p90 of the closed bucket is 9 or
@@ -105,7 +111,7 @@ fn a_rotation_by_the_clock_sets_the_slow_bar() {
 
 #[test]
 fn a_quiet_link_counts_its_timeouts_when_the_clock_moves() {
-    let mut h = DnsHandler::new(DnsConfig::default(), Some(60), 5);
+    let mut h = DnsHandler::new(DnsConfig::default(), LIVE);
     let t0 = 2_000 * 60;
     ticks(&mut h, t0, t0 + 10);
     // Two queries never answered, then nothing more on the link.

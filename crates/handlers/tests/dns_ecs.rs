@@ -3,6 +3,7 @@
 //! addresses MaxMind's test databases know (or do not), the expected strings cross-checked
 //! with Python's `maxminddb` reader.
 
+use pv_handlers::WindowSpec;
 use pv_handlers::dns::{DnsConfig, DnsFilters, DnsGroups, DnsHandler};
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::{Direction, PacketEvent};
@@ -106,7 +107,7 @@ fn traffic(h: &mut DnsHandler) {
 }
 
 fn run(config: DnsConfig) -> Value {
-    let mut h = DnsHandler::new(config, None, 1);
+    let mut h = DnsHandler::new(config, WindowSpec::WHOLE_STREAM);
     traffic(&mut h);
     let b = h.merged(1).expect("a bucket").data;
     h.to_json(&b)

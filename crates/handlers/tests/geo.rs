@@ -5,6 +5,7 @@
 
 use pv_handlers::geo::{GeoCache, GeoDbs, GeoLoc, UNKNOWN};
 use pv_handlers::net::{NetConfig, NetGroups};
+use pv_handlers::{Boundaries, WindowSpec};
 use pv_handlers::{Direction, NetHandler, PacketEvent};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::{Value, json};
@@ -424,7 +425,7 @@ fn sweden(n: u64) -> Value {
 
 #[test]
 fn net_handler_top_geo_loc_and_asn() {
-    let mut h = NetHandler::new(config(Some(both())), None, 1);
+    let mut h = NetHandler::new(config(Some(both())), WindowSpec::WHOLE_STREAM);
     traffic(&mut h, 1_700_000_000);
     let p = packets(&h);
     assert_eq!(
@@ -467,8 +468,7 @@ fn net_handler_topn_count_applies() {
             topn_count: 2,
             ..config(Some(both()))
         },
-        None,
-        1,
+        WindowSpec::WHOLE_STREAM,
     );
     traffic(&mut h, 1_700_000_000);
     let p = packets(&h);
@@ -490,7 +490,7 @@ fn net_handler_without_geo_has_no_geo_lists() {
             ..config(Some(both()))
         },
     ] {
-        let mut h = NetHandler::new(cfg, None, 1);
+        let mut h = NetHandler::new(cfg, WindowSpec::WHOLE_STREAM);
         traffic(&mut h, 1_700_000_000);
         let p = packets(&h);
         assert!(
@@ -507,8 +507,7 @@ fn net_handler_with_one_database_lists_both_like_pktvisor() {
     // empty.
     let mut h = NetHandler::new(
         config(Some(GeoDbs::open(Some(&city_db()), None).unwrap())),
-        None,
-        1,
+        WindowSpec::WHOLE_STREAM,
     );
     traffic(&mut h, 1_700_000_000);
     let p = packets(&h);
@@ -517,8 +516,7 @@ fn net_handler_with_one_database_lists_both_like_pktvisor() {
 
     let mut h = NetHandler::new(
         config(Some(GeoDbs::open(None, Some(&asn_db())).unwrap())),
-        None,
-        1,
+        WindowSpec::WHOLE_STREAM,
     );
     traffic(&mut h, 1_700_000_000);
     let p = packets(&h);
@@ -529,7 +527,7 @@ fn net_handler_with_one_database_lists_both_like_pktvisor() {
     );
 
     // No traffic at all: empty lists.
-    let h = NetHandler::new(config(Some(both())), None, 1);
+    let h = NetHandler::new(config(Some(both())), WindowSpec::WHOLE_STREAM);
     let p = h.to_json(&Default::default());
     assert_eq!((&p["top_geoLoc"], &p["top_ASN"]), (&json!([]), &json!([])));
 }
@@ -542,7 +540,14 @@ fn net_handler_merges_geo_lists_across_buckets() {
         ..NetConfig::default()
     };
     // Three one-minute buckets.
-    let mut h = NetHandler::new(cfg.clone(), Some(60), 3);
+    let mut h = NetHandler::new(
+        cfg.clone(),
+        WindowSpec {
+            period: Some(60),
+            keep: 3,
+            boundaries: Boundaries::Aligned,
+        },
+    );
     for minute in 0..3 {
         traffic(&mut h, 1_700_000_000 + minute * 60);
     }
@@ -559,7 +564,7 @@ fn net_handler_merges_geo_lists_across_buckets() {
         .map(|_| {
             let cfg = cfg.clone();
             std::thread::spawn(move || {
-                let mut h = NetHandler::new(cfg, None, 1);
+                let mut h = NetHandler::new(cfg, WindowSpec::WHOLE_STREAM);
                 traffic(&mut h, 1_700_000_000);
                 packets(&h)["top_geoLoc"][1].clone()
             })
@@ -729,7 +734,7 @@ fn lookup_speed() {
             }
         },
     );
-    let mut h = NetHandler::new(config(Some(both())), None, 1);
+    let mut h = NetHandler::new(config(Some(both())), WindowSpec::WHOLE_STREAM);
     let d = decoded("89.160.20.112", HOST);
     let n = 1_000_000;
     time("net handler, deep packet, geo on (hot)", n, &mut || {
@@ -743,7 +748,7 @@ fn lookup_speed() {
             });
         }
     });
-    let mut h = NetHandler::new(config(None), None, 1);
+    let mut h = NetHandler::new(config(None), WindowSpec::WHOLE_STREAM);
     time("net handler, deep packet, geo off", n, &mut || {
         for i in 0..n {
             h.process(&PacketEvent {

@@ -7,11 +7,11 @@
 
 use crate::intake::Intake;
 use crate::policy_input::input_settings;
-use crate::policy_modules::{ModuleKeys, ModuleRun, build_modules};
+use crate::policy_modules::{ModuleKeys, ModuleRun, StreamClock, build_modules};
 use crate::policy_snapshot::{ModuleRendering, ModuleSnapshot, PolicyRenderer, PolicySnapshot};
 use pv_capture::{BpfSet, Packet};
-use pv_handlers::HostSpec;
 use pv_handlers::geo::GeoDbs;
+use pv_handlers::{Boundaries, HostSpec};
 use pv_policy::{Policy, PolicyFile};
 use std::sync::Arc;
 
@@ -42,6 +42,7 @@ pub struct LivePolicy {
     host_spec: HostSpec,
     modules: Vec<ModuleRun>,
     intake: Intake,
+    clock: StreamClock,
 }
 
 impl LivePolicy {
@@ -88,6 +89,7 @@ impl LivePolicy {
             tap_name,
             ctx.geo.as_ref(),
             ModuleKeys::InstanceName,
+            Boundaries::Aligned,
         )?;
         Ok(LivePolicy {
             name: policy.name.clone(),
@@ -97,6 +99,7 @@ impl LivePolicy {
             host_spec,
             modules,
             intake: Intake::default(),
+            clock: StreamClock::default(),
         })
     }
 
@@ -119,6 +122,7 @@ impl LivePolicy {
             self.intake.stats.bpf_rejected += 1;
             return;
         }
+        self.clock.packet(p.ts_ns, &mut self.modules);
         let (modules, chained) = (&mut self.modules, self.chained);
         self.intake.event(
             p,
@@ -134,9 +138,9 @@ impl LivePolicy {
         );
     }
 
-    /// Rotates every module's window on a clock tick.
-    pub fn advance_to(&mut self, sec: u64) {
-        self.modules.iter_mut().for_each(|m| m.advance_to(sec));
+    /// A tick of wall time: every module's window rotates, open transactions expire.
+    pub fn tick(&mut self, sec: u64) {
+        self.modules.iter_mut().for_each(|m| m.tick(sec));
     }
 
     /// The input ended: open transactions time out.

@@ -13,13 +13,13 @@
 
 use crate::intake::Intake;
 use crate::policy_input::input_settings;
-use crate::policy_modules::{ModuleKeys, ModuleRun, build_modules};
+use crate::policy_modules::{ModuleKeys, ModuleRun, StreamClock, build_modules};
 use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader};
-use pv_handlers::HostSpec;
 use pv_handlers::dns::settings as dns_settings;
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::settings as net_settings;
+use pv_handlers::{Boundaries, HostSpec};
 use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
 use pv_wire::LinkType;
 use serde_json::{Map, Value};
@@ -202,6 +202,7 @@ fn run_tap(
         None => None,
     };
     let mut since_progress = 0u32;
+    let mut clock = StreamClock::default();
     loop {
         since_progress += 1;
         if since_progress == 1 << 16 {
@@ -226,6 +227,7 @@ fn run_tap(
             intake.stats.bpf_rejected += 1;
             continue;
         }
+        clock.packet(p.ts_ns, modules);
         intake.event(
             &p,
             &input.host_spec,
@@ -264,6 +266,7 @@ pub fn run_policies(
                 tap_name,
                 opts.geo.as_ref(),
                 ModuleKeys::ModuleName,
+                Boundaries::FromStream,
             )?;
             taps.push((input, modules));
         }

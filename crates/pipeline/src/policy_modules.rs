@@ -2,15 +2,16 @@
 //! a policy file run over captures and a policy the agent runs live have in common.
 
 use crate::policy::POLICY_PERIOD_SECS;
+use crate::snapshot::schema_object;
 use pv_handlers::dns::settings as dns_settings;
 use pv_handlers::dns::{DnsBucket, DnsConfig, DnsHandler};
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::net::NetConfig;
 use pv_handlers::net::settings as net_settings;
-use pv_handlers::{DeepSampler, NetBucket, NetHandler, PacketEvent};
+use pv_handlers::{Boundaries, DeepSampler, NetBucket, NetHandler, PacketEvent, WindowSpec};
 use pv_policy::{ConfigError, Module, Policy, PolicyError, PolicyFile};
 use pv_sketch::window::TimeBucket;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Both boxed: the handlers are large and of very different sizes.
@@ -77,11 +78,19 @@ impl ModuleRun {
         }
     }
 
-    /// Rotates the window on a clock tick (idle links still move on).
-    pub(crate) fn advance_to(&mut self, sec: u64) {
+    /// The stream's packet time reached `sec` (see `Summarizer::clock`).
+    pub(crate) fn clock(&mut self, sec: u64) {
         match &mut self.handler {
-            Handler::Net(h) => h.advance_to(sec),
-            Handler::Dns(h) => h.advance_to(sec),
+            Handler::Net(h) => h.clock(sec),
+            Handler::Dns(h) => h.clock(sec),
+        }
+    }
+
+    /// A tick of wall time (live capture: idle links still move on).
+    pub(crate) fn tick(&mut self, sec: u64) {
+        match &mut self.handler {
+            Handler::Net(h) => h.tick(sec),
+            Handler::Dns(h) => h.tick(sec),
         }
     }
 
@@ -108,40 +117,53 @@ impl ModuleRun {
 
     /// `{"SCHEMA_KEY": {"period": {...}, ...}}` over the module's newest `num_periods` buckets.
     pub(crate) fn to_json(&self) -> Value {
-        let (key, period, mut body) = match &self.handler {
+        let (key, body) = match &self.handler {
             Handler::Net(h) => {
                 let merged = h.merged(self.periods);
-                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
                 let body = match &merged {
                     Some(b) => h.to_json(&b.data),
                     None => h.to_json(&NetBucket::default()),
                 };
-                (pv_handlers::net::SCHEMA_KEY, period, body)
+                (
+                    pv_handlers::net::SCHEMA_KEY,
+                    schema_object(merged.as_ref(), body),
+                )
             }
             Handler::Dns(h) => {
                 let merged = h.merged(self.periods);
-                let period = merged.as_ref().map(|b| (b.first_ts_ns, b.last_ts_ns));
-                let data = merged.map(|b| b.data).unwrap_or_default();
-                (pv_handlers::dns::SCHEMA_KEY, period, h.to_json(&data))
+                let body = match &merged {
+                    Some(b) => h.to_json(&b.data),
+                    None => h.to_json(&DnsBucket::default()),
+                };
+                (
+                    pv_handlers::dns::SCHEMA_KEY,
+                    schema_object(merged.as_ref(), body),
+                )
             }
         };
-        let period = match period {
-            Some((first, last)) => {
-                let start = first.unwrap_or(0) / 1_000_000_000;
-                let end = last / 1_000_000_000;
-                json!({"start_ts": start, "length": end.saturating_sub(start)})
-            }
-            None => json!({"start_ts": 0, "length": 0}),
-        };
-        if let Value::Object(m) = &mut body {
-            let mut with_period = Map::new();
-            with_period.insert("period".into(), period);
-            with_period.append(m);
-            body = Value::Object(with_period);
-        }
         let mut out = Map::new();
         out.insert(key.into(), body);
         Value::Object(out)
+    }
+}
+
+/// The packet time a policy's modules have been moved to: every module's window moves with
+/// the stream, so that all of them rotate at the same packet, whichever of them sees it (a
+/// chain's later modules and the dns handler see only some packets). One comparison a
+/// packet; the modules are called once a second of packet time.
+#[derive(Debug, Default)]
+pub(crate) struct StreamClock {
+    sec: Option<u64>,
+}
+
+impl StreamClock {
+    #[inline]
+    pub(crate) fn packet(&mut self, ts_ns: u64, modules: &mut [ModuleRun]) {
+        let sec = ts_ns / 1_000_000_000;
+        if self.sec.is_none_or(|s| sec > s) {
+            self.sec = Some(sec);
+            modules.iter_mut().for_each(|m| m.clock(sec));
+        }
     }
 }
 
@@ -171,6 +193,7 @@ pub(crate) fn build_modules(
     tap: &str,
     geo: Option<&Arc<GeoDbs>>,
     keys: ModuleKeys,
+    boundaries: Boundaries,
 ) -> Result<Vec<ModuleRun>, String> {
     let mut out = Vec::new();
     for module in &policy.modules {
@@ -180,26 +203,23 @@ pub(crate) fn build_modules(
             module.name.clone()
         };
         let periods = module.window.num_periods.max(1) as usize;
+        let window = WindowSpec {
+            period: Some(POLICY_PERIOD_SECS),
+            keep: periods,
+            boundaries,
+        };
         let handler = match module.type_name.as_str() {
             "net" => {
                 let mut cfg = net_settings::net_config(module)
                     .map_err(|e| start_error(file, policy, module, e))?;
                 cfg.geo = geo.cloned();
-                Handler::Net(Box::new(NetHandler::new(
-                    cfg,
-                    Some(POLICY_PERIOD_SECS),
-                    periods,
-                )))
+                Handler::Net(Box::new(NetHandler::new(cfg, window)))
             }
             "dns" => {
                 let mut cfg = dns_settings::dns_config(module)
                     .map_err(|e| start_error(file, policy, module, e))?;
                 cfg.geo = geo.cloned();
-                Handler::Dns(Box::new(DnsHandler::new(
-                    cfg,
-                    Some(POLICY_PERIOD_SECS),
-                    periods,
-                )))
+                Handler::Dns(Box::new(DnsHandler::new(cfg, window)))
             }
             other => {
                 return Err(PolicyError::new(

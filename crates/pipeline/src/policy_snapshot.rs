@@ -4,14 +4,13 @@
 //! Each module keeps its own window (`num_periods`), so each is checked on its own.
 
 use crate::policy_modules::{ModuleBuckets, ModuleConfig};
-use crate::snapshot::{
-    PeriodError, check_bucket, check_window, merge_buckets, merged, period_json,
-};
+use crate::snapshot::{PeriodError, check_bucket, check_window, schema_object};
 use crate::stats::CaptureStats;
 use pv_handlers::NetBucket;
 use pv_handlers::dns::DnsBucket;
 use pv_sketch::window::TimeBucket;
-use serde_json::{Map, Value, json};
+use pv_sketch::window::{merge_newest, merge_workers};
+use serde_json::{Map, Value};
 
 #[derive(Clone, Debug)]
 pub struct ModuleSnapshot {
@@ -48,17 +47,6 @@ pub struct ModuleRendering {
 #[derive(Clone, Debug, Default)]
 pub struct PolicyRenderer {
     pub modules: Vec<ModuleRendering>,
-}
-
-/// `{"period": ..., ...body}`: pktvisor writes the period first in every schema object.
-fn schema_object<B>(bucket: Option<&TimeBucket<B>>, body: Value) -> Value {
-    let mut out = Map::new();
-    let period = bucket.map_or_else(|| json!({"start_ts": 0, "length": 0}), period_json);
-    out.insert("period".into(), period);
-    if let Value::Object(m) = body {
-        out.extend(m);
-    }
-    Value::Object(out)
 }
 
 /// The schema object of one bucket (or merged window) of a module.
@@ -108,8 +96,8 @@ impl PolicySnapshot {
         } else {
             for (mine, theirs) in self.modules.iter_mut().zip(&other.modules) {
                 match (&mut mine.buckets, &theirs.buckets) {
-                    (ModuleBuckets::Net(a), ModuleBuckets::Net(b)) => merge_buckets(a, b, false),
-                    (ModuleBuckets::Dns(a), ModuleBuckets::Dns(b)) => merge_buckets(a, b, false),
+                    (ModuleBuckets::Net(a), ModuleBuckets::Net(b)) => merge_workers(a, b, false),
+                    (ModuleBuckets::Dns(a), ModuleBuckets::Dns(b)) => merge_workers(a, b, false),
                     // Copies of one policy have the same modules in the same order.
                     _ => {}
                 }
@@ -151,8 +139,8 @@ impl PolicySnapshot {
         self.modules_json(r, |m, how| {
             check_window(how.periods, m.len(), n)?;
             Ok(match &m.buckets {
-                ModuleBuckets::Net(b) => render_module(&how.config, merged(b, n), None),
-                ModuleBuckets::Dns(b) => render_module(&how.config, None, merged(b, n)),
+                ModuleBuckets::Net(b) => render_module(&how.config, merge_newest(b, n), None),
+                ModuleBuckets::Dns(b) => render_module(&how.config, None, merge_newest(b, n)),
             })
         })
     }

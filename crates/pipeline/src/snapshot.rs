@@ -6,8 +6,7 @@ use crate::stats::CaptureStats;
 use pv_handlers::NetBucket;
 use pv_handlers::dns::{DnsBucket, DnsConfig};
 use pv_handlers::net::NetConfig;
-use pv_sketch::Bucket;
-use pv_sketch::window::TimeBucket;
+use pv_sketch::window::{TimeBucket, merge_newest, merge_workers};
 use pv_wire::tcp_stream::ReassemblyStats;
 use serde_json::{Map, Value, json};
 
@@ -19,9 +18,8 @@ pub struct Snapshot {
     pub dns: Option<Vec<TimeBucket<DnsBucket>>>,
     pub stats: CaptureStats,
     pub reassembly: Option<ReassemblyStats>,
-    /// Summary mode: one bucket for the whole input, starting at each worker's own first
-    /// packet, so workers' buckets merge whatever their start.
-    pub single_bucket: bool,
+    /// One bucket for the whole input: workers' buckets merge whatever their start.
+    pub whole_stream: bool,
 }
 
 /// What renders a snapshot: the handlers' configurations and the window's size.
@@ -44,54 +42,6 @@ impl std::fmt::Display for PeriodError {
 }
 
 impl std::error::Error for PeriodError {}
-
-/// Merges `theirs` into `mine`, both newest first, matching buckets by their start time (every
-/// worker's buckets are aligned to the same period boundaries), or, in summary mode
-/// (`single_bucket`), into the one bucket, which then starts at the earliest worker's start.
-pub(crate) fn merge_buckets<B: Bucket + Clone>(
-    mine: &mut Vec<TimeBucket<B>>,
-    theirs: &[TimeBucket<B>],
-    single_bucket: bool,
-) {
-    for other in theirs {
-        let same = mine
-            .iter_mut()
-            .find(|b| single_bucket || b.start_sec == other.start_sec);
-        match same {
-            Some(b) => {
-                b.data.merge_from(&other.data);
-                b.data.join_worker_spans();
-                b.start_sec = b.start_sec.min(other.start_sec);
-                b.first_ts_ns = match (b.first_ts_ns, other.first_ts_ns) {
-                    (Some(a), Some(o)) => Some(a.min(o)),
-                    (a, o) => a.or(o),
-                };
-                b.last_ts_ns = b.last_ts_ns.max(other.last_ts_ns);
-            }
-            None => mine.push(other.clone()),
-        }
-    }
-    mine.sort_by_key(|b| std::cmp::Reverse(b.start_sec));
-}
-
-/// The newest `n` buckets merged into one, spanning from the oldest one's start.
-pub(crate) fn merged<B: Bucket + Clone>(
-    buckets: &[TimeBucket<B>],
-    n: usize,
-) -> Option<TimeBucket<B>> {
-    let mut parts = buckets.iter().take(n.max(1));
-    let mut all = parts.next()?.clone();
-    for older in parts {
-        all.data.merge_from(&older.data);
-        all.start_sec = older.start_sec;
-        all.first_ts_ns = match (all.first_ts_ns, older.first_ts_ns) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        all.last_ts_ns = all.last_ts_ns.max(older.last_ts_ns);
-    }
-    Some(all)
-}
 
 fn sum_reassembly(a: &mut ReassemblyStats, b: &ReassemblyStats) {
     a.streams_opened += b.streams_opened;
@@ -126,11 +76,11 @@ fn reassembly_json(r: &ReassemblyStats) -> Value {
 impl Snapshot {
     /// Folds another worker's snapshot into this one.
     pub fn merge(&mut self, other: &Snapshot) {
-        let single = self.single_bucket || other.single_bucket;
-        self.single_bucket = single;
-        merge_buckets(&mut self.net, &other.net, single);
+        let whole = self.whole_stream || other.whole_stream;
+        self.whole_stream = whole;
+        merge_workers(&mut self.net, &other.net, whole);
         match (&mut self.dns, &other.dns) {
-            (Some(mine), Some(theirs)) => merge_buckets(mine, theirs, single),
+            (Some(mine), Some(theirs)) => merge_workers(mine, theirs, whole),
             (None, Some(theirs)) => self.dns = Some(theirs.clone()),
             _ => {}
         }
@@ -163,11 +113,14 @@ impl Snapshot {
     pub fn bucket_json(&self, r: &Renderer, index: usize) -> Result<Value, PeriodError> {
         self.check_bucket(r, index)?;
         let net = self.net.get(index).cloned();
+        // Every handler's window rotates with the stream's clock: the dns bucket of a period
+        // is the one that starts where the net bucket starts.
         let dns = self.dns.as_ref().map(|d| {
             d.iter()
                 .find(|b| Some(b.start_sec) == net.as_ref().map(|n| n.start_sec))
+                .cloned()
+                .unwrap_or_else(|| empty_like(net.as_ref()))
         });
-        let dns = dns.map(|b| b.map(|b| b.data.clone()).unwrap_or_default());
         Ok(self.render(r, "1m", net, dns))
     }
 
@@ -190,11 +143,11 @@ impl Snapshot {
     /// The newest `n` buckets merged, under the key `"<n>m"` (`"1m"` for one), whatever is
     /// there: the file summary's output.
     pub fn merged_json(&self, r: &Renderer, n: usize) -> Value {
-        let net = merged(&self.net, n);
+        let net = merge_newest(&self.net, n);
         let dns = self
             .dns
             .as_ref()
-            .map(|d| merged(d, n).map(|b| b.data).unwrap_or_default());
+            .map(|d| merge_newest(d, n).unwrap_or_else(|| empty_like(net.as_ref())));
         self.render(r, &format!("{}m", n.max(1)), net, dns)
     }
 
@@ -203,21 +156,23 @@ impl Snapshot {
         r: &Renderer,
         key: &str,
         net: Option<TimeBucket<NetBucket>>,
-        dns: Option<DnsBucket>,
+        dns: Option<TimeBucket<DnsBucket>>,
     ) -> Value {
         let mut w = Map::new();
-        match net {
-            Some(b) => {
-                w.insert("period".into(), period_json(&b));
-                w.insert("packets".into(), b.data.to_json(&r.net));
-            }
-            None => {
-                w.insert("period".into(), json!({"start_ts": 0, "length": 0}));
-                w.insert("packets".into(), NetBucket::default().to_json(&r.net));
-            }
-        }
+        // pktvisor's legacy bucket path hoists the first handler's period to the window
+        // (`CoreServer.cpp`, "3.0.x compatible"); every handler object carries its own too
+        // (`AbstractMetricsManager::window_single_json`).
+        let net = match net {
+            Some(b) => schema_object(Some(&b), b.data.to_json(&r.net)),
+            None => schema_object::<NetBucket>(None, NetBucket::default().to_json(&r.net)),
+        };
+        w.insert("period".into(), net["period"].clone());
+        w.insert("packets".into(), net);
         if let (Some(cfg), Some(bucket)) = (&r.dns, dns) {
-            w.insert("dns".into(), bucket.to_json(cfg));
+            w.insert(
+                "dns".into(),
+                schema_object(Some(&bucket), bucket.data.to_json(cfg)),
+            );
         }
         let mut capture = self.stats.to_json();
         if let Some(reassembly) = &self.reassembly {
@@ -265,9 +220,32 @@ fn not_accumulated(low: usize, high: usize) -> PeriodError {
     ))
 }
 
-/// `{"start_ts", "length"}` of a bucket (or merged window), in seconds of packet time.
+/// `{"start_ts", "length"}` of a bucket (or merged window), in seconds: the span it covers.
 pub(crate) fn period_json<B>(b: &TimeBucket<B>) -> Value {
-    let start = b.first_ts_ns.unwrap_or(b.start_sec * 1_000_000_000) / 1_000_000_000;
-    let end = (b.last_ts_ns / 1_000_000_000).max(start);
-    json!({"start_ts": start, "length": end - start})
+    let (start, length) = b.period();
+    json!({"start_ts": start, "length": length})
+}
+
+/// `{"period": ..., ...body}`: pktvisor writes the period first in every schema object.
+pub(crate) fn schema_object<B>(bucket: Option<&TimeBucket<B>>, body: Value) -> Value {
+    let mut out = Map::new();
+    let period = bucket.map_or_else(|| json!({"start_ts": 0, "length": 0}), period_json);
+    out.insert("period".into(), period);
+    if let Value::Object(m) = body {
+        out.extend(m);
+    }
+    Value::Object(out)
+}
+
+/// A bucket with no traffic over another handler's bucket's span (a handler that saw nothing
+/// in a period the window holds).
+pub(crate) fn empty_like<A, B: Default>(other: Option<&TimeBucket<A>>) -> TimeBucket<B> {
+    TimeBucket {
+        start_sec: other.map_or(0, |b| b.start_sec),
+        from_sec: other.map_or(0, |b| b.from_sec),
+        until_sec: other.map_or(0, |b| b.until_sec),
+        first_ts_ns: None,
+        last_ts_ns: 0,
+        data: B::default(),
+    }
 }

@@ -3,11 +3,12 @@
 //! schema key (`packets`, `dns`) with the bucket's own `period` first — the same buckets and the
 //! same numbers as the v3 rendering of [`Snapshot::bucket_json`] / [`Snapshot::window_json`].
 
-use crate::snapshot::{PeriodError, Renderer, Snapshot, merged, period_json};
+use crate::snapshot::{PeriodError, Renderer, Snapshot, empty_like, schema_object};
 use pv_handlers::NetBucket;
 use pv_handlers::dns::DnsBucket;
 use pv_sketch::window::TimeBucket;
-use serde_json::{Map, Value, json};
+use pv_sketch::window::merge_newest;
+use serde_json::{Map, Value};
 
 /// The module instance names of a policy running the net and dns handlers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,9 +45,9 @@ impl Snapshot {
             d.iter()
                 .find(|b| Some(b.start_sec) == start)
                 .cloned()
-                .or_else(|| net.as_ref().map(empty_like))
+                .unwrap_or_else(|| empty_like(net.as_ref()))
         });
-        Ok(modules_json(r, names, net, dns.flatten()))
+        Ok(modules_json(r, names, net, dns))
     }
 
     /// The same for the newest `n` buckets merged (2 <= n <= periods).
@@ -57,30 +58,10 @@ impl Snapshot {
         n: usize,
     ) -> Result<Value, PeriodError> {
         self.check_window(r, n)?;
-        let net = merged(&self.net, n);
-        let dns = self.dns.as_ref().and_then(|d| merged(d, n));
+        let net = merge_newest(&self.net, n);
+        let dns = self.dns.as_ref().and_then(|d| merge_newest(d, n));
         Ok(modules_json(r, names, net, dns))
     }
-}
-
-/// A dns bucket with no traffic over a net bucket's period.
-fn empty_like(net: &TimeBucket<NetBucket>) -> TimeBucket<DnsBucket> {
-    TimeBucket {
-        start_sec: net.start_sec,
-        first_ts_ns: net.first_ts_ns,
-        last_ts_ns: net.last_ts_ns,
-        data: DnsBucket::default(),
-    }
-}
-
-/// `{"period": ..., ...body}`: pktvisor writes the period first in every schema object.
-fn with_period(period: Value, body: Value) -> Value {
-    let mut out = Map::new();
-    out.insert("period".into(), period);
-    if let Value::Object(m) = body {
-        out.extend(m);
-    }
-    Value::Object(out)
 }
 
 fn keyed(key: &str, value: Value) -> Value {
@@ -95,24 +76,29 @@ fn modules_json(
     net: Option<TimeBucket<NetBucket>>,
     dns: Option<TimeBucket<DnsBucket>>,
 ) -> Value {
-    let none = json!({"start_ts": 0, "length": 0});
     let mut out = Map::new();
-    let (period, body) = match &net {
-        Some(b) => (period_json(b), b.data.to_json(&r.net)),
-        None => (none.clone(), NetBucket::default().to_json(&r.net)),
+    let body = match &net {
+        Some(b) => b.data.to_json(&r.net),
+        None => NetBucket::default().to_json(&r.net),
     };
     out.insert(
         names.net.clone(),
-        keyed(pv_handlers::net::SCHEMA_KEY, with_period(period, body)),
+        keyed(
+            pv_handlers::net::SCHEMA_KEY,
+            schema_object(net.as_ref(), body),
+        ),
     );
     if let Some(cfg) = &r.dns {
-        let (period, body) = match &dns {
-            Some(b) => (period_json(b), b.data.to_json(cfg)),
-            None => (none, DnsBucket::default().to_json(cfg)),
+        let body = match &dns {
+            Some(b) => b.data.to_json(cfg),
+            None => DnsBucket::default().to_json(cfg),
         };
         out.insert(
             names.dns.clone(),
-            keyed(pv_handlers::dns::SCHEMA_KEY, with_period(period, body)),
+            keyed(
+                pv_handlers::dns::SCHEMA_KEY,
+                schema_object(dns.as_ref(), body),
+            ),
         );
     }
     Value::Object(out)

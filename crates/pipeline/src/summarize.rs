@@ -7,7 +7,7 @@ use crate::stats::CaptureStats;
 use pv_capture::{BpfSet, FileFormat, FileReader, Packet};
 use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::net::NetConfig;
-use pv_handlers::{DeepSampler, HostSpec, NetHandler};
+use pv_handlers::{DeepSampler, HostSpec, NetHandler, WindowSpec};
 use pv_wire::LinkType;
 use serde_json::Value;
 use std::path::Path;
@@ -17,10 +17,9 @@ pub struct SummarizeOptions {
     /// libpcap filter expression, as tcpdump takes it.
     pub bpf: Option<String>,
     pub host_spec: HostSpec,
-    /// Seconds per bucket; None puts the whole input into one bucket (pktvisor's `--summary`).
-    pub period: Option<u64>,
-    /// Buckets kept and merged into the reported window.
-    pub periods: usize,
+    /// Seconds per bucket, buckets kept (and merged into a file's reported window), where
+    /// buckets begin: one bucket for the whole input by default (pktvisor's `--summary`).
+    pub window: WindowSpec,
     /// Percentage of packets inspected in depth (top lists, cardinality, TCP flags).
     pub deep_sample_percent: u8,
     pub net: NetConfig,
@@ -33,8 +32,7 @@ impl Default for SummarizeOptions {
         Self {
             bpf: None,
             host_spec: HostSpec::default(),
-            period: None,
-            periods: 5,
+            window: WindowSpec::WHOLE_STREAM,
             deep_sample_percent: 100,
             net: NetConfig::default(),
             dns: Some(DnsConfig::default()),
@@ -51,6 +49,9 @@ pub struct Summarizer {
     dns: Option<DnsHandler>,
     intake: Intake,
     periods: usize,
+    /// The second of packet time every handler's window has been moved to (see
+    /// [`Summarizer::clock`]).
+    clock_sec: Option<u64>,
 }
 
 impl Summarizer {
@@ -59,21 +60,22 @@ impl Summarizer {
             Some(expr) if !expr.trim().is_empty() => Some(BpfSet::new(expr)?),
             _ => None,
         };
-        let periods = match opts.period {
+        let periods = match opts.window.period {
             None => 1,
-            Some(_) => opts.periods.max(1),
+            Some(_) => opts.window.keep.max(1),
         };
         Ok(Self {
             host_spec: opts.host_spec.clone(),
             sampler: DeepSampler::new(opts.deep_sample_percent),
             bpf,
-            net: NetHandler::new(opts.net.clone(), opts.period, periods),
+            net: NetHandler::new(opts.net.clone(), opts.window),
             dns: opts
                 .dns
                 .clone()
-                .map(|cfg| DnsHandler::new(cfg, opts.period, periods)),
+                .map(|cfg| DnsHandler::new(cfg, opts.window)),
             intake: Intake::default(),
             periods,
+            clock_sec: None,
         })
     }
 
@@ -87,6 +89,9 @@ impl Summarizer {
             self.intake.stats.bpf_rejected += 1;
             return Ok(());
         }
+        // The stream is what passes the filter (pktvisor's libpcap filters before its
+        // handlers see a packet, so its first bucket starts at the first packet kept).
+        self.clock(p.ts_ns);
         let (sampler, net, dns) = (&mut self.sampler, &mut self.net, &mut self.dns);
         self.intake.event(
             p,
@@ -107,6 +112,18 @@ impl Summarizer {
         self.intake.stats.damage = Some(reason);
     }
 
+    /// A packet of another worker's shard (a file read by several workers): it moves the
+    /// clock as it would for a single reader, if it passes the filter.
+    pub fn other_shard(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len)?
+        {
+            return Ok(());
+        }
+        self.clock(p.ts_ns);
+        Ok(())
+    }
+
     /// A copy of the buckets and counters so far (an agent's worker answers readers with it).
     pub fn snapshot(&self) -> Snapshot {
         snapshot_of(&self.net, self.dns.as_ref(), &self.intake.stats)
@@ -121,11 +138,28 @@ impl Summarizer {
         }
     }
 
-    /// Rotates the windows on a clock tick without packets, so that idle links still move on.
-    pub fn advance_to(&mut self, sec: u64) {
-        self.net.advance_to(sec);
+    /// The stream's packet time reached `ts_ns`: every handler's window moves there together,
+    /// so that all of them (and every worker reading a shard of one file, which calls this for
+    /// the packets of the other shards too) rotate at the same packet, whichever handler sees
+    /// it. One comparison a packet; the handlers are called once a second of packet time.
+    #[inline]
+    pub fn clock(&mut self, ts_ns: u64) {
+        let sec = ts_ns / 1_000_000_000;
+        if self.clock_sec.is_none_or(|s| sec > s) {
+            self.clock_sec = Some(sec);
+            self.net.clock(sec);
+            if let Some(dns) = &mut self.dns {
+                dns.clock(sec);
+            }
+        }
+    }
+
+    /// A tick of wall time (live capture): windows rotate and open transactions expire even
+    /// when no packet arrives.
+    pub fn tick(&mut self, sec: u64) {
+        self.net.tick(sec);
         if let Some(dns) = &mut self.dns {
-            dns.advance_to(sec);
+            dns.tick(sec);
         }
     }
 
@@ -191,7 +225,7 @@ fn snapshot_of(net: &NetHandler, dns: Option<&DnsHandler>, stats: &CaptureStats)
         dns: dns.map(|d| d.buckets().cloned().collect()),
         stats: stats.clone(),
         reassembly: dns.map(|d| d.reassembly_stats()),
-        single_bucket: net.window().period().is_none(),
+        whole_stream: net.window().period().is_none(),
     }
 }
 

@@ -1,9 +1,13 @@
 //! The bucketed time window: buckets of `period` seconds of packet time, the newest `keep` of
 //! them retained, bucket 0 being the live one.
 //!
-//! Bucket boundaries are multiples of the period in Unix time (a 60 s bucket runs from hh:mm:00
-//! to hh:mm+1:00), so buckets of different agents cover the same span and merge meaningfully at
-//! a hub.
+//! Where buckets begin depends on the stream ([`Boundaries`]): a live capture's buckets start
+//! at multiples of the period in Unix time (a 60 s bucket runs from hh:mm:00 to hh:mm+1:00), so
+//! buckets of different workers and agents cover the same span and merge meaningfully at a hub;
+//! a recorded stream's first bucket starts at its first packet and each later one at the packet
+//! that crossed the previous one's end, as pktvisor's `AbstractMetricsManager::_period_shift`
+//! does for files. A window that keeps one bucket never rotates: the whole stream is one
+//! bucket (pktvisor's `num_periods: 1`, whose `new_event` shifts only when `_num_periods > 1`).
 
 use std::collections::VecDeque;
 
@@ -19,10 +23,50 @@ pub trait Bucket {
     fn join_worker_spans(&mut self) {}
 }
 
+/// Where a window's buckets begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boundaries {
+    /// At multiples of the period in Unix time (live capture: workers and agents agree).
+    Aligned,
+    /// At the stream's first packet, then at each packet that crosses a bucket's end
+    /// (recorded streams, as pktvisor reads files).
+    FromStream,
+}
+
+/// The shape of a window: seconds per bucket, buckets kept, where they begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Seconds per bucket; None (or `keep` 1) puts the whole stream into one bucket.
+    pub period: Option<u64>,
+    pub keep: usize,
+    pub boundaries: Boundaries,
+}
+
+impl WindowSpec {
+    /// One bucket for the whole stream (pktvisor's `--summary`, `num_periods: 1`).
+    pub const WHOLE_STREAM: WindowSpec = WindowSpec {
+        period: None,
+        keep: 1,
+        boundaries: Boundaries::FromStream,
+    };
+
+    /// The period that rotates the window: none when one bucket is kept.
+    fn rotating_period(&self) -> Option<u64> {
+        self.period.filter(|p| *p > 0 && self.keep > 1)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TimeBucket<B> {
-    /// Start of the bucket's span in Unix seconds (aligned to the period).
+    /// The bucket's identity in Unix seconds: where its period begins (aligned to the period
+    /// for live capture), matched when workers' buckets are merged.
     pub start_sec: u64,
+    /// The span the bucket covers, in Unix seconds, as pktvisor's `period` reports it
+    /// (`start_ts`, `length = until - from`): from when it opened (a live agent's first bucket
+    /// opens when the agent starts, mid-period) to when it closed, or, while it is live, to
+    /// the newest packet or clock tick it saw.
+    pub from_sec: u64,
+    pub until_sec: u64,
     /// Capture times of the first and last packet seen in the bucket (ns); None while empty.
     pub first_ts_ns: Option<u64>,
     pub last_ts_ns: u64,
@@ -36,12 +80,78 @@ impl<B> TimeBucket<B> {
             self.first_ts_ns = Some(ts_ns);
         }
         self.last_ts_ns = self.last_ts_ns.max(ts_ns);
+        self.until_sec = self.until_sec.max(ts_ns / 1_000_000_000);
+    }
+
+    /// pktvisor's `period`: `(start_ts, length)` in seconds.
+    pub fn period(&self) -> (u64, u64) {
+        (self.from_sec, self.until_sec.saturating_sub(self.from_sec))
+    }
+
+    /// Widens this bucket's span to cover `other`'s (another worker's copy of the same period,
+    /// or an older bucket of a merged window).
+    fn absorb_span(&mut self, other: &TimeBucket<B>) {
+        self.start_sec = self.start_sec.min(other.start_sec);
+        self.from_sec = self.from_sec.min(other.from_sec);
+        self.until_sec = self.until_sec.max(other.until_sec);
+        self.first_ts_ns = match (self.first_ts_ns, other.first_ts_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ts_ns = self.last_ts_ns.max(other.last_ts_ns);
     }
 }
 
+impl<B: Bucket> TimeBucket<B> {
+    /// Folds `other` into this bucket: data and span.
+    pub fn absorb(&mut self, other: &TimeBucket<B>) {
+        self.data.merge_from(&other.data);
+        self.absorb_span(other);
+    }
+}
+
+/// The newest `n` buckets of `buckets` (newest first) merged into one (None when there is
+/// none), spanning from the oldest one's start.
+pub fn merge_newest<B: Bucket + Clone>(
+    buckets: &[TimeBucket<B>],
+    n: usize,
+) -> Option<TimeBucket<B>> {
+    let mut parts = buckets.iter().take(n.max(1));
+    let mut merged = parts.next()?.clone();
+    for older in parts {
+        merged.absorb(older);
+    }
+    Some(merged)
+}
+
+/// Merges another worker's buckets (newest first) into `mine`, matching them by their start
+/// (every worker's buckets begin at the same boundaries), or, when the window is one bucket
+/// for the whole stream, into that bucket whatever its start. Each merged bucket's rates are
+/// then joined as one reader's would be.
+pub fn merge_workers<B: Bucket + Clone>(
+    mine: &mut Vec<TimeBucket<B>>,
+    theirs: &[TimeBucket<B>],
+    whole_stream: bool,
+) {
+    for other in theirs {
+        match mine
+            .iter_mut()
+            .find(|b| whole_stream || b.start_sec == other.start_sec)
+        {
+            Some(b) => {
+                b.absorb(other);
+                b.data.join_worker_spans();
+            }
+            None => mine.push(other.clone()),
+        }
+    }
+    mine.sort_by_key(|b| std::cmp::Reverse(b.start_sec));
+}
+
 pub struct Window<B, F: Fn() -> B> {
-    /// Seconds per bucket; None puts everything into one bucket (pktvisor's `--summary`).
+    /// Seconds per bucket; None keeps everything in one bucket.
     period: Option<u64>,
+    boundaries: Boundaries,
     keep: usize,
     /// Newest first.
     buckets: VecDeque<TimeBucket<B>>,
@@ -53,11 +163,11 @@ pub struct Window<B, F: Fn() -> B> {
 }
 
 impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
-    /// `period` in seconds (None: a single bucket for the whole input); `keep` >= 1 buckets.
-    pub fn new(period: Option<u64>, keep: usize, make: F) -> Self {
+    pub fn new(spec: WindowSpec, make: F) -> Self {
         Self {
-            period: period.filter(|p| *p > 0),
-            keep: keep.max(1),
+            period: spec.rotating_period(),
+            boundaries: spec.boundaries,
+            keep: spec.keep.max(1),
             buckets: VecDeque::new(),
             make,
             closed: 0,
@@ -65,6 +175,7 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         }
     }
 
+    /// Seconds per bucket; None when the window is one bucket for the whole stream.
     pub fn period(&self) -> Option<u64> {
         self.period
     }
@@ -79,7 +190,7 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
     #[inline]
     pub fn bucket_at(&mut self, ts_ns: u64) -> &mut B {
         if ts_ns >= self.rotate_at_ns {
-            self.rotate_for(ts_ns);
+            self.rotate_to(ts_ns / 1_000_000_000);
         }
         let live = self
             .buckets
@@ -89,46 +200,75 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         &mut live.data
     }
 
-    #[cold]
-    fn rotate_for(&mut self, ts_ns: u64) {
-        let sec = ts_ns / 1_000_000_000;
-        let rotate = match (self.buckets.front(), self.period) {
-            (None, _) => true,
-            (Some(_), None) => false,
-            (Some(live), Some(p)) => sec >= live.start_sec + p,
-        };
-        if rotate {
-            self.open_bucket(sec);
+    /// The stream's clock reached `sec` (a clock tick on an idle link, or a packet another
+    /// handler or worker saw): rotates when a period ended, opens the first bucket if there
+    /// is none yet (an agent serves bucket 0 before any packet), and extends the live
+    /// bucket's span to `sec`.
+    pub fn advance_to(&mut self, sec: u64) {
+        self.rotate_to(sec);
+        if let Some(live) = self.buckets.front_mut() {
+            live.until_sec = live.until_sec.max(sec);
         }
     }
 
-    /// Rotates on a clock tick without packets (idle links still advance the window); opens
-    /// the live bucket if there is none yet (an agent serves bucket 0 before any packet).
-    pub fn advance_to(&mut self, sec: u64) {
+    #[cold]
+    fn rotate_to(&mut self, sec: u64) {
         match (self.buckets.front(), self.period) {
-            (None, _) => self.open_bucket(sec),
-            (Some(live), Some(p)) if sec >= live.start_sec + p => self.open_bucket(sec),
+            (None, _) => self.open_first(sec),
+            (Some(live), Some(p)) if sec >= live.start_sec + p => self.open_bucket(sec, p),
             _ => {}
         }
     }
 
-    fn open_bucket(&mut self, sec: u64) {
-        let start_sec = match self.period {
-            Some(p) => sec - sec % p,
-            None => sec,
+    fn open_first(&mut self, sec: u64) {
+        let start_sec = match (self.period, self.boundaries) {
+            (Some(p), Boundaries::Aligned) => sec - sec % p,
+            _ => sec,
         };
-        // Periods without packets between the live bucket and the new one are empty buckets:
-        // the window always spans the newest `keep` periods of time, not of traffic. Only the
-        // last `keep` of them can survive, so no more than that are made.
-        if let (Some(live), Some(p)) = (self.buckets.front(), self.period) {
-            let live_start = live.start_sec;
-            let skipped = (start_sec - live_start) / p - 1;
-            self.closed += 1 + skipped;
-            for i in skipped.saturating_sub(self.keep as u64)..skipped {
-                self.push(live_start + (i + 1) * p);
+        self.push(start_sec);
+        if let Some(live) = self.buckets.front_mut() {
+            // The first bucket covers the stream from its first second on, not the part of
+            // the period before it.
+            live.from_sec = sec;
+            live.until_sec = sec;
+        }
+        self.set_rotate_at(start_sec);
+    }
+
+    fn open_bucket(&mut self, sec: u64, p: u64) {
+        let live_start = self.buckets.front().map_or(sec, |b| b.start_sec);
+        let start_sec = match self.boundaries {
+            Boundaries::Aligned => sec - sec % p,
+            Boundaries::FromStream => sec,
+        };
+        // Aligned: periods without packets between the live bucket and the new one are empty
+        // buckets, so the window always spans the newest `keep` periods of time, not of
+        // traffic. Only the last `keep` of them can survive, so no more than that are made.
+        // (A recorded stream, as pktvisor reads it, shifts once per crossing packet.)
+        let skipped = match self.boundaries {
+            Boundaries::Aligned => (start_sec - live_start) / p - 1,
+            Boundaries::FromStream => 0,
+        };
+        if let Some(live) = self.buckets.front_mut() {
+            live.until_sec = if skipped > 0 {
+                live_start + p
+            } else {
+                start_sec
+            };
+        }
+        self.closed += 1 + skipped;
+        for i in skipped.saturating_sub(self.keep as u64)..skipped {
+            let empty = live_start + (i + 1) * p;
+            self.push(empty);
+            if let Some(b) = self.buckets.front_mut() {
+                b.until_sec = empty + p;
             }
         }
         self.push(start_sec);
+        self.set_rotate_at(start_sec);
+    }
+
+    fn set_rotate_at(&mut self, start_sec: u64) {
         self.rotate_at_ns = match self.period {
             Some(p) => (start_sec + p).saturating_mul(1_000_000_000),
             None => u64::MAX,
@@ -138,6 +278,8 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
     fn push(&mut self, start_sec: u64) {
         self.buckets.push_front(TimeBucket {
             start_sec,
+            from_sec: start_sec,
+            until_sec: start_sec,
             first_ts_ns: None,
             last_ts_ns: 0,
             data: (self.make)(),
@@ -168,13 +310,7 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         let mut parts = self.buckets.iter().take(n.max(1));
         let mut merged = parts.next()?.clone();
         for older in parts {
-            merged.data.merge_from(&older.data);
-            merged.start_sec = older.start_sec;
-            merged.first_ts_ns = match (merged.first_ts_ns, older.first_ts_ns) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            merged.last_ts_ns = merged.last_ts_ns.max(older.last_ts_ns);
+            merged.absorb(older);
         }
         Some(merged)
     }
@@ -194,15 +330,77 @@ mod tests {
 
     const S: u64 = 1_000_000_000;
 
+    fn aligned(period: u64, keep: usize) -> WindowSpec {
+        WindowSpec {
+            period: Some(period),
+            keep,
+            boundaries: Boundaries::Aligned,
+        }
+    }
+
+    fn spans<F: Fn() -> Count>(w: &Window<Count, F>) -> Vec<(u64, u64, u64, u64)> {
+        w.buckets()
+            .map(|b| (b.start_sec, b.data.0, b.period().0, b.period().1))
+            .collect()
+    }
+
+    /// pktvisor's recorded stream (`AbstractMetricsManager::set_start_tstamp`, `new_event`,
+    /// `_period_shift`): the first bucket starts at the first packet, the next at the first
+    /// packet at or past start + 60 s, one shift per crossing packet however long the gap,
+    /// and a closed bucket's length runs to the packet that closed it.
+    #[test]
+    fn a_recorded_stream_starts_at_its_first_packet() {
+        let spec = WindowSpec {
+            period: Some(60),
+            keep: 3,
+            boundaries: Boundaries::FromStream,
+        };
+        let mut w = Window::new(spec, Count::default);
+        for sec in [1_000_031, 1_000_090, 1_000_091, 1_000_095, 1_000_400] {
+            w.bucket_at(sec * S).0 += 1;
+        }
+        assert_eq!(
+            spans(&w),
+            vec![
+                (1_000_400, 1, 1_000_400, 0),
+                (1_000_091, 2, 1_000_091, 309),
+                (1_000_031, 2, 1_000_031, 60),
+            ]
+        );
+        let m = w.merged(3).unwrap();
+        assert_eq!((m.data.0, m.period()), (5, (1_000_031, 369)));
+    }
+
+    /// `num_periods: 1` never shifts, whatever the period (pktvisor: `_num_periods > 1 &&`).
+    #[test]
+    fn one_kept_bucket_is_the_whole_stream() {
+        for boundaries in [Boundaries::Aligned, Boundaries::FromStream] {
+            let spec = WindowSpec {
+                period: Some(60),
+                keep: 1,
+                boundaries,
+            };
+            let mut w = Window::new(spec, Count::default);
+            for sec in [1_000_031, 1_000_400, 1_090_000] {
+                w.bucket_at(sec * S).0 += 1;
+            }
+            w.advance_to(1_090_010);
+            assert_eq!(spans(&w), vec![(1_000_031, 3, 1_000_031, 89_979)]);
+        }
+    }
+
     #[test]
     fn rotates_on_aligned_period_boundaries_and_keeps_the_newest() {
-        let mut w = Window::new(Some(60), 3, Count::default);
+        let mut w = Window::new(aligned(60, 3), Count::default);
         for sec in [119, 120, 121, 179, 180, 250, 400] {
             w.bucket_at(sec * S).0 += 1;
         }
         // periods 60, 120, 180, 240, (300 empty), 360
         let spans: Vec<(u64, u64)> = w.buckets().map(|b| (b.start_sec, b.data.0)).collect();
         assert_eq!(spans, vec![(360, 1), (300, 0), (240, 1)]);
+        // Closed buckets cover their whole period; the live one up to its newest packet.
+        let periods: Vec<(u64, u64)> = w.buckets().map(TimeBucket::period).collect();
+        assert_eq!(periods, vec![(360, 40), (300, 60), (240, 60)]);
         assert_eq!(w.closed_buckets(), 5);
         let m = w.merged(3).unwrap();
         assert_eq!((m.start_sec, m.data.0), (240, 2));
@@ -216,7 +414,7 @@ mod tests {
 
     #[test]
     fn summary_mode_is_one_bucket() {
-        let mut w = Window::new(None, 5, Count::default);
+        let mut w = Window::new(WindowSpec::WHOLE_STREAM, Count::default);
         for sec in [5, 1000, 86_400 * 30] {
             w.bucket_at(sec * S).0 += 1;
         }
@@ -230,7 +428,7 @@ mod tests {
 
     #[test]
     fn idle_clock_rotates_and_late_packets_stay_live() {
-        let mut w = Window::new(Some(10), 5, Count::default);
+        let mut w = Window::new(aligned(10, 5), Count::default);
         w.advance_to(11);
         assert_eq!(w.len(), 1);
         w.bucket_at(12 * S).0 += 1;

@@ -162,11 +162,15 @@ fn fixture() -> &'static Path {
     ))
 }
 
-/// The fixture summarized in 60 s buckets; `limit` stops after that many packets.
+/// The fixture summarized in 60 s buckets aligned as a live agent's are (the capture
+/// crosses a minute boundary: two buckets); `limit` stops after that many packets.
 pub(super) fn summarize(limit: usize) -> (Snapshot, Renderer) {
     let mut opts = SummarizeOptions {
-        period: Some(60),
-        periods: 5,
+        window: pv_handlers::WindowSpec {
+            period: Some(60),
+            keep: 5,
+            boundaries: pv_handlers::Boundaries::Aligned,
+        },
         ..SummarizeOptions::default()
     };
     // The fixture's client: its transactions are "out" ones, with timings.

@@ -37,7 +37,8 @@ struct SummarizeCmd {
     #[command(flatten)]
     analysis: AnalysisArgs,
 
-    /// Report pktvisor's window of the newest P periods of 60 s instead of the whole file.
+    /// Report pktvisor's window of the newest P periods of 60 s instead of the whole file (the
+    /// first period starts at the file's first packet; 1 is the whole file, as in pktvisor).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u64).range(1..=1440))]
     periods: Option<u64>,
 

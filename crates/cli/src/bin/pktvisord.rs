@@ -32,8 +32,9 @@ struct Cli {
     #[arg(short = 'p', value_name = "PORT", default_value_t = 10853)]
     port: u16,
 
-    /// Hold this many 60 second time periods of history; a file is reported as the merged
-    /// window of its newest P periods.
+    /// Hold this many 60 second time periods of history (live: whole minutes; a file: from its
+    /// first packet); a file is reported as the merged window of its newest P periods. 1 keeps
+    /// one bucket for the whole stream, as in pktvisor.
     #[arg(long, value_name = "P", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     periods: u64,
@@ -167,6 +168,12 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
     let result = cli
         .analysis
         .to_options(Some(PERIOD_SECS), cli.periods as usize)
+        .map(|mut summarize| {
+            // Live buckets begin at whole minutes, so that every worker's (and every agent's)
+            // buckets cover the same spans and merge.
+            summarize.window.boundaries = pv_handlers::Boundaries::Aligned;
+            summarize
+        })
         .and_then(|summarize| {
             pv_agent::run(pv_agent::AgentConfig {
                 target: target.to_string(),

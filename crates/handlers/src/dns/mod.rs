@@ -17,7 +17,7 @@ pub use xact::{ReplyMatch, XactKey, XactTable};
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
-use pv_sketch::window::TimeBucket;
+use pv_sketch::window::{TimeBucket, WindowSpec};
 use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
@@ -128,6 +128,9 @@ struct Core {
     slow_us: (u64, u64),
     /// The second of packet time of the last transaction expiry.
     expired_at: u64,
+    /// Packet time of the newest DNS message (the live bucket may have been opened by the
+    /// clock since, and hold none).
+    last_message_ns: Option<u64>,
     /// Lookups of ECS addresses, when a database is loaded and needed.
     geo: Option<GeoCache>,
     /// [`DnsConfig::reads_records`].
@@ -149,7 +152,7 @@ pub struct DnsHandler {
 }
 
 impl DnsHandler {
-    pub fn new(config: DnsConfig, period: Option<u64>, keep: usize) -> Self {
+    pub fn new(config: DnsConfig, window: WindowSpec) -> Self {
         let tcp = DnsTcpReassembler::new(config.reassembly);
         let xacts = XactTable::new(config.xact_ttl_ns, config.xact_cap);
         let geo = config.geo_cache();
@@ -164,9 +167,10 @@ impl DnsHandler {
                 parse_records: config.reads_records(),
                 filtering: config.filters != DnsFilters::default(),
                 config,
-                window: Window::new(period, keep, DnsBucket::default as fn() -> DnsBucket),
+                window: Window::new(window, DnsBucket::default as fn() -> DnsBucket),
                 xacts,
                 slow_us: (0, 0),
+                last_message_ns: None,
                 expired_at: 0,
             },
             name: NameText::new(),
@@ -243,7 +247,7 @@ impl DnsHandler {
 
     /// The time of the newest message seen (the end of the input, for this handler).
     pub fn last_message_ns(&self) -> Option<u64> {
-        self.core.window.buckets().next().map(|b| b.last_ts_ns)
+        self.core.last_message_ns
     }
 
     /// Ends the input at `end_ns`, the last message of the whole input (several workers each
@@ -273,14 +277,21 @@ impl DnsHandler {
         &self.core.config
     }
 
-    /// Rotates the window on a clock tick without packets (idle links), doing what a rotation
-    /// by a message does: the closing bucket's latencies set the `top_slow` bar, and queries
-    /// unanswered for longer than the TTL count as timed out in the live bucket. (pktvisor's
+    /// The stream's packet time reached `sec` (another handler's or worker's packet): the
+    /// window rotates with the others, the closing bucket setting the `top_slow` bar.
+    pub fn clock(&mut self, sec: u64) {
+        self.core.rotate_to(sec);
+    }
+
+    /// A tick of wall time (live capture), doing what a rotation by a message does: the
+    /// closing bucket's latencies set the `top_slow` bar, and queries unanswered for longer
+    /// than the TTL count as timed out in the live bucket. (pktvisor's
     /// `DnsMetricsManager::on_period_shift` runs both on every shift, whether a packet or the
     /// input's heartbeat caused it; without this a live agent's `top_slow` stayed empty, since
     /// the clock always rotated first, and a quiet link never counted its timeouts.)
-    pub fn advance_to(&mut self, sec: u64) {
-        self.core.clock(sec);
+    pub fn tick(&mut self, sec: u64) {
+        self.core.rotate_to(sec);
+        self.core.expire_at(sec);
     }
 
     /// Buckets newest first; index 0 is the live bucket.
@@ -314,6 +325,7 @@ impl Core {
         if self.window.closed_buckets() != closed_before {
             self.rotated();
         }
+        self.last_message_ns = Some(self.last_message_ns.map_or(ts_ns, |l| l.max(ts_ns)));
         let second = ts_ns / 1_000_000_000;
         if second != self.expired_at {
             self.expired_at = second;
@@ -455,13 +467,17 @@ impl Core {
         }
     }
 
-    /// The clock (a tick of wall time) reached `sec`.
-    fn clock(&mut self, sec: u64) {
+    /// Moves the window to `sec`, setting the slow bar if a bucket closed.
+    fn rotate_to(&mut self, sec: u64) {
         let closed_before = self.window.closed_buckets();
         self.window.advance_to(sec);
         if self.window.closed_buckets() != closed_before {
             self.rotated();
         }
+    }
+
+    /// Queries open for longer than the TTL at `sec` time out, in the live bucket.
+    fn expire_at(&mut self, sec: u64) {
         if sec != self.expired_at {
             self.expired_at = sec;
             let expired = self.xacts.expire(sec.saturating_mul(1_000_000_000));

@@ -111,7 +111,7 @@ mod tests {
         if geo {
             cfg.geo = Some(dbs());
         }
-        let mut h = NetHandler::new(cfg, None, 1);
+        let mut h = NetHandler::new(cfg, crate::WindowSpec::WHOLE_STREAM);
         let host: IpAddr = "192.168.0.10".parse().unwrap();
         let mut feed = |src: IpAddr, dir| {
             let d = Decoded {

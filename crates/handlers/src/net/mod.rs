@@ -12,7 +12,7 @@ pub use filter::NetFilter;
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
 use pv_sketch::Window;
-use pv_sketch::window::TimeBucket;
+use pv_sketch::window::{TimeBucket, WindowSpec};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -84,8 +84,7 @@ pub struct NetHandler {
 }
 
 impl NetHandler {
-    /// `period`: seconds per bucket (None = one bucket for everything); `keep`: buckets kept.
-    pub fn new(config: NetConfig, period: Option<u64>, keep: usize) -> Self {
+    pub fn new(config: NetConfig, window: WindowSpec) -> Self {
         let geo = match &config.geo {
             Some(dbs) if config.geo_enabled() || config.filter.is_active() => {
                 Some(GeoCache::new(Arc::clone(dbs)))
@@ -94,7 +93,7 @@ impl NetHandler {
         };
         Self {
             config,
-            window: Window::new(period, keep, NetBucket::default as fn() -> NetBucket),
+            window: Window::new(window, NetBucket::default as fn() -> NetBucket),
             geo,
         }
     }
@@ -126,8 +125,13 @@ impl NetHandler {
         &self.config
     }
 
-    /// Rotates the window on a clock tick without packets (idle links).
-    pub fn advance_to(&mut self, sec: u64) {
+    /// The stream's packet time reached `sec` (another handler's or worker's packet).
+    pub fn clock(&mut self, sec: u64) {
+        self.window.advance_to(sec);
+    }
+
+    /// A tick of wall time (live capture): idle links still rotate.
+    pub fn tick(&mut self, sec: u64) {
         self.window.advance_to(sec);
     }
 
