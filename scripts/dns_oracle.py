@@ -82,9 +82,12 @@ with the same key replaces the first (xact_replaced, not counted otherwise).
 At the end of the file the open queries older than the TTL at the last
 message's time are timed out; the others could still be answered after the
 capture ended: they are not counted, and xact_open_at_end says how many there
-were (pktvisor itself never counts open queries at the end).  Direction of a matched transaction: the reply's source
-in the host spec -> "in", else its destination in the host spec -> "out",
-else neither (only xact_total).  Times are exact integers: floor((reply
+were (pktvisor itself never counts open queries at the end).  Direction of a matched transaction is the reply
+packet's direction (DnsMetricsBucket::new_dns_transaction), which pktvisor's
+PcapInputStream::process_raw_packet decides destination first: the reply's
+destination in the host spec -> "out" (the host asked), else its source in the
+host spec -> "in" (the host answered), else neither (only xact_total).  A reply
+between two host addresses is therefore "out".  Times are exact integers: floor((reply
 frame.time_epoch - query frame.time_epoch) * 1e6) from the decimal strings.
 tshark_response_to is tshark's own matching for comparison: the number of
 counted replies that carry dns.response_to (tshark matches on id and
@@ -450,12 +453,14 @@ class Summary:
             return
         us = dur_ns // 1000
         self.x["xact_total"] += 1
-        if self.hs.contains(src):
-            self.x["xact_in"] += 1
-            self.xact_in_us.append(us)
-        elif self.hs.contains(dst):
+        # The reply's direction, destination first (PcapInputStream::process_raw_packet):
+        # to a host address -> toHost -> xact out; from one -> fromHost -> xact in.
+        if self.hs.contains(dst):
             self.x["xact_out"] += 1
             self.xact_out_us.append(us)
+        elif self.hs.contains(src):
+            self.x["xact_in"] += 1
+            self.xact_in_us.append(us)
 
     def finish(self):
         if self.last_ts_ns is not None:
