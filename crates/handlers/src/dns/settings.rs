@@ -61,9 +61,11 @@ pub const DEFAULT_GROUPS: &[&str] = &[
 /// Keys pktvisor accepts that this handler reads but ignores (nothing to do on a pcap input).
 pub const IGNORED_CONFIGS: &[&str] = &["dnstap_msg_type", "recorded_stream"];
 
-/// pktvisor's schema for the dns handler (what its messages list).
+/// pktvisor's schema for the dns handler (what its messages list): the v1 handler
+/// (src/handlers/dns/v1/DnsHandler.conf: `version=1.0`).
 pub const SCHEMA: HandlerSchema = HandlerSchema {
     type_name: "dns",
+    version: "1.0",
     configs: CONFIGS,
     groups: GROUPS,
 };
@@ -73,6 +75,7 @@ pub const SCHEMA: HandlerSchema = HandlerSchema {
 /// see [`pktvisor_message`].
 pub const SCHEMA_WITH_EXTENSIONS: HandlerSchema = HandlerSchema {
     type_name: "dns",
+    version: SCHEMA.version,
     configs: ALL_CONFIGS,
     groups: GROUPS,
 };

@@ -22,8 +22,10 @@ pub const DEFAULT_GROUPS: &[&str] = GROUPS;
 /// Keys pktvisor accepts that have no effect here.
 pub const IGNORED_CONFIGS: &[&str] = &["recorded_stream"];
 
+/// pktvisor's net v1 handler (src/handlers/net/v1/NetHandler.conf: `version=1.0`).
 pub const SCHEMA: HandlerSchema = HandlerSchema {
     type_name: "net",
+    version: "1.0",
     configs: CONFIGS,
     groups: GROUPS,
 };
