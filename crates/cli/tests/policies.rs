@@ -147,11 +147,17 @@ fn dns_filters_match_tshark() {
     let all = msgs.len() as u64;
     assert!(all > 0);
     let dir = temp_dir("policy-filters");
-    let cases: [(&str, &str, Keep); 6] = [
+    let cases: [(&str, &str, Keep); 7] = [
         (
             "only_rcode",
             "filter: {only_rcode: 3}",
             Box::new(|m| m.response && m.rcode == 3),
+        ),
+        (
+            // pktvisor 4.3+: names (RCodeNumbers, SRVFAIL) and numbers mixed in one list.
+            "only_rcode_list",
+            "filter: {only_rcode: [nxdomain, \"5\", SrvFail]}",
+            Box::new(|m| m.response && matches!(m.rcode, 2 | 3 | 5)),
         ),
         (
             "exclude_noerror",
@@ -209,18 +215,33 @@ fn handler_value_errors_are_pktvisors() {
     for (name, module, message) in [
         (
             "rcode_type",
-            "d:\n  type: dns\n  filter: {only_rcode: \"x\"}",
-            "policy [p] failed to start: wrong type for key: only_rcode",
+            "d:\n  type: dns\n  filter: {only_rcode: nxdomain}",
+            "policy [p] failed to start: DnsStreamHandler: wrong value type for only_rcode filter. It should be an integer or an array",
         ),
         (
             "rcode_value",
-            "d:\n  type: dns\n  filter: {only_rcode: 4}",
-            "policy [p] failed to start: only_rcode contained an invalid/unsupported rcode",
+            "d:\n  type: dns\n  filter: {only_rcode: 14}",
+            "policy [p] failed to start: DnsStreamHandler: only_rcode filter contained an invalid/unsupported rcode",
+        ),
+        (
+            "rcode_name",
+            "d:\n  type: dns\n  filter: {only_rcode: [nxdomain, servfail]}",
+            "policy [p] failed to start: DnsStreamHandler: only_rcode filter contained an invalid/unsupported rcode: servfail",
         ),
         (
             "qtype",
             "d:\n  type: dns\n  filter: {only_qtype: [AAAB]}",
-            "policy [p] failed to start: only_qtype filter contained an invalid/unsupported qtype: AAAB",
+            "policy [p] failed to start: DnsStreamHandler: only_qtype filter contained an invalid/unsupported qtype: AAAB",
+        ),
+        (
+            "answer_count",
+            "d:\n  type: dns\n  filter: {answer_count: [1]}",
+            "policy [p] failed to start: DnsStreamHandler: wrong value type for answer_count filter. It should be an integer",
+        ),
+        (
+            "asn_number",
+            "n:\n  type: net\n  filter: {only_asn_number: [AS1]}",
+            "policy [p] failed to start: NetStreamHandler: only_asn_number filter contained an invalid/unsupported value: AS1",
         ),
     ] {
         let policy = write_policy(&dir, &format!("{name}.yaml"), &file, module);
