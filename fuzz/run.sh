@@ -21,6 +21,12 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+# fuzz/Cargo.lock is tracked: the targets are built from exactly it. `cargo fuzz` has no
+# --locked of its own (rust-fuzz/cargo-fuzz#312) and would silently rewrite a stale lock, so
+# the targets are first built with --locked (which fails on a stale lock instead); cargo fuzz
+# then finds the lock complete and leaves it as it is.
+cargo build --locked --bins
+
 export RUSTC_BOOTSTRAP=1
 status=0
 for source in fuzz_targets/*.rs; do

@@ -15,7 +15,8 @@ manager) applied on top of it.
 
 What is a DNS message
 ---------------------
-* DNS ports are 53, 5353, 5355 and every --dns-port.  tshark is told to
+* DNS ports are 53, 5353, 5355, 53000 (pktvisor's DnsLayer::isDnsPort,
+  libs/visor_dns/DnsLayer.h, lists all four in product code) and every --dns-port.  tshark is told to
   dissect all of them as plain DNS (`-d udp.port==P,dns -d tcp.port==P,dns`;
   that also turns mDNS/LLMNR on 5353/5355 into "dns", as pktvisor parses
   them).  A message counts when tshark dissects it as `dns` and the source or
@@ -82,9 +83,12 @@ with the same key replaces the first (xact_replaced, not counted otherwise).
 At the end of the file the open queries older than the TTL at the last
 message's time are timed out; the others could still be answered after the
 capture ended: they are not counted, and xact_open_at_end says how many there
-were (pktvisor itself never counts open queries at the end).  Direction of a matched transaction: the reply's source
-in the host spec -> "in", else its destination in the host spec -> "out",
-else neither (only xact_total).  Times are exact integers: floor((reply
+were (pktvisor itself never counts open queries at the end).  Direction of a matched transaction is the reply
+packet's direction (DnsMetricsBucket::new_dns_transaction), which pktvisor's
+PcapInputStream::process_raw_packet decides destination first: the reply's
+destination in the host spec -> "out" (the host asked), else its source in the
+host spec -> "in" (the host answered), else neither (only xact_total).  A reply
+between two host addresses is therefore "out".  Times are exact integers: floor((reply
 frame.time_epoch - query frame.time_epoch) * 1e6) from the decimal strings.
 tshark_response_to is tshark's own matching for comparison: the number of
 counted replies that carry dns.response_to (tshark matches on id and
@@ -120,7 +124,7 @@ import sys
 import tempfile
 
 SEP = "\x1f"  # aggregator between occurrences of one field
-DEFAULT_DNS_PORTS = (53, 5353, 5355)
+DEFAULT_DNS_PORTS = (53, 5353, 5355, 53000)  # DnsLayer::isDnsPort
 
 FIELDS = [
     "frame.number",
@@ -450,12 +454,14 @@ class Summary:
             return
         us = dur_ns // 1000
         self.x["xact_total"] += 1
-        if self.hs.contains(src):
-            self.x["xact_in"] += 1
-            self.xact_in_us.append(us)
-        elif self.hs.contains(dst):
+        # The reply's direction, destination first (PcapInputStream::process_raw_packet):
+        # to a host address -> toHost -> xact out; from one -> fromHost -> xact in.
+        if self.hs.contains(dst):
             self.x["xact_out"] += 1
             self.xact_out_us.append(us)
+        elif self.hs.contains(src):
+            self.x["xact_in"] += 1
+            self.xact_in_us.append(us)
 
     def finish(self):
         if self.last_ts_ns is not None:
@@ -1013,7 +1019,8 @@ def write_selftest_pcap(path):
     at(10, _frame_udp(C, S, 40008, 5353, _dns(0x9999, 0, 0, "ecs.example.com", 1,
                                               ecs=(1, 24, bytes([1, 2, 3])))))
     at(10.2, _frame_udp(S, C, 5353, 40008, _dns(0x9999, 1, 0, "ecs.example.com", 1, answers=1)))
-    # 10 extra DNS port 53000 from client port 44818 (EtherNet/IP's port): still DNS
+    # 10 DNS port 53000 (a default, as in pktvisor) from client port 44818 (EtherNet/IP's
+    # port): still DNS
     at(11, _frame_udp(C, S, 44818, 53000, _dns(0xAAAA, 0, 0, "enip.example.com", 1)))
     at(11.3, _frame_udp(S, C, 53000, 44818, _dns(0xAAAA, 1, 0, "enip.example.com", 1, answers=1)))
     # 11 replaced query: same key twice, one reply (matched to the second)
@@ -1114,7 +1121,7 @@ def self_test():
             pcap = os.path.join(tmp, "selftest.pcap")
             write_selftest_pcap(pcap)
             hs = parse_host_spec("198.51.100.2/32,2001:db8::2/128")
-            ports = set(DEFAULT_DNS_PORTS) | {53000}
+            ports = set(DEFAULT_DNS_PORTS)
             for check in (False, True):
                 got = summarize(pcap, hs, ports, 5000, check_ek=check)
                 for k, want in SELFTEST_EXPECT.items():
@@ -1147,7 +1154,7 @@ def main():
     ap.add_argument("--host-spec", default="",
                     help="comma separated IPv4/IPv6 CIDRs of the local hosts")
     ap.add_argument("--dns-port", type=int, action="append", default=[],
-                    help="an extra DNS port besides 53, 5353, 5355 (repeatable)")
+                    help="an extra DNS port besides 53, 5353, 5355, 53000 (repeatable)")
     ap.add_argument("--xact-ttl-ms", type=int, default=5000,
                     help="transaction timeout in milliseconds (default 5000)")
     ap.add_argument("--bpf", default=None, help="BPF expression applied with tcpdump first")

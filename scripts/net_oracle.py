@@ -19,8 +19,10 @@ pktvisor's counting rules applied on top of it:
                last extension header (or ipv6.nxt) decides.  No IP -> other_l4.
 * syn          outermost L4 is TCP, the TCP header is dissected right after the
                outermost IP header, and its SYN bit is set (SYN and SYN/ACK).
-* direction    source in host spec -> out; else destination in host spec -> in;
-               else unknown_dir.  No host spec / no IP -> unknown_dir.
+* direction    destination in host spec -> in; else source in host spec -> out;
+               else unknown_dir (pktvisor's PcapInputStream::process_raw_packet,
+               src/inputs/pcap/PcapInputStream.cpp, tests the destination first,
+               so host-to-host traffic is "in").  No host spec / no IP -> unknown_dir.
 * top_ipv4/6   remote address per frame: source of "in", destination of "out".
 * per second   integer part of frame.time_epoch, from the first to the last
                second inclusive, zeros included; bytes are frame.cap_len.
@@ -266,10 +268,11 @@ def summarize(path, host_spec, allow_truncated=False):
 
         direction = "unknown_dir"
         if l3 and have_spec and src and dst:
-            if hs.contains(src):
-                direction = "out"
-            elif hs.contains(dst):
+            # Destination first, as PcapInputStream::process_raw_packet does.
+            if hs.contains(dst):
                 direction = "in"
+            elif hs.contains(src):
+                direction = "out"
         c[direction] += 1
         if direction != "unknown_dir":
             remote = src if direction == "in" else dst

@@ -2,6 +2,7 @@
 //! showing progress, reporting errors. No analysis happens here.
 
 pub mod options;
+pub mod output;
 pub mod policy;
 pub mod progress;
 pub mod record;

@@ -28,8 +28,8 @@ pub struct AnalysisArgs {
           value_parser = clap::value_parser!(u8).range(0..=100))]
     pub max_deep_sample: u8,
 
-    /// Treat these ports as DNS too, besides 53, 5353 (mDNS) and 5355 (LLMNR). Comma
-    /// separated or repeated, e.g. --dns-port 53000.
+    /// Treat these ports as DNS too, besides 53, 5353 (mDNS), 5355 (LLMNR) and 53000 (as
+    /// pktvisor). Comma separated or repeated, e.g. --dns-port 5300.
     #[arg(long = "dns-port", value_name = "PORT", value_delimiter = ',')]
     pub dns_ports: Vec<u16>,
 

@@ -4,6 +4,7 @@ use crate::progress::FileProgress;
 use pv_pipeline::{SummarizeOptions, summarize_file};
 use serde_json::Value;
 use std::path::Path;
+use std::process::ExitCode;
 
 /// Summarizes `path`; prints warnings (damage) to stderr; returns the window JSON.
 /// Errors are one line naming the file or value and the reason.
@@ -22,10 +23,10 @@ pub fn run(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value,
     Ok(summary.to_json())
 }
 
-/// Prints JSON to stdout, pretty like pktvisor's output.
-pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("a JSON value always serializes")
-    );
+/// Prints JSON to stdout, pretty like pktvisor's output; a closed or failing stdout is
+/// handled by [`crate::output::print`].
+pub fn print_json(program: &str, v: &Value) -> ExitCode {
+    let mut text = serde_json::to_string_pretty(v).expect("a JSON value always serializes");
+    text.push('\n');
+    crate::output::print(program, &text)
 }

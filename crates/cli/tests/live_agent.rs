@@ -356,7 +356,7 @@ fn v4_policies_taps_and_admin_api() {
     assert_eq!(code, 422, "{body}");
     assert_eq!(
         body["error"],
-        "Policy 'extra' requires stream handler type 'dnz' which is not available"
+        "Policy 'extra' requires stream handler type 'dnz' and version '1.0' which is not available"
     );
     let (code, body) = lab.send(
         port,

@@ -147,11 +147,17 @@ fn dns_filters_match_tshark() {
     let all = msgs.len() as u64;
     assert!(all > 0);
     let dir = temp_dir("policy-filters");
-    let cases: [(&str, &str, Keep); 6] = [
+    let cases: [(&str, &str, Keep); 7] = [
         (
             "only_rcode",
             "filter: {only_rcode: 3}",
             Box::new(|m| m.response && m.rcode == 3),
+        ),
+        (
+            // pktvisor 4.3+: names (RCodeNumbers, SRVFAIL) and numbers mixed in one list.
+            "only_rcode_list",
+            "filter: {only_rcode: [nxdomain, \"5\", SrvFail]}",
+            Box::new(|m| m.response && matches!(m.rcode, 2 | 3 | 5)),
         ),
         (
             "exclude_noerror",
@@ -209,18 +215,33 @@ fn handler_value_errors_are_pktvisors() {
     for (name, module, message) in [
         (
             "rcode_type",
-            "d:\n  type: dns\n  filter: {only_rcode: \"x\"}",
-            "policy [p] failed to start: wrong type for key: only_rcode",
+            "d:\n  type: dns\n  filter: {only_rcode: nxdomain}",
+            "policy [p] failed to start: DnsStreamHandler: wrong value type for only_rcode filter. It should be an integer or an array",
         ),
         (
             "rcode_value",
-            "d:\n  type: dns\n  filter: {only_rcode: 4}",
-            "policy [p] failed to start: only_rcode contained an invalid/unsupported rcode",
+            "d:\n  type: dns\n  filter: {only_rcode: 14}",
+            "policy [p] failed to start: DnsStreamHandler: only_rcode filter contained an invalid/unsupported rcode",
+        ),
+        (
+            "rcode_name",
+            "d:\n  type: dns\n  filter: {only_rcode: [nxdomain, servfail]}",
+            "policy [p] failed to start: DnsStreamHandler: only_rcode filter contained an invalid/unsupported rcode: servfail",
         ),
         (
             "qtype",
             "d:\n  type: dns\n  filter: {only_qtype: [AAAB]}",
-            "policy [p] failed to start: only_qtype filter contained an invalid/unsupported qtype: AAAB",
+            "policy [p] failed to start: DnsStreamHandler: only_qtype filter contained an invalid/unsupported qtype: AAAB",
+        ),
+        (
+            "answer_count",
+            "d:\n  type: dns\n  filter: {answer_count: [1]}",
+            "policy [p] failed to start: DnsStreamHandler: wrong value type for answer_count filter. It should be an integer",
+        ),
+        (
+            "asn_number",
+            "n:\n  type: net\n  filter: {only_asn_number: [AS1]}",
+            "policy [p] failed to start: NetStreamHandler: only_asn_number filter contained an invalid/unsupported value: AS1",
         ),
     ] {
         let policy = write_policy(&dir, &format!("{name}.yaml"), &file, module);
@@ -267,21 +288,66 @@ fn metric_groups_enable_and_disable() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A copy of the Ethernet/IPv4 classic pcap `from` with UDP port `old` replaced by `new` on
+/// both ends (UDP checksum zeroed: "none" in IPv4), written to `to`.
+fn rewrite_udp_port(from: &Path, to: &Path, old: u16, new: u16) {
+    let mut b = std::fs::read(from).unwrap();
+    let le = match b[..4] {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => panic!("{}: not a classic pcap", from.display()),
+    };
+    let u32_at = |b: &[u8], i: usize| {
+        let w = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    let mut rec = 24;
+    while rec + 16 <= b.len() {
+        let caplen = u32_at(&b, rec + 8) as usize;
+        let ip = rec + 16 + 14;
+        let is_udp4 = b[rec + 16 + 12..rec + 16 + 14] == [0x08, 0x00] && b[ip + 9] == 17;
+        if is_udp4 {
+            let udp = ip + usize::from(b[ip] & 0x0f) * 4;
+            for port in [udp, udp + 2] {
+                if b[port..port + 2] == old.to_be_bytes() {
+                    b[port..port + 2].copy_from_slice(&new.to_be_bytes());
+                }
+            }
+            b[udp + 6..udp + 8].copy_from_slice(&[0, 0]);
+        }
+        rec += 16 + caplen;
+    }
+    std::fs::write(to, b).unwrap();
+}
+
+/// `dns_ports` (our policy extension) and `--dns-port` add the same ports to pktvisor's four.
 #[test]
 fn dns_ports_extension_matches_v3_dns_port() {
-    let file = fixture("dns_ipv4_udp.pcap");
     let dir = temp_dir("policy-ports");
+    // pktvisor's capture with its DNS server moved from 53000 to 5300 (not a DNS port).
+    let file = dir.join("dns_5300.pcap");
+    rewrite_udp_port(&fixture("dns_ipv4_udp.pcap"), &file, 53000, 5300);
     let policy = write_policy(
         &dir,
         "ports.yaml",
         &file,
-        "d:\n  type: dns\n  config: {dns_ports: [53000]}",
+        "d:\n  type: dns\n  config: {dns_ports: [5300]}",
     );
     let v = policy_json(&policy, &file);
-    let v3 = summarize_json(&file, &["--dns-port", "53000"]);
+    let v3 = summarize_json(&file, &["--dns-port", "5300"]);
     let w = &v["p"]["d"]["dns"]["wire_packets"];
-    assert!(u(&w["total"]) > 0);
+    let original = summarize_json(&fixture("dns_ipv4_udp.pcap"), &[]);
+    assert_eq!(*w, original["dns"]["wire_packets"]);
     assert_eq!(*w, v3["dns"]["wire_packets"]);
+    let plain = summarize_json(&file, &[]);
+    assert_eq!(
+        plain["dns"]["wire_packets"]["total"], 0,
+        "5300 is no DNS port"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

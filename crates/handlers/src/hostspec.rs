@@ -87,15 +87,17 @@ impl HostSpec {
         }
     }
 
-    /// pktvisor's rule: from a host address is `Out`, else to a host address is `In`.
+    /// pktvisor's rule (`PcapInputStream::process_raw_packet`, src/inputs/pcap/PcapInputStream.cpp):
+    /// the destination is tested first, so to a host address is `In` (toHost), else from a host
+    /// address is `Out` (fromHost). A packet between two host addresses is therefore `In`.
     #[inline]
     pub fn direction(&self, d: &Decoded<'_>) -> Direction {
         if d.l3 == L3::None || self.is_empty() {
             Direction::Unknown
-        } else if self.contains(&d.src) {
-            Direction::Out
         } else if self.contains(&d.dst) {
             Direction::In
+        } else if self.contains(&d.src) {
+            Direction::Out
         } else {
             Direction::Unknown
         }
@@ -119,6 +121,33 @@ mod tests {
         let hs = HostSpec::parse("192.168.0.0/24").unwrap();
         assert!(!hs.contains(&"192.168.1.1".parse().unwrap()));
         assert!(HostSpec::parse("").unwrap().is_empty());
+    }
+
+    fn packet(src: &str, dst: &str) -> Decoded<'static> {
+        let src: IpAddr = src.parse().unwrap();
+        Decoded {
+            l3: if src.is_ipv4() { L3::Ipv4 } else { L3::Ipv6 },
+            src,
+            dst: dst.parse().unwrap(),
+            ..Decoded::EMPTY
+        }
+    }
+
+    /// PcapInputStream::process_raw_packet tests the destination before the source.
+    #[test]
+    fn destination_is_tested_first() {
+        let hs = HostSpec::parse("10.1.0.0/16,2001:db8::/32").unwrap();
+        let dir = |s, d| hs.direction(&packet(s, d));
+        assert_eq!(dir("10.1.2.3", "10.1.9.9"), Direction::In, "host to host");
+        assert_eq!(dir("2001:db8::1", "2001:db8::2"), Direction::In);
+        assert_eq!(dir("8.8.8.8", "10.1.2.3"), Direction::In);
+        assert_eq!(dir("10.1.2.3", "8.8.8.8"), Direction::Out);
+        assert_eq!(dir("8.8.8.8", "9.9.9.9"), Direction::Unknown);
+        let none = HostSpec::default();
+        assert_eq!(
+            none.direction(&packet("10.1.2.3", "10.1.9.9")),
+            Direction::Unknown
+        );
     }
 
     #[test]

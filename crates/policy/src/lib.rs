@@ -37,6 +37,7 @@
 //!
 //! const NET: HandlerSchema = HandlerSchema {
 //!     type_name: "net",
+//!     version: "1.0",
 //!     configs: &["geoloc_notfound", "asn_notfound", "only_geoloc_prefix", "only_asn_number", "recorded_stream"],
 //!     groups: &["cardinality", "counters", "top_geo", "top_ips"],
 //! };
@@ -96,8 +97,9 @@
 //!   handler configuration at key 'handlers'`, `missing or invalid handler modules at key
 //!   'modules'`, `invalid stream handler window config: ...`, `expecting handler module
 //!   identifier`, `expecting Handler configuration map`, `missing or invalid stream handler
-//!   type at key 'type'`, `Policy 'P' requires stream handler type 'X' which is not
-//!   available`, `stream handler filter configuration is not a map`, `stream handler
+//!   type at key 'type'`, `Invalid stream handler version at key 'require_version'`,
+//!   `Policy 'P' requires stream handler type 'X' and version 'V' which is not available`
+//!   (also for an unknown type, with the default version 1.0), `stream handler filter configuration is not a map`, `stream handler
 //!   configuration is not a map`, `stream handler metric groups is not a map`, `stream
 //!   handler metric groups should contain enable and/or disable tags`, `invalid stream
 //!   handler {filter config,config,metrics} for handler 'M': ...`;
@@ -120,8 +122,8 @@ use std::path::Path;
 
 pub use error::PolicyError;
 pub use model::{
-    COMMON_CONFIGS, Catalog, HandlerSchema, Module, Policy, PolicyFile, PolicyInput, Tap,
-    TapSelector, WindowConfig,
+    COMMON_CONFIGS, Catalog, DEFAULT_HANDLER_VERSION, HandlerSchema, Module, Policy, PolicyFile,
+    PolicyInput, Tap, TapSelector, WindowConfig,
 };
 pub use value::{Config, ConfigError, Entry, Value};
 

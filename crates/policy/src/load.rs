@@ -4,7 +4,8 @@
 
 use crate::error::PolicyError;
 use crate::model::{
-    Catalog, HandlerSchema, Module, Policy, PolicyFile, PolicyInput, Tap, TapSelector, WindowConfig,
+    Catalog, DEFAULT_HANDLER_VERSION, HandlerSchema, Module, Policy, PolicyFile, PolicyInput, Tap,
+    TapSelector, WindowConfig,
 };
 use crate::value::{Config, ConfigError, Value};
 use crate::yaml::Node;
@@ -469,12 +470,34 @@ impl<'c> Loader<'c> {
                 }
             }
         };
+        // pktvisor 4.2+ looks handlers up by (type, version); the version defaults to 1.0,
+        // so an unknown type and an unknown version get the same message.
+        let mut version_line = None;
+        let mut version = DEFAULT_HANDLER_VERSION.to_string();
+        if let Some((k, v)) = module.get_entry("require_version") {
+            // A null value is present but not a scalar, for yaml-cpp as here.
+            let Some(v) = v.scalar() else {
+                return Err(self.err(
+                    k.line,
+                    "Invalid stream handler version at key 'require_version'",
+                ));
+            };
+            version = v.to_string();
+            version_line = Some(k.line);
+        }
         let type_node = module.get("type").expect("type checked above");
         let type_name = type_node.scalar().unwrap_or_default().to_string();
-        let Some(schema) = self.catalog.handler(&type_name) else {
+        let Some(schema) = self.catalog.handler_version(&type_name, &version) else {
+            // The line of the part that is wrong: the version when the type exists.
+            let line = match version_line {
+                Some(l) if self.catalog.handler(&type_name).is_some() => l,
+                _ => type_node.line,
+            };
             return Err(self.err(
-                type_node.line,
-                format!("Policy '{policy}' requires stream handler type '{type_name}' which is not available"),
+                line,
+                format!(
+                    "Policy '{policy}' requires stream handler type '{type_name}' and version '{version}' which is not available"
+                ),
             ));
         };
 
@@ -514,7 +537,7 @@ impl<'c> Loader<'c> {
                 })
             })?;
         }
-        let require_version = module.get("require_version").and_then(Node::as_string);
+        let require_version = version_line.map(|_| version);
         Ok(RawModule {
             name,
             type_name,

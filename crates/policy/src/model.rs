@@ -12,8 +12,14 @@ pub const COMMON_CONFIGS: [&str; 4] = [
     "topn_percentile_threshold",
 ];
 
+/// The handler version a module gets without `require_version`
+/// (`CoreRegistry::DEFAULT_HANDLER_PLUGIN_VERSION`, src/CoreRegistry.h).
+pub const DEFAULT_HANDLER_VERSION: &str = "1.0";
+
 /// What a handler type accepts, as data (the handlers crate provides the real ones).
 ///
+/// `version` is the handler plugin's version (pktvisor's `DnsHandler.conf` etc.:
+/// `version=1.0` for the v1 handlers); a module's `require_version` must equal it as text.
 /// `configs` is pktvisor's `_config_defs` for the handler, in its order: the keys accepted in
 /// a module's `config:` *and* `filter:` (pktvisor merges both into one handler
 /// configuration, so it does not tell them apart). The window keys of [`COMMON_CONFIGS`] are
@@ -21,6 +27,7 @@ pub const COMMON_CONFIGS: [&str; 4] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandlerSchema {
     pub type_name: &'static str,
+    pub version: &'static str,
     pub configs: &'static [&'static str],
     pub groups: &'static [&'static str],
 }
@@ -85,6 +92,14 @@ impl<'a> Catalog<'a> {
 
     pub fn handler(&self, type_name: &str) -> Option<&'a HandlerSchema> {
         self.handlers.iter().find(|h| h.type_name == type_name)
+    }
+
+    /// The handler of this type and version: pktvisor's registry is keyed by the pair
+    /// (`HandlerManager::validate_handler` looks up `(type, version)`).
+    pub fn handler_version(&self, type_name: &str, version: &str) -> Option<&'a HandlerSchema> {
+        self.handlers
+            .iter()
+            .find(|h| h.type_name == type_name && h.version == version)
     }
 
     pub fn has_input_type(&self, input_type: &str) -> bool {
@@ -188,7 +203,8 @@ impl Policy {
 pub struct Module {
     pub name: String,
     pub type_name: String,
-    /// `require_version:` when given (pktvisor's handler version selection).
+    /// `require_version:` when given (pktvisor's handler version selection); the loader
+    /// accepts only a version the catalog has for the type.
     pub require_version: Option<String>,
     /// `global_handler_config` for the type, with the module's own `config:` merged over it.
     pub config: Config,

@@ -457,13 +457,79 @@ fn percentile_threshold_over_100_is_refused() {
     );
 }
 
+/// HandlerManager::validate_handler: handlers are looked up by (type, version), the version
+/// being `require_version` as text or CoreRegistry::DEFAULT_HANDLER_PLUGIN_VERSION ("1.0");
+/// only the v1 dns and net handlers exist here.
+#[test]
+fn require_version() {
+    let with = |v: &str| {
+        modules(&format!(
+            "          d:\n            type: dns\n            require_version: {v}\n"
+        ))
+    };
+    for v in ["\"2.0\"", "2.0", "1", "\"1.00\"", "v1"] {
+        let text = v.trim_matches('"');
+        assert_eq!(
+            err(&with(v)),
+            (
+                Some(18),
+                format!(
+                    "Policy 'default_view' requires stream handler type 'dns' and version '{text}' which is not available"
+                )
+            ),
+            "require_version: {v}"
+        );
+    }
+    for v in ["[\"1.0\"]", "{v: 1}", "~", ""] {
+        assert_eq!(
+            err(&with(v)),
+            (
+                Some(18),
+                "Invalid stream handler version at key 'require_version'".into()
+            ),
+            "require_version: {v}"
+        );
+    }
+    // 1.0 (quoted or not) is the v1 handler.
+    for v in ["\"1.0\"", "1.0", "'1.0'"] {
+        let file = ok(&with(v));
+        assert_eq!(
+            file.policies[0].modules[0].require_version.as_deref(),
+            Some("1.0")
+        );
+    }
+    let net = modules("          n: {type: net, require_version: \"2.0\"}\n");
+    assert_eq!(
+        err(&net),
+        (
+            Some(16),
+            "Policy 'default_view' requires stream handler type 'net' and version '2.0' which is not available".into()
+        )
+    );
+    // An unknown type is refused with its version too, at the type's line; the version's
+    // form is checked first, as pktvisor does.
+    assert_eq!(
+        err(&modules("          d:\n            type: dnz\n            require_version: \"2.0\"\n")),
+        (
+            Some(17),
+            "Policy 'default_view' requires stream handler type 'dnz' and version '2.0' which is not available".into()
+        )
+    );
+    assert_eq!(
+        msg(&modules(
+            "          d:\n            type: dnz\n            require_version: [2]\n"
+        )),
+        "Invalid stream handler version at key 'require_version'"
+    );
+}
+
 #[test]
 fn module_errors() {
     assert_eq!(
         err(&modules("          default_net:\n            type: net2\n")),
         (
             Some(17),
-            "Policy 'default_view' requires stream handler type 'net2' which is not available"
+            "Policy 'default_view' requires stream handler type 'net2' and version '1.0' which is not available"
                 .into()
         )
     );
@@ -710,6 +776,13 @@ fn policy_request() {
     assert_eq!(
         req(&body.replace("capture", "other")),
         "tap 'other' does not exist"
+    );
+    assert_eq!(
+        req(&body.replace(
+            r#""type": "dns""#,
+            r#""type": "dns", "require_version": "2.0""#
+        )),
+        "Policy 'extra' requires stream handler type 'dns' and version '2.0' which is not available"
     );
     assert!(req("{\"visor\": ").starts_with("error at line 2, column 1: "));
 }

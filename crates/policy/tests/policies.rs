@@ -14,7 +14,7 @@ fn dns_default_file() {
     assert_eq!(tap.input_type, "pcap");
     assert_eq!(
         tap.config.str("pcap_file"),
-        Ok("testdata/fixtures/dns_udp_tcp.pcap")
+        Ok("testdata/fixtures/dns_udp_tcp_random.pcap")
     );
     assert_eq!(
         tap.config.str("host_spec"),

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::tui_cmd::{self, TuiArgs};
-use pktvisor_cli::{policy, summarize};
+use pktvisor_cli::{output, policy, summarize};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,15 +85,12 @@ fn main() -> ExitCode {
         .to_options(period, periods)
         .and_then(|opts| summarize::run("pktvisor", &file, &opts));
     match result {
-        Ok(json) if cmd.json => {
-            summarize::print_json(&json);
-            ExitCode::SUCCESS
-        }
+        Ok(json) if cmd.json => summarize::print_json("pktvisor", &json),
         Ok(json) if cmd.tui => tui_cmd::browse_file(&file.display().to_string(), &json),
-        Ok(json) => {
-            print!("{}", pv_report::render(&file.display().to_string(), &json));
-            ExitCode::SUCCESS
-        }
+        Ok(json) => output::print(
+            "pktvisor",
+            &pv_report::render(&file.display().to_string(), &json),
+        ),
         Err(e) => {
             eprintln!("pktvisor: error: {e}");
             ExitCode::FAILURE
@@ -105,14 +102,8 @@ fn run_config(cmd: &SummarizeCmd, config: &std::path::Path) -> ExitCode {
     let result = policy::check_flags(&cmd.analysis, cmd.periods.is_some())
         .and_then(|()| policy::run("pktvisor", config, cmd.file.as_deref(), &cmd.analysis));
     match result {
-        Ok(summary) if cmd.json => {
-            summarize::print_json(&summary.to_json());
-            ExitCode::SUCCESS
-        }
-        Ok(summary) => {
-            print!("{}", policy::render(&summary));
-            ExitCode::SUCCESS
-        }
+        Ok(summary) if cmd.json => summarize::print_json("pktvisor", &summary.to_json()),
+        Ok(summary) => output::print("pktvisor", &policy::render(&summary)),
         Err(e) => {
             eprintln!("pktvisor: error: {e}");
             ExitCode::FAILURE
@@ -122,10 +113,10 @@ fn run_config(cmd: &SummarizeCmd, config: &std::path::Path) -> ExitCode {
 
 fn run_record(cmd: &pktvisor_cli::record::RecordCmd) -> ExitCode {
     match pktvisor_cli::record::run("pktvisor", cmd) {
-        Ok(stats) => {
-            println!("{}", pktvisor_cli::record::summary_line(&stats));
-            ExitCode::SUCCESS
-        }
+        Ok(stats) => output::print(
+            "pktvisor",
+            &format!("{}\n", pktvisor_cli::record::summary_line(&stats)),
+        ),
         Err(e) => {
             eprintln!("pktvisor: error: {e}");
             ExitCode::FAILURE

@@ -128,10 +128,7 @@ fn main() -> ExitCode {
             None => summarize::run("pktvisord", &target, &opts),
         });
     match result {
-        Ok(json) => {
-            summarize::print_json(&json);
-            ExitCode::SUCCESS
-        }
+        Ok(json) => summarize::print_json("pktvisord", &json),
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
             ExitCode::FAILURE
@@ -245,10 +242,7 @@ fn run_config(cli: &Cli, config: &std::path::Path) -> ExitCode {
         })
         .and_then(|()| policy::run("pktvisord", config, cli.target.as_deref(), &cli.analysis));
     match result {
-        Ok(summary) => {
-            summarize::print_json(&summary.to_json());
-            ExitCode::SUCCESS
-        }
+        Ok(summary) => summarize::print_json("pktvisord", &summary.to_json()),
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
             ExitCode::FAILURE

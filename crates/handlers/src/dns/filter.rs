@@ -15,14 +15,16 @@ const NOERROR: u8 = 0;
 pub struct DnsFilters {
     /// Drop messages whose rcode is NOERROR (queries included, as in pktvisor).
     pub exclude_noerror: bool,
-    /// Keep only replies with this rcode.
-    pub only_rcode: Option<u8>,
+    /// Keep only replies with one of these rcodes (empty: no filter). pktvisor keeps a list
+    /// (`_f_rcodes`); numbers of 16 and more never match the 4-bit header rcode.
+    pub only_rcode: Vec<u16>,
     pub only_queries: bool,
     pub only_responses: bool,
     /// Keep only replies with an RRSIG record in the answer section.
     pub only_dnssec_response: bool,
-    /// Keep only messages with exactly this many answers.
-    pub answer_count: Option<u16>,
+    /// Keep only messages with exactly this many answers (pktvisor's `uint64_t
+    /// _f_answer_count`: more than 65 535 never matches).
+    pub answer_count: Option<u64>,
     /// Keep only messages whose first question has one of these types.
     pub only_qtype: Vec<u16>,
     /// Keep only these names (lower case, exact).
@@ -53,11 +55,12 @@ impl DnsFilters {
     ) -> Option<usize> {
         let h = &msg.header;
         let keep = !(self.exclude_noerror && h.rcode == NOERROR)
-            && self.only_rcode.is_none_or(|r| h.qr && h.rcode == r)
+            && (self.only_rcode.is_empty()
+                || (h.qr && self.only_rcode.contains(&u16::from(h.rcode))))
             && !(self.only_queries && h.qr)
             && (!self.only_responses || h.qr)
             && (!self.only_dnssec_response || (h.qr && h.ancount > 0 && msg.has_rrsig_answer))
-            && self.answer_count.is_none_or(|n| h.ancount == n)
+            && self.answer_count.is_none_or(|n| u64::from(h.ancount) == n)
             && (self.only_qtype.is_empty()
                 || msg
                     .question
@@ -119,17 +122,24 @@ mod tests {
         assert_eq!(f(DnsFilters::default()), Some(0));
         assert_eq!(
             f(DnsFilters {
-                only_rcode: Some(3),
+                only_rcode: vec![3],
                 ..Default::default()
             }),
             Some(0)
         );
         assert_eq!(
             f(DnsFilters {
-                only_rcode: Some(2),
+                only_rcode: vec![2],
                 ..Default::default()
             }),
             None
+        );
+        assert_eq!(
+            f(DnsFilters {
+                only_rcode: vec![2, 3],
+                ..Default::default()
+            }),
+            Some(0)
         );
         assert_eq!(
             f(DnsFilters {
@@ -158,6 +168,13 @@ mod tests {
                 ..Default::default()
             }),
             Some(0)
+        );
+        assert_eq!(
+            f(DnsFilters {
+                answer_count: Some(65_536),
+                ..Default::default()
+            }),
+            None
         );
         assert_eq!(
             f(DnsFilters {

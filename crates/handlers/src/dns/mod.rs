@@ -26,8 +26,10 @@ use std::sync::Arc;
 
 pub const SCHEMA_KEY: &str = "dns";
 
-/// Ports whose traffic is DNS: DNS, mDNS, LLMNR (pktvisor's list), plus configured ones.
-pub const DEFAULT_PORTS: [u16; 3] = [53, 5353, 5355];
+/// Ports whose traffic is DNS without configuration: pktvisor's `DnsLayer::isDnsPort`
+/// (libs/visor_dns/DnsLayer.h) lists DNS, mDNS, LLMNR and 53000, the port its test captures
+/// use, in product code. Configured ports (`--dns-port`, `dns_ports`) come on top.
+pub const DEFAULT_PORTS: [u16; 4] = [53, 5353, 5355, 53000];
 
 /// Metric groups, by pktvisor's names, with its defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub struct DnsConfig {
     /// pktvisor's `topn_percentile_threshold` (0..=100): see [`crate::top_threshold`].
     pub topn_percentile_threshold: u8,
     pub groups: DnsGroups,
-    /// Ports treated as DNS besides 53, 5353 and 5355.
+    /// Ports treated as DNS besides [`DEFAULT_PORTS`].
     pub extra_ports: Vec<u16>,
     /// A query without a reply within this time (packet time) times out (pktvisor: 5 s).
     pub xact_ttl_ns: u64,

@@ -173,7 +173,7 @@ mod tests {
         let e = net_config(&file.policies[0].modules[0]).unwrap_err();
         assert_eq!(
             e.message,
-            "only_asn_number filter contained an invalid/unsupported value: AS1"
+            "NetStreamHandler: only_asn_number filter contained an invalid/unsupported value: AS1"
         );
     }
 }

@@ -19,11 +19,10 @@ pub const GROUPS: &[&str] = &["cardinality", "counters", "top_geo", "top_ips"];
 /// All four groups default to on.
 pub const DEFAULT_GROUPS: &[&str] = GROUPS;
 
-/// Keys pktvisor accepts that have no effect here.
-pub const IGNORED_CONFIGS: &[&str] = &["recorded_stream"];
-
+/// pktvisor's net v1 handler (src/handlers/net/v1/NetHandler.conf: `version=1.0`).
 pub const SCHEMA: HandlerSchema = HandlerSchema {
     type_name: "net",
+    version: "1.0",
     configs: CONFIGS,
     groups: GROUPS,
 };
@@ -33,22 +32,26 @@ pub fn net_config(module: &Module) -> Result<NetConfig, ConfigError> {
     let s = &module.settings;
     let on = module.enabled_groups(DEFAULT_GROUPS, GROUPS);
     let has = |g: &str| on.iter().any(|x| x == g);
+    // NetStreamHandler::start (src/handlers/net/v1/NetStreamHandler.cpp), in its order, so
+    // that the first bad key is the one pktvisor reports.
     let mut filter = NetFilter::default();
     if s.flag("geoloc_notfound")? {
         filter.geoloc_prefix.push(crate::geo::UNKNOWN.to_string());
     }
-    if let Some(list) = s.opt_list("only_geoloc_prefix")? {
-        filter.geoloc_prefix.extend(list.iter().cloned());
-    }
     if s.flag("asn_notfound")? {
         filter.asn_prefix.push(crate::geo::UNKNOWN.to_string());
     }
+    if let Some(list) = s.opt_list("only_geoloc_prefix")? {
+        filter.geoloc_prefix.extend(list.iter().cloned());
+    }
     if let Some(list) = s.opt_list("only_asn_number")? {
         for n in list {
-            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            // std::all_of(..., ::isdigit): an empty item passes (as the prefix "/", which no
+            // "number/organization" text starts with).
+            if !n.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ConfigError {
                     message: format!(
-                        "only_asn_number filter contained an invalid/unsupported value: {n}"
+                        "NetStreamHandler: only_asn_number filter contained an invalid/unsupported value: {n}"
                     ),
                     line: s.line("only_asn_number"),
                 });
@@ -56,7 +59,7 @@ pub fn net_config(module: &Module) -> Result<NetConfig, ConfigError> {
             filter.asn_prefix.push(format!("{n}/"));
         }
     }
-    s.opt_bool("recorded_stream")?;
+    // `recorded_stream` only needs to exist (config_exists); its value is never read.
     Ok(NetConfig {
         topn_count: module.window.topn_count,
         topn_percentile_threshold: module.window.topn_percentile_threshold,

@@ -9,6 +9,7 @@ use pv_policy::{Catalog, HandlerSchema, PolicyError, PolicyFile, parse_policy_st
 /// pktvisor's net v1 handler (`NetStreamHandler.h` `_config_defs` / `_group_defs`).
 pub const NET: HandlerSchema = HandlerSchema {
     type_name: "net",
+    version: "1.0",
     configs: &[
         "geoloc_notfound",
         "asn_notfound",
@@ -22,6 +23,7 @@ pub const NET: HandlerSchema = HandlerSchema {
 /// pktvisor's dns v1 handler (`handlers/dns/v1/DnsStreamHandler.h`, latest).
 pub const DNS: HandlerSchema = HandlerSchema {
     type_name: "dns",
+    version: "1.0",
     configs: &[
         "exclude_noerror",
         "only_rcode",
