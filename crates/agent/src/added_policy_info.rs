@@ -50,14 +50,7 @@ pub fn info_json(
         let window = (how.periods, module.window.deep_sample_rate);
         modules.insert(
             how.key.clone(),
-            module_json(
-                &how.key,
-                how.config.schema_key(),
-                running,
-                window,
-                tap,
-                &periods,
-            ),
+            module_json(&how.key, how.schema_key(), running, window, tap, &periods),
         );
     }
     let mut taps = Map::new();

@@ -10,9 +10,9 @@ use crate::api::ApiState;
 use crate::policy_registry::{AddedPolicy, MAX_ADDED_POLICIES, PolicyRegistry};
 use crate::worker::Msg;
 use axum::http::StatusCode;
-use pv_pipeline::policy::catalog;
-use pv_pipeline::pv_policy::{self, Policy};
-use pv_pipeline::{LivePolicy, PolicySnapshot};
+use pv_pipeline::catalog;
+use pv_pipeline::pv_policy::{self, Policy, PolicyErrorKind};
+use pv_pipeline::{PolicyRun, PolicySnapshot};
 use serde_json::{Map, Value, json};
 use std::sync::mpsc::SyncSender;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -44,15 +44,11 @@ pub fn validate(
     }
     let policy = pv_policy::parse_policy_request("request", body, &registry.as_file(), &catalog())
         .map_err(|e| {
-            let message = pv_handlers::dns::settings::pktvisor_message(e.message());
-            let exists =
-                message.starts_with("policy with name '") && message.ends_with("' already defined");
-            let status = if exists {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+            let status = match e.kind() {
+                PolicyErrorKind::AlreadyDefined => StatusCode::CONFLICT,
+                PolicyErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            error(status, message)
+            error(status, e.message())
         })?;
     if registry.added_count() >= MAX_ADDED_POLICIES {
         return Err(error(
@@ -82,7 +78,7 @@ pub fn start_policy(
 ) -> Result<(), (StatusCode, String)> {
     let file = registry.as_file();
     let copies = (0..workers.len())
-        .map(|_| LivePolicy::new(&file, &policy, &registry.context))
+        .map(|_| PolicyRun::live(&file, &policy, &registry.context))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|message| (StatusCode::UNPROCESSABLE_ENTITY, message))?;
     let Some(first) = copies.first() else {
@@ -144,12 +140,7 @@ pub fn delete(state: &ApiState, name: &str) -> (StatusCode, Value) {
         return error(StatusCode::NOT_FOUND, "policy does not exists");
     }
     for worker in &state.workers {
-        let message = if command_line {
-            Msg::RemoveCommandLinePolicy
-        } else {
-            Msg::RemovePolicy(name.to_string())
-        };
-        if worker.send(message).is_err() {
+        if worker.send(Msg::RemovePolicy(name.to_string())).is_err() {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the agent is shutting down",
@@ -200,14 +191,14 @@ mod tests {
         let reg = registry();
         let policy = validate(&reg, Some("application/x-yaml"), VALID).expect("valid");
         assert_eq!(policy.name, "mine");
-        let live = LivePolicy::new(&reg.as_file(), &policy, &reg.context).expect("builds");
+        let live = PolicyRun::live(&reg.as_file(), &policy, &reg.context).expect("builds");
         assert_eq!(live.input().bpf, "udp port 53");
         assert_eq!(live.input().tap, "default");
         let keys: Vec<(String, &str, usize)> = live
             .renderer()
             .modules
             .iter()
-            .map(|m| (m.key.clone(), m.config.schema_key(), m.periods))
+            .map(|m| (m.key.clone(), m.schema_key(), m.periods))
             .collect();
         assert_eq!(
             keys,

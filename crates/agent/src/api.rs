@@ -6,6 +6,7 @@
 
 use crate::api_v4;
 use crate::counters::CaptureCounters;
+use crate::policy_info::POLICY;
 use crate::policy_registry::PolicyRegistry;
 use crate::prometheus::{Health, Scrape};
 use crate::worker::Msg;
@@ -15,18 +16,17 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot, Snapshot};
+use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
 use std::sync::mpsc::{SyncSender, channel};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
-pub use pv_pipeline::Renderer;
-
 /// What the API reads: the workers' queues (for snapshots), how to render, and the health.
 pub struct ApiState {
     pub workers: Vec<SyncSender<Msg>>,
-    pub renderer: Renderer,
+    /// How the command-line policy renders.
+    pub renderer: PolicyRenderer,
     pub counters: Arc<CaptureCounters>,
     pub iface: String,
     pub started: Instant,
@@ -72,29 +72,12 @@ impl ApiState {
         self.registry.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every worker's buckets of the command-line policy, merged; None if a worker is gone or
-    /// the policy was deleted.
-    pub fn snapshot(&self) -> Option<Snapshot> {
-        let mut replies = Vec::with_capacity(self.workers.len());
-        for w in &self.workers {
-            let (tx, rx) = channel();
-            w.send(Msg::Snapshot(tx)).ok()?;
-            replies.push(rx);
-        }
-        let mut all = Snapshot::default();
-        for rx in replies {
-            all.merge(&rx.recv().ok()??);
-        }
-        all.truncate(self.renderer.periods);
-        Some(all)
-    }
-
-    /// Every worker's buckets of these added policies, merged, in the order given; None if a
-    /// worker is gone.
-    pub fn policy_snapshots(
+    /// Every worker's copies of these policies, merged, in the order given (None for a policy
+    /// no worker runs); None if a worker is gone.
+    fn snapshots(
         &self,
         policies: &[(String, &PolicyRenderer)],
-    ) -> Option<Vec<PolicySnapshot>> {
+    ) -> Option<Vec<Option<PolicySnapshot>>> {
         if policies.is_empty() {
             return Some(Vec::new());
         }
@@ -102,19 +85,48 @@ impl ApiState {
         let mut replies = Vec::with_capacity(self.workers.len());
         for w in &self.workers {
             let (tx, rx) = channel();
-            w.send(Msg::PolicySnapshots(names.clone(), tx)).ok()?;
+            w.send(Msg::Snapshots(names.clone(), tx)).ok()?;
             replies.push(rx);
         }
-        let mut all = vec![PolicySnapshot::default(); policies.len()];
+        let mut all: Vec<Option<PolicySnapshot>> = vec![None; policies.len()];
         for rx in replies {
             for (mine, theirs) in all.iter_mut().zip(rx.recv().ok()?) {
-                mine.merge(&theirs);
+                match (mine.as_mut(), theirs) {
+                    (Some(mine), Some(theirs)) => mine.merge(&theirs),
+                    (None, Some(theirs)) => *mine = Some(theirs),
+                    (_, None) => {}
+                }
             }
         }
         for (snapshot, (_, renderer)) in all.iter_mut().zip(policies) {
-            snapshot.truncate(renderer);
+            if let Some(s) = snapshot {
+                s.truncate(renderer);
+            }
         }
         Some(all)
+    }
+
+    /// Every worker's buckets of the command-line policy, merged; None if a worker is gone or
+    /// the policy was deleted.
+    pub fn snapshot(&self) -> Option<PolicySnapshot> {
+        self.snapshots(&[(POLICY.to_string(), &self.renderer)])?
+            .into_iter()
+            .next()
+            .flatten()
+    }
+
+    /// Every worker's buckets of these added policies, merged, in the order given (an empty
+    /// copy for one that no longer runs); None if a worker is gone.
+    pub fn policy_snapshots(
+        &self,
+        policies: &[(String, &PolicyRenderer)],
+    ) -> Option<Vec<PolicySnapshot>> {
+        Some(
+            self.snapshots(policies)?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+        )
     }
 
     pub fn app_json(&self) -> Value {
@@ -166,7 +178,7 @@ pub(crate) async fn with_registry(
 /// The command-line policy's merged buckets rendered by `render` (the v3 paths).
 async fn with_command_line(
     state: Arc<ApiState>,
-    render: impl FnOnce(&Snapshot, &Renderer) -> Result<Value, PeriodError> + Send + 'static,
+    render: impl FnOnce(&PolicySnapshot, &PolicyRenderer) -> Result<Value, PeriodError> + Send + 'static,
 ) -> Response {
     with_registry(state, move |state, registry| {
         if !registry.command_line_running() {
@@ -192,14 +204,14 @@ async fn app(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_command_line(state, move |s, r| s.bucket_json(r, n)).await,
+        Some(n) => with_command_line(state, move |s, r| s.v3_bucket_json(r, n)).await,
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
 async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_command_line(state, move |s, r| s.window_json(r, n)).await,
+        Some(n) => with_command_line(state, move |s, r| s.v3_window_json(r, n)).await,
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -257,12 +269,18 @@ fn scrape_text(
     let snapshot = if with_command_line {
         state.snapshot().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
     } else {
-        Snapshot::default()
+        PolicySnapshot::default()
     };
     let added_snapshots = state
         .policy_snapshots(&added)
         .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
-    let health = Health::gather(&state.counters, &state.iface, state.started, &snapshot);
+    let health = Health::gather(
+        &state.counters,
+        &state.iface,
+        state.started,
+        &snapshot,
+        &state.renderer,
+    );
     let scrape = Scrape {
         instance: state.prom_instance.as_deref(),
         health: (!matches!(scraped, Scraped::Policy(_)) || with_command_line).then_some(&health),

@@ -4,14 +4,13 @@
 
 use crate::added_policy_info;
 use crate::api::{ApiError, ApiState, error, json_response, period, with_registry};
-use crate::policy_info::CommandLinePolicy;
 use crate::policy_registry::PolicyRegistry;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot, Snapshot};
+use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,7 +37,7 @@ fn now_sec() -> u64 {
 /// The merged buckets of the named running policies: the command line's (if named) and the
 /// added ones, in the order of `names`.
 struct Copies<'r> {
-    command_line: Option<Snapshot>,
+    command_line: Option<PolicySnapshot>,
     added: Vec<(String, &'r PolicyRenderer, PolicySnapshot)>,
 }
 
@@ -167,14 +166,8 @@ pub async fn metrics(
         for name in &names {
             let modules: Result<Value, PeriodError> =
                 match (&copies.command_line, registry.is_command_line(name)) {
-                    (Some(snapshot), true) => {
-                        let modules = CommandLinePolicy::module_names();
-                        if window {
-                            snapshot.policy_window_json(&state.renderer, &modules, n)
-                        } else {
-                            snapshot.policy_bucket_json(&state.renderer, &modules, n)
-                        }
-                    }
+                    (Some(snapshot), true) if window => snapshot.window_json(&state.renderer, n),
+                    (Some(snapshot), true) => snapshot.bucket_json(&state.renderer, n),
                     _ => match copies.added(name) {
                         Some((renderer, snapshot)) if window => snapshot.window_json(renderer, n),
                         Some((renderer, snapshot)) => snapshot.bucket_json(renderer, n),

@@ -9,8 +9,9 @@
 //! batches on one reader thread cost ~390 and that thread competes with the workers for cores.
 
 use crate::shard::Sharder;
-use pv_capture::{FileFormat, FileReader};
-use pv_pipeline::{PipelineError, Renderer, Snapshot, SummarizeOptions, Summarizer};
+use pv_pipeline::{
+    PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions, open_capture, read_packets,
+};
 use pv_wire::LinkType;
 use std::path::Path;
 
@@ -21,38 +22,22 @@ pub fn summarize_file_sharded(
     path: &Path,
     opts: &SummarizeOptions,
     workers: usize,
-) -> Result<(Snapshot, Renderer), String> {
-    let reader = FileReader::open(path).map_err(|e| e.to_string())?;
+) -> Result<(PolicySnapshot, PolicyRenderer), String> {
     // As the single-threaded summary: a classic pcap of a link type we cannot decode is refused.
-    if matches!(reader.format(), FileFormat::Pcap)
-        && let Some(linktype) = reader.linktype()
-        && LinkType::from_linktype(linktype).is_none()
-    {
-        return Err(PipelineError::UnsupportedLinkType {
-            path: path.display().to_string(),
-            linktype,
-        }
-        .to_string());
-    }
-    drop(reader);
+    drop(open_capture(path).map_err(|e| e.to_string())?);
     let shards = workers.max(1);
-    let summarizers = (0..shards)
-        .map(|_| Summarizer::new(opts).map_err(|e| e.to_string()))
+    let runs = (0..shards)
+        .map(|_| PolicyRun::command_line(opts).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    let renderer = summarizers
-        .first()
-        .map(Summarizer::renderer)
-        .ok_or("no worker")?;
+    let renderer = runs.first().map(PolicyRun::renderer).ok_or("no worker")?;
     let parts = std::thread::scope(|scope| {
-        let handles = summarizers
+        let handles = runs
             .into_iter()
             .enumerate()
-            .map(|(shard, summarizer)| {
+            .map(|(shard, run)| {
                 std::thread::Builder::new()
                     .name(format!("pv-file-{shard}"))
-                    .spawn_scoped(scope, move || {
-                        summarize_shard(path, summarizer, shard, shards)
-                    })
+                    .spawn_scoped(scope, move || summarize_shard(path, run, shard, shards))
                     .map_err(|e| format!("cannot start a worker thread: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -63,16 +48,13 @@ pub fn summarize_file_sharded(
     })?;
     // Open queries time out at the last DNS message of the whole file, whichever worker saw it,
     // so that the workers' timeouts add up to the single-threaded summary's.
-    let end = parts
-        .iter()
-        .filter_map(|(s, _)| s.last_dns_message_ns())
-        .max();
-    let mut parts = parts.into_iter().map(|(mut summarizer, damage)| {
-        summarizer.end_of_input_at(end);
-        (summarizer.snapshot(), damage)
+    let end = parts.iter().filter_map(|(s, _)| s.last_event_ns()).max();
+    let mut parts = parts.into_iter().map(|(mut run, damage)| {
+        run.end_of_input_at(end);
+        (run.snapshot(), damage)
     });
     // The first part becomes the result: merging it into an empty snapshot would copy it.
-    let (mut merged, mut damage): (Snapshot, _) = parts.next().ok_or("no worker")?;
+    let (mut merged, mut damage): (PolicySnapshot, _) = parts.next().ok_or("no worker")?;
     for (part, part_damage) in parts {
         merged.merge(&part);
         // Every worker stops at the same damaged record: report it once.
@@ -88,23 +70,14 @@ pub fn summarize_file_sharded(
 /// input's end is left to the caller.
 fn summarize_shard(
     path: &Path,
-    mut summarizer: Summarizer,
+    mut run: PolicyRun,
     shard: usize,
     shards: usize,
-) -> Result<(Summarizer, Option<String>), String> {
-    let mut reader = FileReader::open(path).map_err(|e| e.to_string())?;
+) -> Result<(PolicyRun, Option<String>), String> {
+    let mut reader = open_capture(path).map_err(|e| e.to_string())?;
     let sharder = Sharder::new(shards);
     let mut link: Option<(u32, Option<LinkType>)> = None;
-    let mut damage = None;
-    loop {
-        let p = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                damage = Some(e.to_string());
-                break;
-            }
-        };
+    let damage = read_packets(&mut reader, &mut |_, _| {}, |p| {
         if shards > 1 {
             let lt = match link {
                 Some((code, lt)) if code == p.linktype => lt,
@@ -117,12 +90,12 @@ fn summarize_shard(
             if sharder.worker_for_frame(lt, p.data) != shard {
                 // Another shard's packet still moves the stream's clock, so that every
                 // worker's buckets begin at the packets a single reader's would.
-                summarizer.other_shard(&p).map_err(|e| e.to_string())?;
-                continue;
+                return run.other_shard(p);
             }
         }
         // As the single-threaded summary: a filter that cannot run on a packet ends the run.
-        summarizer.packet(&p).map_err(|e| e.to_string())?;
-    }
-    Ok((summarizer, damage))
+        run.packet(p)
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((run, damage))
 }

@@ -5,9 +5,8 @@
 //! `Tap::info_json`, `Policy::info_json`, `PcapInputStream::info_json` and
 //! `StreamMetricsHandler::common_info_json`.
 
-use pv_pipeline::policy::{POLICY_PERIOD_SECS, catalog};
 use pv_pipeline::pv_policy::{self, PolicyFile};
-use pv_pipeline::{ModuleNames, Renderer, Snapshot};
+use pv_pipeline::{POLICY_PERIOD_SECS, PolicyRenderer, PolicySnapshot, catalog};
 use serde_json::{Map, Value, json};
 
 /// pktvisor's name of the command-line policy.
@@ -79,10 +78,6 @@ impl CommandLinePolicy {
         })
     }
 
-    pub fn module_names() -> ModuleNames {
-        ModuleNames::for_policy(POLICY, TAP)
-    }
-
     pub(crate) fn tap_json(&self) -> Value {
         tap_json(
             "pcap",
@@ -100,8 +95,8 @@ impl CommandLinePolicy {
     /// One policy's `Policy::info_json`: its taps, input stream and handler modules.
     pub fn info_json(
         &self,
-        snapshot: &Snapshot,
-        renderer: &Renderer,
+        snapshot: &PolicySnapshot,
+        renderer: &PolicyRenderer,
         running: bool,
         consumers: usize,
         now_sec: u64,
@@ -118,33 +113,13 @@ impl CommandLinePolicy {
                 consumers,
             ),
         );
-        let names = Self::module_names();
         let mut modules = Map::new();
-        let starts: Vec<u64> = snapshot.net.iter().map(|b| b.start_sec).collect();
-        let periods = periods_json(&starts, now_sec);
         let window = (self.periods, self.deep_sample_rate);
-        modules.insert(
-            names.net.clone(),
-            module_json(
-                &names.net,
-                pv_handlers::net::SCHEMA_KEY,
-                running,
-                window,
-                TAP,
-                &periods,
-            ),
-        );
-        if renderer.dns.is_some() {
+        for (i, how) in renderer.modules.iter().enumerate() {
+            let periods = periods_json(&snapshot.bucket_starts(i), now_sec);
             modules.insert(
-                names.dns.clone(),
-                module_json(
-                    &names.dns,
-                    pv_handlers::dns::SCHEMA_KEY,
-                    running,
-                    window,
-                    TAP,
-                    &periods,
-                ),
+                how.key.clone(),
+                module_json(&how.key, how.schema_key(), running, window, TAP, &periods),
             );
         }
         let mut taps = Map::new();
@@ -290,8 +265,7 @@ mod tests {
             .map(|m| policy.module_instance_name(TAP, m))
             .collect();
         names.sort();
-        let expected = CommandLinePolicy::module_names();
-        assert_eq!(names, vec![expected.dns, expected.net]);
+        assert_eq!(names, vec!["default-default-dns", "default-default-net"]);
         assert_eq!(
             p.tap_json(),
             json!({"input_type": "pcap", "interface": "visor.module.input/1.0",
@@ -309,12 +283,18 @@ mod tests {
     #[test]
     fn info_lists_input_modules_and_host_ips() {
         let p = cli("");
-        let r = Renderer {
-            net: Default::default(),
-            dns: Some(Default::default()),
-            periods: 5,
+        let opts = pv_pipeline::SummarizeOptions {
+            window: pv_handlers::WindowSpec {
+                period: Some(60),
+                keep: 5,
+                boundaries: pv_handlers::Boundaries::Aligned,
+            },
+            ..Default::default()
         };
-        let info = p.info_json(&Snapshot::default(), &r, true, 2, 0);
+        let r = pv_pipeline::PolicyRun::command_line(&opts)
+            .expect("builds")
+            .renderer();
+        let info = p.info_json(&PolicySnapshot::default(), &r, true, 2, 0);
         let input = &info["input"][p.input_name()];
         assert_eq!(input["input"]["consumers"], 2);
         assert_eq!(input["pcap"]["host_ips"]["ipv4"], json!(["10.0.0.1/32"]));

@@ -12,14 +12,12 @@ mod text;
 
 pub use health::Health;
 
-use pv_pipeline::{PolicyRenderer, PolicySnapshot, Renderer, Snapshot};
+use pv_pipeline::{PolicyRenderer, PolicySnapshot};
+use serde_json::Value;
 use text::Exposition;
 
 /// pktvisor's name of the command-line policy.
 const POLICY: &str = "default";
-
-/// The bucket JSON's sections that are metrics (`period` and `capture` describe the bucket).
-const SECTIONS: [&str; 2] = ["packets", "dns"];
 
 /// The bucket exposed: the last complete one (the live bucket 0 is still filling).
 const EXPOSED_BUCKET: usize = 1;
@@ -32,7 +30,7 @@ pub struct Scrape<'a> {
     /// be added, so that dashboards keep their queries).
     pub health: Option<&'a Health>,
     /// The command-line policy's buckets, while it runs.
-    pub command_line: Option<(&'a Snapshot, &'a Renderer)>,
+    pub command_line: Option<(&'a PolicySnapshot, &'a PolicyRenderer)>,
     /// Policies added at runtime: name, buckets, rendering; their samples carry `policy` and
     /// `module` labels, as pktvisor's per-policy path writes them.
     pub added: Vec<(&'a str, &'a PolicySnapshot, &'a PolicyRenderer)>,
@@ -42,8 +40,8 @@ impl<'a> Scrape<'a> {
     /// `/metrics`: the health and the command-line policy.
     #[cfg(test)]
     pub fn command_line(
-        snapshot: &'a Snapshot,
-        renderer: &'a Renderer,
+        snapshot: &'a PolicySnapshot,
+        renderer: &'a PolicyRenderer,
         health: &'a Health,
         instance: Option<&'a str>,
     ) -> Scrape<'a> {
@@ -75,25 +73,40 @@ pub fn render(scrape: &Scrape<'_>) -> String {
         health.write(&mut exp);
     }
     // Bucket 1 does not exist while the first period is live (or with --periods 1).
-    if let Some((snapshot, renderer)) = scrape.command_line
-        && let Ok(json) = snapshot.bucket_json(renderer, EXPOSED_BUCKET)
-    {
-        let window = &json["1m"];
-        for section in SECTIONS {
-            let mut path = vec![section];
-            bucket::write(&mut exp, &mut path, &window[section]);
-        }
+    if let Some((snapshot, renderer)) = scrape.command_line {
+        write_modules(&mut exp, snapshot, renderer, |_| None);
     }
     for (policy, snapshot, renderer) in &scrape.added {
-        for (i, module) in renderer.modules.iter().enumerate() {
-            let Ok(json) = snapshot.module_bucket_json(renderer, i, EXPOSED_BUCKET) else {
-                continue;
-            };
-            exp.set_common(scrape.labels(policy, Some(&module.key)));
-            let section = module.config.schema_key();
-            let mut path = vec![section];
-            bucket::write(&mut exp, &mut path, &json[section]);
-        }
+        write_modules(&mut exp, snapshot, renderer, |key| {
+            Some(scrape.labels(policy, Some(key)))
+        });
     }
     exp.finish()
+}
+
+/// Every module's last complete bucket, under its schema key (`packets_total`,
+/// `dns_wire_packets_queries`), with `labels(module key)` as the common labels when given.
+/// The bucket's `period` describes it and is not a measurement.
+fn write_modules(
+    exp: &mut Exposition,
+    snapshot: &PolicySnapshot,
+    renderer: &PolicyRenderer,
+    labels: impl Fn(&str) -> Option<Vec<(String, String)>>,
+) {
+    for (i, module) in renderer.modules.iter().enumerate() {
+        let Ok(json) = snapshot.module_bucket_json(renderer, i, EXPOSED_BUCKET) else {
+            continue;
+        };
+        if let Some(labels) = labels(&module.key) {
+            exp.set_common(labels);
+        }
+        let section = module.schema_key();
+        let Value::Object(body) = &json[section] else {
+            continue;
+        };
+        for (key, value) in body.iter().filter(|(k, _)| *k != "period") {
+            let mut path = vec![section, key.as_str()];
+            bucket::write(exp, &mut path, value);
+        }
+    }
 }

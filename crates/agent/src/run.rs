@@ -10,7 +10,7 @@ use crate::recording::{self, RecordingFeed, RecordingShared};
 use crate::worker::Worker;
 use pv_capture::{LiveCapture, LiveConfig, TimestampPrecision, resolve_target};
 use pv_pipeline::pv_policy::PolicyFile;
-use pv_pipeline::{LiveContext, SummarizeOptions, Summarizer};
+use pv_pipeline::{LiveContext, PolicyRun, SummarizeOptions};
 use pv_record::{RecordConfig, RecordStats, Recorder};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,9 +100,9 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     let mut workers = Vec::with_capacity(config.workers.max(1));
     let mut renderer = None;
     for i in 0..config.workers.max(1) {
-        let summarizer = Summarizer::new(&opts).map_err(|e| e.to_string())?;
-        renderer.get_or_insert_with(|| summarizer.renderer());
-        workers.push(Worker::spawn(i, summarizer).map_err(|e| e.to_string())?);
+        let command_line = PolicyRun::command_line(&opts).map_err(|e| e.to_string())?;
+        renderer.get_or_insert_with(|| command_line.renderer());
+        workers.push(Worker::spawn(i, vec![command_line]).map_err(|e| e.to_string())?);
     }
     let mut registry = PolicyRegistry::new(policy, context);
     if let Some(file) = &config.config_file {

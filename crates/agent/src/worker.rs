@@ -1,10 +1,10 @@
-//! A worker thread: owns the command-line policy's `Summarizer` and its copy of every policy
-//! added at runtime (their handlers and windows), and is the only one to touch them, so the
-//! packet path takes no lock. Readers ask for copies, and the admin API adds and removes
+//! A worker thread: owns its copy of every running policy (the command line's `default` and
+//! those added at runtime: their handlers and windows), and is the only one to touch them, so
+//! the packet path takes no lock. Readers ask for copies, and the admin API adds and removes
 //! policies, through the same queue: a request queued after a change sees it.
 
 use crate::batch::Batch;
-use pv_pipeline::{LivePolicy, PolicySnapshot, Snapshot, Summarizer};
+use pv_pipeline::{PolicyRun, PolicySnapshot};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -15,17 +15,13 @@ pub enum Msg {
     Packets(Batch),
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
-    /// A reader wants a copy of the command-line policy's buckets (None once it is removed).
-    Snapshot(Sender<Option<Snapshot>>),
-    /// A reader wants copies of these policies' buckets, in this order (an empty copy for a
-    /// name the worker does not run).
-    PolicySnapshots(Vec<String>, Sender<Vec<PolicySnapshot>>),
+    /// A reader wants copies of these policies' buckets, in this order (None for a name the
+    /// worker does not run).
+    Snapshots(Vec<String>, Sender<Vec<Option<PolicySnapshot>>>),
     /// Start running this policy on the packets that follow.
-    AddPolicy(Box<LivePolicy>),
+    AddPolicy(Box<PolicyRun>),
     /// Stop running the policy of this name and free it.
     RemovePolicy(String),
-    /// Stop running the command-line policy and free it.
-    RemoveCommandLinePolicy,
     /// The input ended (a file source): open transactions time out.
     EndOfInput,
     /// Everything queued before this is processed; the worker ends.
@@ -46,11 +42,12 @@ pub enum SendFailure {
 }
 
 impl Worker {
-    pub fn spawn(index: usize, summarizer: Summarizer) -> std::io::Result<Worker> {
+    /// A worker running `policies` (the command line's first, while it runs).
+    pub fn spawn(index: usize, policies: Vec<PolicyRun>) -> std::io::Result<Worker> {
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let join = std::thread::Builder::new()
             .name(format!("pv-worker-{index}"))
-            .spawn(move || run(summarizer, rx))?;
+            .spawn(move || run(policies, rx))?;
         Ok(Worker { tx, join })
     }
 
@@ -79,44 +76,30 @@ impl Worker {
     }
 }
 
-fn run(summarizer: Summarizer, rx: Receiver<Msg>) {
-    let mut command_line = Some(summarizer);
-    let mut policies: Vec<LivePolicy> = Vec::new();
+fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>) {
     // The clock's last second: a policy added later starts its live bucket there at once.
     let mut last_tick = None;
     for msg in rx {
         match msg {
             Msg::Packets(batch) => {
                 for p in batch.iter() {
-                    if let Some(s) = &mut command_line {
-                        // Without a user-space BPF filter (the kernel filters live captures),
-                        // processing a packet cannot fail.
-                        let _ = s.packet(&p);
-                    }
                     for policy in &mut policies {
-                        policy.packet(&p);
+                        policy.live_packet(&p);
                     }
                 }
             }
             Msg::Tick(sec) => {
                 last_tick = Some(sec);
-                if let Some(s) = &mut command_line {
-                    s.tick(sec);
-                }
                 policies.iter_mut().for_each(|p| p.tick(sec));
             }
-            Msg::Snapshot(reply) => {
-                let _ = reply.send(command_line.as_ref().map(Summarizer::snapshot));
-            }
-            Msg::PolicySnapshots(names, reply) => {
+            Msg::Snapshots(names, reply) => {
                 let copies = names
                     .iter()
                     .map(|name| {
                         policies
                             .iter()
                             .find(|p| p.name() == name)
-                            .map(LivePolicy::snapshot)
-                            .unwrap_or_default()
+                            .map(PolicyRun::snapshot)
                     })
                     .collect();
                 let _ = reply.send(copies);
@@ -128,13 +111,7 @@ fn run(summarizer: Summarizer, rx: Receiver<Msg>) {
                 policies.push(*policy);
             }
             Msg::RemovePolicy(name) => policies.retain(|p| p.name() != name),
-            Msg::RemoveCommandLinePolicy => command_line = None,
-            Msg::EndOfInput => {
-                if let Some(s) = &mut command_line {
-                    s.end_of_input();
-                }
-                policies.iter_mut().for_each(LivePolicy::end_of_input);
-            }
+            Msg::EndOfInput => policies.iter_mut().for_each(PolicyRun::end_of_input),
             Msg::Stop => break,
         }
     }

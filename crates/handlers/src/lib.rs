@@ -6,12 +6,15 @@ pub mod event;
 pub mod geo;
 pub mod hostspec;
 pub mod json;
+pub mod module;
 pub mod net;
+pub mod registry;
 pub mod sampler;
 pub mod top_threshold;
 
 pub use event::{Direction, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
+pub use module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render};
 pub use net::{NetBucket, NetHandler};
 pub use pv_sketch::window::{Boundaries, WindowSpec};
 pub use sampler::DeepSampler;

@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pv_capture::FileReader;
 use pv_handlers::HostSpec;
-use pv_pipeline::{SummarizeOptions, Summarizer};
+use pv_pipeline::{PolicyRun, SummarizeOptions};
 use std::hint::black_box;
 use std::io::Cursor;
 
@@ -15,11 +15,12 @@ const FIXTURE: &str = concat!(
 
 fn summarize(bytes: &'static [u8], opts: &SummarizeOptions) -> u64 {
     let mut reader = FileReader::from_reader("bench", Box::new(Cursor::new(bytes))).unwrap();
-    let mut s = Summarizer::new(opts).unwrap();
+    let mut s = PolicyRun::command_line(opts).unwrap();
     while let Some(p) = reader.next_packet().unwrap() {
         s.packet(&p).unwrap();
     }
-    s.finish().stats().packets_read
+    s.end_of_input();
+    s.stats().packets_read
 }
 
 fn bench(c: &mut Criterion) {

@@ -1,27 +1,33 @@
-//! The summarize pipeline: a capture source in, pktvisor's window JSON out.
+//! The engine: packets in, policies of handler modules fed, their summaries out.
+//!
+//! - `run/` (data plane): [`PolicyRun`] — one policy over one packet stream: the input's
+//!   filter and host spec, the stream's clock, the handler modules (through
+//!   [`pv_handlers::Handler`] only).
+//! - `build/` (control plane): policies from a policy file ([`PolicyRun::live`], file runs)
+//!   or from the command line's flags ([`PolicyRun::command_line`]), handlers found through
+//!   [`pv_handlers::registry`].
+//! - `files/`: capture files through the engine ([`summarize_file`], [`run_policies`]).
+//!
+//! Summaries leave as [`PolicySnapshot`]s, merged and rendered by `pv-summary` (re-exported
+//! here), which links no capture library.
 
+mod build;
 mod error;
-mod intake;
-mod live_policy;
-pub mod policy;
-mod policy_input;
-mod policy_modules;
-mod policy_snapshot;
-mod snapshot;
-mod snapshot_v4;
-mod stats;
-mod summarize;
+mod files;
+mod run;
 
+pub use build::command_line::{COMMAND_LINE_POLICY, COMMAND_LINE_TAP, SummarizeOptions};
+pub use build::live::LiveContext;
 pub use error::PipelineError;
-pub use live_policy::{LiveContext, LiveInput, LivePolicy};
-pub use policy::{
-    PoliciesSummary, PolicyRunOptions, PolicySummary, load_policy_file, run_policies,
+pub use files::policies::{
+    INPUT_TYPES, POLICY_PERIOD_SECS, PoliciesSummary, PolicyRunOptions, PolicySummary, catalog,
+    load_policy_file, run_policies,
 };
-pub use policy_modules::{ModuleBuckets, ModuleConfig};
-pub use policy_snapshot::{ModuleRendering, ModuleSnapshot, PolicyRenderer, PolicySnapshot};
+pub use files::read::{open_capture, read_packets};
+pub use files::summarize::{Summary, summarize_file};
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;
-pub use snapshot::{PeriodError, Renderer, Snapshot};
-pub use snapshot_v4::ModuleNames;
-pub use stats::CaptureStats;
-pub use summarize::{SummarizeOptions, Summarizer, Summary, summarize_file};
+pub use pv_summary::{
+    CaptureStats, ModuleRendering, ModuleSnapshot, PeriodError, PolicyRenderer, PolicySnapshot,
+};
+pub use run::policy_run::{LiveInput, PolicyRun};

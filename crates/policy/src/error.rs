@@ -10,6 +10,17 @@ pub struct PolicyError {
     source_name: String,
     line: Option<usize>,
     message: String,
+    kind: PolicyErrorKind,
+}
+
+/// What kind of refusal a [`PolicyError`] is, for callers that answer differently (the REST
+/// API's 409 for a name in use, 422 for everything else, as pktvisor's `CoreServer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyErrorKind {
+    /// A policy of that name already exists.
+    AlreadyDefined,
+    /// Anything else pktvisor refuses.
+    Invalid,
 }
 
 impl PolicyError {
@@ -22,7 +33,18 @@ impl PolicyError {
             source_name: source_name.into(),
             line: line.filter(|&l| l > 0),
             message: message.into(),
+            kind: PolicyErrorKind::Invalid,
         }
+    }
+
+    /// The same error, of `kind`.
+    pub fn with_kind(mut self, kind: PolicyErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn kind(&self) -> PolicyErrorKind {
+        self.kind
     }
 
     /// The file (or body) name the error refers to.

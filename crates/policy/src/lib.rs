@@ -39,6 +39,7 @@
 //!     type_name: "net",
 //!     version: "1.0",
 //!     configs: &["geoloc_notfound", "asn_notfound", "only_geoloc_prefix", "only_asn_number", "recorded_stream"],
+//!     extensions: &[],
 //!     groups: &["cardinality", "counters", "top_geo", "top_ips"],
 //! };
 //! let catalog = Catalog::new(&["pcap"], &[NET]);
@@ -120,7 +121,7 @@ mod yaml;
 
 use std::path::Path;
 
-pub use error::PolicyError;
+pub use error::{PolicyError, PolicyErrorKind};
 pub use model::{
     COMMON_CONFIGS, Catalog, DEFAULT_HANDLER_VERSION, HandlerSchema, Module, Policy, PolicyFile,
     PolicyInput, Tap, TapSelector, WindowConfig,

@@ -2,7 +2,7 @@
 //! pktvisor's order and with pktvisor's messages (see the crate documentation for where each
 //! comes from).
 
-use crate::error::PolicyError;
+use crate::error::{PolicyError, PolicyErrorKind};
 use crate::model::{
     Catalog, DEFAULT_HANDLER_VERSION, HandlerSchema, Module, Policy, PolicyFile, PolicyInput, Tap,
     TapSelector, WindowConfig,
@@ -234,10 +234,12 @@ impl<'c> Loader<'c> {
             return Err(self.err(key.line, "expecting policy configuration map"));
         }
         if self.state.policy(&name).is_some() {
-            return Err(self.err(
-                key.line,
-                format!("policy with name '{name}' already defined"),
-            ));
+            return Err(self
+                .err(
+                    key.line,
+                    format!("policy with name '{name}' already defined"),
+                )
+                .with_kind(PolicyErrorKind::AlreadyDefined));
         }
         let kind = match value.get("kind").and_then(Node::scalar) {
             Some(k) => k.to_string(),

@@ -23,19 +23,24 @@ pub const DEFAULT_HANDLER_VERSION: &str = "1.0";
 /// `configs` is pktvisor's `_config_defs` for the handler, in its order: the keys accepted in
 /// a module's `config:` *and* `filter:` (pktvisor merges both into one handler
 /// configuration, so it does not tell them apart). The window keys of [`COMMON_CONFIGS`] are
-/// always accepted. `groups` is the handler's `_group_defs` (metric group names, any order).
+/// always accepted. `extensions` are keys of ours the handler also accepts, left out of the
+/// list of valid keys pktvisor's messages give. `groups` is the handler's `_group_defs`
+/// (metric group names, any order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandlerSchema {
     pub type_name: &'static str,
     pub version: &'static str,
     pub configs: &'static [&'static str],
+    pub extensions: &'static [&'static str],
     pub groups: &'static [&'static str],
 }
 
 impl HandlerSchema {
     /// Whether `key` may appear in a module's config or filter.
     pub fn accepts_config(&self, key: &str) -> bool {
-        self.configs.contains(&key) || COMMON_CONFIGS.contains(&key)
+        self.configs.contains(&key)
+            || self.extensions.contains(&key)
+            || COMMON_CONFIGS.contains(&key)
     }
 
     pub fn accepts_group(&self, group: &str) -> bool {

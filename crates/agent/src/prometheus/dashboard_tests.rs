@@ -64,7 +64,7 @@ fn dashboard_queries_only_served_metrics() {
     let text = render(&Scrape::command_line(
         &snapshot,
         &renderer,
-        &health(&snapshot),
+        &health(&snapshot, &renderer),
         None,
     ));
     let served: BTreeSet<String> = parse(&text)

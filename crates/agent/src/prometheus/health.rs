@@ -4,7 +4,7 @@
 
 use super::text::Exposition;
 use crate::counters::CaptureCounters;
-use pv_pipeline::Snapshot;
+use pv_pipeline::{PolicyRenderer, PolicySnapshot};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -26,7 +26,8 @@ impl Health {
         counters: &CaptureCounters,
         interface: &str,
         started: Instant,
-        snapshot: &Snapshot,
+        snapshot: &PolicySnapshot,
+        renderer: &PolicyRenderer,
     ) -> Health {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         Health {
@@ -36,13 +37,12 @@ impl Health {
             kernel_dropped: load(&counters.kernel_dropped),
             if_dropped: load(&counters.if_dropped),
             queue_drops: load(&counters.queue_drops),
-            dns_tcp_streams_evicted: snapshot.reassembly.map_or(0, |r| r.streams_evicted),
-            dns_xact_evicted: snapshot
-                .dns
-                .iter()
-                .flatten()
-                .map(|b| b.data.counters().xact_evicted)
-                .sum(),
+            dns_tcp_streams_evicted: snapshot.health(
+                renderer,
+                "dns_tcp_reassembly",
+                "streams_evicted",
+            ),
+            dns_xact_evicted: evicted(snapshot, renderer),
             resident_bytes: resident_memory_bytes(),
             up_time_seconds: started.elapsed().as_secs_f64(),
         }
@@ -112,4 +112,19 @@ fn resident_memory_bytes() -> Option<u64> {
     // SAFETY: sysconf only reads a system constant.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(page).ok().map(|p| p * pages)
+}
+
+/// What the modules' bounded tables evicted, counted in the buckets held
+/// ([`pv_handlers::Render::evicted`]: the dns handler's open transactions).
+fn evicted(snapshot: &PolicySnapshot, renderer: &PolicyRenderer) -> u64 {
+    snapshot
+        .modules
+        .iter()
+        .zip(&renderer.modules)
+        .flat_map(|(m, how)| {
+            m.buckets
+                .iter()
+                .map(|b| how.render.evicted(b.data.as_ref()))
+        })
+        .sum()
 }

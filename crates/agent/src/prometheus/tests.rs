@@ -4,7 +4,7 @@
 use super::{Health, Scrape, render};
 use crate::counters::CaptureCounters;
 use pv_capture::FileReader;
-use pv_pipeline::{Renderer, Snapshot, SummarizeOptions, Summarizer};
+use pv_pipeline::{PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -164,7 +164,7 @@ fn fixture() -> &'static Path {
 
 /// The fixture summarized in 60 s buckets aligned as a live agent's are (the capture
 /// crosses a minute boundary: two buckets); `limit` stops after that many packets.
-pub(super) fn summarize(limit: usize) -> (Snapshot, Renderer) {
+pub(super) fn summarize(limit: usize) -> (PolicySnapshot, PolicyRenderer) {
     let mut opts = SummarizeOptions {
         window: pv_handlers::WindowSpec {
             period: Some(60),
@@ -178,7 +178,7 @@ pub(super) fn summarize(limit: usize) -> (Snapshot, Renderer) {
     if let Some(dns) = &mut opts.dns {
         dns.groups.histograms = true;
     }
-    let mut s = Summarizer::new(&opts).expect("summarizer");
+    let mut s = PolicyRun::command_line(&opts).expect("the command line policy");
     let mut reader = FileReader::open(fixture()).expect("fixture");
     for _ in 0..limit {
         match reader.next_packet().expect("readable fixture") {
@@ -189,11 +189,11 @@ pub(super) fn summarize(limit: usize) -> (Snapshot, Renderer) {
     (s.snapshot(), s.renderer())
 }
 
-pub(super) fn health(snapshot: &Snapshot) -> Health {
+pub(super) fn health(snapshot: &PolicySnapshot, renderer: &PolicyRenderer) -> Health {
     let counters = CaptureCounters::default();
     counters.packets.store(16147, Ordering::Relaxed);
     counters.queue_drops.store(3, Ordering::Relaxed);
-    Health::gather(&counters, "eth0", Instant::now(), snapshot)
+    Health::gather(&counters, "eth0", Instant::now(), snapshot, renderer)
 }
 
 fn find<'a>(samples: &'a [Sample], name: &str, label: Option<(&str, &str)>) -> &'a Sample {
@@ -211,15 +211,15 @@ fn num(v: &Value) -> f64 {
 fn exposition_carries_the_last_complete_bucket() {
     let (snapshot, renderer) = summarize(usize::MAX);
     // 16:10:31 to 16:11:02: the minute boundary splits the fixture into two buckets.
-    assert_eq!(snapshot.len(), 2);
+    assert_eq!(snapshot.bucket_starts(0).len(), 2);
     let text = render(&Scrape::command_line(
         &snapshot,
         &renderer,
-        &health(&snapshot),
+        &health(&snapshot, &renderer),
         Some("lab"),
     ));
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let json = snapshot.bucket_json(&renderer, 1).expect("bucket 1");
+    let json = snapshot.v3_bucket_json(&renderer, 1).expect("bucket 1");
     let b = &json["1m"];
 
     for s in &samples {
@@ -321,11 +321,11 @@ fn exposition_carries_the_last_complete_bucket() {
 #[test]
 fn only_health_while_the_first_bucket_is_live() {
     let (snapshot, renderer) = summarize(100);
-    assert_eq!(snapshot.len(), 1);
+    assert_eq!(snapshot.bucket_starts(0).len(), 1);
     let text = render(&Scrape::command_line(
         &snapshot,
         &renderer,
-        &health(&snapshot),
+        &health(&snapshot, &renderer),
         None,
     ));
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -383,14 +383,13 @@ fn the_parser_refuses_what_the_format_forbids() {
 /// A policy added at runtime, fed the whole fixture: net and dns modules reading tap `t`.
 fn added_policy() -> (pv_pipeline::PolicySnapshot, pv_pipeline::PolicyRenderer) {
     let text = "version: \"1.0\"\nvisor:\n  taps:\n    t:\n      input_type: pcap\n      config:\n        iface: eth0\n  policies:\n    extra:\n      kind: collection\n      input: {tap: t, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n          d: {type: dns}\n";
-    let file =
-        pv_pipeline::pv_policy::parse_policy_str("test", text, &pv_pipeline::policy::catalog())
-            .expect("valid policy");
+    let file = pv_pipeline::pv_policy::parse_policy_str("test", text, &pv_pipeline::catalog())
+        .expect("valid policy");
     let ctx = pv_pipeline::LiveContext::default();
-    let mut live = pv_pipeline::LivePolicy::new(&file, &file.policies[0], &ctx).expect("builds");
+    let mut live = pv_pipeline::PolicyRun::live(&file, &file.policies[0], &ctx).expect("builds");
     let mut reader = FileReader::open(fixture()).expect("fixture");
     while let Some(p) = reader.next_packet().expect("readable fixture") {
-        live.packet(&p);
+        live.live_packet(&p);
     }
     (live.snapshot(), live.renderer())
 }

@@ -148,7 +148,7 @@ fn summarize_sharded(
             snapshot.stats.packets_read
         );
     }
-    Ok(snapshot.merged_json(&renderer, renderer.periods))
+    Ok(snapshot.v3_merged_json(&renderer, renderer.periods()))
 }
 
 fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCode {

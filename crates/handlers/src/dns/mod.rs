@@ -4,6 +4,7 @@
 
 mod bucket;
 mod filter;
+pub mod kind;
 pub mod psl;
 pub mod qname;
 pub mod settings;

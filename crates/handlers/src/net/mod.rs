@@ -4,6 +4,7 @@
 
 mod bucket;
 pub mod filter;
+pub mod kind;
 pub mod settings;
 
 pub use bucket::NetBucket;

@@ -24,6 +24,7 @@ pub const SCHEMA: HandlerSchema = HandlerSchema {
     type_name: "net",
     version: "1.0",
     configs: CONFIGS,
+    extensions: &[],
     groups: GROUPS,
 };
 

@@ -17,6 +17,7 @@ pub const NET: HandlerSchema = HandlerSchema {
         "only_asn_number",
         "recorded_stream",
     ],
+    extensions: &[],
     groups: &["cardinality", "counters", "top_geo", "top_ips"],
 };
 
@@ -42,6 +43,7 @@ pub const DNS: HandlerSchema = HandlerSchema {
         "xact_ttl_secs",
         "xact_ttl_ms",
     ],
+    extensions: &[],
     groups: &[
         "cardinality",
         "counters",

@@ -11,17 +11,16 @@
 //! {...}, ...}}}}`, each handler's window being its newest `num_periods` buckets of 60 s
 //! merged.
 
-use crate::intake::Intake;
-use crate::policy_input::input_settings;
-use crate::policy_modules::{ModuleKeys, ModuleRun, StreamClock, build_modules};
-use crate::stats::CaptureStats;
-use pv_capture::{BpfSet, FileFormat, FileReader};
-use pv_handlers::dns::settings as dns_settings;
+use super::read::{open_capture, read_packets};
+use crate::build::input::input_settings;
+use crate::build::modules::{ModuleKeys, build_modules};
+use crate::run::policy_run::{LiveInput, PolicyRun};
+use pv_capture::BpfSet;
 use pv_handlers::geo::GeoDbs;
-use pv_handlers::net::settings as net_settings;
+use pv_handlers::registry::HANDLERS;
 use pv_handlers::{Boundaries, HostSpec};
 use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
-use pv_wire::LinkType;
+use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,24 +31,16 @@ pub const POLICY_PERIOD_SECS: u64 = 60;
 /// Tap input types this build can run.
 pub const INPUT_TYPES: &[&str] = &["pcap"];
 
-/// The handler types a policy may use, with the keys they accept.
-pub const HANDLERS: [HandlerSchema; 2] =
-    [net_settings::SCHEMA, dns_settings::SCHEMA_WITH_EXTENSIONS];
-
-/// The catalog policies are validated against.
+/// The catalog policies are validated against: every registered handler's schema.
 pub fn catalog() -> Catalog<'static> {
-    Catalog::new(INPUT_TYPES, &HANDLERS)
+    static SCHEMAS: std::sync::OnceLock<Vec<HandlerSchema>> = std::sync::OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| HANDLERS.iter().map(|k| k.schema).collect());
+    Catalog::new(INPUT_TYPES, schemas)
 }
 
 /// Reads and validates a policy file, with pktvisor's messages.
 pub fn load_policy_file(path: &Path) -> Result<PolicyFile, PolicyError> {
-    pv_policy::parse_policy_file(path, &catalog()).map_err(|e| {
-        PolicyError::new(
-            e.source_name(),
-            e.line(),
-            dns_settings::pktvisor_message(e.message()),
-        )
-    })
+    pv_policy::parse_policy_file(path, &catalog())
 }
 
 /// Options that do not come from the policy file.
@@ -67,9 +58,10 @@ pub struct PolicySummary {
     pub name: String,
     /// The policy's `window_config.num_periods`.
     pub num_periods: u32,
-    modules: Vec<ModuleRun>,
-    /// What reading its captures gave, summed over its taps.
-    pub stats: CaptureStats,
+    /// Every tap's modules' buckets, in tap then module order, and what reading gave, summed
+    /// over its taps.
+    snapshot: PolicySnapshot,
+    renderer: PolicyRenderer,
     /// Damage that ended reading a capture early, per capture.
     pub damage: Vec<String>,
 }
@@ -77,32 +69,37 @@ pub struct PolicySummary {
 impl PolicySummary {
     /// `{"MODULE": {"SCHEMA_KEY": {...}}, ...}`.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        for module in &self.modules {
-            m.insert(module.key.clone(), module.to_json());
-        }
-        Value::Object(m)
+        self.snapshot.all_periods_json(&self.renderer)
+    }
+
+    /// What reading its captures gave, summed over its taps.
+    pub fn stats(&self) -> &CaptureStats {
+        &self.snapshot.stats
     }
 
     /// A v3-shaped window object `{"period", "packets", "dns"}` for the readable report:
-    /// the policy's first net module and first dns module.
+    /// the policy's first module of each schema key.
     pub fn to_v3_window(&self) -> Value {
         let mut w = Map::new();
-        for module in &self.modules {
-            let Value::Object(mut obj) = module.to_json() else {
+        let Value::Object(modules) = self.to_json() else {
+            return Value::Object(w);
+        };
+        for how in &self.renderer.modules {
+            let Some(Value::Object(obj)) = modules.get(&how.key) else {
                 continue;
             };
-            for (key, mut body) in std::mem::take(&mut obj) {
-                if w.contains_key(&key) {
+            for (key, body) in obj {
+                if w.contains_key(key) {
                     continue;
                 }
+                let mut body = body.clone();
                 if let Value::Object(b) = &mut body
                     && let Some(period) = b.remove("period")
                     && !w.contains_key("period")
                 {
                     w.insert("period".into(), period);
                 }
-                w.insert(key, body);
+                w.insert(key.clone(), body);
             }
         }
         Value::Object(w)
@@ -110,7 +107,8 @@ impl PolicySummary {
 
     /// The module keys in output order, with their schema keys.
     pub fn module_keys(&self) -> Vec<(&str, &'static str)> {
-        self.modules
+        self.renderer
+            .modules
             .iter()
             .map(|m| (m.key.as_str(), m.schema_key()))
             .collect()
@@ -176,73 +174,10 @@ fn tap_input(
     })
 }
 
-/// Reads one capture into a policy's modules.
-fn run_tap(
-    input: &TapInput,
-    modules: &mut [ModuleRun],
-    chained: bool,
-    intake: &mut Intake,
-    damage: &mut Vec<String>,
-    progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<(), String> {
-    let path = &input.capture;
-    let mut reader = FileReader::open(path).map_err(|e| e.to_string())?;
-    if matches!(reader.format(), FileFormat::Pcap)
-        && let Some(lt) = reader.linktype()
-        && LinkType::from_linktype(lt).is_none()
-    {
-        return Err(crate::PipelineError::UnsupportedLinkType {
-            path: path.display().to_string(),
-            linktype: lt,
-        }
-        .to_string());
-    }
-    let mut bpf = match &input.bpf {
-        Some(expr) => Some(BpfSet::new(expr).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    let mut since_progress = 0u32;
-    let mut clock = StreamClock::default();
-    loop {
-        since_progress += 1;
-        if since_progress == 1 << 16 {
-            since_progress = 0;
-            progress(reader.file_bytes_read(), reader.file_size());
-        }
-        let p = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(e) => {
-                damage.push(format!("{}: {e}", path.display()));
-                intake.stats.damage = Some(e.to_string());
-                break;
-            }
-        };
-        intake.stats.packets_read += 1;
-        if let Some(bpf) = &mut bpf
-            && !bpf
-                .matches(p.linktype, p.data, p.orig_len)
-                .map_err(|e| e.to_string())?
-        {
-            intake.stats.bpf_rejected += 1;
-            continue;
-        }
-        clock.packet(p.ts_ns, modules);
-        intake.event(
-            &p,
-            &input.host_spec,
-            || true,
-            |ev| {
-                for m in modules.iter_mut() {
-                    if !m.process(ev) && chained {
-                        break;
-                    }
-                }
-            },
-        );
-    }
-    progress(reader.file_bytes_read(), reader.file_size());
-    Ok(())
+/// One tap of a policy, ready to read: its capture and the policy's engine for it.
+struct TapRun {
+    capture: std::path::PathBuf,
+    run: PolicyRun,
 }
 
 /// Runs every policy of a validated file over its captures.
@@ -251,7 +186,8 @@ pub fn run_policies(
     opts: &PolicyRunOptions,
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<PoliciesSummary, String> {
-    // Everything is checked (handler settings, taps' inputs) before any capture is read.
+    // Everything is checked (handler settings, taps' inputs, filters) before any capture is
+    // read.
     let mut plans = Vec::new();
     for policy in &file.policies {
         let mut taps = Vec::new();
@@ -268,32 +204,54 @@ pub fn run_policies(
                 ModuleKeys::ModuleName,
                 Boundaries::FromStream,
             )?;
-            taps.push((input, modules));
+            let bpf = match &input.bpf {
+                Some(expr) => Some(BpfSet::new(expr).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let described = LiveInput {
+                tap: tap_name.clone(),
+                ..LiveInput::default()
+            };
+            let run = PolicyRun::new(
+                policy.name.clone(),
+                described,
+                policy.chained,
+                bpf,
+                input.host_spec,
+                modules,
+            );
+            taps.push(TapRun {
+                capture: input.capture,
+                run,
+            });
         }
         plans.push((policy, taps));
     }
     let mut out = Vec::new();
     for (policy, taps) in plans {
-        let mut intake = Intake::default();
         let mut damage = Vec::new();
-        let mut all_modules = Vec::new();
-        for (input, mut modules) in taps {
-            run_tap(
-                &input,
-                &mut modules,
-                policy.chained,
-                &mut intake,
-                &mut damage,
-                progress,
-            )?;
-            modules.iter_mut().for_each(ModuleRun::finish);
-            all_modules.extend(modules);
+        let mut snapshot = PolicySnapshot::default();
+        let mut renderer = PolicyRenderer::default();
+        for TapRun { capture, mut run } in taps {
+            let mut reader = open_capture(&capture).map_err(|e| e.to_string())?;
+            let cut = read_packets(&mut reader, progress, |p| run.packet(p))
+                .map_err(|e| e.to_string())?;
+            if let Some(e) = cut {
+                damage.push(format!("{}: {e}", capture.display()));
+                run.damaged(e);
+            }
+            run.end_of_input();
+            // The policy's output holds every tap's modules side by side.
+            let tap = run.snapshot();
+            snapshot.modules.extend(tap.modules);
+            snapshot.stats.merge(&tap.stats);
+            renderer.modules.extend(run.renderer().modules);
         }
         out.push(PolicySummary {
             name: policy.name.clone(),
             num_periods: policy.window.num_periods,
-            modules: all_modules,
-            stats: intake.stats,
+            snapshot,
+            renderer,
             damage,
         });
     }

@@ -2,9 +2,9 @@
 //! (by link type, cached: the packets of one source nearly always share it), count what the
 //! source delivered (`CaptureStats`), decode, and make the handlers' event.
 
-use crate::stats::CaptureStats;
 use pv_capture::Packet;
 use pv_handlers::{HostSpec, PacketEvent};
+use pv_summary::CaptureStats;
 use pv_wire::LinkType;
 
 #[derive(Debug, Default)]

@@ -1,0 +1,92 @@
+//! The dns handler as the engine sees it: its [`HandlerKind`] (policy type `dns`), and the
+//! [`Handler`] and [`Render`] traits over [`DnsHandler`] and [`DnsConfig`].
+
+use super::{DnsBucket, DnsConfig, DnsHandler, SCHEMA_KEY, settings};
+use crate::event::PacketEvent;
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, downcast, erase};
+use pv_policy::{ConfigError, Module};
+use pv_sketch::window::TimeBucket;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const KIND: HandlerKind = HandlerKind {
+    schema: settings::SCHEMA,
+    build,
+};
+
+fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, ConfigError> {
+    let mut cfg = settings::dns_config(module)?;
+    cfg.geo = ctx.geo.clone();
+    Ok(Box::new(DnsHandler::new(cfg, ctx.window)))
+}
+
+impl Handler for DnsHandler {
+    #[inline]
+    fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+        DnsHandler::process(self, ev);
+        self.chain_keeps(ev)
+    }
+
+    fn clock(&mut self, sec: u64) {
+        DnsHandler::clock(self, sec);
+    }
+
+    fn tick(&mut self, sec: u64) {
+        DnsHandler::tick(self, sec);
+    }
+
+    fn last_event_ns(&self) -> Option<u64> {
+        self.last_message_ns()
+    }
+
+    fn end_of_input_at(&mut self, end_ns: Option<u64>) {
+        self.finish_at(end_ns);
+    }
+
+    fn buckets(&self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(DnsHandler::buckets(self).cloned())
+    }
+
+    fn render(&self) -> Arc<dyn Render> {
+        Arc::new(self.config().clone())
+    }
+
+    /// DNS-over-TCP reassembly is bounded: what it evicted or gave up on.
+    fn health(&self) -> Vec<(&'static str, u64)> {
+        let r = self.reassembly_stats();
+        vec![
+            ("streams_opened", r.streams_opened),
+            ("streams_closed", r.streams_closed),
+            ("streams_evicted", r.streams_evicted),
+            ("streams_timed_out", r.streams_timed_out),
+            ("messages", r.messages),
+            ("bytes_dropped", r.bytes_dropped),
+            ("gaps", r.gaps),
+            ("retransmissions", r.retransmissions),
+            ("out_of_order", r.out_of_order),
+            ("oversize", r.oversize),
+            ("not_dns", r.not_dns),
+        ]
+    }
+}
+
+impl Render for DnsConfig {
+    fn schema_key(&self) -> &'static str {
+        SCHEMA_KEY
+    }
+
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
+        match downcast::<DnsBucket>(bucket) {
+            Some(b) => b.to_json(self),
+            None => DnsBucket::default().to_json(self),
+        }
+    }
+
+    fn health_key(&self) -> Option<&'static str> {
+        Some("dns_tcp_reassembly")
+    }
+
+    fn evicted(&self, bucket: &dyn ModuleBucket) -> u64 {
+        downcast::<DnsBucket>(Some(bucket)).map_or(0, |b| b.counters().xact_evicted)
+    }
+}

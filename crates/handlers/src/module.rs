@@ -1,0 +1,173 @@
+//! The open handler set: what the engine knows of a handler, whatever it counts.
+//!
+//! A handler is one folder under `crates/handlers/src/` that implements [`Handler`] for its
+//! running state and [`Render`] for its configuration, and declares one [`HandlerKind`] (its
+//! policy type name, settings schema and constructor); `registry.rs` lists the kinds. The
+//! pipeline, the policy loader, the agent and the Prometheus exporter go through these traits
+//! and the registry only: none of them names a handler.
+//!
+//! Buckets travel as `Box<dyn ModuleBucket>`: copies taken from every worker, merged
+//! (`pv_sketch::window::merge_workers` matches them by period), rendered by the handler's
+//! [`Render`]. Any `Clone` bucket type that merges ([`pv_sketch::Bucket`]) is a
+//! [`ModuleBucket`].
+
+use crate::event::PacketEvent;
+use crate::geo::GeoDbs;
+use pv_policy::{ConfigError, HandlerSchema, Module};
+use pv_sketch::Bucket;
+use pv_sketch::window::{TimeBucket, WindowSpec};
+use serde_json::Value;
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// One handler module of a running policy, fed packet by packet.
+pub trait Handler: Send {
+    /// Processes one packet; returns whether the handler kept it (a chain passes on only
+    /// what each module kept).
+    fn process(&mut self, ev: &PacketEvent<'_>) -> bool;
+
+    /// The stream's packet time reached `sec`: the window rotates with the other modules'.
+    fn clock(&mut self, sec: u64);
+
+    /// A tick of wall time (live capture): idle links rotate, timers run.
+    fn tick(&mut self, sec: u64);
+
+    /// The time of the newest event the handler saw, if it ends the input at its own events
+    /// (the dns handler expires transactions at its last message).
+    fn last_event_ns(&self) -> Option<u64> {
+        None
+    }
+
+    /// The input ended at `end_ns` (the newest [`Handler::last_event_ns`] over every worker
+    /// reading a part of it).
+    fn end_of_input_at(&mut self, _end_ns: Option<u64>) {}
+
+    /// Copies of the buckets held, newest (live) first.
+    fn buckets(&self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>>;
+
+    /// How this handler's buckets render.
+    fn render(&self) -> Arc<dyn Render>;
+
+    /// The handler's own health counters (what bounded tables evicted or gave up), summed
+    /// over workers and shown in the `capture` object under [`Render::health_key`].
+    fn health(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// A handler's configuration, as far as rendering its buckets needs it.
+pub trait Render: Send + Sync + Debug {
+    /// The key of the handler's object in pktvisor's JSON (`packets`, `dns`).
+    fn schema_key(&self) -> &'static str;
+
+    /// The handler's object for a bucket (or merged window); `None` renders an empty bucket.
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value;
+
+    /// Where [`Handler::health`] counters go in the `capture` object (None: they are not
+    /// shown there).
+    fn health_key(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Entries a bucket's bounded tables evicted (the dns handler's open transactions): the
+    /// agent's health sums them over the buckets held.
+    fn evicted(&self, _bucket: &dyn ModuleBucket) -> u64 {
+        0
+    }
+}
+
+/// A bucket of any handler: merged with another of the same handler, copied, rendered by
+/// the handler's [`Render`] (which downcasts it).
+pub trait ModuleBucket: Any + Send + Sync + Debug {
+    /// Folds `other`, a bucket of the same handler, into this one.
+    fn merge_dyn(&mut self, other: &dyn ModuleBucket);
+    fn join_spans_dyn(&mut self);
+    fn clone_box(&self) -> Box<dyn ModuleBucket>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<B: Bucket + Clone + Send + Sync + Debug + 'static> ModuleBucket for B {
+    fn merge_dyn(&mut self, other: &dyn ModuleBucket) {
+        // Copies of one policy have the same modules in the same order, so a bucket only
+        // ever meets its own kind; anything else is a programming error, ignored in release.
+        match other.as_any().downcast_ref::<B>() {
+            Some(other) => self.merge_from(other),
+            None => debug_assert!(false, "merged buckets of different handlers"),
+        }
+    }
+
+    fn join_spans_dyn(&mut self) {
+        self.join_worker_spans();
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleBucket> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn ModuleBucket> {
+    fn clone(&self) -> Self {
+        self.as_ref().clone_box()
+    }
+}
+
+impl Bucket for Box<dyn ModuleBucket> {
+    fn merge_from(&mut self, other: &Self) {
+        self.as_mut().merge_dyn(other.as_ref());
+    }
+
+    fn join_worker_spans(&mut self) {
+        self.as_mut().join_spans_dyn();
+    }
+}
+
+/// Copies of a window's buckets, type-erased.
+pub fn erase<B: ModuleBucket + Clone>(
+    buckets: impl Iterator<Item = TimeBucket<B>>,
+) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+    buckets
+        .map(|b| TimeBucket {
+            start_sec: b.start_sec,
+            from_sec: b.from_sec,
+            until_sec: b.until_sec,
+            first_ts_ns: b.first_ts_ns,
+            last_ts_ns: b.last_ts_ns,
+            data: Box::new(b.data) as Box<dyn ModuleBucket>,
+        })
+        .collect()
+}
+
+/// A concrete bucket out of an erased one (None when it belongs to another handler).
+pub fn downcast<B: 'static>(bucket: Option<&dyn ModuleBucket>) -> Option<&B> {
+    bucket.and_then(|b| b.as_any().downcast_ref::<B>())
+}
+
+/// What building a handler may use besides its module's settings.
+#[derive(Clone, Debug)]
+pub struct BuildContext {
+    /// The window the module's buckets live in.
+    pub window: WindowSpec,
+    /// MaxMind databases, when loaded.
+    pub geo: Option<Arc<GeoDbs>>,
+}
+
+/// Builds a handler from a validated policy module.
+pub type Build = fn(&Module, &BuildContext) -> Result<Box<dyn Handler>, ConfigError>;
+
+/// A handler type as policies name it: its schema (accepted keys and groups, checked when a
+/// policy is loaded) and how to build one from a validated module.
+pub struct HandlerKind {
+    pub schema: HandlerSchema,
+    pub build: Build,
+}
+
+impl HandlerKind {
+    pub fn type_name(&self) -> &'static str {
+        self.schema.type_name
+    }
+}

@@ -1,0 +1,85 @@
+//! The command line's policy (`pktvisord IFACE -b .. -H ..`, `pktvisord FILE`, `pktvisor
+//! summarize FILE`): an ordinary policy named `default` reading tap `default`, with a net
+//! module and, unless `--no-dns`, a dns module, named as pktvisor names their instances.
+
+use crate::error::PipelineError;
+use crate::run::module_run::ModuleRun;
+use crate::run::policy_run::{LiveInput, PolicyRun};
+use pv_capture::BpfSet;
+use pv_handlers::dns::{DnsConfig, DnsHandler};
+use pv_handlers::net::NetConfig;
+use pv_handlers::{HostSpec, NetHandler, WindowSpec};
+
+/// pktvisor's name of the command line's policy, and of its tap.
+pub const COMMAND_LINE_POLICY: &str = "default";
+pub const COMMAND_LINE_TAP: &str = "default";
+
+#[derive(Clone, Debug)]
+pub struct SummarizeOptions {
+    /// libpcap filter expression, as tcpdump takes it.
+    pub bpf: Option<String>,
+    pub host_spec: HostSpec,
+    /// Seconds per bucket, buckets kept (and merged into a file's reported window), where
+    /// buckets begin: one bucket for the whole input by default (pktvisor's `--summary`).
+    pub window: WindowSpec,
+    /// Percentage of packets inspected in depth (top lists, cardinality, TCP flags).
+    pub deep_sample_percent: u8,
+    pub net: NetConfig,
+    /// The dns handler's configuration; None turns the handler off.
+    pub dns: Option<DnsConfig>,
+}
+
+impl Default for SummarizeOptions {
+    fn default() -> Self {
+        Self {
+            bpf: None,
+            host_spec: HostSpec::default(),
+            window: WindowSpec::WHOLE_STREAM,
+            deep_sample_percent: 100,
+            net: NetConfig::default(),
+            dns: Some(DnsConfig::default()),
+        }
+    }
+}
+
+impl PolicyRun {
+    /// The command line's policy.
+    pub fn command_line(opts: &SummarizeOptions) -> Result<PolicyRun, PipelineError> {
+        let bpf = match &opts.bpf {
+            Some(expr) if !expr.trim().is_empty() => Some(BpfSet::new(expr)?),
+            _ => None,
+        };
+        let periods = match opts.window.period {
+            None => 1,
+            Some(_) => opts.window.keep.max(1),
+        };
+        let key = |module: &str| format!("{COMMAND_LINE_POLICY}-{COMMAND_LINE_TAP}-{module}");
+        let mut modules = vec![ModuleRun::new(
+            key("net"),
+            opts.deep_sample_percent,
+            periods,
+            Box::new(NetHandler::new(opts.net.clone(), opts.window)),
+        )];
+        if let Some(dns) = &opts.dns {
+            modules.push(ModuleRun::new(
+                key("dns"),
+                opts.deep_sample_percent,
+                periods,
+                Box::new(DnsHandler::new(dns.clone(), opts.window)),
+            ));
+        }
+        let input = LiveInput {
+            tap: COMMAND_LINE_TAP.to_string(),
+            host_spec: String::new(),
+            bpf: opts.bpf.clone().unwrap_or_default(),
+        };
+        Ok(PolicyRun::new(
+            COMMAND_LINE_POLICY.to_string(),
+            input,
+            false,
+            bpf,
+            opts.host_spec.clone(),
+            modules,
+        ))
+    }
+}

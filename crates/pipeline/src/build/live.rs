@@ -1,0 +1,81 @@
+//! A pktvisor policy run on a live packet stream (the agent's `--config` policies and those
+//! added with `POST /api/v1/policies`): its own BPF filter (applied in user space: the kernel
+//! filter is the command line's), host spec and handler modules with their own windows.
+//!
+//! Each of the agent's workers runs its own copy and sees only its shard of the packets; the
+//! copies' snapshots merge exactly, like the command-line policy's.
+
+use super::input::input_settings;
+use super::modules::{ModuleKeys, build_modules};
+use crate::run::policy_run::{LiveInput, PolicyRun};
+use pv_capture::BpfSet;
+use pv_handlers::Boundaries;
+use pv_handlers::geo::GeoDbs;
+use pv_policy::{Policy, PolicyFile};
+use std::sync::Arc;
+
+/// What every live policy shares: the capture's own addresses and the MaxMind databases.
+#[derive(Clone, Debug, Default)]
+pub struct LiveContext {
+    /// The capture interface's addresses as CIDRs: always "this host", whatever the policy's
+    /// `host_spec` (as pktvisor's pcap input adds them).
+    pub local_cidrs: Vec<String>,
+    pub geo: Option<Arc<GeoDbs>>,
+}
+
+impl PolicyRun {
+    /// Builds `policy` of the validated `file` (which holds its taps) for a live capture. A
+    /// live agent captures one interface, so the policy must read exactly one tap.
+    pub fn live(file: &PolicyFile, policy: &Policy, ctx: &LiveContext) -> Result<Self, String> {
+        let [tap_name] = policy.taps.as_slice() else {
+            return Err(format!(
+                "policy [{}] reads {} taps; pktvisord captures one interface, so a live policy \
+                 reads exactly one tap",
+                policy.name,
+                policy.taps.len()
+            ));
+        };
+        let tap = file
+            .tap(tap_name)
+            .ok_or_else(|| format!("tap '{tap_name}' does not exist"))?;
+        let input = input_settings(file, policy, tap)?;
+        let described = LiveInput {
+            tap: tap_name.clone(),
+            host_spec: input
+                .config
+                .opt_str("host_spec")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string(),
+            bpf: input.bpf.clone().unwrap_or_default(),
+        };
+        let mut host_spec = input.host_spec.unwrap_or_default();
+        for cidr in &ctx.local_cidrs {
+            host_spec.add_cidr(cidr).map_err(|e| e.to_string())?;
+        }
+        let bpf = match &input.bpf {
+            Some(expr) => Some(
+                BpfSet::new(expr)
+                    .map_err(|e| format!("policy [{}]: input bpf: {e}", policy.name))?,
+            ),
+            None => None,
+        };
+        let modules = build_modules(
+            file,
+            policy,
+            tap_name,
+            ctx.geo.as_ref(),
+            ModuleKeys::InstanceName,
+            Boundaries::Aligned,
+        )?;
+        Ok(PolicyRun::new(
+            policy.name.clone(),
+            described,
+            policy.chained,
+            bpf,
+            host_spec,
+            modules,
+        ))
+    }
+}

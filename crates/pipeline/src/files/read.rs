@@ -1,0 +1,49 @@
+//! The one loop that reads a capture file into the engine (the summary, policy files, the
+//! agent's sharded file workers).
+
+use crate::error::PipelineError;
+use pv_capture::{FileFormat, FileReader, Packet};
+use pv_wire::LinkType;
+use std::path::Path;
+
+/// Opens a capture file. A classic pcap has one link type for the whole file: it is refused
+/// up front if we cannot decode it (pcapng interfaces are checked per packet and counted).
+pub fn open_capture(path: &Path) -> Result<FileReader, PipelineError> {
+    let reader = FileReader::open(path)?;
+    if matches!(reader.format(), FileFormat::Pcap)
+        && let Some(lt) = reader.linktype()
+        && LinkType::from_linktype(lt).is_none()
+    {
+        return Err(PipelineError::UnsupportedLinkType {
+            path: path.display().to_string(),
+            linktype: lt,
+        });
+    }
+    Ok(reader)
+}
+
+/// Hands every packet of `reader` to `each`, calling `progress` with (bytes read, file size)
+/// every 65 536 packets and at the end. Returns the damage that ended reading early (a cut or
+/// corrupt file: what came before it stands), None when the file ended cleanly; an error
+/// from `each` ends the read.
+pub fn read_packets(
+    reader: &mut FileReader,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+    mut each: impl FnMut(&Packet<'_>) -> Result<(), PipelineError>,
+) -> Result<Option<String>, PipelineError> {
+    let mut since_progress = 0u32;
+    let damage = loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => each(&p)?,
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
+        since_progress += 1;
+        if since_progress == 1 << 16 {
+            since_progress = 0;
+            progress(reader.file_bytes_read(), reader.file_size());
+        }
+    };
+    progress(reader.file_bytes_read(), reader.file_size());
+    Ok(damage)
+}

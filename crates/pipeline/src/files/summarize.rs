@@ -1,0 +1,46 @@
+//! The command line's summary of a capture file (`pktvisor summarize FILE`, `pktvisord FILE`).
+
+use super::read::{open_capture, read_packets};
+use crate::build::command_line::SummarizeOptions;
+use crate::error::PipelineError;
+use crate::run::policy_run::PolicyRun;
+use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
+use serde_json::Value;
+use std::path::Path;
+
+/// A file's summary: the command-line policy's buckets and how they render.
+pub struct Summary {
+    snapshot: PolicySnapshot,
+    renderer: PolicyRenderer,
+}
+
+impl Summary {
+    pub fn stats(&self) -> &CaptureStats {
+        &self.snapshot.stats
+    }
+
+    /// pktvisor 3's `{"<P>m": {"period": {...}, "packets": {...}, "dns": {...}, "capture":
+    /// {...}}}` over the newest `P` buckets.
+    pub fn to_json(&self) -> Value {
+        self.snapshot
+            .v3_merged_json(&self.renderer, self.renderer.periods())
+    }
+}
+
+/// Reads a whole capture file. `progress` is called now and then with (bytes read, file size).
+pub fn summarize_file(
+    path: &Path,
+    opts: &SummarizeOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>),
+) -> Result<Summary, PipelineError> {
+    let mut reader = open_capture(path)?;
+    let mut run = PolicyRun::command_line(opts)?;
+    if let Some(damage) = read_packets(&mut reader, progress, |p| run.packet(p))? {
+        run.damaged(damage);
+    }
+    run.end_of_input();
+    Ok(Summary {
+        snapshot: run.snapshot(),
+        renderer: run.renderer(),
+    })
+}

@@ -1,0 +1,74 @@
+//! One handler module of a running policy: its key in the output, its deep sampler, its
+//! window's size and the handler itself, known only through [`Handler`].
+
+use pv_handlers::{DeepSampler, Handler, PacketEvent};
+use pv_summary::{ModuleRendering, ModuleSnapshot};
+
+pub(crate) struct ModuleRun {
+    /// The key in the output: the module's name, or pktvisor's instance name
+    /// `POLICY-TAP-MODULE` (always live; in files when the policy has several taps).
+    pub(crate) key: String,
+    sampler: DeepSampler,
+    /// Buckets kept: the module's `num_periods` (1 when its window is the whole stream).
+    pub(crate) periods: usize,
+    handler: Box<dyn Handler>,
+}
+
+impl ModuleRun {
+    pub(crate) fn new(
+        key: String,
+        deep_sample_percent: u8,
+        periods: usize,
+        handler: Box<dyn Handler>,
+    ) -> ModuleRun {
+        ModuleRun {
+            key,
+            sampler: DeepSampler::new(deep_sample_percent),
+            periods: periods.max(1),
+            handler,
+        }
+    }
+
+    /// Feeds one packet; returns whether the module keeps it (for a chain).
+    #[inline]
+    pub(crate) fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+        let ev = PacketEvent {
+            deep: self.sampler.sample(),
+            ..*ev
+        };
+        self.handler.process(&ev)
+    }
+
+    pub(crate) fn clock(&mut self, sec: u64) {
+        self.handler.clock(sec);
+    }
+
+    pub(crate) fn tick(&mut self, sec: u64) {
+        self.handler.tick(sec);
+    }
+
+    pub(crate) fn last_event_ns(&self) -> Option<u64> {
+        self.handler.last_event_ns()
+    }
+
+    pub(crate) fn end_of_input_at(&mut self, end_ns: Option<u64>) {
+        self.handler.end_of_input_at(end_ns);
+    }
+
+    pub(crate) fn snapshot(&self) -> ModuleSnapshot {
+        ModuleSnapshot {
+            key: self.key.clone(),
+            buckets: self.handler.buckets(),
+            health: self.handler.health(),
+            whole_stream: self.periods <= 1,
+        }
+    }
+
+    pub(crate) fn rendering(&self) -> ModuleRendering {
+        ModuleRendering {
+            key: self.key.clone(),
+            render: self.handler.render(),
+            periods: self.periods,
+        }
+    }
+}

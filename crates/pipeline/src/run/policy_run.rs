@@ -1,0 +1,179 @@
+//! [`PolicyRun`]: one policy over one packet stream — its input filter (BPF, in user space),
+//! host spec, handler modules (independent, or a chain) and the stream's clock. The command
+//! line's summary, a policy file read from captures, and every policy of the live agent (one
+//! copy per worker, each seeing its shard of the packets) are all this.
+
+use super::clock::StreamClock;
+use super::intake::Intake;
+use super::module_run::ModuleRun;
+use crate::error::PipelineError;
+use pv_capture::{BpfSet, Packet};
+use pv_handlers::HostSpec;
+use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
+
+/// What a live policy reads, as its configuration gives it (the policy's info shows it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveInput {
+    pub tap: String,
+    /// `host_spec` as given ("" when none).
+    pub host_spec: String,
+    /// The BPF expression applied in user space ("" when none).
+    pub bpf: String,
+}
+
+pub struct PolicyRun {
+    name: String,
+    input: LiveInput,
+    chained: bool,
+    bpf: Option<BpfSet>,
+    host_spec: HostSpec,
+    modules: Vec<ModuleRun>,
+    intake: Intake,
+    clock: StreamClock,
+}
+
+impl PolicyRun {
+    pub(crate) fn new(
+        name: String,
+        input: LiveInput,
+        chained: bool,
+        bpf: Option<BpfSet>,
+        host_spec: HostSpec,
+        modules: Vec<ModuleRun>,
+    ) -> PolicyRun {
+        PolicyRun {
+            name,
+            input,
+            chained,
+            bpf,
+            host_spec,
+            modules,
+            intake: Intake::default(),
+            clock: StreamClock::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn input(&self) -> &LiveInput {
+        &self.input
+    }
+
+    /// Processes one captured packet. A filter that cannot be run on it (a link type the BPF
+    /// compiler refuses) is an error: a file's summary stops there.
+    #[inline]
+    pub fn packet(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
+        self.intake.stats.packets_read += 1;
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len)?
+        {
+            self.intake.stats.bpf_rejected += 1;
+            return Ok(());
+        }
+        self.kept(p);
+        Ok(())
+    }
+
+    /// [`PolicyRun::packet`] for a live capture: a packet the filter cannot be run on is
+    /// counted as rejected, and the capture goes on.
+    #[inline]
+    pub fn live_packet(&mut self, p: &Packet<'_>) {
+        self.intake.stats.packets_read += 1;
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len).unwrap_or(false)
+        {
+            self.intake.stats.bpf_rejected += 1;
+            return;
+        }
+        self.kept(p);
+    }
+
+    /// A packet that passed the filter: the stream's clock moves (pktvisor's libpcap filters
+    /// before its handlers see a packet, so its first bucket starts at the first packet
+    /// kept), then every module gets it, a chain stopping at the first module that drops it.
+    #[inline]
+    fn kept(&mut self, p: &Packet<'_>) {
+        self.clock.packet(p.ts_ns, &mut self.modules);
+        let (modules, chained) = (&mut self.modules, self.chained);
+        self.intake.event(
+            p,
+            &self.host_spec,
+            || true,
+            |ev| {
+                for m in modules.iter_mut() {
+                    if !m.process(ev) && chained {
+                        break;
+                    }
+                }
+            },
+        );
+    }
+
+    /// A packet of another worker's shard (a file read by several workers): it moves the
+    /// clock as it would for a single reader, if it passes the filter.
+    pub fn other_shard(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len)?
+        {
+            return Ok(());
+        }
+        self.clock.packet(p.ts_ns, &mut self.modules);
+        Ok(())
+    }
+
+    /// A tick of wall time: every module's window rotates, open transactions expire.
+    pub fn tick(&mut self, sec: u64) {
+        self.modules.iter_mut().for_each(|m| m.tick(sec));
+    }
+
+    /// Records damage that ended reading early; the summary of what came before stands.
+    pub fn damaged(&mut self, reason: String) {
+        self.intake.stats.damage = Some(reason);
+    }
+
+    pub fn stats(&self) -> &CaptureStats {
+        &self.intake.stats
+    }
+
+    /// The newest event any module ends the input at (the last DNS message).
+    pub fn last_event_ns(&self) -> Option<u64> {
+        self.modules
+            .iter()
+            .filter_map(ModuleRun::last_event_ns)
+            .max()
+    }
+
+    /// The input ended: each module ends it at its own last event (a query unanswered for
+    /// longer than the TTL then times out).
+    pub fn end_of_input(&mut self) {
+        for m in &mut self.modules {
+            let end = m.last_event_ns();
+            m.end_of_input_at(end);
+        }
+    }
+
+    /// The input ended at `end_ns`, the last event of the whole input (several workers each
+    /// see a part of it, and must end it at the same time to add up).
+    pub fn end_of_input_at(&mut self, end_ns: Option<u64>) {
+        self.modules
+            .iter_mut()
+            .for_each(|m| m.end_of_input_at(end_ns));
+    }
+
+    /// A copy of every module's buckets, mergeable with the other workers' copies.
+    pub fn snapshot(&self) -> PolicySnapshot {
+        PolicySnapshot {
+            modules: self.modules.iter().map(ModuleRun::snapshot).collect(),
+            stats: self.intake.stats.clone(),
+        }
+    }
+
+    /// How this policy's snapshots render.
+    pub fn renderer(&self) -> PolicyRenderer {
+        PolicyRenderer {
+            modules: self.modules.iter().map(ModuleRun::rendering).collect(),
+        }
+    }
+}

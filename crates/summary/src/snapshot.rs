@@ -1,0 +1,102 @@
+//! Copies of a policy's buckets, one list per handler module, and how each module renders.
+
+use crate::stats::CaptureStats;
+use pv_handlers::{ModuleBucket, Render};
+use pv_sketch::window::{TimeBucket, merge_workers};
+use std::sync::Arc;
+
+/// One module's buckets, newest (live) first.
+#[derive(Clone, Debug)]
+pub struct ModuleSnapshot {
+    /// The module's key in the output (pktvisor's instance name `POLICY-TAP-MODULE` live).
+    pub key: String,
+    pub buckets: Vec<TimeBucket<Box<dyn ModuleBucket>>>,
+    /// The handler's own health counters ([`pv_handlers::Handler::health`]), summed.
+    pub health: Vec<(&'static str, u64)>,
+    /// One bucket for the whole stream: workers' buckets merge whatever their start.
+    pub whole_stream: bool,
+}
+
+/// Every module's buckets and what the policy's input saw.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySnapshot {
+    pub modules: Vec<ModuleSnapshot>,
+    pub stats: CaptureStats,
+}
+
+/// How one module renders.
+#[derive(Clone, Debug)]
+pub struct ModuleRendering {
+    pub key: String,
+    pub render: Arc<dyn Render>,
+    /// Buckets the module keeps (`num_periods`).
+    pub periods: usize,
+}
+
+impl ModuleRendering {
+    /// The key of the module's object in pktvisor's JSON (`packets`, `dns`).
+    pub fn schema_key(&self) -> &'static str {
+        self.render.schema_key()
+    }
+}
+
+/// How a policy's snapshots render: its modules, in the policy's order.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyRenderer {
+    pub modules: Vec<ModuleRendering>,
+}
+
+impl PolicyRenderer {
+    /// Buckets the policy keeps: its first module's (pktvisor 3's window has one size).
+    pub fn periods(&self) -> usize {
+        self.modules.first().map_or(1, |m| m.periods)
+    }
+}
+
+impl PolicySnapshot {
+    /// Folds another worker's copy of the same policy into this one.
+    pub fn merge(&mut self, other: &PolicySnapshot) {
+        if self.modules.is_empty() {
+            self.modules = other.modules.clone();
+        } else {
+            // Copies of one policy have the same modules in the same order.
+            for (mine, theirs) in self.modules.iter_mut().zip(&other.modules) {
+                let whole = mine.whole_stream || theirs.whole_stream;
+                merge_workers(&mut mine.buckets, &theirs.buckets, whole);
+                for (counter, theirs) in mine.health.iter_mut().zip(&theirs.health) {
+                    counter.1 += theirs.1;
+                }
+            }
+        }
+        self.stats.merge(&other.stats);
+    }
+
+    /// Drops buckets beyond each module's window (workers that rotated later hold older ones).
+    pub fn truncate(&mut self, r: &PolicyRenderer) {
+        for (m, how) in self.modules.iter_mut().zip(&r.modules) {
+            m.buckets.truncate(how.periods);
+        }
+    }
+
+    /// The start of every bucket a module holds, newest (live) first: the periods a policy's
+    /// info shows.
+    pub fn bucket_starts(&self, module: usize) -> Vec<u64> {
+        self.modules
+            .get(module)
+            .map(|m| m.buckets.iter().map(|b| b.start_sec).collect())
+            .unwrap_or_default()
+    }
+
+    /// A health counter of the module whose renderer files it under `key` (summed over the
+    /// modules that do), e.g. (`dns_tcp_reassembly`, `streams_evicted`).
+    pub fn health(&self, r: &PolicyRenderer, key: &str, counter: &str) -> u64 {
+        self.modules
+            .iter()
+            .zip(&r.modules)
+            .filter(|(_, how)| how.render.health_key() == Some(key))
+            .flat_map(|(m, _)| &m.health)
+            .filter(|(name, _)| *name == counter)
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
