@@ -42,6 +42,29 @@ pub struct ApiState {
     pub recording: Option<Arc<crate::recording::RecordingShared>>,
 }
 
+/// Which buckets a request reads, so that workers copy only those.
+#[derive(Clone, Copy, Debug)]
+pub enum Newest {
+    /// Every bucket held (a policy's info lists them).
+    All,
+    /// Bucket N (0: live).
+    Bucket(usize),
+    /// The newest N merged.
+    Window(usize),
+}
+
+impl Newest {
+    /// Buckets to copy: one more than the request reads, so that a worker whose clock tick is
+    /// still queued (its newest bucket one period older) still gives the period asked for.
+    fn buckets(self) -> usize {
+        match self {
+            Newest::All => usize::MAX,
+            Newest::Bucket(i) => i.saturating_add(2),
+            Newest::Window(n) => n.saturating_add(1),
+        }
+    }
+}
+
 /// Why a reader's request got no metrics.
 pub(crate) enum ApiError {
     /// 425: the period does not exist (yet).
@@ -77,7 +100,9 @@ impl ApiState {
     fn snapshots(
         &self,
         policies: &[(String, &PolicyRenderer)],
+        newest: Newest,
     ) -> Option<Vec<Option<PolicySnapshot>>> {
+        let newest = newest.buckets();
         if policies.is_empty() {
             return Some(Vec::new());
         }
@@ -85,7 +110,7 @@ impl ApiState {
         let mut replies = Vec::with_capacity(self.workers.len());
         for w in &self.workers {
             let (tx, rx) = channel();
-            w.send(Msg::Snapshots(names.clone(), tx)).ok()?;
+            w.send(Msg::Snapshots(names.clone(), newest, tx)).ok()?;
             replies.push(rx);
         }
         let mut all: Vec<Option<PolicySnapshot>> = vec![None; policies.len()];
@@ -100,7 +125,7 @@ impl ApiState {
         }
         for (snapshot, (_, renderer)) in all.iter_mut().zip(policies) {
             if let Some(s) = snapshot {
-                s.truncate(renderer);
+                s.truncate(renderer, newest);
             }
         }
         Some(all)
@@ -108,8 +133,8 @@ impl ApiState {
 
     /// Every worker's buckets of the command-line policy, merged; None if a worker is gone or
     /// the policy was deleted.
-    pub fn snapshot(&self) -> Option<PolicySnapshot> {
-        self.snapshots(&[(POLICY.to_string(), &self.renderer)])?
+    pub fn snapshot(&self, newest: Newest) -> Option<PolicySnapshot> {
+        self.snapshots(&[(POLICY.to_string(), &self.renderer)], newest)?
             .into_iter()
             .next()
             .flatten()
@@ -120,9 +145,10 @@ impl ApiState {
     pub fn policy_snapshots(
         &self,
         policies: &[(String, &PolicyRenderer)],
+        newest: Newest,
     ) -> Option<Vec<PolicySnapshot>> {
         Some(
-            self.snapshots(policies)?
+            self.snapshots(policies, newest)?
                 .into_iter()
                 .map(Option::unwrap_or_default)
                 .collect(),
@@ -178,13 +204,14 @@ pub(crate) async fn with_registry(
 /// The command-line policy's merged buckets rendered by `render` (the v3 paths).
 async fn with_command_line(
     state: Arc<ApiState>,
+    newest: Newest,
     render: impl FnOnce(&PolicySnapshot, &PolicyRenderer) -> Result<Value, PeriodError> + Send + 'static,
 ) -> Response {
     with_registry(state, move |state, registry| {
         if !registry.command_line_running() {
             return Err(ApiError::NotFound(NO_DEFAULT));
         }
-        let snapshot = state.snapshot().ok_or(ApiError::Gone)?;
+        let snapshot = state.snapshot(newest).ok_or(ApiError::Gone)?;
         Ok(render(&snapshot, &state.renderer)?)
     })
     .await
@@ -204,14 +231,18 @@ async fn app(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_command_line(state, move |s, r| s.v3_bucket_json(r, n)).await,
+        Some(n) => {
+            with_command_line(state, Newest::Bucket(n), move |s, r| s.v3_bucket_json(r, n)).await
+        }
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
 async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
-        Some(n) => with_command_line(state, move |s, r| s.v3_window_json(r, n)).await,
+        Some(n) => {
+            with_command_line(state, Newest::Window(n), move |s, r| s.v3_window_json(r, n)).await
+        }
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -267,12 +298,15 @@ fn scrape_text(
         },
     };
     let snapshot = if with_command_line {
-        state.snapshot().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
+        state
+            // Every bucket: the health counts what the buckets held evicted.
+            .snapshot(Newest::All)
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?
     } else {
         PolicySnapshot::default()
     };
     let added_snapshots = state
-        .policy_snapshots(&added)
+        .policy_snapshots(&added, Newest::All)
         .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
     let health = Health::gather(
         &state.counters,

@@ -3,7 +3,7 @@
 //! status codes and messages; the admin writes (`--admin-api`) are in [`crate::admin`].
 
 use crate::added_policy_info;
-use crate::api::{ApiError, ApiState, error, json_response, period, with_registry};
+use crate::api::{ApiError, ApiState, Newest, error, json_response, period, with_registry};
 use crate::policy_registry::PolicyRegistry;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -46,9 +46,10 @@ impl<'r> Copies<'r> {
         state: &ApiState,
         registry: &'r PolicyRegistry,
         names: &[String],
+        newest: Newest,
     ) -> Result<Copies<'r>, ApiError> {
         let command_line = if names.iter().any(|n| registry.is_command_line(n)) {
-            Some(state.snapshot().ok_or(ApiError::Gone)?)
+            Some(state.snapshot(newest).ok_or(ApiError::Gone)?)
         } else {
             None
         };
@@ -57,7 +58,9 @@ impl<'r> Copies<'r> {
             .filter(|n| !registry.is_command_line(n))
             .filter_map(|n| registry.added(n).map(|p| (n.clone(), &p.renderer)))
             .collect();
-        let snapshots = state.policy_snapshots(&wanted).ok_or(ApiError::Gone)?;
+        let snapshots = state
+            .policy_snapshots(&wanted, newest)
+            .ok_or(ApiError::Gone)?;
         let added = wanted
             .into_iter()
             .zip(snapshots)
@@ -83,7 +86,7 @@ fn policies_info(
     registry: &PolicyRegistry,
     names: &[String],
 ) -> Result<Value, ApiError> {
-    let copies = Copies::take(state, registry, names)?;
+    let copies = Copies::take(state, registry, names, Newest::All)?;
     let running = state.counters.error().is_none();
     let consumers = state.workers.len();
     let mut all = Map::new();
@@ -161,7 +164,12 @@ pub async fn metrics(
             // This route's wording in pktvisor differs from GET /api/v1/policies/{name}.
             return Err(ApiError::NotFound("policy does not exist"));
         };
-        let copies = Copies::take(state, registry, &names)?;
+        let wants = if window {
+            Newest::Window(n)
+        } else {
+            Newest::Bucket(n)
+        };
+        let copies = Copies::take(state, registry, &names, wants)?;
         let mut out = Map::new();
         for name in &names {
             let modules: Result<Value, PeriodError> =

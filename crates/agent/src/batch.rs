@@ -1,6 +1,7 @@
 //! Packets copied out of the capture ring, handed to a worker in one message.
 
 use pv_capture::Packet;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// Packets per batch: large enough that the channel costs little per packet, small enough that
 /// a worker starts while the capture thread fills the next one.
@@ -25,6 +26,14 @@ impl Batch {
             ends: Vec::with_capacity(packets),
             data: Vec::with_capacity(packets * 128),
         }
+    }
+
+    /// Empties the batch, keeping its memory for the next packets.
+    pub fn clear(&mut self) {
+        self.ts_ns.clear();
+        self.orig_len.clear();
+        self.ends.clear();
+        self.data.clear();
     }
 
     /// Copies a packet in. A batch holds one link type (one capture handle has one).
@@ -69,6 +78,41 @@ impl Batch {
     }
 }
 
+/// Batches on their way back from the workers, emptied: the capture thread takes one from
+/// here before it allocates a new one. A batch is only ever allocated when none is waiting, so
+/// the pool never holds more than were in flight at once (bounded by the workers' queues).
+pub struct BatchPool {
+    returned: Receiver<Batch>,
+    returns: Sender<Batch>,
+}
+
+impl Default for BatchPool {
+    fn default() -> Self {
+        let (returns, returned) = channel();
+        BatchPool { returned, returns }
+    }
+}
+
+impl BatchPool {
+    /// An empty batch: a returned one, or a new one.
+    pub fn take(&self) -> Batch {
+        self.returned
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(BATCH_PACKETS))
+    }
+
+    /// Takes back a batch that was not handed over (a full queue dropped it).
+    pub fn give_back(&self, mut batch: Batch) {
+        batch.clear();
+        let _ = self.returns.send(batch);
+    }
+
+    /// Where a worker hands its processed batches back.
+    pub fn returns(&self) -> Sender<Batch> {
+        self.returns.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +143,26 @@ mod tests {
             ]
         );
         assert_eq!(b.len(), 3);
+    }
+
+    #[test]
+    fn a_returned_batch_comes_back_empty_with_its_memory() {
+        let pool = BatchPool::default();
+        let mut b = pool.take();
+        b.push(&Packet {
+            ts_ns: 1,
+            orig_len: 3,
+            data: b"abc",
+            linktype: 1,
+            interface: 0,
+        });
+        let data = b.data.as_ptr();
+        b.clear();
+        pool.returns().send(b).unwrap();
+        let again = pool.take();
+        assert!(again.is_empty());
+        assert_eq!(again.data.as_ptr(), data);
+        // Nothing waiting: a new batch.
+        assert!(pool.take().is_empty());
     }
 }

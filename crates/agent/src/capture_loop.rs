@@ -1,7 +1,7 @@
 //! The capture thread: reads the ring, shards packets by flow into per-worker batches, and
 //! keeps the workers' clocks and the drop counters current.
 
-use crate::batch::{BATCH_PACKETS, Batch};
+use crate::batch::{BATCH_PACKETS, Batch, BatchPool};
 use crate::counters::CaptureCounters;
 use crate::recording::RecordingFeed;
 use crate::shard::Sharder;
@@ -27,6 +27,8 @@ pub struct CaptureLoop<'a> {
     pub stop: &'a AtomicBool,
     /// `--record`: every packet also goes to the recorder thread, in capture order.
     pub recording: Option<RecordingFeed>,
+    /// Emptied batches coming back from the workers.
+    pub pool: BatchPool,
 }
 
 impl CaptureLoop<'_> {
@@ -35,15 +37,13 @@ impl CaptureLoop<'_> {
     pub fn run(mut self) {
         let sharder = Sharder::new(self.workers.len());
         let link = LinkType::from_linktype(self.capture.linktype());
-        let mut batches: Vec<Batch> = (0..self.workers.len())
-            .map(|_| Batch::with_capacity(BATCH_PACKETS))
-            .collect();
+        let mut batches: Vec<Batch> = (0..self.workers.len()).map(|_| self.pool.take()).collect();
+        // Ticks a worker's full queue could not take yet, given again at the next chance.
+        let mut late_tick: Vec<Option<u64>> = vec![None; self.workers.len()];
         let mut last_flush = Instant::now();
         let mut last_second = unix_now_sec();
         // The live bucket exists from the start, before any packet.
-        for w in self.workers {
-            w.send(Msg::Tick(last_second));
-        }
+        self.tick_all(last_second, &mut late_tick);
         let mut record_batch = Batch::with_capacity(BATCH_PACKETS);
         let mut since_clock = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
@@ -63,8 +63,7 @@ impl CaptureLoop<'_> {
                     if let Some(batch) = batches.get_mut(worker) {
                         batch.push(&p);
                         if batch.len() >= BATCH_PACKETS {
-                            let full =
-                                std::mem::replace(batch, Batch::with_capacity(BATCH_PACKETS));
+                            let full = std::mem::replace(batch, self.pool.take());
                             self.hand_over(worker, full);
                         }
                     }
@@ -97,9 +96,9 @@ impl CaptureLoop<'_> {
             if now != last_second {
                 last_second = now;
                 self.update_stats();
-                for w in self.workers {
-                    w.send(Msg::Tick(now));
-                }
+                self.tick_all(now, &mut late_tick);
+            } else if late_tick.iter().any(Option::is_some) {
+                self.tick_all(now, &mut late_tick);
             }
         }
         self.flush_all(&mut batches, true);
@@ -107,6 +106,14 @@ impl CaptureLoop<'_> {
             feed.finish(record_batch);
         }
         self.update_stats();
+    }
+
+    /// Tells every worker the second, without waiting: a worker whose queue is full gets it
+    /// at the next chance (its queue holds packets that rotate its windows anyway).
+    fn tick_all(&self, now: u64, late: &mut [Option<u64>]) {
+        for (w, late) in self.workers.iter().zip(late.iter_mut()) {
+            *late = (!w.try_tick(now)).then_some(now);
+        }
     }
 
     fn hand_over(&self, worker: usize, batch: Batch) {
@@ -117,6 +124,7 @@ impl CaptureLoop<'_> {
             self.counters
                 .queue_drops
                 .fetch_add(b.len() as u64, Ordering::Relaxed);
+            self.pool.give_back(b);
         }
     }
 
@@ -125,7 +133,7 @@ impl CaptureLoop<'_> {
             if batch.is_empty() {
                 continue;
             }
-            let full = std::mem::replace(batch, Batch::with_capacity(BATCH_PACKETS));
+            let full = std::mem::replace(batch, self.pool.take());
             match (wait, self.workers.get(i)) {
                 (true, Some(w)) => {
                     w.send(Msg::Packets(full));

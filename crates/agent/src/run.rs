@@ -2,6 +2,7 @@
 //! HTTP server; stop cleanly on SIGINT/SIGTERM.
 
 use crate::api::{ApiState, router};
+use crate::batch::BatchPool;
 use crate::capture_loop::CaptureLoop;
 use crate::counters::CaptureCounters;
 use crate::policy_info::CommandLinePolicy;
@@ -97,12 +98,14 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         None => (None, None, None),
     };
 
+    let pool = BatchPool::default();
     let mut workers = Vec::with_capacity(config.workers.max(1));
     let mut renderer = None;
     for i in 0..config.workers.max(1) {
         let command_line = PolicyRun::command_line(&opts).map_err(|e| e.to_string())?;
         renderer.get_or_insert_with(|| command_line.renderer());
-        workers.push(Worker::spawn(i, vec![command_line]).map_err(|e| e.to_string())?);
+        workers
+            .push(Worker::spawn(i, vec![command_line], pool.returns()).map_err(|e| e.to_string())?);
     }
     let mut registry = PolicyRegistry::new(policy, context);
     if let Some(file) = &config.config_file {
@@ -149,6 +152,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
                     counters: &counters,
                     stop: &stop,
                     recording: feed,
+                    pool,
                 }
                 .run();
                 workers

@@ -4,7 +4,7 @@
 //! policies, through the same queue: a request queued after a change sees it.
 
 use crate::batch::Batch;
-use pv_pipeline::{PolicyRun, PolicySnapshot};
+use pv_pipeline::{LinkCache, PolicyRun, PolicySnapshot};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -15,9 +15,9 @@ pub enum Msg {
     Packets(Batch),
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
-    /// A reader wants copies of these policies' buckets, in this order (None for a name the
-    /// worker does not run).
-    Snapshots(Vec<String>, Sender<Vec<Option<PolicySnapshot>>>),
+    /// A reader wants copies of these policies' newest `usize` buckets, in this order (None
+    /// for a name the worker does not run).
+    Snapshots(Vec<String>, usize, Sender<Vec<Option<PolicySnapshot>>>),
     /// Start running this policy on the packets that follow.
     AddPolicy(Box<PolicyRun>),
     /// Stop running the policy of this name and free it.
@@ -42,12 +42,17 @@ pub enum SendFailure {
 }
 
 impl Worker {
-    /// A worker running `policies` (the command line's first, while it runs).
-    pub fn spawn(index: usize, policies: Vec<PolicyRun>) -> std::io::Result<Worker> {
+    /// A worker running `policies` (the command line's first, while it runs); processed
+    /// batches go back through `returns`, emptied.
+    pub fn spawn(
+        index: usize,
+        policies: Vec<PolicyRun>,
+        returns: Sender<Batch>,
+    ) -> std::io::Result<Worker> {
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let join = std::thread::Builder::new()
             .name(format!("pv-worker-{index}"))
-            .spawn(move || run(policies, rx))?;
+            .spawn(move || run(policies, rx, returns))?;
         Ok(Worker { tx, join })
     }
 
@@ -60,7 +65,13 @@ impl Worker {
         }
     }
 
-    /// Queues a message, waiting for room (ticks, snapshot requests, the last batches).
+    /// Queues a clock tick without waiting; false if the queue is full (the tick is then
+    /// given again later: the capture thread never waits for a worker).
+    pub fn try_tick(&self, sec: u64) -> bool {
+        !matches!(self.tx.try_send(Msg::Tick(sec)), Err(TrySendError::Full(_)))
+    }
+
+    /// Queues a message, waiting for room (snapshot requests, the last batches).
     pub fn send(&self, msg: Msg) -> bool {
         self.tx.send(msg).is_ok()
     }
@@ -76,30 +87,36 @@ impl Worker {
     }
 }
 
-fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>) {
+fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) {
     // The clock's last second: a policy added later starts its live bucket there at once.
     let mut last_tick = None;
+    let mut links = LinkCache::default();
     for msg in rx {
         match msg {
-            Msg::Packets(batch) => {
+            Msg::Packets(mut batch) => {
                 for p in batch.iter() {
+                    // Decoded once, at the first policy that keeps it, for all of them.
+                    let mut shared = links.packet(&p);
                     for policy in &mut policies {
-                        policy.live_packet(&p);
+                        policy.live_packet(&mut shared);
                     }
                 }
+                batch.clear();
+                // The capture thread may be gone (shutting down): the batch is then freed.
+                let _ = returns.send(batch);
             }
             Msg::Tick(sec) => {
                 last_tick = Some(sec);
                 policies.iter_mut().for_each(|p| p.tick(sec));
             }
-            Msg::Snapshots(names, reply) => {
+            Msg::Snapshots(names, newest, reply) => {
                 let copies = names
                     .iter()
                     .map(|name| {
                         policies
                             .iter()
                             .find(|p| p.name() == name)
-                            .map(PolicyRun::snapshot)
+                            .map(|p| p.snapshot_newest(newest))
                     })
                     .collect();
                 let _ = reply.send(copies);

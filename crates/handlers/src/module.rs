@@ -43,8 +43,8 @@ pub trait Handler: Send {
     /// reading a part of it).
     fn end_of_input_at(&mut self, _end_ns: Option<u64>) {}
 
-    /// Copies of the buckets held, newest (live) first.
-    fn buckets(&self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>>;
+    /// Copies of the newest `newest` buckets held, newest (live) first.
+    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>>;
 
     /// How this handler's buckets render.
     fn render(&self) -> Arc<dyn Render>;

@@ -30,4 +30,5 @@ pub use pv_policy;
 pub use pv_summary::{
     CaptureStats, ModuleRendering, ModuleSnapshot, PeriodError, PolicyRenderer, PolicySnapshot,
 };
+pub use run::intake::{LinkCache, SharedDecode};
 pub use run::policy_run::{LiveInput, PolicyRun};

@@ -1,10 +1,11 @@
 //! When a file ends and what the next one is called.
 //!
-//! Layout (gotm's): `DIR/YYYY/MM/DD/YYYY-MM-DDTHH-MM-SS.pcap[.gz|.zst]`, UTC, named by the
-//! packet time the file starts at. Interval rotation is aligned like gotm's: with a 60 s
-//! interval files start at whole minutes of packet time (the first file of a run is named by
-//! the start of the interval its first packet falls in), so files of different runs and
-//! machines line up. A file closed early by `--rotate-size` (or a change of link type) is
+//! Layout (gotm's directory and name pattern): `DIR/YYYY/MM/DD/YYYY-MM-DDTHH-MM-SS.pcap[.gz|.zst]`,
+//! but in UTC and named by the packet time the file starts at (gotm names a file by local
+//! wall-clock time when it closes it, and rotates on a ticker started with the program: see
+//! docs/compatibility.md). Interval rotation is aligned: with a 60 s interval files start at
+//! whole minutes of packet time (the first file of a run is named by the start of the
+//! interval its first packet falls in), so files of different runs and machines line up. A file closed early by `--rotate-size` (or a change of link type) is
 //! followed by one named by its first packet's second; when that name is taken, a counter is
 //! appended (`..._0001.pcap`), which keeps names in time order when sorted as text.
 

@@ -71,10 +71,11 @@ impl PolicySnapshot {
         self.stats.merge(&other.stats);
     }
 
-    /// Drops buckets beyond each module's window (workers that rotated later hold older ones).
-    pub fn truncate(&mut self, r: &PolicyRenderer) {
+    /// Drops buckets beyond each module's window, and beyond the newest `newest` (workers that
+    /// rotated later hold older ones).
+    pub fn truncate(&mut self, r: &PolicyRenderer, newest: usize) {
         for (m, how) in self.modules.iter_mut().zip(&r.modules) {
-            m.buckets.truncate(how.periods);
+            m.buckets.truncate(how.periods.min(newest));
         }
     }
 

@@ -387,9 +387,10 @@ fn added_policy() -> (pv_pipeline::PolicySnapshot, pv_pipeline::PolicyRenderer) 
         .expect("valid policy");
     let ctx = pv_pipeline::LiveContext::default();
     let mut live = pv_pipeline::PolicyRun::live(&file, &file.policies[0], &ctx).expect("builds");
+    let mut links = pv_pipeline::LinkCache::default();
     let mut reader = FileReader::open(fixture()).expect("fixture");
     while let Some(p) = reader.next_packet().expect("readable fixture") {
-        live.live_packet(&p);
+        live.live_packet(&mut links.packet(&p));
     }
     (live.snapshot(), live.renderer())
 }

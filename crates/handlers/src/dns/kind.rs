@@ -43,8 +43,8 @@ impl Handler for DnsHandler {
         self.finish_at(end_ns);
     }
 
-    fn buckets(&self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(DnsHandler::buckets(self).cloned())
+    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(DnsHandler::buckets(self).take(newest).cloned())
     }
 
     fn render(&self) -> Arc<dyn Render> {

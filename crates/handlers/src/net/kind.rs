@@ -34,8 +34,8 @@ impl Handler for NetHandler {
         NetHandler::tick(self, sec);
     }
 
-    fn buckets(&self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window().buckets().cloned())
+    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(self.window().buckets().take(newest).cloned())
     }
 
     fn render(&self) -> Arc<dyn Render> {

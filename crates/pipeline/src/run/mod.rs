@@ -2,6 +2,6 @@
 //! line's, a policy file's over captures, and the live agent's.
 
 pub(crate) mod clock;
-pub(crate) mod intake;
+pub mod intake;
 pub(crate) mod module_run;
 pub(crate) mod policy_run;

@@ -55,10 +55,10 @@ impl ModuleRun {
         self.handler.end_of_input_at(end_ns);
     }
 
-    pub(crate) fn snapshot(&self) -> ModuleSnapshot {
+    pub(crate) fn snapshot(&self, newest: usize) -> ModuleSnapshot {
         ModuleSnapshot {
             key: self.key.clone(),
-            buckets: self.handler.buckets(),
+            buckets: self.handler.buckets(newest),
             health: self.handler.health(),
             whole_stream: self.periods <= 1,
         }

@@ -4,11 +4,11 @@
 //! copy per worker, each seeing its shard of the packets) are all this.
 
 use super::clock::StreamClock;
-use super::intake::Intake;
+use super::intake::{Intake, SharedDecode};
 use super::module_run::ModuleRun;
 use crate::error::PipelineError;
 use pv_capture::{BpfSet, Packet};
-use pv_handlers::HostSpec;
+use pv_handlers::{HostSpec, PacketEvent};
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
 
 /// What a live policy reads, as its configuration gives it (the policy's info shows it).
@@ -76,10 +76,12 @@ impl PolicyRun {
         Ok(())
     }
 
-    /// [`PolicyRun::packet`] for a live capture: a packet the filter cannot be run on is
-    /// counted as rejected, and the capture goes on.
+    /// [`PolicyRun::packet`] for a live capture, where a worker offers each packet to every
+    /// policy it runs and decodes it once for all of them: a packet the filter cannot be run
+    /// on is counted as rejected, and the capture goes on.
     #[inline]
-    pub fn live_packet(&mut self, p: &Packet<'_>) {
+    pub fn live_packet(&mut self, shared: &mut SharedDecode<'_>) {
+        let p = shared.p;
         self.intake.stats.packets_read += 1;
         if let Some(bpf) = &mut self.bpf
             && !bpf.matches(p.linktype, p.data, p.orig_len).unwrap_or(false)
@@ -87,7 +89,10 @@ impl PolicyRun {
             self.intake.stats.bpf_rejected += 1;
             return;
         }
-        self.kept(p);
+        self.clock.packet(p.ts_ns, &mut self.modules);
+        let (modules, chained) = (&mut self.modules, self.chained);
+        self.intake
+            .shared_event(shared, &self.host_spec, |ev| feed(modules, chained, ev));
     }
 
     /// A packet that passed the filter: the stream's clock moves (pktvisor's libpcap filters
@@ -97,18 +102,8 @@ impl PolicyRun {
     fn kept(&mut self, p: &Packet<'_>) {
         self.clock.packet(p.ts_ns, &mut self.modules);
         let (modules, chained) = (&mut self.modules, self.chained);
-        self.intake.event(
-            p,
-            &self.host_spec,
-            || true,
-            |ev| {
-                for m in modules.iter_mut() {
-                    if !m.process(ev) && chained {
-                        break;
-                    }
-                }
-            },
-        );
+        self.intake
+            .event(p, &self.host_spec, |ev| feed(modules, chained, ev));
     }
 
     /// A packet of another worker's shard (a file read by several workers): it moves the
@@ -164,8 +159,14 @@ impl PolicyRun {
 
     /// A copy of every module's buckets, mergeable with the other workers' copies.
     pub fn snapshot(&self) -> PolicySnapshot {
+        self.snapshot_newest(usize::MAX)
+    }
+
+    /// A copy of every module's newest `newest` buckets (what a request reads: copying the
+    /// whole window for bucket 0 would copy every sketch five times over).
+    pub fn snapshot_newest(&self, newest: usize) -> PolicySnapshot {
         PolicySnapshot {
-            modules: self.modules.iter().map(ModuleRun::snapshot).collect(),
+            modules: self.modules.iter().map(|m| m.snapshot(newest)).collect(),
             stats: self.intake.stats.clone(),
         }
     }
@@ -174,6 +175,16 @@ impl PolicyRun {
     pub fn renderer(&self) -> PolicyRenderer {
         PolicyRenderer {
             modules: self.modules.iter().map(ModuleRun::rendering).collect(),
+        }
+    }
+}
+
+/// Every module gets the packet; a chain stops at the first module that drops it.
+#[inline]
+fn feed(modules: &mut [ModuleRun], chained: bool, ev: &PacketEvent<'_>) {
+    for m in modules.iter_mut() {
+        if !m.process(ev) && chained {
+            break;
         }
     }
 }
