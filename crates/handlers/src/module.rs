@@ -23,9 +23,10 @@ use std::sync::Arc;
 
 /// One handler module of a running policy, fed packet by packet.
 pub trait Handler: Send {
-    /// Processes one packet; returns whether the handler kept it (a chain passes on only
-    /// what each module kept).
-    fn process(&mut self, ev: &PacketEvent<'_>) -> bool;
+    /// Processes one packet. In a chain (`chained`), returns whether the handler kept it: a
+    /// chain passes on only what each module kept. Outside a chain the answer is not used,
+    /// and a handler may skip working it out (the dns handler's costs a second parse).
+    fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool;
 
     /// The stream's packet time reached `sec`: the window rotates with the other modules'.
     fn clock(&mut self, sec: u64);

@@ -22,9 +22,9 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
 
 impl Handler for DnsHandler {
     #[inline]
-    fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+    fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool {
         DnsHandler::process(self, ev);
-        self.chain_keeps(ev)
+        chained && self.chain_keeps(ev)
     }
 
     fn clock(&mut self, sec: u64) {

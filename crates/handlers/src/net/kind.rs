@@ -22,7 +22,7 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
 
 impl Handler for NetHandler {
     #[inline]
-    fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+    fn process(&mut self, ev: &PacketEvent<'_>, _chained: bool) -> bool {
         self.process_kept(ev)
     }
 

@@ -9,6 +9,7 @@ pub(crate) struct ModuleRun {
     /// `POLICY-TAP-MODULE` (always live; in files when the policy has several taps).
     pub(crate) key: String,
     sampler: DeepSampler,
+    every_packet_deep: bool,
     /// Buckets kept: the module's `num_periods` (1 when its window is the whole stream).
     pub(crate) periods: usize,
     handler: Box<dyn Handler>,
@@ -24,6 +25,7 @@ impl ModuleRun {
         ModuleRun {
             key,
             sampler: DeepSampler::new(deep_sample_percent),
+            every_packet_deep: deep_sample_percent >= 100,
             periods: periods.max(1),
             handler,
         }
@@ -31,12 +33,17 @@ impl ModuleRun {
 
     /// Feeds one packet; returns whether the module keeps it (for a chain).
     #[inline]
-    pub(crate) fn process(&mut self, ev: &PacketEvent<'_>) -> bool {
+    pub(crate) fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool {
+        // The intake marks every packet deep; a module sampling less decides for itself.
+        // (Every packet deep is the default: no copy of the event then.)
+        if self.every_packet_deep {
+            return self.handler.process(ev, chained);
+        }
         let ev = PacketEvent {
             deep: self.sampler.sample(),
             ..*ev
         };
-        self.handler.process(&ev)
+        self.handler.process(&ev, chained)
     }
 
     pub(crate) fn clock(&mut self, sec: u64) {

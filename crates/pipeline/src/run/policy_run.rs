@@ -183,7 +183,7 @@ impl PolicyRun {
 #[inline]
 fn feed(modules: &mut [ModuleRun], chained: bool, ev: &PacketEvent<'_>) {
     for m in modules.iter_mut() {
-        if !m.process(ev) && chained {
+        if !m.process(ev, chained) && chained {
             break;
         }
     }
