@@ -8,7 +8,7 @@ mod dashboard_tests;
 mod health;
 #[cfg(test)]
 mod tests;
-mod text;
+pub(crate) mod text;
 
 pub use health::Health;
 

@@ -7,7 +7,8 @@
 
 use crate::batch::Batch;
 use crate::counters::CaptureCounters;
-use pv_record::{RecordStats, Recorder};
+use crate::prometheus::text::Exposition;
+use pv_record::{FLOW_SIZE_HELP, RecordStats, Recorder};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -36,19 +37,40 @@ pub struct RecordingShared {
 }
 
 impl RecordingShared {
-    /// gotm's and our recording metrics, plus gotm's NIC counters from libpcap's statistics.
+    /// gotm's and our recording metrics, plus gotm's NIC counters from libpcap's statistics,
+    /// written with the agent's one Prometheus writer (an `instance` label when given).
     pub fn prometheus(&self, counters: &CaptureCounters, instance: Option<&str>) -> String {
-        let labels = instance.map_or_else(String::new, |i| format!("instance=\"{i}\""));
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let mut text = self
-            .stats
-            .lock()
-            .map(|s| s.prometheus(&labels))
+        let common = instance
+            .map(|i| vec![("instance".to_string(), i.to_string())])
             .unwrap_or_default();
+        let mut exp = Exposition::new(common);
+        let (metrics, histogram) = match self.stats.lock() {
+            Ok(s) => (s.metrics(), Some(s.flow_size_histogram())),
+            Err(_) => (Vec::new(), None),
+        };
+        for m in metrics {
+            exp.family(m.name, m.kind, m.help);
+            exp.sample(m.name, &[], &m.value.to_string());
+        }
+        if let Some((buckets, count, sum)) = histogram {
+            let name = "gotm_flow_size_bytes";
+            exp.family(name, "histogram", FLOW_SIZE_HELP);
+            for (upper, cumulative) in buckets {
+                let le = upper.to_string();
+                exp.sample(
+                    "gotm_flow_size_bytes_bucket",
+                    &[("le", &le)],
+                    &cumulative.to_string(),
+                );
+            }
+            exp.sample(
+                "gotm_flow_size_bytes_bucket",
+                &[("le", "+Inf")],
+                &count.to_string(),
+            );
+            exp.sample("gotm_flow_size_bytes_sum", &[], &sum.to_string());
+            exp.sample("gotm_flow_size_bytes_count", &[], &count.to_string());
+        }
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         for (name, help, value) in [
             (
@@ -72,11 +94,10 @@ impl RecordingShared {
                 load(&self.queue_drops),
             ),
         ] {
-            text.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{braces} {value}\n"
-            ));
+            exp.family(name, "counter", help);
+            exp.sample(name, &[], &value.to_string());
         }
-        text
+        exp.finish()
     }
 }
 
@@ -208,6 +229,14 @@ mod tests {
                 .lines()
                 .any(|l| l == "gotm_packet_nic_received 50")
         );
+        // The one writer escapes label values (the recorder's own writer did not).
+        let text = shared.prometheus(&counters, Some("a\"b"));
+        assert!(
+            text.lines()
+                .any(|l| l == "gotm_packet_count{instance=\"a\\\"b\"} 42"),
+            "{text}"
+        );
+        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\\\"b\",le=\"64\"} 0\n"));
     }
 
     #[test]

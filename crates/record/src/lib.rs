@@ -35,4 +35,4 @@ pub use pcap_writer::MAX_SNAPLEN;
 pub use recorder::{Log, RecordConfig, Recorder};
 pub use retention::RetentionPolicy;
 pub use rotation::RotationPolicy;
-pub use stats::RecordStats;
+pub use stats::{FLOW_SIZE_HELP, Metric, RecordStats};

@@ -82,136 +82,130 @@ pub struct RecordStats {
     pub paused: bool,
 }
 
+/// One of the recorder's metrics: its name, Prometheus type, help text and value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub help: &'static str,
+    pub value: u64,
+}
+
+/// The help text of `gotm_flow_size_bytes`.
+pub const FLOW_SIZE_HELP: &str = "Bytes seen of each flow when it left the flow table.";
+
 impl RecordStats {
-    /// The Prometheus text lines: gotm's metrics under gotm's names, then ours (`pv_record_`).
-    /// `labels` is the inside of `{...}` for every sample ("" for none).
-    pub fn prometheus(&self, labels: &str) -> String {
-        let mut out = String::new();
-        let lb = |extra: &str| -> String {
-            match (labels.is_empty(), extra.is_empty()) {
-                (true, true) => String::new(),
-                (true, false) => format!("{{{extra}}}"),
-                (false, true) => format!("{{{labels}}}"),
-                (false, false) => format!("{{{labels},{extra}}}"),
-            }
-        };
-        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{} {value}\n",
-                lb("")
-            ));
-        };
-        let f = &self.flows;
-        metric(
-            "gotm_packet_count",
-            "counter",
-            "Packets seen by the recorder.",
-            self.packets,
-        );
-        metric(
-            "gotm_packet_output_count",
-            "counter",
-            "Packets written to pcap files.",
-            self.packets_output,
-        );
-        metric(
-            "gotm_bytes_total",
-            "counter",
-            "Wire bytes of the packets seen.",
-            self.bytes,
-        );
-        metric(
-            "gotm_bytes_output_total",
-            "counter",
-            "Wire bytes of the packets written.",
-            self.bytes_output,
-        );
-        metric("gotm_flow_count", "counter", "Flows created.", f.created);
-        metric(
-            "gotm_active_flow_count",
-            "gauge",
-            "Flows in the flow table.",
-            f.active,
-        );
-        metric(
-            "gotm_expired_flow_count",
-            "counter",
-            "Flows expired by the idle timeout.",
-            f.expired,
-        );
-        metric(
-            "pv_record_evicted_flows_total",
-            "counter",
-            "Flows evicted because the flow table was full.",
-            f.evicted,
-        );
-        metric(
-            "pv_record_paused_packets_total",
-            "counter",
-            "Packets lost to write errors (disk full) or offered while recording was paused.",
-            self.packets_paused,
-        );
-        metric(
-            "pv_record_files_written_total",
-            "counter",
-            "pcap files completed.",
-            self.files_written,
-        );
-        metric(
-            "pv_record_files_deleted_total",
-            "counter",
-            "pcap files deleted by the retention budget.",
-            self.files_deleted,
-        );
-        metric(
-            "pv_record_files_recovered_total",
-            "counter",
-            "Unfinished files of an earlier run recovered at start.",
-            self.files_recovered,
-        );
-        metric(
-            "pv_record_disk_bytes",
-            "gauge",
-            "Bytes of completed pcap files in the output directory.",
-            self.bytes_on_disk,
-        );
-        metric(
-            "pv_record_write_errors_total",
-            "counter",
-            "Failed writes, renames and deletions.",
-            self.write_errors,
-        );
-        metric(
-            "pv_record_paused",
-            "gauge",
-            "1 while recording is paused by a write error (disk full).",
-            u64::from(self.paused),
-        );
-        let h = &f.size;
-        out.push_str(
-            "# HELP gotm_flow_size_bytes Bytes seen of each flow when it left the flow table.\n",
-        );
-        out.push_str("# TYPE gotm_flow_size_bytes histogram\n");
+    /// gotm's metrics under gotm's names, then ours (`pv_record_`), as data: the agent writes
+    /// them with its one Prometheus writer (labels escaped, families declared once).
+    pub fn metrics(&self) -> Vec<Metric> {
+        vec![
+            Metric {
+                name: "gotm_packet_count",
+                kind: "counter",
+                help: "Packets seen by the recorder.",
+                value: self.packets,
+            },
+            Metric {
+                name: "gotm_packet_output_count",
+                kind: "counter",
+                help: "Packets written to pcap files.",
+                value: self.packets_output,
+            },
+            Metric {
+                name: "gotm_bytes_total",
+                kind: "counter",
+                help: "Wire bytes of the packets seen.",
+                value: self.bytes,
+            },
+            Metric {
+                name: "gotm_bytes_output_total",
+                kind: "counter",
+                help: "Wire bytes of the packets written.",
+                value: self.bytes_output,
+            },
+            Metric {
+                name: "gotm_flow_count",
+                kind: "counter",
+                help: "Flows created.",
+                value: self.flows.created,
+            },
+            Metric {
+                name: "gotm_active_flow_count",
+                kind: "gauge",
+                help: "Flows in the flow table.",
+                value: self.flows.active,
+            },
+            Metric {
+                name: "gotm_expired_flow_count",
+                kind: "counter",
+                help: "Flows expired by the idle timeout.",
+                value: self.flows.expired,
+            },
+            Metric {
+                name: "pv_record_evicted_flows_total",
+                kind: "counter",
+                help: "Flows evicted because the flow table was full.",
+                value: self.flows.evicted,
+            },
+            Metric {
+                name: "pv_record_paused_packets_total",
+                kind: "counter",
+                help: "Packets lost to write errors (disk full) or offered while recording was paused.",
+                value: self.packets_paused,
+            },
+            Metric {
+                name: "pv_record_files_written_total",
+                kind: "counter",
+                help: "pcap files completed.",
+                value: self.files_written,
+            },
+            Metric {
+                name: "pv_record_files_deleted_total",
+                kind: "counter",
+                help: "pcap files deleted by the retention budget.",
+                value: self.files_deleted,
+            },
+            Metric {
+                name: "pv_record_files_recovered_total",
+                kind: "counter",
+                help: "Unfinished files of an earlier run recovered at start.",
+                value: self.files_recovered,
+            },
+            Metric {
+                name: "pv_record_disk_bytes",
+                kind: "gauge",
+                help: "Bytes of completed pcap files in the output directory.",
+                value: self.bytes_on_disk,
+            },
+            Metric {
+                name: "pv_record_write_errors_total",
+                kind: "counter",
+                help: "Failed writes, renames and deletions.",
+                value: self.write_errors,
+            },
+            Metric {
+                name: "pv_record_paused",
+                kind: "gauge",
+                help: "1 while recording is paused by a write error (disk full).",
+                value: u64::from(self.paused),
+            },
+        ]
+    }
+
+    /// `gotm_flow_size_bytes`: (upper bound, cumulative count) per bucket, then the count and
+    /// sum of every flow's bytes.
+    pub fn flow_size_histogram(&self) -> (Vec<(u64, u64)>, u64, u64) {
+        let h = &self.flows.size;
         let mut cumulative = 0;
-        for (upper, count) in FLOW_SIZE_BUCKETS.iter().zip(&h.counts) {
-            cumulative += count;
-            out.push_str(&format!(
-                "gotm_flow_size_bytes_bucket{} {cumulative}\n",
-                lb(&format!("le=\"{upper}\""))
-            ));
-        }
-        out.push_str(&format!(
-            "gotm_flow_size_bytes_bucket{} {}\n",
-            lb("le=\"+Inf\""),
-            h.count
-        ));
-        out.push_str(&format!("gotm_flow_size_bytes_sum{} {}\n", lb(""), h.sum));
-        out.push_str(&format!(
-            "gotm_flow_size_bytes_count{} {}\n",
-            lb(""),
-            h.count
-        ));
-        out
+        let buckets = FLOW_SIZE_BUCKETS
+            .iter()
+            .zip(&h.counts)
+            .map(|(upper, count)| {
+                cumulative += count;
+                (*upper, cumulative)
+            })
+            .collect();
+        (buckets, h.count, h.sum)
     }
 }
 
@@ -239,18 +233,19 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_histogram_is_cumulative_and_labelled() {
+    fn histogram_is_cumulative() {
         let mut s = RecordStats::default();
         s.flows.size.observe(100);
         s.flows.size.observe(5000);
         s.packets = 7;
-        let text = s.prometheus("instance=\"a\"");
-        assert!(text.contains("gotm_packet_count{instance=\"a\"} 7\n"));
-        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\",le=\"64\"} 0\n"));
-        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\",le=\"128\"} 1\n"));
-        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\",le=\"8192\"} 2\n"));
-        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\",le=\"+Inf\"} 2\n"));
-        assert!(text.contains("gotm_flow_size_bytes_sum{instance=\"a\"} 5100\n"));
-        assert!(s.prometheus("").contains("gotm_packet_count 7\n"));
+        let (buckets, count, sum) = s.flow_size_histogram();
+        let at = |upper: u64| buckets.iter().find(|(u, _)| *u == upper).unwrap().1;
+        assert_eq!((at(64), at(128), at(8192)), (0, 1, 2));
+        assert_eq!((count, sum), (2, 5100));
+        let packets = s
+            .metrics()
+            .into_iter()
+            .find(|m| m.name == "gotm_packet_count");
+        assert_eq!(packets.map(|m| (m.kind, m.value)), Some(("counter", 7)));
     }
 }
