@@ -8,114 +8,8 @@
 //! a handful of upstreams, dnsperf's sockets) spread over every worker instead of landing
 //! wherever their few hashes fall.
 
-use pv_wire::{Decoded, L3, L4, LinkType};
-use std::net::IpAddr;
-
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const UDP_HEADER_LEN: usize = 8;
-
-/// What picks a packet's worker: its two endpoints (address folded to 64 bits, port) and, for
-/// UDP, the first two payload bytes.
-struct FlowOf {
-    a: (u64, u16),
-    b: (u64, u16),
-    udp_head: Option<u16>,
-}
-
-fn fold_v4(octets: [u8; 4]) -> u64 {
-    u64::from(u32::from_be_bytes(octets))
-}
-
-/// Both halves of an IPv6 address, so that addresses differing in either half differ.
-fn fold_v6(octets: [u8; 16]) -> u64 {
-    let bits = u128::from_be_bytes(octets);
-    ((bits >> 64) as u64).rotate_left(29) ^ (bits as u64)
-}
-
-fn fold(ip: &IpAddr) -> u64 {
-    match ip {
-        IpAddr::V4(a) => fold_v4(a.octets()),
-        IpAddr::V6(a) => fold_v6(a.octets()),
-    }
-}
-
-/// The flow of the commonest frames read straight from the bytes: Ethernet (with at most one
-/// 802.1Q tag), then IPv4 without fragmentation or IPv6 without extension headers, then TCP, or
-/// UDP whose length field is plain. None for anything else (the full decoder then decides). The
-/// capture thread picks a worker for every packet, so this saves it a full decode on nearly all
-/// traffic; the values are those `pv_wire::decode` finds, so both paths pick the same worker.
-fn ethernet_flow(frame: &[u8]) -> Option<FlowOf> {
-    let mut at = 12;
-    let mut ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
-    if ethertype == 0x8100 {
-        at += 4;
-        ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
-    }
-    let ip = frame.get(at + 2..)?;
-    // `announced`: the transport bytes the IP header claims, as the decoder clips them.
-    let (src, dst, proto, l4, announced) = match ethertype {
-        0x0800 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let flags_offset = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
-            // More fragments or an offset: leave it to the decoder.
-            if ip.first()? >> 4 != 4 || ihl < 20 || flags_offset & 0x3fff != 0 {
-                return None;
-            }
-            let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
-            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            (
-                fold_v4(src),
-                fold_v4(dst),
-                *ip.get(9)?,
-                ip.get(ihl..)?,
-                total.checked_sub(ihl)?,
-            )
-        }
-        0x86dd => {
-            if ip.first()? >> 4 != 6 {
-                return None;
-            }
-            let payload = usize::from(u16::from_be_bytes(ip.get(4..6)?.try_into().ok()?));
-            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (
-                fold_v6(src),
-                fold_v6(dst),
-                *ip.get(6)?,
-                ip.get(40..)?,
-                payload,
-            )
-        }
-        _ => return None,
-    };
-    let sport = u16::from_be_bytes(l4.get(0..2)?.try_into().ok()?);
-    let dport = u16::from_be_bytes(l4.get(2..4)?.try_into().ok()?);
-    let udp_head = match proto {
-        IPPROTO_TCP => None,
-        IPPROTO_UDP => {
-            let length = usize::from(u16::from_be_bytes(l4.get(4..6)?.try_into().ok()?));
-            match length {
-                UDP_HEADER_LEN => None,
-                // Two payload bytes inside both length fields and the capture.
-                n if n >= UDP_HEADER_LEN + 2 && n <= announced => Some(u16::from_be_bytes(
-                    l4.get(UDP_HEADER_LEN..UDP_HEADER_LEN + 2)?
-                        .try_into()
-                        .ok()?,
-                )),
-                // Jumbograms, lengths that lie: the decoder's rules decide.
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    Some(FlowOf {
-        a: (src, sport),
-        b: (dst, dport),
-        udp_head,
-    })
-}
+use pv_wire::flow::{FlowEnds, ethernet_flow, flow_of};
+use pv_wire::{Decoded, LinkType};
 
 /// splitmix64's finalizer: every input bit reaches every output bit.
 fn mix(mut x: u64) -> u64 {
@@ -154,23 +48,15 @@ impl Sharder {
     /// The worker for a decoded packet: by its endpoints (addresses and ports) and, for UDP,
     /// its first two payload bytes; packets without IP go to worker 0.
     pub fn worker_for(&self, d: &Decoded<'_>) -> usize {
-        if self.workers == 1 || d.l3 == L3::None {
+        if self.workers == 1 {
             return 0;
         }
-        let udp_head = match (d.l4, d.l4_payload) {
-            (L4::Udp, [x, y, ..]) => Some(u16::from_be_bytes([*x, *y])),
-            _ => None,
-        };
-        self.worker_of(&FlowOf {
-            a: (fold(&d.src), d.src_port),
-            b: (fold(&d.dst), d.dst_port),
-            udp_head,
-        })
+        flow_of(d).map_or(0, |f| self.worker_of(&f))
     }
 
     /// Sums of the two ends' addresses and ports are the same in both directions without
     /// ordering the endpoints; one mix spreads them (a path every packet takes, so cheap).
-    fn worker_of(&self, f: &FlowOf) -> usize {
+    fn worker_of(&self, f: &FlowEnds) -> usize {
         let addrs = f.a.0.wrapping_add(f.b.0);
         let ports = u64::from(f.a.1) + u64::from(f.b.1);
         let head = f.udp_head.map_or(0, |h| u64::from(h) + 1);

@@ -24,6 +24,7 @@
 pub mod civil_time;
 pub mod dns;
 pub mod ethernet;
+pub mod flow;
 pub mod ipv4;
 pub mod ipv6;
 pub mod layers;
