@@ -7,7 +7,7 @@ use super::{Scrape, render};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-const DASHBOARD: &str = include_str!("../../../../grafana/pktvisord-dashboard.json");
+const DASHBOARD: &str = include_str!("../../../../../grafana/pktvisord-dashboard.json");
 
 /// Every `expr` in the dashboard (panels' targets, nested rows included).
 fn exprs(v: &Value, out: &mut Vec<String>) {
