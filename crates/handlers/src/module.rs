@@ -71,6 +71,12 @@ pub trait Render: Send + Sync + Debug {
         None
     }
 
+    /// The label that names a top list's items in Prometheus (`qname`, `ipv4`, `port`, ...:
+    /// pktvisor's item keys), by the list's key in the JSON.
+    fn item_label(&self, _list: &str) -> &'static str {
+        "name"
+    }
+
     /// Entries a bucket's bounded tables evicted (the dns handler's open transactions): the
     /// agent's health sums them over the buckets held.
     fn evicted(&self, _bucket: &dyn ModuleBucket) -> u64 {

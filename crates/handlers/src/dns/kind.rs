@@ -86,6 +86,21 @@ impl Render for DnsConfig {
         Some("dns_tcp_reassembly")
     }
 
+    /// pktvisor's item keys (`DnsMetricsBucket`'s top-N declarations): every list not named
+    /// here (top_qname2/3, top_nxdomain, top_refused, top_srvfail, top_nodata, top_noerror,
+    /// top_qname_by_resp_bytes, the transactions' top_slow) counts qnames.
+    fn item_label(&self, list: &str) -> &'static str {
+        match list {
+            "top_udp_ports" => "port",
+            "top_geoLoc_ecs" => "geo_loc",
+            "top_asn_ecs" => "asn",
+            "top_query_ecs" => "ecs",
+            "top_rcode" => "rcode",
+            "top_qtype" => "qtype",
+            _ => "qname",
+        }
+    }
+
     fn evicted(&self, bucket: &dyn ModuleBucket) -> u64 {
         downcast::<DnsBucket>(Some(bucket)).map_or(0, |b| b.counters().xact_evicted)
     }

@@ -54,4 +54,15 @@ impl Render for NetConfig {
             None => NetBucket::default().to_json(self),
         }
     }
+
+    /// pktvisor's item keys (`NetworkMetricsBucket`'s top-N declarations).
+    fn item_label(&self, list: &str) -> &'static str {
+        match list {
+            "top_ipv4" => "ipv4",
+            "top_ipv6" => "ipv6",
+            "top_geoLoc" => "geo_loc",
+            "top_ASN" => "asn",
+            _ => "name",
+        }
+    }
 }

@@ -15,24 +15,6 @@ const QUANTILES: [(&str, &str); 4] = [
     ("p99", "0.99"),
 ];
 
-/// The label naming a top-N list's item, by the list's key (pktvisor's item keys, from its
-/// handlers' metric declarations).
-fn item_label(list: &str) -> &'static str {
-    match list {
-        "top_udp_ports" => "port",
-        "top_ipv4" => "ipv4",
-        "top_ipv6" => "ipv6",
-        "top_geoLoc" | "top_geoLoc_ecs" => "geo_loc",
-        "top_ASN" | "top_asn_ecs" => "asn",
-        "top_query_ecs" => "ecs",
-        "top_rcode" => "rcode",
-        "top_qtype" => "qtype",
-        // top_qname2/3, top_nxdomain, top_refused, top_srvfail, top_nodata, top_noerror,
-        // top_qname_by_resp_bytes and the transactions' top_slow all count qnames.
-        _ => "qname",
-    }
-}
-
 fn help(path: &[&str]) -> String {
     format!(
         "{} in the last complete bucket (see /api/v1/metrics/bucket/1)",
@@ -40,8 +22,14 @@ fn help(path: &[&str]) -> String {
     )
 }
 
-/// Writes the families of `value`, found at JSON `path` (e.g. `["dns"]`).
-pub fn write<'a>(exp: &mut Exposition, path: &mut Vec<&'a str>, value: &'a Value) {
+/// Writes the families of `value`, found at JSON `path` (e.g. `["dns"]`); `item_label` names
+/// a top list's items by the list's key (the handler's [`pv_handlers::Render::item_label`]).
+pub fn write<'a>(
+    exp: &mut Exposition,
+    path: &mut Vec<&'a str>,
+    value: &'a Value,
+    item_label: &dyn Fn(&str) -> &'static str,
+) {
     match value {
         Value::Number(n) => {
             let name = metric_name(path);
@@ -53,11 +41,16 @@ pub fn write<'a>(exp: &mut Exposition, path: &mut Vec<&'a str>, value: &'a Value
         Value::Object(m) => {
             for (key, v) in m {
                 path.push(key);
-                write(exp, path, v);
+                write(exp, path, v, item_label);
                 path.pop();
             }
         }
-        Value::Array(rows) => top_list(exp, path, rows),
+        Value::Array(rows) => top_list(
+            exp,
+            path,
+            rows,
+            item_label(path.last().copied().unwrap_or_default()),
+        ),
         // Strings and booleans are not measurements.
         _ => {}
     }
@@ -110,12 +103,11 @@ fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
 }
 
 /// `[{"name": item, "estimate": n, ("lat", "lon")}]`: a gauge per entry.
-fn top_list(exp: &mut Exposition, path: &[&str], rows: &[Value]) {
+fn top_list(exp: &mut Exposition, path: &[&str], rows: &[Value], label: &str) {
     if rows.is_empty() {
         return;
     }
     let name = metric_name(path);
-    let label = item_label(path.last().copied().unwrap_or_default());
     exp.family(&name, "gauge", &help(path));
     for row in rows {
         let (Some(item), Some(estimate)) = (
