@@ -6,6 +6,7 @@ pub mod event;
 pub mod geo;
 pub mod hostspec;
 pub mod json;
+pub mod metric;
 pub mod module;
 pub mod net;
 pub mod registry;

@@ -13,6 +13,7 @@
 
 use crate::event::PacketEvent;
 use crate::geo::GeoDbs;
+use crate::metric::Metric;
 use pv_policy::{ConfigError, HandlerSchema, Module};
 use pv_sketch::Bucket;
 use pv_sketch::window::{TimeBucket, WindowSpec};
@@ -71,10 +72,10 @@ pub trait Render: Send + Sync + Debug {
         None
     }
 
-    /// The label that names a top list's items in Prometheus (`qname`, `ipv4`, `port`, ...:
-    /// pktvisor's item keys), by the list's key in the JSON.
-    fn item_label(&self, _list: &str) -> &'static str {
-        "name"
+    /// Every metric the handler publishes, declared once ([`crate::metric`]): help texts and
+    /// top-list labels for the exporters, checked against the JSON by the tests.
+    fn metrics(&self) -> &'static [Metric] {
+        &[]
     }
 
     /// Entries a bucket's bounded tables evicted (the dns handler's open transactions): the

@@ -106,9 +106,7 @@ fn write_modules(
         };
         for (key, value) in body.iter().filter(|(k, _)| *k != "period") {
             let mut path = vec![section, key.as_str()];
-            bucket::write(exp, &mut path, value, &|list| {
-                module.render.item_label(list)
-            });
+            bucket::write(exp, &mut path, value, module.render.metrics());
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{DnsBucket, DnsConfig, DnsHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, downcast, erase};
 use pv_policy::{ConfigError, Module};
 use pv_sketch::window::TimeBucket;
@@ -86,19 +87,8 @@ impl Render for DnsConfig {
         Some("dns_tcp_reassembly")
     }
 
-    /// pktvisor's item keys (`DnsMetricsBucket`'s top-N declarations): every list not named
-    /// here (top_qname2/3, top_nxdomain, top_refused, top_srvfail, top_nodata, top_noerror,
-    /// top_qname_by_resp_bytes, the transactions' top_slow) counts qnames.
-    fn item_label(&self, list: &str) -> &'static str {
-        match list {
-            "top_udp_ports" => "port",
-            "top_geoLoc_ecs" => "geo_loc",
-            "top_asn_ecs" => "asn",
-            "top_query_ecs" => "ecs",
-            "top_rcode" => "rcode",
-            "top_qtype" => "qtype",
-            _ => "qname",
-        }
+    fn metrics(&self) -> &'static [Metric] {
+        super::metrics::METRICS
     }
 
     fn evicted(&self, bucket: &dyn ModuleBucket) -> u64 {

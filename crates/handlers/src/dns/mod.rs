@@ -5,6 +5,7 @@
 mod bucket;
 mod filter;
 pub mod kind;
+pub mod metrics;
 pub mod psl;
 pub mod qname;
 pub mod settings;

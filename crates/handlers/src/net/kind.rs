@@ -3,6 +3,7 @@
 
 use super::{NetBucket, NetConfig, NetHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, downcast, erase};
 use pv_policy::{ConfigError, Module};
 use pv_sketch::window::TimeBucket;
@@ -55,14 +56,7 @@ impl Render for NetConfig {
         }
     }
 
-    /// pktvisor's item keys (`NetworkMetricsBucket`'s top-N declarations).
-    fn item_label(&self, list: &str) -> &'static str {
-        match list {
-            "top_ipv4" => "ipv4",
-            "top_ipv6" => "ipv6",
-            "top_geoLoc" => "geo_loc",
-            "top_ASN" => "asn",
-            _ => "name",
-        }
+    fn metrics(&self) -> &'static [Metric] {
+        super::metrics::METRICS
     }
 }

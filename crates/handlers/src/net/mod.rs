@@ -5,6 +5,7 @@
 mod bucket;
 pub mod filter;
 pub mod kind;
+pub mod metrics;
 pub mod settings;
 
 pub use bucket::NetBucket;

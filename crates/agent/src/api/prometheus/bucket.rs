@@ -5,6 +5,7 @@
 //! objects are histograms, and top-N lists are one gauge per entry labelled with the item.
 
 use super::text::{Exposition, metric_name};
+use pv_handlers::metric::{self, Metric, MetricKind};
 use serde_json::{Map, Value};
 
 /// pktvisor's quantile keys and the `quantile` label each one becomes.
@@ -15,42 +16,48 @@ const QUANTILES: [(&str, &str); 4] = [
     ("p99", "0.99"),
 ];
 
-fn help(path: &[&str]) -> String {
-    format!(
-        "{} in the last complete bucket (see /api/v1/metrics/bucket/1)",
-        path.join(".")
-    )
+/// The declaration of the metric at `path` (the schema key first, as the JSON nests it).
+fn declared<'m>(metrics: &'m [Metric], path: &[&str]) -> Option<&'m Metric> {
+    metric::find(metrics, &path.get(1..).unwrap_or_default().join("."))
 }
 
-/// Writes the families of `value`, found at JSON `path` (e.g. `["dns"]`); `item_label` names
-/// a top list's items by the list's key (the handler's [`pv_handlers::Render::item_label`]).
+/// The handler's description (pktvisor's, where pktvisor has the metric), else the path.
+fn help(metrics: &[Metric], path: &[&str]) -> String {
+    match declared(metrics, path) {
+        Some(m) => format!("{} (last complete bucket)", m.help),
+        None => format!(
+            "{} in the last complete bucket (see /api/v1/metrics/bucket/1)",
+            path.join(".")
+        ),
+    }
+}
+
+/// Writes the families of `value`, found at JSON `path` (e.g. `["dns"]`), with the help texts
+/// and top-list labels of the handler's declared `metrics`.
 pub fn write<'a>(
     exp: &mut Exposition,
     path: &mut Vec<&'a str>,
     value: &'a Value,
-    item_label: &dyn Fn(&str) -> &'static str,
+    metrics: &[Metric],
 ) {
     match value {
         Value::Number(n) => {
             let name = metric_name(path);
-            exp.family(&name, "gauge", &help(path));
+            exp.family(&name, "gauge", &help(metrics, path));
             exp.sample(&name, &[], &n.to_string());
         }
-        Value::Object(m) if is_quantiles(m) => summary(exp, path, m),
-        Value::Object(m) if path.last() == Some(&"histogram_us") => histogram(exp, path, m),
+        Value::Object(m) if is_quantiles(m) => summary(exp, path, m, metrics),
+        Value::Object(m) if path.last() == Some(&"histogram_us") => {
+            histogram(exp, path, m, metrics)
+        }
         Value::Object(m) => {
             for (key, v) in m {
                 path.push(key);
-                write(exp, path, v, item_label);
+                write(exp, path, v, metrics);
                 path.pop();
             }
         }
-        Value::Array(rows) => top_list(
-            exp,
-            path,
-            rows,
-            item_label(path.last().copied().unwrap_or_default()),
-        ),
+        Value::Array(rows) => top_list(exp, path, rows, metrics),
         // Strings and booleans are not measurements.
         _ => {}
     }
@@ -63,9 +70,9 @@ fn is_quantiles(m: &Map<String, Value>) -> bool {
             .all(|(k, _)| m.get(*k).is_some_and(Value::is_number))
 }
 
-fn summary(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
+fn summary(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>, metrics: &[Metric]) {
     let name = metric_name(path);
-    exp.family(&name, "summary", &help(path));
+    exp.family(&name, "summary", &help(metrics, path));
     for (key, q) in QUANTILES {
         if let Some(Value::Number(n)) = m.get(key) {
             exp.sample(&name, &[("quantile", q)], &n.to_string());
@@ -74,7 +81,7 @@ fn summary(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
 }
 
 /// `{"buckets": {"<upper bound>": cumulative count, ..., "+Inf": n}}`, already cumulative.
-fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
+fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>, metrics: &[Metric]) {
     let Some(Value::Object(buckets)) = m.get("buckets") else {
         return;
     };
@@ -92,7 +99,7 @@ fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
     // JSON objects order keys as text ("+Inf" < "10" < "9"); le must ascend.
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let name = metric_name(path);
-    exp.family(&name, "histogram", &help(path));
+    exp.family(&name, "histogram", &help(metrics, path));
     let bucket = format!("{name}_bucket");
     for (_, le, v) in &rows {
         exp.sample(&bucket, &[("le", le)], &v.to_string());
@@ -103,12 +110,16 @@ fn histogram(exp: &mut Exposition, path: &[&str], m: &Map<String, Value>) {
 }
 
 /// `[{"name": item, "estimate": n, ("lat", "lon")}]`: a gauge per entry.
-fn top_list(exp: &mut Exposition, path: &[&str], rows: &[Value], label: &str) {
+fn top_list(exp: &mut Exposition, path: &[&str], rows: &[Value], metrics: &[Metric]) {
     if rows.is_empty() {
         return;
     }
     let name = metric_name(path);
-    exp.family(&name, "gauge", &help(path));
+    let label = match declared(metrics, path).map(|m| m.kind) {
+        Some(MetricKind::TopList { label }) => label,
+        _ => "name",
+    };
+    exp.family(&name, "gauge", &help(metrics, path));
     for row in rows {
         let (Some(item), Some(estimate)) = (
             row.get("name").and_then(Value::as_str),

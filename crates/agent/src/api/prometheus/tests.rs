@@ -352,9 +352,8 @@ fn label_values_are_escaped() {
         "top_udp_ports": [{"name": "53", "estimate": 2}],
     });
     let mut exp = super::text::Exposition::new(vec![("policy".into(), "default".into())]);
-    let dns = pv_handlers::dns::DnsConfig::default();
-    let label = |list: &str| pv_handlers::Render::item_label(&dns, list);
-    super::bucket::write(&mut exp, &mut vec!["dns"], &bucket, &label);
+    let metrics = pv_handlers::dns::metrics::METRICS;
+    super::bucket::write(&mut exp, &mut vec!["dns"], &bucket, metrics);
     let text = exp.finish();
     assert!(text.contains(r#"qname="we\"ird\\na\nme.""#), "{text}");
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
