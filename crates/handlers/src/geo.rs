@@ -628,6 +628,54 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Hashed<T> {
     }
 }
 
+/// Locations travel as their texts; the hash is computed again on reading (fixed keys).
+impl pv_sketch::codec::Encode for Hashed<GeoLoc> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        use pv_sketch::codec::{put_bytes, put_u8};
+        put_bytes(out, self.location.as_bytes());
+        for part in [&self.lat, &self.lon] {
+            match part {
+                None => put_u8(out, 0),
+                Some(text) => {
+                    put_u8(out, 1);
+                    put_bytes(out, text.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+impl pv_sketch::codec::Decode for Hashed<GeoLoc> {
+    fn decode(r: &mut pv_sketch::codec::Reader<'_>) -> Result<Self, pv_sketch::codec::DecodeError> {
+        let location = r.str("geo location")?.to_owned();
+        let mut part = || -> Result<Option<String>, pv_sketch::codec::DecodeError> {
+            match r.u8("geo coordinate")? {
+                0 => Ok(None),
+                1 => Ok(Some(r.str("geo coordinate")?.to_owned())),
+                tag => Err(pv_sketch::codec::DecodeError::BadTag {
+                    what: "geo coordinate",
+                    tag: u64::from(tag),
+                }),
+            }
+        };
+        let lat = part()?;
+        let lon = part()?;
+        Ok(Hashed::new(Arc::new(GeoLoc { location, lat, lon })))
+    }
+}
+
+impl pv_sketch::codec::Encode for Hashed<str> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        pv_sketch::codec::put_bytes(out, self.as_bytes());
+    }
+}
+
+impl pv_sketch::codec::Decode for Hashed<str> {
+    fn decode(r: &mut pv_sketch::codec::Reader<'_>) -> Result<Self, pv_sketch::codec::DecodeError> {
+        Ok(Hashed::new(Arc::from(r.str("ASN")?)))
+    }
+}
+
 /// Addresses remembered by a [`GeoCache`]; a power of two.
 pub const CACHE_SLOTS: usize = 4096;
 /// Decoded records remembered by a [`GeoCache`], per database; a power of two.

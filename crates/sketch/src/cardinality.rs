@@ -14,6 +14,7 @@
 //! Murmur3 hash plus the crate's table insert, and its updatable sketch cannot absorb another
 //! one. Item hashes use fixed seeds so that every sketch hashes an item alike.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_ascending, put_u64, read_ascending};
 use crate::hash_set::HashSet64;
 use ahash::RandomState;
 use std::hash::{Hash, Hasher};
@@ -143,6 +144,34 @@ impl Cardinality {
         if self.kept.len() > 2 * K {
             self.shrink();
         }
+    }
+}
+
+/// theta, then the kept hashes ascending as gaps (a few bytes each rather than eight). The
+/// item hasher has fixed seeds, so it is not sent.
+impl Encode for Cardinality {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.theta);
+        let mut hashes: Vec<u64> = self.kept.iter().collect();
+        hashes.sort_unstable();
+        put_ascending(out, &hashes);
+    }
+}
+
+impl Decode for Cardinality {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let theta = r.u64("theta")?;
+        let hashes = read_ascending(r, "theta hashes")?;
+        // A sketch keeps at most 2K hashes, all below theta.
+        if hashes.len() > 2 * K || hashes.last().is_some_and(|h| *h >= theta) {
+            return Err(DecodeError::OutOfRange {
+                what: "theta hashes",
+            });
+        }
+        let mut c = Cardinality::new();
+        c.theta = theta;
+        c.kept.extend(hashes);
+        Ok(c)
     }
 }
 

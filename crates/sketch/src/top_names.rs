@@ -14,7 +14,8 @@
 //!
 //! The hash has fixed seeds, so that sketches built by different workers of one agent merge.
 
-use crate::topn::{frequent_rows, keep_candidates};
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_var};
+use crate::topn::{check_frequencies_image, frequent_rows, keep_candidates};
 use ahash::RandomState;
 use datasketches::frequencies::FrequentItemsSketch;
 
@@ -265,6 +266,47 @@ impl TopNames {
         rows.into_iter()
             .map(|(name, count)| (String::from_utf8_lossy(name).into_owned(), count))
             .collect()
+    }
+}
+
+/// The sketch (the run under way applied) in the crate's serialized form, then the names of
+/// the hashes it holds. Names of hashes the sketch no longer holds are not sent: nothing
+/// renders them, and a merge takes names only for hashes its sketch holds. Hashes are not
+/// sent with the names: the reader hashes them again (fixed seeds).
+impl Encode for TopNames {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let sketch = self.sketch_now();
+        put_bytes(out, &sketch.serialize());
+        let names: Vec<&[u8]> = frequent_rows(&sketch, 0)
+            .into_iter()
+            .filter_map(|(hash, _)| self.names.get(hash))
+            .collect();
+        put_var(out, names.len() as u64);
+        for name in names {
+            put_bytes(out, name);
+        }
+    }
+}
+
+impl Decode for TopNames {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let image = r.bytes("name sketch")?;
+        check_frequencies_image(image, LG_MAX_MAP)?;
+        let mut t = TopNames::new();
+        t.sketch =
+            FrequentItemsSketch::deserialize(image).map_err(|_| DecodeError::OutOfRange {
+                what: "name sketch",
+            })?;
+        let n = r.count(1, "names")?;
+        if n > DICT_CAP {
+            return Err(DecodeError::OutOfRange { what: "names" });
+        }
+        for _ in 0..n {
+            let name = r.bytes("names")?;
+            let hash = t.name_hash(name);
+            t.names.insert(hash, name);
+        }
+        Ok(t)
     }
 }
 

@@ -8,6 +8,7 @@
 //! Counts are exact, so the list is what [`crate::TopN`] reports while its sketch is exact
 //! (fewer than 6144 distinct values), and exact where that sketch would be approximate.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_counts, read_counts};
 use crate::topn::keep_candidates;
 
 /// Values per page: the low byte of a value indexes its page.
@@ -79,6 +80,26 @@ impl TopU16 {
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows.truncate(n);
         rows
+    }
+}
+
+/// The non-zero counts by ascending value: the table is exact, so this is its whole state.
+impl Encode for TopU16 {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let pairs: Vec<(u64, u64)> = self.counts().map(|(v, c)| (u64::from(v), c)).collect();
+        put_counts(out, &pairs);
+    }
+}
+
+impl Decode for TopU16 {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut t = TopU16::new();
+        for (value, count) in read_counts(r, "u16 counts")? {
+            let value =
+                u16::try_from(value).map_err(|_| DecodeError::OutOfRange { what: "u16 counts" })?;
+            t.update_by(value, count);
+        }
+        Ok(t)
     }
 }
 

@@ -12,7 +12,10 @@
 //! comparison per update: the run's weight joins the item's pending count when another item
 //! comes, so `pending` holds the same items at the same times as without it.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes};
 use ahash::RandomState;
+use datasketches::codec::{SketchBytes, SketchSlice};
+use datasketches::frequencies::FrequentItemValue;
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -24,7 +27,7 @@ const PENDING_CAP: usize = 512;
 
 #[derive(Clone, Debug)]
 pub struct TopN<T: Eq + Hash> {
-    sketch: FrequentItemsSketch<T>,
+    sketch: FrequentItemsSketch<Key<T>>,
     pending: HashMap<T, u64, RandomState>,
     /// The last item updated (it is in `pending`) and the weight added to it since.
     run: Option<(T, u64)>,
@@ -120,14 +123,14 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
         }
     }
 
-    fn flush_into(sketch: &mut FrequentItemsSketch<T>, items: impl Iterator<Item = (T, u64)>) {
+    fn flush_into(sketch: &mut FrequentItemsSketch<Key<T>>, items: impl Iterator<Item = (T, u64)>) {
         for (item, count) in items {
-            sketch.update_with_count(item, count);
+            sketch.update_with_count(Key(item), count);
         }
     }
 
     /// The sketch with everything buffered applied, without changing `self`.
-    fn flushed(&self) -> FrequentItemsSketch<T> {
+    fn flushed(&self) -> FrequentItemsSketch<Key<T>> {
         let mut sketch = self.sketch.clone();
         let run = |item: &T| match &self.run {
             Some((last, weight)) if last == item => *weight,
@@ -159,20 +162,90 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
     /// stable from run to run. `min_count` drops entries below a threshold (pktvisor's
     /// `topn_percentile_threshold` is applied by the caller through it).
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(T, u64)> {
-        top_rows(&self.flushed(), n, min_count)
+        let mut rows: Vec<(T, u64)> = frequent_rows(&self.flushed(), min_count)
+            .into_iter()
+            .map(|(key, count)| (key.0, count))
+            .collect();
+        keep_candidates(&mut rows, n);
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows.truncate(n);
+        rows
     }
 }
 
-pub(crate) fn top_rows<T: Eq + Hash + Clone + Ord>(
-    sketch: &FrequentItemsSketch<T>,
-    n: usize,
-    min_count: u64,
-) -> Vec<(T, u64)> {
-    let mut rows = frequent_rows(sketch, min_count);
-    keep_candidates(&mut rows, n);
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    rows.truncate(n);
-    rows
+/// An item as the frequent-items sketch holds it: a type of ours, so that the crate's own
+/// serialization (which needs its [`FrequentItemValue`] on the item type) applies to any item
+/// with an [`Encode`] form. Hashes and compares exactly as the item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key<T>(T);
+
+impl<T: Encode + Decode + Eq + Hash> FrequentItemValue for Key<T> {
+    fn serialize_size(item: &Self) -> usize {
+        let mut out = Vec::new();
+        item.0.encode(&mut out);
+        out.len()
+    }
+
+    fn serialize_value(&self, bytes: &mut SketchBytes) {
+        let mut out = Vec::new();
+        self.0.encode(&mut out);
+        bytes.write(&out);
+    }
+
+    fn deserialize_value(cursor: &mut SketchSlice<'_>) -> Result<Self, datasketches::error::Error> {
+        let mut r = Reader::new(cursor.remaining());
+        let before = r.remaining();
+        let item = T::decode(&mut r).map_err(|e| {
+            datasketches::error::Error::new(
+                datasketches::error::ErrorKind::InvalidData,
+                e.to_string(),
+            )
+        })?;
+        cursor.advance((before - r.remaining()) as u64);
+        Ok(Key(item))
+    }
+}
+
+/// The `lg_max_map_size` and `lg_cur_map_size` bytes of a frequent-items image: checked before
+/// the crate reads it, since the crate accepts maps up to 2^30 slots and allocates the current
+/// size up front (a hostile image could ask for gigabytes), and a sketch of another maximum
+/// would not merge like ours.
+pub(crate) fn check_frequencies_image(image: &[u8], lg_max: u32) -> Result<(), DecodeError> {
+    let what = "frequent items image";
+    match image.get(3..5) {
+        None => Err(DecodeError::Truncated { what }),
+        Some(&[max, cur]) if u32::from(max) == lg_max && u32::from(cur) <= lg_max => Ok(()),
+        Some(_) => Err(DecodeError::OutOfRange { what }),
+    }
+}
+
+/// The sketch with the buffered counts applied, in the crate's serialized form (which keeps
+/// every item's count, the offset, the stream weight and the map's size). The buffer itself
+/// is not sent: rendering and merging read the flushed sketch either way.
+impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Encode for TopN<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let sketch = if self.pending.is_empty() {
+            std::borrow::Cow::Borrowed(&self.sketch)
+        } else {
+            std::borrow::Cow::Owned(self.flushed())
+        };
+        put_bytes(out, &sketch.serialize());
+    }
+}
+
+impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Decode for TopN<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let image = r.bytes("frequent items")?;
+        check_frequencies_image(image, LG_MAX_MAP)?;
+        let sketch = FrequentItemsSketch::<Key<T>>::deserialize(image).map_err(|_| {
+            DecodeError::OutOfRange {
+                what: "frequent items image",
+            }
+        })?;
+        let mut t = TopN::new();
+        t.sketch = sketch;
+        Ok(t)
+    }
 }
 
 /// The sketch's items with an estimate of at least `min_count` (and 1), in no order.
