@@ -940,4 +940,32 @@ mod tests {
         // Consecutive addresses land in distinct slots.
         assert_eq!(seen.len(), 1024);
     }
+
+    #[test]
+    fn answers_travel_and_hash_as_the_originals() {
+        use pv_sketch::codec::{Decode, Encode, Reader};
+        let with = Hashed::new(Arc::new(GeoLoc {
+            location: "EU/Sweden/E/Linköping".into(),
+            lat: Some("58.416700".into()),
+            lon: None,
+        }));
+        let asn: Hashed<str> = Hashed::new(Arc::from("1221/Telstra Pty Ltd"));
+        let mut bytes = Vec::new();
+        with.encode(&mut bytes);
+        asn.encode(&mut bytes);
+        let mut r = Reader::new(&bytes);
+        let (loc, name) = (
+            Hashed::<GeoLoc>::decode(&mut r).expect("location"),
+            Hashed::<str>::decode(&mut r).expect("asn"),
+        );
+        r.finish("end").expect("all read");
+        assert!(loc == with && loc.hash == with.hash && *loc == *with);
+        assert!(name == asn && name.hash == asn.hash);
+        // A coordinate flag other than 0/1 is refused.
+        let mut bad = Vec::new();
+        with.encode(&mut bad);
+        let flag = bad.len() - 1;
+        bad[flag] = 7;
+        assert!(Hashed::<GeoLoc>::decode(&mut Reader::new(&bad)).is_err());
+    }
 }

@@ -3,10 +3,12 @@
 //! they merge in memory. Bytes cut short or damaged are refused, never a panic.
 
 use pv_handlers::frame::{decode_bucket, encode_bucket};
+use pv_handlers::geo::GeoDbs;
 use pv_handlers::{Boundaries, WindowSpec};
 use pv_pipeline::{PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions, open_capture};
 use pv_summary::ModuleSnapshot;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 fn captures() -> Vec<PathBuf> {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"));
@@ -38,8 +40,20 @@ fn options() -> SummarizeOptions {
     for cidr in ["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "fe80::/10"] {
         opts.host_spec.add_cidr(cidr).expect("cidr");
     }
+    // Locations and ASNs of remote addresses (MaxMind's test databases): "Unknown" for most
+    // addresses of the captures, but items of the geo top lists all the same.
+    let geo_dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/geo"));
+    let geo = Arc::new(
+        GeoDbs::open(
+            Some(&geo_dir.join("GeoIP2-City-Test.mmdb")),
+            Some(&geo_dir.join("GeoIP2-ISP-Test.mmdb")),
+        )
+        .expect("test databases"),
+    );
+    opts.net.geo = Some(geo.clone());
     opts.net.topn_count = 1000;
     if let Some(dns) = &mut opts.dns {
+        dns.geo = Some(geo);
         dns.topn_count = 1000;
         dns.groups.top_ecs = true;
         dns.groups.top_qnames_details = true;

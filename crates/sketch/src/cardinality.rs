@@ -266,4 +266,31 @@ mod tests {
         empty.merge(&a);
         assert_eq!(empty.estimate(), 6000);
     }
+
+    #[test]
+    fn travels_exact_and_past_capacity() {
+        use crate::codec::round_trip;
+        let (mut a, mut b) = (Cardinality::new(), Cardinality::new());
+        for i in 0..1000u32 {
+            a.update(i);
+        }
+        let da = round_trip(&a);
+        assert!(da.is_exact());
+        assert_eq!(da.estimate(), 1000);
+        for i in 0..200_000u32 {
+            b.update(i.wrapping_mul(7));
+        }
+        let db = round_trip(&b);
+        assert!(!db.is_exact());
+        assert_eq!(db.estimate(), b.estimate());
+        let (mut m, mut dm) = (a.clone(), da);
+        m.merge(&b);
+        dm.merge(&db);
+        assert_eq!(dm.estimate(), m.estimate());
+        // A hash at or above theta is not something a sketch keeps.
+        let mut bytes = Vec::new();
+        put_u64(&mut bytes, 10);
+        put_ascending(&mut bytes, &[3, 10]);
+        assert!(Cardinality::decode(&mut Reader::new(&bytes)).is_err());
+    }
 }

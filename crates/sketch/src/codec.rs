@@ -327,6 +327,28 @@ pub fn read_counts(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<(u64, u
     Ok(pairs)
 }
 
+/// Encodes, decodes, and checks that the decoded value encodes to the same bytes (so its whole
+/// encoded state came back) and that every shorter prefix is refused.
+#[cfg(test)]
+pub(crate) fn round_trip<T: Encode + Decode>(value: &T) -> T {
+    let mut bytes = Vec::new();
+    value.encode(&mut bytes);
+    let mut r = Reader::new(&bytes);
+    let decoded = T::decode(&mut r).expect("decodes");
+    r.finish("value").expect("reads every byte");
+    let mut again = Vec::new();
+    decoded.encode(&mut again);
+    assert_eq!(again, bytes, "decoded state encodes alike");
+    for len in [0, 1, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+        let len = len.min(bytes.len().saturating_sub(1));
+        assert!(
+            T::decode(&mut Reader::new(&bytes[..len])).is_err(),
+            "cut at {len}"
+        );
+    }
+    decoded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

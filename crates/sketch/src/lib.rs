@@ -5,6 +5,7 @@
 
 pub mod cardinality;
 pub mod codec;
+mod frequencies_wire;
 mod hash_set;
 pub mod quantiles;
 pub mod rate;

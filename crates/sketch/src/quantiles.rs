@@ -555,4 +555,29 @@ mod tests {
             assert_eq!(p.max(), Some(3 * (total - 1)));
         }
     }
+
+    #[test]
+    fn travels_small_exact_and_sketched() {
+        use crate::codec::round_trip;
+        let mut q = Quantiles::new();
+        assert!(round_trip(&q).is_empty());
+        for v in 0..3000u64 {
+            q.update(v % 2500);
+        }
+        let d = round_trip(&q);
+        assert!(d.is_exact());
+        assert_eq!(d.count(), q.count());
+        for rank in [0.5, 0.9, 0.99] {
+            assert_eq!(d.quantile(rank), q.quantile(rank));
+        }
+        // Past the exact cap: the KLL sketch and its batch travel as they are (the re-encoding
+        // check in round_trip compares the sketch's own image).
+        for v in 0..20_000u64 {
+            q.update(SMALL + v * 3);
+        }
+        assert!(!q.is_exact());
+        let d = round_trip(&q);
+        assert!(!d.is_exact());
+        assert_eq!(d.count(), q.count());
+    }
 }

@@ -480,4 +480,28 @@ mod tests {
         }
         assert_eq!(s, vec![(10, 25), (30, 31)]);
     }
+
+    #[test]
+    fn travels_with_the_second_under_way_and_folded_seconds() {
+        use crate::codec::round_trip;
+        let events: Vec<(u64, u64)> = (0..(MAX_SECONDS as u64 * 2))
+            .filter(|s| s % 5 != 0)
+            .map(|s| (1_000 + s, s % 13 + 1))
+            .collect();
+        let r = feed(&events);
+        assert!(r.folded_zeros > 0 || !r.folded.is_empty());
+        let d = round_trip(&r);
+        assert_eq!(d.live(), r.live());
+        for rank in [0.5, 0.9, 0.95, 0.99, 1.0] {
+            assert_eq!(d.quantile(rank), r.quantile(rank));
+        }
+        let other = feed(&[(900, 4), (905, 1), (20_000, 7)]);
+        let (mut m, mut dm) = (r.clone(), d);
+        m.merge(&other);
+        dm.merge(&round_trip(&other));
+        for rank in [0.5, 0.99, 1.0] {
+            assert_eq!(dm.quantile(rank), m.quantile(rank));
+        }
+        assert_eq!(round_trip(&Rate::default()).quantile(0.5), None);
+    }
 }

@@ -145,4 +145,19 @@ mod tests {
         assert_eq!(t.pages.iter().flatten().count(), 2);
         assert_eq!(t.top(10, 0), vec![(1, 1), (28, 1), (u16::MAX, 1)]);
     }
+
+    #[test]
+    fn travels_whole() {
+        use crate::codec::{Decode, Reader, round_trip};
+        let mut t = TopU16::new();
+        for i in 0..5000u32 {
+            t.update_by((i * 13) as u16, u64::from(i % 4));
+        }
+        t.update(u16::MAX);
+        assert_eq!(round_trip(&t).top(70_000, 0), t.top(70_000, 0));
+        assert_eq!(round_trip(&TopU16::new()).top(5, 0), vec![]);
+        // A value past u16 is refused.
+        let bytes = [1, 0x80, 0x80, 0x04, 1];
+        assert!(TopU16::decode(&mut Reader::new(&bytes)).is_err());
+    }
 }

@@ -13,6 +13,7 @@
 //! comes, so `pending` holds the same items at the same times as without it.
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes};
+use crate::frequencies_wire;
 use ahash::RandomState;
 use datasketches::codec::{SketchBytes, SketchSlice};
 use datasketches::frequencies::FrequentItemValue;
@@ -206,22 +207,10 @@ impl<T: Encode + Decode + Eq + Hash> FrequentItemValue for Key<T> {
     }
 }
 
-/// The `lg_max_map_size` and `lg_cur_map_size` bytes of a frequent-items image: checked before
-/// the crate reads it, since the crate accepts maps up to 2^30 slots and allocates the current
-/// size up front (a hostile image could ask for gigabytes), and a sketch of another maximum
-/// would not merge like ours.
-pub(crate) fn check_frequencies_image(image: &[u8], lg_max: u32) -> Result<(), DecodeError> {
-    let what = "frequent items image";
-    match image.get(3..5) {
-        None => Err(DecodeError::Truncated { what }),
-        Some(&[max, cur]) if u32::from(max) == lg_max && u32::from(cur) <= lg_max => Ok(()),
-        Some(_) => Err(DecodeError::OutOfRange { what }),
-    }
-}
-
-/// The sketch with the buffered counts applied, in the crate's serialized form (which keeps
-/// every item's count, the offset, the stream weight and the map's size). The buffer itself
-/// is not sent: rendering and merging read the flushed sketch either way.
+/// The sketch with the buffered counts applied, as the crate serializes it (every item's
+/// count, the offset, the stream weight and the map's size), made compact
+/// ([`crate::frequencies_wire`]); the items as their [`Encode`] form. The buffer itself is not
+/// sent: rendering and merging read the flushed sketch either way.
 impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Encode for TopN<T> {
     fn encode(&self, out: &mut Vec<u8>) {
         let sketch = if self.pending.is_empty() {
@@ -229,21 +218,25 @@ impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Encode for TopN<T> {
         } else {
             std::borrow::Cow::Owned(self.flushed())
         };
-        put_bytes(out, &sketch.serialize());
+        let image = sketch.serialize();
+        if let Some(image) = frequencies_wire::put_image(out, &image) {
+            put_bytes(out, image.items);
+        }
     }
 }
 
 impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Decode for TopN<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let image = r.bytes("frequent items")?;
-        check_frequencies_image(image, LG_MAX_MAP)?;
-        let sketch = FrequentItemsSketch::<Key<T>>::deserialize(image).map_err(|_| {
-            DecodeError::OutOfRange {
-                what: "frequent items image",
-            }
-        })?;
         let mut t = TopN::new();
-        t.sketch = sketch;
+        let Some(header) = frequencies_wire::read_header(r, LG_MAX_MAP as u8)? else {
+            return Ok(t);
+        };
+        let items = r.bytes("frequent items")?;
+        let image = frequencies_wire::rebuild(&header, items, LG_MAX_MAP as u8);
+        t.sketch =
+            FrequentItemsSketch::deserialize(&image).map_err(|_| DecodeError::OutOfRange {
+                what: "frequent items",
+            })?;
         Ok(t)
     }
 }
@@ -364,5 +357,57 @@ mod tests {
         let total: u64 = c.top(5000, 0).iter().map(|(_, n)| n).sum();
         assert_eq!(total, 3 * PENDING_CAP as u64 * 4);
         assert_eq!(c.maximum_error(), 0);
+    }
+
+    #[test]
+    fn travels_buffered_exact_and_purged() {
+        use crate::codec::round_trip;
+        let mut t: TopN<u32> = TopN::new();
+        for i in 0..300u32 {
+            t.update(i % 17);
+        }
+        // Counts still buffered (and a run under way) travel flushed.
+        let d = round_trip(&t);
+        assert_eq!(d.top(100, 0), t.top(100, 0));
+        let mut big: TopN<u128> = TopN::new();
+        for i in 0..100_000u128 {
+            big.update(i % 20_000);
+            if i % 7 == 0 {
+                big.update(u128::MAX);
+            }
+        }
+        assert!(big.maximum_error() > 0);
+        let dbig = round_trip(&big);
+        assert_eq!(dbig.maximum_error(), big.maximum_error());
+        assert_eq!(dbig.top(50, 0), big.top(50, 0));
+        let mut names: TopN<String> = TopN::new();
+        names.update_ref("a.example");
+        names.update_ref_by("b.example", 3);
+        assert_eq!(round_trip(&names).top(5, 0), names.top(5, 0));
+    }
+
+    #[test]
+    fn maps_larger_than_ours_are_refused() {
+        let mut t: TopN<u32> = TopN::new();
+        t.update(5);
+        let mut bytes = Vec::new();
+        t.encode(&mut bytes);
+        // Stream weight 1 (one byte), then lg_cur_map_size: past our maximum.
+        assert_eq!(bytes[0], 1);
+        bytes[1] = LG_MAX_MAP as u8 + 1;
+        assert_eq!(
+            TopN::<u32>::decode(&mut Reader::new(&bytes)).err(),
+            Some(DecodeError::OutOfRange {
+                what: "frequent items"
+            })
+        );
+        // Counts adding up to more than the stream weight: the crate's own check.
+        let mut t: TopN<u32> = TopN::new();
+        t.update(5);
+        t.update(6);
+        let mut bytes = Vec::new();
+        t.encode(&mut bytes);
+        bytes[0] = 1;
+        assert!(TopN::<u32>::decode(&mut Reader::new(&bytes)).is_err());
     }
 }
