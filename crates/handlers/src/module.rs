@@ -8,8 +8,9 @@
 //!
 //! Buckets travel as `Box<dyn ModuleBucket>`: copies taken from every worker, merged
 //! (`pv_sketch::window::merge_workers` matches them by period), rendered by the handler's
-//! [`Render`]. Any `Clone` bucket type that merges ([`pv_sketch::Bucket`]) is a
-//! [`ModuleBucket`].
+//! [`Render`], or encoded ([`crate::frame`]) to travel to a hub that decodes them through the
+//! registry ([`HandlerKind::decode`]). Any `Clone` bucket type that merges
+//! ([`pv_sketch::Bucket`]) and travels ([`WireBucket`]) is a [`ModuleBucket`].
 
 use crate::event::PacketEvent;
 use crate::geo::GeoDbs;
