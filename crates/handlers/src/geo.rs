@@ -628,6 +628,54 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Hashed<T> {
     }
 }
 
+/// Locations travel as their texts; the hash is computed again on reading (fixed keys).
+impl pv_sketch::codec::Encode for Hashed<GeoLoc> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        use pv_sketch::codec::{put_bytes, put_u8};
+        put_bytes(out, self.location.as_bytes());
+        for part in [&self.lat, &self.lon] {
+            match part {
+                None => put_u8(out, 0),
+                Some(text) => {
+                    put_u8(out, 1);
+                    put_bytes(out, text.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+impl pv_sketch::codec::Decode for Hashed<GeoLoc> {
+    fn decode(r: &mut pv_sketch::codec::Reader<'_>) -> Result<Self, pv_sketch::codec::DecodeError> {
+        let location = r.str("geo location")?.to_owned();
+        let mut part = || -> Result<Option<String>, pv_sketch::codec::DecodeError> {
+            match r.u8("geo coordinate")? {
+                0 => Ok(None),
+                1 => Ok(Some(r.str("geo coordinate")?.to_owned())),
+                tag => Err(pv_sketch::codec::DecodeError::BadTag {
+                    what: "geo coordinate",
+                    tag: u64::from(tag),
+                }),
+            }
+        };
+        let lat = part()?;
+        let lon = part()?;
+        Ok(Hashed::new(Arc::new(GeoLoc { location, lat, lon })))
+    }
+}
+
+impl pv_sketch::codec::Encode for Hashed<str> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        pv_sketch::codec::put_bytes(out, self.as_bytes());
+    }
+}
+
+impl pv_sketch::codec::Decode for Hashed<str> {
+    fn decode(r: &mut pv_sketch::codec::Reader<'_>) -> Result<Self, pv_sketch::codec::DecodeError> {
+        Ok(Hashed::new(Arc::from(r.str("ASN")?)))
+    }
+}
+
 /// Addresses remembered by a [`GeoCache`]; a power of two.
 pub const CACHE_SLOTS: usize = 4096;
 /// Decoded records remembered by a [`GeoCache`], per database; a power of two.
@@ -891,5 +939,33 @@ mod tests {
         }
         // Consecutive addresses land in distinct slots.
         assert_eq!(seen.len(), 1024);
+    }
+
+    #[test]
+    fn answers_travel_and_hash_as_the_originals() {
+        use pv_sketch::codec::{Decode, Encode, Reader};
+        let with = Hashed::new(Arc::new(GeoLoc {
+            location: "EU/Sweden/E/Linköping".into(),
+            lat: Some("58.416700".into()),
+            lon: None,
+        }));
+        let asn: Hashed<str> = Hashed::new(Arc::from("1221/Telstra Pty Ltd"));
+        let mut bytes = Vec::new();
+        with.encode(&mut bytes);
+        asn.encode(&mut bytes);
+        let mut r = Reader::new(&bytes);
+        let (loc, name) = (
+            Hashed::<GeoLoc>::decode(&mut r).expect("location"),
+            Hashed::<str>::decode(&mut r).expect("asn"),
+        );
+        r.finish("end").expect("all read");
+        assert!(loc == with && loc.hash == with.hash && *loc == *with);
+        assert!(name == asn && name.hash == asn.hash);
+        // A coordinate flag other than 0/1 is refused.
+        let mut bad = Vec::new();
+        with.encode(&mut bad);
+        let flag = bad.len() - 1;
+        bad[flag] = 7;
+        assert!(Hashed::<GeoLoc>::decode(&mut Reader::new(&bad)).is_err());
     }
 }

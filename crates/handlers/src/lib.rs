@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod event;
+pub mod frame;
 pub mod geo;
 pub mod hostspec;
 pub mod json;

@@ -8,14 +8,16 @@
 //!
 //! Buckets travel as `Box<dyn ModuleBucket>`: copies taken from every worker, merged
 //! (`pv_sketch::window::merge_workers` matches them by period), rendered by the handler's
-//! [`Render`]. Any `Clone` bucket type that merges ([`pv_sketch::Bucket`]) is a
-//! [`ModuleBucket`].
+//! [`Render`], or encoded ([`crate::frame`]) to travel to a hub that decodes them through the
+//! registry ([`HandlerKind::decode`]). Any `Clone` bucket type that merges
+//! ([`pv_sketch::Bucket`]) and travels ([`WireBucket`]) is a [`ModuleBucket`].
 
 use crate::event::PacketEvent;
 use crate::geo::GeoDbs;
 use crate::metric::Metric;
 use pv_policy::{ConfigError, HandlerSchema, Module};
 use pv_sketch::Bucket;
+use pv_sketch::codec::{Decode, DecodeError, Encode, Reader};
 use pv_sketch::window::{TimeBucket, WindowSpec};
 use serde_json::Value;
 use std::any::Any;
@@ -51,6 +53,10 @@ pub trait Handler: Send {
     /// How this handler's buckets render.
     fn render(&self) -> Arc<dyn Render>;
 
+    /// The handler's policy type name (its [`HandlerKind::type_name`]): snapshots carry it so
+    /// that a reader of their binary form finds the decoder.
+    fn type_name(&self) -> &'static str;
+
     /// The handler's own health counters (what bounded tables evicted or gave up), summed
     /// over workers and shown in the `capture` object under [`Render::health_key`].
     fn health(&self) -> Vec<(&'static str, u64)> {
@@ -85,17 +91,36 @@ pub trait Render: Send + Sync + Debug {
     }
 }
 
-/// A bucket of any handler: merged with another of the same handler, copied, rendered by
-/// the handler's [`Render`] (which downcasts it).
+/// A bucket type that travels: its binary form ([`Encode`], [`Decode`]) and the policy type
+/// name of its handler, which a frame carries so that the reader finds the decoder through the
+/// registry ([`HandlerKind::decode`]).
+pub trait WireBucket: Encode + Decode {
+    const TYPE_NAME: &'static str;
+}
+
+/// A bucket of any handler: merged with another of the same handler, copied, encoded,
+/// rendered by the handler's [`Render`] (which downcasts it).
 pub trait ModuleBucket: Any + Send + Sync + Debug {
     /// Folds `other`, a bucket of the same handler, into this one.
     fn merge_dyn(&mut self, other: &dyn ModuleBucket);
     fn join_spans_dyn(&mut self);
     fn clone_box(&self) -> Box<dyn ModuleBucket>;
     fn as_any(&self) -> &dyn Any;
+    /// The policy type name of the handler whose bucket this is.
+    fn type_name(&self) -> &'static str;
+    /// Appends the bucket's binary form (its [`Encode`]; no framing).
+    fn encode_dyn(&self, out: &mut Vec<u8>);
 }
 
-impl<B: Bucket + Clone + Send + Sync + Debug + 'static> ModuleBucket for B {
+impl<B: Bucket + WireBucket + Clone + Send + Sync + Debug + 'static> ModuleBucket for B {
+    fn type_name(&self) -> &'static str {
+        B::TYPE_NAME
+    }
+
+    fn encode_dyn(&self, out: &mut Vec<u8>) {
+        self.encode(out);
+    }
+
     fn merge_dyn(&mut self, other: &dyn ModuleBucket) {
         // Copies of one policy have the same modules in the same order, so a bucket only
         // ever meets its own kind; anything else is a programming error, ignored in release.
@@ -167,11 +192,26 @@ pub struct BuildContext {
 /// Builds a handler from a validated policy module.
 pub type Build = fn(&Module, &BuildContext) -> Result<Box<dyn Handler>, ConfigError>;
 
+/// Reads a bucket of one handler from its binary form.
+pub type DecodeBucket = fn(&mut Reader<'_>) -> Result<Box<dyn ModuleBucket>, DecodeError>;
+
+/// The [`DecodeBucket`] of a bucket type (`decode: decoder::<NetBucket>`).
+pub fn decoder<B: ModuleBucket + Decode>(
+    r: &mut Reader<'_>,
+) -> Result<Box<dyn ModuleBucket>, DecodeError> {
+    Ok(Box::new(B::decode(r)?))
+}
+
 /// A handler type as policies name it: its schema (accepted keys and groups, checked when a
-/// policy is loaded) and how to build one from a validated module.
+/// policy is loaded), how to build one from a validated module, and how to read its buckets
+/// back from their binary form.
 pub struct HandlerKind {
     pub schema: HandlerSchema,
     pub build: Build,
+    pub decode: DecodeBucket,
+    /// The names of the handler's [`Handler::health`] counters, so that decoded snapshots
+    /// name them with the same static strings.
+    pub health: &'static [&'static str],
 }
 
 impl HandlerKind {

@@ -14,6 +14,7 @@
 //! Murmur3 hash plus the crate's table insert, and its updatable sketch cannot absorb another
 //! one. Item hashes use fixed seeds so that every sketch hashes an item alike.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_ascending, put_u64, read_ascending};
 use crate::hash_set::HashSet64;
 use ahash::RandomState;
 use std::hash::{Hash, Hasher};
@@ -146,6 +147,34 @@ impl Cardinality {
     }
 }
 
+/// theta, then the kept hashes ascending as gaps (a few bytes each rather than eight). The
+/// item hasher has fixed seeds, so it is not sent.
+impl Encode for Cardinality {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.theta);
+        let mut hashes: Vec<u64> = self.kept.iter().collect();
+        hashes.sort_unstable();
+        put_ascending(out, &hashes);
+    }
+}
+
+impl Decode for Cardinality {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let theta = r.u64("theta")?;
+        let hashes = read_ascending(r, "theta hashes")?;
+        // A sketch keeps at most 2K hashes, all below theta.
+        if hashes.len() > 2 * K || hashes.last().is_some_and(|h| *h >= theta) {
+            return Err(DecodeError::OutOfRange {
+                what: "theta hashes",
+            });
+        }
+        let mut c = Cardinality::new();
+        c.theta = theta;
+        c.kept.extend(hashes);
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +265,32 @@ mod tests {
         let mut empty = Cardinality::new();
         empty.merge(&a);
         assert_eq!(empty.estimate(), 6000);
+    }
+
+    #[test]
+    fn travels_exact_and_past_capacity() {
+        use crate::codec::round_trip;
+        let (mut a, mut b) = (Cardinality::new(), Cardinality::new());
+        for i in 0..1000u32 {
+            a.update(i);
+        }
+        let da = round_trip(&a);
+        assert!(da.is_exact());
+        assert_eq!(da.estimate(), 1000);
+        for i in 0..200_000u32 {
+            b.update(i.wrapping_mul(7));
+        }
+        let db = round_trip(&b);
+        assert!(!db.is_exact());
+        assert_eq!(db.estimate(), b.estimate());
+        let (mut m, mut dm) = (a.clone(), da);
+        m.merge(&b);
+        dm.merge(&db);
+        assert_eq!(dm.estimate(), m.estimate());
+        // A hash at or above theta is not something a sketch keeps.
+        let mut bytes = Vec::new();
+        put_u64(&mut bytes, 10);
+        put_ascending(&mut bytes, &[3, 10]);
+        assert!(Cardinality::decode(&mut Reader::new(&bytes)).is_err());
     }
 }

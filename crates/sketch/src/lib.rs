@@ -4,6 +4,8 @@
 //! so that per-worker (and later per-agent) summaries can be combined without losing accuracy.
 
 pub mod cardinality;
+pub mod codec;
+mod frequencies_wire;
 mod hash_set;
 pub mod quantiles;
 pub mod rate;

@@ -12,9 +12,13 @@
 //! within the large values otherwise. Memory is bounded: 16 KiB for the array (allocated on the
 //! first small value), at most `EXACT_CAP` map entries, and the sketch.
 
+use crate::codec::{
+    Decode, DecodeError, Encode, Reader, put_bytes, put_counts, put_u8, put_var, read_counts,
+};
 use ahash::RandomState;
+use datasketches::codec::{SketchBytes, SketchSlice};
 use datasketches::common::SearchCriteria;
-use datasketches::kll::KllSketch;
+use datasketches::kll::{KllSketch, KllValue};
 use std::collections::HashMap;
 
 const K: u16 = 200;
@@ -29,7 +33,7 @@ const BATCH: usize = 2048;
 enum Large {
     Exact(HashMap<u64, u64, RandomState>),
     Sketch {
-        sketch: Box<KllSketch<u64>>,
+        sketch: Box<KllSketch<Sample>>,
         /// Values not yet in the sketch.
         batch: Vec<u64>,
     },
@@ -68,7 +72,7 @@ impl Large {
         let mut sketch = Box::new(KllSketch::new(K).expect("K is a valid KLL parameter"));
         for (value, count) in values {
             for _ in 0..count {
-                sketch.update(value);
+                sketch.update(Sample(value));
             }
         }
         *self = Large::Sketch {
@@ -85,7 +89,7 @@ impl Large {
     }
 
     /// The sketch with the buffered values applied (None in exact mode).
-    fn flushed(&self) -> Option<std::borrow::Cow<'_, KllSketch<u64>>> {
+    fn flushed(&self) -> Option<std::borrow::Cow<'_, KllSketch<Sample>>> {
         let Large::Sketch { sketch, batch } = self else {
             return None;
         };
@@ -113,7 +117,7 @@ impl Large {
                 feed(sketch, batch);
                 for (value, count) in values {
                     for _ in 0..count {
-                        sketch.update(value);
+                        sketch.update(Sample(value));
                     }
                 }
             }
@@ -154,6 +158,7 @@ impl Large {
                     )
                     .ok()
                     .flatten()
+                    .map(|s| s.0)
             }
         }
     }
@@ -169,17 +174,43 @@ impl Large {
             Large::Sketch { .. } => {
                 let n = self.count();
                 self.flushed()
-                    .and_then(|s| s.rank(&value, SearchCriteria::Inclusive))
+                    .and_then(|s| s.rank(&Sample(value), SearchCriteria::Inclusive))
                     .map_or(0, |r| (r * n as f64).round() as u64)
             }
         }
     }
 }
 
-fn feed(sketch: &mut KllSketch<u64>, batch: &mut Vec<u64>) {
+/// A value in the KLL sketch. A type of ours because the crate serializes only the item types
+/// it implements [`KllValue`] for (not `u64`), and a sketch that travels must serialize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sample(u64);
+
+impl KllValue for Sample {
+    const MIN_SERIALIZED_SIZE: usize = 8;
+
+    fn serialized_size(_value: &Self) -> usize {
+        8
+    }
+
+    fn serialize(value: &Self, bytes: &mut SketchBytes) {
+        bytes.write_u64_le(value.0);
+    }
+
+    fn deserialize(input: &mut SketchSlice<'_>) -> Result<Self, datasketches::error::Error> {
+        input.read_u64_le().map(Sample).map_err(|e| {
+            datasketches::error::Error::new(
+                datasketches::error::ErrorKind::InvalidData,
+                format!("KLL item: {e}"),
+            )
+        })
+    }
+}
+
+fn feed(sketch: &mut KllSketch<Sample>, batch: &mut Vec<u64>) {
     batch.sort_unstable();
     for v in batch.drain(..) {
-        sketch.update(v);
+        sketch.update(Sample(v));
     }
 }
 
@@ -300,9 +331,114 @@ impl Quantiles {
     pub fn max(&self) -> Option<u64> {
         let large = match &self.large {
             Large::Exact(counts) => counts.keys().max().copied(),
-            Large::Sketch { .. } => self.large.flushed().and_then(|s| s.max_item().copied()),
+            Large::Sketch { .. } => self.large.flushed().and_then(|s| s.max_item().map(|m| m.0)),
         };
         large.or_else(|| self.small.iter().rposition(|c| *c > 0).map(|v| v as u64))
+    }
+}
+
+/// The small table's non-zero counts (plus whether it exists: an empty table is not
+/// allocated), then the large values: exact counts, or the KLL sketch in the crate's own
+/// serialized form (which restores its levels exactly) and the values still batched (not
+/// flushed here: feeding the sketch draws random bits, so it is left to the reader, as it
+/// would have been to the writer).
+impl Encode for Quantiles {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u8(out, u8::from(!self.small.is_empty()));
+        let small: Vec<(u64, u64)> = (0u64..)
+            .zip(self.small.iter().copied())
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        put_counts(out, &small);
+        match &self.large {
+            Large::Exact(counts) => {
+                put_u8(out, 0);
+                let mut pairs: Vec<(u64, u64)> = counts.iter().map(|(v, c)| (*v, *c)).collect();
+                pairs.sort_unstable();
+                put_counts(out, &pairs);
+            }
+            Large::Sketch { sketch, batch } => {
+                put_u8(out, 1);
+                put_bytes(out, &sketch.serialize());
+                put_var(out, batch.len() as u64);
+                for v in batch {
+                    put_var(out, *v);
+                }
+            }
+        }
+    }
+}
+
+fn out_of_range(what: &'static str) -> DecodeError {
+    DecodeError::OutOfRange { what }
+}
+
+impl Decode for Quantiles {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut q = Quantiles::new();
+        let allocated = r.u8("small table flag")?;
+        if allocated > 1 {
+            return Err(DecodeError::BadTag {
+                what: "small table flag",
+                tag: u64::from(allocated),
+            });
+        }
+        let small = read_counts(r, "small values")?;
+        if allocated == 1 {
+            q.small = vec![0; SMALL as usize];
+        } else if !small.is_empty() {
+            return Err(out_of_range("small values"));
+        }
+        for (value, count) in small {
+            let slot = q
+                .small
+                .get_mut(value as usize)
+                .ok_or(out_of_range("small values"))?;
+            *slot = count;
+            q.small_count = q
+                .small_count
+                .checked_add(count)
+                .ok_or(out_of_range("small values"))?;
+        }
+        match r.u8("large values tag")? {
+            0 => {
+                let pairs = read_counts(r, "large values")?;
+                if pairs.len() > EXACT_CAP || pairs.first().is_some_and(|(v, _)| *v < SMALL) {
+                    return Err(out_of_range("large values"));
+                }
+                let Large::Exact(counts) = &mut q.large else {
+                    unreachable!("a new Quantiles starts exact");
+                };
+                counts.extend(pairs);
+            }
+            1 => {
+                let image = r.bytes("KLL sketch")?;
+                let sketch = KllSketch::<Sample>::deserialize(image)
+                    .map_err(|_| out_of_range("KLL sketch"))?;
+                // Sketches of another K would not merge with ours.
+                if sketch.k() != K {
+                    return Err(out_of_range("KLL sketch"));
+                }
+                let n = r.count(1, "KLL batch")?;
+                if n > BATCH {
+                    return Err(out_of_range("KLL batch"));
+                }
+                let batch = (0..n)
+                    .map(|_| r.var("KLL batch"))
+                    .collect::<Result<Vec<u64>, _>>()?;
+                q.large = Large::Sketch {
+                    sketch: Box::new(sketch),
+                    batch,
+                };
+            }
+            tag => {
+                return Err(DecodeError::BadTag {
+                    what: "large values",
+                    tag: u64::from(tag),
+                });
+            }
+        }
+        Ok(q)
     }
 }
 
@@ -418,5 +554,30 @@ mod tests {
             assert!((median - 0.5).abs() < 0.02, "{median}");
             assert_eq!(p.max(), Some(3 * (total - 1)));
         }
+    }
+
+    #[test]
+    fn travels_small_exact_and_sketched() {
+        use crate::codec::round_trip;
+        let mut q = Quantiles::new();
+        assert!(round_trip(&q).is_empty());
+        for v in 0..3000u64 {
+            q.update(v % 2500);
+        }
+        let d = round_trip(&q);
+        assert!(d.is_exact());
+        assert_eq!(d.count(), q.count());
+        for rank in [0.5, 0.9, 0.99] {
+            assert_eq!(d.quantile(rank), q.quantile(rank));
+        }
+        // Past the exact cap: the KLL sketch and its batch travel as they are (the re-encoding
+        // check in round_trip compares the sketch's own image).
+        for v in 0..20_000u64 {
+            q.update(SMALL + v * 3);
+        }
+        assert!(!q.is_exact());
+        let d = round_trip(&q);
+        assert!(!d.is_exact());
+        assert_eq!(d.count(), q.count());
     }
 }

@@ -5,6 +5,9 @@
 //! the first and the last packet of a bucket contributes one value (idle seconds count as 0), and
 //! the reported quantiles are those of these per-second values.
 
+use crate::codec::{
+    Decode, DecodeError, Encode, Reader, put_counts, put_opt_var, put_var, read_counts,
+};
 use crate::quantiles::Quantiles;
 use std::borrow::Cow;
 
@@ -255,6 +258,86 @@ impl Rate {
     }
 }
 
+/// Seconds are Unix times; a bound far past any (year ~36 800) keeps the sums of span lengths
+/// a reader computes from overflowing whatever a hostile encoding claims.
+const MAX_DECODED_SECOND: u64 = 1 << 40;
+
+impl Encode for SecondClock {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_opt_var(out, self.current);
+    }
+}
+
+impl Decode for SecondClock {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            current: r.opt_var("second clock")?,
+        })
+    }
+}
+
+/// Everything a rate holds, the second under way included (`live`, unsettled: settling is
+/// the reader's business, as it would have been the writer's). Seconds and spans ascend, so
+/// they go as gaps.
+impl Encode for Rate {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_counts(out, &self.seconds);
+        put_var(out, self.live);
+        put_var(out, self.spans.len() as u64);
+        let mut prev_last = 0;
+        for &(first, last) in &self.spans {
+            put_var(out, first - prev_last);
+            put_var(out, last - first);
+            prev_last = last;
+        }
+        put_opt_var(out, self.current);
+        self.folded.encode(out);
+        put_var(out, self.folded_zeros);
+    }
+}
+
+impl Decode for Rate {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let seconds = read_counts(r, "rate seconds")?;
+        if seconds.len() > MAX_SECONDS {
+            return Err(DecodeError::OutOfRange {
+                what: "rate seconds",
+            });
+        }
+        let live = r.var("rate live")?;
+        let n = r.count(2, "rate spans")?;
+        let mut spans = Vec::with_capacity(n);
+        let mut prev_last = 0u64;
+        for i in 0..n {
+            let gap = r.var("rate spans")?;
+            let len = r.var("rate spans")?;
+            let first = prev_last.checked_add(gap);
+            let last = first.and_then(|f| f.checked_add(len));
+            // Spans are disjoint and ascending: after the first, each starts past the last.
+            match (first, last) {
+                (Some(first), Some(last)) if (i == 0 || gap > 0) && last < MAX_DECODED_SECOND => {
+                    spans.push((first, last));
+                    prev_last = last;
+                }
+                _ => {
+                    return Err(DecodeError::OutOfRange { what: "rate spans" });
+                }
+            }
+        }
+        let current = r.opt_var("rate current second")?;
+        let folded = Quantiles::decode(r)?;
+        let folded_zeros = r.var("rate folded zeros")?;
+        Ok(Rate {
+            seconds,
+            live,
+            spans,
+            current,
+            folded,
+            folded_zeros,
+        })
+    }
+}
+
 /// Adds an inclusive range of seconds to disjoint ascending ranges, joining what overlaps or
 /// touches.
 fn add_span(spans: &mut Vec<(u64, u64)>, (first, last): (u64, u64)) {
@@ -396,5 +479,29 @@ mod tests {
             add_span(&mut s, span);
         }
         assert_eq!(s, vec![(10, 25), (30, 31)]);
+    }
+
+    #[test]
+    fn travels_with_the_second_under_way_and_folded_seconds() {
+        use crate::codec::round_trip;
+        let events: Vec<(u64, u64)> = (0..(MAX_SECONDS as u64 * 2))
+            .filter(|s| s % 5 != 0)
+            .map(|s| (1_000 + s, s % 13 + 1))
+            .collect();
+        let r = feed(&events);
+        assert!(r.folded_zeros > 0 || !r.folded.is_empty());
+        let d = round_trip(&r);
+        assert_eq!(d.live(), r.live());
+        for rank in [0.5, 0.9, 0.95, 0.99, 1.0] {
+            assert_eq!(d.quantile(rank), r.quantile(rank));
+        }
+        let other = feed(&[(900, 4), (905, 1), (20_000, 7)]);
+        let (mut m, mut dm) = (r.clone(), d);
+        m.merge(&other);
+        dm.merge(&round_trip(&other));
+        for rank in [0.5, 0.99, 1.0] {
+            assert_eq!(dm.quantile(rank), m.quantile(rank));
+        }
+        assert_eq!(round_trip(&Rate::default()).quantile(0.5), None);
     }
 }

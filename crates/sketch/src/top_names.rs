@@ -14,6 +14,8 @@
 //!
 //! The hash has fixed seeds, so that sketches built by different workers of one agent merge.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes, put_u64, put_var};
+use crate::frequencies_wire;
 use crate::topn::{frequent_rows, keep_candidates};
 use ahash::RandomState;
 use datasketches::frequencies::FrequentItemsSketch;
@@ -268,6 +270,78 @@ impl TopNames {
     }
 }
 
+/// The sketch (the run under way applied) as the crate serializes it, made compact
+/// ([`crate::frequencies_wire`]), with each item's name in place of its hash: the reader hashes
+/// the names again (fixed seeds). A hash without a name (which the dictionary's rules should
+/// not leave) travels as itself, listed after the names. Names of hashes the sketch no longer
+/// holds are not sent: nothing renders them, and a merge takes names only for hashes its
+/// sketch holds.
+impl Encode for TopNames {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let image = self.sketch_now().serialize();
+        let Some(image) = frequencies_wire::put_image(out, &image) else {
+            return;
+        };
+        let mut nameless = Vec::new();
+        for (i, item) in image.items.chunks_exact(8).enumerate() {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(item);
+            let hash = u64::from_le_bytes(a);
+            match self.names.get(hash) {
+                Some(name) => put_bytes(out, name),
+                None => {
+                    put_bytes(out, &[]);
+                    nameless.push((i, hash));
+                }
+            }
+        }
+        put_var(out, nameless.len() as u64);
+        for (i, hash) in nameless {
+            put_var(out, i as u64);
+            put_u64(out, hash);
+        }
+    }
+}
+
+impl Decode for TopNames {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let what = "name sketch";
+        let mut t = TopNames::new();
+        let Some(header) = frequencies_wire::read_header(r, LG_MAX_MAP as u8)? else {
+            return Ok(t);
+        };
+        let n = header.counts.len();
+        let mut names: Vec<Option<&[u8]>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            names.push(Some(r.bytes(what)?));
+        }
+        let mut hashes: Vec<u64> = names
+            .iter()
+            .map(|name| name.map_or(FREE, |name| t.name_hash(name)))
+            .collect();
+        for _ in 0..r.count(9, what)? {
+            let i = r.var_at_most(n.saturating_sub(1) as u64, what)? as usize;
+            let slot = names.get_mut(i).ok_or(DecodeError::OutOfRange { what })?;
+            *slot = None;
+            // Name hashes are never 0 (the dictionary's free slot).
+            hashes[i] = match r.u64(what)? {
+                FREE => return Err(DecodeError::OutOfRange { what }),
+                hash => hash,
+            };
+        }
+        let items: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+        let image = frequencies_wire::rebuild(&header, &items, LG_MAX_MAP as u8);
+        t.sketch = FrequentItemsSketch::deserialize(&image)
+            .map_err(|_| DecodeError::OutOfRange { what })?;
+        for (name, hash) in names.iter().zip(&hashes) {
+            if let Some(name) = name {
+                t.names.insert(*hash, name);
+            }
+        }
+        Ok(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,5 +474,45 @@ mod tests {
         assert_eq!(d.len, 500);
         assert_eq!(d.get(2 * 0x9e37_79b9), Some(&b"name2"[..]));
         assert_eq!(d.get(0x9e37_79b9), None);
+    }
+
+    #[test]
+    fn travels_with_the_names_the_sketch_holds() {
+        use crate::codec::round_trip;
+        let mut t = TopNames::new();
+        for i in 0..100_000u32 {
+            t.update_ref(&format!("n{}.example", i % 30_000));
+            if i % 9 == 0 {
+                t.update_ref("heavy.example");
+            }
+        }
+        t.update_ref_by("heavy.example", 2);
+        assert!(t.maximum_error() > 0);
+        let d = round_trip(&t);
+        assert_eq!(d.top(100, 0), t.top(100, 0));
+        assert_eq!(d.maximum_error(), t.maximum_error());
+        assert!(d.dictionary_len() <= t.dictionary_len());
+        let (mut m, mut dm) = (TopNames::new(), TopNames::new());
+        m.update_ref("x");
+        dm.update_ref("x");
+        m.merge(&t);
+        dm.merge(&d);
+        assert_eq!(dm.top(200, 0), m.top(200, 0));
+    }
+
+    #[test]
+    fn a_hash_without_a_name_travels_as_itself() {
+        use crate::codec::round_trip;
+        let mut t = TopNames::new();
+        for name in ["a", "b", "b", "c", "c", "c"] {
+            t.update_ref(name);
+        }
+        let b = t.name_hash(b"b");
+        let slots = t.names.slots.len();
+        t.names.rebuild(slots, |h| h != b);
+        let d = round_trip(&t);
+        assert_eq!(d.top(5, 0), t.top(5, 0));
+        assert_eq!(d.sketch_now().estimate(&b), 2);
+        assert_eq!(d.names.get(b), None);
     }
 }

@@ -8,6 +8,7 @@
 //! Counts are exact, so the list is what [`crate::TopN`] reports while its sketch is exact
 //! (fewer than 6144 distinct values), and exact where that sketch would be approximate.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_counts, read_counts};
 use crate::topn::keep_candidates;
 
 /// Values per page: the low byte of a value indexes its page.
@@ -82,6 +83,26 @@ impl TopU16 {
     }
 }
 
+/// The non-zero counts by ascending value: the table is exact, so this is its whole state.
+impl Encode for TopU16 {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let pairs: Vec<(u64, u64)> = self.counts().map(|(v, c)| (u64::from(v), c)).collect();
+        put_counts(out, &pairs);
+    }
+}
+
+impl Decode for TopU16 {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut t = TopU16::new();
+        for (value, count) in read_counts(r, "u16 counts")? {
+            let value =
+                u16::try_from(value).map_err(|_| DecodeError::OutOfRange { what: "u16 counts" })?;
+            t.update_by(value, count);
+        }
+        Ok(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +144,20 @@ mod tests {
         t.update_by(28, 0);
         assert_eq!(t.pages.iter().flatten().count(), 2);
         assert_eq!(t.top(10, 0), vec![(1, 1), (28, 1), (u16::MAX, 1)]);
+    }
+
+    #[test]
+    fn travels_whole() {
+        use crate::codec::{Decode, Reader, round_trip};
+        let mut t = TopU16::new();
+        for i in 0..5000u32 {
+            t.update_by((i * 13) as u16, u64::from(i % 4));
+        }
+        t.update(u16::MAX);
+        assert_eq!(round_trip(&t).top(70_000, 0), t.top(70_000, 0));
+        assert_eq!(round_trip(&TopU16::new()).top(5, 0), vec![]);
+        // A value past u16 is refused.
+        let bytes = [1, 0x80, 0x80, 0x04, 1];
+        assert!(TopU16::decode(&mut Reader::new(&bytes)).is_err());
     }
 }

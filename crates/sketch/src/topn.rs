@@ -12,7 +12,11 @@
 //! comparison per update: the run's weight joins the item's pending count when another item
 //! comes, so `pending` holds the same items at the same times as without it.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_bytes};
+use crate::frequencies_wire;
 use ahash::RandomState;
+use datasketches::codec::{SketchBytes, SketchSlice};
+use datasketches::frequencies::FrequentItemValue;
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -24,7 +28,7 @@ const PENDING_CAP: usize = 512;
 
 #[derive(Clone, Debug)]
 pub struct TopN<T: Eq + Hash> {
-    sketch: FrequentItemsSketch<T>,
+    sketch: FrequentItemsSketch<Key<T>>,
     pending: HashMap<T, u64, RandomState>,
     /// The last item updated (it is in `pending`) and the weight added to it since.
     run: Option<(T, u64)>,
@@ -120,14 +124,14 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
         }
     }
 
-    fn flush_into(sketch: &mut FrequentItemsSketch<T>, items: impl Iterator<Item = (T, u64)>) {
+    fn flush_into(sketch: &mut FrequentItemsSketch<Key<T>>, items: impl Iterator<Item = (T, u64)>) {
         for (item, count) in items {
-            sketch.update_with_count(item, count);
+            sketch.update_with_count(Key(item), count);
         }
     }
 
     /// The sketch with everything buffered applied, without changing `self`.
-    fn flushed(&self) -> FrequentItemsSketch<T> {
+    fn flushed(&self) -> FrequentItemsSketch<Key<T>> {
         let mut sketch = self.sketch.clone();
         let run = |item: &T| match &self.run {
             Some((last, weight)) if last == item => *weight,
@@ -159,20 +163,82 @@ impl<T: Eq + Hash + Clone + Ord> TopN<T> {
     /// stable from run to run. `min_count` drops entries below a threshold (pktvisor's
     /// `topn_percentile_threshold` is applied by the caller through it).
     pub fn top(&self, n: usize, min_count: u64) -> Vec<(T, u64)> {
-        top_rows(&self.flushed(), n, min_count)
+        let mut rows: Vec<(T, u64)> = frequent_rows(&self.flushed(), min_count)
+            .into_iter()
+            .map(|(key, count)| (key.0, count))
+            .collect();
+        keep_candidates(&mut rows, n);
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rows.truncate(n);
+        rows
     }
 }
 
-pub(crate) fn top_rows<T: Eq + Hash + Clone + Ord>(
-    sketch: &FrequentItemsSketch<T>,
-    n: usize,
-    min_count: u64,
-) -> Vec<(T, u64)> {
-    let mut rows = frequent_rows(sketch, min_count);
-    keep_candidates(&mut rows, n);
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    rows.truncate(n);
-    rows
+/// An item as the frequent-items sketch holds it: a type of ours, so that the crate's own
+/// serialization (which needs its [`FrequentItemValue`] on the item type) applies to any item
+/// with an [`Encode`] form. Hashes and compares exactly as the item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key<T>(T);
+
+impl<T: Encode + Decode + Eq + Hash> FrequentItemValue for Key<T> {
+    fn serialize_size(item: &Self) -> usize {
+        let mut out = Vec::new();
+        item.0.encode(&mut out);
+        out.len()
+    }
+
+    fn serialize_value(&self, bytes: &mut SketchBytes) {
+        let mut out = Vec::new();
+        self.0.encode(&mut out);
+        bytes.write(&out);
+    }
+
+    fn deserialize_value(cursor: &mut SketchSlice<'_>) -> Result<Self, datasketches::error::Error> {
+        let mut r = Reader::new(cursor.remaining());
+        let before = r.remaining();
+        let item = T::decode(&mut r).map_err(|e| {
+            datasketches::error::Error::new(
+                datasketches::error::ErrorKind::InvalidData,
+                e.to_string(),
+            )
+        })?;
+        cursor.advance((before - r.remaining()) as u64);
+        Ok(Key(item))
+    }
+}
+
+/// The sketch with the buffered counts applied, as the crate serializes it (every item's
+/// count, the offset, the stream weight and the map's size), made compact
+/// ([`crate::frequencies_wire`]); the items as their [`Encode`] form. The buffer itself is not
+/// sent: rendering and merging read the flushed sketch either way.
+impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Encode for TopN<T> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let sketch = if self.pending.is_empty() {
+            std::borrow::Cow::Borrowed(&self.sketch)
+        } else {
+            std::borrow::Cow::Owned(self.flushed())
+        };
+        let image = sketch.serialize();
+        if let Some(image) = frequencies_wire::put_image(out, &image) {
+            put_bytes(out, image.items);
+        }
+    }
+}
+
+impl<T: Eq + Hash + Clone + Ord + Encode + Decode> Decode for TopN<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut t = TopN::new();
+        let Some(header) = frequencies_wire::read_header(r, LG_MAX_MAP as u8)? else {
+            return Ok(t);
+        };
+        let items = r.bytes("frequent items")?;
+        let image = frequencies_wire::rebuild(&header, items, LG_MAX_MAP as u8);
+        t.sketch =
+            FrequentItemsSketch::deserialize(&image).map_err(|_| DecodeError::OutOfRange {
+                what: "frequent items",
+            })?;
+        Ok(t)
+    }
 }
 
 /// The sketch's items with an estimate of at least `min_count` (and 1), in no order.
@@ -291,5 +357,57 @@ mod tests {
         let total: u64 = c.top(5000, 0).iter().map(|(_, n)| n).sum();
         assert_eq!(total, 3 * PENDING_CAP as u64 * 4);
         assert_eq!(c.maximum_error(), 0);
+    }
+
+    #[test]
+    fn travels_buffered_exact_and_purged() {
+        use crate::codec::round_trip;
+        let mut t: TopN<u32> = TopN::new();
+        for i in 0..300u32 {
+            t.update(i % 17);
+        }
+        // Counts still buffered (and a run under way) travel flushed.
+        let d = round_trip(&t);
+        assert_eq!(d.top(100, 0), t.top(100, 0));
+        let mut big: TopN<u128> = TopN::new();
+        for i in 0..100_000u128 {
+            big.update(i % 20_000);
+            if i % 7 == 0 {
+                big.update(u128::MAX);
+            }
+        }
+        assert!(big.maximum_error() > 0);
+        let dbig = round_trip(&big);
+        assert_eq!(dbig.maximum_error(), big.maximum_error());
+        assert_eq!(dbig.top(50, 0), big.top(50, 0));
+        let mut names: TopN<String> = TopN::new();
+        names.update_ref("a.example");
+        names.update_ref_by("b.example", 3);
+        assert_eq!(round_trip(&names).top(5, 0), names.top(5, 0));
+    }
+
+    #[test]
+    fn maps_larger_than_ours_are_refused() {
+        let mut t: TopN<u32> = TopN::new();
+        t.update(5);
+        let mut bytes = Vec::new();
+        t.encode(&mut bytes);
+        // Stream weight 1 (one byte), then lg_cur_map_size: past our maximum.
+        assert_eq!(bytes[0], 1);
+        bytes[1] = LG_MAX_MAP as u8 + 1;
+        assert_eq!(
+            TopN::<u32>::decode(&mut Reader::new(&bytes)).err(),
+            Some(DecodeError::OutOfRange {
+                what: "frequent items"
+            })
+        );
+        // Counts adding up to more than the stream weight: the crate's own check.
+        let mut t: TopN<u32> = TopN::new();
+        t.update(5);
+        t.update(6);
+        let mut bytes = Vec::new();
+        t.encode(&mut bytes);
+        bytes[0] = 1;
+        assert!(TopN::<u32>::decode(&mut Reader::new(&bytes)).is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! ([`v3`]). Nothing here names a handler, and nothing links libpcap: the hub merges agents'
 //! summaries with the same code.
 
+mod encoding;
 mod period;
 mod snapshot;
 mod stats;

@@ -10,6 +10,9 @@ use std::sync::Arc;
 pub struct ModuleSnapshot {
     /// The module's key in the output (pktvisor's instance name `POLICY-TAP-MODULE` live).
     pub key: String,
+    /// The handler's policy type name ([`pv_handlers::Handler::type_name`]): what decodes the
+    /// buckets of an encoded snapshot.
+    pub type_name: &'static str,
     pub buckets: Vec<TimeBucket<Box<dyn ModuleBucket>>>,
     /// The handler's own health counters ([`pv_handlers::Handler::health`]), summed.
     pub health: Vec<(&'static str, u64)>,

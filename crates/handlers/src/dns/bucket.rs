@@ -4,6 +4,8 @@ use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
 use crate::geo::{GeoLoc, Hashed};
 use crate::json;
+use crate::module::WireBucket;
+use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames, TopU16};
 use pv_wire::L3;
 use serde_json::{Map, Value, json};
@@ -105,9 +107,72 @@ pub struct DnsBucket {
     rate_events: Rate,
 }
 
+impl DnsCounters {
+    /// Every counter, in the binary form's order.
+    fn fields(&mut self) -> [&mut u64; 22] {
+        [
+            &mut self.events,
+            &mut self.deep_samples,
+            &mut self.total,
+            &mut self.filtered,
+            &mut self.malformed,
+            &mut self.queries,
+            &mut self.replies,
+            &mut self.udp,
+            &mut self.tcp,
+            &mut self.ipv4,
+            &mut self.ipv6,
+            &mut self.noerror,
+            &mut self.nxdomain,
+            &mut self.srvfail,
+            &mut self.refused,
+            &mut self.nodata,
+            &mut self.query_ecs,
+            &mut self.xact_total,
+            &mut self.xact_in,
+            &mut self.xact_out,
+            &mut self.xact_timed_out,
+            &mut self.xact_evicted,
+        ]
+    }
+}
+
 impl DnsBucket {
     pub fn counters(&self) -> &DnsCounters {
         &self.c
+    }
+
+    /// The name lists, in the binary form's order.
+    fn names_mut(&mut self) -> [&mut TopNames; 11] {
+        [
+            &mut self.top_qname2,
+            &mut self.top_qname3,
+            &mut self.top_nxdomain,
+            &mut self.top_refused,
+            &mut self.top_srvfail,
+            &mut self.top_nodata,
+            &mut self.top_noerror,
+            &mut self.top_qname_by_resp_bytes,
+            &mut self.top_query_ecs,
+            &mut self.slow_in,
+            &mut self.slow_out,
+        ]
+    }
+
+    fn names(&self) -> [&TopNames; 11] {
+        [
+            &self.top_qname2,
+            &self.top_qname3,
+            &self.top_nxdomain,
+            &self.top_refused,
+            &self.top_srvfail,
+            &self.top_nodata,
+            &self.top_noerror,
+            &self.top_qname_by_resp_bytes,
+            &self.top_query_ecs,
+            &self.slow_in,
+            &self.slow_out,
+        ]
     }
 
     fn tick(&mut self, ts_ns: u64) {
@@ -437,6 +502,62 @@ impl DnsBucket {
 
 fn names(top: &TopNames, config: &DnsConfig) -> Value {
     json::top_list(config.top(top.top(config.topn_count, 0)), String::clone)
+}
+
+/// Every field: counters, sketches, the packet-time clock (a live bucket goes on ticking
+/// after a merge) and the rates. Open transactions are not in a bucket (the handler keeps
+/// them), so nothing of them travels.
+impl Encode for DnsBucket {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut c = self.c;
+        for v in c.fields() {
+            put_var(out, *v);
+        }
+        self.qname_card.encode(out);
+        for t in self.names() {
+            t.encode(out);
+        }
+        self.top_udp_ports.encode(out);
+        self.top_qtype.encode(out);
+        self.top_rcode.encode(out);
+        self.top_geo_loc_ecs.encode(out);
+        self.top_asn_ecs.encode(out);
+        self.xact_in_us.encode(out);
+        self.xact_out_us.encode(out);
+        self.xact_ratio.encode(out);
+        self.clock.encode(out);
+        self.rate_total.encode(out);
+        self.rate_events.encode(out);
+    }
+}
+
+impl Decode for DnsBucket {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut b = DnsBucket::default();
+        for v in b.c.fields() {
+            *v = r.var("dns counter")?;
+        }
+        b.qname_card = Cardinality::decode(r)?;
+        for t in b.names_mut() {
+            *t = TopNames::decode(r)?;
+        }
+        b.top_udp_ports = TopU16::decode(r)?;
+        b.top_qtype = TopU16::decode(r)?;
+        b.top_rcode = TopU16::decode(r)?;
+        b.top_geo_loc_ecs = TopN::decode(r)?;
+        b.top_asn_ecs = TopN::decode(r)?;
+        b.xact_in_us = Quantiles::decode(r)?;
+        b.xact_out_us = Quantiles::decode(r)?;
+        b.xact_ratio = Quantiles::decode(r)?;
+        b.clock = SecondClock::decode(r)?;
+        b.rate_total = Rate::decode(r)?;
+        b.rate_events = Rate::decode(r)?;
+        Ok(b)
+    }
+}
+
+impl WireBucket for DnsBucket {
+    const TYPE_NAME: &'static str = super::settings::SCHEMA.type_name;
 }
 
 impl Bucket for DnsBucket {

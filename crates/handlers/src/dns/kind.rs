@@ -4,7 +4,9 @@
 use super::{DnsBucket, DnsConfig, DnsHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
 use crate::metric::Metric;
-use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, downcast, erase};
+use crate::module::{
+    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
+};
 use pv_policy::{ConfigError, Module};
 use pv_sketch::window::TimeBucket;
 use serde_json::Value;
@@ -13,7 +15,24 @@ use std::sync::Arc;
 pub const KIND: HandlerKind = HandlerKind {
     schema: settings::SCHEMA,
     build,
+    decode: decoder::<DnsBucket>,
+    health: &HEALTH,
 };
+
+/// The health counters' names ([`Handler::health`]), in its order.
+const HEALTH: [&str; 11] = [
+    "streams_opened",
+    "streams_closed",
+    "streams_evicted",
+    "streams_timed_out",
+    "messages",
+    "bytes_dropped",
+    "gaps",
+    "retransmissions",
+    "out_of_order",
+    "oversize",
+    "not_dns",
+];
 
 fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, ConfigError> {
     let mut cfg = settings::dns_config(module)?;
@@ -48,6 +67,10 @@ impl Handler for DnsHandler {
         erase(DnsHandler::buckets(self).take(newest).cloned())
     }
 
+    fn type_name(&self) -> &'static str {
+        KIND.type_name()
+    }
+
     fn render(&self) -> Arc<dyn Render> {
         Arc::new(self.config().clone())
     }
@@ -55,19 +78,22 @@ impl Handler for DnsHandler {
     /// DNS-over-TCP reassembly is bounded: what it evicted or gave up on.
     fn health(&self) -> Vec<(&'static str, u64)> {
         let r = self.reassembly_stats();
-        vec![
-            ("streams_opened", r.streams_opened),
-            ("streams_closed", r.streams_closed),
-            ("streams_evicted", r.streams_evicted),
-            ("streams_timed_out", r.streams_timed_out),
-            ("messages", r.messages),
-            ("bytes_dropped", r.bytes_dropped),
-            ("gaps", r.gaps),
-            ("retransmissions", r.retransmissions),
-            ("out_of_order", r.out_of_order),
-            ("oversize", r.oversize),
-            ("not_dns", r.not_dns),
-        ]
+        HEALTH
+            .into_iter()
+            .zip([
+                r.streams_opened,
+                r.streams_closed,
+                r.streams_evicted,
+                r.streams_timed_out,
+                r.messages,
+                r.bytes_dropped,
+                r.gaps,
+                r.retransmissions,
+                r.out_of_order,
+                r.oversize,
+                r.not_dns,
+            ])
+            .collect()
     }
 }
 

@@ -4,6 +4,8 @@ use super::NetConfig;
 use crate::event::{Direction, PacketEvent};
 use crate::geo::{GeoCache, GeoLoc, Hashed};
 use crate::json;
+use crate::module::WireBucket;
+use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
 use pv_wire::{L3, L4};
 use serde_json::{Map, Value, json};
@@ -26,6 +28,27 @@ pub struct NetCounters {
     pub out: u64,
     pub unknown_dir: u64,
     pub tcp_syn: u64,
+}
+
+impl NetCounters {
+    /// Every counter, in the binary form's order.
+    fn fields(&mut self) -> [&mut u64; 13] {
+        [
+            &mut self.events,
+            &mut self.deep_samples,
+            &mut self.total,
+            &mut self.filtered,
+            &mut self.udp,
+            &mut self.tcp,
+            &mut self.other_l4,
+            &mut self.ipv4,
+            &mut self.ipv6,
+            &mut self.in_,
+            &mut self.out,
+            &mut self.unknown_dir,
+            &mut self.tcp_syn,
+        ]
+    }
 }
 
 /// The seven per-second rates, named as in pktvisor's `rates` object.
@@ -305,6 +328,53 @@ impl Bucket for NetBucket {
             r.join_spans();
         }
     }
+}
+
+/// Every field: counters, sketches, the packet-time clock (a bucket that is still live goes
+/// on ticking after a merge) and the rates.
+impl Encode for NetBucket {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut c = self.counters;
+        for v in c.fields() {
+            put_var(out, *v);
+        }
+        self.src_ips_in.encode(out);
+        self.dst_ips_out.encode(out);
+        self.top_ipv4.encode(out);
+        self.top_ipv6.encode(out);
+        self.top_geo_loc.encode(out);
+        self.top_asn.encode(out);
+        self.payload_size.encode(out);
+        self.clock.encode(out);
+        for (_, r) in self.rates.named() {
+            r.encode(out);
+        }
+    }
+}
+
+impl Decode for NetBucket {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut b = NetBucket::default();
+        for v in b.counters.fields() {
+            *v = r.var("net counter")?;
+        }
+        b.src_ips_in = Cardinality::decode(r)?;
+        b.dst_ips_out = Cardinality::decode(r)?;
+        b.top_ipv4 = TopN::decode(r)?;
+        b.top_ipv6 = TopN::decode(r)?;
+        b.top_geo_loc = TopN::decode(r)?;
+        b.top_asn = TopN::decode(r)?;
+        b.payload_size = Quantiles::decode(r)?;
+        b.clock = SecondClock::decode(r)?;
+        for rate in b.rates.each() {
+            *rate = Rate::decode(r)?;
+        }
+        Ok(b)
+    }
+}
+
+impl WireBucket for NetBucket {
+    const TYPE_NAME: &'static str = super::settings::SCHEMA.type_name;
 }
 
 /// The remote end of a packet with a known direction: the source of inbound packets, the

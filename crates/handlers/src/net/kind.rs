@@ -4,7 +4,9 @@
 use super::{NetBucket, NetConfig, NetHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
 use crate::metric::Metric;
-use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, downcast, erase};
+use crate::module::{
+    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
+};
 use pv_policy::{ConfigError, Module};
 use pv_sketch::window::TimeBucket;
 use serde_json::Value;
@@ -13,6 +15,8 @@ use std::sync::Arc;
 pub const KIND: HandlerKind = HandlerKind {
     schema: settings::SCHEMA,
     build,
+    decode: decoder::<NetBucket>,
+    health: &[],
 };
 
 fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, ConfigError> {
@@ -37,6 +41,10 @@ impl Handler for NetHandler {
 
     fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
         erase(self.window().buckets().take(newest).cloned())
+    }
+
+    fn type_name(&self) -> &'static str {
+        KIND.type_name()
     }
 
     fn render(&self) -> Arc<dyn Render> {

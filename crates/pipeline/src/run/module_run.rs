@@ -65,6 +65,7 @@ impl ModuleRun {
     pub(crate) fn snapshot(&self, newest: usize) -> ModuleSnapshot {
         ModuleSnapshot {
             key: self.key.clone(),
+            type_name: self.handler.type_name(),
             buckets: self.handler.buckets(newest),
             health: self.handler.health(),
             whole_stream: self.periods <= 1,
