@@ -1,13 +1,13 @@
 //! Arbitrary bytes as a capture file, through the whole summary path: the reader (pcap, pcapng,
-//! gzip detection), the decoders, the net handler and the JSON. Damage must come back as an
-//! error value; any panic is a bug.
+//! gzip detection), the decoders, the handlers, the JSON, and the summary's binary form (it
+//! must decode to the same JSON). Damage must come back as an error value; any panic is a bug.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pv_capture::FileReader;
-use pv_handlers::HostSpec;
-use pv_pipeline::{SummarizeOptions, Summarizer};
+use pv_handlers::{Boundaries, HostSpec, WindowSpec};
+use pv_pipeline::{PolicyRun, PolicySnapshot, SummarizeOptions};
 use std::io::Cursor;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,20 +16,30 @@ fuzz_target!(|data: &[u8]| {
     };
     let opts = SummarizeOptions {
         host_spec: HostSpec::parse("0.0.0.0/1,::/1").expect("a valid host spec"),
-        period: Some(60),
+        window: WindowSpec {
+            period: Some(60),
+            keep: 5,
+            boundaries: Boundaries::FromStream,
+        },
         ..SummarizeOptions::default()
     };
-    let mut summarizer = Summarizer::new(&opts).expect("no BPF to compile");
+    let mut run = PolicyRun::command_line(&opts).expect("no BPF to compile");
     loop {
         match reader.next_packet() {
-            Ok(Some(p)) => summarizer.packet(&p).expect("no BPF, so no BPF error"),
+            Ok(Some(p)) => run.packet(&p).expect("no BPF, so no BPF error"),
             Ok(None) => break,
             Err(e) => {
-                summarizer.damaged(e.to_string());
+                run.damaged(e.to_string());
                 break;
             }
         }
     }
-    let json = summarizer.finish().to_json();
+    run.end_of_input();
+    let (snapshot, renderer) = (run.snapshot(), run.renderer());
+    let json = snapshot.v3_merged_json(&renderer, 5);
     assert!(json.is_object());
+    let mut bytes = Vec::new();
+    snapshot.encode(&mut bytes);
+    let back = PolicySnapshot::decode(&bytes).expect("our own encoding decodes");
+    assert_eq!(back.v3_merged_json(&renderer, 5), json);
 });
