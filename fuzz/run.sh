@@ -40,6 +40,12 @@ for source in fuzz_targets/*.rs; do
         find ../testdata/fixtures -name '*.pcap' -size -100k -exec cp {} seeds/capture_files/ \;
         seeds=(seeds/capture_files)
     fi
+    if [ "$target" = snapshot_decode ]; then
+        # Seeds: the binary form of real summaries (the main workspace's test writes them).
+        (cd .. && PV_FUZZ_SEEDS="$here/seeds/snapshot_decode" cargo test --release --locked \
+            -p pv-pipeline --test wire -- --ignored --exact fuzz_seeds >/dev/null)
+        seeds=(seeds/snapshot_decode)
+    fi
     if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1; then
         echo "!! $target crashed; see fuzz/artifacts/$target/" >&2

@@ -276,3 +276,24 @@ fn cut_or_damaged_bytes_are_refused_without_panic() {
         Err(pv_sketch::codec::DecodeError::BadTag { .. })
     ));
 }
+
+/// Seeds for the `snapshot_decode` fuzz target: the binary form of a few fixtures' summaries
+/// (a fuzzer starting from nothing never finds the frame's magic and type names). fuzz/run.sh
+/// runs this with `PV_FUZZ_SEEDS=DIR` before fuzzing that target.
+#[test]
+#[ignore = "writes fuzz seeds when fuzz/run.sh asks (PV_FUZZ_SEEDS=DIR)"]
+fn fuzz_seeds() {
+    let dir = PathBuf::from(std::env::var("PV_FUZZ_SEEDS").expect("PV_FUZZ_SEEDS=DIR"));
+    std::fs::create_dir_all(&dir).expect("seed directory");
+    let mut written = 0;
+    for name in ["dns_ipv4_udp.pcap", "dns_ipv6_tcp.pcap", "ecs.pcap"] {
+        let (snapshots, _) = summarize(&fixture(name), 1);
+        for s in snapshots {
+            let mut bytes = Vec::new();
+            s.encode(&mut bytes);
+            std::fs::write(dir.join(format!("{name}.bin")), &bytes).expect("seed");
+            written += 1;
+        }
+    }
+    assert_eq!(written, 3);
+}
