@@ -129,6 +129,7 @@ pub use model::{
 pub use value::{Config, ConfigError, Entry, Value};
 
 use load::Loader;
+pub use load::is_module_name;
 use yaml::Node;
 
 /// Reads and validates a policy file. Messages are prefixed with the path as given.

@@ -148,6 +148,8 @@ impl<'c> Loader<'c> {
             if self.state.tap(name).is_some() {
                 return Err(self.err(key.line, format!("module name '{name}' already exists")));
             }
+            // The Tap constructor (an AbstractModule) checks its name.
+            check_module_name(name).map_err(|m| self.err(key.line, m))?;
             self.state.taps.push(Tap {
                 name: name.to_string(),
                 input_type: input_type.to_string(),
@@ -385,6 +387,16 @@ impl<'c> Loader<'c> {
                 }
             }
             instantiated = Some(raw_modules);
+        }
+
+        // The Policy constructor, then each handler's (AbstractModule), check their names:
+        // the policy's, and every `POLICY-TAP-MODULE` instance name.
+        check_module_name(&name).map_err(|m| self.err(key.line, m))?;
+        for tap_name in &taps {
+            for (raw, _) in instantiated.iter().flatten() {
+                check_module_name(&format!("{name}-{tap_name}-{}", raw.name))
+                    .map_err(|m| self.err(raw.line, m))?;
+            }
         }
 
         // Policy::start: each handler's start() validates its configs and groups
@@ -817,4 +829,25 @@ fn module_items(modules: &Node) -> Vec<ModuleItem<'_>> {
 fn display_node(node: &Node) -> String {
     node.as_string()
         .unwrap_or_else(|| "<collection>".to_string())
+}
+
+/// pktvisor's rule for every module's name (policies, taps, handler instances):
+/// `AbstractModule::MODULE_ID_REGEX`, `[a-zA-Z_][a-zA-Z0-9_-]*` matched whole (src/AbstractModule.h).
+/// The REST paths match names with the same pattern, so a name outside it could never be read
+/// or deleted again.
+pub fn is_module_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `invalid module name: NAME`, pktvisor's message, for a name [`is_module_name`] refuses.
+fn check_module_name(name: &str) -> Result<(), String> {
+    if is_module_name(name) {
+        Ok(())
+    } else {
+        Err(format!("invalid module name: {name}"))
+    }
 }

@@ -208,6 +208,49 @@ fn duplicate_policy_name() {
     assert_eq!(line, Some(16));
 }
 
+/// pktvisor's `AbstractModule::MODULE_ID_REGEX` (`[a-zA-Z_][a-zA-Z0-9_-]*`, src/AbstractModule.h)
+/// names every policy, tap and handler instance; the REST routes match the same pattern, so a
+/// name outside it could be started but never read or deleted.
+#[test]
+fn module_names_follow_pktvisors_pattern() {
+    let base =
+        with_handlers("      handlers:\n        modules:\n          net:\n            type: net\n");
+    for bad in [
+        "a/b",
+        "../../etc/x",
+        "sp ace",
+        "%2e",
+        "9lives",
+        "-x",
+        "x.y",
+        "é",
+    ] {
+        let policy = base.replace("default_view:", &format!("\"{bad}\":"));
+        assert_eq!(msg(&policy), format!("invalid module name: {bad}"), "{bad}");
+        let tap = base
+            .replace("    anycast:", &format!("    \"{bad}\":"))
+            .replace("tap: anycast", &format!("tap: \"{bad}\""));
+        assert_eq!(
+            msg(&tap),
+            format!("invalid module name: {bad}"),
+            "tap {bad}"
+        );
+    }
+    // A handler key makes the instance name POLICY-TAP-KEY, which must match too.
+    let module = base.replace("          net:", "          net.v1:");
+    assert_eq!(
+        err(&module),
+        (
+            Some(16),
+            "invalid module name: default_view-anycast-net.v1".into()
+        )
+    );
+    for good in ["_x", "a-b_9", "Default"] {
+        ok(&base.replace("default_view:", &format!("{good}:")));
+        assert!(pv_policy::is_module_name(good));
+    }
+}
+
 // ---- input ----
 
 fn policy_with_input(input: &str) -> String {

@@ -222,6 +222,20 @@ mod tests {
                 &VALID.replace("tap: default", "tap: nope"),
                 "tap 'nope' does not exist",
             ),
+            // Names outside pktvisor's module pattern could be started but never read or
+            // deleted (the routes match the pattern): refused, 422.
+            (
+                &VALID.replace("    mine:", "    \"a/b\":"),
+                "invalid module name: a/b",
+            ),
+            (
+                &VALID.replace("    mine:", "    \"../../etc/x\":"),
+                "invalid module name: ../../etc/x",
+            ),
+            (
+                &VALID.replace("    mine:", "    \"sp ace\":"),
+                "invalid module name: sp ace",
+            ),
         ];
         for (body, message) in cases {
             let (status, got) = refused(validate(&registry(), Some("application/x-yaml"), body));
