@@ -38,6 +38,14 @@ pub(crate) fn check_window(periods: usize, held: usize, n: usize) -> Result<(), 
         )));
     }
     if n > held {
+        // pktvisor's message names the windows that exist, `[2, held]`; with one bucket held
+        // there is none, and `[2, 1]` would read as nonsense.
+        if held < 2 {
+            return Err(PeriodError(format!(
+                "requested metrics period has not yet accumulated: {held} bucket(s) held, a \
+                 window merges at least 2"
+            )));
+        }
         return Err(not_accumulated(2, held));
     }
     Ok(())
@@ -64,4 +72,30 @@ pub(crate) fn schema_object<B>(bucket: Option<&TimeBucket<B>>, body: Value) -> V
         out.extend(m);
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pktvisors_messages_and_a_young_window() {
+        assert_eq!(
+            check_bucket(5, 2, 5).unwrap_err().0,
+            "invalid metrics period, specify [0, 4]"
+        );
+        assert_eq!(
+            check_bucket(5, 2, 3).unwrap_err().0,
+            "requested metrics period has not yet accumulated, current range is [0, 1]"
+        );
+        assert_eq!(
+            check_window(5, 3, 4).unwrap_err().0,
+            "requested metrics period has not yet accumulated, current range is [2, 3]"
+        );
+        assert_eq!(
+            check_window(5, 1, 5).unwrap_err().0,
+            "requested metrics period has not yet accumulated: 1 bucket(s) held, a window merges at least 2"
+        );
+        assert!(check_window(5, 5, 5).is_ok());
+    }
 }

@@ -218,11 +218,12 @@ async fn with_command_line(
 }
 
 pub(crate) fn period(raw: &str) -> Option<usize> {
-    // pktvisor routes only match digits: anything else is not found.
+    // pktvisor routes only match digits: anything else is not found. Digits too many for a
+    // number are a period out of range like any other (425 with the valid range), not 404.
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    raw.parse().ok()
+    Some(raw.parse().unwrap_or(usize::MAX))
 }
 
 async fn app(State(state): State<Arc<ApiState>>) -> Response {
@@ -386,4 +387,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
         // pktvisor (cpp-httplib) answers a method it has no handler for as not found.
         .method_not_allowed_fallback(not_found)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::period;
+
+    /// One rule for periods out of range: digits past any number are out of range (425 with
+    /// the valid range), as a large number is, not a missing route (404).
+    #[test]
+    fn periods_are_digits_and_huge_ones_are_out_of_range() {
+        assert_eq!(period("0"), Some(0));
+        assert_eq!(period("18446744073709551615"), Some(usize::MAX));
+        assert_eq!(period("99999999999999999999"), Some(usize::MAX));
+        assert_eq!(period(""), None);
+        assert_eq!(period("-1"), None);
+        assert_eq!(period("1e3"), None);
+    }
 }
