@@ -4,8 +4,9 @@
 use crate::progress::FileProgress;
 use crate::record_args::RecordArgs;
 use crate::stop_signal;
-use pv_capture::{FileFormat, FileReader};
+use pv_capture::FileFormat;
 use pv_record::{MAX_SNAPLEN, RecordStats, Recorder};
+use pv_wire::LinkType;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -30,7 +31,10 @@ pub struct RecordCmd {
 /// Records the whole file; damage in the input ends it with a warning, like a summary does.
 /// SIGINT/SIGTERM end it early with the current file completed.
 pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
-    let mut reader = FileReader::open(&cmd.input).map_err(|e| e.to_string())?;
+    // As the summary: a classic pcap of a link type we cannot decode is refused up front (its
+    // files would be pcap files nothing reads); pcapng packets of such interfaces are skipped
+    // and counted.
+    let mut reader = pv_pipeline::open_capture(&cmd.input).map_err(|e| e.to_string())?;
     // pcapng timestamps may be finer than microseconds; pcap says which it has.
     let nanosecond = match reader.format() {
         FileFormat::Pcap => reader.pcap_header().is_some_and(|h| h.nanosecond),
@@ -48,8 +52,10 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
     stop_signal::install();
     let mut progress = FileProgress::new();
     let mut since_progress = 0u32;
+    let mut unsupported = 0u64;
     while !stop_signal::requested() {
         match reader.next_packet() {
+            Ok(Some(p)) if LinkType::from_linktype(p.linktype).is_none() => unsupported += 1,
             Ok(Some(p)) => {
                 recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
             }
@@ -68,6 +74,11 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
         }
     }
     progress.finish();
+    if unsupported > 0 {
+        eprintln!(
+            "{program}: warning: {unsupported} packets of link types we cannot decode were not recorded"
+        );
+    }
     if stop_signal::requested() {
         eprintln!("{program}: stopped by a signal; the current file is complete");
     }
@@ -90,4 +101,23 @@ pub fn summary_line(s: &RecordStats) -> String {
         s.files_recovered,
         s.bytes_on_disk
     )
+}
+
+/// Why a recording is incomplete (packets lost to write errors, or a failed rename or
+/// deletion), None when everything offered was handled.
+pub fn incomplete(s: &RecordStats) -> Option<String> {
+    if s.packets_paused == 0 && s.write_errors == 0 {
+        return None;
+    }
+    let first = s
+        .first_error
+        .as_deref()
+        .unwrap_or("a rename or deletion failed");
+    Some(format!(
+        "recorded {} of the {} packets to keep; {} not written, {} write error(s), the first: {first}",
+        s.packets_output,
+        s.packets_output + s.packets_paused,
+        s.packets_paused,
+        s.write_errors
+    ))
 }

@@ -63,6 +63,19 @@ fn unknown_link_type() {
     std::fs::write(&f, bytes).unwrap();
     let o = run("pktvisor", &["summarize", f.to_str().unwrap()]);
     assert_one_line_error(&o, &["usb.pcap", "unsupported link type 147"]);
+    // `record` refuses it the same way (it wrote pcap files of link type 147 before).
+    let out = dir.join("rec");
+    let o = run(
+        "pktvisor",
+        &[
+            "record",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_one_line_error(&o, &["usb.pcap", "unsupported link type 147"]);
+    assert!(!out.exists() || files_below(&out).is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

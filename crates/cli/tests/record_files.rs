@@ -426,9 +426,18 @@ fn a_full_disk_pauses_recording_and_keeps_whole_packets() {
         .output()
         .unwrap();
     sh(&format!("umount {}", mnt.display()));
-    assert!(out.status.success(), "{log}");
+    // The file command could not record everything: it fails, after its summary line, with
+    // how much it wrote and the first error.
+    assert!(!out.status.success(), "{log}");
     assert!(
         log.contains("error: recording paused") && log.contains("No space left on device"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("pktvisor: error: recorded ")
+                && l.contains("not written")
+                && l.ends_with("No space left on device (os error 28)")),
         "{log}"
     );
     let text = String::from_utf8_lossy(&verdict.stdout);
@@ -440,5 +449,43 @@ fn a_full_disk_pauses_recording_and_keeps_whole_packets() {
     );
     assert!(v["output_packets"].as_u64().unwrap() > 1000);
     assert!(summary_number(&out, "out") < summary_number(&out, "packets in"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Into a directory it may not write, `pktvisor record` used to exit 0 having written nothing.
+#[test]
+fn a_directory_it_cannot_write_fails_the_command() {
+    if !is_root() {
+        assert!(!in_ci(), "CI runs as root: the read-only test must run");
+        eprintln!("SKIP: the read-only test needs root (a read-only tmpfs)");
+        return;
+    }
+    let dir = temp_dir("recro");
+    let mnt = dir.join("ro");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // Root writes through permission bits; a read-only mount stops it.
+    sh(&format!(
+        "mount -t tmpfs -o ro,size=64k tmpfs {}",
+        mnt.display()
+    ));
+    let input = fixture("dns_udp_mixed_rcode.pcap");
+    let out = run(
+        "pktvisor",
+        &[
+            "record",
+            input.to_str().unwrap(),
+            "--out",
+            mnt.to_str().unwrap(),
+        ],
+    );
+    let files = files_below(&mnt);
+    sh(&format!("umount {}", mnt.display()));
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "exit 0 on a read-only directory: {log}"
+    );
+    assert!(files.is_empty(), "{files:?}");
+    assert!(log.contains("Read-only file system"), "{log}");
     std::fs::remove_dir_all(dir).unwrap();
 }

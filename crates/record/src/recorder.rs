@@ -316,9 +316,12 @@ impl Recorder {
     /// Stops writing until [`RETRY_AFTER_NS`] of packet time has passed; logged once per pause.
     fn pause(&mut self, error: &io::Error) {
         self.stats.write_errors += 1;
+        if self.stats.first_error.is_none() {
+            self.stats.first_error = Some(error.to_string());
+        }
         if !self.stats.paused {
             (self.log)(&format!(
-                "error: recording paused (the summaries go on): {error}; retrying in {} s of packet time",
+                "error: recording paused: {error}; retrying in {} s of packet time",
                 RETRY_AFTER_NS / NS_PER_SEC
             ));
         }

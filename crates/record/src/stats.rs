@@ -80,6 +80,8 @@ pub struct RecordStats {
     pub write_errors: u64,
     /// True while recording is paused after a write error.
     pub paused: bool,
+    /// The first write error that paused recording (what a file command reports on exit).
+    pub first_error: Option<String>,
 }
 
 /// One of the recorder's metrics: its name, Prometheus type, help text and value.

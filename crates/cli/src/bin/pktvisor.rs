@@ -113,10 +113,21 @@ fn run_config(cmd: &SummarizeCmd, config: &std::path::Path) -> ExitCode {
 
 fn run_record(cmd: &pktvisor_cli::record::RecordCmd) -> ExitCode {
     match pktvisor_cli::record::run("pktvisor", cmd) {
-        Ok(stats) => output::print(
-            "pktvisor",
-            &format!("{}\n", pktvisor_cli::record::summary_line(&stats)),
-        ),
+        Ok(stats) => {
+            let printed = output::print(
+                "pktvisor",
+                &format!("{}\n", pktvisor_cli::record::summary_line(&stats)),
+            );
+            // A file command that could not record everything it was asked to fails, saying
+            // how much it wrote and why (the live agent pauses and resumes instead).
+            match pktvisor_cli::record::incomplete(&stats) {
+                Some(why) => {
+                    eprintln!("pktvisor: error: {why}");
+                    ExitCode::FAILURE
+                }
+                None => printed,
+            }
+        }
         Err(e) => {
             eprintln!("pktvisor: error: {e}");
             ExitCode::FAILURE
