@@ -41,6 +41,10 @@ pub struct RecordConfig {
 }
 
 /// Receives the recorder's log lines (rotations, deletions, recoveries, errors).
+/// The latest packet time taken as real: 2200-01-01T00:00:00Z (pcap's 32-bit seconds end in
+/// 2106; pcapng's 64-bit units can say anything).
+pub const MAX_PLAUSIBLE_NS: u64 = 7_258_118_400 * NS_PER_SEC;
+
 pub type Log = Box<dyn FnMut(&str) + Send>;
 
 struct OpenFile {
@@ -121,6 +125,16 @@ impl Recorder {
     pub fn record(&mut self, linktype: u32, ts_ns: u64, orig_len: u32, data: &[u8]) -> bool {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(orig_len);
+        // A timestamp past any real capture (a pcapng interface with `if_tsresol` 0 saturates
+        // them all at u64::MAX) would end an interval on every packet and name files after year
+        // 500 000: such a packet is counted and filed at the newest plausible time instead, so
+        // file creation stays bounded by the real clock.
+        let ts_ns = if ts_ns > MAX_PLAUSIBLE_NS {
+            self.stats.implausible_timestamps += 1;
+            self.newest_ns
+        } else {
+            ts_ns
+        };
         self.newest_ns = self.newest_ns.max(ts_ns);
         // Link types the decoder does not know carry no flow: their frames are all kept.
         let (key, flags) = match LinkType::from_linktype(linktype) {

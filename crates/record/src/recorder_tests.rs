@@ -279,3 +279,23 @@ fn a_change_of_link_type_starts_a_new_file_with_that_link_type() {
     assert_eq!(records(&found[1]).len(), 2);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A pcapng interface with `if_tsresol` 0 saturates every timestamp at u64::MAX: each packet
+/// used to end its interval and open a file of its own (16 147 files from a 1.5 MB capture).
+#[test]
+fn implausible_timestamps_are_counted_and_cannot_multiply_files() {
+    let dir = lab("implausible");
+    let mut r = Recorder::new(config(&dir), Box::new(|_| {})).unwrap();
+    assert!(r.record(1, T0, 100, &udp(1, 10)));
+    for i in 0..100u16 {
+        assert!(r.record(1, u64::MAX, 100, &udp(2 + i, 10)));
+    }
+    assert!(r.record(1, T0 + NS_PER_SEC, 100, &udp(500, 10)));
+    let stats = r.finish();
+    let (found, _) = files(&dir);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(records(&found[0]).len(), 102);
+    assert_eq!(stats.implausible_timestamps, 100);
+    assert_eq!(stats.packets_output, 102);
+    std::fs::remove_dir_all(dir).unwrap();
+}

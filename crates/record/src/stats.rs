@@ -82,6 +82,9 @@ pub struct RecordStats {
     pub paused: bool,
     /// The first write error that paused recording (what a file command reports on exit).
     pub first_error: Option<String>,
+    /// Packets whose timestamp lay past [`crate::recorder::MAX_PLAUSIBLE_NS`], filed at the
+    /// newest plausible time.
+    pub implausible_timestamps: u64,
 }
 
 /// One of the recorder's metrics: its name, Prometheus type, help text and value.
@@ -184,6 +187,12 @@ impl RecordStats {
                 kind: "counter",
                 help: "Failed writes, renames and deletions.",
                 value: self.write_errors,
+            },
+            Metric {
+                name: "pv_record_implausible_timestamps_total",
+                kind: "counter",
+                help: "Packets whose timestamp lay past 2200, filed at the newest plausible time.",
+                value: self.implausible_timestamps,
             },
             Metric {
                 name: "pv_record_paused",
