@@ -136,13 +136,20 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 }
             }
             Event::Alias(id) => {
-                let node = builder.anchors.get(&id).cloned().map(|mut n| {
-                    n.line = line;
-                    n.col = col;
-                    n
-                });
                 // An unknown alias is a syntax error for the scanner already; be lenient.
-                builder.push(node.unwrap_or_else(|| Node::new(Kind::Null, line, col)), 0);
+                let size = builder.anchors.get(&id).map_or(1, |(_, size)| *size);
+                // Counted before the copy is made: nested aliases ("billion laughs") grow
+                // geometrically, and a few hundred bytes would otherwise take all memory.
+                builder.grow(size, line, col)?;
+                let node = match builder.anchors.get(&id) {
+                    Some((n, _)) => Node {
+                        line,
+                        col,
+                        ..n.clone()
+                    },
+                    None => Node::new(Kind::Null, line, col),
+                };
+                builder.push(node, 0, size);
             }
             Event::Scalar(text, style, anchor, _tag) => {
                 let kind = if style == ScalarStyle::Plain && is_null(&text) {
@@ -150,21 +157,18 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 } else {
                     Kind::Scalar(text.into_owned())
                 };
-                builder.push(Node::new(kind, line, col), anchor);
+                builder.grow(1, line, col)?;
+                builder.push(Node::new(kind, line, col), anchor, 1);
             }
             Event::SequenceStart(anchor, _) => {
-                builder
-                    .stack
-                    .push((Node::new(Kind::Seq(Vec::new()), line, col), anchor, None));
+                builder.open(Node::new(Kind::Seq(Vec::new()), line, col), anchor, col)?;
             }
             Event::MappingStart(anchor, _) => {
-                builder
-                    .stack
-                    .push((Node::new(Kind::Map(Vec::new()), line, col), anchor, None));
+                builder.open(Node::new(Kind::Map(Vec::new()), line, col), anchor, col)?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((node, anchor, _)) = builder.stack.pop() {
-                    builder.push(node, anchor);
+                if let Some(open) = builder.stack.pop() {
+                    builder.push(open.node, open.anchor, open.size);
                 }
             }
         }
@@ -177,18 +181,71 @@ fn is_null(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// The most nodes a document may build, aliases expanded: a policy file has hundreds; this
+/// bounds what a hostile one ("billion laughs": nested aliases doubling at every level) can
+/// make the agent allocate to a few tens of MB.
+pub(crate) const MAX_NODES: usize = 200_000;
+
+/// The deepest nesting of collections a document may have.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// A collection being read: its anchor, for maps a key waiting for its value, and the nodes
+/// it holds so far (itself included), which an alias of it copies.
+struct Open {
+    node: Node,
+    anchor: usize,
+    pending_key: Option<Node>,
+    size: usize,
+}
+
 #[derive(Default)]
 struct Builder {
-    /// Open collections, with their anchor and, for maps, a key waiting for its value.
-    stack: Vec<(Node, usize, Option<Node>)>,
-    anchors: HashMap<usize, Node>,
+    stack: Vec<Open>,
+    /// Anchored nodes and their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
+    /// Nodes built so far, aliases expanded.
+    nodes: usize,
 }
 
 impl Builder {
-    fn push(&mut self, node: Node, anchor: usize) {
+    /// Counts `n` more nodes; refuses the document past [`MAX_NODES`].
+    fn grow(&mut self, n: usize, line: usize, col: usize) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError {
+                line,
+                col,
+                info: format!(
+                    "the document expands to more than {MAX_NODES} nodes (aliases of aliases?)"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, node: Node, anchor: usize, col: usize) -> Result<(), SyntaxError> {
+        let line = node.line;
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(SyntaxError {
+                line,
+                col,
+                info: format!("collections nested deeper than {MAX_DEPTH}"),
+            });
+        }
+        self.grow(1, line, col)?;
+        self.stack.push(Open {
+            node,
+            anchor,
+            pending_key: None,
+            size: 1,
+        });
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, anchor: usize, size: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => {
@@ -196,14 +253,17 @@ impl Builder {
                     self.root = Some(node);
                 }
             }
-            Some((parent, _, pending_key)) => match &mut parent.kind {
-                Kind::Seq(items) => items.push(node),
-                Kind::Map(entries) => match pending_key.take() {
-                    None => *pending_key = Some(node),
-                    Some(key) => entries.push((key, node)),
-                },
-                Kind::Null | Kind::Scalar(_) => {}
-            },
+            Some(open) => {
+                open.size = open.size.saturating_add(size);
+                match &mut open.node.kind {
+                    Kind::Seq(items) => items.push(node),
+                    Kind::Map(entries) => match open.pending_key.take() {
+                        None => open.pending_key = Some(node),
+                        Some(key) => entries.push((key, node)),
+                    },
+                    Kind::Null | Kind::Scalar(_) => {}
+                }
+            }
         }
     }
 }
@@ -233,6 +293,38 @@ mod tests {
         assert_eq!(doc.get("c").unwrap().get("b").unwrap().scalar(), Some("1"));
         assert!(doc.get("d").is_none());
         assert!(parse("").unwrap().is_null());
+    }
+
+    /// "Billion laughs": ten levels of aliases each naming the previous one ten times would
+    /// build 10^10 nodes; it is refused at the first alias past the budget, quickly and in
+    /// little memory.
+    #[test]
+    fn nested_aliases_are_bounded() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            doc += &format!("a{i}: &a{i} [{refs}]\n");
+        }
+        let start = std::time::Instant::now();
+        let e = parse(&doc).unwrap_err();
+        assert!(e.info.contains("expands to more than"), "{e:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // The same shape, three levels deep (1 111 nodes), is fine.
+        let small: String = doc.lines().take(3).map(|l| format!("{l}\n")).collect();
+        assert!(parse(&small).is_ok());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!(
+            "{}x{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        let e = parse(&deep).unwrap_err();
+        assert!(e.info.contains("nested deeper"), "{e:?}");
+        let ok = format!("{}x{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

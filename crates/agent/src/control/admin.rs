@@ -244,6 +244,23 @@ mod tests {
         }
     }
 
+    /// A 648-byte "billion laughs" body once killed the agent (allocation failure after 23 s).
+    #[test]
+    fn an_alias_bomb_is_refused_quickly() {
+        let mut body = String::from("version: \"1.0\"\nl0: &l0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*l{}", i - 1); 9].join(",");
+            body += &format!("l{i}: &l{i} [{refs}]\n");
+        }
+        body += "visor:\n  policies: {}\n";
+        let start = std::time::Instant::now();
+        let (status, got) = refused(validate(&registry(), Some("application/x-yaml"), &body));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{got}");
+        let message = got["error"].as_str().unwrap_or_default();
+        assert!(message.contains("expands to more than"), "{message}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
     #[test]
     fn a_running_name_is_a_conflict_until_it_stops() {
         let body = VALID.replace("mine:", "default:");
