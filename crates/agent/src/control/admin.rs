@@ -253,12 +253,10 @@ mod tests {
             body += &format!("l{i}: &l{i} [{refs}]\n");
         }
         body += "visor:\n  policies: {}\n";
-        let start = std::time::Instant::now();
         let (status, got) = refused(validate(&registry(), Some("application/x-yaml"), &body));
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{got}");
         let message = got["error"].as_str().unwrap_or_default();
         assert!(message.contains("expands to more than"), "{message}");
-        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
