@@ -22,8 +22,6 @@ pub enum Msg {
     AddPolicy(Box<PolicyRun>),
     /// Stop running the policy of this name and free it.
     RemovePolicy(String),
-    /// The input ended (a file source): open transactions time out.
-    EndOfInput,
     /// Everything queued before this is processed; the worker ends.
     Stop,
 }
@@ -128,7 +126,6 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
                 policies.push(*policy);
             }
             Msg::RemovePolicy(name) => policies.retain(|p| p.name() != name),
-            Msg::EndOfInput => policies.iter_mut().for_each(PolicyRun::end_of_input),
             Msg::Stop => break,
         }
     }
