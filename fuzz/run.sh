@@ -27,6 +27,11 @@ fi
 # then finds the lock complete and leaves it as it is.
 cargo build --locked --bins
 
+# Seeds for snapshot_decode: the binary form of real summaries, written by the main
+# workspace's test (before RUSTC_BOOTSTRAP is set, which would make cargo rebuild everything).
+(cd .. && PV_FUZZ_SEEDS="$here/seeds/snapshot_decode" cargo test --release --locked \
+    -p pv-pipeline --test wire -- --ignored --exact fuzz_seeds >/dev/null)
+
 export RUSTC_BOOTSTRAP=1
 status=0
 for source in fuzz_targets/*.rs; do
@@ -41,9 +46,6 @@ for source in fuzz_targets/*.rs; do
         seeds=(seeds/capture_files)
     fi
     if [ "$target" = snapshot_decode ]; then
-        # Seeds: the binary form of real summaries (the main workspace's test writes them).
-        (cd .. && PV_FUZZ_SEEDS="$here/seeds/snapshot_decode" cargo test --release --locked \
-            -p pv-pipeline --test wire -- --ignored --exact fuzz_seeds >/dev/null)
         seeds=(seeds/snapshot_decode)
     fi
     if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" "${seeds[@]}" -- \
