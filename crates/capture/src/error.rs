@@ -92,6 +92,41 @@ impl CaptureError {
         }
     }
 
+    /// A short, stable name of the variant, for metric labels and logs
+    /// (`pktvisord_capture_errors_total{kind=...}`): one of [`CaptureError::KINDS`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CaptureError::Open { .. } => "open",
+            CaptureError::NotACapture { .. } => "not_a_capture",
+            CaptureError::Truncated { .. } => "truncated",
+            CaptureError::Corrupt { .. } => "corrupt",
+            CaptureError::Io { .. } => "io",
+            CaptureError::NoSuchInterface { .. } => "no_such_interface",
+            CaptureError::PermissionDenied { .. } => "permission_denied",
+            CaptureError::InterfaceDown { .. } => "interface_down",
+            CaptureError::InvalidFilter { .. } => "invalid_filter",
+            CaptureError::Live { .. } => "live",
+            CaptureError::AddressNotLocal { .. } => "address_not_local",
+            CaptureError::NoAutoInterface { .. } => "no_auto_interface",
+        }
+    }
+
+    /// Every value [`CaptureError::kind`] can take.
+    pub const KINDS: [&'static str; 12] = [
+        "open",
+        "not_a_capture",
+        "truncated",
+        "corrupt",
+        "io",
+        "no_such_interface",
+        "permission_denied",
+        "interface_down",
+        "invalid_filter",
+        "live",
+        "address_not_local",
+        "no_auto_interface",
+    ];
+
     /// True for damage found after a valid file header: the packets read before it are good.
     pub fn is_damage(&self) -> bool {
         matches!(

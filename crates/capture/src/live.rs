@@ -157,6 +157,10 @@ impl LiveCapture {
         // idle interface a blocking read never returns (tried: none in 3 s with a 100 ms
         // timeout) and the stop flag would never be seen.
         let cap = cap.setnonblock().map_err(|e| open_error(iface, e))?;
+        // Some libpcap releases activate a capture on an interface that is down (it then waits
+        // for it to come up); the agent reopening a flapped interface must not take that for
+        // "back", or it would reopen and fail again on every back-off step.
+        check_still_up(cap.as_raw_fd(), iface)?;
         // SAFETY: the handle is live (owned by `cap`); the call only reads a field of it.
         let precision = match unsafe { pcap_get_tstamp_precision(cap.as_ptr().cast()) } {
             PCAP_TSTAMP_PRECISION_NANO => TimestampPrecision::Nano,

@@ -90,7 +90,7 @@ pub(crate) fn check_still_up(fd: libc::c_int, iface: &str) -> Result<(), Capture
     };
     if rc != 0 {
         return match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::ENODEV) | Some(libc::ENXIO) => down("the interface disappeared"),
+            Some(libc::ENODEV) | Some(libc::ENXIO) => down("the interface no longer exists"),
             // Anything else says nothing about the interface: keep capturing.
             _ => Ok(()),
         };
@@ -98,7 +98,7 @@ pub(crate) fn check_still_up(fd: libc::c_int, iface: &str) -> Result<(), Capture
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
     let flags = unsafe { req.ifr_ifru.ifru_flags };
     if flags & libc::IFF_UP as libc::c_short == 0 {
-        return down("the interface went down");
+        return down("the interface is down");
     }
     Ok(())
 }

@@ -87,7 +87,7 @@ fn policies_info(
     names: &[String],
 ) -> Result<Value, ApiError> {
     let copies = Copies::take(state, registry, names, Newest::All)?;
-    let running = state.counters.error().is_none();
+    let running = state.counters.is_up();
     let consumers = state.workers.len();
     let mut all = Map::new();
     for name in names {

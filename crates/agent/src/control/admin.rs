@@ -116,7 +116,7 @@ pub fn create(state: &ApiState, content_type: Option<&str>, body: &str) -> (Stat
     let Some(added) = registry.added(&name) else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the policy vanished");
     };
-    let running = state.counters.error().is_none();
+    let running = state.counters.is_up();
     let info = added_policy_info::info_json(
         added,
         &registry,

@@ -148,6 +148,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
             .spawn(move || {
                 CaptureLoop {
                     capture,
+                    config: live,
                     workers: &workers,
                     counters: &counters,
                     stop: &stop,

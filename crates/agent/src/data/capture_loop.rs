@@ -2,17 +2,20 @@
 //! keeps the workers' clocks and the drop counters current.
 
 use crate::batch::{BATCH_PACKETS, Batch, BatchPool};
-use crate::counters::CaptureCounters;
+use crate::counters::{CaptureCounters, LINK_TYPE_CHANGED};
 use crate::recording::RecordingFeed;
 use crate::shard::Sharder;
 use crate::worker::{Msg, SendFailure, Worker};
-use pv_capture::LiveCapture;
+use pv_capture::{CaptureError, LiveCapture, LiveConfig, LiveStats};
 use pv_wire::LinkType;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A partly filled batch waits at most this long (the API's live bucket stays fresh).
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Longest sleep between looks at the stop flag while the capture is down.
+const DOWN_POLL: Duration = Duration::from_millis(100);
 
 fn unix_now_sec() -> u64 {
     SystemTime::now()
@@ -22,6 +25,9 @@ fn unix_now_sec() -> u64 {
 
 pub struct CaptureLoop<'a> {
     pub capture: LiveCapture,
+    /// How `capture` was opened: it is opened again so when the interface returns after going
+    /// down or away (same name).
+    pub config: LiveConfig,
     pub workers: &'a [Worker],
     pub counters: &'a CaptureCounters,
     pub stop: &'a AtomicBool,
@@ -31,12 +37,46 @@ pub struct CaptureLoop<'a> {
     pub pool: BatchPool,
 }
 
+/// The loop's state: the capture (None while the interface is down or gone) and what the
+/// kernel counted on the captures closed before it.
+struct Running<'a> {
+    capture: Option<LiveCapture>,
+    config: LiveConfig,
+    linktype: u32,
+    reopen: Backoff,
+    stats_base: LiveStats,
+    workers: &'a [Worker],
+    counters: &'a CaptureCounters,
+    recording: Option<RecordingFeed>,
+    pool: BatchPool,
+}
+
 impl CaptureLoop<'_> {
-    /// Runs until `stop` is set or capture fails; the last batches are then queued, waiting
-    /// for room, so that nothing captured is lost at shutdown.
-    pub fn run(mut self) {
+    /// Runs until `stop` is set; the last batches are then queued, waiting for room, so that
+    /// nothing captured is lost at shutdown. A capture that fails (the interface went down,
+    /// was deleted, the driver erred) is counted and reopened with back-off when the interface
+    /// is back; meanwhile the clock goes on, so windows rotate and show the gap.
+    pub fn run(self) {
+        let linktype = self.capture.linktype();
+        let mut run = Running {
+            capture: Some(self.capture),
+            config: self.config,
+            linktype,
+            reopen: Backoff::default(),
+            stats_base: LiveStats::default(),
+            workers: self.workers,
+            counters: self.counters,
+            recording: self.recording,
+            pool: self.pool,
+        };
+        run.run(self.stop);
+    }
+}
+
+impl Running<'_> {
+    fn run(&mut self, stop: &AtomicBool) {
         let sharder = Sharder::new(self.workers.len());
-        let link = LinkType::from_linktype(self.capture.linktype());
+        let link = LinkType::from_linktype(self.linktype);
         let mut batches: Vec<Batch> = (0..self.workers.len()).map(|_| self.pool.take()).collect();
         // Ticks a worker's full queue could not take yet, given again at the next chance.
         let mut late_tick: Vec<Option<u64>> = vec![None; self.workers.len()];
@@ -46,8 +86,14 @@ impl CaptureLoop<'_> {
         self.tick_all(last_second, &mut late_tick);
         let mut record_batch = Batch::with_capacity(BATCH_PACKETS);
         let mut since_clock = 0u32;
-        while !self.stop.load(Ordering::Relaxed) {
-            match self.capture.next_packet() {
+        while !stop.load(Ordering::Relaxed) {
+            let Some(capture) = self.capture.as_mut() else {
+                self.try_reopen();
+                since_clock = 0;
+                self.housekeeping(&mut last_second, &mut late_tick);
+                continue;
+            };
+            match capture.next_packet() {
                 Ok(Some(p)) => {
                     self.counters.packets.fetch_add(1, Ordering::Relaxed);
                     if let Some(feed) = &self.recording {
@@ -73,11 +119,7 @@ impl CaptureLoop<'_> {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => {
-                    eprintln!("pktvisord: error: {e}");
-                    self.counters.set_error(e.to_string());
-                    break;
-                }
+                Err(e) => self.lost(e),
             }
             since_clock = 0;
             if last_flush.elapsed() >= FLUSH_EVERY {
@@ -92,20 +134,86 @@ impl CaptureLoop<'_> {
                 }
                 last_flush = Instant::now();
             }
-            let now = unix_now_sec();
-            if now != last_second {
-                last_second = now;
-                self.update_stats();
-                self.tick_all(now, &mut late_tick);
-            } else if late_tick.iter().any(Option::is_some) {
-                self.tick_all(now, &mut late_tick);
-            }
+            self.housekeeping(&mut last_second, &mut late_tick);
         }
         self.flush_all(&mut batches, true);
         if let Some(feed) = self.recording.take() {
             feed.finish(record_batch);
         }
         self.update_stats();
+    }
+
+    /// Once a second: the kernel's counters, and the workers' clocks.
+    fn housekeeping(&mut self, last_second: &mut u64, late_tick: &mut [Option<u64>]) {
+        let now = unix_now_sec();
+        if now != *last_second {
+            *last_second = now;
+            self.update_stats();
+            self.tick_all(now, late_tick);
+        } else if late_tick.iter().any(Option::is_some) {
+            self.tick_all(now, late_tick);
+        }
+    }
+
+    /// The capture failed: it is closed (its ring freed), the outage counted, and reopening
+    /// starts.
+    fn lost(&mut self, e: CaptureError) {
+        self.update_stats();
+        self.stats_base = self.totals();
+        self.capture = None;
+        eprintln!(
+            "pktvisord: error: {e}; capture resumes when {} is back",
+            self.config.iface
+        );
+        self.counters.went_down(e.kind(), e.to_string());
+        self.reopen = Backoff::default();
+    }
+
+    /// While down: waits a little, and at the back-off's time tries to open the interface
+    /// again. Opened with another link type, it is closed again and capture stays down.
+    fn try_reopen(&mut self) {
+        std::thread::sleep(self.reopen.until_next().min(DOWN_POLL));
+        if !self.reopen.due() {
+            return;
+        }
+        match LiveCapture::open(&self.config) {
+            Ok(c) if c.linktype() == self.linktype => {
+                self.capture = Some(c);
+                let down = self.counters.came_back();
+                eprintln!(
+                    "pktvisord: capture on {} resumed after {:.1} s",
+                    self.config.iface,
+                    down.as_secs_f64()
+                );
+            }
+            Ok(c) => {
+                let message = format!(
+                    "interface '{}' came back with link type {} instead of {}: capture stays \
+                     stopped (restart the agent to capture it)",
+                    self.config.iface,
+                    c.linktype(),
+                    self.linktype
+                );
+                eprintln!("pktvisord: error: {message}");
+                self.counters.went_down(LINK_TYPE_CHANGED, message);
+                // Nothing will change that: look again only rarely.
+                self.reopen.give_up();
+            }
+            Err(e) => {
+                self.counters.still_down(e.to_string());
+                self.reopen.failed();
+            }
+        }
+    }
+
+    /// What the kernel counted, on this capture and the ones before it.
+    fn totals(&self) -> LiveStats {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        LiveStats {
+            received: load(&self.counters.kernel_received),
+            dropped: load(&self.counters.kernel_dropped),
+            if_dropped: load(&self.counters.if_dropped),
+        }
     }
 
     /// Tells every worker the second, without waiting: a worker whose queue is full gets it
@@ -144,16 +252,80 @@ impl CaptureLoop<'_> {
     }
 
     fn update_stats(&mut self) {
-        if let Ok(s) = self.capture.stats() {
+        let base = self.stats_base;
+        if let Some(Ok(s)) = self.capture.as_mut().map(LiveCapture::stats) {
             self.counters
                 .kernel_received
-                .store(s.received, Ordering::Relaxed);
+                .store(base.received + s.received, Ordering::Relaxed);
             self.counters
                 .kernel_dropped
-                .store(s.dropped, Ordering::Relaxed);
+                .store(base.dropped + s.dropped, Ordering::Relaxed);
             self.counters
                 .if_dropped
-                .store(s.if_dropped, Ordering::Relaxed);
+                .store(base.if_dropped + s.if_dropped, Ordering::Relaxed);
         }
+    }
+}
+
+/// When to try opening a lost interface again: 100 ms after it failed, then doubling up to 5 s
+/// (an interface flap is over in well under a second; a deleted one may take minutes to be
+/// recreated, and each try costs a few system calls and a 64 MiB ring allocation).
+#[derive(Debug)]
+struct Backoff {
+    next: Instant,
+    wait: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MOST: Duration = Duration::from_secs(5);
+    /// After the interface came back as something else.
+    const GAVE_UP: Duration = Duration::from_secs(60);
+
+    fn due(&self) -> bool {
+        Instant::now() >= self.next
+    }
+
+    fn until_next(&self) -> Duration {
+        self.next.saturating_duration_since(Instant::now())
+    }
+
+    fn failed(&mut self) {
+        self.wait = (self.wait * 2).min(Self::MOST);
+        self.next = Instant::now() + self.wait;
+    }
+
+    fn give_up(&mut self) {
+        self.wait = Self::GAVE_UP;
+        self.next = Instant::now() + self.wait;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            next: Instant::now() + Self::FIRST,
+            wait: Self::FIRST,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_backs_off_from_100_ms_to_5_s() {
+        let mut b = Backoff::default();
+        assert!(!b.due() && b.until_next() <= Backoff::FIRST);
+        let waits: Vec<u128> = (0..8)
+            .map(|_| {
+                b.failed();
+                b.wait.as_millis()
+            })
+            .collect();
+        assert_eq!(waits, [200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        b.give_up();
+        assert_eq!(b.wait, Duration::from_secs(60));
     }
 }

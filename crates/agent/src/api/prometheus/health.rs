@@ -3,7 +3,7 @@
 //! bucket completes, so a scrape can tell a healthy idle agent from a broken one.
 
 use super::text::Exposition;
-use crate::counters::CaptureCounters;
+use crate::counters::{CaptureCounters, CaptureHealth};
 use pv_pipeline::{PolicyRenderer, PolicySnapshot};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -15,6 +15,7 @@ pub struct Health {
     pub kernel_dropped: u64,
     pub if_dropped: u64,
     pub queue_drops: u64,
+    pub capture: CaptureHealth,
     pub dns_tcp_streams_evicted: u64,
     pub dns_xact_evicted: u64,
     pub resident_bytes: Option<u64>,
@@ -37,6 +38,7 @@ impl Health {
             kernel_dropped: load(&counters.kernel_dropped),
             if_dropped: load(&counters.if_dropped),
             queue_drops: load(&counters.queue_drops),
+            capture: counters.health(),
             dns_tcp_streams_evicted: snapshot.health(
                 renderer,
                 "dns_tcp_reassembly",
@@ -86,6 +88,7 @@ impl Health {
             exp.family(name, "counter", help);
             exp.sample(name, &iface, &value.to_string());
         }
+        self.write_capture_state(exp, &iface);
         // Transactions are counted per bucket: this sum falls as old buckets leave the window.
         let name = "pktvisord_dns_xact_evicted_total";
         exp.family(
@@ -102,6 +105,44 @@ impl Health {
         let name = "pktvisord_up_time_seconds";
         exp.family(name, "gauge", "Seconds since the agent started");
         exp.sample(name, &iface, &format!("{:.3}", self.up_time_seconds));
+    }
+}
+
+impl Health {
+    /// Whether the capture runs, and its outages: what an alert on a silent agent reads.
+    fn write_capture_state(&self, exp: &mut Exposition, iface: &[(&str, &str)]) {
+        let c = &self.capture;
+        let name = "pktvisord_capture_up";
+        exp.family(
+            name,
+            "gauge",
+            "1 while the interface is captured, 0 while it is down or gone (reopened when back)",
+        );
+        exp.sample(name, iface, if c.up { "1" } else { "0" });
+        let name = "pktvisord_capture_errors_total";
+        exp.family(
+            name,
+            "counter",
+            "Times the capture stopped, by kind of failure (one per outage)",
+        );
+        for (kind, n) in &c.errors {
+            let labels = [iface[0], ("kind", *kind)];
+            exp.sample(name, &labels, &n.to_string());
+        }
+        let name = "pktvisord_capture_reopens_total";
+        exp.family(
+            name,
+            "counter",
+            "Times the capture was reopened after an outage",
+        );
+        exp.sample(name, iface, &c.reopens.to_string());
+        let name = "pktvisord_capture_down_seconds_total";
+        exp.family(
+            name,
+            "counter",
+            "Seconds the capture was down since the agent started, the current outage included",
+        );
+        exp.sample(name, iface, &format!("{:.3}", c.down_seconds));
     }
 }
 

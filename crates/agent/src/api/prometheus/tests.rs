@@ -333,7 +333,14 @@ fn only_health_while_the_first_bucket_is_live() {
         samples.iter().all(|s| s.name.starts_with("pktvisord_")),
         "{text}"
     );
-    assert_eq!(samples.len(), 9, "{text}");
+    // 9 counters and gauges, plus the capture's state: up, reopens, down seconds and one
+    // error count per kind.
+    assert_eq!(
+        samples.len(),
+        9 + 3 + crate::counters::LIVE_FAILURE_KINDS.len(),
+        "{text}"
+    );
+    assert_eq!(find(&samples, "pktvisord_capture_up", None).value, 1.0);
     let s = find(&samples, "pktvisord_capture_packets_total", None);
     assert_eq!(
         s.labels,
