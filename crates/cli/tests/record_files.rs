@@ -217,48 +217,92 @@ fn snaplen_cuts_packets_and_keeps_their_wire_length() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `pktvisor record FIFO --out DIR/out ARGS` reading a FIFO that python fills from `input`
+/// with `feed`: statements on `d` (the input's bytes) and `f` (the FIFO, open for writing).
+struct FifoRun {
+    dir: std::path::PathBuf,
+    out_dir: std::path::PathBuf,
+    recorder: std::process::Child,
+    feed: std::process::Child,
+}
+
+impl FifoRun {
+    fn start(tag: &str, input: &Path, args: &[&str], output: Stdio, feed: &str) -> FifoRun {
+        let dir = temp_dir(tag);
+        let fifo = dir.join("input.pcap");
+        sh(&format!("mkfifo {}", fifo.display()));
+        let out_dir = dir.join("out");
+        let recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+            .args(["record", fifo.to_str().unwrap(), "--out"])
+            .arg(&out_dir)
+            .args(args)
+            .stdout(output)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let feeder = format!(
+            "import time\nd=open('{}','rb').read()\nf=open('{}','wb')\n{feed}",
+            input.display(),
+            fifo.display()
+        );
+        let feed = Command::new("python3")
+            .args(["-c", &feeder])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        FifoRun {
+            dir,
+            out_dir,
+            recorder,
+            feed,
+        }
+    }
+
+    /// Sends `signal` to the recorder (only the process this test started, by its PID), stops
+    /// the feeder and returns the recorder's output.
+    fn stop(mut self, signal: &str) -> (Output, std::path::PathBuf, std::path::PathBuf) {
+        sh(&format!("kill -{signal} {}", self.recorder.id()));
+        let out = self.recorder.wait_with_output().unwrap();
+        let _ = self.feed.kill();
+        let _ = self.feed.wait();
+        (out, self.dir, self.out_dir)
+    }
+}
+
+/// The one unfinished file a killed recorder left below `dir`, ending in `suffix`.
+fn unfinished(dir: &Path, suffix: &str) -> std::path::PathBuf {
+    let tmp: Vec<_> = files_below(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(tmp.len(), 1, "one unfinished file: {tmp:?}");
+    tmp[0].clone()
+}
+
 #[test]
 fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     if !tools() {
         return;
     }
     let input = fixture("dns_udp_tcp_random.pcap");
-    let dir = temp_dir("reckill");
-    let fifo = dir.join("slow.pcap");
-    sh(&format!("mkfifo {}", fifo.display()));
-    let out_dir = dir.join("out");
     // The capture trickles in through a FIFO so the recorder is mid-file when it is killed.
-    let mut recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
-        .args(["record", fifo.to_str().unwrap(), "--out"])
-        .arg(&out_dir)
-        .args(["--flow-cutoff-bytes", "0", "--compress", "zstd"])
-        .args(["--rotate-interval", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let feeder = format!(
-        "import sys,time\nd=open('{}','rb').read()\nf=open('{}','wb')\n\
-         for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.25)\n",
-        input.display(),
-        fifo.display()
+    let run = FifoRun::start(
+        "reckill",
+        &input,
+        &[
+            "--flow-cutoff-bytes",
+            "0",
+            "--compress",
+            "zstd",
+            "--rotate-interval",
+            "0",
+        ],
+        Stdio::null(),
+        "for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.25)\n",
     );
-    let mut feed = Command::new("python3")
-        .args(["-c", &feeder])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(3500));
-    // Only the process this test started, by its PID.
-    sh(&format!("kill -9 {}", recorder.id()));
-    let _ = recorder.wait();
-    let _ = feed.kill();
-    let _ = feed.wait();
-    let tmp: Vec<_> = files_below(&out_dir)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".pcap.zst.tmp"))
-        .collect();
-    assert_eq!(tmp.len(), 1, "one unfinished file: {tmp:?}");
+    let (_, dir, out_dir) = run.stop("9");
+    let tmp = unfinished(&out_dir, ".pcap.zst.tmp");
     // The next run on the same directory recovers it before recording anything new.
     let next = dir.join("next");
     std::fs::create_dir_all(&next).unwrap();
@@ -270,12 +314,46 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("recovered"), "{log}");
     assert_eq!(summary_number(&out, "recovered"), 1);
-    let recovered = tmp[0].with_extension("");
+    let recovered = tmp.with_extension("");
     std::fs::rename(&recovered, next.join("recovered.pcap.zst")).unwrap();
     // Every packet in it is the input's, in order, from the first: a prefix of the input.
     let v = record_oracle(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
     let kept = v["output_packets"].as_u64().unwrap();
     assert!(kept > 1000, "only {kept} packets recovered");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Packets tcpdump reads from `file`.
+fn tcpdump_count(file: &Path) -> usize {
+    let out = Command::new("tcpdump")
+        .args(["-nn", "-r"])
+        .arg(file)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn a_pause_in_the_input_is_flushed_on_time() {
+    if !tools() {
+        return;
+    }
+    let input = fixture("dns_udp_tcp_random.pcap");
+    // The whole capture at once, then the writer keeps the FIFO open and idle: the recorder
+    // waits in read() with everything received so far in its buffers.
+    let run = FifoRun::start(
+        "recpause",
+        &input,
+        &["--flow-cutoff-bytes", "0", "--rotate-interval", "0"],
+        Stdio::null(),
+        "f.write(d); f.flush(); time.sleep(30)\n",
+    );
+    // The README's promise: a flush every second, so 2.5 s of silence leave nothing behind.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (_, dir, out_dir) = run.stop("9");
+    let tmp = unfinished(&out_dir, ".pcap.tmp");
+    assert_eq!(tcpdump_count(&tmp), tcpdump_count(&input));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -285,35 +363,15 @@ fn sigterm_completes_the_current_file() {
         return;
     }
     let input = fixture("dns_udp_tcp_random.pcap");
-    let dir = temp_dir("recterm");
-    let fifo = dir.join("slow.pcap");
-    sh(&format!("mkfifo {}", fifo.display()));
-    let out_dir = dir.join("out");
-    let recorder = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
-        .args(["record", fifo.to_str().unwrap(), "--out"])
-        .arg(&out_dir)
-        .args(["--flow-cutoff-bytes", "0", "--compress", "gzip"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let feeder = format!(
-        "import time\nd=open('{}','rb').read()\nf=open('{}','wb')\n\
-         for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.2)\n",
-        input.display(),
-        fifo.display()
+    let run = FifoRun::start(
+        "recterm",
+        &input,
+        &["--flow-cutoff-bytes", "0", "--compress", "gzip"],
+        Stdio::piped(),
+        "for i in range(0,len(d),65536):\n f.write(d[i:i+65536]); f.flush(); time.sleep(0.2)\n",
     );
-    let mut feed = Command::new("python3")
-        .args(["-c", &feeder])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // Only the process this test started, by its PID.
-    sh(&format!("kill -TERM {}", recorder.id()));
-    let out = recorder.wait_with_output().unwrap();
-    let _ = feed.kill();
-    let _ = feed.wait();
+    let (out, dir, out_dir) = run.stop("TERM");
     assert!(out.status.success());
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("stopped by a signal"), "{log}");
