@@ -28,6 +28,8 @@ pub struct ApiState {
     /// How the command-line policy renders.
     pub renderer: PolicyRenderer,
     pub counters: Arc<CaptureCounters>,
+    /// What the HTTP server refused (connections over the limit, timeouts, ambiguous lengths).
+    pub http: Arc<crate::api::serve::HttpCounters>,
     pub iface: String,
     pub started: Instant,
     /// `instance` label of every Prometheus sample (`--prom-instance`).
@@ -156,12 +158,18 @@ impl ApiState {
     }
 
     pub fn app_json(&self) -> Value {
+        let http = self.http.totals();
         json!({
             "app": {
                 "version": env!("CARGO_PKG_VERSION"),
                 "up_time_min": self.started.elapsed().as_secs_f64() / 60.0,
             },
             "capture": self.counters.to_json(&self.iface),
+            "http": {
+                "refused_connections": http.refused_connections,
+                "timed_out_requests": http.timed_out_requests,
+                "ambiguous_length_requests": http.ambiguous_length_requests,
+            },
         })
     }
 }
@@ -309,13 +317,14 @@ fn scrape_text(
     let added_snapshots = state
         .policy_snapshots(&added, Newest::All)
         .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
-    let health = Health::gather(
+    let mut health = Health::gather(
         &state.counters,
         &state.iface,
         state.started,
         &snapshot,
         &state.renderer,
     );
+    health.http = state.http.totals();
     let scrape = Scrape {
         instance: state.prom_instance.as_deref(),
         health: (!matches!(scraped, Scraped::Policy(_)) || with_command_line).then_some(&health),

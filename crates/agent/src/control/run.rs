@@ -1,6 +1,7 @@
 //! Wiring: resolve the target, open the capture, start workers, the capture thread and the
 //! HTTP server; stop cleanly on SIGINT/SIGTERM.
 
+use crate::api::serve::{HttpLimits, serve};
 use crate::api::{ApiState, router};
 use crate::batch::BatchPool;
 use crate::capture_loop::CaptureLoop;
@@ -116,6 +117,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         workers: workers.iter().map(Worker::sender).collect(),
         renderer: renderer.ok_or("no worker")?,
         counters: counters.clone(),
+        http: Arc::default(),
         iface: iface.name.clone(),
         started: Instant::now(),
         prom_instance: config.prom_instance.clone(),
@@ -164,10 +166,16 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     let serve_state = state.clone();
     let signal_stop = stop.clone();
     let served = runtime.block_on(async move {
+        let http = serve_state.http.clone();
         let app = router(serve_state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal(signal_stop))
-            .await
+        serve(
+            listener,
+            app,
+            HttpLimits::default(),
+            http,
+            shutdown_signal(signal_stop),
+        )
+        .await
     });
     stop.store(true, Ordering::Relaxed);
     let workers = capture_thread

@@ -3,6 +3,7 @@
 //! bucket completes, so a scrape can tell a healthy idle agent from a broken one.
 
 use super::text::Exposition;
+use crate::api::serve::HttpTotals;
 use crate::counters::{CaptureCounters, CaptureHealth};
 use pv_pipeline::{PolicyRenderer, PolicySnapshot};
 use std::sync::atomic::Ordering;
@@ -16,6 +17,8 @@ pub struct Health {
     pub if_dropped: u64,
     pub queue_drops: u64,
     pub capture: CaptureHealth,
+    /// Filled in by the caller that owns the HTTP server (0 in tests without one).
+    pub http: HttpTotals,
     pub dns_tcp_streams_evicted: u64,
     pub dns_xact_evicted: u64,
     pub resident_bytes: Option<u64>,
@@ -39,6 +42,7 @@ impl Health {
             if_dropped: load(&counters.if_dropped),
             queue_drops: load(&counters.queue_drops),
             capture: counters.health(),
+            http: HttpTotals::default(),
             dns_tcp_streams_evicted: snapshot.health(
                 renderer,
                 "dns_tcp_reassembly",
@@ -76,6 +80,21 @@ impl Health {
                 "pktvisord_worker_queue_drops_total",
                 "Packets dropped because a worker's queue was full",
                 self.queue_drops,
+            ),
+            (
+                "pktvisord_http_refused_connections_total",
+                "HTTP connections closed on accept because 256 were open",
+                self.http.refused_connections,
+            ),
+            (
+                "pktvisord_http_timed_out_requests_total",
+                "HTTP requests answered 408 for taking over 30 s to arrive and be answered",
+                self.http.timed_out_requests,
+            ),
+            (
+                "pktvisord_http_ambiguous_length_requests_total",
+                "HTTP requests refused (400) for carrying both Transfer-Encoding and Content-Length",
+                self.http.ambiguous_length_requests,
             ),
             (
                 "pktvisord_dns_tcp_streams_evicted_total",
