@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in fuzz/fuzz_targets for N seconds each (default 20).
+# Runs every fuzz target in fuzz/fuzz_targets for N seconds each (default 20: what CI runs).
 #
-#   fuzz/run.sh [SECONDS]
+#   fuzz/run.sh [SECONDS]                  # or FUZZ_SECONDS=600 fuzz/run.sh: the long run
+#   FUZZ_TARGETS="policy pcapng" fuzz/run.sh 60   # only those targets
+#
+# The long run's last figures are in docs/performance.md ("Fuzzing").
 #
 # Exits non-zero as soon as a target crashes; the crashing input is kept in
 # fuzz/artifacts/TARGET/. The toolchain is stable, so RUSTC_BOOTSTRAP=1 lets
@@ -11,7 +14,7 @@
 # still catches every panic, since the code under test has no unsafe).
 set -euo pipefail
 
-seconds="${1:-20}"
+seconds="${1:-${FUZZ_SECONDS:-20}}"
 sanitizer="${SANITIZER:-address}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
@@ -36,6 +39,9 @@ export RUSTC_BOOTSTRAP=1
 status=0
 for source in fuzz_targets/*.rs; do
     target="$(basename "$source" .rs)"
+    if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $target "* ]]; then
+        continue
+    fi
     echo "== fuzzing $target for ${seconds}s (sanitizer: $sanitizer)" >&2
     mkdir -p "corpus/$target"
     # Seeds: whole-file targets start from the repo's small real captures.
@@ -47,6 +53,21 @@ for source in fuzz_targets/*.rs; do
     fi
     if [ "$target" = snapshot_decode ]; then
         seeds=(seeds/snapshot_decode)
+    fi
+    if [ "$target" = pcapng ]; then
+        # The small fixtures rewritten as pcapng by editcap (section and interface options).
+        mkdir -p seeds/pcapng
+        for f in $(find ../testdata/fixtures ../testdata/edge -name '*.pcap' -size -100k); do
+            editcap -F pcapng --capture-comment "seed $(basename "$f")" "$f" \
+                "seeds/pcapng/$(basename "$f" .pcap).pcapng"
+        done
+        seeds=(seeds/pcapng)
+    fi
+    if [ "$target" = policy ]; then
+        # Every policy in the repo, good and bad, YAML and JSON.
+        mkdir -p seeds/policy
+        cp ../testdata/policies/* seeds/policy/
+        seeds=(seeds/policy)
     fi
     if ! cargo fuzz run "$target" --sanitizer "$sanitizer" "corpus/$target" "${seeds[@]}" -- \
         -max_total_time="$seconds" -print_final_stats=1; then
