@@ -114,6 +114,7 @@
 //!   text is the YAML parser's).
 
 mod error;
+pub mod limits;
 mod load;
 mod model;
 mod value;
@@ -130,13 +131,25 @@ pub use value::{Config, ConfigError, Entry, Value};
 
 use load::Loader;
 pub use load::is_module_name;
+use std::io::Read;
 use yaml::Node;
 
 /// Reads and validates a policy file. Messages are prefixed with the path as given.
 pub fn parse_policy_file(path: &Path, catalog: &Catalog) -> Result<PolicyFile, PolicyError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| PolicyError::new(name.clone(), None, format!("bad file: {name} ({e})")))?;
+    let bad =
+        |why: String| PolicyError::new(name.clone(), None, format!("bad file: {name} ({why})"));
+    // Read through a cap, so that neither a huge file nor an endless pipe is taken whole.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limits::MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(bad(format!(
+            "a policy file may have at most {} MiB",
+            limits::MAX_FILE_BYTES >> 20
+        )));
+    }
     parse_policy_str(&name, &text, catalog)
 }
 

@@ -3,6 +3,7 @@
 //! comes from).
 
 use crate::error::{PolicyError, PolicyErrorKind};
+use crate::limits::{self, MAX_MODULES, MAX_POLICIES, MAX_TAPS};
 use crate::model::{
     Catalog, DEFAULT_HANDLER_VERSION, HandlerSchema, Module, Policy, PolicyFile, PolicyInput, Tap,
     TapSelector, WindowConfig,
@@ -145,6 +146,14 @@ impl<'c> Loader<'c> {
     pub fn load_taps(&mut self, taps: &Node) -> Result<Vec<String>, PolicyError> {
         let mut added = Vec::new();
         for (key, value) in taps.entries() {
+            let count = self.state.taps.len() + 1;
+            limits::check(
+                &self.state.source,
+                key.line,
+                "too many taps",
+                count,
+                MAX_TAPS,
+            )?;
             let Some(name) = key.scalar() else {
                 return Err(self.err(key.line, "expecting tap identifier"));
             };
@@ -247,6 +256,14 @@ impl<'c> Loader<'c> {
     /// `PolicyManager::load`: every policy of a `visor.policies` map, in order.
     pub fn load_policies(&mut self, policies: &Node) -> Result<(), PolicyError> {
         for (key, value) in policies.entries() {
+            let count = self.state.policies.len() + 1;
+            limits::check(
+                &self.state.source,
+                key.line,
+                "too many policies",
+                count,
+                MAX_POLICIES,
+            )?;
             let policy = self.load_policy(key, value)?;
             self.policies
                 .insert(policy.name.clone(), self.state.policies.len());
@@ -342,6 +359,13 @@ impl<'c> Loader<'c> {
                 return Err(self.err(line, "missing or invalid handler modules at key 'modules'"));
             }
         };
+        limits::check(
+            &self.state.source,
+            modules_node.line,
+            "too many modules in one policy",
+            modules_node.entries().len() + modules_node.items().len(),
+            MAX_MODULES,
+        )?;
         let chained = modules_node.is_seq();
         let window_config = match handlers
             .get_entry("window_config")

@@ -137,7 +137,10 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
             }
             Event::Alias(id) => {
                 // An unknown alias is a syntax error for the scanner already; be lenient.
-                let size = builder.anchors.get(&id).map_or(1, |(_, size)| *size);
+                let size = builder
+                    .anchors
+                    .get(&id)
+                    .map_or(Cost::NODE, |(_, size)| *size);
                 // Counted before the copy is made: nested aliases ("billion laughs") grow
                 // geometrically, and a few hundred bytes would otherwise take all memory.
                 builder.grow(size, line, col)?;
@@ -157,8 +160,15 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 } else {
                     Kind::Scalar(text.into_owned())
                 };
-                builder.grow(1, line, col)?;
-                builder.push(Node::new(kind, line, col), anchor, 1);
+                let size = Cost {
+                    nodes: 1,
+                    bytes: match &kind {
+                        Kind::Scalar(s) => s.len(),
+                        _ => 0,
+                    },
+                };
+                builder.grow(size, line, col)?;
+                builder.push(Node::new(kind, line, col), anchor, size);
             }
             Event::SequenceStart(anchor, _) => {
                 builder.open(Node::new(Kind::Seq(Vec::new()), line, col), anchor, col)?;
@@ -181,13 +191,34 @@ fn is_null(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
-/// The most nodes a document may build, aliases expanded: a policy file has hundreds (20 000
-/// policies of one module take ~200 000); this bounds what a hostile one ("billion laughs":
+/// The most nodes a document may build, aliases expanded: a policy file has hundreds (the
+/// most one file may define, 1 000 policies of one module, take ~20 000); this bounds what a hostile one ("billion laughs":
 /// nested aliases multiplying at every level) can make the agent allocate to ~100 MB.
 pub(crate) const MAX_NODES: usize = 1_000_000;
 
+/// The most scalar text a document may hold, aliases expanded: a 1 MB string named 2 000
+/// times by aliases made a 1 MB file take 2 GB (nodes alone did not see it). A policy file of
+/// 1 000 policies holds ~100 KB.
+pub(crate) const MAX_TEXT_BYTES: usize = 16 << 20;
+
 /// The deepest nesting of collections a document may have.
 pub(crate) const MAX_DEPTH: usize = 64;
+
+/// What a node and everything below it cost: nodes, and bytes of scalar text.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cost {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Cost {
+    const NODE: Cost = Cost { nodes: 1, bytes: 0 };
+
+    fn add(&mut self, other: Cost) {
+        self.nodes = self.nodes.saturating_add(other.nodes);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+    }
+}
 
 /// A collection being read: its anchor, for maps a key waiting for its value, and the nodes
 /// it holds so far (itself included), which an alias of it copies.
@@ -195,33 +226,34 @@ struct Open {
     node: Node,
     anchor: usize,
     pending_key: Option<Node>,
-    size: usize,
+    size: Cost,
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
     /// Anchored nodes and their sizes in nodes.
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node, Cost)>,
     root: Option<Node>,
-    /// Nodes built so far, aliases expanded.
-    nodes: usize,
+    /// Nodes and text built so far, aliases expanded.
+    built: Cost,
 }
 
 impl Builder {
-    /// Counts `n` more nodes; refuses the document past [`MAX_NODES`].
-    fn grow(&mut self, n: usize, line: usize, col: usize) -> Result<(), SyntaxError> {
-        self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
-            return Err(SyntaxError {
-                line,
-                col,
-                info: format!(
-                    "the document expands to more than {MAX_NODES} nodes (aliases expanded)"
-                ),
-            });
-        }
-        Ok(())
+    /// Counts `more`; refuses the document past [`MAX_NODES`] or [`MAX_TEXT_BYTES`].
+    fn grow(&mut self, more: Cost, line: usize, col: usize) -> Result<(), SyntaxError> {
+        self.built.add(more);
+        let info = if self.built.nodes > MAX_NODES {
+            format!("the document expands to more than {MAX_NODES} nodes (aliases expanded)")
+        } else if self.built.bytes > MAX_TEXT_BYTES {
+            format!(
+                "the document expands to more than {} MiB of text (aliases expanded)",
+                MAX_TEXT_BYTES >> 20
+            )
+        } else {
+            return Ok(());
+        };
+        Err(SyntaxError { line, col, info })
     }
 
     fn open(&mut self, node: Node, anchor: usize, col: usize) -> Result<(), SyntaxError> {
@@ -233,17 +265,17 @@ impl Builder {
                 info: format!("collections nested deeper than {MAX_DEPTH}"),
             });
         }
-        self.grow(1, line, col)?;
+        self.grow(Cost::NODE, line, col)?;
         self.stack.push(Open {
             node,
             anchor,
             pending_key: None,
-            size: 1,
+            size: Cost::NODE,
         });
         Ok(())
     }
 
-    fn push(&mut self, node: Node, anchor: usize, size: usize) {
+    fn push(&mut self, node: Node, anchor: usize, size: Cost) {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), size));
         }
@@ -254,7 +286,7 @@ impl Builder {
                 }
             }
             Some(open) => {
-                open.size = open.size.saturating_add(size);
+                open.size.add(size);
                 match &mut open.node.kind {
                     Kind::Seq(items) => items.push(node),
                     Kind::Map(entries) => match open.pending_key.take() {
@@ -293,6 +325,19 @@ mod tests {
         assert_eq!(doc.get("c").unwrap().get("b").unwrap().scalar(), Some("1"));
         assert!(doc.get("d").is_none());
         assert!(parse("").unwrap().is_null());
+    }
+
+    /// A long string named many times by aliases is bounded by its bytes, not only its nodes.
+    #[test]
+    fn aliases_of_a_long_string_are_bounded() {
+        let big = "x".repeat(1 << 20);
+        let refs = vec!["*a"; 20].join(", ");
+        let e = parse(&format!("a: &a \"{big}\"\nlist: [{refs}]\n")).unwrap_err();
+        assert!(e.info.contains("more than 16 MiB of text"), "{e:?}");
+        // The 15th alias (column 8 + 4 × 14): the string, the keys and 15 copies pass 16 MiB.
+        assert_eq!((e.line, e.col), (2, 64));
+        let refs = vec!["*a"; 14].join(", ");
+        assert!(parse(&format!("a: &a \"{big}\"\nlist: [{refs}]\n")).is_ok());
     }
 
     /// "Billion laughs": ten levels of aliases each naming the previous one ten times would

@@ -911,3 +911,76 @@ fn structure_errors_come_before_handler_start_errors() {
         "missing or invalid stream handler type at key 'type'"
     );
 }
+
+// ---- limits (ours; pktvisor has none): crates/policy/src/limits.rs ----
+
+/// A file with `n` one-module policies on tap `t`.
+fn policies(n: usize) -> String {
+    let mut text =
+        String::from("version: \"1.0\"\nvisor:\n  taps:\n    t: {input_type: pcap}\n  policies:\n");
+    for i in 0..n {
+        text += &format!(
+            "    p{i}:\n      kind: collection\n      input: {{tap: t, input_type: pcap}}\n      \
+             handlers: {{modules: {{m: {{type: net}}}}}}\n"
+        );
+    }
+    text
+}
+
+#[test]
+fn a_file_defines_at_most_1000_policies_and_1000_taps() {
+    assert_eq!(ok(&policies(1000)).policies.len(), 1000);
+    // Policy p1000 is the 1001st, its key on line 6 + 4 × 1000.
+    assert_eq!(
+        err(&policies(1001)),
+        (Some(4006), "too many policies: at most 1000 allowed".into())
+    );
+    let taps: String = (0..1001)
+        .map(|i| format!("    t{i}: {{input_type: pcap}}\n"))
+        .collect();
+    assert_eq!(
+        err(&format!("version: \"1.0\"\nvisor:\n  taps:\n{taps}")),
+        (Some(1004), "too many taps: at most 1000 allowed".into())
+    );
+}
+
+#[test]
+fn a_policy_runs_at_most_64_modules_in_a_map_or_a_chain() {
+    let map: String = (0..64)
+        .map(|i| format!("          m{i}: {{type: net}}\n"))
+        .collect();
+    assert_eq!(ok(&modules(&map)).policies[0].modules.len(), 64);
+    let map = map + "          m64: {type: net}\n";
+    assert_eq!(
+        err(&modules(&map)),
+        (
+            Some(16),
+            "too many modules in one policy: at most 64 allowed".into()
+        )
+    );
+    let chain: String = (0..65)
+        .map(|i| format!("          - m{i}: {{type: net}}\n"))
+        .collect();
+    assert_eq!(
+        msg(&modules(&chain)),
+        "too many modules in one policy: at most 64 allowed"
+    );
+}
+
+#[test]
+fn a_policy_file_over_32_mib_is_refused_unread() {
+    let dir = std::env::temp_dir().join(format!("pv-policy-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.yaml");
+    // A comment line repeated: valid YAML of any size.
+    let line = "# padding padding padding padding padding padding padding padding\n";
+    let text = line.repeat((32 << 20) / line.len() + 1);
+    std::fs::write(&path, &text).unwrap();
+    let e = parse_policy_file(&path, &CATALOG).unwrap_err();
+    assert!(
+        e.message()
+            .ends_with("(a policy file may have at most 32 MiB)"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
