@@ -20,6 +20,7 @@ use control::{added_policy_info, admin, policy_info, policy_registry, run};
 use data::{batch, capture_loop, counters, file_source, recording, shard, worker};
 
 pub use api::ApiState;
+pub use control::error::AgentError;
 pub use file_source::summarize_file_sharded;
 pub use policy_info::CommandLinePolicy;
 pub use run::{AgentConfig, run};

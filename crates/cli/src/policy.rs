@@ -68,7 +68,7 @@ pub fn run(
         progress.update(read, total)
     });
     progress.finish();
-    let summary = result?;
+    let summary = result.map_err(|e| e.to_string())?;
     for p in &summary.policies {
         for damage in &p.damage {
             eprintln!(

@@ -18,7 +18,7 @@ mod run;
 
 pub use build::command_line::{COMMAND_LINE_POLICY, COMMAND_LINE_TAP, SummarizeOptions};
 pub use build::live::LiveContext;
-pub use error::PipelineError;
+pub use error::{BuildError, PipelineError};
 pub use files::policies::{
     INPUT_TYPES, POLICY_PERIOD_SECS, PoliciesSummary, PolicyRunOptions, PolicySummary, catalog,
     load_policy_file, run_policies,

@@ -80,7 +80,7 @@ pub fn start_policy(
     let copies = (0..workers.len())
         .map(|_| PolicyRun::live(&file, &policy, &registry.context))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| (StatusCode::UNPROCESSABLE_ENTITY, message))?;
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let Some(first) = copies.first() else {
         return Err((StatusCode::INTERNAL_SERVER_ERROR, "no worker".to_string()));
     };

@@ -5,7 +5,7 @@
 //! `Tap::info_json`, `Policy::info_json`, `PcapInputStream::info_json` and
 //! `StreamMetricsHandler::common_info_json`.
 
-use pv_pipeline::pv_policy::{self, PolicyFile};
+use pv_pipeline::pv_policy::{self, PolicyError, PolicyFile};
 use pv_pipeline::{POLICY_PERIOD_SECS, PolicyRenderer, PolicySnapshot, catalog};
 use serde_json::{Map, Value, json};
 
@@ -43,7 +43,7 @@ impl CommandLinePolicy {
         deep_sample_rate: u8,
         periods: usize,
         dns: bool,
-    ) -> Result<CommandLinePolicy, String> {
+    ) -> Result<CommandLinePolicy, PolicyError> {
         let mut modules = Map::new();
         modules.insert("net".into(), json!({"type": "net"}));
         if dns {
@@ -65,8 +65,7 @@ impl CommandLinePolicy {
             },
         })
         .to_string();
-        let file = pv_policy::parse_policy_str("command line", &text, &catalog())
-            .map_err(|e| e.to_string())?;
+        let file = pv_policy::parse_policy_str("command line", &text, &catalog())?;
         Ok(CommandLinePolicy {
             iface: iface.to_string(),
             host_spec: host_spec.to_string(),

@@ -3,7 +3,7 @@
 //! own copy of each; this registry is what the API reads to name, validate and render them.
 
 use crate::policy_info::{CommandLinePolicy, POLICY, TAP, tap_json};
-use pv_pipeline::pv_policy::{Policy, PolicyFile};
+use pv_pipeline::pv_policy::{Policy, PolicyError, PolicyFile};
 use pv_pipeline::{LiveContext, LiveInput, PolicyRenderer};
 use serde_json::{Map, Value};
 
@@ -44,19 +44,25 @@ impl PolicyRegistry {
 
     /// Takes in the taps and global handler config of a `--config` file (its policies are
     /// started one by one). Its names must not clash with the command line's tap and policy.
-    pub fn set_config_file(&mut self, file: &PolicyFile) -> Result<(), String> {
-        if file.tap(TAP).is_some() {
-            return Err(format!(
-                "{}: tap '{TAP}' is pktvisord's command line tap (the captured interface); \
-                 give the file's tap another name",
-                file.source
+    pub fn set_config_file(&mut self, file: &PolicyFile) -> Result<(), PolicyError> {
+        if let Some(tap) = file.tap(TAP) {
+            return Err(PolicyError::new(
+                file.source.clone(),
+                Some(tap.line),
+                format!(
+                    "tap '{TAP}' is pktvisord's command line tap (the captured interface); \
+                     give the file's tap another name"
+                ),
             ));
         }
-        if file.policy(POLICY).is_some() {
-            return Err(format!(
-                "{}: policy '{POLICY}' is pktvisord's command line policy; give the file's \
-                 policy another name",
-                file.source
+        if let Some(policy) = file.policy(POLICY) {
+            return Err(PolicyError::new(
+                file.source.clone(),
+                Some(policy.line),
+                format!(
+                    "policy '{POLICY}' is pktvisord's command line policy; give the file's \
+                     policy another name"
+                ),
             ));
         }
         self.config_file = Some(PolicyFile {

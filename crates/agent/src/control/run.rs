@@ -5,6 +5,7 @@ use crate::api::serve::{HttpLimits, serve};
 use crate::api::{ApiState, router};
 use crate::batch::BatchPool;
 use crate::capture_loop::CaptureLoop;
+use crate::control::error::{AgentError, io};
 use crate::counters::CaptureCounters;
 use crate::policy_info::CommandLinePolicy;
 use crate::policy_registry::PolicyRegistry;
@@ -53,15 +54,15 @@ fn host_cidr(ip: &IpAddr) -> String {
     }
 }
 
-/// Runs the agent until a signal or a capture error; Ok after a signal.
-pub fn run(config: AgentConfig) -> Result<(), String> {
-    let iface = resolve_target(&config.target).map_err(|e| e.to_string())?;
+/// Runs the agent until a signal; Ok after a signal.
+pub fn run(config: AgentConfig) -> Result<(), AgentError> {
+    let iface = resolve_target(&config.target)?;
     let mut opts = config.summarize.clone();
     let mut host_ips = Vec::new();
     // The interface's own addresses are "this host" (as pktvisor does).
     for a in &iface.addresses {
         let cidr = host_cidr(&a.addr);
-        opts.host_spec.add_cidr(&cidr).map_err(|e| e.to_string())?;
+        opts.host_spec.add_cidr(&cidr)?;
         host_ips.push(cidr);
     }
     let context = LiveContext {
@@ -90,7 +91,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     live.snaplen = config.snaplen;
     live.buffer_bytes = config.buffer_bytes;
     live.promisc = config.promisc;
-    let capture = LiveCapture::open(&live).map_err(|e| e.to_string())?;
+    let capture = LiveCapture::open(&live)?;
     let (feed, record_thread, record_shared) = match config.record.clone() {
         Some(rc) => {
             let (feed, thread, shared) = start_recording(rc, &config, &capture)?;
@@ -103,10 +104,11 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     let mut workers = Vec::with_capacity(config.workers.max(1));
     let mut renderer = None;
     for i in 0..config.workers.max(1) {
-        let command_line = PolicyRun::command_line(&opts).map_err(|e| e.to_string())?;
+        let command_line = PolicyRun::command_line(&opts)?;
         renderer.get_or_insert_with(|| command_line.renderer());
-        workers
-            .push(Worker::spawn(i, vec![command_line], pool.returns()).map_err(|e| e.to_string())?);
+        let worker = Worker::spawn(i, vec![command_line], pool.returns())
+            .map_err(io("cannot start a worker thread"))?;
+        workers.push(worker);
     }
     let mut registry = PolicyRegistry::new(policy, context);
     if let Some(file) = &config.config_file {
@@ -115,7 +117,8 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     let counters = Arc::new(CaptureCounters::default());
     let state = Arc::new(ApiState {
         workers: workers.iter().map(Worker::sender).collect(),
-        renderer: renderer.ok_or("no worker")?,
+        // At least one worker was started above.
+        renderer: renderer.unwrap_or_default(),
         counters: counters.clone(),
         http: Arc::default(),
         iface: iface.name.clone(),
@@ -130,11 +133,14 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
         .enable_io()
         .enable_time()
         .build()
-        .map_err(|e| format!("cannot start the HTTP runtime: {e}"))?;
+        .map_err(io("cannot start the HTTP runtime"))?;
     let addr = format!("{}:{}", config.listen_host, config.listen_port);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(&addr))
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|source| AgentError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
     eprintln!(
         "pktvisord: capturing on {} ({} workers), API on http://{addr}",
         iface.name,
@@ -160,7 +166,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
                 .run();
                 workers
             })
-            .map_err(|e| e.to_string())?
+            .map_err(io("cannot start the capture thread"))?
     };
 
     let serve_state = state.clone();
@@ -180,7 +186,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
     stop.store(true, Ordering::Relaxed);
     let workers = capture_thread
         .join()
-        .map_err(|_| "the capture thread panicked".to_string())?;
+        .map_err(|_| AgentError::Panicked("the capture thread"))?;
     drop(state);
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     for w in workers {
@@ -195,8 +201,7 @@ pub fn run(config: AgentConfig) -> Result<(), String> {
             Err(_) => eprintln!("pktvisord: error: the recorder thread panicked"),
         }
     }
-    // A capture error was reported on stderr and served by the API until the signal.
-    served.map_err(|e| format!("HTTP server: {e}"))
+    served.map_err(io("HTTP server"))
 }
 
 /// Starts the policies of a `--config` file on every worker.
@@ -204,12 +209,12 @@ fn start_config_file(
     registry: &mut PolicyRegistry,
     workers: &[Worker],
     file: &PolicyFile,
-) -> Result<(), String> {
+) -> Result<(), AgentError> {
     registry.set_config_file(file)?;
     let senders: Vec<_> = workers.iter().map(Worker::sender).collect();
     for policy in &file.policies {
         crate::admin::start_policy(registry, &senders, policy.clone())
-            .map_err(|(_, message)| format!("{}: {message}", file.source))?;
+            .map_err(|(_, message)| AgentError::Start(format!("{}: {message}", file.source)))?;
     }
     Ok(())
 }
@@ -220,15 +225,20 @@ fn start_recording(
     mut rc: RecordConfig,
     config: &AgentConfig,
     capture: &LiveCapture,
-) -> Result<(RecordingFeed, JoinHandle<RecordStats>, Arc<RecordingShared>), String> {
+) -> Result<(RecordingFeed, JoinHandle<RecordStats>, Arc<RecordingShared>), AgentError> {
     rc.snaplen = config.snaplen;
     rc.nanosecond = capture.precision() == TimestampPrecision::Nano;
     let dir = rc.dir.clone();
-    let recorder = Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}")))
-        .map_err(|e| format!("cannot record to {}: {e}", dir.display()))?;
+    let recorder =
+        Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}"))).map_err(|source| {
+            AgentError::Record {
+                dir: dir.clone(),
+                source,
+            }
+        })?;
     let shared = Arc::new(RecordingShared::default());
     let (feed, thread) = recording::spawn(recorder, shared.clone())
-        .map_err(|e| format!("cannot start the recorder thread: {e}"))?;
+        .map_err(io("cannot start the recorder thread"))?;
     eprintln!("pktvisord: recording to {}", dir.display());
     Ok((feed, thread, shared))
 }

@@ -8,6 +8,7 @@
 //! addresses costs a worker ~150 instructions per packet, where copying every packet into
 //! batches on one reader thread cost ~390 and that thread competes with the workers for cores.
 
+use crate::control::error::{AgentError, io};
 use crate::shard::Sharder;
 use pv_pipeline::{
     PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions, open_capture, read_packets,
@@ -22,14 +23,15 @@ pub fn summarize_file_sharded(
     path: &Path,
     opts: &SummarizeOptions,
     workers: usize,
-) -> Result<(PolicySnapshot, PolicyRenderer), String> {
+) -> Result<(PolicySnapshot, PolicyRenderer), AgentError> {
     // As the single-threaded summary: a classic pcap of a link type we cannot decode is refused.
-    drop(open_capture(path).map_err(|e| e.to_string())?);
+    drop(open_capture(path)?);
     let shards = workers.max(1);
     let runs = (0..shards)
-        .map(|_| PolicyRun::command_line(opts).map_err(|e| e.to_string()))
+        .map(|_| PolicyRun::command_line(opts))
         .collect::<Result<Vec<_>, _>>()?;
-    let renderer = runs.first().map(PolicyRun::renderer).ok_or("no worker")?;
+    // At least one run (shards ≥ 1).
+    let renderer = runs.first().map(PolicyRun::renderer).unwrap_or_default();
     let parts = std::thread::scope(|scope| {
         let handles = runs
             .into_iter()
@@ -38,13 +40,13 @@ pub fn summarize_file_sharded(
                 std::thread::Builder::new()
                     .name(format!("pv-file-{shard}"))
                     .spawn_scoped(scope, move || summarize_shard(path, run, shard, shards))
-                    .map_err(|e| format!("cannot start a worker thread: {e}"))
+                    .map_err(io("cannot start a worker thread"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         handles
             .into_iter()
-            .map(|h| h.join().map_err(|_| "a worker stopped".to_string())?)
-            .collect::<Result<Vec<_>, String>>()
+            .map(|h| h.join().map_err(|_| AgentError::Panicked("a worker"))?)
+            .collect::<Result<Vec<_>, AgentError>>()
     })?;
     // Open queries time out at the last DNS message of the whole file, whichever worker saw it,
     // so that the workers' timeouts add up to the single-threaded summary's.
@@ -54,7 +56,9 @@ pub fn summarize_file_sharded(
         (run.snapshot(), damage)
     });
     // The first part becomes the result: merging it into an empty snapshot would copy it.
-    let (mut merged, mut damage): (PolicySnapshot, _) = parts.next().ok_or("no worker")?;
+    let Some((mut merged, mut damage)) = parts.next() else {
+        return Ok((PolicySnapshot::default(), renderer));
+    };
     for (part, part_damage) in parts {
         merged.merge(&part);
         // Every worker stops at the same damaged record: report it once.
@@ -73,8 +77,8 @@ fn summarize_shard(
     mut run: PolicyRun,
     shard: usize,
     shards: usize,
-) -> Result<(PolicyRun, Option<String>), String> {
-    let mut reader = open_capture(path).map_err(|e| e.to_string())?;
+) -> Result<(PolicyRun, Option<String>), AgentError> {
+    let mut reader = open_capture(path)?;
     let sharder = Sharder::new(shards);
     let mut link: Option<(u32, Option<LinkType>)> = None;
     let damage = read_packets(&mut reader, &mut |_, _| {}, |p| {
@@ -95,7 +99,6 @@ fn summarize_shard(
         }
         // As the single-threaded summary: a filter that cannot run on a packet ends the run.
         run.packet(p)
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     Ok((run, damage))
 }

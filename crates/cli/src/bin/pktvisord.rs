@@ -141,7 +141,8 @@ fn summarize_sharded(
     opts: &pv_pipeline::SummarizeOptions,
     workers: usize,
 ) -> Result<serde_json::Value, String> {
-    let (snapshot, renderer) = pv_agent::summarize_file_sharded(target, opts, workers)?;
+    let (snapshot, renderer) =
+        pv_agent::summarize_file_sharded(target, opts, workers).map_err(|e| e.to_string())?;
     if let Some(damage) = &snapshot.stats.damage {
         eprintln!(
             "pktvisord: warning: {damage}; the summary covers the {} packets before it",
@@ -191,6 +192,7 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
                     .as_ref()
                     .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
             })
+            .map_err(|e| e.to_string())
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,7 +18,7 @@ pub(crate) fn input_settings(
     file: &PolicyFile,
     policy: &Policy,
     tap: &Tap,
-) -> Result<InputSettings, String> {
+) -> Result<InputSettings, PolicyError> {
     let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
     let mut config = tap.config.clone();
     config.merge(&policy.input.config);
@@ -34,8 +34,7 @@ pub(crate) fn input_settings(
                         "policy [{}]: invalid input {what}: {}",
                         policy.name, e.message
                     ),
-                )
-                .to_string());
+                ));
             }
         }
     }
@@ -56,13 +55,13 @@ pub(crate) fn input_settings(
                 config.line("host_spec").unwrap_or(tap.line),
                 format!("policy [{}]: host_spec: {e}", policy.name),
             )
-            .to_string()
         })?),
         Ok(None) => None,
         Err(e) => {
-            return Err(
-                at(tap.line, format!("policy [{}]: {}", policy.name, e.message)).to_string(),
-            );
+            return Err(at(
+                tap.line,
+                format!("policy [{}]: {}", policy.name, e.message),
+            ));
         }
     };
     Ok(InputSettings {

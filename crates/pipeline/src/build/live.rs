@@ -7,6 +7,7 @@
 
 use super::input::input_settings;
 use super::modules::{ModuleKeys, build_modules};
+use crate::error::BuildError;
 use crate::run::policy_run::{LiveInput, PolicyRun};
 use pv_capture::BpfSet;
 use pv_handlers::Boundaries;
@@ -26,18 +27,17 @@ pub struct LiveContext {
 impl PolicyRun {
     /// Builds `policy` of the validated `file` (which holds its taps) for a live capture. A
     /// live agent captures one interface, so the policy must read exactly one tap.
-    pub fn live(file: &PolicyFile, policy: &Policy, ctx: &LiveContext) -> Result<Self, String> {
+    pub fn live(file: &PolicyFile, policy: &Policy, ctx: &LiveContext) -> Result<Self, BuildError> {
         let [tap_name] = policy.taps.as_slice() else {
-            return Err(format!(
-                "policy [{}] reads {} taps; pktvisord captures one interface, so a live policy \
-                 reads exactly one tap",
-                policy.name,
-                policy.taps.len()
-            ));
+            return Err(BuildError::TapCount {
+                policy: policy.name.clone(),
+                taps: policy.taps.len(),
+            });
         };
-        let tap = file
-            .tap(tap_name)
-            .ok_or_else(|| format!("tap '{tap_name}' does not exist"))?;
+        let tap = file.tap(tap_name).ok_or_else(|| BuildError::NoSuchTap {
+            source: file.source.clone(),
+            tap: tap_name.clone(),
+        })?;
         let input = input_settings(file, policy, tap)?;
         let described = LiveInput {
             tap: tap_name.clone(),
@@ -52,13 +52,13 @@ impl PolicyRun {
         };
         let mut host_spec = input.host_spec.unwrap_or_default();
         for cidr in &ctx.local_cidrs {
-            host_spec.add_cidr(cidr).map_err(|e| e.to_string())?;
+            host_spec.add_cidr(cidr).map_err(BuildError::HostSpec)?;
         }
         let bpf = match &input.bpf {
-            Some(expr) => Some(
-                BpfSet::new(expr)
-                    .map_err(|e| format!("policy [{}]: input bpf: {e}", policy.name))?,
-            ),
+            Some(expr) => Some(BpfSet::new(expr).map_err(|error| BuildError::Bpf {
+                policy: policy.name.clone(),
+                error,
+            })?),
             None => None,
         };
         let modules = build_modules(

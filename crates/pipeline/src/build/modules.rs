@@ -10,13 +10,12 @@ use pv_policy::{ConfigError, Module, Policy, PolicyError, PolicyFile};
 use std::sync::Arc;
 
 /// `policy [P] failed to start: ...`, at the key's line (or the module's).
-fn start_error(file: &PolicyFile, policy: &Policy, module: &Module, e: ConfigError) -> String {
+fn start_error(file: &PolicyFile, policy: &Policy, module: &Module, e: ConfigError) -> PolicyError {
     PolicyError::new(
         file.source.clone(),
         e.line.or(Some(module.line)),
         format!("policy [{}] failed to start: {}", policy.name, e.message),
     )
-    .to_string()
 }
 
 /// How the modules' output keys are formed.
@@ -36,7 +35,7 @@ pub(crate) fn build_modules(
     geo: Option<&Arc<GeoDbs>>,
     keys: ModuleKeys,
     boundaries: Boundaries,
-) -> Result<Vec<ModuleRun>, String> {
+) -> Result<Vec<ModuleRun>, PolicyError> {
     let mut out = Vec::new();
     for module in &policy.modules {
         let key = if keys == ModuleKeys::InstanceName || policy.taps.len() > 1 {
@@ -63,7 +62,6 @@ pub(crate) fn build_modules(
                     policy.name, module.type_name
                 ),
             )
-            .to_string()
         })?;
         let handler =
             (kind.build)(module, &ctx).map_err(|e| start_error(file, policy, module, e))?;

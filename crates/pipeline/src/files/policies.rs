@@ -14,6 +14,7 @@
 use super::read::{open_capture, read_packets};
 use crate::build::input::input_settings;
 use crate::build::modules::{ModuleKeys, build_modules};
+use crate::error::{BuildError, PipelineError};
 use crate::run::policy_run::{LiveInput, PolicyRun};
 use pv_capture::BpfSet;
 use pv_handlers::geo::GeoDbs;
@@ -143,7 +144,7 @@ fn tap_input(
     policy: &Policy,
     tap: &Tap,
     opts: &PolicyRunOptions,
-) -> Result<TapInput, String> {
+) -> Result<TapInput, PolicyError> {
     let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
     let input = input_settings(file, policy, tap)?;
     let config = &input.config;
@@ -151,7 +152,7 @@ fn tap_input(
         (Some(c), _) => c.clone(),
         (None, Ok(Some(f))) => PathBuf::from(f),
         (None, Err(e)) => {
-            return Err(at(tap.line, format!("tap '{}': {}", tap.name, e.message)).to_string());
+            return Err(at(tap.line, format!("tap '{}': {}", tap.name, e.message)));
         }
         (None, Ok(None)) => {
             let what = match config.opt_str("iface") {
@@ -164,7 +165,7 @@ fn tap_input(
                     tap.name
                 ),
             };
-            return Err(at(tap.line, format!("policy [{}]: {what}", policy.name)).to_string());
+            return Err(at(tap.line, format!("policy [{}]: {what}", policy.name)));
         }
     };
     Ok(TapInput {
@@ -185,16 +186,17 @@ pub fn run_policies(
     file: &PolicyFile,
     opts: &PolicyRunOptions,
     progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<PoliciesSummary, String> {
+) -> Result<PoliciesSummary, PipelineError> {
     // Everything is checked (handler settings, taps' inputs, filters) before any capture is
     // read.
     let mut plans = Vec::new();
     for policy in &file.policies {
         let mut taps = Vec::new();
         for tap_name in &policy.taps {
-            let tap = file
-                .tap(tap_name)
-                .ok_or_else(|| format!("{}: tap '{tap_name}' does not exist", file.source))?;
+            let tap = file.tap(tap_name).ok_or_else(|| BuildError::NoSuchTap {
+                source: file.source.clone(),
+                tap: tap_name.clone(),
+            })?;
             let input = tap_input(file, policy, tap, opts)?;
             let modules = build_modules(
                 file,
@@ -205,7 +207,7 @@ pub fn run_policies(
                 Boundaries::FromStream,
             )?;
             let bpf = match &input.bpf {
-                Some(expr) => Some(BpfSet::new(expr).map_err(|e| e.to_string())?),
+                Some(expr) => Some(BpfSet::new(expr)?),
                 None => None,
             };
             let described = LiveInput {
@@ -233,9 +235,8 @@ pub fn run_policies(
         let mut snapshot = PolicySnapshot::default();
         let mut renderer = PolicyRenderer::default();
         for TapRun { capture, mut run } in taps {
-            let mut reader = open_capture(&capture).map_err(|e| e.to_string())?;
-            let cut = read_packets(&mut reader, progress, |p| run.packet(p))
-                .map_err(|e| e.to_string())?;
+            let mut reader = open_capture(&capture)?;
+            let cut = read_packets(&mut reader, progress, |p| run.packet(p))?;
             if let Some(e) = cut {
                 damage.push(format!("{}: {e}", capture.display()));
                 run.damaged(e);
