@@ -5,6 +5,7 @@ use crate::progress::FileProgress;
 use crate::record_args::RecordArgs;
 use crate::stop_signal;
 use pv_capture::FileFormat;
+use pv_pipeline::{PipelineError, read_packets};
 use pv_record::{MAX_SNAPLEN, RecordStats, Recorder};
 use pv_wire::LinkType;
 use std::path::PathBuf;
@@ -57,38 +58,42 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
         Flusher::start(recorder).map_err(|e| format!("cannot start the flush thread: {e}"))?;
     stop_signal::install();
     let mut progress = FileProgress::new();
-    let mut since_progress = 0u32;
     let mut unsupported = 0u64;
     // A regular file never makes a read wait for long: the recorder stays locked across 4096
     // packets. A pipe or FIFO can make it wait for ever: the lock is let go before every read,
     // so that the flusher can flush what came before the pause.
     let regular_file = reader.file_size().is_some();
     let mut held: Option<MutexGuard<'_, Recorder>> = None;
-    while !stop_signal::requested() {
-        match reader.next_packet() {
-            Ok(Some(p)) if LinkType::from_linktype(p.linktype).is_none() => unsupported += 1,
-            Ok(Some(p)) => {
-                let recorder = held.get_or_insert_with(|| flusher.lock());
-                recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
+    let mut since_release = 0u32;
+    let read = read_packets(
+        &mut reader,
+        &mut |read, total| progress.update(read, total),
+        |p| {
+            if stop_signal::requested() {
+                return Err(PipelineError::Stopped);
             }
-            Ok(None) => break,
-            Err(e) if e.is_damage() => {
-                eprintln!("{program}: warning: {e}; recorded the packets before it");
-                break;
+            if LinkType::from_linktype(p.linktype).is_none() {
+                unsupported += 1;
+                return Ok(());
             }
-            Err(e) => return Err(e.to_string()),
-        }
-        if !regular_file {
-            held = None;
-        }
-        since_progress += 1;
-        if since_progress == 4096 {
-            since_progress = 0;
-            held = None;
-            progress.update(reader.file_bytes_read(), reader.file_size());
-        }
-    }
+            let recorder = held.get_or_insert_with(|| flusher.lock());
+            recorder.record(p.linktype, p.ts_ns, p.orig_len, p.data);
+            since_release += 1;
+            if !regular_file || since_release == 4096 {
+                since_release = 0;
+                held = None;
+            }
+            Ok(())
+        },
+    );
     drop(held);
+    match read {
+        Ok(None) | Err(PipelineError::Stopped) => {}
+        Ok(Some(damage)) => {
+            eprintln!("{program}: warning: {damage}; recorded the packets before it")
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     progress.finish();
     if unsupported > 0 {
         eprintln!(

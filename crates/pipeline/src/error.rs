@@ -14,6 +14,8 @@ pub enum PipelineError {
     },
     /// A policy of the file could not be built (checked before any capture is read).
     Build(BuildError),
+    /// The reader's consumer asked to stop (a signal): not a failure, what was read stands.
+    Stopped,
 }
 
 impl std::fmt::Display for PipelineError {
@@ -26,6 +28,7 @@ impl std::fmt::Display for PipelineError {
                 "{path}: unsupported link type {linktype} (supported: Ethernet 1, BSD loopback 0/108, raw IP 101/228/229, Linux cooked 113/276)"
             ),
             PipelineError::Build(e) => write!(f, "{e}"),
+            PipelineError::Stopped => write!(f, "stopped by a signal"),
         }
     }
 }

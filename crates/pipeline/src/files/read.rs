@@ -1,5 +1,5 @@
 //! The one loop that reads a capture file into the engine (the summary, policy files, the
-//! agent's sharded file workers).
+//! agent's sharded file workers) or the recorder (`pktvisor record`).
 
 use crate::error::PipelineError;
 use pv_capture::{FileFormat, FileReader, Packet};
@@ -25,7 +25,7 @@ pub fn open_capture(path: &Path) -> Result<FileReader, PipelineError> {
 /// Hands every packet of `reader` to `each`, calling `progress` with (bytes read, file size)
 /// every 65 536 packets and at the end. Returns the damage that ended reading early (a cut or
 /// corrupt file: what came before it stands), None when the file ended cleanly; an error
-/// from `each` ends the read. (Inlined: the per-packet call into the reader and the handlers
+/// from `each` ends the read ([`PipelineError::Stopped`] when it asks to stop). (Inlined: the per-packet call into the reader and the handlers
 /// then fold into one loop, as when each caller wrote its own.)
 #[inline]
 pub fn read_packets(
