@@ -6,10 +6,10 @@
 //! copies' snapshots merge exactly, like the command-line policy's.
 
 use super::input::input_settings;
-use super::modules::{ModuleKeys, build_modules};
+use super::modules::ModuleKeys;
+use super::tap::{TapBuild, tap_run};
 use crate::error::BuildError;
-use crate::run::policy_run::{LiveInput, PolicyRun};
-use pv_capture::BpfSet;
+use crate::run::policy_run::PolicyRun;
 use pv_handlers::Boundaries;
 use pv_handlers::geo::GeoDbs;
 use pv_policy::{Policy, PolicyFile};
@@ -39,43 +39,12 @@ impl PolicyRun {
             tap: tap_name.clone(),
         })?;
         let input = input_settings(file, policy, tap)?;
-        let described = LiveInput {
-            tap: tap_name.clone(),
-            host_spec: input
-                .config
-                .opt_str("host_spec")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_string(),
-            bpf: input.bpf.clone().unwrap_or_default(),
+        let how = TapBuild {
+            geo: ctx.geo.as_ref(),
+            keys: ModuleKeys::InstanceName,
+            boundaries: Boundaries::Aligned,
+            local_cidrs: &ctx.local_cidrs,
         };
-        let mut host_spec = input.host_spec.unwrap_or_default();
-        for cidr in &ctx.local_cidrs {
-            host_spec.add_cidr(cidr).map_err(BuildError::HostSpec)?;
-        }
-        let bpf = match &input.bpf {
-            Some(expr) => Some(BpfSet::new(expr).map_err(|error| BuildError::Bpf {
-                policy: policy.name.clone(),
-                error,
-            })?),
-            None => None,
-        };
-        let modules = build_modules(
-            file,
-            policy,
-            tap_name,
-            ctx.geo.as_ref(),
-            ModuleKeys::InstanceName,
-            Boundaries::Aligned,
-        )?;
-        Ok(PolicyRun::new(
-            policy.name.clone(),
-            described,
-            policy.chained,
-            bpf,
-            host_spec,
-            modules,
-        ))
+        tap_run(file, policy, tap_name, input, &how)
     }
 }

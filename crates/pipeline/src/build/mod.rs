@@ -5,3 +5,4 @@ pub(crate) mod command_line;
 pub(crate) mod input;
 pub(crate) mod live;
 pub(crate) mod modules;
+pub(crate) mod tap;

@@ -12,14 +12,14 @@
 //! merged.
 
 use super::read::{open_capture, read_packets};
-use crate::build::input::input_settings;
-use crate::build::modules::{ModuleKeys, build_modules};
+use crate::build::input::{InputSettings, input_settings};
+use crate::build::modules::ModuleKeys;
+use crate::build::tap::{TapBuild, tap_run};
 use crate::error::{BuildError, PipelineError};
-use crate::run::policy_run::{LiveInput, PolicyRun};
-use pv_capture::BpfSet;
+use crate::run::policy_run::PolicyRun;
+use pv_handlers::Boundaries;
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::registry::HANDLERS;
-use pv_handlers::{Boundaries, HostSpec};
 use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
 use serde_json::{Map, Value};
@@ -132,28 +132,21 @@ impl PoliciesSummary {
     }
 }
 
-/// The capture, BPF expression and host spec of one tap of a policy.
-struct TapInput {
-    capture: PathBuf,
-    bpf: Option<String>,
-    host_spec: HostSpec,
-}
-
-fn tap_input(
+/// The capture file one tap of a policy reads: the command line's, else the tap's
+/// `pcap_file`.
+fn tap_capture(
     file: &PolicyFile,
     policy: &Policy,
     tap: &Tap,
+    input: &InputSettings,
     opts: &PolicyRunOptions,
-) -> Result<TapInput, PolicyError> {
+) -> Result<PathBuf, PolicyError> {
     let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
-    let input = input_settings(file, policy, tap)?;
     let config = &input.config;
-    let capture = match (&opts.capture, config.opt_str("pcap_file")) {
-        (Some(c), _) => c.clone(),
-        (None, Ok(Some(f))) => PathBuf::from(f),
-        (None, Err(e)) => {
-            return Err(at(tap.line, format!("tap '{}': {}", tap.name, e.message)));
-        }
+    match (&opts.capture, config.opt_str("pcap_file")) {
+        (Some(c), _) => Ok(c.clone()),
+        (None, Ok(Some(f))) => Ok(PathBuf::from(f)),
+        (None, Err(e)) => Err(at(tap.line, format!("tap '{}': {}", tap.name, e.message))),
         (None, Ok(None)) => {
             let what = match config.opt_str("iface") {
                 Ok(Some(iface)) => format!(
@@ -165,14 +158,9 @@ fn tap_input(
                     tap.name
                 ),
             };
-            return Err(at(tap.line, format!("policy [{}]: {what}", policy.name)));
+            Err(at(tap.line, format!("policy [{}]: {what}", policy.name)))
         }
-    };
-    Ok(TapInput {
-        capture,
-        bpf: input.bpf,
-        host_spec: input.host_spec.unwrap_or_default(),
-    })
+    }
 }
 
 /// One tap of a policy, ready to read: its capture and the policy's engine for it.
@@ -197,35 +185,16 @@ pub fn run_policies(
                 source: file.source.clone(),
                 tap: tap_name.clone(),
             })?;
-            let input = tap_input(file, policy, tap, opts)?;
-            let modules = build_modules(
-                file,
-                policy,
-                tap_name,
-                opts.geo.as_ref(),
-                ModuleKeys::ModuleName,
-                Boundaries::FromStream,
-            )?;
-            let bpf = match &input.bpf {
-                Some(expr) => Some(BpfSet::new(expr)?),
-                None => None,
+            let input = input_settings(file, policy, tap)?;
+            let capture = tap_capture(file, policy, tap, &input, opts)?;
+            let how = TapBuild {
+                geo: opts.geo.as_ref(),
+                keys: ModuleKeys::ModuleName,
+                boundaries: Boundaries::FromStream,
+                local_cidrs: &[],
             };
-            let described = LiveInput {
-                tap: tap_name.clone(),
-                ..LiveInput::default()
-            };
-            let run = PolicyRun::new(
-                policy.name.clone(),
-                described,
-                policy.chained,
-                bpf,
-                input.host_spec,
-                modules,
-            );
-            taps.push(TapRun {
-                capture: input.capture,
-                run,
-            });
+            let run = tap_run(file, policy, tap_name, input, &how)?;
+            taps.push(TapRun { capture, run });
         }
         plans.push((policy, taps));
     }
