@@ -151,7 +151,7 @@ impl Running<'_> {
             self.update_stats();
             self.tick_all(now, late_tick);
         } else if late_tick.iter().any(Option::is_some) {
-            self.tick_all(now, late_tick);
+            self.tick_late(late_tick);
         }
     }
 
@@ -221,6 +221,18 @@ impl Running<'_> {
     fn tick_all(&self, now: u64, late: &mut [Option<u64>]) {
         for (w, late) in self.workers.iter().zip(late.iter_mut()) {
             *late = (!w.try_tick(now)).then_some(now);
+        }
+    }
+
+    /// Gives the workers whose queue was full the tick they missed (only them: the others
+    /// have it).
+    fn tick_late(&self, late: &mut [Option<u64>]) {
+        for (w, late) in self.workers.iter().zip(late.iter_mut()) {
+            if let Some(second) = *late
+                && w.try_tick(second)
+            {
+                *late = None;
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use super::clock::StreamClock;
 use super::intake::{Intake, SharedDecode};
 use super::module_run::ModuleRun;
 use crate::error::PipelineError;
-use pv_capture::{BpfSet, Packet};
+use pv_capture::{BpfError, BpfSet, Packet};
 use pv_handlers::{HostSpec, PacketEvent};
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
 
@@ -65,14 +65,9 @@ impl PolicyRun {
     /// compiler refuses) is an error: a file's summary stops there.
     #[inline]
     pub fn packet(&mut self, p: &Packet<'_>) -> Result<(), PipelineError> {
-        self.intake.stats.packets_read += 1;
-        if let Some(bpf) = &mut self.bpf
-            && !bpf.matches(p.linktype, p.data, p.orig_len)?
-        {
-            self.intake.stats.bpf_rejected += 1;
-            return Ok(());
+        if self.admit(p)? {
+            self.kept(p);
         }
-        self.kept(p);
         Ok(())
     }
 
@@ -82,17 +77,32 @@ impl PolicyRun {
     #[inline]
     pub fn live_packet(&mut self, shared: &mut SharedDecode<'_>) {
         let p = shared.p;
-        self.intake.stats.packets_read += 1;
-        if let Some(bpf) = &mut self.bpf
-            && !bpf.matches(p.linktype, p.data, p.orig_len).unwrap_or(false)
-        {
-            self.intake.stats.bpf_rejected += 1;
-            return;
+        match self.admit(p) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(_) => {
+                self.intake.stats.bpf_rejected += 1;
+                return;
+            }
         }
         self.clock.packet(p.ts_ns, &mut self.modules);
         let (modules, chained) = (&mut self.modules, self.chained);
         self.intake
             .shared_event(shared, &self.host_spec, |ev| feed(modules, chained, ev));
+    }
+
+    /// Counts a packet read and runs the policy's filter on it: false when the filter rejects
+    /// it (counted).
+    #[inline]
+    fn admit(&mut self, p: &Packet<'_>) -> Result<bool, BpfError> {
+        self.intake.stats.packets_read += 1;
+        if let Some(bpf) = &mut self.bpf
+            && !bpf.matches(p.linktype, p.data, p.orig_len)?
+        {
+            self.intake.stats.bpf_rejected += 1;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// A packet that passed the filter: the stream's clock moves (pktvisor's libpcap filters
