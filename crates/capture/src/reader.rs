@@ -78,12 +78,15 @@ impl FileReader {
                 reason: "the file is empty".to_string(),
             });
         }
-        let mut stream = Stream::new(raw);
-        let gzip = stream.is_gzip();
+        let mut stream = Stream::new(raw).map_err(|source| CaptureError::Open {
+            path: name.clone(),
+            source,
+        })?;
+        let compression = stream.compression();
         let mut buf = RecordBuffer::new();
         let header_err = |name: &str, error: io::Error| {
-            if gzip {
-                stream_error(name, true, 0, error)
+            if compression.is_some() {
+                stream_error(name, compression, 0, error)
             } else {
                 CaptureError::Open {
                     path: name.to_string(),
@@ -94,10 +97,9 @@ impl FileReader {
         let have = buf
             .ensure(&mut stream, 4)
             .map_err(|e| header_err(&name, e))?;
-        let inside = if gzip {
-            "gzip-compressed; the data inside "
-        } else {
-            ""
+        let inside = match compression {
+            Some(c) => format!("{c}-compressed; the data inside "),
+            None => String::new(),
         };
         if have < 4 {
             let reason = if have == 0 {
@@ -145,7 +147,7 @@ impl FileReader {
                         ),
                     }
                 }
-                FirstSectionError::Damage(d) => damage_error(&name, gzip, d),
+                FirstSectionError::Damage(d) => damage_error(&name, compression, d),
                 FirstSectionError::Version(major, minor) => CaptureError::NotACapture {
                     path: name.clone(),
                     reason: format!(
@@ -156,10 +158,10 @@ impl FileReader {
             pending = parser.read_leading_interfaces(&mut buf, &mut stream).err();
             Parser::PcapNg(parser)
         } else {
-            let expected = if gzip {
+            let expected = if compression.is_some() {
                 "expected a pcap or pcapng header"
             } else {
-                "expected a pcap, pcapng or gzip header"
+                "expected a pcap, pcapng, gzip or zstd header"
             };
             return Err(CaptureError::NotACapture {
                 path: name,
@@ -189,7 +191,7 @@ impl FileReader {
         }
         if let Some(damage) = self.pending.take() {
             self.finished = true;
-            return Err(damage_error(&self.name, self.stream.is_gzip(), damage));
+            return Err(damage_error(&self.name, self.stream.compression(), damage));
         }
         let found = match &mut self.parser {
             Parser::Pcap(p) => p.next(&mut self.buf, &mut self.stream),
@@ -209,7 +211,7 @@ impl FileReader {
             }
             Err(damage) => {
                 self.finished = true;
-                Err(damage_error(&self.name, self.stream.is_gzip(), damage))
+                Err(damage_error(&self.name, self.stream.compression(), damage))
             }
         }
     }
@@ -298,7 +300,7 @@ impl std::fmt::Debug for FileReader {
     }
 }
 
-fn damage_error(name: &str, gzip: bool, damage: Damage) -> CaptureError {
+fn damage_error(name: &str, compression: Option<&str>, damage: Damage) -> CaptureError {
     let path = name.to_string();
     match damage {
         Damage::Truncated { offset, detail } => CaptureError::Truncated {
@@ -311,25 +313,39 @@ fn damage_error(name: &str, gzip: bool, damage: Damage) -> CaptureError {
             offset,
             detail,
         },
-        Damage::Stream { offset, error } => stream_error(name, gzip, offset, error),
+        Damage::Stream { offset, error } => stream_error(name, compression, offset, error),
     }
 }
 
 /// A failed read of the byte stream while the record at `offset` was being read. From a gzip
-/// decoder, an unexpected end or invalid data is damage in the file, not an I/O failure.
-fn stream_error(name: &str, gzip: bool, offset: u64, error: io::Error) -> CaptureError {
+/// or zstd decoder, an unexpected end or invalid data is damage in the file, not an I/O
+/// failure (zstd reports a damaged frame as `Other`).
+fn stream_error(
+    name: &str,
+    compression: Option<&str>,
+    offset: u64,
+    error: io::Error,
+) -> CaptureError {
     let path = name.to_string();
+    let Some(c) = compression else {
+        return CaptureError::Io {
+            path,
+            source: error,
+        };
+    };
     match error.kind() {
-        io::ErrorKind::UnexpectedEof if gzip => CaptureError::Truncated {
+        io::ErrorKind::UnexpectedEof => CaptureError::Truncated {
             path,
             offset,
-            detail: format!("gzip stream ends early ({error})"),
+            detail: format!("{c} stream ends early ({error})"),
         },
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput if gzip => CaptureError::Corrupt {
-            path,
-            offset,
-            detail: format!("gzip stream is damaged ({error})"),
-        },
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::Other => {
+            CaptureError::Corrupt {
+                path,
+                offset,
+                detail: format!("{c} stream is damaged ({error})"),
+            }
+        }
         _ => CaptureError::Io {
             path,
             source: error,

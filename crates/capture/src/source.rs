@@ -1,11 +1,14 @@
 //! The byte stream under a capture: the raw file (counted, for progress) and, when the file
-//! starts with the gzip magic, its decompression.
+//! starts with the gzip or zstd magic, its decompression.
 
 use flate2::read::MultiGzDecoder;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 
 /// The first two bytes of every gzip member.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first four bytes of every zstd frame (RFC 8878), as the recorder's `.pcap.zst` files
+/// start.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// How many leading bytes are looked at to tell gzip from an uncompressed capture.
 const SNIFF_LEN: usize = 4;
@@ -50,6 +53,10 @@ impl RawSource {
     pub(crate) fn is_gzip(&self) -> bool {
         self.sniffed().starts_with(&GZIP_MAGIC)
     }
+
+    pub(crate) fn is_zstd(&self) -> bool {
+        self.sniffed().starts_with(&ZSTD_MAGIC)
+    }
 }
 
 impl Read for RawSource {
@@ -72,26 +79,40 @@ pub(crate) enum Stream {
     // Multi-member, because `cat a.gz b.gz` and pigz/bgzip output are valid gzip files that a
     // single-member decoder would silently cut short after the first member.
     Gzip(Box<MultiGzDecoder<RawSource>>),
+    // Every frame in turn: the recorder writes one per flush, `cat a.zst b.zst` is valid too.
+    Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<RawSource>>>),
 }
 
 impl Stream {
-    pub(crate) fn new(raw: RawSource) -> Stream {
-        if raw.is_gzip() {
+    pub(crate) fn new(raw: RawSource) -> io::Result<Stream> {
+        Ok(if raw.is_gzip() {
             Stream::Gzip(Box::new(MultiGzDecoder::new(raw)))
+        } else if raw.is_zstd() {
+            Stream::Zstd(Box::new(zstd::stream::read::Decoder::new(raw)?))
         } else {
             Stream::Plain(raw)
-        }
+        })
     }
 
     pub(crate) fn is_gzip(&self) -> bool {
         matches!(self, Stream::Gzip(_))
     }
 
-    /// Bytes taken from the underlying file so far (compressed bytes for gzip).
+    /// The compression the file is read through, by name; None for a plain file.
+    pub(crate) fn compression(&self) -> Option<&'static str> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Gzip(_) => Some("gzip"),
+            Stream::Zstd(_) => Some("zstd"),
+        }
+    }
+
+    /// Bytes taken from the underlying file so far (compressed bytes for gzip and zstd).
     pub(crate) fn raw_bytes_read(&self) -> u64 {
         match self {
             Stream::Plain(raw) => raw.bytes_read,
             Stream::Gzip(gz) => gz.get_ref().bytes_read,
+            Stream::Zstd(z) => z.get_ref().get_ref().bytes_read,
         }
     }
 }
@@ -102,6 +123,7 @@ impl Read for Stream {
         match self {
             Stream::Plain(raw) => raw.read(buf),
             Stream::Gzip(gz) => gz.read(buf),
+            Stream::Zstd(z) => z.read(buf),
         }
     }
 }

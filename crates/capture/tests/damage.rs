@@ -197,7 +197,7 @@ fn not_capture_files() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: not a capture file (starts with 23 21 2f 62; expected a pcap, pcapng or gzip header)",
+            "{}: not a capture file (starts with 23 21 2f 62; expected a pcap, pcapng, gzip or zstd header)",
             text.display()
         )
     );
