@@ -3,6 +3,7 @@
 
 pub mod options;
 pub mod output;
+pub mod packets;
 pub mod policy;
 pub mod progress;
 pub mod record;

@@ -31,7 +31,7 @@ pub mod stats;
 pub use compress::Compression;
 pub use flow_key::FlowKey;
 pub use flow_table::{FlowTable, FlowTableConfig};
-pub use pcap_writer::MAX_SNAPLEN;
+pub use pcap_writer::{MAX_SNAPLEN, PcapFormat};
 pub use recorder::{Log, RecordConfig, Recorder};
 pub use retention::RetentionPolicy;
 pub use rotation::RotationPolicy;

@@ -45,24 +45,9 @@ impl RotationPolicy {
     }
 }
 
-/// UTC calendar fields of a Unix time (shared with the reports: `pv_wire::civil_time`).
-pub use pv_wire::civil_time::civil_from_unix;
-
-/// Unix time of a UTC calendar date (the inverse of [`civil_from_unix`]); `None` before 1970.
-pub fn unix_from_civil(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<u64> {
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from(if month > 2 { month - 3 } else { month + 9 });
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s);
-    u64::try_from(secs).ok()
-}
+/// UTC calendar fields of a Unix time and back (shared with the reports and searches:
+/// `pv_wire::civil_time`).
+pub use pv_wire::civil_time::{civil_from_unix, unix_from_civil};
 
 /// `YYYY/MM/DD` and `YYYY-MM-DDTHH-MM-SS` of a Unix time.
 pub fn stem(secs: u64) -> (String, String) {

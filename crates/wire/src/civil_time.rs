@@ -1,5 +1,5 @@
-//! Capture timestamps as UTC calendar fields, without a time-zone database: what file names
-//! (the recorder's `YYYY/MM/DD/...`) and reports print.
+//! Capture timestamps as UTC calendar fields and back, without a time-zone database: what file
+//! names (the recorder's `YYYY/MM/DD/...`) and reports print, and what searches read.
 
 /// UTC calendar fields of Unix seconds: (year, month, day, hour, minute, second).
 pub fn civil_from_unix(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
@@ -25,6 +25,22 @@ pub fn civil_from_unix(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
         (rem % 3600 / 60) as u32,
         (rem % 60) as u32,
     )
+}
+
+/// Unix time of a UTC calendar date (the inverse of [`civil_from_unix`]); `None` before 1970.
+pub fn unix_from_civil(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<u64> {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if month > 2 { month - 3 } else { month + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s);
+    u64::try_from(secs).ok()
 }
 
 #[cfg(test)]

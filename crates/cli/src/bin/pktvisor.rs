@@ -30,6 +30,10 @@ enum Command {
     /// flow (TCP SYN/FIN/RST always) into rotated, optionally compressed pcap files under
     /// --out DIR in gotm's YYYY/MM/DD layout.
     Record(pktvisor_cli::record::RecordCmd),
+    /// Find packets in recordings: every capture file below PATH (the recorder's rotated,
+    /// compressed files too) in time order, through a tcpdump filter and --from/--to; counted
+    /// (--count), as one pcap file (--pcap OUT, `-` for stdout) or JSON lines.
+    Packets(pktvisor_cli::packets::PacketsCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         None => return tui_cmd::run_agent(&cli.tui),
         Some(Command::Summarize(cmd)) => cmd,
         Some(Command::Record(cmd)) => return run_record(&cmd),
+        Some(Command::Packets(cmd)) => return pktvisor_cli::packets::run("pktvisor", &cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);

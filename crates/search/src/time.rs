@@ -1,0 +1,150 @@
+//! Times as a search takes them (`--from`, `--to`) and prints them: RFC 3339
+//! (`2026-12-07T01:02:03Z`, fractions of a second and `±HH:MM` offsets too) or Unix seconds
+//! (`1796605323.5`), to and from nanoseconds since the epoch.
+
+use crate::error::SearchError;
+use pv_wire::civil_time::{civil_from_unix, unix_from_civil};
+
+/// Nanoseconds since the epoch of `text`.
+pub fn parse_time(text: &str) -> Result<u64, SearchError> {
+    let bad = |reason: &str| SearchError::Time {
+        value: text.to_string(),
+        reason: reason.to_string(),
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad("empty"));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let (secs, frac) = t.split_once('.').unwrap_or((t, ""));
+        let secs: u64 = secs.parse().map_err(|_| bad("not a number of seconds"))?;
+        let frac = fraction_ns(frac).ok_or_else(|| bad("bad fraction"))?;
+        return secs
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(frac))
+            .ok_or_else(|| bad("too far in the future"));
+    }
+    let expected = "expected RFC 3339 (2026-12-07T01:02:03Z, 2026-12-07T02:02:03.5+01:00) or Unix \
+                    seconds";
+    let b = t.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err(bad(expected));
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return Err(bad(expected));
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<u32, SearchError> {
+        t.get(range)
+            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(expected))
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &t[19..];
+    let mut frac_ns = 0;
+    if let Some(after) = rest.strip_prefix('.') {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        frac_ns = fraction_ns(&after[..digits]).ok_or_else(|| bad("bad fraction of a second"))?;
+        rest = &after[digits..];
+    }
+    let offset_secs: i64 = match rest {
+        "Z" | "z" => 0,
+        "" => {
+            return Err(bad(
+                "no time zone: end with Z for UTC, or give an offset (+01:00)",
+            ));
+        }
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return Err(bad(expected)),
+            };
+            let (h, m) = rest[1..]
+                .split_once(':')
+                .and_then(|(h, m)| Some((h.parse::<i64>().ok()?, m.parse::<i64>().ok()?)))
+                .filter(|(h, m)| *h < 24 && *m < 60)
+                .ok_or_else(|| bad("bad offset (expected ±HH:MM)"))?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let local = unix_from_civil(i64::from(year), month, day, hour, minute, second)
+        .ok_or_else(|| bad("not a valid date and time after 1970"))?;
+    let utc = i64::try_from(local)
+        .ok()
+        .and_then(|l| l.checked_sub(offset_secs))
+        .and_then(|s| u64::try_from(s).ok())
+        .ok_or_else(|| bad("before 1970"))?;
+    Ok(utc * 1_000_000_000 + frac_ns)
+}
+
+/// Up to nine digits after the point as nanoseconds; more digits are cut (below a
+/// nanosecond); None if any is not a digit.
+fn fraction_ns(digits: &str) -> Option<u64> {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let kept = &digits[..digits.len().min(9)];
+    let value: u64 = if kept.is_empty() {
+        0
+    } else {
+        kept.parse().ok()?
+    };
+    Some(value * 10u64.pow(9 - kept.len() as u32))
+}
+
+/// `2026-12-07T01:02:03.123456789Z`.
+pub fn format_time(ns: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil_from_unix(ns / 1_000_000_000);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:09}Z",
+        ns % 1_000_000_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_and_unix_seconds() {
+        // `date -u -d 2026-12-07T01:02:03Z +%s` = 1796605323.
+        let t = 1_796_605_323_000_000_000;
+        assert_eq!(parse_time("2026-12-07T01:02:03Z").unwrap(), t);
+        assert_eq!(parse_time("2026-12-07 01:02:03z").unwrap(), t);
+        assert_eq!(parse_time("2026-12-07T02:02:03+01:00").unwrap(), t);
+        assert_eq!(parse_time("2026-12-06T20:02:03-05:00").unwrap(), t);
+        assert_eq!(
+            parse_time("2026-12-07T01:02:03.5Z").unwrap(),
+            t + 500_000_000
+        );
+        assert_eq!(
+            parse_time("2026-12-07T01:02:03.123456789123Z").unwrap(),
+            t + 123_456_789
+        );
+        assert_eq!(parse_time("1796605323").unwrap(), t);
+        assert_eq!(parse_time("1796605323.25").unwrap(), t + 250_000_000);
+        assert_eq!(format_time(t + 5), "2026-12-07T01:02:03.000000005Z");
+        assert_eq!(parse_time(&format_time(t + 5)).unwrap(), t + 5);
+    }
+
+    #[test]
+    fn bad_times_say_why() {
+        for (text, why) in [
+            ("", "empty"),
+            ("yesterday", "expected RFC 3339"),
+            ("2026-12-07T01:02:03", "no time zone"),
+            ("2026-13-07T01:02:03Z", "not a valid date"),
+            ("2026-12-07T01:02:03+25:00", "bad offset"),
+            (
+                "1969-12-31T23:59:59Z",
+                "not a valid date and time after 1970",
+            ),
+            ("99999999999999999999", "not a number"),
+        ] {
+            let e = parse_time(text).unwrap_err().to_string();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+}
