@@ -71,20 +71,6 @@ pub fn geo_loc_list(rows: Vec<(Hashed<GeoLoc>, u64)>) -> Value {
     )
 }
 
-/// Inserts `value` at the nested path `keys` (creating objects on the way).
-pub fn insert_at(obj: &mut Map<String, Value>, keys: &[&str], value: Value) {
-    let (last, parents) = keys.split_last().expect("a JSON path has at least one key");
-    let mut cur = obj;
-    for k in parents {
-        cur = cur
-            .entry(k.to_string())
-            .or_insert_with(|| Value::Object(Map::new()))
-            .as_object_mut()
-            .expect("intermediate JSON path entries are objects");
-    }
-    cur.insert(last.to_string(), value);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,26 +5,13 @@
 use pv_handlers::frame::{decode_bucket, encode_bucket};
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::{Boundaries, WindowSpec};
-use pv_pipeline::{PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions, open_capture};
+use pv_pipeline::{PolicyRenderer, PolicySnapshot, SummarizeOptions};
 use pv_summary::ModuleSnapshot;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn captures() -> Vec<PathBuf> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"));
-    let mut files = Vec::new();
-    for dir in ["fixtures", "edge"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("test data") {
-            let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "pcap") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 30, "test captures missing: {files:?}");
-    files
-}
+mod common;
+use common::captures;
 
 /// The command line's policy in 60 s buckets aligned as a live agent's, every group on and
 /// long top lists (so that the JSON shows whole lists, not just their heads).
@@ -65,29 +52,7 @@ fn options() -> SummarizeOptions {
 /// Summaries of `workers` workers, worker `w` taking every packet whose index is `w` modulo
 /// `workers` (the others only move its clock, as a sharded file read does).
 fn summarize(path: &Path, workers: usize) -> (Vec<PolicySnapshot>, PolicyRenderer) {
-    let opts = options();
-    let mut runs: Vec<PolicyRun> = (0..workers)
-        .map(|_| PolicyRun::command_line(&opts).expect("policy"))
-        .collect();
-    let mut reader = open_capture(path).expect("capture");
-    let mut index = 0usize;
-    // The edge captures include damaged ones: what was read before the damage is summarized.
-    while let Ok(Some(p)) = reader.next_packet() {
-        for (w, run) in runs.iter_mut().enumerate() {
-            if index % workers == w {
-                run.packet(&p).expect("packet");
-            } else {
-                run.other_shard(&p).expect("packet");
-            }
-        }
-        index += 1;
-    }
-    let end = runs.iter().filter_map(PolicyRun::last_event_ns).max();
-    for run in &mut runs {
-        run.end_of_input_at(end);
-    }
-    let renderer = runs[0].renderer();
-    (runs.iter().map(PolicyRun::snapshot).collect(), renderer)
+    common::summarize_split(path, &options(), workers, |index, _| index % workers)
 }
 
 /// Everything a snapshot renders to, as text: every bucket (pktvisor 3's and 4's shape), and

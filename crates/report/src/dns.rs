@@ -2,67 +2,77 @@
 
 use crate::table::Table;
 use crate::{num, pct};
+use pv_handlers::dns::metrics::*;
+use pv_handlers::metric::Metric;
 use serde_json::Value;
 
 pub fn render(d: &Value) -> String {
     let mut out = String::new();
-    let wp = &d["wire_packets"];
-    let total = num(&wp["total"]);
-    let replies = num(&wp["replies"]);
+    let n = |m: Metric| num(m.get(d));
+    let total = n(WIRE_PACKETS_TOTAL);
+    let replies = n(WIRE_PACKETS_REPLIES);
 
     let mut t = Table::new("DNS wire packets", &["", "packets", "share"]);
-    for (label, key, whole) in [
-        ("total", "total", 0),
-        ("queries", "queries", total),
-        ("replies", "replies", total),
-        ("UDP", "udp", total),
-        ("TCP", "tcp", total),
-        ("IPv4", "ipv4", total),
-        ("IPv6", "ipv6", total),
-        ("filtered", "filtered", 0),
-        ("malformed", "malformed", 0),
+    for (label, metric, whole) in [
+        ("total", WIRE_PACKETS_TOTAL, 0),
+        ("queries", WIRE_PACKETS_QUERIES, total),
+        ("replies", WIRE_PACKETS_REPLIES, total),
+        ("UDP", WIRE_PACKETS_UDP, total),
+        ("TCP", WIRE_PACKETS_TCP, total),
+        ("IPv4", WIRE_PACKETS_IPV4, total),
+        ("IPv6", WIRE_PACKETS_IPV6, total),
+        ("filtered", WIRE_PACKETS_FILTERED, 0),
+        ("malformed", WIRE_PACKETS_MALFORMED, 0),
     ] {
         t.row(vec![
             label.into(),
-            num(&wp[key]).to_string(),
-            pct(num(&wp[key]), whole),
+            n(metric).to_string(),
+            pct(n(metric), whole),
         ]);
     }
     out += &t.render();
 
     let mut t = Table::new("DNS replies by result", &["", "replies", "of replies"]);
-    for (label, key) in [
-        ("NOERROR", "noerror"),
-        ("  of which NODATA", "nodata"),
-        ("NXDOMAIN", "nxdomain"),
-        ("SRVFAIL", "srvfail"),
-        ("REFUSED", "refused"),
+    for (label, metric) in [
+        ("NOERROR", WIRE_PACKETS_NOERROR),
+        ("  of which NODATA", WIRE_PACKETS_NODATA),
+        ("NXDOMAIN", WIRE_PACKETS_NXDOMAIN),
+        ("SRVFAIL", WIRE_PACKETS_SRVFAIL),
+        ("REFUSED", WIRE_PACKETS_REFUSED),
     ] {
         t.row(vec![
             label.into(),
-            num(&wp[key]).to_string(),
-            pct(num(&wp[key]), replies),
+            n(metric).to_string(),
+            pct(n(metric), replies),
         ]);
     }
     out += &t.render();
 
-    let x = &d["xact"];
-    if x.is_object() {
+    // The transaction group is on exactly when its total is published.
+    if !XACT_COUNTS_TOTAL.get(d).is_null() {
         let mut t = Table::new(
             "DNS transactions (query matched with reply)",
             &["", "count", "p50 ms", "p90 ms", "p95 ms", "p99 ms"],
         );
-        t.row(vec!["total".into(), num(&x["counts"]["total"]).to_string()]);
+        t.row(vec!["total".into(), n(XACT_COUNTS_TOTAL).to_string()]);
         t.row(vec![
             "timed out".into(),
-            num(&x["counts"]["timed_out"]).to_string(),
+            n(XACT_COUNTS_TIMED_OUT).to_string(),
         ]);
-        for (label, side) in [
-            ("in (this host answered)", "in"),
-            ("out (this host asked)", "out"),
+        for (label, side_total, quantiles) in [
+            (
+                "in (this host answered)",
+                XACT_IN_TOTAL,
+                XACT_IN_QUANTILES_US,
+            ),
+            (
+                "out (this host asked)",
+                XACT_OUT_TOTAL,
+                XACT_OUT_QUANTILES_US,
+            ),
         ] {
-            let mut row = vec![label.to_string(), num(&x[side]["total"]).to_string()];
-            let q = &x[side]["quantiles_us"];
+            let mut row = vec![label.to_string(), n(side_total).to_string()];
+            let q = quantiles.get(d);
             if q.is_object() {
                 row.extend(
                     ["p50", "p90", "p95", "p99"]
@@ -73,25 +83,24 @@ pub fn render(d: &Value) -> String {
         }
         out += &t.render();
     }
-    if let Some(card) = d["cardinality"]["qname"].as_u64() {
+    if let Some(card) = CARDINALITY_QNAME.get(d).as_u64() {
         out += &format!("Distinct query names: {card}\n\n");
     }
 
-    for (heading, key) in [
-        ("Top qnames (2 labels)", "top_qname2"),
-        ("Top qnames (3 labels)", "top_qname3"),
-        ("Top NXDOMAIN names", "top_nxdomain"),
-        ("Top SRVFAIL names", "top_srvfail"),
-        ("Top REFUSED names", "top_refused"),
-        ("Top NODATA names", "top_nodata"),
-        ("Top query types", "top_qtype"),
-        ("Top result codes", "top_rcode"),
-        ("Top client ports", "top_udp_ports"),
-        ("Slow transactions, this host answering", "xact.in.top_slow"),
-        ("Slow transactions, this host asking", "xact.out.top_slow"),
+    for (heading, metric) in [
+        ("Top qnames (2 labels)", TOP_QNAME2),
+        ("Top qnames (3 labels)", TOP_QNAME3),
+        ("Top NXDOMAIN names", TOP_NXDOMAIN),
+        ("Top SRVFAIL names", TOP_SRVFAIL),
+        ("Top REFUSED names", TOP_REFUSED),
+        ("Top NODATA names", TOP_NODATA),
+        ("Top query types", TOP_QTYPE),
+        ("Top result codes", TOP_RCODE),
+        ("Top client ports", TOP_UDP_PORTS),
+        ("Slow transactions, this host answering", XACT_IN_TOP_SLOW),
+        ("Slow transactions, this host asking", XACT_OUT_TOP_SLOW),
     ] {
-        let list = key.split('.').fold(d, |v, k| &v[k]);
-        let Some(list) = list.as_array() else {
+        let Some(list) = metric.get(d).as_array() else {
             continue;
         };
         if list.is_empty() {

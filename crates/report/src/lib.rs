@@ -8,6 +8,8 @@ mod time;
 /// pktvisor's UTC timestamps ("%Y-%m-%d %X"), shared with the agent's info JSON.
 pub use time::utc;
 
+use pv_handlers::metric::Metric;
+use pv_handlers::net::{self, metrics::*};
 use serde_json::Value;
 use table::Table;
 
@@ -17,13 +19,13 @@ pub fn render(title: &str, doc: &Value) -> String {
     let Some((window_key, w)) = doc.as_object().and_then(|o| o.iter().next()) else {
         return format!("{title}: no summary\n");
     };
-    let p = &w["packets"];
-    let n = num;
-    let total = n(&p["total"]);
+    let p = &w[net::SCHEMA_KEY];
+    let n = |m: Metric| num(m.get(p));
+    let total = n(TOTAL);
 
     out += &format!("Summary of {title} (window {window_key})\n");
-    let start = n(&w["period"]["start_ts"]);
-    let length = n(&w["period"]["length"]);
+    let start = num(&w["period"]["start_ts"]);
+    let length = num(&w["period"]["length"]);
     out += &format!(
         "  period: {} UTC, {} s of capture time\n\n",
         time::utc(start),
@@ -32,33 +34,29 @@ pub fn render(title: &str, doc: &Value) -> String {
 
     let mut t = Table::new("Totals", &["", "packets", "share"]);
     t.row(vec!["packets".into(), total.to_string(), String::new()]);
-    t.row(vec![
-        "events".into(),
-        n(&p["events"]).to_string(),
-        String::new(),
-    ]);
+    t.row(vec!["events".into(), n(EVENTS).to_string(), String::new()]);
     t.row(vec![
         "deep samples".into(),
-        n(&p["deep_samples"]).to_string(),
-        pct(n(&p["deep_samples"]), n(&p["events"])),
+        n(DEEP_SAMPLES).to_string(),
+        pct(n(DEEP_SAMPLES), n(EVENTS)),
     ]);
     out += &t.render();
 
     let mut t = Table::new("Protocols", &["", "packets", "share"]);
-    for (label, key) in [
-        ("IPv4", "ipv4"),
-        ("IPv6", "ipv6"),
-        ("UDP", "udp"),
-        ("TCP", "tcp"),
-        ("other L4", "other_l4"),
+    for (label, metric) in [
+        ("IPv4", IPV4),
+        ("IPv6", IPV6),
+        ("UDP", UDP),
+        ("TCP", TCP),
+        ("other L4", OTHER_L4),
     ] {
         t.row(vec![
             label.into(),
-            n(&p[key]).to_string(),
-            pct(n(&p[key]), total),
+            n(metric).to_string(),
+            pct(n(metric), total),
         ]);
     }
-    let syn = n(&p["protocol"]["tcp"]["syn"]);
+    let syn = n(PROTOCOL_TCP_SYN);
     t.row(vec!["TCP SYN".into(), syn.to_string(), pct(syn, total)]);
     out += &t.render();
 
@@ -66,23 +64,22 @@ pub fn render(title: &str, doc: &Value) -> String {
         "Direction (by host spec)",
         &["", "packets", "share", "distinct remote IPs"],
     );
-    let card = &p["cardinality"];
     t.row(vec![
         "in".into(),
-        n(&p["in"]).to_string(),
-        pct(n(&p["in"]), total),
-        n(&card["src_ips_in"]).to_string(),
+        n(IN).to_string(),
+        pct(n(IN), total),
+        n(CARDINALITY_SRC_IPS_IN).to_string(),
     ]);
     t.row(vec![
         "out".into(),
-        n(&p["out"]).to_string(),
-        pct(n(&p["out"]), total),
-        n(&card["dst_ips_out"]).to_string(),
+        n(OUT).to_string(),
+        pct(n(OUT), total),
+        n(CARDINALITY_DST_IPS_OUT).to_string(),
     ]);
     t.row(vec![
         "unknown".into(),
-        n(&p["unknown_dir"]).to_string(),
-        pct(n(&p["unknown_dir"]), total),
+        n(UNKNOWN_DIR).to_string(),
+        pct(n(UNKNOWN_DIR), total),
         String::new(),
     ]);
     out += &t.render();
@@ -91,24 +88,24 @@ pub fn render(title: &str, doc: &Value) -> String {
         "Rates per second of capture time",
         &["", "p50", "p90", "p95", "p99"],
     );
-    for key in [
-        "pps_total",
-        "pps_in",
-        "pps_out",
-        "bytes_total",
-        "bytes_in",
-        "bytes_out",
+    for (label, metric) in [
+        ("pps total", RATES_PPS_TOTAL),
+        ("pps in", RATES_PPS_IN),
+        ("pps out", RATES_PPS_OUT),
+        ("bytes total", RATES_BYTES_TOTAL),
+        ("bytes in", RATES_BYTES_IN),
+        ("bytes out", RATES_BYTES_OUT),
     ] {
-        let r = &p["rates"][key];
+        let r = metric.get(p);
         if r.is_object() {
-            let mut row = vec![key.replace('_', " ")];
-            row.extend(["p50", "p90", "p95", "p99"].map(|q| n(&r[q]).to_string()));
+            let mut row = vec![label.to_string()];
+            row.extend(["p50", "p90", "p95", "p99"].map(|q| num(&r[q]).to_string()));
             t.row(row);
         }
     }
     out += &t.render();
 
-    let sizes = &p["payload_size"];
+    let sizes = PAYLOAD_SIZE.get(p);
     if sizes.is_object() {
         let mut t = Table::new(
             "Packet size (bytes captured)",
@@ -116,19 +113,19 @@ pub fn render(title: &str, doc: &Value) -> String {
         );
         t.row(
             ["p50", "p90", "p95", "p99"]
-                .map(|q| n(&sizes[q]).to_string())
+                .map(|q| num(&sizes[q]).to_string())
                 .to_vec(),
         );
         out += &t.render();
     }
 
-    for (heading, key) in [
-        ("Top IPv4 (remote)", "top_ipv4"),
-        ("Top IPv6 (remote)", "top_ipv6"),
+    for (heading, metric) in [
+        ("Top IPv4 (remote)", TOP_IPV4),
+        ("Top IPv6 (remote)", TOP_IPV6),
     ] {
         let mut t = Table::new(heading, &["address", "packets", "share"]);
-        for e in p[key].as_array().into_iter().flatten() {
-            let est = n(&e["estimate"]);
+        for e in metric.get(p).as_array().into_iter().flatten() {
+            let est = num(&e["estimate"]);
             t.row(vec![
                 e["name"].as_str().unwrap_or("").to_string(),
                 est.to_string(),
@@ -136,7 +133,7 @@ pub fn render(title: &str, doc: &Value) -> String {
             ]);
         }
         if t.is_empty() {
-            t.note(if n(&p["in"]) + n(&p["out"]) == 0 {
+            t.note(if n(IN) + n(OUT) == 0 {
                 "(none: no packet matched the host spec; set one with -H)"
             } else {
                 "(none)"
@@ -145,8 +142,9 @@ pub fn render(title: &str, doc: &Value) -> String {
         out += &t.render();
     }
 
-    if w["dns"].is_object() {
-        out += &dns::render(&w["dns"]);
+    let d = &w[pv_handlers::dns::SCHEMA_KEY];
+    if d.is_object() {
+        out += &dns::render(d);
     }
 
     let c = &w["capture"];
@@ -159,13 +157,13 @@ pub fn render(title: &str, doc: &Value) -> String {
             ("truncated by snap length", "truncated"),
             ("unsupported link type", "unsupported_link_type"),
         ] {
-            t.row(vec![label.into(), n(&c[key]).to_string()]);
+            t.row(vec![label.into(), num(&c[key]).to_string()]);
         }
         let lts: Vec<String> = c["link_types"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|v| n(v).to_string())
+            .map(|v| num(v).to_string())
             .collect();
         t.row(vec!["link types".into(), lts.join(", ")]);
         for (label, key) in [("first packet", "first_ts"), ("last packet", "last_ts")] {

@@ -415,6 +415,8 @@ fn short_error(e: &FetchError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::net;
+    use pv_handlers::net::metrics::TOTAL;
     use serde_json::json;
     use std::time::Instant;
 
@@ -442,10 +444,7 @@ mod tests {
         let mut app = App::live("http://127.0.0.1:1", WindowChoice::Live);
         app.apply(update(Ok(info(CLIENT_VERSION, 3.0)), 10));
         assert!(matches!(app.connection, Connection::Connected(_)));
-        assert_eq!(
-            app.window.as_ref().unwrap().count("packets.total"),
-            Some(10)
-        );
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
         app.apply(update(Err(FetchError::Unreachable("refused".into())), 0));
         assert_eq!(
             app.connection,
@@ -471,10 +470,7 @@ mod tests {
         u.window = Err(FetchError::Unreachable("refused".into()));
         app.apply(u);
         assert!(matches!(app.connection, Connection::Unreachable { .. }));
-        assert_eq!(
-            app.window.as_ref().unwrap().count("packets.total"),
-            Some(10)
-        );
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
     }
 
     #[test]
@@ -483,16 +479,10 @@ mod tests {
         app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
         app.handle(Action::Pause);
         app.apply(update(Ok(info(CLIENT_VERSION, 1.1)), 20));
-        assert_eq!(
-            app.window.as_ref().unwrap().count("packets.total"),
-            Some(10)
-        );
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
         app.handle(Action::Pause);
         app.apply(update(Ok(info(CLIENT_VERSION, 1.2)), 30));
-        assert_eq!(
-            app.window.as_ref().unwrap().count("packets.total"),
-            Some(30)
-        );
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(30));
     }
 
     #[test]
@@ -531,10 +521,7 @@ mod tests {
         u.window = Err(FetchError::Status(425, "invalid metrics period".into()));
         app.apply(u);
         assert_eq!(app.shown, WindowChoice::Live);
-        assert_eq!(
-            app.window.as_ref().unwrap().count("packets.total"),
-            Some(10)
-        );
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
         assert_eq!(app.window_error, None);
     }
 

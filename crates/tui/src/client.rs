@@ -139,6 +139,8 @@ impl AgentClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::net;
+    use pv_handlers::net::metrics::TOTAL;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
@@ -186,7 +188,7 @@ mod tests {
             server.join().unwrap(),
             "GET /api/v1/metrics/window/5 HTTP/1.1"
         );
-        assert_eq!((w.key.as_str(), w.count("packets.total")), ("5m", Some(9)));
+        assert_eq!((w.key.as_str(), w.count(net(TOTAL))), ("5m", Some(9)));
     }
 
     #[test]
@@ -200,7 +202,7 @@ mod tests {
             server.join().unwrap(),
             "GET /api/v1/policies/p/metrics/bucket/0 HTTP/1.1"
         );
-        assert_eq!(w.count("packets.total"), Some(4));
+        assert_eq!(w.count(net(TOTAL)), Some(4));
     }
 
     #[test]

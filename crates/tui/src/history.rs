@@ -1,7 +1,8 @@
 //! Rates measured between refreshes, kept for the sparklines: packets per second and DNS
 //! packets per second over the last minutes.
 
-use crate::model::Window;
+use crate::model::{Window, dns, net};
+use pv_handlers::{dns::metrics as d, net::metrics as n};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -41,14 +42,14 @@ impl History {
     /// growth over wall time since the previous reading; when the bucket rotated in between,
     /// the new bucket's counters are the growth (the old bucket's tail is not seen again).
     pub fn observe(&mut self, live_bucket: &Window, at: Instant) {
-        let get = |p: &str| live_bucket.count(p).unwrap_or(0);
+        let get = |stat| live_bucket.count(stat).unwrap_or(0);
         let now = Reading {
             at,
             bucket_start: live_bucket.period().0,
-            packets: get("packets.total"),
-            packets_in: get("packets.in"),
-            packets_out: get("packets.out"),
-            dns: get("dns.wire_packets.total"),
+            packets: get(net(n::TOTAL)),
+            packets_in: get(net(n::IN)),
+            packets_out: get(net(n::OUT)),
+            dns: get(dns(d::WIRE_PACKETS_TOTAL)),
         };
         let Some(prev) = self.last else {
             self.last = Some(now);

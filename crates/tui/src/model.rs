@@ -1,8 +1,34 @@
 //! A typed view of pktvisor's JSON: the numbers the screens need, pulled out of
-//! `serde_json::Value` by path. Every lookup is optional because pktvisor's own C++ agent omits
-//! keys ours has (and the other way round); a missing number is shown as `-`, never a panic.
+//! `serde_json::Value` at the paths the handlers declare ([`pv_handlers::metric`]). Every lookup
+//! is optional because pktvisor's own C++ agent omits keys ours has (and the other way round);
+//! a missing number is shown as `-`, never a panic.
 
+use pv_handlers::metric::Metric;
 use serde_json::{Map, Value};
+
+/// A handler metric in a window: the handler's key there (`packets`, `dns`) and the metric's
+/// declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    handler: &'static str,
+    metric: Metric,
+}
+
+/// A metric of the net handler (`pv_handlers::net::metrics`).
+pub const fn net(metric: Metric) -> Stat {
+    Stat {
+        handler: pv_handlers::net::SCHEMA_KEY,
+        metric,
+    }
+}
+
+/// A metric of the dns handler (`pv_handlers::dns::metrics`).
+pub const fn dns(metric: Metric) -> Stat {
+    Stat {
+        handler: pv_handlers::dns::SCHEMA_KEY,
+        metric,
+    }
+}
 
 /// A quantile set as pktvisor reports it (`p50`, `p90`, `p95`, `p99`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -51,7 +77,7 @@ impl Window {
         let (key, body) = doc.as_object()?.iter().next()?;
         let mut body = body.as_object()?.clone();
         if !body.contains_key("period")
-            && let Some(period) = ["packets", "dns"]
+            && let Some(period) = [pv_handlers::net::SCHEMA_KEY, pv_handlers::dns::SCHEMA_KEY]
                 .iter()
                 .find_map(|schema| body.get(*schema)?.get("period").cloned())
         {
@@ -91,34 +117,36 @@ impl Window {
         path.split('.').fold(&self.body, |v, k| &v[k])
     }
 
-    /// An integer counter at a dotted path (`packets.total`, `dns.xact.counts.total`).
-    pub fn count(&self, path: &str) -> Option<u64> {
-        let v = self.at(path);
-        // pktvisor writes some counters as floats; a whole float is still a count.
-        v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+    fn value(&self, stat: Stat) -> &Value {
+        stat.metric.get(&self.body[stat.handler])
     }
 
-    /// Any number at a dotted path (pktvisor's C++ agent adds `live` to its rate objects).
-    pub fn number(&self, path: &str) -> Option<f64> {
-        self.at(path).as_f64()
+    /// A counter or cardinality.
+    pub fn count(&self, stat: Stat) -> Option<u64> {
+        as_count(self.value(stat))
+    }
+
+    /// The `live` value pktvisor's C++ agent adds to its rate objects.
+    pub fn live_rate(&self, stat: Stat) -> Option<f64> {
+        self.value(stat)["live"].as_f64()
     }
 
     /// Capture drops pktvisor's C++ agent reports in the window (`pcap.os_drops`,
     /// `pcap.if_drops`); our agent reports them in `/api/v1/metrics/app` instead.
     pub fn pcap_drops(&self) -> Option<u64> {
-        let os = self.count("pcap.os_drops");
-        let iface = self.count("pcap.if_drops");
+        let os = as_count(self.at("pcap.os_drops"));
+        let iface = as_count(self.at("pcap.if_drops"));
         (os.is_some() || iface.is_some()).then(|| os.unwrap_or(0) + iface.unwrap_or(0))
     }
 
-    pub fn quantiles(&self, path: &str) -> Option<Quantiles> {
-        let v = self.at(path);
+    pub fn quantiles(&self, stat: Stat) -> Option<Quantiles> {
+        let v = self.value(stat);
         v.is_object().then(|| Quantiles::from(v))
     }
 
-    /// A top-N list at a dotted path; None when the agent did not send that list.
-    pub fn top(&self, path: &str) -> Option<Vec<TopEntry>> {
-        let list = self.at(path).as_array()?;
+    /// A top-N list; None when the agent did not send that list.
+    pub fn top(&self, stat: Stat) -> Option<Vec<TopEntry>> {
+        let list = self.value(stat).as_array()?;
         Some(
             list.iter()
                 .map(|e| TopEntry {
@@ -135,13 +163,21 @@ impl Window {
     }
 
     pub fn has_dns(&self) -> bool {
-        self.body["dns"].is_object()
+        self.body[pv_handlers::dns::SCHEMA_KEY].is_object()
     }
 
     /// (`period.start_ts`, `period.length`) in seconds.
     pub fn period(&self) -> (Option<u64>, Option<u64>) {
-        (self.count("period.start_ts"), self.count("period.length"))
+        (
+            as_count(self.at("period.start_ts")),
+            as_count(self.at("period.length")),
+        )
     }
+}
+
+fn as_count(v: &Value) -> Option<u64> {
+    // pktvisor writes some counters as floats; a whole float is still a count.
+    v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
 }
 
 /// `/api/v1/metrics/app`: the agent's version, up time and capture health.
@@ -174,17 +210,19 @@ impl AppInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pv_handlers::{dns::metrics as d, net::metrics as n};
     use serde_json::json;
 
     #[test]
     fn missing_keys_are_none_not_panics() {
         let w = Window::from_v3(&json!({"1m": {"packets": {"total": 7}}})).unwrap();
         assert_eq!(w.key, "1m");
-        assert_eq!(w.count("packets.total"), Some(7));
-        assert_eq!(w.count("packets.udp"), None);
-        assert_eq!(w.count("dns.xact.counts.total"), None);
-        assert_eq!(w.quantiles("packets.rates.pps_in"), None);
-        assert_eq!(w.top("dns.top_qname2"), None);
+        assert_eq!(w.count(net(n::TOTAL)), Some(7));
+        assert_eq!(w.count(net(n::UDP)), None);
+        assert_eq!(w.count(dns(d::XACT_COUNTS_TOTAL)), None);
+        assert_eq!(w.quantiles(net(n::RATES_PPS_IN)), None);
+        assert_eq!(w.live_rate(net(n::RATES_PPS_IN)), None);
+        assert_eq!(w.top(dns(d::TOP_QNAME2)), None);
         assert!(!w.has_dns());
         assert!(Window::from_v3(&json!([])).is_none());
         assert!(Window::from_v3(&json!({"1m": 3})).is_none());
@@ -201,7 +239,7 @@ mod tests {
         let w = Window::from_v3(&cpp).unwrap();
         assert_eq!(w.key, "5m");
         assert_eq!(w.period(), (Some(1_567_706_414), Some(6)));
-        assert_eq!(w.count("dns.wire_packets.queries"), Some(70));
+        assert_eq!(w.count(dns(d::WIRE_PACKETS_QUERIES)), Some(70));
     }
 
     #[test]
@@ -211,11 +249,11 @@ mod tests {
             "default-default-dns": {"dns": {"period": {"start_ts": 10, "length": 60},
                                             "top_qname2": [{"name": ".a.com", "estimate": 3}]}}}});
         let w = Window::from_v4(&doc, "default", "1m").unwrap();
-        assert_eq!(w.count("packets.total"), Some(5));
+        assert_eq!(w.count(net(n::TOTAL)), Some(5));
         assert_eq!(w.period(), (Some(10), Some(60)));
 
         assert_eq!(
-            w.top("dns.top_qname2").unwrap(),
+            w.top(dns(d::TOP_QNAME2)).unwrap(),
             vec![TopEntry {
                 name: ".a.com".into(),
                 estimate: 3
@@ -231,7 +269,12 @@ mod tests {
                                                        "wire_packets": {"total": 4.0}}}}),
         )
         .unwrap();
-        assert_eq!(w.top("dns.top_rcode").unwrap()[0].name, "3");
-        assert_eq!(w.count("dns.wire_packets.total"), Some(4));
+        assert_eq!(w.top(dns(d::TOP_RCODE)).unwrap()[0].name, "3");
+        let cpp = json!({"1m": {"dns": {"rates": {"total": {"p50": 1, "live": 2.5}}}}});
+        let w = Window::from_v3(&cpp).unwrap();
+        assert_eq!(w.live_rate(dns(d::RATES_TOTAL)), Some(2.5));
+        assert_eq!(w.quantiles(dns(d::RATES_TOTAL)).unwrap().p50, Some(1.0));
+        let w = Window::from_v3(&json!({"1m": {"dns": {"wire_packets": {"total": 4.0}}}})).unwrap();
+        assert_eq!(w.count(dns(d::WIRE_PACKETS_TOTAL)), Some(4));
     }
 }

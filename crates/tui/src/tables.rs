@@ -1,7 +1,8 @@
 //! The top-N tables the screens show: where each list is in pktvisor's JSON and what its
 //! "share" column is a share of.
 
-use crate::model::{TopEntry, Window};
+use crate::model::{Stat, TopEntry, Window, dns, net};
+use pv_handlers::{dns::metrics as d, net::metrics as n};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableId {
@@ -43,24 +44,24 @@ impl TableId {
         }
     }
 
-    /// The list's path in the window JSON.
-    pub fn path(self) -> &'static str {
+    /// The list the table shows.
+    pub fn list(self) -> Stat {
         match self {
-            TableId::Qname2 => "dns.top_qname2",
-            TableId::Qname3 => "dns.top_qname3",
-            TableId::Nxdomain => "dns.top_nxdomain",
-            TableId::Srvfail => "dns.top_srvfail",
-            TableId::Refused => "dns.top_refused",
-            TableId::Nodata => "dns.top_nodata",
-            TableId::Qtype => "dns.top_qtype",
-            TableId::Rcode => "dns.top_rcode",
-            TableId::SlowIn => "dns.xact.in.top_slow",
-            TableId::SlowOut => "dns.xact.out.top_slow",
-            TableId::UdpPorts => "dns.top_udp_ports",
-            TableId::Ipv4 => "packets.top_ipv4",
-            TableId::Ipv6 => "packets.top_ipv6",
-            TableId::GeoLoc => "packets.top_geoLoc",
-            TableId::Asn => "packets.top_ASN",
+            TableId::Qname2 => dns(d::TOP_QNAME2),
+            TableId::Qname3 => dns(d::TOP_QNAME3),
+            TableId::Nxdomain => dns(d::TOP_NXDOMAIN),
+            TableId::Srvfail => dns(d::TOP_SRVFAIL),
+            TableId::Refused => dns(d::TOP_REFUSED),
+            TableId::Nodata => dns(d::TOP_NODATA),
+            TableId::Qtype => dns(d::TOP_QTYPE),
+            TableId::Rcode => dns(d::TOP_RCODE),
+            TableId::SlowIn => dns(d::XACT_IN_TOP_SLOW),
+            TableId::SlowOut => dns(d::XACT_OUT_TOP_SLOW),
+            TableId::UdpPorts => dns(d::TOP_UDP_PORTS),
+            TableId::Ipv4 => net(n::TOP_IPV4),
+            TableId::Ipv6 => net(n::TOP_IPV6),
+            TableId::GeoLoc => net(n::TOP_GEOLOC),
+            TableId::Asn => net(n::TOP_ASN),
         }
     }
 
@@ -68,21 +69,19 @@ impl TableId {
     /// types and ports per DNS packet; result-code lists per reply; slow transactions per
     /// transaction of that direction; addresses, places and ASNs per deep-sampled packet (the
     /// only packets those lists count).
-    pub fn whole(self) -> &'static str {
+    pub fn whole(self) -> Stat {
         match self {
             TableId::Qname2 | TableId::Qname3 | TableId::Qtype | TableId::UdpPorts => {
-                "dns.wire_packets.total"
+                dns(d::WIRE_PACKETS_TOTAL)
             }
             TableId::Nxdomain
             | TableId::Srvfail
             | TableId::Refused
             | TableId::Nodata
-            | TableId::Rcode => "dns.wire_packets.replies",
-            TableId::SlowIn => "dns.xact.in.total",
-            TableId::SlowOut => "dns.xact.out.total",
-            TableId::Ipv4 | TableId::Ipv6 | TableId::GeoLoc | TableId::Asn => {
-                "packets.deep_samples"
-            }
+            | TableId::Rcode => dns(d::WIRE_PACKETS_REPLIES),
+            TableId::SlowIn => dns(d::XACT_IN_TOTAL),
+            TableId::SlowOut => dns(d::XACT_OUT_TOTAL),
+            TableId::Ipv4 | TableId::Ipv6 | TableId::GeoLoc | TableId::Asn => net(n::DEEP_SAMPLES),
         }
     }
 }
@@ -102,7 +101,7 @@ pub fn rows(w: Option<&Window>, id: TableId, filter: &str) -> TableRows {
     };
     let needle = filter.to_lowercase();
     TableRows {
-        rows: w.top(id.path()).map(|list| {
+        rows: w.top(id.list()).map(|list| {
             list.into_iter()
                 .filter(|e| needle.is_empty() || e.name.to_lowercase().contains(&needle))
                 .collect()

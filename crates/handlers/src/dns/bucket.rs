@@ -358,78 +358,83 @@ impl DnsBucket {
 
     /// The `dns` object, keys as pktvisor names them; disabled groups are absent.
     pub fn to_json(&self, config: &DnsConfig) -> Value {
+        use super::metrics::*;
         let g = &config.groups;
         let n = config.topn_count;
         let c = &self.c;
         let mut m = Map::new();
-        json::insert_at(&mut m, &["wire_packets", "events"], json!(c.events));
-        json::insert_at(
-            &mut m,
-            &["wire_packets", "deep_samples"],
-            json!(c.deep_samples),
-        );
+        WIRE_PACKETS_EVENTS.put(&mut m, json!(c.events));
+        WIRE_PACKETS_DEEP_SAMPLES.put(&mut m, json!(c.deep_samples));
         if g.counters {
-            for (key, value) in [
-                ("total", c.total),
-                ("filtered", c.filtered),
-                ("malformed", c.malformed),
-                ("queries", c.queries),
-                ("replies", c.replies),
-                ("udp", c.udp),
-                ("tcp", c.tcp),
-                ("ipv4", c.ipv4),
-                ("ipv6", c.ipv6),
-                ("noerror", c.noerror),
-                ("nxdomain", c.nxdomain),
-                ("srvfail", c.srvfail),
-                ("refused", c.refused),
-                ("nodata", c.nodata),
+            for (metric, value) in [
+                (WIRE_PACKETS_TOTAL, c.total),
+                (WIRE_PACKETS_FILTERED, c.filtered),
+                (WIRE_PACKETS_MALFORMED, c.malformed),
+                (WIRE_PACKETS_QUERIES, c.queries),
+                (WIRE_PACKETS_REPLIES, c.replies),
+                (WIRE_PACKETS_UDP, c.udp),
+                (WIRE_PACKETS_TCP, c.tcp),
+                (WIRE_PACKETS_IPV4, c.ipv4),
+                (WIRE_PACKETS_IPV6, c.ipv6),
+                (WIRE_PACKETS_NOERROR, c.noerror),
+                (WIRE_PACKETS_NXDOMAIN, c.nxdomain),
+                (WIRE_PACKETS_SRVFAIL, c.srvfail),
+                (WIRE_PACKETS_REFUSED, c.refused),
+                (WIRE_PACKETS_NODATA, c.nodata),
             ] {
-                json::insert_at(&mut m, &["wire_packets", key], json!(value));
+                metric.put(&mut m, json!(value));
             }
             if g.top_ecs {
-                json::insert_at(&mut m, &["wire_packets", "query_ecs"], json!(c.query_ecs));
+                WIRE_PACKETS_QUERY_ECS.put(&mut m, json!(c.query_ecs));
             }
         }
         if let Some(q) = json::rate(&self.rate_total) {
-            json::insert_at(&mut m, &["rates", "total"], q);
+            RATES_TOTAL.put(&mut m, q);
         }
         if let Some(q) = json::rate(&self.rate_events) {
-            json::insert_at(&mut m, &["rates", "events"], q);
+            RATES_EVENTS.put(&mut m, q);
         }
         if g.cardinality {
-            json::insert_at(
-                &mut m,
-                &["cardinality", "qname"],
-                json!(self.qname_card.estimate()),
-            );
+            CARDINALITY_QNAME.put(&mut m, json!(self.qname_card.estimate()));
         }
         if g.dns_transaction {
-            json::insert_at(&mut m, &["xact", "counts", "total"], json!(c.xact_total));
-            json::insert_at(
-                &mut m,
-                &["xact", "counts", "timed_out"],
-                json!(c.xact_timed_out),
-            );
-            json::insert_at(
-                &mut m,
-                &["xact", "counts", "evicted"],
-                json!(c.xact_evicted),
-            );
-            for (side, total, times, slow) in [
-                ("in", c.xact_in, &self.xact_in_us, &self.slow_in),
-                ("out", c.xact_out, &self.xact_out_us, &self.slow_out),
+            XACT_COUNTS_TOTAL.put(&mut m, json!(c.xact_total));
+            XACT_COUNTS_TIMED_OUT.put(&mut m, json!(c.xact_timed_out));
+            XACT_COUNTS_EVICTED.put(&mut m, json!(c.xact_evicted));
+            for ([total_m, quantiles_m, histogram_m, slow_m], total, times, slow) in [
+                (
+                    [
+                        XACT_IN_TOTAL,
+                        XACT_IN_QUANTILES_US,
+                        XACT_IN_HISTOGRAM_US,
+                        XACT_IN_TOP_SLOW,
+                    ],
+                    c.xact_in,
+                    &self.xact_in_us,
+                    &self.slow_in,
+                ),
+                (
+                    [
+                        XACT_OUT_TOTAL,
+                        XACT_OUT_QUANTILES_US,
+                        XACT_OUT_HISTOGRAM_US,
+                        XACT_OUT_TOP_SLOW,
+                    ],
+                    c.xact_out,
+                    &self.xact_out_us,
+                    &self.slow_out,
+                ),
             ] {
-                json::insert_at(&mut m, &["xact", side, "total"], json!(total));
+                total_m.put(&mut m, json!(total));
                 if let Some(q) = json::quantiles(times) {
-                    json::insert_at(&mut m, &["xact", side, "quantiles_us"], q);
+                    quantiles_m.put(&mut m, q);
                 }
                 if g.histograms
                     && let Some(h) = json::histogram(times)
                 {
-                    json::insert_at(&mut m, &["xact", side, "histogram_us"], h);
+                    histogram_m.put(&mut m, h);
                 }
-                json::insert_at(&mut m, &["xact", side, "top_slow"], names(slow, config));
+                slow_m.put(&mut m, names(slow, config));
             }
             if !self.xact_ratio.is_empty() {
                 let mut q = Map::new();
@@ -437,61 +442,52 @@ impl DnsBucket {
                     let v = self.xact_ratio.quantile(rank).unwrap_or(0) as f64 / RATIO_SCALE;
                     q.insert(key.into(), json!(v));
                 }
-                json::insert_at(&mut m, &["xact", "ratio", "quantiles"], Value::Object(q));
+                XACT_RATIO_QUANTILES.put(&mut m, Value::Object(q));
             }
         }
         if g.top_ports {
             let rows = config.top(self.top_udp_ports.top(n, 0));
-            m.insert(
-                "top_udp_ports".into(),
-                json::top_list(rows, |p| p.to_string()),
-            );
+            TOP_UDP_PORTS.put(&mut m, json::top_list(rows, |p| p.to_string()));
         }
         if g.top_ecs {
-            m.insert("top_query_ecs".into(), names(&self.top_query_ecs, config));
+            TOP_QUERY_ECS.put(&mut m, names(&self.top_query_ecs, config));
             if let Some(geo) = &config.geo {
                 if geo.has_city() {
                     let rows = config.top(self.top_geo_loc_ecs.top(n, 0));
-                    m.insert("top_geoLoc_ecs".into(), json::geo_loc_list(rows));
+                    TOP_GEOLOC_ECS.put(&mut m, json::geo_loc_list(rows));
                 }
                 if geo.has_asn() {
                     let rows = config.top(self.top_asn_ecs.top(n, 0));
-                    m.insert(
-                        "top_asn_ecs".into(),
-                        json::top_list(rows, |a| a.to_string()),
-                    );
+                    TOP_ASN_ECS.put(&mut m, json::top_list(rows, |a| a.to_string()));
                 }
             }
         }
         if g.top_qnames {
-            for (key, top) in [
-                ("top_qname2", &self.top_qname2),
-                ("top_qname3", &self.top_qname3),
-                ("top_nxdomain", &self.top_nxdomain),
-                ("top_refused", &self.top_refused),
-                ("top_srvfail", &self.top_srvfail),
-                ("top_nodata", &self.top_nodata),
+            for (metric, top) in [
+                (TOP_QNAME2, &self.top_qname2),
+                (TOP_QNAME3, &self.top_qname3),
+                (TOP_NXDOMAIN, &self.top_nxdomain),
+                (TOP_REFUSED, &self.top_refused),
+                (TOP_SRVFAIL, &self.top_srvfail),
+                (TOP_NODATA, &self.top_nodata),
             ] {
-                m.insert(key.into(), names(top, config));
+                metric.put(&mut m, names(top, config));
             }
             if g.top_qnames_details {
-                m.insert("top_noerror".into(), names(&self.top_noerror, config));
-                m.insert(
-                    "top_qname_by_resp_bytes".into(),
-                    names(&self.top_qname_by_resp_bytes, config),
-                );
+                TOP_NOERROR.put(&mut m, names(&self.top_noerror, config));
+                TOP_QNAME_BY_RESP_BYTES.put(&mut m, names(&self.top_qname_by_resp_bytes, config));
             }
         }
         let rcodes = config.top(self.top_rcode.top(n, 0));
-        m.insert(
-            "top_rcode".into(),
+        TOP_RCODE.put(
+            &mut m,
             json::top_list(rcodes, |r| {
                 pv_wire::dns::rcode_name(*r).map_or_else(|| r.to_string(), str::to_string)
             }),
         );
         let qtypes = config.top(self.top_qtype.top(n, 0));
-        m.insert(
-            "top_qtype".into(),
+        TOP_QTYPE.put(
+            &mut m,
             json::top_list(qtypes, |t| {
                 pv_wire::dns::qtype_name(*t).map_or_else(|| t.to_string(), str::to_string)
             }),

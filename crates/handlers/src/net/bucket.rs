@@ -1,9 +1,16 @@
 //! One time bucket of the net handler.
 
 use super::NetConfig;
+use super::metrics::{
+    CARDINALITY_DST_IPS_OUT, CARDINALITY_SRC_IPS_IN, DEEP_SAMPLES, EVENTS, FILTERED, IN, IPV4,
+    IPV6, OTHER_L4, OUT, PAYLOAD_SIZE, PROTOCOL_TCP_SYN, RATES_BYTES_IN, RATES_BYTES_OUT,
+    RATES_BYTES_TOTAL, RATES_PPS_EVENTS, RATES_PPS_IN, RATES_PPS_OUT, RATES_PPS_TOTAL, TCP,
+    TOP_ASN, TOP_GEOLOC, TOP_IPV4, TOP_IPV6, TOTAL, UDP, UNKNOWN_DIR,
+};
 use crate::event::{Direction, PacketEvent};
 use crate::geo::{GeoCache, GeoLoc, Hashed};
 use crate::json;
+use crate::metric::Metric;
 use crate::module::WireBucket;
 use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN};
@@ -76,15 +83,15 @@ impl Rates {
         ]
     }
 
-    fn named(&self) -> [(&'static str, &Rate); 7] {
+    fn named(&self) -> [(Metric, &Rate); 7] {
         [
-            ("pps_in", &self.pps_in),
-            ("pps_out", &self.pps_out),
-            ("pps_total", &self.pps_total),
-            ("pps_events", &self.pps_events),
-            ("bytes_in", &self.bytes_in),
-            ("bytes_out", &self.bytes_out),
-            ("bytes_total", &self.bytes_total),
+            (RATES_PPS_IN, &self.pps_in),
+            (RATES_PPS_OUT, &self.pps_out),
+            (RATES_PPS_TOTAL, &self.pps_total),
+            (RATES_PPS_EVENTS, &self.pps_events),
+            (RATES_BYTES_IN, &self.bytes_in),
+            (RATES_BYTES_OUT, &self.bytes_out),
+            (RATES_BYTES_TOTAL, &self.bytes_total),
         ]
     }
 }
@@ -226,67 +233,59 @@ impl NetBucket {
     pub fn to_json(&self, config: &NetConfig) -> Value {
         let c = &self.counters;
         let mut m = Map::new();
-        m.insert("events".into(), json!(c.events));
-        m.insert("deep_samples".into(), json!(c.deep_samples));
+        EVENTS.put(&mut m, json!(c.events));
+        DEEP_SAMPLES.put(&mut m, json!(c.deep_samples));
         if config.groups.counters {
-            for (key, value) in [
-                ("total", c.total),
-                ("filtered", c.filtered),
-                ("udp", c.udp),
-                ("tcp", c.tcp),
-                ("other_l4", c.other_l4),
-                ("ipv4", c.ipv4),
-                ("ipv6", c.ipv6),
-                ("in", c.in_),
-                ("out", c.out),
-                ("unknown_dir", c.unknown_dir),
+            for (metric, value) in [
+                (TOTAL, c.total),
+                (FILTERED, c.filtered),
+                (UDP, c.udp),
+                (TCP, c.tcp),
+                (OTHER_L4, c.other_l4),
+                (IPV4, c.ipv4),
+                (IPV6, c.ipv6),
+                (IN, c.in_),
+                (OUT, c.out),
+                (UNKNOWN_DIR, c.unknown_dir),
+                (PROTOCOL_TCP_SYN, c.tcp_syn),
             ] {
-                m.insert(key.into(), json!(value));
+                metric.put(&mut m, json!(value));
             }
-            json::insert_at(&mut m, &["protocol", "tcp", "syn"], json!(c.tcp_syn));
         }
         if config.groups.cardinality {
-            json::insert_at(
-                &mut m,
-                &["cardinality", "src_ips_in"],
-                json!(self.src_ips_in.estimate()),
-            );
-            json::insert_at(
-                &mut m,
-                &["cardinality", "dst_ips_out"],
-                json!(self.dst_ips_out.estimate()),
-            );
+            CARDINALITY_SRC_IPS_IN.put(&mut m, json!(self.src_ips_in.estimate()));
+            CARDINALITY_DST_IPS_OUT.put(&mut m, json!(self.dst_ips_out.estimate()));
         }
         if config.groups.top_ips {
             let n = config.topn_count;
             let v4 = config.top(self.top_ipv4.top(n, 0));
             let v6 = config.top(self.top_ipv6.top(n, 0));
-            m.insert(
-                "top_ipv4".into(),
+            TOP_IPV4.put(
+                &mut m,
                 json::top_list(v4, |a| Ipv4Addr::from(*a).to_string()),
             );
-            m.insert(
-                "top_ipv6".into(),
+            TOP_IPV6.put(
+                &mut m,
                 json::top_list(v6, |a| Ipv6Addr::from(*a).to_string()),
             );
         }
         if config.geo_enabled() {
             let n = config.topn_count;
-            m.insert(
-                "top_geoLoc".into(),
+            TOP_GEOLOC.put(
+                &mut m,
                 json::geo_loc_list(config.top(self.top_geo_loc.top(n, 0))),
             );
-            m.insert(
-                "top_ASN".into(),
+            TOP_ASN.put(
+                &mut m,
                 json::top_list(config.top(self.top_asn.top(n, 0)), |a| a.to_string()),
             );
         }
         if let Some(q) = json::quantiles(&self.payload_size) {
-            m.insert("payload_size".into(), q);
+            PAYLOAD_SIZE.put(&mut m, q);
         }
-        for (key, rate) in self.rates.named() {
+        for (metric, rate) in self.rates.named() {
             if let Some(q) = json::rate(rate) {
-                json::insert_at(&mut m, &["rates", key], q);
+                metric.put(&mut m, q);
             }
         }
         Value::Object(m)

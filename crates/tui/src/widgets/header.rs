@@ -4,7 +4,8 @@
 use crate::app::App;
 use crate::format::{count, ms_from_us, share, value};
 use crate::history::LiveRates;
-use crate::model::{Quantiles, Window};
+use crate::model::{Quantiles, Window, dns, net};
+use pv_handlers::{dns::metrics as d, net::metrics as n};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
@@ -51,13 +52,13 @@ fn quads(q: Option<Quantiles>, f: fn(Option<f64>) -> String) -> String {
 
 pub fn net_lines(app: &App) -> Vec<Line<'static>> {
     let w: Option<&Window> = app.window.as_ref();
-    let c = |p: &str| w.and_then(|w| w.count(p));
-    let total = c("packets.total");
+    let c = |m| w.and_then(|w| w.count(net(m)));
+    let total = c(n::TOTAL);
     let live = app.history.live;
     // The agent's own live rate when it sends one (pktvisor's C++ agent), else ours measured
     // between refreshes.
-    let rate = |path: &str, f: fn(&LiveRates) -> f64| {
-        let sent = w.and_then(|w| w.number(&format!("packets.rates.{path}.live")));
+    let rate = |m, f: fn(&LiveRates) -> f64| {
+        let sent = w.and_then(|w| w.live_rate(net(m)));
         value(sent.or(live.as_ref().map(|r| f(r).round())))
     };
     let drops = app
@@ -70,71 +71,63 @@ pub fn net_lines(app: &App) -> Vec<Line<'static>> {
             .label("Packets")
             .val(count(total))
             .label("UDP")
-            .val(format!(
-                "{} {}",
-                count(c("packets.udp")),
-                share(c("packets.udp"), total)
-            ))
+            .val(format!("{} {}", count(c(n::UDP)), share(c(n::UDP), total)))
             .label("TCP")
-            .val(format!(
-                "{} {}",
-                count(c("packets.tcp")),
-                share(c("packets.tcp"), total)
-            ))
+            .val(format!("{} {}", count(c(n::TCP)), share(c(n::TCP), total)))
             .label("other")
-            .val(count(c("packets.other_l4")))
+            .val(count(c(n::OTHER_L4)))
             .line(),
         LineBuilder::new()
             .label("IPv4")
             .val(format!(
                 "{} {}",
-                count(c("packets.ipv4")),
-                share(c("packets.ipv4"), total)
+                count(c(n::IPV4)),
+                share(c(n::IPV4), total)
             ))
             .label("IPv6")
             .val(format!(
                 "{} {}",
-                count(c("packets.ipv6")),
-                share(c("packets.ipv6"), total)
+                count(c(n::IPV6)),
+                share(c(n::IPV6), total)
             ))
             .label("in")
-            .val(count(c("packets.in")))
+            .val(count(c(n::IN)))
             .label("out")
-            .val(count(c("packets.out")))
+            .val(count(c(n::OUT)))
             .label("unknown")
-            .val(count(c("packets.unknown_dir")))
+            .val(count(c(n::UNKNOWN_DIR)))
             .line(),
         LineBuilder::new()
             .label("Deep samples")
             .val(format!(
                 "{} {}",
-                count(c("packets.deep_samples")),
-                share(c("packets.deep_samples"), total)
+                count(c(n::DEEP_SAMPLES)),
+                share(c(n::DEEP_SAMPLES), total)
             ))
             .label("Distinct IPs in")
-            .val(count(c("packets.cardinality.src_ips_in")))
+            .val(count(c(n::CARDINALITY_SRC_IPS_IN)))
             .label("out")
-            .val(count(c("packets.cardinality.dst_ips_out")))
+            .val(count(c(n::CARDINALITY_DST_IPS_OUT)))
             .label("Drops")
             .val(count(drops))
             .line(),
         LineBuilder::new()
             .label("pps live")
-            .val(rate("pps_total", |r| r.pps))
+            .val(rate(n::RATES_PPS_TOTAL, |r| r.pps))
             .label("in")
-            .val(rate("pps_in", |r| r.pps_in))
+            .val(rate(n::RATES_PPS_IN, |r| r.pps_in))
             .label("out")
-            .val(rate("pps_out", |r| r.pps_out))
+            .val(rate(n::RATES_PPS_OUT, |r| r.pps_out))
             .line(),
         LineBuilder::new()
             .label("pps p50/90/95/99 in")
             .val(quads(
-                w.and_then(|w| w.quantiles("packets.rates.pps_in")),
+                w.and_then(|w| w.quantiles(net(n::RATES_PPS_IN))),
                 value,
             ))
             .label("out")
             .val(quads(
-                w.and_then(|w| w.quantiles("packets.rates.pps_out")),
+                w.and_then(|w| w.quantiles(net(n::RATES_PPS_OUT))),
                 value,
             ))
             .line(),
@@ -143,59 +136,54 @@ pub fn net_lines(app: &App) -> Vec<Line<'static>> {
 
 pub fn dns_lines(app: &App) -> Vec<Line<'static>> {
     let w: Option<&Window> = app.window.as_ref();
-    let c = |p: &str| w.and_then(|w| w.count(p));
-    let replies = c("dns.wire_packets.replies");
+    let c = |m| w.and_then(|w| w.count(dns(m)));
+    let replies = c(d::WIRE_PACKETS_REPLIES);
     let live = w
-        .and_then(|w| w.number("dns.rates.total.live"))
+        .and_then(|w| w.live_rate(dns(d::RATES_TOTAL)))
         .or(app.history.live.map(|r| r.dns.round()));
-    let latency = |side: &str| {
-        quads(
-            w.and_then(|w| w.quantiles(&format!("dns.xact.{side}.quantiles_us"))),
-            ms_from_us,
-        )
-    };
+    let latency = |m| quads(w.and_then(|w| w.quantiles(dns(m))), ms_from_us);
     vec![
         LineBuilder::new()
             .label("DNS packets")
-            .val(count(c("dns.wire_packets.total")))
+            .val(count(c(d::WIRE_PACKETS_TOTAL)))
             .label("live/s")
             .val(value(live))
             .label("UDP")
-            .val(count(c("dns.wire_packets.udp")))
+            .val(count(c(d::WIRE_PACKETS_UDP)))
             .label("TCP")
-            .val(count(c("dns.wire_packets.tcp")))
+            .val(count(c(d::WIRE_PACKETS_TCP)))
             .label("queries")
-            .val(count(c("dns.wire_packets.queries")))
+            .val(count(c(d::WIRE_PACKETS_QUERIES)))
             .label("replies")
             .val(count(replies))
             .line(),
         LineBuilder::new()
             .label("Xacts")
-            .val(count(c("dns.xact.counts.total")))
+            .val(count(c(d::XACT_COUNTS_TOTAL)))
             .label("timed out")
-            .val(count(c("dns.xact.counts.timed_out")))
+            .val(count(c(d::XACT_COUNTS_TIMED_OUT)))
             .label("in")
-            .val(count(c("dns.xact.in.total")))
+            .val(count(c(d::XACT_IN_TOTAL)))
             .label("out")
-            .val(count(c("dns.xact.out.total")))
+            .val(count(c(d::XACT_OUT_TOTAL)))
             .label("Distinct qnames")
-            .val(count(c("dns.cardinality.qname")))
+            .val(count(c(d::CARDINALITY_QNAME)))
             .line(),
         LineBuilder::new()
             .label("Latency ms p50/90/95/99 in")
-            .val(latency("in"))
+            .val(latency(d::XACT_IN_QUANTILES_US))
             .label("out")
-            .val(latency("out"))
+            .val(latency(d::XACT_OUT_QUANTILES_US))
             .line(),
         LineBuilder::new()
             .label("NOERROR")
-            .val(share(c("dns.wire_packets.noerror"), replies))
+            .val(share(c(d::WIRE_PACKETS_NOERROR), replies))
             .label("SRVFAIL")
-            .val(share(c("dns.wire_packets.srvfail"), replies))
+            .val(share(c(d::WIRE_PACKETS_SRVFAIL), replies))
             .label("NXDOMAIN")
-            .val(share(c("dns.wire_packets.nxdomain"), replies))
+            .val(share(c(d::WIRE_PACKETS_NXDOMAIN), replies))
             .label("REFUSED")
-            .val(share(c("dns.wire_packets.refused"), replies))
+            .val(share(c(d::WIRE_PACKETS_REFUSED), replies))
             .label("of replies")
             .line(),
     ]
