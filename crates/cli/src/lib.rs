@@ -6,6 +6,7 @@ pub mod output;
 pub mod packets;
 pub mod policy;
 pub mod progress;
+pub mod query;
 pub mod record;
 pub mod record_args;
 pub mod stop_signal;

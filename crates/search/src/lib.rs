@@ -18,7 +18,9 @@
 
 mod error;
 mod files;
+pub mod index;
 mod merge;
+pub mod pql;
 mod scan;
 pub mod time;
 

@@ -34,6 +34,13 @@ enum Command {
     /// compressed files too) in time order, through a tcpdump filter and --from/--to; counted
     /// (--count), as one pcap file (--pcap OUT, `-` for stdout) or JSON lines.
     Packets(pktvisor_cli::packets::PacketsCmd),
+    /// Index every capture file below PATH (each index beside its file as NAME.pvx; rebuilt
+    /// when the capture changed); --check verifies them.
+    Index(pktvisor_cli::query::IndexCmd),
+    /// Answer PQL (Pilosa's query language, as picap's users wrote it) on the captures below
+    /// PATH: Count, Row, Intersect/Union/Difference/Xor/Not, TopN, Rows, Sum/Min/Max over
+    /// netsrc, netdst, transproto, transsrc, transdst, tcp, length, dns-qname, ...
+    Query(pktvisor_cli::query::QueryCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         Some(Command::Summarize(cmd)) => cmd,
         Some(Command::Record(cmd)) => return run_record(&cmd),
         Some(Command::Packets(cmd)) => return pktvisor_cli::packets::run("pktvisor", &cmd),
+        Some(Command::Index(cmd)) => return pktvisor_cli::query::run_index("pktvisor", &cmd),
+        Some(Command::Query(cmd)) => return pktvisor_cli::query::run_query("pktvisor", &cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);

@@ -1,0 +1,227 @@
+//! `pktvisor index` and `pktvisor query` (PQL) against tshark on the same captures: counts,
+//! TopN lists (every row, in count order), sums — each field read by tshark's own dissectors
+//! (`ip.src`/`ipv6.src`, `tcp.dstport`/`udp.dstport`, `tcp.flags.syn`, `frame.len`,
+//! `dns.qry.name`, `dns.flags.rcode`), never by our decoder. Also: a recording rotated every
+//! second answers as its one input file does, and bad queries and damaged indexes are named.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+fn tools() -> bool {
+    require("tshark")
+}
+
+/// `pktvisor query PATH PQL`: the `results` array.
+fn query(path: &Path, pql: &str) -> Vec<Value> {
+    let out = run("pktvisor", &["query", path.to_str().unwrap(), pql]);
+    assert!(
+        out.status.success(),
+        "{pql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["results"].as_array().unwrap().clone()
+}
+
+/// tshark's values of `fields` (first occurrence: the outer header of a tunnel or an ICMP
+/// error) for the packets `filter` selects, one entry per packet that has any. IP reassembly
+/// is off, so that a first fragment keeps its ports, as on the wire.
+fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"])
+        .arg(file)
+        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
+    if !filter.is_empty() {
+        cmd.args(["-Y", filter]);
+    }
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').find(|v| !v.is_empty()).map(str::to_string))
+        .collect()
+}
+
+/// A TopN answer from tshark's values: every value with its count, most first, then by key.
+fn top(values: Vec<String>) -> Value {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Value::Array(
+        rows.into_iter()
+            .map(|(k, n)| serde_json::json!({"Key": k, "Count": n}))
+            .collect(),
+    )
+}
+
+fn count(file: &Path, filter: &str) -> u64 {
+    tshark(file, filter, &["frame.number"]).len() as u64
+}
+
+const CAPTURES: [&str; 8] = [
+    "fixtures/dns_udp_tcp_random.pcap",
+    "fixtures/dns_ipv6_udp.pcap",
+    "fixtures/dns_ipv4_tcp.pcap",
+    "fixtures/dns_udp_mixed_rcode.pcap",
+    "fixtures/ecs.pcap",
+    "edge/frag4.pcap",
+    "edge/qinq.pcap",
+    "edge/v6ext.pcap",
+];
+
+#[test]
+fn answers_equal_tsharks_counts() {
+    if !tools() {
+        return;
+    }
+    // Copies: a query writes each capture's index beside it.
+    let tmp = temp_dir("querytshark");
+    for name in CAPTURES {
+        let file = tmp.join(name.replace('/', "-"));
+        std::fs::copy(repo_root().join("testdata").join(name), &file).unwrap();
+        let r = query(
+            &file,
+            "TopN(netsrc) TopN(frame=transdst) Count(Row(tcp=SYN)) Count(Row(length > 500)) \
+             Sum(field=length) TopN(dns-qname) Count(Row(dns-rcode=NXDOMAIN)) \
+             Count(Intersect(Row(transproto=UDP), Not(Row(netproto=IPv4))))",
+        );
+        let ctx = |what: &str| format!("{name}: {what}");
+        assert_eq!(
+            r[0],
+            top(tshark(&file, "", &["ip.src", "ipv6.src"])),
+            "{}",
+            ctx("TopN(netsrc)")
+        );
+        assert_eq!(
+            r[1],
+            top(tshark(&file, "", &["tcp.dstport", "udp.dstport"])),
+            "{}",
+            ctx("TopN(transdst)")
+        );
+        assert_eq!(r[2], count(&file, "tcp.flags.syn == 1"), "{}", ctx("SYN"));
+        assert_eq!(r[3], count(&file, "frame.len > 500"), "{}", ctx("length"));
+        let total: u64 = tshark(&file, "", &["frame.len"])
+            .iter()
+            .map(|l| l.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(r[4]["value"], total, "{}", ctx("Sum"));
+        // DNS over UDP; names compared without case (the index keeps them lowercase).
+        let names = tshark(&file, "udp && dns", &["dns.qry.name"])
+            .into_iter()
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        assert_eq!(r[5], top(names), "{}", ctx("TopN(dns-qname)"));
+        assert_eq!(
+            r[6],
+            count(
+                &file,
+                "udp && dns.flags.response == 1 && dns.flags.rcode == 3"
+            ),
+            "{}",
+            ctx("NXDOMAIN")
+        );
+        // A fragment counts as its protocol (pktvisor's rule); tshark dissects UDP only in the
+        // datagram's reassembled or unfragmented frame, and names the protocol of the others
+        // in their fragment header.
+        assert_eq!(
+            r[7],
+            count(&file, "ipv6 && (udp || ipv6.fraghdr.nxt == 17)"),
+            "{}",
+            ctx("Not")
+        );
+    }
+    std::fs::remove_dir_all(tmp).unwrap();
+}
+
+#[test]
+fn a_rotated_recording_answers_as_its_input() {
+    let tmp = temp_dir("queryrot");
+    let input = tmp.join("input.pcap");
+    std::fs::copy(fixture("dns_udp_tcp_random.pcap"), &input).unwrap();
+    let rec = tmp.join("rec");
+    let out = run(
+        "pktvisor",
+        &[
+            "record",
+            input.to_str().unwrap(),
+            "--out",
+            rec.to_str().unwrap(),
+            "--flow-cutoff-bytes",
+            "0",
+            "--rotate-interval",
+            "1",
+            "--compress",
+            "zstd",
+        ],
+    );
+    assert!(out.status.success());
+    let pql = "TopN(netdst) Count(Row(1024 <= transsrc < 60000)) TopN(tcp, Row(netdst=\"8.8.8.8\")) \
+               Min(Row(transproto=TCP), field=length) Max(field=length) Rows(netproto)";
+    let whole = query(&input, pql);
+    assert_eq!(query(&rec, pql), whole);
+    // The indexes were written and are current; a second run reads them.
+    let check = run("pktvisor", &["index", "--check", rec.to_str().unwrap()]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(query(&rec, pql), whole);
+    // A damaged index is named by --check and rebuilt by the next query.
+    let pvx: Vec<_> = files_below(&rec)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".pvx"))
+        .collect();
+    assert!(pvx.len() > 10, "{}", pvx.len());
+    let mut bytes = std::fs::read(&pvx[0]).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&pvx[0], &bytes).unwrap();
+    let check = run("pktvisor", &["index", "--check", rec.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(said.contains("index damaged"), "{said}");
+    assert_eq!(query(&rec, pql), whole);
+    assert!(
+        run("pktvisor", &["index", "--check", rec.to_str().unwrap()])
+            .status
+            .success()
+    );
+    std::fs::remove_dir_all(tmp).unwrap();
+}
+
+#[test]
+fn bad_queries_are_one_line_with_the_place() {
+    // Refused before any capture is read: nothing is written beside the fixture.
+    let file = fixture("dns_ipv4_udp.pcap");
+    for (pql, words) in [
+        ("Count(Row(netsrc=\"x\")", "at byte 21: expected ',' or ')'"),
+        (
+            "TopN(hostname, n=3)",
+            "unknown field 'hostname'; fields: netproto, netsrc",
+        ),
+        ("Frobnicate(Row(tcp=SYN))", "unknown call Frobnicate"),
+        ("Sum(field=netsrc)", "Sum takes field=length"),
+    ] {
+        let out = run("pktvisor", &["query", file.to_str().unwrap(), pql]);
+        assert_eq!(out.status.code(), Some(2), "{pql}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{pql}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let mut index = file.as_os_str().to_os_string();
+    index.push(".pvx");
+    assert!(
+        !Path::new(&index).exists(),
+        "a refused query wrote an index"
+    );
+}

@@ -1,0 +1,246 @@
+//! The field index of one capture file (a segment): for every field, every value seen and the
+//! packets (by their number in the file) that have it; each packet's time and wire length. It
+//! is written beside its capture as `NAME.pvx` and answers PQL without reading the packets.
+//!
+//! Fields, by picap's names where picap has the field (`picap.Packet` in pilosa/picap's
+//! picap.go): `netproto` (IPv4, IPv6), `netsrc`, `netdst`, `transproto` (TCP, UDP, ICMP,
+//! ICMPv6, else the protocol number), `transsrc`, `transdst`, `tcp` (one value per flag set:
+//! FIN SYN RST PSH ACK URG ECE CWR), `length` (wire length; an integer field); and ours:
+//! `vlan`, `dns-qname`, `dns-qtype`, `dns-rcode` (UDP messages on the DNS ports). A field a
+//! packet does not have is not indexed for it (picap indexed `""`).
+
+mod codec;
+
+pub use codec::Damaged;
+
+/// A segment from its file form (what `pktvisor index --check` compares).
+pub fn decode_segment(bytes: &[u8]) -> Result<Segment, Damaged> {
+    codec::decode(bytes)
+}
+
+use crate::error::SearchError;
+use pv_capture::FileReader;
+use pv_wire::dns::{NameText, parse_with_name, qtype_name, rcode_name};
+use pv_wire::{L3, L4, LinkType, decode};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Every field with values, in the order `Rows` and error messages list them; `length` is the
+/// integer field.
+pub const FIELDS: [&str; 11] = [
+    "netproto",
+    "netsrc",
+    "netdst",
+    "transproto",
+    "transsrc",
+    "transdst",
+    "tcp",
+    "vlan",
+    "dns-qname",
+    "dns-qtype",
+    "dns-rcode",
+];
+
+/// The integer field (conditions `<`, `>`, ranges; `Sum`, `Min`, `Max`).
+pub const LENGTH: &str = "length";
+
+/// UDP ports whose payloads are read as DNS: pktvisor's (`DnsLayer::isDnsPort`).
+const DNS_PORTS: [u16; 4] = [53, 5353, 5355, 53000];
+
+const TCP_FLAGS: [(u8, &str); 8] = [
+    (0x01, "FIN"),
+    (0x02, "SYN"),
+    (0x04, "RST"),
+    (0x08, "PSH"),
+    (0x10, "ACK"),
+    (0x20, "URG"),
+    (0x40, "ECE"),
+    (0x80, "CWR"),
+];
+
+/// One capture file's index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// The capture's size when indexed: a file that grew (the recorder's open `.tmp`) or was
+    /// replaced is indexed again.
+    pub source_len: u64,
+    pub packets: u32,
+    pub ts_ns: Vec<u64>,
+    pub length: Vec<u32>,
+    /// Field → value → packet numbers, ascending.
+    pub fields: HashMap<String, HashMap<String, Vec<u32>>>,
+}
+
+impl Segment {
+    /// Indexes every packet of `path`. Damage ends the file: what came before is indexed, and
+    /// the damage returned beside.
+    pub fn build(path: &Path) -> Result<(Segment, Option<String>), SearchError> {
+        let source_len = std::fs::metadata(path)
+            .map_err(|e| SearchError::List {
+                path: path.to_path_buf(),
+                source: e,
+            })?
+            .len();
+        let mut reader = FileReader::open(path)?;
+        let mut seg = Segment {
+            source_len,
+            ..Segment::default()
+        };
+        let mut name = NameText::new();
+        let damage = loop {
+            match reader.next_packet() {
+                Ok(Some(p)) => seg.add(p.linktype, p.ts_ns, p.orig_len, p.data, &mut name),
+                Ok(None) => break None,
+                Err(e) if e.is_damage() => break Some(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok((seg, damage))
+    }
+
+    fn add(&mut self, linktype: u32, ts_ns: u64, orig_len: u32, data: &[u8], name: &mut NameText) {
+        let n = self.packets;
+        self.packets += 1;
+        self.ts_ns.push(ts_ns);
+        self.length.push(orig_len);
+        let Some(link) = LinkType::from_linktype(linktype) else {
+            return;
+        };
+        let d = decode(link, data);
+        let mut put = |field: &str, value: String| {
+            self.fields
+                .entry(field.to_string())
+                .or_default()
+                .entry(value)
+                .or_default()
+                .push(n);
+        };
+        if let Some(vlan) = d.vlan {
+            put("vlan", vlan.to_string());
+        }
+        match d.l3 {
+            L3::Ipv4 => put("netproto", "IPv4".into()),
+            L3::Ipv6 => put("netproto", "IPv6".into()),
+            L3::None => return,
+        }
+        put("netsrc", d.src.to_string());
+        put("netdst", d.dst.to_string());
+        let transproto = match d.l4 {
+            L4::Tcp => "TCP".to_string(),
+            L4::Udp => "UDP".to_string(),
+            L4::Other(1) => "ICMP".to_string(),
+            L4::Other(58) => "ICMPv6".to_string(),
+            L4::Other(p) => p.to_string(),
+            L4::None => return,
+        };
+        put("transproto", transproto);
+        let ports = matches!(d.l4, L4::Tcp | L4::Udp) && (d.src_port != 0 || d.dst_port != 0);
+        if ports {
+            put("transsrc", d.src_port.to_string());
+            put("transdst", d.dst_port.to_string());
+        }
+        if d.l4 == L4::Tcp {
+            for (bit, flag) in TCP_FLAGS {
+                if d.tcp_flags & bit != 0 {
+                    put("tcp", flag.to_string());
+                }
+            }
+        }
+        if d.l4 == L4::Udp
+            && ports
+            && (DNS_PORTS.contains(&d.src_port) || DNS_PORTS.contains(&d.dst_port))
+            && let Ok(msg) = parse_with_name(d.l4_payload, false, name)
+        {
+            if let Some(q) = msg.question {
+                if !name.is_empty() {
+                    put("dns-qname", name.as_str().to_string());
+                }
+                put(
+                    "dns-qtype",
+                    qtype_name(q.qtype).map_or_else(|| q.qtype.to_string(), str::to_string),
+                );
+            }
+            if msg.header.qr {
+                let rcode = u16::from(msg.header.rcode);
+                put(
+                    "dns-rcode",
+                    rcode_name(rcode).map_or_else(|| rcode.to_string(), str::to_string),
+                );
+            }
+        }
+    }
+
+    /// The packets having `value` in `field` (empty when none has).
+    pub fn row(&self, field: &str, value: &str) -> &[u32] {
+        self.fields
+            .get(field)
+            .and_then(|f| f.get(value))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Where the index of `capture` is kept.
+pub fn segment_path(capture: &Path) -> PathBuf {
+    let mut s = capture.as_os_str().to_os_string();
+    s.push(".pvx");
+    PathBuf::from(s)
+}
+
+/// The index of `capture`: read from beside it when it is there and current, else built (and
+/// written, when `write` — a read-only directory still answers). Returns it with the damage
+/// found in the capture when it was built now.
+pub fn load_or_build(
+    capture: &Path,
+    write: bool,
+) -> Result<(Segment, Option<String>), SearchError> {
+    let path = segment_path(capture);
+    let current_len = std::fs::metadata(capture).map(|m| m.len()).ok();
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(seg) = codec::decode(&bytes)
+        && Some(seg.source_len) == current_len
+    {
+        return Ok((seg, None));
+    }
+    let (seg, damage) = Segment::build(capture)?;
+    if write {
+        // Written whole then renamed, so that a reader never sees half an index.
+        let tmp = {
+            let mut s = path.as_os_str().to_os_string();
+            s.push(".part");
+            PathBuf::from(s)
+        };
+        let io = |e: std::io::Error| SearchError::List {
+            path: path.clone(),
+            source: e,
+        };
+        std::fs::write(&tmp, codec::encode(&seg)).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+    }
+    Ok((seg, damage))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_round_trips_through_its_file_form() {
+        let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/fixtures/dns_udp_tcp_random.pcap");
+        let (seg, damage) = Segment::build(&capture).unwrap();
+        assert!(damage.is_none());
+        assert_eq!(seg.packets, 16147);
+        let bytes = codec::encode(&seg);
+        assert_eq!(codec::decode(&bytes).unwrap(), seg);
+        // Every cut of the form is refused, never a panic.
+        for cut in (0..bytes.len()).step_by(97) {
+            assert!(codec::decode(&bytes[..cut]).is_err(), "{cut}");
+        }
+        // Rows of one field partition the packets that have it.
+        let tcp_or_udp: usize = ["TCP", "UDP"]
+            .iter()
+            .map(|p| seg.row("transproto", p).len())
+            .sum();
+        assert_eq!(tcp_or_udp, 16147);
+    }
+}

@@ -1,0 +1,452 @@
+//! PQL answered on the segments of a set of captures. Rows are bitmaps of packets, one per
+//! segment; counts are exact (TopN counts each value's packets, no rank cache as Pilosa's).
+
+use super::parse::{Arg, Call, Op, Value};
+use crate::index::{FIELDS, LENGTH, Segment};
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Why a well-formed query cannot be answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    pub at: usize,
+    pub message: String,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PQL error at byte {}: {}", self.at, self.message)
+    }
+}
+
+fn error(call: &Call, message: impl Into<String>) -> QueryError {
+    QueryError {
+        at: call.at,
+        message: message.into(),
+    }
+}
+
+/// Packets of one segment, a bit each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn none(packets: u32) -> Bits {
+        Bits(vec![0; (packets as usize).div_ceil(64)])
+    }
+
+    fn all(packets: u32) -> Bits {
+        let mut b = Bits::none(packets);
+        for i in 0..packets {
+            b.set(i);
+        }
+        b
+    }
+
+    fn set(&mut self, i: u32) {
+        self.0[i as usize / 64] |= 1 << (i % 64);
+    }
+
+    fn has(&self, i: u32) -> bool {
+        self.0[i as usize / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn count(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    fn zip(&mut self, other: &Bits, f: impl Fn(u64, u64) -> u64) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a = f(*a, *b);
+        }
+    }
+
+    fn ones(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            (0..64)
+                .filter(move |b| word & (1 << b) != 0)
+                .map(move |b| (w * 64 + b) as u32)
+        })
+    }
+}
+
+/// A row, checked: a value of a keyed field, or integer conditions (on `length`, or on a
+/// field whose values are numbers, such as ports).
+enum RowSpec {
+    Key(String, String),
+    Cond(String, Vec<(Op, i64)>),
+}
+
+/// A time range, ns since the epoch: `[from, to)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+}
+
+impl TimeRange {
+    fn holds(&self, ts: u64) -> bool {
+        self.from.is_none_or(|f| ts >= f) && self.to.is_none_or(|t| ts < t)
+    }
+
+    fn is_all(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
+/// The segments of the captures searched, in time order.
+pub struct Index {
+    pub segments: Vec<Segment>,
+    /// Packets in range for the whole request (`--from`/`--to`), per segment.
+    range: Vec<Bits>,
+}
+
+/// What a call answers, before it is written as JSON.
+enum Answer {
+    Rows(Vec<Bits>),
+    Count(u64),
+    Top(Vec<(String, u64)>),
+    Keys(Vec<String>),
+    ValCount { value: i64, count: u64 },
+}
+
+impl Index {
+    pub fn new(segments: Vec<Segment>, range: TimeRange) -> Index {
+        let masks = segments.iter().map(|s| mask(s, range)).collect();
+        Index {
+            segments,
+            range: masks,
+        }
+    }
+
+    /// Every call's answer, in Pilosa's JSON shapes: a row `{"attrs": {}, "columns": [...]}`
+    /// (columns number the packets across the files in time order), `Count` a number, `TopN`
+    /// `[{"Key": k, "Count": n}]` (picap's proxy turned Pilosa's ids back into keys this way),
+    /// `Rows` `{"keys": [...]}`, `Sum`/`Min`/`Max` `{"value": v, "count": n}`.
+    /// Checks every call (names, fields, arguments) without reading anything, so that a bad
+    /// query is refused before any index is built.
+    pub fn validate(calls: &[Call]) -> Result<(), QueryError> {
+        Index::new(Vec::new(), TimeRange::default())
+            .answer(calls)
+            .map(drop)
+    }
+
+    pub fn answer(&self, calls: &[Call]) -> Result<Json, QueryError> {
+        let mut results = Vec::new();
+        for call in calls {
+            results.push(match self.eval(call)? {
+                Answer::Rows(bits) => {
+                    let mut columns = Vec::new();
+                    let mut base = 0u64;
+                    for (b, seg) in bits.iter().zip(&self.segments) {
+                        columns.extend(b.ones().map(|i| base + u64::from(i)));
+                        base += u64::from(seg.packets);
+                    }
+                    json!({"attrs": {}, "columns": columns})
+                }
+                Answer::Count(n) => json!(n),
+                Answer::Top(rows) => Json::Array(
+                    rows.into_iter()
+                        .map(|(k, n)| json!({"Key": k, "Count": n}))
+                        .collect(),
+                ),
+                Answer::Keys(keys) => json!({ "keys": keys }),
+                Answer::ValCount { value, count } => json!({"value": value, "count": count}),
+            });
+        }
+        Ok(json!({ "results": results }))
+    }
+
+    fn eval(&self, call: &Call) -> Result<Answer, QueryError> {
+        match call.name.as_str() {
+            "Count" => {
+                let [Arg::Call(inner)] = call.args.as_slice() else {
+                    return Err(error(call, "Count takes one row call"));
+                };
+                Ok(Answer::Count(
+                    self.rows(inner)?.iter().map(Bits::count).sum(),
+                ))
+            }
+            "TopN" => self.top_n(call),
+            "Rows" => {
+                let field = field_arg(call)?;
+                let mut keys: Vec<String> = self
+                    .segments
+                    .iter()
+                    .filter_map(|s| s.fields.get(field))
+                    .flat_map(|f| f.keys().cloned())
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                Ok(Answer::Keys(keys))
+            }
+            "Sum" | "Min" | "Max" => self.aggregate(call),
+            _ => Ok(Answer::Rows(self.rows(call)?)),
+        }
+    }
+
+    /// A call that answers a row.
+    fn rows(&self, call: &Call) -> Result<Vec<Bits>, QueryError> {
+        let inner = |c: &Call| -> Result<Vec<Vec<Bits>>, QueryError> {
+            call_args(c)?.into_iter().map(|a| self.rows(a)).collect()
+        };
+        let fold =
+            |parts: Vec<Vec<Bits>>, f: fn(u64, u64) -> u64| -> Result<Vec<Bits>, QueryError> {
+                let mut parts = parts.into_iter();
+                let mut acc = parts
+                    .next()
+                    .ok_or_else(|| error(call, format!("{} takes at least one row", call.name)))?;
+                for part in parts {
+                    for (a, b) in acc.iter_mut().zip(&part) {
+                        a.zip(b, f);
+                    }
+                }
+                Ok(acc)
+            };
+        match call.name.as_str() {
+            "Row" | "Bitmap" | "Range" => self.row(call),
+            "Intersect" => fold(inner(call)?, |a, b| a & b),
+            "Union" => fold(inner(call)?, |a, b| a | b),
+            "Difference" => fold(inner(call)?, |a, b| a & !b),
+            "Xor" => fold(inner(call)?, |a, b| a ^ b),
+            "Not" => {
+                let [Arg::Call(c)] = call.args.as_slice() else {
+                    return Err(error(call, "Not takes one row call"));
+                };
+                let mut rows = self.rows(c)?;
+                for ((r, seg), range) in rows.iter_mut().zip(&self.segments).zip(&self.range) {
+                    let mut all = Bits::all(seg.packets);
+                    all.zip(r, |a, b| a & !b);
+                    all.zip(range, |a, b| a & b);
+                    *r = all;
+                }
+                Ok(rows)
+            }
+            "All" => Ok(self.range.clone()),
+            other => Err(error(
+                call,
+                format!(
+                    "unknown call {other}; known: Row, Bitmap, Intersect, Union, Difference, \
+                     Xor, Not, All, Count, TopN, Rows, Sum, Min, Max"
+                ),
+            )),
+        }
+    }
+
+    /// `Row(field="v")`, `Row(field=n)`, `Bitmap(frame=f, rowID=v)`, `Row(field > n)`,
+    /// `Row(a <= field < b)`, each optionally with `from=`/`to=`.
+    fn row(&self, call: &Call) -> Result<Vec<Bits>, QueryError> {
+        let mut range = TimeRange::default();
+        let mut frame = None;
+        let mut row_id = None;
+        let mut field_value = None;
+        let mut cond = None;
+        for arg in &call.args {
+            match arg {
+                Arg::Named(k, v) if k == "from" || k == "to" => {
+                    let t = crate::time::parse_time(&v.key())
+                        .map_err(|e| error(call, e.to_string()))?;
+                    if k == "from" {
+                        range.from = Some(t);
+                    } else {
+                        range.to = Some(t);
+                    }
+                }
+                Arg::Named(k, v) if k == "frame" || k == "field" => frame = Some(v.key()),
+                Arg::Named(k, v) if k == "rowID" || k == "row" => row_id = Some(v.key()),
+                Arg::Named(k, v) => field_value = Some((k.clone(), v.clone())),
+                Arg::Cond(f, conds) => cond = Some((f.clone(), conds.clone())),
+                _ => return Err(error(call, "Row takes field=value or a condition")),
+            }
+        }
+        // What the row is, checked before any segment is looked at (a bad query is refused
+        // whole, with nothing read).
+        let spec = match (field_value, frame, row_id, cond) {
+            (Some((field, value)), None, None, None) => {
+                check_field(call, &field)?;
+                if field == LENGTH {
+                    let Value::Int(n) = value else {
+                        return Err(error(call, "length is an integer"));
+                    };
+                    RowSpec::Cond(field, vec![(Op::Eq, n)])
+                } else {
+                    RowSpec::Key(field, value.key())
+                }
+            }
+            (None, Some(field), Some(value), None) => {
+                check_field(call, &field)?;
+                RowSpec::Key(field, value)
+            }
+            (None, None, None, Some((field, conds))) => {
+                check_field(call, &field)?;
+                RowSpec::Cond(field, conds)
+            }
+            _ => {
+                return Err(error(
+                    call,
+                    "a row is field=value, frame=F and rowID=V, or a condition such as \
+                     length > 1400",
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(self.segments.len());
+        for (seg, whole) in self.segments.iter().zip(&self.range) {
+            let mut bits = Bits::none(seg.packets);
+            match &spec {
+                RowSpec::Key(field, value) => {
+                    seg.row(field, value).iter().for_each(|&i| bits.set(i));
+                }
+                RowSpec::Cond(field, conds) => {
+                    let holds = |v: i64| conds.iter().all(|(op, n)| op.holds(v, *n));
+                    if field == LENGTH {
+                        for (i, &len) in seg.length.iter().enumerate() {
+                            if holds(i64::from(len)) {
+                                bits.set(i as u32);
+                            }
+                        }
+                    } else {
+                        for (key, packets) in seg.fields.get(field.as_str()).into_iter().flatten() {
+                            if key.parse::<i64>().is_ok_and(holds) {
+                                packets.iter().for_each(|&i| bits.set(i));
+                            }
+                        }
+                    }
+                }
+            }
+            bits.zip(whole, |a, b| a & b);
+            if !range.is_all() {
+                bits.zip(&mask(seg, range), |a, b| a & b);
+            }
+            out.push(bits);
+        }
+        Ok(out)
+    }
+
+    fn top_n(&self, call: &Call) -> Result<Answer, QueryError> {
+        let field = field_arg(call)?;
+        if field == LENGTH {
+            return Err(error(
+                call,
+                "TopN counts the values of a keyed field, not length",
+            ));
+        }
+        let mut n = None;
+        let mut filter = None;
+        for arg in &call.args {
+            match arg {
+                Arg::Named(k, Value::Int(v)) if k == "n" => n = Some(*v as usize),
+                Arg::Call(c) => filter = Some(self.rows(c)?),
+                _ => {}
+            }
+        }
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for (i, seg) in self.segments.iter().enumerate() {
+            let allow = filter.as_ref().map_or(&self.range[i], |f| &f[i]);
+            for (key, packets) in seg.fields.get(field).into_iter().flatten() {
+                let c = packets.iter().filter(|&&p| allow.has(p)).count() as u64;
+                if c > 0 {
+                    *counts.entry(key).or_default() += c;
+                }
+            }
+        }
+        let mut rows: Vec<(String, u64)> = counts
+            .into_iter()
+            .map(|(k, c)| (k.to_string(), c))
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if let Some(n) = n {
+            rows.truncate(n);
+        }
+        Ok(Answer::Top(rows))
+    }
+
+    fn aggregate(&self, call: &Call) -> Result<Answer, QueryError> {
+        let field = call.args.iter().find_map(|a| match a {
+            Arg::Named(k, v) if k == "field" || k == "frame" => Some(v.key()),
+            _ => None,
+        });
+        if field.as_deref() != Some(LENGTH) {
+            return Err(error(call, format!("{} takes field=length", call.name)));
+        }
+        let filter = match call.args.iter().find_map(|a| match a {
+            Arg::Call(c) => Some(c),
+            _ => None,
+        }) {
+            Some(c) => Some(self.rows(c)?),
+            None => None,
+        };
+        let (mut sum, mut count) = (0i64, 0u64);
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for (i, seg) in self.segments.iter().enumerate() {
+            let allow = filter.as_ref().map_or(&self.range[i], |f| &f[i]);
+            for p in allow.ones() {
+                let v = i64::from(seg.length[p as usize]);
+                sum += v;
+                count += 1;
+                min = min.min(v);
+                max = max.max(v);
+            }
+        }
+        let value = match (call.name.as_str(), count) {
+            (_, 0) => 0,
+            ("Sum", _) => sum,
+            ("Min", _) => min,
+            _ => max,
+        };
+        Ok(Answer::ValCount { value, count })
+    }
+}
+
+fn mask(seg: &Segment, range: TimeRange) -> Bits {
+    if range.is_all() {
+        return Bits::all(seg.packets);
+    }
+    let mut b = Bits::none(seg.packets);
+    for (i, &ts) in seg.ts_ns.iter().enumerate() {
+        if range.holds(ts) {
+            b.set(i as u32);
+        }
+    }
+    b
+}
+
+fn call_args(call: &Call) -> Result<Vec<&Call>, QueryError> {
+    call.args
+        .iter()
+        .map(|a| match a {
+            Arg::Call(c) => Ok(c),
+            _ => Err(error(call, format!("{} takes row calls", call.name))),
+        })
+        .collect()
+}
+
+/// The field a TopN or Rows counts: its first bare word, or `frame=`/`field=`.
+fn field_arg(call: &Call) -> Result<&str, QueryError> {
+    let field = call
+        .args
+        .iter()
+        .find_map(|a| match a {
+            Arg::Value(Value::Word(w)) => Some(w.as_str()),
+            Arg::Named(k, Value::Word(w) | Value::Str(w)) if k == "frame" || k == "field" => {
+                Some(w.as_str())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| error(call, format!("{} names a field first", call.name)))?;
+    check_field(call, field)?;
+    Ok(field)
+}
+
+fn check_field(call: &Call, field: &str) -> Result<(), QueryError> {
+    if field == LENGTH || FIELDS.contains(&field) {
+        return Ok(());
+    }
+    Err(error(
+        call,
+        format!(
+            "unknown field '{field}'; fields: {}, {LENGTH}",
+            FIELDS.join(", ")
+        ),
+    ))
+}

@@ -1,0 +1,7 @@
+//! PQL, the query language of Pilosa that picap's users wrote, answered on segments.
+
+mod eval;
+mod parse;
+
+pub use eval::{Index, QueryError, TimeRange};
+pub use parse::{Call, SyntaxError, parse};
