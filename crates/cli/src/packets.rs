@@ -4,6 +4,7 @@
 //! `| wireshark -k -i -` work), or one JSON line per packet.
 
 use pv_record::PcapFormat;
+use pv_search::index::TCP_FLAGS;
 use pv_search::time::{format_time, parse_time};
 use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, scan};
 use pv_wire::{L3, L4, LinkType, decode};
@@ -250,17 +251,7 @@ fn json_line(p: &OwnedPacket) -> serde_json::Value {
         v["dport"] = json!(d.dst_port);
     }
     if d.l4 == L4::Tcp {
-        const NAMES: [(u8, &str); 8] = [
-            (0x01, "FIN"),
-            (0x02, "SYN"),
-            (0x04, "RST"),
-            (0x08, "PSH"),
-            (0x10, "ACK"),
-            (0x20, "URG"),
-            (0x40, "ECE"),
-            (0x80, "CWR"),
-        ];
-        let flags: Vec<&str> = NAMES
+        let flags: Vec<&str> = TCP_FLAGS
             .iter()
             .filter(|(bit, _)| d.tcp_flags & bit != 0)
             .map(|(_, n)| *n)

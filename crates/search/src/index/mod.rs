@@ -47,7 +47,8 @@ pub const LENGTH: &str = "length";
 /// UDP ports whose payloads are read as DNS: pktvisor's (`DnsLayer::isDnsPort`).
 const DNS_PORTS: [u16; 4] = [53, 5353, 5355, 53000];
 
-const TCP_FLAGS: [(u8, &str); 8] = [
+/// TCP flag bits and their names, as tcpdump and picap name them.
+pub const TCP_FLAGS: [(u8, &str); 8] = [
     (0x01, "FIN"),
     (0x02, "SYN"),
     (0x04, "RST"),
