@@ -2,7 +2,7 @@
 //! below PATH (written beside each as `NAME.pvx`, rebuilt when its capture changed) and PQL
 //! answered on it, in Pilosa's JSON shapes.
 
-use pv_search::index::{Segment, load_or_build, segment_path};
+use pv_search::index::{Segment, Stored, decode_segment, load_or_build, segment_path};
 use pv_search::pql::{Index, TimeRange, parse};
 use pv_search::time::parse_time;
 use pv_search::{SearchError, capture_files};
@@ -43,11 +43,19 @@ pub struct QueryCmd {
     pub to: Option<String>,
 }
 
-/// Every capture's segment, built when missing or stale; damage and unwritable indexes are
-/// warnings.
-fn segments(program: &str, path: &Path, write: bool) -> Result<Vec<Segment>, SearchError> {
+/// Every capture's segment, built when missing or stale (or always, with `rebuild`); damage
+/// and unwritable indexes are warnings.
+fn segments(
+    program: &str,
+    path: &Path,
+    write: bool,
+    rebuild: bool,
+) -> Result<Vec<Stored>, SearchError> {
     let mut out = Vec::new();
     for capture in capture_files(path)? {
+        if rebuild {
+            let _ = std::fs::remove_file(segment_path(&capture));
+        }
         match load_or_build(&capture, write) {
             Ok((seg, damage)) => {
                 if let Some(d) = damage {
@@ -71,7 +79,7 @@ fn segments(program: &str, path: &Path, write: bool) -> Result<Vec<Segment>, Sea
         }
     }
     // Columns number the packets in time order across files.
-    out.sort_by_key(|s| s.ts_ns.first().copied().unwrap_or(0));
+    out.sort_by_key(|s| s.first_ts);
     Ok(out)
 }
 
@@ -79,7 +87,7 @@ pub fn run_index(program: &str, cmd: &IndexCmd) -> ExitCode {
     if cmd.check {
         return check(program, &cmd.path);
     }
-    match segments(program, &cmd.path, true) {
+    match segments(program, &cmd.path, true, false) {
         Ok(segs) => {
             let packets: u64 = segs.iter().map(|s| u64::from(s.packets)).sum();
             eprintln!("{program}: {} files indexed, {packets} packets", segs.len());
@@ -107,7 +115,7 @@ fn check(program: &str, path: &Path) -> ExitCode {
         let verdict = match (stored, fresh) {
             (None, _) => Some("no index".to_string()),
             (_, Err(e)) => Some(format!("cannot read the capture: {e}")),
-            (Some(bytes), Ok((seg, _))) => match pv_search::index::decode_segment(&bytes) {
+            (Some(bytes), Ok((seg, _))) => match decode_segment(&bytes) {
                 Err(why) => Some(format!("index damaged: {why}")),
                 Ok(stored) if stored == seg => None,
                 Ok(stored) if stored.source_len != seg.source_len => {
@@ -149,15 +157,28 @@ pub fn run_query(program: &str, cmd: &QueryCmd) -> ExitCode {
         (Ok(from), Ok(to)) => TimeRange { from, to },
         (Err(e), _) | (_, Err(e)) => return usage(&e),
     };
-    let segs = match segments(program, &cmd.path, true) {
-        Ok(s) => s,
+    let answer = |rebuild: bool| {
+        segments(program, &cmd.path, true, rebuild)
+            .map(|segs| Index::new(segs, range).and_then(|index| index.answer(&calls)))
+    };
+    let answered = match answer(false) {
+        // A damaged index is rebuilt from its capture, and the query asked again.
+        Ok(Err(e)) if e.damaged => {
+            eprintln!("{program}: warning: {}; rebuilding the indexes", e.message);
+            answer(true)
+        }
+        other => other,
+    };
+    match answered {
+        Ok(Ok(json)) => crate::output::print(program, &format!("{json}\n")),
+        Ok(Err(e)) if e.damaged => {
+            eprintln!("{program}: error: {}", e.message);
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => usage(&e),
         Err(e) => {
             eprintln!("{program}: error: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    match Index::new(segs, range).answer(&calls) {
-        Ok(json) => crate::output::print(program, &format!("{json}\n")),
-        Err(e) => usage(&e),
     }
 }

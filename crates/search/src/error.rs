@@ -18,6 +18,11 @@ pub enum SearchError {
     Bpf(BpfError),
     /// A time given as `--from`/`--to` could not be read.
     Time { value: String, reason: String },
+    /// A stored index is damaged inside (found while answering; `pktvisor index` rebuilds).
+    Index {
+        path: PathBuf,
+        damage: crate::index::Damaged,
+    },
     /// The files hold packets of several link types, which one pcap file cannot.
     MixedLinkTypes { first: u32, other: u32 },
 }
@@ -36,6 +41,12 @@ impl fmt::Display for SearchError {
             SearchError::Capture(e) => write!(f, "{e}"),
             SearchError::Bpf(e) => write!(f, "{e}"),
             SearchError::Time { value, reason } => write!(f, "time '{value}': {reason}"),
+            SearchError::Index { path, damage } => write!(
+                f,
+                "{}: index damaged ({damage}); `pktvisor index --check` names it, deleting it \
+                 makes the next query rebuild it",
+                path.display()
+            ),
             SearchError::MixedLinkTypes { first, other } => write!(
                 f,
                 "the files hold packets of link types {first} and {other}, and one pcap file \

@@ -10,8 +10,10 @@
 //! packet does not have is not indexed for it (picap indexed `""`).
 
 mod codec;
+mod stored;
 
 pub use codec::Damaged;
+pub use stored::{Entry, FieldView, OpenError, Stored};
 
 /// A segment from its file form (what `pktvisor index --check` compares).
 pub fn decode_segment(bytes: &[u8]) -> Result<Segment, Damaged> {
@@ -187,22 +189,19 @@ pub fn segment_path(capture: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The index of `capture`: read from beside it when it is there and current, else built (and
-/// written, when `write` — a read-only directory still answers). Returns it with the damage
-/// found in the capture when it was built now.
-pub fn load_or_build(
-    capture: &Path,
-    write: bool,
-) -> Result<(Segment, Option<String>), SearchError> {
+/// The index of `capture`: opened from beside it when it is there and current (only its
+/// header is read now), else built (and written, when `write` — a read-only directory still
+/// answers). Returns it with the damage found in the capture when it was built now.
+pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<String>), SearchError> {
     let path = segment_path(capture);
     let current_len = std::fs::metadata(capture).map(|m| m.len()).ok();
-    if let Ok(bytes) = std::fs::read(&path)
-        && let Ok(seg) = codec::decode(&bytes)
-        && Some(seg.source_len) == current_len
+    if let Ok(stored) = Stored::open(&path)
+        && Some(stored.source_len) == current_len
     {
-        return Ok((seg, None));
+        return Ok((stored, None));
     }
     let (seg, damage) = Segment::build(capture)?;
+    let bytes = codec::encode(&seg);
     if write {
         // Written whole then renamed, so that a reader never sees half an index.
         let tmp = {
@@ -214,10 +213,14 @@ pub fn load_or_build(
             path: path.clone(),
             source: e,
         };
-        std::fs::write(&tmp, codec::encode(&seg)).map_err(io)?;
+        std::fs::write(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
     }
-    Ok((seg, damage))
+    let stored = Stored::from_bytes(bytes).map_err(|d| SearchError::Index {
+        path: path.clone(),
+        damage: d,
+    })?;
+    Ok((stored, damage))
 }
 
 #[cfg(test)]
@@ -233,9 +236,21 @@ mod tests {
         assert_eq!(seg.packets, 16147);
         let bytes = codec::encode(&seg);
         assert_eq!(codec::decode(&bytes).unwrap(), seg);
-        // Every cut of the form is refused, never a panic.
+        // Field by field, on demand.
+        let stored = Stored::from_bytes(bytes.clone()).unwrap();
+        let udp = stored.field("transproto").unwrap().unwrap();
+        let entry = udp.get("UDP").unwrap();
+        assert_eq!(entry.count as usize, seg.row("transproto", "UDP").len());
+        assert_eq!(udp.packets(entry).unwrap(), seg.row("transproto", "UDP"));
+        // Every cut of the form is refused, never a panic; a flipped byte anywhere never
+        // gives the segment back as if it were whole.
         for cut in (0..bytes.len()).step_by(97) {
             assert!(codec::decode(&bytes[..cut]).is_err(), "{cut}");
+        }
+        for at in (0..bytes.len()).step_by(89) {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x10;
+            assert_ne!(codec::decode(&flipped).ok().as_ref(), Some(&seg), "{at}");
         }
         // Rows of one field partition the packets that have it.
         let tcp_or_udp: usize = ["TCP", "UDP"]

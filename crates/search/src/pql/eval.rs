@@ -2,7 +2,7 @@
 //! segment; counts are exact (TopN counts each value's packets, no rank cache as Pilosa's).
 
 use super::parse::{Arg, Call, Op, Value};
-use crate::index::{FIELDS, LENGTH, Segment};
+use crate::index::{Damaged, FIELDS, LENGTH, Stored};
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 use std::fmt;
@@ -12,6 +12,9 @@ use std::fmt;
 pub struct QueryError {
     pub at: usize,
     pub message: String,
+    /// An index was found damaged while answering (not the query's fault): rebuilding the
+    /// indexes and asking again answers it.
+    pub damaged: bool,
 }
 
 impl fmt::Display for QueryError {
@@ -24,6 +27,7 @@ fn error(call: &Call, message: impl Into<String>) -> QueryError {
     QueryError {
         at: call.at,
         message: message.into(),
+        damaged: false,
     }
 }
 
@@ -97,9 +101,11 @@ impl TimeRange {
 
 /// The segments of the captures searched, in time order.
 pub struct Index {
-    pub segments: Vec<Segment>,
+    pub segments: Vec<Stored>,
     /// Packets in range for the whole request (`--from`/`--to`), per segment.
     range: Vec<Bits>,
+    /// No time range: counts can be read from the index without its packet lists.
+    whole: bool,
 }
 
 /// What a call answers, before it is written as JSON.
@@ -112,26 +118,33 @@ enum Answer {
 }
 
 impl Index {
-    pub fn new(segments: Vec<Segment>, range: TimeRange) -> Index {
-        let masks = segments.iter().map(|s| mask(s, range)).collect();
-        Index {
+    /// The segments, and what the request's time range keeps of each (reading their times
+    /// only when there is a range).
+    pub fn new(segments: Vec<Stored>, range: TimeRange) -> Result<Index, QueryError> {
+        let masks = segments
+            .iter()
+            .map(|s| mask(s, range))
+            .collect::<Result<_, _>>()
+            .map_err(|d| damaged(0, d))?;
+        Ok(Index {
             segments,
             range: masks,
-        }
+            whole: range.is_all(),
+        })
+    }
+
+    /// Checks every call (names, fields, arguments) without reading anything, so that a bad
+    /// query is refused before any index is built.
+    pub fn validate(calls: &[Call]) -> Result<(), QueryError> {
+        Index::new(Vec::new(), TimeRange::default())?
+            .answer(calls)
+            .map(drop)
     }
 
     /// Every call's answer, in Pilosa's JSON shapes: a row `{"attrs": {}, "columns": [...]}`
     /// (columns number the packets across the files in time order), `Count` a number, `TopN`
     /// `[{"Key": k, "Count": n}]` (picap's proxy turned Pilosa's ids back into keys this way),
     /// `Rows` `{"keys": [...]}`, `Sum`/`Min`/`Max` `{"value": v, "count": n}`.
-    /// Checks every call (names, fields, arguments) without reading anything, so that a bad
-    /// query is refused before any index is built.
-    pub fn validate(calls: &[Call]) -> Result<(), QueryError> {
-        Index::new(Vec::new(), TimeRange::default())
-            .answer(calls)
-            .map(drop)
-    }
-
     pub fn answer(&self, calls: &[Call]) -> Result<Json, QueryError> {
         let mut results = Vec::new();
         for call in calls {
@@ -164,6 +177,9 @@ impl Index {
                 let [Arg::Call(inner)] = call.args.as_slice() else {
                     return Err(error(call, "Count takes one row call"));
                 };
+                if let Some(n) = self.count_of_one_value(inner)? {
+                    return Ok(Answer::Count(n));
+                }
                 Ok(Answer::Count(
                     self.rows(inner)?.iter().map(Bits::count).sum(),
                 ))
@@ -171,12 +187,12 @@ impl Index {
             "TopN" => self.top_n(call),
             "Rows" => {
                 let field = field_arg(call)?;
-                let mut keys: Vec<String> = self
-                    .segments
-                    .iter()
-                    .filter_map(|s| s.fields.get(field))
-                    .flat_map(|f| f.keys().cloned())
-                    .collect();
+                let mut keys: Vec<String> = Vec::new();
+                for seg in &self.segments {
+                    if let Some(view) = seg.field(field).map_err(|d| damaged(call.at, d))? {
+                        keys.extend(view.entries().map(|e| view.key(e).to_string()));
+                    }
+                }
                 keys.sort();
                 keys.dedup();
                 Ok(Answer::Keys(keys))
@@ -291,24 +307,35 @@ impl Index {
             }
         };
         let mut out = Vec::with_capacity(self.segments.len());
+        let bad = |d: Damaged| damaged(call.at, d);
         for (seg, whole) in self.segments.iter().zip(&self.range) {
             let mut bits = Bits::none(seg.packets);
             match &spec {
                 RowSpec::Key(field, value) => {
-                    seg.row(field, value).iter().for_each(|&i| bits.set(i));
+                    if let Some(view) = seg.field(field).map_err(bad)?
+                        && let Some(entry) = view.get(value)
+                    {
+                        view.packets(entry)
+                            .map_err(bad)?
+                            .into_iter()
+                            .for_each(|i| bits.set(i));
+                    }
                 }
                 RowSpec::Cond(field, conds) => {
                     let holds = |v: i64| conds.iter().all(|(op, n)| op.holds(v, *n));
                     if field == LENGTH {
-                        for (i, &len) in seg.length.iter().enumerate() {
+                        for (i, &len) in seg.length().map_err(bad)?.iter().enumerate() {
                             if holds(i64::from(len)) {
                                 bits.set(i as u32);
                             }
                         }
-                    } else {
-                        for (key, packets) in seg.fields.get(field.as_str()).into_iter().flatten() {
-                            if key.parse::<i64>().is_ok_and(holds) {
-                                packets.iter().for_each(|&i| bits.set(i));
+                    } else if let Some(view) = seg.field(field).map_err(bad)? {
+                        for entry in view.entries() {
+                            if view.key(entry).parse::<i64>().is_ok_and(holds) {
+                                view.packets(entry)
+                                    .map_err(bad)?
+                                    .into_iter()
+                                    .for_each(|i| bits.set(i));
                             }
                         }
                     }
@@ -316,11 +343,39 @@ impl Index {
             }
             bits.zip(whole, |a, b| a & b);
             if !range.is_all() {
-                bits.zip(&mask(seg, range), |a, b| a & b);
+                bits.zip(&mask(seg, range).map_err(bad)?, |a, b| a & b);
             }
             out.push(bits);
         }
         Ok(out)
+    }
+
+    /// `Count(Row(f="v"))` with no time range: the packet counts the index keeps, no packet
+    /// list read. None when the row is anything else.
+    fn count_of_one_value(&self, call: &Call) -> Result<Option<u64>, QueryError> {
+        if !self.whole || !matches!(call.name.as_str(), "Row" | "Bitmap") {
+            return Ok(None);
+        }
+        let (field, value) = match call.args.as_slice() {
+            [Arg::Named(f, v)] if f != LENGTH && f != "from" && f != "to" => (f.clone(), v.key()),
+            [
+                Arg::Named(k1, Value::Word(f) | Value::Str(f)),
+                Arg::Named(k2, v),
+            ] if (k1 == "frame" || k1 == "field") && (k2 == "rowID" || k2 == "row") => {
+                (f.clone(), v.key())
+            }
+            _ => return Ok(None),
+        };
+        check_field(call, &field)?;
+        let mut n = 0;
+        for seg in &self.segments {
+            if let Some(view) = seg.field(&field).map_err(|d| damaged(call.at, d))?
+                && let Some(entry) = view.get(&value)
+            {
+                n += u64::from(entry.count);
+            }
+        }
+        Ok(Some(n))
     }
 
     fn top_n(&self, call: &Call) -> Result<Answer, QueryError> {
@@ -340,20 +395,32 @@ impl Index {
                 _ => {}
             }
         }
-        let mut counts: HashMap<&str, u64> = HashMap::new();
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let bad = |d: Damaged| damaged(call.at, d);
         for (i, seg) in self.segments.iter().enumerate() {
-            let allow = filter.as_ref().map_or(&self.range[i], |f| &f[i]);
-            for (key, packets) in seg.fields.get(field).into_iter().flatten() {
-                let c = packets.iter().filter(|&&p| allow.has(p)).count() as u64;
+            let Some(view) = seg.field(field).map_err(bad)? else {
+                continue;
+            };
+            let allow = filter.as_ref().map(|f| &f[i]);
+            for entry in view.entries() {
+                // Without a filter or a time range the index's count is the answer.
+                let c = match allow {
+                    None if self.whole => u64::from(entry.count),
+                    _ => {
+                        let allow = allow.unwrap_or(&self.range[i]);
+                        view.packets(entry)
+                            .map_err(bad)?
+                            .into_iter()
+                            .filter(|&p| allow.has(p))
+                            .count() as u64
+                    }
+                };
                 if c > 0 {
-                    *counts.entry(key).or_default() += c;
+                    *counts.entry(view.key(entry).to_string()).or_default() += c;
                 }
             }
         }
-        let mut rows: Vec<(String, u64)> = counts
-            .into_iter()
-            .map(|(k, c)| (k.to_string(), c))
-            .collect();
+        let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         if let Some(n) = n {
             rows.truncate(n);
@@ -380,8 +447,9 @@ impl Index {
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         for (i, seg) in self.segments.iter().enumerate() {
             let allow = filter.as_ref().map_or(&self.range[i], |f| &f[i]);
+            let length = seg.length().map_err(|d| damaged(call.at, d))?;
             for p in allow.ones() {
-                let v = i64::from(seg.length[p as usize]);
+                let v = i64::from(length[p as usize]);
                 sum += v;
                 count += 1;
                 min = min.min(v);
@@ -398,17 +466,25 @@ impl Index {
     }
 }
 
-fn mask(seg: &Segment, range: TimeRange) -> Bits {
+fn mask(seg: &Stored, range: TimeRange) -> Result<Bits, Damaged> {
     if range.is_all() {
-        return Bits::all(seg.packets);
+        return Ok(Bits::all(seg.packets));
     }
     let mut b = Bits::none(seg.packets);
-    for (i, &ts) in seg.ts_ns.iter().enumerate() {
+    for (i, &ts) in seg.ts()?.iter().enumerate() {
         if range.holds(ts) {
             b.set(i as u32);
         }
     }
-    b
+    Ok(b)
+}
+
+fn damaged(at: usize, d: Damaged) -> QueryError {
+    QueryError {
+        at,
+        message: format!("an index is damaged ({d})"),
+        damaged: true,
+    }
 }
 
 fn call_args(call: &Call) -> Result<Vec<&Call>, QueryError> {

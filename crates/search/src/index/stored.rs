@@ -1,0 +1,318 @@
+//! A segment read from its file on demand (see `codec.rs` for the layout): opening reads the
+//! header and the table of sections; a query then reads the sections it needs, once.
+
+use super::codec::{Damaged, HEADER_LEN, MAGIC, Reader, checksum};
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::rc::Rc;
+
+enum Source {
+    File(File),
+    Bytes(Vec<u8>),
+}
+
+pub struct Stored {
+    source: Source,
+    pub source_len: u64,
+    pub packets: u32,
+    pub first_ts: u64,
+    /// Offset, length and checksum of each section.
+    sections: HashMap<String, (u64, u64, u64)>,
+    ts: OnceCell<Rc<Vec<u64>>>,
+    length: OnceCell<Rc<Vec<u32>>>,
+    fields: std::cell::RefCell<HashMap<String, Rc<FieldView>>>,
+}
+
+/// One value of a field: its bytes, how many packets have it, where their list is.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    key: (usize, usize),
+    pub count: u32,
+    list: (usize, usize),
+}
+
+/// A field's section: its values (in name order) and their packet lists.
+pub struct FieldView {
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+    lists_at: usize,
+    packets: u32,
+}
+
+/// Why a stored segment cannot be used.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(std::io::Error),
+    Damaged(Damaged),
+}
+
+impl From<Damaged> for OpenError {
+    fn from(d: Damaged) -> Self {
+        OpenError::Damaged(d)
+    }
+}
+
+impl Stored {
+    pub fn open(path: &Path) -> Result<Stored, OpenError> {
+        let file = File::open(path).map_err(OpenError::Io)?;
+        let len = file.metadata().map_err(OpenError::Io)?.len();
+        let mut head = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|_| Damaged("shorter than its header"))?;
+        let sections = u32::from_le_bytes(head[24..28].try_into().unwrap_or_default()) as u64;
+        // The table: at most 64 sections of names under 64 bytes.
+        if sections > 64 {
+            return Err(Damaged("too many sections").into());
+        }
+        let table_max = (sections * (2 + 64 + 24)).min(len.saturating_sub(HEADER_LEN as u64));
+        let mut table = vec![0u8; table_max as usize];
+        file.read_exact_at(&mut table, HEADER_LEN as u64)
+            .map_err(|_| Damaged("cut short"))?;
+        let mut bytes = head.to_vec();
+        bytes.extend_from_slice(&table);
+        let mut stored = Stored::parse_head(&bytes, len)?;
+        stored.source = Source::File(file);
+        Ok(stored)
+    }
+
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Stored, Damaged> {
+        let mut stored = Stored::parse_head(&bytes, bytes.len() as u64)?;
+        stored.source = Source::Bytes(bytes);
+        Ok(stored)
+    }
+
+    /// Header and table from the file's first bytes (`len`: the whole file's).
+    fn parse_head(bytes: &[u8], len: u64) -> Result<Stored, Damaged> {
+        if bytes.get(..4) != Some(MAGIC) {
+            return Err(Damaged("not a segment of this version"));
+        }
+        let u64_at = |at: usize| -> Result<u64, Damaged> {
+            Ok(u64::from_le_bytes(
+                bytes
+                    .get(at..at + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(Damaged("cut short"))?,
+            ))
+        };
+        let u32_at = |at: usize| -> Result<u32, Damaged> {
+            Ok(u32::from_le_bytes(
+                bytes
+                    .get(at..at + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(Damaged("cut short"))?,
+            ))
+        };
+        let source_len = u64_at(4)?;
+        let packets = u32_at(12)?;
+        let first_ts = u64_at(16)?;
+        let count = u32_at(24)?;
+        let mut at = HEADER_LEN;
+        let mut sections = HashMap::new();
+        let mut end = HEADER_LEN as u64;
+        for _ in 0..count {
+            let name_len = u16::from_le_bytes(
+                bytes
+                    .get(at..at + 2)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(Damaged("cut short"))?,
+            ) as usize;
+            let name = bytes
+                .get(at + 2..at + 2 + name_len)
+                .ok_or(Damaged("cut short"))?;
+            let name = std::str::from_utf8(name).map_err(|_| Damaged("a section name"))?;
+            let offset = u64_at(at + 2 + name_len)?;
+            let size = u64_at(at + 10 + name_len)?;
+            let sum = u64_at(at + 18 + name_len)?;
+            at += 26 + name_len;
+            end = end.max(offset.saturating_add(size));
+            sections.insert(name.to_string(), (offset, size, sum));
+        }
+        if end != len || sections.values().any(|(o, _, _)| *o < at as u64) {
+            return Err(Damaged("sections do not fill the file"));
+        }
+        Ok(Stored {
+            source: Source::Bytes(Vec::new()),
+            source_len,
+            packets,
+            first_ts,
+            sections,
+            ts: OnceCell::new(),
+            length: OnceCell::new(),
+            fields: Default::default(),
+        })
+    }
+
+    fn section(&self, name: &str) -> Result<Option<Vec<u8>>, Damaged> {
+        let Some(&(offset, size, sum)) = self.sections.get(name) else {
+            return Ok(None);
+        };
+        let bytes = match &self.source {
+            Source::Bytes(b) => b
+                .get(offset as usize..(offset + size) as usize)
+                .ok_or(Damaged("cut short"))?
+                .to_vec(),
+            Source::File(f) => {
+                let mut buf = vec![0u8; size as usize];
+                f.read_exact_at(&mut buf, offset)
+                    .map_err(|_| Damaged("cut short"))?;
+                buf
+            }
+        };
+        if checksum(&bytes) != sum {
+            return Err(Damaged("a section fails its checksum"));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// The fields the segment has.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .sections
+            .keys()
+            .filter_map(|k| k.strip_prefix("f:").map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn ts(&self) -> Result<Rc<Vec<u64>>, Damaged> {
+        if let Some(ts) = self.ts.get() {
+            return Ok(ts.clone());
+        }
+        let bytes = self.section("ts")?.ok_or(Damaged("no times"))?;
+        let mut r = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
+        let mut out = Vec::with_capacity(self.packets as usize);
+        let mut last = 0u64;
+        for _ in 0..self.packets {
+            let z = r.var()?;
+            last = last.wrapping_add((((z >> 1) as i64) ^ -((z & 1) as i64)) as u64);
+            out.push(last);
+        }
+        if r.at != bytes.len() {
+            return Err(Damaged("times do not fill their section"));
+        }
+        Ok(self.ts.get_or_init(|| Rc::new(out)).clone())
+    }
+
+    pub fn length(&self) -> Result<Rc<Vec<u32>>, Damaged> {
+        if let Some(l) = self.length.get() {
+            return Ok(l.clone());
+        }
+        let bytes = self.section("length")?.ok_or(Damaged("no lengths"))?;
+        let mut r = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
+        let mut out = Vec::with_capacity(self.packets as usize);
+        for _ in 0..self.packets {
+            out.push(u32::try_from(r.var()?).map_err(|_| Damaged("a length over 32 bits"))?);
+        }
+        if r.at != bytes.len() {
+            return Err(Damaged("lengths do not fill their section"));
+        }
+        Ok(self.length.get_or_init(|| Rc::new(out)).clone())
+    }
+
+    /// A field's values, None when no packet of the segment has the field.
+    pub fn field(&self, name: &str) -> Result<Option<Rc<FieldView>>, Damaged> {
+        if let Some(f) = self.fields.borrow().get(name) {
+            return Ok(Some(f.clone()));
+        }
+        let Some(bytes) = self.section(&format!("f:{name}"))? else {
+            return Ok(None);
+        };
+        let view = Rc::new(FieldView::parse(bytes, self.packets)?);
+        self.fields
+            .borrow_mut()
+            .insert(name.to_string(), view.clone());
+        Ok(Some(view))
+    }
+}
+
+impl FieldView {
+    fn parse(bytes: Vec<u8>, packets: u32) -> Result<FieldView, Damaged> {
+        let mut r = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
+        let n = r.count(4)?;
+        let mut entries = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = r.count(1)?;
+            let start = r.at;
+            let key = r.bytes(len)?;
+            std::str::from_utf8(key).map_err(|_| Damaged("a value is not UTF-8"))?;
+            let count = u32::try_from(r.var()?).map_err(|_| Damaged("a count over 32 bits"))?;
+            if count > packets {
+                return Err(Damaged("more packets than the segment has"));
+            }
+            let at = r.var()? as usize;
+            let size = r.var()? as usize;
+            entries.push(Entry {
+                key: (start, len),
+                count,
+                list: (at, size),
+            });
+        }
+        let lists_at = r.at;
+        let lists_len = bytes.len() - lists_at;
+        if entries
+            .iter()
+            .any(|e| e.list.0.saturating_add(e.list.1) > lists_len)
+        {
+            return Err(Damaged("a packet list outside its section"));
+        }
+        Ok(FieldView {
+            bytes,
+            entries,
+            lists_at,
+            packets,
+        })
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    pub fn key(&self, e: &Entry) -> &str {
+        // Checked to be UTF-8 when parsed.
+        std::str::from_utf8(&self.bytes[e.key.0..e.key.0 + e.key.1]).unwrap_or("")
+    }
+
+    /// The entry of `value` (values are in name order).
+    pub fn get(&self, value: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| self.key(e).cmp(value))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The packets of an entry, ascending.
+    pub fn packets(&self, e: &Entry) -> Result<Vec<u32>, Damaged> {
+        let start = self.lists_at + e.list.0;
+        let mut r = Reader {
+            bytes: &self.bytes[start..start + e.list.1],
+            at: 0,
+        };
+        let mut out = Vec::with_capacity(e.count as usize);
+        let mut p = 0u64;
+        for i in 0..e.count {
+            let d = r.var()?;
+            if i > 0 && d == 0 {
+                return Err(Damaged("a packet listed twice"));
+            }
+            p += d;
+            if p >= u64::from(self.packets) {
+                return Err(Damaged("a packet number past the last packet"));
+            }
+            out.push(p as u32);
+        }
+        Ok(out)
+    }
+}
