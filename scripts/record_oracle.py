@@ -298,6 +298,9 @@ def main():
     files = []
     for root, _, names in os.walk(a.outdir):
         for name in names:
+            # The recordings' field indexes (NAME.pvx) live beside them; they hold no packets.
+            if name.endswith((".pvx", ".pvx.part")):
+                continue
             files.append(os.path.relpath(os.path.join(root, name), a.outdir))
     files.sort()
     leftovers = [f for f in files if f.endswith(".tmp")]

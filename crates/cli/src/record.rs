@@ -7,6 +7,7 @@ use crate::stop_signal;
 use pv_capture::FileFormat;
 use pv_pipeline::{PipelineError, read_packets};
 use pv_record::{MAX_SNAPLEN, RecordStats, Recorder};
+use pv_search::index::Indexer;
 use pv_wire::LinkType;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,11 +50,15 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
     let snaplen = cmd.snaplen.map_or(input_snaplen, |s| s.min(MAX_SNAPLEN));
     let config = cmd.record.to_config(&cmd.out, snaplen, nanosecond);
     let log_program = program.to_string();
-    let recorder = Recorder::new(
+    let mut recorder = Recorder::new(
         config,
         Box::new(move |line| eprintln!("{log_program}: {line}")),
     )
     .map_err(|e| format!("cannot record to {}: {e}", cmd.out.display()))?;
+    let indexer = match cmd.record.no_index {
+        true => None,
+        false => Some(indexing(program, &mut recorder)?),
+    };
     let flusher =
         Flusher::start(recorder).map_err(|e| format!("cannot start the flush thread: {e}"))?;
     stop_signal::install();
@@ -103,7 +108,34 @@ pub fn run(program: &str, cmd: &RecordCmd) -> Result<RecordStats, String> {
     if stop_signal::requested() {
         eprintln!("{program}: stopped by a signal; the current file is complete");
     }
-    Ok(flusher.stop().finish())
+    let stats = flusher.stop().finish();
+    if let Some(indexer) = indexer {
+        let done = indexer.finish();
+        eprintln!(
+            "{program}: indexed {} files ({} packets){}",
+            done.files,
+            done.packets,
+            match done.failed {
+                0 => String::new(),
+                n => format!("; {n} could not be indexed"),
+            }
+        );
+    }
+    Ok(stats)
+}
+
+/// Every file the recorder completes is indexed by a thread of its own.
+pub fn indexing(program: &str, recorder: &mut Recorder) -> Result<Indexer, String> {
+    let log_program = program.to_string();
+    let indexer = Indexer::spawn(Box::new(move |line| eprintln!("{log_program}: {line}")))
+        .map_err(|e| format!("cannot start the index thread: {e}"))?;
+    let tx = indexer.sender();
+    recorder.on_file_complete(Box::new(move |path| {
+        // The thread outlives the recorder (finish waits for it): a failed send cannot happen
+        // while the recorder runs.
+        let _ = tx.send(path.to_path_buf());
+    }));
+    Ok(indexer)
 }
 
 /// The recorder, shared with a thread that flushes it on time: reading a FIFO or a slow pipe

@@ -51,6 +51,11 @@ pub struct RecordArgs {
     /// Delete files that started longer ago than this before the newest packet (0 = never).
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub retention_age: u64,
+
+    /// Do not index the files as they complete (by default each gets its field index,
+    /// NAME.pvx, for `pktvisor query`; a file not indexed yet is indexed by the first query).
+    #[arg(long)]
+    pub no_index: bool,
 }
 
 impl RecordArgs {

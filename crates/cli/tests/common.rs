@@ -491,8 +491,29 @@ pub fn record_oracle(input: &Path, dir: &Path, args: &[&str]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Every file below `dir` (recordings sit in dated subdirectories).
+/// Every file below `dir` (recordings sit in dated subdirectories), but the field indexes
+/// (`NAME.pvx`) that `pktvisor record` writes beside its files: those are [`indexes_below`].
 pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    all_files_below(dir)
+        .into_iter()
+        .filter(|p| !is_index(p))
+        .collect()
+}
+
+/// The field indexes below `dir`.
+pub fn indexes_below(dir: &Path) -> Vec<PathBuf> {
+    all_files_below(dir)
+        .into_iter()
+        .filter(|p| is_index(p))
+        .collect()
+}
+
+fn is_index(p: &Path) -> bool {
+    let name = p.to_string_lossy();
+    name.ends_with(".pvx") || name.ends_with(".pvx.part")
+}
+
+fn all_files_below(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {

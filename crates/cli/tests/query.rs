@@ -178,10 +178,7 @@ fn a_rotated_recording_answers_as_its_input() {
     );
     assert_eq!(query(&rec, pql), whole);
     // A damaged index is named by --check and rebuilt by the next query.
-    let pvx: Vec<_> = files_below(&rec)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".pvx"))
-        .collect();
+    let pvx = indexes_below(&rec);
     assert!(pvx.len() > 10, "{}", pvx.len());
     let mut bytes = std::fs::read(&pvx[0]).unwrap();
     bytes.truncate(bytes.len() / 2);

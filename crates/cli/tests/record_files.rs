@@ -202,6 +202,18 @@ fn retention_keeps_the_newest_files_within_the_budget() {
         deleted
     );
     assert_eq!(summary_number(&out, "bytes on disk"), v["bytes_on_disk"]);
+    // Every file left has its field index, and no index outlives its file.
+    let mut captures: Vec<String> = files_below(&dir)
+        .iter()
+        .map(|p| format!("{}{}", p.display(), pv_record::INDEX_SUFFIX))
+        .collect();
+    let mut indexes: Vec<String> = indexes_below(&dir)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    captures.sort();
+    indexes.sort();
+    assert_eq!(indexes, captures);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

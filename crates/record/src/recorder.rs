@@ -47,6 +47,9 @@ pub const MAX_PLAUSIBLE_NS: u64 = 7_258_118_400 * NS_PER_SEC;
 
 pub type Log = Box<dyn FnMut(&str) + Send>;
 
+/// Told the path of every file completed (renamed from `.tmp`): what indexes recordings.
+pub type OnComplete = Box<dyn FnMut(&Path) + Send>;
+
 struct OpenFile {
     sink: Sink,
     tmp: PathBuf,
@@ -75,6 +78,7 @@ pub struct Recorder {
     last_flush: Instant,
     until_flush_check: u32,
     log: Log,
+    on_complete: Option<OnComplete>,
 }
 
 impl Recorder {
@@ -117,6 +121,7 @@ impl Recorder {
             last_flush: Instant::now(),
             until_flush_check: FLUSH_CHECK_EVERY,
             log,
+            on_complete: None,
         })
     }
 
@@ -154,6 +159,11 @@ impl Recorder {
             self.flush_if_due();
         }
         written
+    }
+
+    /// Calls `f` with the path of every file completed from now on (after its rename).
+    pub fn on_file_complete(&mut self, f: OnComplete) {
+        self.on_complete = Some(f);
     }
 
     /// Flushes the current file if `flush_every` has passed; call it when idle too.
@@ -308,6 +318,9 @@ impl Recorder {
             self.stats.packets_output,
             s.active
         ));
+        if let Some(f) = &mut self.on_complete {
+            f(&file.path);
+        }
         self.retention.add(&file.path, size);
         let log = &mut self.log;
         let enforced = self.retention.enforce(self.newest_ns, &mut |l| log(l));

@@ -13,6 +13,10 @@ use crate::rotation::{NS_PER_SEC, start_of_name};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// The name ending of a recording's field index, kept beside the file (pv-search's
+/// `segment_path`).
+pub const INDEX_SUFFIX: &str = ".pvx";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RetentionPolicy {
     /// Most bytes of completed files kept (0 = no limit).
@@ -111,6 +115,11 @@ impl Retention {
             match std::fs::remove_file(&path) {
                 Ok(()) => {
                     done.deleted += 1;
+                    // The file's field index (`pktvisor index`), which lives beside it and
+                    // answers only for it, goes with it.
+                    let mut index = path.clone().into_os_string();
+                    index.push(INDEX_SUFFIX);
+                    let _ = std::fs::remove_file(index);
                     let why = if too_big { "size" } else { "age" };
                     log(&format!(
                         "retention ({why}): deleted {} ({} bytes)",

@@ -15,6 +15,7 @@ use pv_capture::{LiveCapture, LiveConfig, TimestampPrecision, resolve_target};
 use pv_pipeline::pv_policy::PolicyFile;
 use pv_pipeline::{LiveContext, PolicyRun, SummarizeOptions};
 use pv_record::{RecordConfig, RecordStats, Recorder};
+use pv_search::index::Indexer;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -45,6 +46,8 @@ pub struct AgentConfig {
     /// `--record DIR`: record the capture too (its link type and timestamp precision are
     /// filled in from the opened capture).
     pub record: Option<RecordConfig>,
+    /// Index every recorded file as it completes (`--no-index` turns it off).
+    pub index_recordings: bool,
 }
 
 fn host_cidr(ip: &IpAddr) -> String {
@@ -92,12 +95,12 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     live.buffer_bytes = config.buffer_bytes;
     live.promisc = config.promisc;
     let capture = LiveCapture::open(&live)?;
-    let (feed, record_thread, record_shared) = match config.record.clone() {
+    let (feed, record_thread, record_shared, indexer) = match config.record.clone() {
         Some(rc) => {
-            let (feed, thread, shared) = start_recording(rc, &config, &capture)?;
-            (Some(feed), Some(thread), Some(shared))
+            let r = start_recording(rc, &config, &capture)?;
+            (Some(r.feed), Some(r.thread), Some(r.shared), r.indexer)
         }
-        None => (None, None, None),
+        None => (None, None, None, None),
     };
 
     let pool = BatchPool::default();
@@ -201,6 +204,14 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
             Err(_) => eprintln!("pktvisord: error: the recorder thread panicked"),
         }
     }
+    // The recorder completed its last file: its index is written before the agent ends.
+    if let Some(indexer) = indexer {
+        let done = indexer.finish();
+        eprintln!(
+            "pktvisord: indexed {} recorded files ({} packets)",
+            done.files, done.packets
+        );
+    }
     served.map_err(io("HTTP server"))
 }
 
@@ -225,22 +236,48 @@ fn start_recording(
     mut rc: RecordConfig,
     config: &AgentConfig,
     capture: &LiveCapture,
-) -> Result<(RecordingFeed, JoinHandle<RecordStats>, Arc<RecordingShared>), AgentError> {
+) -> Result<Recording, AgentError> {
     rc.snaplen = config.snaplen;
     rc.nanosecond = capture.precision() == TimestampPrecision::Nano;
     let dir = rc.dir.clone();
-    let recorder =
+    let mut recorder =
         Recorder::new(rc, Box::new(|line| eprintln!("pktvisord: {line}"))).map_err(|source| {
             AgentError::Record {
                 dir: dir.clone(),
                 source,
             }
         })?;
+    // Completed files are indexed on a thread of their own, so that the recorder's keeps up.
+    let indexer = if config.index_recordings {
+        let indexer = Indexer::spawn(Box::new(|line| eprintln!("pktvisord: {line}")))
+            .map_err(io("cannot start the index thread"))?;
+        let tx = indexer.sender();
+        recorder.on_file_complete(Box::new(move |path| {
+            let _ = tx.send(path.to_path_buf());
+        }));
+        Some(indexer)
+    } else {
+        None
+    };
     let shared = Arc::new(RecordingShared::default());
     let (feed, thread) = recording::spawn(recorder, shared.clone())
         .map_err(io("cannot start the recorder thread"))?;
     eprintln!("pktvisord: recording to {}", dir.display());
-    Ok((feed, thread, shared))
+    Ok(Recording {
+        feed,
+        thread,
+        shared,
+        indexer,
+    })
+}
+
+/// The recorder's parts: the capture thread's feed, its thread, the counters the API reads,
+/// and the thread indexing what it completes.
+struct Recording {
+    feed: RecordingFeed,
+    thread: JoinHandle<RecordStats>,
+    shared: Arc<RecordingShared>,
+    indexer: Option<Indexer>,
 }
 
 /// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end

@@ -191,6 +191,7 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
                     .record
                     .as_ref()
                     .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
+                index_recordings: !cli.recording.no_index,
             })
             .map_err(|e| e.to_string())
         });

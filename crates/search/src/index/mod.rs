@@ -10,9 +10,11 @@
 //! packet does not have is not indexed for it (picap indexed `""`).
 
 mod codec;
+mod indexer;
 mod stored;
 
 pub use codec::Damaged;
+pub use indexer::{Indexer, IndexerStats};
 pub use stored::{Entry, FieldView, OpenError, Stored};
 
 /// A segment from its file form (what `pktvisor index --check` compares).

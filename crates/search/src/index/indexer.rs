@@ -1,0 +1,83 @@
+//! Indexing recordings as they are written: the recorder hands each completed file to a thread
+//! of its own (indexing 2.4 M packets takes ~2.6 s, which the recorder's thread cannot spend
+//! without its queue overflowing), which writes the file's segment beside it. A file the
+//! thread has not reached yet is indexed by the first query that needs it, so nothing waits.
+
+use super::load_or_build;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+/// The indexing thread's end for the recorder.
+pub struct Indexer {
+    tx: Option<Sender<PathBuf>>,
+    thread: Option<JoinHandle<IndexerStats>>,
+}
+
+/// What the thread did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexerStats {
+    pub files: u64,
+    pub packets: u64,
+    /// Files that could not be indexed (each logged).
+    pub failed: u64,
+}
+
+impl Indexer {
+    /// Starts the thread; `log` gets one line per file that could not be indexed.
+    pub fn spawn(log: Box<dyn FnMut(&str) + Send>) -> std::io::Result<Indexer> {
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("pv-index".into())
+            .spawn(move || run(rx, log))?;
+        Ok(Indexer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// A sender for completed files (what `Recorder::on_file_complete` is given).
+    pub fn sender(&self) -> Sender<PathBuf> {
+        self.tx.clone().expect("the sender lives until finish")
+    }
+
+    /// Waits for the files handed over so far to be indexed.
+    pub fn finish(mut self) -> IndexerStats {
+        self.tx.take();
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+fn run(rx: Receiver<PathBuf>, mut log: Box<dyn FnMut(&str) + Send>) -> IndexerStats {
+    let mut stats = IndexerStats::default();
+    // Ends when every sender is gone (the recorder finished).
+    for path in rx {
+        // Retention may delete a file before its turn comes: nothing to index then.
+        if !path.exists() {
+            continue;
+        }
+        match load_or_build(&path, true) {
+            Ok((seg, damage)) => {
+                // ... or while it was being indexed, after looking for an index to delete:
+                // an index must not outlive its file.
+                if !path.exists() {
+                    let _ = std::fs::remove_file(super::segment_path(&path));
+                    continue;
+                }
+                stats.files += 1;
+                stats.packets += u64::from(seg.packets);
+                if let Some(d) = damage {
+                    log(&format!("index: {d}; indexed the packets before it"));
+                }
+            }
+            Err(e) => {
+                stats.failed += 1;
+                log(&format!("index: {}: {e}", path.display()));
+            }
+        }
+    }
+    stats
+}
