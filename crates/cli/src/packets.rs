@@ -6,7 +6,7 @@
 use pv_record::PcapFormat;
 use pv_search::index::TCP_FLAGS;
 use pv_search::time::{format_time, parse_time};
-use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, scan};
+use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, pcap_format, scan};
 use pv_wire::{L3, L4, LinkType, decode};
 use serde_json::json;
 use std::io::{BufWriter, ErrorKind, Write};
@@ -168,30 +168,6 @@ fn search_into(
         out.write_all(&f.global_header()).map_err(Failure::Write)?;
     }
     Ok(stats)
-}
-
-/// The output file's header: the files' one link type, their largest snap length,
-/// nanoseconds if any file has them. Files of several link types cannot share one pcap file.
-fn pcap_format(files: &FilesSummary) -> Result<PcapFormat, SearchError> {
-    let linktype = match files.linktypes.as_slice() {
-        [] => pv_capture::LINKTYPE_ETHERNET,
-        [one] => *one,
-        [first, other, ..] => {
-            return Err(SearchError::MixedLinkTypes {
-                first: *first,
-                other: *other,
-            });
-        }
-    };
-    Ok(PcapFormat {
-        linktype,
-        snaplen: if files.snaplen == 0 {
-            pv_record::MAX_SNAPLEN
-        } else {
-            files.snaplen
-        },
-        nanosecond: files.nanosecond,
-    })
 }
 
 fn write(out: &mut Out, files: &FilesSummary, p: &OwnedPacket) -> Result<(), Failure> {

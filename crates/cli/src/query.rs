@@ -2,7 +2,7 @@
 //! below PATH (written beside each as `NAME.pvx`, rebuilt when its capture changed) and PQL
 //! answered on it, in Pilosa's JSON shapes.
 
-use pv_search::index::{Segment, Stored, decode_segment, load_or_build, segment_path};
+use pv_search::index::{Segment, Stored, decode_segment, open_segments, segment_path};
 use pv_search::pql::{Index, TimeRange, parse};
 use pv_search::time::parse_time;
 use pv_search::{SearchError, capture_files};
@@ -43,51 +43,16 @@ pub struct QueryCmd {
     pub to: Option<String>,
 }
 
-/// Every capture's segment, built when missing or stale (or always, with `rebuild`); damage
-/// and unwritable indexes are warnings.
-fn segments(
-    program: &str,
-    path: &Path,
-    write: bool,
-    rebuild: bool,
-) -> Result<Vec<Stored>, SearchError> {
-    let mut out = Vec::new();
-    for capture in capture_files(path)? {
-        if rebuild {
-            let _ = std::fs::remove_file(segment_path(&capture));
-        }
-        match load_or_build(&capture, write) {
-            Ok((seg, damage)) => {
-                if let Some(d) = damage {
-                    eprintln!("{program}: warning: {d}; indexed the packets before it");
-                }
-                out.push(seg);
-            }
-            Err(SearchError::List { path, source }) if write => {
-                // The directory may be read-only: answer from memory.
-                eprintln!(
-                    "{program}: warning: {}: cannot write the index ({source}); using it \
-                     unsaved",
-                    path.display()
-                );
-                out.push(load_or_build(&capture, false)?.0);
-            }
-            Err(SearchError::Capture(e)) if !e.is_damage() => {
-                eprintln!("{program}: warning: {e}; skipped");
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    // Columns number the packets in time order across files.
-    out.sort_by_key(|s| s.first_ts);
-    Ok(out)
+/// Every capture's segment (see `open_segments`), warnings on stderr.
+fn segments(program: &str, path: &Path, rebuild: bool) -> Result<Vec<Stored>, SearchError> {
+    open_segments(path, rebuild, &mut |w| eprintln!("{program}: warning: {w}"))
 }
 
 pub fn run_index(program: &str, cmd: &IndexCmd) -> ExitCode {
     if cmd.check {
         return check(program, &cmd.path);
     }
-    match segments(program, &cmd.path, true, false) {
+    match segments(program, &cmd.path, false) {
         Ok(segs) => {
             let packets: u64 = segs.iter().map(|s| u64::from(s.packets)).sum();
             eprintln!("{program}: {} files indexed, {packets} packets", segs.len());
@@ -158,7 +123,7 @@ pub fn run_query(program: &str, cmd: &QueryCmd) -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return usage(&e),
     };
     let answer = |rebuild: bool| {
-        segments(program, &cmd.path, true, rebuild)
+        segments(program, &cmd.path, rebuild)
             .map(|segs| Index::new(segs, range).and_then(|index| index.answer(&calls)))
     };
     let answered = match answer(false) {

@@ -27,4 +27,4 @@ pub mod time;
 pub use error::SearchError;
 pub use files::capture_files;
 pub use merge::{FilesSummary, OwnedPacket, TimeMerge};
-pub use scan::{ScanStats, Search, scan};
+pub use scan::{ScanStats, Search, pcap_format, scan};

@@ -45,6 +45,30 @@ impl Search {
     }
 }
 
+/// The header of one pcap file holding packets of `files`: their one link type, their largest
+/// snap length, nanoseconds if any has them. Files of several link types cannot share one.
+pub fn pcap_format(files: &FilesSummary) -> Result<pv_record::PcapFormat, SearchError> {
+    let linktype = match files.linktypes.as_slice() {
+        [] => pv_capture::LINKTYPE_ETHERNET,
+        [one] => *one,
+        [first, other, ..] => {
+            return Err(SearchError::MixedLinkTypes {
+                first: *first,
+                other: *other,
+            });
+        }
+    };
+    Ok(pv_record::PcapFormat {
+        linktype,
+        snaplen: if files.snaplen == 0 {
+            pv_record::MAX_SNAPLEN
+        } else {
+            files.snaplen
+        },
+        nanosecond: files.nanosecond,
+    })
+}
+
 /// What a search went through.
 #[derive(Clone, Debug, Default)]
 pub struct ScanStats {

@@ -2,6 +2,7 @@
 //! and the Prometheus exposition.
 
 pub(crate) mod prometheus;
+pub(crate) mod search;
 pub mod serve;
 pub(crate) mod v3;
 pub(crate) mod v4;

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub admin_api: bool,
     /// `--record`: the recorder's counters, appended to the Prometheus text.
     pub recording: Option<Arc<crate::recording::RecordingShared>>,
+    /// `--record DIR`: where the recording's files are, for the search endpoints.
+    pub record_dir: Option<std::path::PathBuf>,
 }
 
 /// Which buckets a request reads, so that workers copy only those.
@@ -392,6 +394,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/policies/{name}/metrics/{kind}/{n}",
             get(api_v4::metrics),
         )
+        .route(
+            "/index/net/query",
+            axum::routing::post(super::search::query),
+        )
+        .route("/api/v1/packets", get(super::search::packets))
+        .route("/api/v1/packets/count", get(super::search::count))
         .fallback(not_found)
         // pktvisor (cpp-httplib) answers a method it has no handler for as not found.
         .method_not_allowed_fallback(not_found)

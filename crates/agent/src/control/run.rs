@@ -130,6 +130,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         registry: RwLock::new(registry),
         admin_api: config.admin_api,
         recording: record_shared,
+        record_dir: config.record.as_ref().map(|rc| rc.dir.clone()),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -225,6 +225,46 @@ pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<Stri
     Ok((stored, damage))
 }
 
+/// Every capture's segment below `path`, in time order: opened when current, else built and
+/// written beside it (but for the recorder's open `.tmp`, which grows: built in memory each
+/// time, so that the newest packets answer too). With `rebuild`, every index is built anew.
+/// Damage in a capture and indexes that cannot be written are warnings, as is a file that is
+/// not a capture.
+pub fn open_segments(
+    path: &Path,
+    rebuild: bool,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<Stored>, SearchError> {
+    let mut out = Vec::new();
+    for capture in crate::capture_files(path)? {
+        let open = capture.extension().is_some_and(|e| e == "tmp");
+        if rebuild {
+            let _ = std::fs::remove_file(segment_path(&capture));
+        }
+        match load_or_build(&capture, !open) {
+            Ok((seg, damage)) => {
+                if let Some(d) = damage {
+                    warn(format!("{d}; indexed the packets before it"));
+                }
+                out.push(seg);
+            }
+            Err(SearchError::List { path, source }) if !open => {
+                // The directory may be read-only: answer from memory.
+                warn(format!(
+                    "{}: cannot write the index ({source}); using it unsaved",
+                    path.display()
+                ));
+                out.push(load_or_build(&capture, false)?.0);
+            }
+            Err(SearchError::Capture(e)) if !e.is_damage() => warn(format!("{e}; skipped")),
+            Err(e) => return Err(e),
+        }
+    }
+    // Columns number the packets in time order across files.
+    out.sort_by_key(|s| s.first_ts);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

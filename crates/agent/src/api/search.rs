@@ -1,0 +1,187 @@
+//! Searching the agent's recording (`--record DIR`) over HTTP, as `pktvisor query` and
+//! `pktvisor packets` do on the directory: `POST /index/net/query` (the body is PQL; picap's
+//! proxy path and answer shapes), `GET /api/v1/packets/count?filter=..&from=..&to=..` and
+//! `GET /api/v1/packets?...` (a pcap file). The file being written answers too (indexed in
+//! memory at each request), so packets recorded a second ago are found. Each search runs on
+//! tokio's blocking pool: the API's own thread stays free for scrapes.
+
+use super::{ApiState, error, json_response};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use pv_search::index::open_segments;
+use pv_search::pql::{Index, TimeRange, parse};
+use pv_search::time::parse_time;
+use pv_search::{Search, SearchError, pcap_format, scan};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The largest pcap answer: an answer is built whole before it is sent, and a search over days
+/// of recording could otherwise take the agent's memory. Past it the client is told to narrow
+/// the search, or to run `pktvisor packets` on the directory, which streams.
+const MAX_PCAP_BYTES: usize = 256 << 20;
+
+/// An answer given instead of a search (boxed: a response is large, and this is the rare path).
+type Refused = Box<Response>;
+
+fn recording_dir(state: &ApiState) -> Result<PathBuf, Refused> {
+    state.record_dir.clone().ok_or_else(|| {
+        Box::new(error(
+            StatusCode::NOT_FOUND,
+            "this agent does not record (start it with --record DIR)",
+        ))
+    })
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the search stopped",
+        ))
+    })
+}
+
+/// `POST /index/net/query`: PQL in the body, `{"results": [...]}` out; 400 with the place for
+/// a query that cannot be read.
+pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+    let dir = match recording_dir(&state) {
+        Ok(d) => d,
+        Err(r) => return *r,
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let calls = match parse(&text) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    if let Err(e) = Index::validate(&calls) {
+        return error(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    let answered = blocking(move || {
+        let answer = |rebuild: bool| {
+            open_segments(&dir, rebuild, &mut |w| eprintln!("pktvisord: {w}"))
+                .map(|segs| Index::new(segs, TimeRange::default()).and_then(|i| i.answer(&calls)))
+        };
+        match answer(false) {
+            // A damaged index is rebuilt from its capture, and the query asked again.
+            Ok(Err(e)) if e.damaged => answer(true),
+            other => other,
+        }
+    })
+    .await;
+    match answered {
+        Ok(Ok(Ok(v))) => json_response(StatusCode::OK, &v),
+        Ok(Ok(Err(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Err(SearchError::NoCaptures { .. })) => {
+            json_response(StatusCode::OK, &json!({"results": []}))
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(r) => *r,
+    }
+}
+
+/// The recording and the filter, time range and limit of a packets request; 404 without a
+/// recording, 400 when a parameter cannot be used.
+fn search_of(
+    state: &ApiState,
+    params: &HashMap<String, String>,
+) -> Result<(PathBuf, Search), Refused> {
+    let dir = recording_dir(state)?;
+    let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
+    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
+    let from = time("from").map_err(bad)?;
+    let to = time("to").map_err(bad)?;
+    let limit = match params.get("limit") {
+        Some(l) => Some(l.parse::<u64>().map_err(|_| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "limit must be a number of packets",
+            ))
+        })?),
+        None => None,
+    };
+    let search =
+        Search::new(params.get("filter").map(String::as_str), from, to, limit).map_err(bad)?;
+    Ok((dir, search))
+}
+
+/// `GET /api/v1/packets/count`: `{"count": n, "packets_read": n}`.
+pub async fn count(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let (dir, mut search) = match search_of(&state, &params) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match blocking(move || scan(&dir, &mut search, |_, _| Ok(true))).await {
+        Ok(Ok(stats)) => json_response(
+            StatusCode::OK,
+            &json!({"count": stats.matched, "packets_read": stats.packets_read}),
+        ),
+        Ok(Err(SearchError::NoCaptures { .. })) => {
+            json_response(StatusCode::OK, &json!({"count": 0, "packets_read": 0}))
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(r) => *r,
+    }
+}
+
+/// `GET /api/v1/packets`: the matching packets as one pcap file, in time order.
+pub async fn packets(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let (dir, mut search) = match search_of(&state, &params) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let built = blocking(move || {
+        let mut out = Vec::new();
+        let mut too_big = false;
+        let stats = scan(&dir, &mut search, |files, p| {
+            if out.is_empty() {
+                out.extend_from_slice(&pcap_format(files)?.global_header());
+            }
+            let f = pcap_format(files)?;
+            // Writing into memory cannot fail.
+            let _ = f.write_record(&mut out, p.ts_ns, p.orig_len, &p.data);
+            too_big = out.len() > MAX_PCAP_BYTES;
+            Ok(!too_big)
+        })?;
+        if out.is_empty() {
+            out.extend_from_slice(&pcap_format(&stats.files)?.global_header());
+        }
+        Ok::<_, SearchError>((out, too_big))
+    })
+    .await;
+    match built {
+        Ok(Ok((_, true))) => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the answer passes {} MiB; narrow the filter or the time range, add limit=N, \
+                 or run `pktvisor packets` on the recording directory",
+                MAX_PCAP_BYTES >> 20
+            ),
+        ),
+        Ok(Ok((bytes, false))) => (
+            StatusCode::OK,
+            [(CONTENT_TYPE, "application/vnd.tcpdump.pcap")],
+            Body::from(bytes),
+        )
+            .into_response(),
+        Ok(Err(SearchError::NoCaptures { .. })) => {
+            error(StatusCode::NOT_FOUND, "nothing recorded yet")
+        }
+        Ok(Err(e @ SearchError::MixedLinkTypes { .. })) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(r) => *r,
+    }
+}
