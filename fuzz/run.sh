@@ -34,6 +34,8 @@ cargo build --locked --bins
 # workspace's test (before RUSTC_BOOTSTRAP is set, which would make cargo rebuild everything).
 (cd .. && PV_FUZZ_SEEDS="$here/seeds/snapshot_decode" cargo test --release --locked \
     -p pv-pipeline --test wire -- --ignored --exact fuzz_seeds >/dev/null)
+# The release binary, which indexes the fixtures into seeds for the segment target.
+(cd .. && cargo build --release --locked -p pktvisor-cli --bin pktvisor >/dev/null 2>&1)
 
 export RUSTC_BOOTSTRAP=1
 status=0
@@ -62,6 +64,24 @@ for source in fuzz_targets/*.rs; do
                 "seeds/pcapng/$(basename "$f" .pcap).pcapng"
         done
         seeds=(seeds/pcapng)
+    fi
+    if [ "$target" = segment ]; then
+        # Real segments: the small fixtures indexed by the release binary built above.
+        mkdir -p seeds/segment
+        for f in $(find ../testdata/fixtures -name '*.pcap' -size -100k); do
+            cp "$f" "seeds/segment/$(basename "$f")"
+        done
+        ../target/release/pktvisor index seeds/segment >/dev/null 2>&1
+        find seeds/segment -name '*.pcap' -delete
+        seeds=(seeds/segment)
+    fi
+    if [ "$target" = pql ]; then
+        # Queries of the README and the tests.
+        mkdir -p seeds/pql
+        printf '%s' 'Count(Intersect(Row(netsrc="10.0.0.1"), Row(tcp=SYN)))' > seeds/pql/a
+        printf '%s' 'TopN(frame=transdst, Row(1000 <= length < 1500), n=3) Rows(dns-qname)' > seeds/pql/b
+        printf '%s' 'Sum(Not(Row(transproto=UDP)), field=length) Bitmap(frame=netsrc, rowID=x)' > seeds/pql/c
+        seeds=(seeds/pql)
     fi
     if [ "$target" = policy ]; then
         # Every policy in the repo, good and bad, YAML and JSON.

@@ -17,6 +17,11 @@ pub use codec::Damaged;
 pub use indexer::{Indexer, IndexerStats};
 pub use stored::{Entry, FieldView, OpenError, Stored};
 
+/// A segment's file form (the fuzz targets' seeds and inputs).
+pub fn encode_segment(seg: &Segment) -> Vec<u8> {
+    codec::encode(seg)
+}
+
 /// A segment from its file form (what `pktvisor index --check` compares).
 pub fn decode_segment(bytes: &[u8]) -> Result<Segment, Damaged> {
     codec::decode(bytes)

@@ -183,6 +183,11 @@ impl Stored {
             return Ok(ts.clone());
         }
         let bytes = self.section("ts")?.ok_or(Damaged("no times"))?;
+        // A byte at least per packet: a damaged count cannot make a huge allocation (the
+        // segment fuzz target found a 34 GB one).
+        if self.packets as usize > bytes.len() {
+            return Err(Damaged("more packets than the times hold"));
+        }
         let mut r = Reader {
             bytes: &bytes,
             at: 0,
@@ -205,6 +210,9 @@ impl Stored {
             return Ok(l.clone());
         }
         let bytes = self.section("length")?.ok_or(Damaged("no lengths"))?;
+        if self.packets as usize > bytes.len() {
+            return Err(Damaged("more packets than the lengths hold"));
+        }
         let mut r = Reader {
             bytes: &bytes,
             at: 0,
@@ -300,6 +308,10 @@ impl FieldView {
             bytes: &self.bytes[start..start + e.list.1],
             at: 0,
         };
+        // A byte at least per packet in the list.
+        if e.count as usize > e.list.1 {
+            return Err(Damaged("a packet list shorter than its count"));
+        }
         let mut out = Vec::with_capacity(e.count as usize);
         let mut p = 0u64;
         for i in 0..e.count {
