@@ -266,6 +266,59 @@ pub fn assert_matches_oracle(label: &str, ours: &Value, expected: &Value) {
     }
 }
 
+/// `pktvisor query PATH PQL`: the `results` array.
+pub fn query(path: &Path, pql: &str) -> Vec<Value> {
+    let out = run("pktvisor", &["query", path.to_str().unwrap(), pql]);
+    assert!(
+        out.status.success(),
+        "{pql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["results"].as_array().unwrap().clone()
+}
+
+/// tshark's values of `fields` (first occurrence: the outer header of a tunnel or an ICMP
+/// error) for the packets `filter` selects, with tshark `options` (`-o`, `-d`...), one entry
+/// per packet that has any.
+pub fn tshark_values(file: &Path, options: &[&str], filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(file).args(options).args([
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        "-E",
+        "separator=/t",
+    ]);
+    if !filter.is_empty() {
+        cmd.args(["-Y", filter]);
+    }
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split('\t').find(|v| !v.is_empty()).map(str::to_string))
+        .collect()
+}
+
+/// A TopN answer from tshark's values: every value with its count, most first, then by key.
+pub fn top(values: Vec<String>) -> Value {
+    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Value::Array(
+        rows.into_iter()
+            .map(|(k, n)| serde_json::json!({"Key": k, "Count": n}))
+            .collect(),
+    )
+}
+
 /// A fresh temporary directory for one test (removed by the caller with `remove_dir_all`).
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pvtest-{tag}-{}", std::process::id()));

@@ -6,62 +6,17 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
-use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 fn tools() -> bool {
     require("tshark")
 }
 
-/// `pktvisor query PATH PQL`: the `results` array.
-fn query(path: &Path, pql: &str) -> Vec<Value> {
-    let out = run("pktvisor", &["query", path.to_str().unwrap(), pql]);
-    assert!(
-        out.status.success(),
-        "{pql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["results"].as_array().unwrap().clone()
-}
-
-/// tshark's values of `fields` (first occurrence: the outer header of a tunnel or an ICMP
-/// error) for the packets `filter` selects, one entry per packet that has any. IP reassembly
-/// is off, so that a first fragment keeps its ports, as on the wire.
+/// tshark's values of `fields` with IP reassembly off, so that a first fragment keeps its
+/// ports, as on the wire.
 fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"])
-        .arg(file)
-        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
-        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"]);
-    if !filter.is_empty() {
-        cmd.args(["-Y", filter]);
-    }
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split('\t').find(|v| !v.is_empty()).map(str::to_string))
-        .collect()
-}
-
-/// A TopN answer from tshark's values: every value with its count, most first, then by key.
-fn top(values: Vec<String>) -> Value {
-    let mut counts: HashMap<String, u64> = HashMap::new();
-    for v in values {
-        *counts.entry(v).or_default() += 1;
-    }
-    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Value::Array(
-        rows.into_iter()
-            .map(|(k, n)| serde_json::json!({"Key": k, "Count": n}))
-            .collect(),
-    )
+    let no_defrag = ["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"];
+    tshark_values(file, &no_defrag, filter, fields)
 }
 
 fn count(file: &Path, filter: &str) -> u64 {

@@ -25,6 +25,7 @@ pub mod civil_time;
 pub mod dns;
 pub mod ethernet;
 pub mod flow;
+pub mod http;
 pub mod ipv4;
 pub mod ipv6;
 pub mod layers;
@@ -36,6 +37,7 @@ pub mod sll;
 pub mod sll2;
 pub mod tcp;
 pub mod tcp_stream;
+pub mod tls;
 pub mod udp;
 pub mod vlan;
 
