@@ -1,4 +1,4 @@
-//! The file form of a segment (`PVX2`), laid out so that a query reads only what it needs: a
+//! The file form of a segment (`PVX3`), laid out so that a query reads only what it needs: a
 //! fixed header, a table of sections, then the sections — `ts` (each packet's time: the first
 //! absolute, then zigzag differences, captures can go back in time), `length` (wire lengths),
 //! and one `f:NAME` per field. A field section lists its values in name order, each with its
@@ -10,7 +10,7 @@
 //! capture is then indexed again).
 //!
 //! ```text
-//! "PVX2" | source_len u64 | packets u32 | first_ts u64 | sections u32
+//! "PVX3" | source_len u64 | packets u32 | first_ts u64 | sections u32
 //! sections × (name_len u16, name, offset u64, len u64, sum u64)      (little-endian)
 //! ts: varint × packets | length: varint × packets
 //! f:NAME: values varint, values × (len varint, bytes, count varint, at varint, bytes varint),
@@ -20,7 +20,9 @@
 use super::Segment;
 use std::collections::HashMap;
 
-pub(super) const MAGIC: &[u8; 4] = b"PVX2";
+/// The layout's version, and that of the fields indexed: a segment of another (an older
+/// release's, without the application fields) is built again.
+pub(super) const MAGIC: &[u8; 4] = b"PVX3";
 /// The fixed header: magic, source length, packets, first timestamp, section count.
 pub(super) const HEADER_LEN: usize = 4 + 8 + 4 + 8 + 4;
 

@@ -5,10 +5,13 @@
 //! Fields, by picap's names where picap has the field (`picap.Packet` in pilosa/picap's
 //! picap.go): `netproto` (IPv4, IPv6), `netsrc`, `netdst`, `transproto` (TCP, UDP, ICMP,
 //! ICMPv6, else the protocol number), `transsrc`, `transdst`, `tcp` (one value per flag set:
-//! FIN SYN RST PSH ACK URG ECE CWR), `length` (wire length; an integer field); and ours:
-//! `vlan`, `dns-qname`, `dns-qtype`, `dns-rcode` (UDP messages on the DNS ports). A field a
-//! packet does not have is not indexed for it (picap indexed `""`).
+//! FIN SYN RST PSH ACK URG ECE CWR), `length` (wire length; an integer field), `appproto`
+//! (HTTP, TLS, DNS: from the payload, see `app.rs`), `http-method`, `http-hostname`,
+//! `http-useragent`; and ours: `vlan`, `tls-sni`, `dns-qname` (lowercase), `dns-qtype`,
+//! `dns-rcode` (UDP messages on the DNS ports). A field a packet does not have is not indexed
+//! for it (picap indexed `""`).
 
+mod app;
 mod codec;
 mod indexer;
 mod stored;
@@ -36,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 /// Every field with values, in the order `Rows` and error messages list them; `length` is the
 /// integer field.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 16] = [
     "netproto",
     "netsrc",
     "netdst",
@@ -45,6 +48,11 @@ pub const FIELDS: [&str; 11] = [
     "transdst",
     "tcp",
     "vlan",
+    "appproto",
+    "http-method",
+    "http-hostname",
+    "http-useragent",
+    "tls-sni",
     "dns-qname",
     "dns-qtype",
     "dns-rcode",
@@ -156,6 +164,7 @@ impl Segment {
                 }
             }
         }
+        app::app_fields(&d, &mut |field, value| put(field, value));
         if d.l4 == L4::Udp
             && ports
             && (DNS_PORTS.contains(&d.src_port) || DNS_PORTS.contains(&d.dst_port))
