@@ -6,6 +6,8 @@
 
 mod common;
 use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
 
 fn tools() -> bool {
@@ -17,6 +19,53 @@ fn tools() -> bool {
 fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
     let no_defrag = ["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"];
     tshark_values(file, &no_defrag, filter, fields)
+}
+
+/// GroupBy(Rows(netsrc), Rows(transdst)) from tshark: every frame having both an IP source
+/// and a TCP/UDP destination port, counted by the pair, most first, then by the keys.
+fn pairs(file: &Path) -> Value {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "udp.dstport",
+        ])
+        .output()
+        .unwrap();
+    let mut counts: HashMap<(String, String), u64> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let first = |a: usize, b: usize| {
+            [cols.get(a), cols.get(b)]
+                .into_iter()
+                .flatten()
+                .find(|v| !v.is_empty())
+                .map(|v| v.to_string())
+        };
+        if let (Some(src), Some(port)) = (first(0, 1), first(2, 3)) {
+            *counts.entry((src, port)).or_default() += 1;
+        }
+    }
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Value::Array(
+        rows.into_iter()
+            .map(|((src, port), n)| {
+                serde_json::json!({"group": [{"field": "netsrc", "rowKey": src},
+                                             {"field": "transdst", "rowKey": port}],
+                                   "count": n})
+            })
+            .collect(),
+    )
 }
 
 fn count(file: &Path, filter: &str) -> u64 {
@@ -48,7 +97,8 @@ fn answers_equal_tsharks_counts() {
             &file,
             "TopN(netsrc) TopN(frame=transdst) Count(Row(tcp=SYN)) Count(Row(length > 500)) \
              Sum(field=length) TopN(dns-qname) Count(Row(dns-rcode=NXDOMAIN)) \
-             Count(Intersect(Row(transproto=UDP), Not(Row(netproto=IPv4))))",
+             Count(Intersect(Row(transproto=UDP), Not(Row(netproto=IPv4)))) \
+             GroupBy(Rows(netsrc), Rows(transdst))",
         );
         let ctx = |what: &str| format!("{name}: {what}");
         assert_eq!(
@@ -94,6 +144,7 @@ fn answers_equal_tsharks_counts() {
             "{}",
             ctx("Not")
         );
+        assert_eq!(r[8], pairs(&file), "{}", ctx("GroupBy"));
     }
     std::fs::remove_dir_all(tmp).unwrap();
 }

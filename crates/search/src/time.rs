@@ -1,6 +1,8 @@
 //! Times as a search takes them (`--from`, `--to`) and prints them: RFC 3339
-//! (`2026-12-07T01:02:03Z`, fractions of a second and `±HH:MM` offsets too) or Unix seconds
-//! (`1796605323.5`), to and from nanoseconds since the epoch.
+//! (`2026-12-07T01:02:03Z`, fractions of a second and `±HH:MM` offsets too), Unix seconds
+//! (`1796605323.5`), or a span before now (`15m`, `2h`, `30s`, `1d`: what an operator looking
+//! at a live recording asks for; an old capture is searched with absolute times), to and from
+//! nanoseconds since the epoch.
 
 use crate::error::SearchError;
 use pv_wire::civil_time::{civil_from_unix, unix_from_civil};
@@ -24,8 +26,14 @@ pub fn parse_time(text: &str) -> Result<u64, SearchError> {
             .and_then(|ns| ns.checked_add(frac))
             .ok_or_else(|| bad("too far in the future"));
     }
-    let expected = "expected RFC 3339 (2026-12-07T01:02:03Z, 2026-12-07T02:02:03.5+01:00) or Unix \
-                    seconds";
+    if let Some(ago) = span_ns(t) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return Ok(now.saturating_sub(ago));
+    }
+    let expected = "expected RFC 3339 (2026-12-07T01:02:03Z, 2026-12-07T02:02:03.5+01:00), Unix \
+                    seconds, or a span before now (15m, 2h, 1d)";
     let b = t.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return Err(bad(expected));
@@ -79,6 +87,19 @@ pub fn parse_time(text: &str) -> Result<u64, SearchError> {
     Ok(utc * 1_000_000_000 + frac_ns)
 }
 
+/// `15m`, `2h`, `30s`, `1d` as nanoseconds; None for anything else.
+fn span_ns(t: &str) -> Option<u64> {
+    let unit = match t.as_bytes().last()? {
+        b's' => 1,
+        b'm' => 60,
+        b'h' => 3600,
+        b'd' => 86_400,
+        _ => return None,
+    };
+    let n: u64 = t[..t.len() - 1].parse().ok()?;
+    n.checked_mul(unit)?.checked_mul(1_000_000_000)
+}
+
 /// Up to nine digits after the point as nanoseconds; more digits are cut (below a
 /// nanosecond); None if any is not a digit.
 fn fraction_ns(digits: &str) -> Option<u64> {
@@ -127,6 +148,19 @@ mod tests {
         assert_eq!(parse_time("1796605323.25").unwrap(), t + 250_000_000);
         assert_eq!(format_time(t + 5), "2026-12-07T01:02:03.000000005Z");
         assert_eq!(parse_time(&format_time(t + 5)).unwrap(), t + 5);
+        // Spans before now.
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        };
+        let before = now();
+        let t = parse_time("15m").unwrap();
+        let after = now();
+        let fifteen = 900_000_000_000;
+        assert!(before - fifteen <= t && t <= after - fifteen, "{t}");
+        assert!(parse_time("2x").is_err());
     }
 
     #[test]

@@ -288,6 +288,11 @@ impl FieldView {
         self.entries.iter()
     }
 
+    /// The `n`th value, in name order.
+    pub fn entry(&self, n: usize) -> Option<&Entry> {
+        self.entries.get(n)
+    }
+
     pub fn key(&self, e: &Entry) -> &str {
         // Checked to be UTF-8 when parsed.
         std::str::from_utf8(&self.bytes[e.key.0..e.key.0 + e.key.1]).unwrap_or("")
