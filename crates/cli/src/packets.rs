@@ -20,8 +20,12 @@ pub struct PacketsCmd {
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
-    /// A tcpdump filter expression (`host 198.51.100.7 and tcp port 443`); several words are
-    /// joined as tcpdump joins them. None: every packet.
+    /// A tcpdump filter expression (`host 198.51.100.7 and tcp port 443`), with application
+    /// fields too: `dns.qname ~ ".example"` (suffix), `dns.qname == "a.example"`,
+    /// `dns.rcode == NXDOMAIN`, `dns.qtype == AAAA`, `http.host == "x"`, `http.method == GET`,
+    /// `http.user_agent ~ "curl"` (substring), `tls.sni == "x"`, `appproto == TLS`, joined by
+    /// and/or/not and parentheses. Several words are joined as tcpdump joins them. None: every
+    /// packet.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 
@@ -136,7 +140,7 @@ pub fn run(program: &str, cmd: &PacketsCmd) -> ExitCode {
             eprintln!("{program}: error: writing output: {e}");
             ExitCode::FAILURE
         }
-        Err(Failure::Search(e @ SearchError::Bpf(_))) => usage(e),
+        Err(Failure::Search(e @ (SearchError::Bpf(_) | SearchError::Filter { .. }))) => usage(e),
         Err(Failure::Search(e)) => {
             eprintln!("{program}: error: {e}");
             ExitCode::FAILURE

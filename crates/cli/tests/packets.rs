@@ -222,3 +222,71 @@ fn a_cut_file_is_searched_up_to_the_cut() {
     assert_eq!(n, tcpdump_count(&cut, ""));
     std::fs::remove_dir_all(tmp).unwrap();
 }
+
+/// tshark's values of `field` for the frames `filter` selects (one line per frame).
+fn tshark_field(file: &Path, filter: &str, field: &str) -> Vec<String> {
+    let out = sh_out(&format!(
+        "tshark -n -r {} -Y '{filter}' -T fields -E occurrence=f -e {field}",
+        file.display()
+    ));
+    String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn application_fields_in_filters_match_tsharks() {
+    if !tools() || !require("tshark") {
+        return;
+    }
+    let capture = fixture("dns_udp_tcp_random.pcap");
+    let file = capture.to_str().unwrap();
+    let count = |filter: &str| -> u64 {
+        let out = packets(&[file, filter, "--count"]);
+        assert!(
+            out.status.success(),
+            "{filter}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    // DNS over UDP, names compared lowercase as the index keeps them.
+    let names = tshark_field(&capture, "udp && dns", "dns.qry.name");
+    let suffix = names
+        .iter()
+        .filter(|n| n.to_ascii_lowercase().ends_with(".test.com"))
+        .count() as u64;
+    assert!(suffix > 100, "{suffix}");
+    assert_eq!(count("dns.qname ~ \".test.com\""), suffix);
+    let first = names[0].to_ascii_lowercase();
+    let exact = names
+        .iter()
+        .filter(|n| n.to_ascii_lowercase() == first)
+        .count() as u64;
+    assert_eq!(count(&format!("dns.qname == \"{first}\"")), exact);
+    // Mixed with tcpdump's primitives, tcpdump's precedence.
+    let nx = tshark_field(
+        &capture,
+        "udp && ip.src == 8.8.8.8 && dns.flags.response == 1 && dns.flags.rcode == 3",
+        "frame.number",
+    )
+    .len() as u64;
+    assert_eq!(count("src host 8.8.8.8 and dns.rcode == NXDOMAIN"), nx);
+    let not_aaaa =
+        tshark_field(&capture, "udp && dns && dns.qry.type != 28", "frame.number").len() as u64;
+    assert_eq!(count("udp port 53 and not dns.qtype == AAAA"), not_aaaa);
+    assert_eq!(
+        count("(udp port 53 and dns.qtype == AAAA) or tcp"),
+        tshark_field(
+            &capture,
+            "(udp && dns.qry.type == 28) || tcp",
+            "frame.number"
+        )
+        .len() as u64
+    );
+    // A filter that cannot be read is a usage error.
+    let out = packets(&[file, "dns.qname ==", "--count"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a value"));
+}

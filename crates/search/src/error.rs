@@ -16,6 +16,8 @@ pub enum SearchError {
     Capture(CaptureError),
     /// libpcap refused the filter.
     Bpf(BpfError),
+    /// A filter of `pktvisor packets` that cannot be read (its tcpdump parts are `Bpf`).
+    Filter { message: String },
     /// A time given as `--from`/`--to` could not be read.
     Time { value: String, reason: String },
     /// A stored index is damaged inside (found while answering; `pktvisor index` rebuilds).
@@ -41,6 +43,7 @@ impl fmt::Display for SearchError {
             SearchError::Capture(e) => write!(f, "{e}"),
             SearchError::Bpf(e) => write!(f, "{e}"),
             SearchError::Time { value, reason } => write!(f, "time '{value}': {reason}"),
+            SearchError::Filter { message } => write!(f, "filter: {message}"),
             SearchError::Index { path, damage } => write!(
                 f,
                 "{}: index damaged ({damage}); `pktvisor index --check` names it, deleting it \

@@ -18,6 +18,7 @@
 
 mod error;
 mod files;
+pub mod filter;
 pub mod index;
 mod merge;
 pub mod pql;

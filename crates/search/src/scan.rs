@@ -3,13 +3,13 @@
 
 use crate::error::SearchError;
 use crate::files::capture_files;
+use crate::filter::Filter;
 use crate::merge::{FilesSummary, OwnedPacket, TimeMerge};
-use pv_capture::BpfSet;
 use std::path::Path;
 
 /// What to look for.
 pub struct Search {
-    filter: Option<BpfSet>,
+    filter: Option<Filter>,
     /// Packets at or after this time (ns since the epoch).
     pub from_ns: Option<u64>,
     /// Packets before this time.
@@ -19,19 +19,17 @@ pub struct Search {
 }
 
 impl Search {
-    /// A search for packets matching `filter` (a tcpdump expression; None or blank: all).
+    /// A search for packets matching `filter` (a tcpdump expression, application fields
+    /// allowed: see `filter.rs`; None or blank: all).
     pub fn new(
         filter: Option<&str>,
         from_ns: Option<u64>,
         to_ns: Option<u64>,
         limit: Option<u64>,
     ) -> Result<Search, SearchError> {
-        let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
-            // Compiled for Ethernet now, so that a syntax error is reported before any file is
-            // read; other link types compile when met.
-            Some(expr) => Some(BpfSet::new(expr)?),
-            None => None,
-        };
+        // Compiled for Ethernet now, so that a syntax error is reported before any file is
+        // read; other link types compile when met.
+        let filter = Filter::new(filter.unwrap_or(""))?;
         Ok(Search {
             filter,
             from_ns,
@@ -102,7 +100,7 @@ pub fn scan(
             continue;
         }
         if let Some(filter) = &mut search.filter
-            && !filter.matches(p.linktype, &p.data, p.orig_len)?
+            && !filter.matches(p)?
         {
             continue;
         }

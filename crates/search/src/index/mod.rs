@@ -121,72 +121,14 @@ impl Segment {
         self.packets += 1;
         self.ts_ns.push(ts_ns);
         self.length.push(orig_len);
-        let Some(link) = LinkType::from_linktype(linktype) else {
-            return;
-        };
-        let d = decode(link, data);
-        let mut put = |field: &str, value: String| {
+        packet_fields(linktype, data, name, &mut |field, value| {
             self.fields
                 .entry(field.to_string())
                 .or_default()
                 .entry(value)
                 .or_default()
                 .push(n);
-        };
-        if let Some(vlan) = d.vlan {
-            put("vlan", vlan.to_string());
-        }
-        match d.l3 {
-            L3::Ipv4 => put("netproto", "IPv4".into()),
-            L3::Ipv6 => put("netproto", "IPv6".into()),
-            L3::None => return,
-        }
-        put("netsrc", d.src.to_string());
-        put("netdst", d.dst.to_string());
-        let transproto = match d.l4 {
-            L4::Tcp => "TCP".to_string(),
-            L4::Udp => "UDP".to_string(),
-            L4::Other(1) => "ICMP".to_string(),
-            L4::Other(58) => "ICMPv6".to_string(),
-            L4::Other(p) => p.to_string(),
-            L4::None => return,
-        };
-        put("transproto", transproto);
-        let ports = matches!(d.l4, L4::Tcp | L4::Udp) && (d.src_port != 0 || d.dst_port != 0);
-        if ports {
-            put("transsrc", d.src_port.to_string());
-            put("transdst", d.dst_port.to_string());
-        }
-        if d.l4 == L4::Tcp {
-            for (bit, flag) in TCP_FLAGS {
-                if d.tcp_flags & bit != 0 {
-                    put("tcp", flag.to_string());
-                }
-            }
-        }
-        app::app_fields(&d, &mut |field, value| put(field, value));
-        if d.l4 == L4::Udp
-            && ports
-            && (DNS_PORTS.contains(&d.src_port) || DNS_PORTS.contains(&d.dst_port))
-            && let Ok(msg) = parse_with_name(d.l4_payload, false, name)
-        {
-            if let Some(q) = msg.question {
-                if !name.is_empty() {
-                    put("dns-qname", name.as_str().to_string());
-                }
-                put(
-                    "dns-qtype",
-                    qtype_name(q.qtype).map_or_else(|| q.qtype.to_string(), str::to_string),
-                );
-            }
-            if msg.header.qr {
-                let rcode = u16::from(msg.header.rcode);
-                put(
-                    "dns-rcode",
-                    rcode_name(rcode).map_or_else(|| rcode.to_string(), str::to_string),
-                );
-            }
-        }
+        });
     }
 
     /// The packets having `value` in `field` (empty when none has).
@@ -195,6 +137,75 @@ impl Segment {
             .get(field)
             .and_then(|f| f.get(value))
             .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Every field of one packet, as the index keeps them: `put(field, value)` for each (a field
+/// may come more than once: TCP flags). Shared by the index and the filters of `pktvisor
+/// packets`, so that a filter on a field matches what a query on it counts.
+pub fn packet_fields(
+    linktype: u32,
+    data: &[u8],
+    name: &mut NameText,
+    put: &mut dyn FnMut(&'static str, String),
+) {
+    let Some(link) = LinkType::from_linktype(linktype) else {
+        return;
+    };
+    let d = decode(link, data);
+    if let Some(vlan) = d.vlan {
+        put("vlan", vlan.to_string());
+    }
+    match d.l3 {
+        L3::Ipv4 => put("netproto", "IPv4".into()),
+        L3::Ipv6 => put("netproto", "IPv6".into()),
+        L3::None => return,
+    }
+    put("netsrc", d.src.to_string());
+    put("netdst", d.dst.to_string());
+    let transproto = match d.l4 {
+        L4::Tcp => "TCP".to_string(),
+        L4::Udp => "UDP".to_string(),
+        L4::Other(1) => "ICMP".to_string(),
+        L4::Other(58) => "ICMPv6".to_string(),
+        L4::Other(p) => p.to_string(),
+        L4::None => return,
+    };
+    put("transproto", transproto);
+    let ports = matches!(d.l4, L4::Tcp | L4::Udp) && (d.src_port != 0 || d.dst_port != 0);
+    if ports {
+        put("transsrc", d.src_port.to_string());
+        put("transdst", d.dst_port.to_string());
+    }
+    if d.l4 == L4::Tcp {
+        for (bit, flag) in TCP_FLAGS {
+            if d.tcp_flags & bit != 0 {
+                put("tcp", flag.to_string());
+            }
+        }
+    }
+    app::app_fields(&d, put);
+    if d.l4 == L4::Udp
+        && ports
+        && (DNS_PORTS.contains(&d.src_port) || DNS_PORTS.contains(&d.dst_port))
+        && let Ok(msg) = parse_with_name(d.l4_payload, false, name)
+    {
+        if let Some(q) = msg.question {
+            if !name.is_empty() {
+                put("dns-qname", name.as_str().to_string());
+            }
+            put(
+                "dns-qtype",
+                qtype_name(q.qtype).map_or_else(|| q.qtype.to_string(), str::to_string),
+            );
+        }
+        if msg.header.qr {
+            let rcode = u16::from(msg.header.rcode);
+            put(
+                "dns-rcode",
+                rcode_name(rcode).map_or_else(|| rcode.to_string(), str::to_string),
+            );
+        }
     }
 }
 
