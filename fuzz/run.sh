@@ -83,6 +83,13 @@ for source in fuzz_targets/*.rs; do
         printf '%s' 'Sum(Not(Row(transproto=UDP)), field=length) Bitmap(frame=netsrc, rowID=x)' > seeds/pql/c
         seeds=(seeds/pql)
     fi
+    if [ "$target" = filter ]; then
+        mkdir -p seeds/filter
+        printf '%s' 'src host 8.8.8.8 and dns.qname ~ ".test.com"' > seeds/filter/a
+        printf '%s' '(udp port 53 and not dns.qtype == AAAA) or tcp[tcpflags] & tcp-syn != 0' > seeds/filter/b
+        printf '%s' 'http.user_agent ~ "curl" || !tls.sni == "x.example"' > seeds/filter/c
+        seeds=(seeds/filter)
+    fi
     if [ "$target" = policy ]; then
         # Every policy in the repo, good and bad, YAML and JSON.
         mkdir -p seeds/policy
