@@ -62,7 +62,7 @@ fn pairs(file: &Path) -> Value {
             .map(|((src, port), n)| {
                 serde_json::json!({"group": [{"field": "netsrc", "rowKey": src},
                                              {"field": "transdst", "rowKey": port}],
-                                   "count": n})
+                                   "count": n, "sum": 0})
             })
             .collect(),
     )

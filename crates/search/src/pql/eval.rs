@@ -180,7 +180,9 @@ impl Index {
                                 .zip(keys)
                                 .map(|(f, k)| json!({"field": f, "rowKey": k}))
                                 .collect();
-                            json!({"group": group, "count": count})
+                            // Pilosa's GroupCount always carries `sum` (0 without an
+                            // aggregate, which we do not take).
+                            json!({"group": group, "count": count, "sum": 0})
                         })
                         .collect(),
                 ),
