@@ -327,6 +327,27 @@ fn a_killed_recorder_leaves_a_file_the_next_run_recovers() {
     assert!(log.contains("recovered"), "{log}");
     assert_eq!(summary_number(&out, "recovered"), 1);
     let recovered = tmp.with_extension("");
+    // Every packet of the directory, the recovered file's included, is found by the index
+    // (built for the recovered file by the query), as tcpdump counts them.
+    let in_files: usize = files_below(&out_dir)
+        .iter()
+        .map(|f| {
+            let out = Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("zstdcat {} | tcpdump -r - 2>/dev/null", f.display()),
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).lines().count()
+        })
+        .sum();
+    let q = common::run(
+        "pktvisor",
+        &["query", out_dir.to_str().unwrap(), "Count(All())"],
+    );
+    let answer: Value = serde_json::from_slice(&q.stdout).unwrap();
+    assert_eq!(answer["results"][0], in_files as u64);
     std::fs::rename(&recovered, next.join("recovered.pcap.zst")).unwrap();
     // Every packet in it is the input's, in order, from the first: a prefix of the input.
     let v = record_oracle(&input, &next, &["--cutoff-bytes", "0", "--prefix"]);
