@@ -174,7 +174,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Segment, Damaged> {
         let view = stored
             .field(&name)?
             .ok_or(Damaged("a listed field is missing"))?;
-        let mut values = HashMap::new();
+        let mut values = super::Values::default();
         for entry in view.entries() {
             values.insert(view.key(entry).to_string(), view.packets(entry)?);
         }

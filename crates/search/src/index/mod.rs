@@ -76,6 +76,10 @@ pub const TCP_FLAGS: [(u8, &str); 8] = [
     (0x80, "CWR"),
 ];
 
+/// A field's values and their packets. ahash: indexing looks up ~8 values a packet, and
+/// SipHash made that the largest cost of building a segment.
+pub type Values = HashMap<String, Vec<u32>, ahash::RandomState>;
+
 /// One capture file's index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Segment {
@@ -86,7 +90,7 @@ pub struct Segment {
     pub ts_ns: Vec<u64>,
     pub length: Vec<u32>,
     /// Field → value → packet numbers, ascending.
-    pub fields: HashMap<String, HashMap<String, Vec<u32>>>,
+    pub fields: HashMap<String, Values>,
 }
 
 impl Segment {
@@ -122,12 +126,13 @@ impl Segment {
         self.ts_ns.push(ts_ns);
         self.length.push(orig_len);
         packet_fields(linktype, data, name, &mut |field, value| {
-            self.fields
-                .entry(field.to_string())
-                .or_default()
-                .entry(value)
-                .or_default()
-                .push(n);
+            // The field's name is allocated once, not at every packet (~8 values a packet).
+            if !self.fields.contains_key(field) {
+                self.fields.insert(field.to_string(), Values::default());
+            }
+            if let Some(values) = self.fields.get_mut(field) {
+                values.entry(value).or_default().push(n);
+            }
         });
     }
 
