@@ -191,7 +191,9 @@ fn eval(
         Node::App { field, op, value } => {
             let all = fields.get_or_insert_with(|| {
                 let mut v = Vec::new();
-                packet_fields(p.linktype, &p.data, name, &mut |f, x| v.push((f, x)));
+                packet_fields(p.linktype, &p.data, name, &mut |f, x| {
+                    v.push((f, x.to_text()))
+                });
                 v
             });
             let mut values = all.iter().filter(|(f, _)| f == field).map(|(_, x)| x);
