@@ -89,9 +89,10 @@ pub fn scan(
     let mut warnings = Vec::new();
     let mut warn = |w: String| warnings.push(w);
     let mut merge = TimeMerge::open(&files, &mut warn)?;
+    // Learnt from every file's header and first packet when the merge opened; fixed since.
+    let summary = merge.summary.clone();
     let (mut read, mut matched) = (0u64, 0u64);
     while search.limit.is_none_or(|l| matched < l) {
-        let summary = merge.summary.clone();
         let Some(p) = merge.next_packet(&mut warn)? else {
             break;
         };
@@ -109,10 +110,9 @@ pub fn scan(
             break;
         }
     }
-    let files = merge.summary.clone();
     drop(merge);
     Ok(ScanStats {
-        files,
+        files: summary,
         packets_read: read,
         matched,
         warnings,

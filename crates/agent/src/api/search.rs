@@ -144,11 +144,16 @@ pub async fn packets(
     let built = blocking(move || {
         let mut out = Vec::new();
         let mut too_big = false;
+        let mut format = None;
         let stats = scan(&dir, &mut search, |files, p| {
-            if out.is_empty() {
-                out.extend_from_slice(&pcap_format(files)?.global_header());
-            }
-            let f = pcap_format(files)?;
+            let f = match format {
+                Some(f) => f,
+                None => {
+                    let f = pcap_format(files)?;
+                    out.extend_from_slice(&f.global_header());
+                    *format.insert(f)
+                }
+            };
             // Writing into memory cannot fail.
             let _ = f.write_record(&mut out, p.ts_ns, p.orig_len, &p.data);
             too_big = out.len() > MAX_PCAP_BYTES;

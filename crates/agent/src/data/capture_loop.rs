@@ -44,6 +44,8 @@ struct Running<'a> {
     config: LiveConfig,
     linktype: u32,
     reopen: Backoff,
+    /// The interface came back as another link type, already counted for this outage.
+    link_changed: bool,
     stats_base: LiveStats,
     workers: &'a [Worker],
     counters: &'a CaptureCounters,
@@ -63,6 +65,7 @@ impl CaptureLoop<'_> {
             config: self.config,
             linktype,
             reopen: Backoff::default(),
+            link_changed: false,
             stats_base: LiveStats::default(),
             workers: self.workers,
             counters: self.counters,
@@ -179,6 +182,7 @@ impl Running<'_> {
         match LiveCapture::open(&self.config) {
             Ok(c) if c.linktype() == self.linktype => {
                 self.capture = Some(c);
+                self.link_changed = false;
                 let down = self.counters.came_back();
                 eprintln!(
                     "pktvisord: capture on {} resumed after {:.1} s",
@@ -194,8 +198,14 @@ impl Running<'_> {
                     c.linktype(),
                     self.linktype
                 );
-                eprintln!("pktvisord: error: {message}");
-                self.counters.went_down(LINK_TYPE_CHANGED, message);
+                if self.link_changed {
+                    self.counters.still_down(message);
+                } else {
+                    eprintln!("pktvisord: error: {message}");
+                    // Counted once: the outage goes on, it is not a new one each minute.
+                    self.counters.went_down(LINK_TYPE_CHANGED, message);
+                    self.link_changed = true;
+                }
                 // Nothing will change that: look again only rarely.
                 self.reopen.give_up();
             }
