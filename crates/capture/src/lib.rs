@@ -41,6 +41,7 @@ mod live_errors;
 mod live_stats;
 mod netdev;
 mod packet;
+mod pcap_at;
 mod pcap_file;
 mod pcapng;
 mod reader;
@@ -56,6 +57,7 @@ pub use interfaces::{
 pub use live::{LiveCapture, LiveConfig, TimestampPrecision};
 pub use live_stats::LiveStats;
 pub use packet::{FileFormat, Packet};
+pub use pcap_at::PcapAt;
 pub use pcap_file::{MAX_CAPLEN, PcapHeader};
 pub use pcapng::MAX_BLOCK_LEN;
 pub use reader::FileReader;

@@ -114,6 +114,34 @@ impl PcapParser {
         &self.header
     }
 
+    /// Bytes of a record header (16, or 24 in the modified format).
+    pub(crate) fn record_header_len(&self) -> usize {
+        self.record_header_len
+    }
+
+    /// Time (ns), captured and wire length from a record header's first 16 bytes (`h`), the
+    /// record being at stream `offset`.
+    #[inline]
+    pub(crate) fn record_header(&self, h: &[u8], offset: u64) -> Result<(u64, u32, u32), Damage> {
+        let e = self.endian;
+        let ts_sec = e.u32(h, 0);
+        let ts_frac = e.u32(h, 4);
+        let caplen = e.u32(h, 8);
+        let orig_len = e.u32(h, 12);
+        if caplen > MAX_CAPLEN {
+            return Err(Damage::corrupt(
+                offset,
+                format!(
+                    "packet record header says {caplen} captured bytes, more than the maximum {MAX_CAPLEN}"
+                ),
+            ));
+        }
+        // u32 seconds * 1e9 stays below 2^63: no overflow is possible; a fractional field out
+        // of range (a bogus writer) only shifts the time, as it does in libpcap.
+        let ts_ns = u64::from(ts_sec) * 1_000_000_000 + u64::from(ts_frac) * self.frac_ns;
+        Ok((ts_ns, caplen, orig_len))
+    }
+
     /// The next packet record, `Ok(None)` at a clean end of file.
     #[inline]
     pub(crate) fn next(
@@ -135,20 +163,7 @@ impl PcapParser {
                 format!("packet record header: only {have} of {hdr_len} bytes remain"),
             ));
         }
-        let h = buf.available();
-        let e = self.endian;
-        let ts_sec = e.u32(h, 0);
-        let ts_frac = e.u32(h, 4);
-        let caplen = e.u32(h, 8);
-        let orig_len = e.u32(h, 12);
-        if caplen > MAX_CAPLEN {
-            return Err(Damage::corrupt(
-                offset,
-                format!(
-                    "packet record header says {caplen} captured bytes, more than the maximum {MAX_CAPLEN}"
-                ),
-            ));
-        }
+        let (ts_ns, caplen, orig_len) = self.record_header(buf.available(), offset)?;
         let total = hdr_len + caplen as usize;
         let have = buf
             .ensure(stream, total)
@@ -165,9 +180,7 @@ impl PcapParser {
         let pos = buf.position() + hdr_len;
         buf.consume(total);
         Ok(Some(PacketMeta {
-            // u32 seconds * 1e9 stays below 2^63: no overflow is possible; a fractional field
-            // out of range (a bogus writer) only shifts the time, as it does in libpcap.
-            ts_ns: u64::from(ts_sec) * 1_000_000_000 + u64::from(ts_frac) * self.frac_ns,
+            ts_ns,
             orig_len,
             pos,
             caplen,

@@ -300,7 +300,7 @@ impl std::fmt::Debug for FileReader {
     }
 }
 
-fn damage_error(name: &str, compression: Option<&str>, damage: Damage) -> CaptureError {
+pub(crate) fn damage_error(name: &str, compression: Option<&str>, damage: Damage) -> CaptureError {
     let path = name.to_string();
     match damage {
         Damage::Truncated { offset, detail } => CaptureError::Truncated {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn tools() -> bool {
-    ["tcpdump", "mergecap", "sh"].iter().all(|t| require(t))
+    ["tcpdump", "mergecap", "editcap", "sh"]
+        .iter()
+        .all(|t| require(t))
 }
 
 fn sh_out(cmd: &str) -> Vec<u8> {
@@ -50,7 +52,9 @@ fn oracle(files: &[PathBuf], filter: &str) -> Vec<u8> {
     ))
 }
 
-const FILTERS: [&str; 7] = [
+/// tcpdump's filters; the recordings are indexed, so those the index narrows (addresses,
+/// nets, ports, protocols: `filter/plan.rs`) are read through it, the others whole.
+const FILTERS: [&str; 17] = [
     "",
     "tcp",
     "udp port 53",
@@ -58,6 +62,16 @@ const FILTERS: [&str; 7] = [
     "tcp[tcpflags] & tcp-syn != 0",
     "greater 200",
     "not (udp or tcp)",
+    "host 198.51.100.10",
+    "src host 198.51.100.53 or dst host 2001:db8::53",
+    "net 198.51.100.0/24 and not udp port 53",
+    "ip6 net 2001:db8::/32",
+    "dst port 53 or src port 179",
+    "src port 53 or icmp or icmp6",
+    "host 8.8.8.8 and tcp",
+    "net 192.168.0.0/16 or host ::1",
+    "udp and dst host 127.0.0.1",
+    "not host 192.168.0.189 and udp",
 ];
 
 #[test]
@@ -96,20 +110,169 @@ fn search_equals_mergecap_through_tcpdump_on_every_capture() {
         if files.is_empty() {
             continue;
         }
+        // A time range inside the recording, as editcap selects it (`-A` at or after, `-B`
+        // before: our `--from`/`--to`), from the times tcpdump prints.
+        let times = sh_out(&format!(
+            "mergecap -w - {} | tcpdump -tt -nn -r -",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        let times: Vec<&str> = std::str::from_utf8(&times)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        let range =
+            (times.len() >= 3).then(|| (times[times.len() / 3], times[2 * times.len() / 3]));
         for filter in FILTERS {
-            let expected = oracle(&files, filter);
-            let got = ours(&dir, filter, "");
-            assert!(
-                got == expected,
-                "{} ({compress}), filter '{filter}': {} lines from us, {} from tcpdump",
-                capture.display(),
-                String::from_utf8_lossy(&got).lines().count(),
-                String::from_utf8_lossy(&expected).lines().count()
-            );
-            compared += 1;
+            let mut cases = vec![(String::new(), oracle(&files, filter))];
+            if let Some((from, to)) = range
+                && ["", "tcp", "host 198.51.100.10", "ip6 net 2001:db8::/32"].contains(&filter)
+            {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                let expected = sh_out(&format!(
+                    "mergecap -w - {} | editcap -A {from} -B {to} - - | \
+                     tcpdump --time-stamp-precision nano -r - -w - '{filter}' | {DUMP}",
+                    names.join(" ")
+                ));
+                cases.push((format!("--from {from} --to {to}"), expected));
+            }
+            for (extra, expected) in cases {
+                let got = ours(&dir, filter, &extra);
+                assert!(
+                    got == expected,
+                    "{} ({compress}), filter '{filter}' {extra}: {} lines from us, {} from tcpdump",
+                    capture.display(),
+                    String::from_utf8_lossy(&got).lines().count(),
+                    String::from_utf8_lossy(&expected).lines().count()
+                );
+                compared += 1;
+            }
         }
     }
     assert!(compared > 100, "{compared}");
+    std::fs::remove_dir_all(tmp).unwrap();
+}
+
+/// "M of N packets matched": how many packets the search read (N).
+fn packets_read(stderr: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("packets matched"))
+        .unwrap_or_else(|| panic!("{text}"));
+    line.split(" of ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_index_reads_only_the_packets_that_can_match() {
+    if !tools() {
+        return;
+    }
+    let tmp = temp_dir("packets_index");
+    let capture = fixture("dns_udp_tcp_random.pcap");
+    let record = |dir: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "record",
+            capture.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--flow-cutoff-bytes",
+            "0",
+            "--rotate-interval",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        assert!(run("pktvisor", &args).status.success());
+    };
+    let (indexed, plain) = (tmp.join("indexed"), tmp.join("plain"));
+    record(&indexed, &[]);
+    record(&plain, &["--no-index"]);
+    for filter in [
+        "src host 192.168.0.189 and udp",
+        "dst port 53 and host 8.8.8.8",
+        "net 192.168.0.0/24 and tcp",
+    ] {
+        let expected = tcpdump_count(&capture, filter);
+        for (dir, read) in [(&indexed, expected), (&plain, 16147)] {
+            let out = packets(&[dir.to_str().unwrap(), filter, "--count"]);
+            assert!(out.status.success());
+            let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            assert_eq!(n, expected, "{filter}");
+            // Every packet of this capture is TCP or UDP over IPv4: the index's candidates are
+            // exactly tcpdump's matches, and nothing else is read.
+            assert_eq!(
+                packets_read(&out.stderr),
+                read,
+                "{filter} in {}",
+                dir.display()
+            );
+        }
+    }
+    // A time range reads only the packets in it.
+    let out = packets(&[
+        indexed.to_str().unwrap(),
+        "--from",
+        "1614874240",
+        "--to",
+        "1614874245",
+        "--count",
+    ]);
+    let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(packets_read(&out.stderr), n);
+    // Files that overlap in time, one going back in it: a.pcap is the UDP packets, one TCP
+    // packet 100 s late, the UDP packets again; b.pcap the UDP packets 50 s late. mergecap
+    // gives all of b after a's first part (a's head is the late packet until it goes), so a
+    // search for `udp` must too, though it reads neither the late packet nor any TCP.
+    let overlap = tmp.join("overlap");
+    std::fs::create_dir_all(&overlap).unwrap();
+    let file = capture.display();
+    let o = overlap.display();
+    sh_out(&format!(
+        "tcpdump -r {file} -c 1 -w {o}/t1 tcp && editcap -F pcap -t 100 {o}/t1 {o}/t2 && \
+         tcpdump -r {file} -w {o}/u udp && mergecap -a -F pcap -w {o}/a.pcap {o}/u {o}/t2 {o}/u && \
+         editcap -F pcap -t 50 {o}/u {o}/b.pcap && rm {o}/t1 {o}/t2 {o}/u"
+    ));
+    assert!(
+        run("pktvisor", &["index", overlap.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let files = recorded(&overlap);
+    assert_eq!(files.len(), 2);
+    let udp = tcpdump_count(&capture, "udp");
+    for (filter, read) in [
+        ("udp", 3 * udp),
+        (
+            "udp and src host 8.8.8.8",
+            3 * tcpdump_count(&capture, "udp and src host 8.8.8.8"),
+        ),
+    ] {
+        let got = ours(&overlap, filter, "");
+        assert!(got == oracle(&files, filter), "{filter}");
+        let out = packets(&[overlap.to_str().unwrap(), filter, "--count"]);
+        assert_eq!(packets_read(&out.stderr), read, "{filter}");
+    }
+    // An index of another release is not used, and said so.
+    let pvx = indexes_below(&indexed).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&pvx).unwrap();
+    bytes[3] = b'0';
+    std::fs::write(&pvx, bytes).unwrap();
+    let out = packets(&[indexed.to_str().unwrap(), "tcp", "--count"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("index of another release"));
+    let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(n, tcpdump_count(&capture, "tcp"));
     std::fs::remove_dir_all(tmp).unwrap();
 }
 

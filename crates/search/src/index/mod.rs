@@ -58,6 +58,12 @@ pub const FIELDS: [&str; 16] = [
     "dns-rcode",
 ];
 
+/// Not a field of queries (PQL cannot name it): for `netproto` and `transproto`, the packets
+/// that have no value — a search narrowing by address or protocol must keep them (libpcap may
+/// match an ARP packet's address), and listing them is what spares it decoding the 2.16 M
+/// packets that are IPv4 to find the few that are not.
+pub const WITHOUT: &str = "_without";
+
 /// The integer field (conditions `<`, `>`, ranges; `Sum`, `Min`, `Max`).
 pub const LENGTH: &str = "length";
 
@@ -89,6 +95,9 @@ pub struct Segment {
     pub packets: u32,
     pub ts_ns: Vec<u64>,
     pub length: Vec<u32>,
+    /// Where each packet's record starts in the (decompressed) capture: a plain pcap's packets
+    /// are read there without reading the rest (`pv_capture::PcapAt`).
+    pub at: Vec<u64>,
     /// Field → value → packet numbers, ascending.
     pub fields: HashMap<String, Values>,
 }
@@ -112,18 +121,30 @@ impl Segment {
         // Per field (in FIELDS' order), each distinct value's packets, the value not yet text.
         let mut building: Vec<HashMap<FieldValue, Vec<u32>, ahash::RandomState>> =
             vec![HashMap::default(); FIELDS.len()];
+        let (mut without_ip, mut without_transport) = (Vec::new(), Vec::new());
         let damage = loop {
+            let at = reader.position();
             match reader.next_packet() {
                 Ok(Some(p)) => {
                     let n = seg.packets;
                     seg.packets += 1;
+                    seg.at.push(at);
                     seg.ts_ns.push(p.ts_ns);
                     seg.length.push(p.orig_len);
+                    let (mut ip, mut transport) = (false, false);
                     packet_fields(p.linktype, p.data, &mut name, &mut |field, value| {
+                        ip |= field == "netproto";
+                        transport |= field == "transproto";
                         if let Some(i) = FIELDS.iter().position(|f| *f == field) {
                             building[i].entry(value).or_default().push(n);
                         }
                     });
+                    if !ip {
+                        without_ip.push(n);
+                    }
+                    if !transport {
+                        without_transport.push(n);
+                    }
                 }
                 Ok(None) => break None,
                 Err(e) if e.is_damage() => break Some(e.to_string()),
@@ -147,6 +168,15 @@ impl Segment {
                 }
             }
             seg.fields.insert(field.to_string(), texts);
+        }
+        let mut without = Values::default();
+        for (field, list) in [("netproto", without_ip), ("transproto", without_transport)] {
+            if !list.is_empty() {
+                without.insert(field.to_string(), list);
+            }
+        }
+        if !without.is_empty() {
+            seg.fields.insert(WITHOUT.to_string(), without);
         }
         Ok((seg, damage))
     }
@@ -362,6 +392,18 @@ mod tests {
             flipped[at] ^= 0x10;
             assert_ne!(codec::decode(&flipped).ok().as_ref(), Some(&seg), "{at}");
         }
+        // Offsets of a few packets, read block by block, are those of the whole list.
+        let stored = Stored::from_bytes(bytes.clone()).unwrap();
+        for wanted in [
+            vec![],
+            vec![0],
+            vec![255, 256, 257, 16146],
+            (0..16147).step_by(37).collect(),
+        ] {
+            let expected: Vec<u64> = wanted.iter().map(|&n| seg.at[n as usize]).collect();
+            assert_eq!(stored.offsets_of(&wanted).unwrap(), expected);
+        }
+        assert!(stored.offsets_of(&[16147]).is_err());
         // Rows of one field partition the packets that have it.
         let tcp_or_udp: usize = ["TCP", "UDP"]
             .iter()

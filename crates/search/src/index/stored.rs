@@ -1,7 +1,7 @@
 //! A segment read from its file on demand (see `codec.rs` for the layout): opening reads the
 //! header and the table of sections; a query then reads the sections it needs, once.
 
-use super::codec::{Damaged, HEADER_LEN, MAGIC, Reader, checksum};
+use super::codec::{AT_BLOCK, Damaged, HEADER_LEN, MAGIC, Reader, checksum};
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fs::File;
@@ -19,10 +19,14 @@ pub struct Stored {
     pub source_len: u64,
     pub packets: u32,
     pub first_ts: u64,
+    /// The earliest and the newest packet's times.
+    pub min_ts: u64,
+    pub max_ts: u64,
     /// Offset, length and checksum of each section.
     sections: HashMap<String, (u64, u64, u64)>,
     ts: OnceCell<Rc<Vec<u64>>>,
     length: OnceCell<Rc<Vec<u32>>>,
+    at: OnceCell<Rc<Vec<u64>>>,
     fields: std::cell::RefCell<HashMap<String, Rc<FieldView>>>,
 }
 
@@ -46,6 +50,9 @@ pub struct FieldView {
 #[derive(Debug)]
 pub enum OpenError {
     Io(std::io::Error),
+    /// Written by another release (another layout or other fields): rebuilt by `pktvisor
+    /// index`, and by any query.
+    OtherVersion,
     Damaged(Damaged),
 }
 
@@ -60,14 +67,23 @@ impl Stored {
         let file = File::open(path).map_err(OpenError::Io)?;
         let len = file.metadata().map_err(OpenError::Io)?.len();
         let mut head = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut head[..4], 0)
+            .map_err(|_| Damaged("shorter than its header"))?;
+        if head[..3] == MAGIC[..3] && head[3] != MAGIC[3] {
+            return Err(OpenError::OtherVersion);
+        }
         file.read_exact_at(&mut head, 0)
             .map_err(|_| Damaged("shorter than its header"))?;
-        let sections = u32::from_le_bytes(head[24..28].try_into().unwrap_or_default()) as u64;
+        let sections = u32::from_le_bytes(
+            head[HEADER_LEN - 4..HEADER_LEN]
+                .try_into()
+                .unwrap_or_default(),
+        ) as u64;
         // The table: at most 64 sections of names under 64 bytes.
         if sections > 64 {
             return Err(Damaged("too many sections").into());
         }
-        let table_max = (sections * (2 + 64 + 24)).min(len.saturating_sub(HEADER_LEN as u64));
+        let table_max = (sections * (2 + 64 + 24) + 8).min(len.saturating_sub(HEADER_LEN as u64));
         let mut table = vec![0u8; table_max as usize];
         file.read_exact_at(&mut table, HEADER_LEN as u64)
             .map_err(|_| Damaged("cut short"))?;
@@ -108,7 +124,9 @@ impl Stored {
         let source_len = u64_at(4)?;
         let packets = u32_at(12)?;
         let first_ts = u64_at(16)?;
-        let count = u32_at(24)?;
+        let min_ts = u64_at(24)?;
+        let max_ts = u64_at(32)?;
+        let count = u32_at(40)?;
         let mut at = HEADER_LEN;
         let mut sections = HashMap::new();
         let mut end = HEADER_LEN as u64;
@@ -130,6 +148,10 @@ impl Stored {
             end = end.max(offset.saturating_add(size));
             sections.insert(name.to_string(), (offset, size, sum));
         }
+        if checksum(bytes.get(..at).ok_or(Damaged("cut short"))?) != u64_at(at)? {
+            return Err(Damaged("the header fails its checksum"));
+        }
+        at += 8;
         if end != len || sections.values().any(|(o, _, _)| *o < at as u64) {
             return Err(Damaged("sections do not fill the file"));
         }
@@ -138,9 +160,12 @@ impl Stored {
             source_len,
             packets,
             first_ts,
+            min_ts,
+            max_ts,
             sections,
             ts: OnceCell::new(),
             length: OnceCell::new(),
+            at: OnceCell::new(),
             fields: Default::default(),
         })
     }
@@ -225,6 +250,109 @@ impl Stored {
             return Err(Damaged("lengths do not fill their section"));
         }
         Ok(self.length.get_or_init(|| Rc::new(out)).clone())
+    }
+
+    /// Each packet's record offset in its capture.
+    pub fn at(&self) -> Result<Rc<Vec<u64>>, Damaged> {
+        if let Some(a) = self.at.get() {
+            return Ok(a.clone());
+        }
+        let bytes = self.section("at")?.ok_or(Damaged("no offsets"))?;
+        if self.packets as usize > bytes.len() {
+            return Err(Damaged("more packets than the offsets hold"));
+        }
+        let mut r = Reader {
+            bytes: &bytes,
+            at: 0,
+        };
+        let mut out = Vec::with_capacity(self.packets as usize);
+        let mut last = 0u64;
+        for n in 0..self.packets as usize {
+            if n % AT_BLOCK == 0 {
+                last = 0;
+            }
+            last = last
+                .checked_add(r.var()?)
+                .ok_or(Damaged("an offset past 64 bits"))?;
+            out.push(last);
+        }
+        if r.at != bytes.len() {
+            return Err(Damaged("offsets do not fill their section"));
+        }
+        Ok(self.at.get_or_init(|| Rc::new(out)).clone())
+    }
+
+    /// Where each block of `at` starts (`at-marks`).
+    pub(super) fn block_starts(&self) -> Result<Vec<usize>, Damaged> {
+        let marks = self
+            .section("at-marks")?
+            .ok_or(Damaged("no offset marks"))?;
+        let mut starts = Vec::with_capacity(marks.len());
+        let mut m = Reader {
+            bytes: &marks,
+            at: 0,
+        };
+        let mut pos = 0u64;
+        while m.at < marks.len() {
+            pos = pos
+                .checked_add(m.var()?)
+                .ok_or(Damaged("a mark past 64 bits"))?;
+            starts.push(pos as usize);
+        }
+        if starts.len() != (self.packets as usize).div_ceil(AT_BLOCK) {
+            return Err(Damaged("marks do not match the packets"));
+        }
+        Ok(starts)
+    }
+
+    /// The record offsets of packets `wanted` (ascending packet numbers), decoding only the
+    /// blocks that hold them: a search for one client wants a few packets of millions.
+    pub fn offsets_of(&self, wanted: &[u32]) -> Result<Vec<u64>, Damaged> {
+        if let Some(all) = self.at.get() {
+            return wanted
+                .iter()
+                .map(|&n| all.get(n as usize).copied())
+                .collect::<Option<_>>()
+                .ok_or(Damaged("a packet past the offsets"));
+        }
+        let bytes = self.section("at")?.ok_or(Damaged("no offsets"))?;
+        let starts = self.block_starts()?;
+        let mut out = Vec::with_capacity(wanted.len());
+        // The block being decoded: its number, the next packet in it and its offset so far.
+        let mut cur: Option<(usize, usize, Reader<'_>, u64)> = None;
+        for &n in wanted {
+            let n = n as usize;
+            if n >= self.packets as usize {
+                return Err(Damaged("a packet past the offsets"));
+            }
+            let block = n / AT_BLOCK;
+            if cur.as_ref().is_none_or(|c| c.0 != block || c.1 > n) {
+                let start = *starts.get(block).ok_or(Damaged("no mark for a block"))?;
+                if start > bytes.len() {
+                    return Err(Damaged("a mark past the offsets"));
+                }
+                cur = Some((
+                    block,
+                    block * AT_BLOCK,
+                    Reader {
+                        bytes: &bytes,
+                        at: start,
+                    },
+                    0,
+                ));
+            }
+            let Some((_, next, r, last)) = cur.as_mut() else {
+                continue;
+            };
+            while *next <= n {
+                *last = last
+                    .checked_add(r.var()?)
+                    .ok_or(Damaged("an offset past 64 bits"))?;
+                *next += 1;
+            }
+            out.push(*last);
+        }
+        Ok(out)
     }
 
     /// A field's values, None when no packet of the segment has the field.

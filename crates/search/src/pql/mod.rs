@@ -3,5 +3,6 @@
 mod eval;
 mod parse;
 
+pub(crate) use eval::Bits;
 pub use eval::{Index, QueryError, TimeRange};
 pub use parse::{Call, SyntaxError, parse};

@@ -4,14 +4,14 @@ use crate::index::{Damaged, Stored};
 
 /// Packets of one segment, a bit each.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Bits(pub(super) Vec<u64>);
+pub(crate) struct Bits(pub(crate) Vec<u64>);
 
 impl Bits {
-    pub(super) fn none(packets: u32) -> Bits {
+    pub(crate) fn none(packets: u32) -> Bits {
         Bits(vec![0; (packets as usize).div_ceil(64)])
     }
 
-    pub(super) fn all(packets: u32) -> Bits {
+    pub(crate) fn all(packets: u32) -> Bits {
         let mut b = Bits::none(packets);
         for i in 0..packets {
             b.set(i);
@@ -19,29 +19,36 @@ impl Bits {
         b
     }
 
-    pub(super) fn set(&mut self, i: u32) {
+    pub(crate) fn set(&mut self, i: u32) {
         self.0[i as usize / 64] |= 1 << (i % 64);
     }
 
-    pub(super) fn has(&self, i: u32) -> bool {
+    pub(crate) fn has(&self, i: u32) -> bool {
         self.0[i as usize / 64] & (1 << (i % 64)) != 0
     }
 
-    pub(super) fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.0.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 
-    pub(super) fn zip(&mut self, other: &Bits, f: impl Fn(u64, u64) -> u64) {
+    pub(crate) fn zip(&mut self, other: &Bits, f: impl Fn(u64, u64) -> u64) {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             *a = f(*a, *b);
         }
     }
 
-    pub(super) fn ones(&self) -> impl Iterator<Item = u32> + '_ {
+    /// The set bits, ascending: a step per set bit, not per bit.
+    pub(crate) fn ones(&self) -> impl Iterator<Item = u32> + '_ {
         self.0.iter().enumerate().flat_map(|(w, &word)| {
-            (0..64)
-                .filter(move |b| word & (1 << b) != 0)
-                .map(move |b| (w * 64 + b) as u32)
+            let mut left = word;
+            std::iter::from_fn(move || {
+                if left == 0 {
+                    return None;
+                }
+                let b = left.trailing_zeros();
+                left &= left - 1;
+                Some((w * 64) as u32 + b)
+            })
         })
     }
 }

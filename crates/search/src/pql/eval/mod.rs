@@ -6,8 +6,9 @@ mod group;
 
 use super::parse::{Arg, Call, Op, Value};
 use crate::index::{Damaged, FIELDS, LENGTH, Stored};
+pub(crate) use bits::Bits;
 pub use bits::TimeRange;
-use bits::{Bits, mask};
+use bits::mask;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 use std::fmt;

@@ -11,9 +11,12 @@
 //! the connectives are applied here with tcpdump's precedence (`not` first; `and` and `or`
 //! equal, from the left).
 
+mod plan;
+
 use crate::error::SearchError;
 use crate::index::packet_fields;
 use crate::merge::OwnedPacket;
+pub(crate) use plan::Plan;
 use pv_capture::BpfSet;
 use pv_wire::dns::NameText;
 
@@ -30,7 +33,7 @@ const APP_FIELDS: [(&str, &str); 8] = [
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     /// `~`: a suffix of a DNS name, else a substring.
@@ -52,12 +55,14 @@ enum Node {
 /// A compiled filter.
 pub struct Filter {
     root: Node,
+    /// What the index can narrow it to.
+    pub(crate) plan: Plan,
     /// Scratch for the packet's DNS name.
     name: NameText,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Tok {
+pub(crate) enum Tok {
     Word(String),
     Open,
     Close,
@@ -72,7 +77,7 @@ fn syntax(at: &str, why: &str) -> SearchError {
     }
 }
 
-fn tokens(text: &str) -> Result<Vec<Tok>, SearchError> {
+pub(crate) fn tokens(text: &str) -> Result<Vec<Tok>, SearchError> {
     let mut out = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
@@ -152,18 +157,14 @@ impl Filter {
             .iter()
             .any(|t| matches!(t, Tok::Word(w) if is_app_field(w)));
         let root = if has_app {
-            let mut p = Parser { toks, at: 0 };
-            let node = p.expr()?;
-            if p.at < p.toks.len() {
-                return Err(syntax(text, "a ')' without its '('"));
-            }
-            node
+            Parser::parse(text, toks, Nodes)?
         } else {
             // tcpdump's own expression: libpcap compiles it whole.
             Node::Bpf(BpfSet::new(text)?)
         };
         Ok(Some(Filter {
             root,
+            plan: Plan::of(text),
             name: NameText::new(),
         }))
     }
@@ -208,35 +209,83 @@ fn eval(
     })
 }
 
-struct Parser {
-    toks: Vec<Tok>,
-    at: usize,
+/// What a parse of a filter makes: the filter itself (`Nodes`), or what the index can narrow
+/// it to (`plan::Plans`). One parser, so that both read an expression alike.
+pub(crate) trait Build {
+    type Node;
+    /// A run of tcpdump's words between connectives and parentheses.
+    fn words(&mut self, words: &[String]) -> Result<Self::Node, SearchError>;
+    fn app(&mut self, field: &'static str, op: Op, value: String) -> Self::Node;
+    fn not(&mut self, n: Self::Node) -> Self::Node;
+    fn and(&mut self, a: Self::Node, b: Self::Node) -> Self::Node;
+    fn or(&mut self, a: Self::Node, b: Self::Node) -> Self::Node;
 }
 
-impl Parser {
+/// The filter's own tree: tcpdump's runs compiled by libpcap.
+struct Nodes;
+
+impl Build for Nodes {
+    type Node = Node;
+    fn words(&mut self, words: &[String]) -> Result<Node, SearchError> {
+        Ok(Node::Bpf(BpfSet::new(&words.join(" "))?))
+    }
+    fn app(&mut self, field: &'static str, op: Op, value: String) -> Node {
+        Node::App { field, op, value }
+    }
+    fn not(&mut self, n: Node) -> Node {
+        Node::Not(Box::new(n))
+    }
+    fn and(&mut self, a: Node, b: Node) -> Node {
+        Node::And(Box::new(a), Box::new(b))
+    }
+    fn or(&mut self, a: Node, b: Node) -> Node {
+        Node::Or(Box::new(a), Box::new(b))
+    }
+}
+
+pub(crate) struct Parser<B> {
+    toks: Vec<Tok>,
+    at: usize,
+    build: B,
+}
+
+impl<B: Build> Parser<B> {
+    /// The whole expression of `toks` (`text` for messages).
+    pub(crate) fn parse(text: &str, toks: Vec<Tok>, build: B) -> Result<B::Node, SearchError> {
+        let mut p = Parser { toks, at: 0, build };
+        let node = p.expr()?;
+        if p.at < p.toks.len() {
+            return Err(syntax(text, "a ')' without its '('"));
+        }
+        Ok(node)
+    }
+
     /// terms joined by `and`/`or`, from the left, equal precedence (pcap-filter(7)).
-    fn expr(&mut self) -> Result<Node, SearchError> {
+    fn expr(&mut self) -> Result<B::Node, SearchError> {
         let mut left = self.unary()?;
         loop {
             match self.toks.get(self.at) {
                 Some(Tok::And) => {
                     self.at += 1;
-                    left = Node::And(Box::new(left), Box::new(self.unary()?));
+                    let right = self.unary()?;
+                    left = self.build.and(left, right);
                 }
                 Some(Tok::Or) => {
                     self.at += 1;
-                    left = Node::Or(Box::new(left), Box::new(self.unary()?));
+                    let right = self.unary()?;
+                    left = self.build.or(left, right);
                 }
                 _ => return Ok(left),
             }
         }
     }
 
-    fn unary(&mut self) -> Result<Node, SearchError> {
+    fn unary(&mut self) -> Result<B::Node, SearchError> {
         match self.toks.get(self.at) {
             Some(Tok::Not) => {
                 self.at += 1;
-                Ok(Node::Not(Box::new(self.unary()?)))
+                let inner = self.unary()?;
+                Ok(self.build.not(inner))
             }
             Some(Tok::Open) => {
                 self.at += 1;
@@ -258,13 +307,13 @@ impl Parser {
                     words.push(w.trim_start_matches('"').to_string());
                     self.at += 1;
                 }
-                Ok(Node::Bpf(BpfSet::new(&words.join(" "))?))
+                self.build.words(&words)
             }
             _ => Err(syntax(&self.rest(), "expected a primitive")),
         }
     }
 
-    fn app(&mut self) -> Result<Node, SearchError> {
+    fn app(&mut self) -> Result<B::Node, SearchError> {
         let Some(Tok::Word(name)) = self.toks.get(self.at).cloned() else {
             return Err(syntax(&self.rest(), "expected a field"));
         };
@@ -288,7 +337,7 @@ impl Parser {
         if field == "dns-qname" {
             value = value.to_ascii_lowercase();
         }
-        Ok(Node::App { field, op, value })
+        Ok(self.build.app(field, op, value))
     }
 
     fn rest(&self) -> String {
