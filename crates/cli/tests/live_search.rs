@@ -2,14 +2,17 @@
 //! network namespaces the test creates and deletes) into `pktvisord --record`, then the file
 //! still being written is asked with PQL (`POST /index/net/query`), counted
 //! (`/api/v1/packets/count`) and read back as pcap (`/api/v1/packets`), each answer compared
-//! with tshark or tcpdump on the fixture itself. Needs root; under CI=true it must run.
+//! with tshark or tcpdump on the fixture itself. A recording of copies of the largest fixture
+//! answers a pcap of tens of MB, streamed: byte for byte `pktvisor packets`' on the directory,
+//! with a bounded peak memory, and a client that leaves half way ends its search. Needs
+//! root; under CI=true it must run.
 
 mod common;
 mod lab;
 use common::*;
 use lab::LabNet;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -167,4 +170,173 @@ fn the_recording_being_written_answers_pql_counts_and_pcap() {
     assert!(body.contains("invalid BPF filter"), "{body}");
     let (status, log) = lab.stop(agent, "TERM");
     assert!(status.success(), "{log}");
+}
+
+/// The fixture copied into the recordings below, and how many times.
+const BIG: &str = "dns_udp_tcp_random.pcap";
+const COPIES: usize = 12;
+
+/// An agent on `vb` (which carries nothing) recording into a directory that already holds
+/// [`COPIES`] copies of [`BIG`], as an earlier run's files: a search of everything answers
+/// ~21 MB of pcap. Its API port is picked from this process and `offset`. Returns the lab,
+/// the agent's PID, its port and the recording directory.
+fn agent_on_copies(tag: &str, offset: u32) -> (lab::Lab, u32, u16, PathBuf) {
+    let net = LabNet {
+        mtu: 1500,
+        addresses: false,
+    };
+    let mut lab = lab::Lab::new(tag, net);
+    let port = 20_000 + ((std::process::id() + offset) % 20_000) as u16;
+    let rec = lab.dir.join("rec");
+    let day = rec.join("2020/01/01");
+    std::fs::create_dir_all(&day).unwrap();
+    for i in 0..COPIES {
+        std::fs::copy(fixture(BIG), day.join(format!("copy-{i:02}.pcap"))).unwrap();
+    }
+    let agent = lab.start_agent(port, &["--record", rec.to_str().unwrap(), "vb"]);
+    (lab, agent, port, rec)
+}
+
+/// The JSON of a GET that must answer 200.
+fn get_json(lab: &lab::Lab, port: u16, path: &str) -> Value {
+    let (code, body) = lab.http(port, "GET", path, None);
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The agent's searches running, from `/api/v1/metrics/app`.
+fn searches_running(lab: &lab::Lab, port: u16) -> u64 {
+    get_json(lab, port, "/api/v1/metrics/app")["search"]["running"]
+        .as_u64()
+        .unwrap()
+}
+
+/// The most memory the process has held (VmHWM), in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_large_pcap_answer_streams_whole_in_bounded_memory() {
+    if !ready() {
+        return;
+    }
+    let (mut lab, agent, port, rec) = agent_on_copies("lb", 1);
+    let filter = "udp or tcp";
+    // The same search counted first: its own memory (the files it reads, ~18 MB) is then in
+    // the agent's peak before the pcap answer is asked for.
+    let counted = get_json(&lab, port, "/api/v1/packets/count?filter=udp%20or%20tcp");
+    let peak_before = peak_kib(agent);
+    let out = lab.dir.join("big.pcap");
+    assert_eq!(
+        get_file(&lab, port, "/api/v1/packets?filter=udp%20or%20tcp", &out),
+        200
+    );
+    let ours = std::fs::read(&out).unwrap();
+    let peak_after = peak_kib(agent);
+    // The CLI on the same directory: the same file, byte for byte.
+    let cli = run(
+        "pktvisor",
+        &["packets", rec.to_str().unwrap(), filter, "--pcap", "-"],
+    );
+    assert!(cli.status.success(), "{cli:?}");
+    assert!(ours.len() > 20 << 20, "{} bytes", ours.len());
+    assert!(
+        ours == cli.stdout,
+        "{} bytes from the agent, {} from pktvisor packets",
+        ours.len(),
+        cli.stdout.len()
+    );
+    // tcpdump reads it to the end: every copy's matches, as counted.
+    let one = lines(&format!(
+        "tcpdump -nn -r {} '{filter}' 2>/dev/null",
+        fixture(BIG).display()
+    ))
+    .len();
+    let all = lines(&format!("tcpdump -nn -r {} 2>/dev/null", out.display())).len();
+    assert_eq!(all, COPIES * one);
+    assert_eq!(counted["count"], all as u64, "{counted}");
+    // Not built whole: the answer added far less than itself to the agent's peak memory.
+    let grew = peak_after.saturating_sub(peak_before);
+    assert!(
+        grew * 1024 < ours.len() as u64 / 4,
+        "peak memory grew by {grew} KiB for an answer of {} bytes",
+        ours.len()
+    );
+    eprintln!(
+        "streamed {} bytes; the agent's peak memory {peak_before} KiB before, {peak_after} KiB after",
+        ours.len()
+    );
+    // An empty answer is a pcap file too: its global header.
+    let empty = lab.dir.join("empty.pcap");
+    assert_eq!(
+        get_file(&lab, port, "/api/v1/packets?filter=port%201", &empty),
+        200
+    );
+    assert_eq!(std::fs::read(&empty).unwrap(), &ours[..24]);
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("cut short"), "{log}");
+}
+
+#[test]
+fn a_client_that_leaves_ends_its_search() {
+    if !ready() {
+        return;
+    }
+    let (mut lab, agent, port, _rec) = agent_on_copies("lc", 2);
+    // A client reading 100 kB/s that gives up after 2 s, far from the answer's end.
+    let b = lab.b.clone();
+    let url = format!("http://127.0.0.1:{port}/api/v1/packets");
+    let curl = lab.spawn(
+        &b,
+        &[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "--limit-rate",
+            "100k",
+            "-m",
+            "2",
+            &url,
+        ],
+        None,
+    );
+    // Meanwhile its search waits on it (alone it ends within a fraction of a second).
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(lab.alive(curl));
+    assert_eq!(searches_running(&lab, port), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab.alive(curl) {
+        assert!(Instant::now() < deadline, "curl did not give up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Gone with the connection.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while searches_running(&lab, port) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the search still runs after its client left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And the agent answers the next search at once.
+    let t = Instant::now();
+    let v = get_json(&lab, port, "/api/v1/packets/count?filter=tcp");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let one = lines(&format!(
+        "tcpdump -nn -r {} tcp 2>/dev/null",
+        fixture(BIG).display()
+    ))
+    .len();
+    assert_eq!(v["count"], (COPIES * one) as u64, "{v}");
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("cut short"), "{log}");
 }

@@ -4,26 +4,41 @@
 //! `GET /api/v1/packets?...` (a pcap file). The file being written answers too (indexed in
 //! memory at each request), so packets recorded a second ago are found. Each search runs on
 //! tokio's blocking pool: the API's own thread stays free for scrapes.
+//!
+//! A pcap answer streams, whatever its size: the search hands its bytes over in chunks through
+//! a queue a few chunks deep, so memory stays bounded, a slow client slows the search down,
+//! and a client that goes away ends it. The status is chosen once the first chunk (or the
+//! error that ends the search before one) arrives; an error after that ends the transfer
+//! early (the client sees it cut, not a clean end) and is logged.
 
 use super::{ApiState, error, json_response};
+use axum::BoxError;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use hyper::body::Frame;
+use pv_record::PcapFormat;
 use pv_search::index::open_segments;
 use pv_search::pql::{Index, TimeRange, parse};
 use pv_search::time::parse_time;
-use pv_search::{Search, SearchError, pcap_format, scan};
+use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, pcap_format, scan};
 use serde_json::json;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+use tokio::sync::mpsc;
 
-/// The largest pcap answer: an answer is built whole before it is sent, and a search over days
-/// of recording could otherwise take the agent's memory. Past it the client is told to narrow
-/// the search, or to run `pktvisor packets` on the directory, which streams.
-const MAX_PCAP_BYTES: usize = 256 << 20;
+/// Bytes of pcap gathered before they are handed to the connection.
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// Chunks queued between a search and its connection. With the chunk being gathered, this
+/// bounds what a pcap answer holds in memory (besides hyper's and the socket's buffers).
+const QUEUED_CHUNKS: usize = 4;
 
 /// An answer given instead of a search (boxed: a response is large, and this is the rare path).
 type Refused = Box<Response>;
@@ -37,9 +52,34 @@ fn recording_dir(state: &ApiState) -> Result<PathBuf, Refused> {
     })
 }
 
+/// A search on the blocking pool, counted in `searches_running` until it ends.
+struct Running(Arc<AtomicU64>);
+
+impl Running {
+    fn start(state: &ApiState) -> Running {
+        state.searches_running.fetch_add(1, Ordering::Relaxed);
+        Running(state.searches_running.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| {
+async fn blocking<T: Send + 'static>(
+    state: &ApiState,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Refused> {
+    let running = Running::start(state);
+    tokio::task::spawn_blocking(move || {
+        let _running = running;
+        f()
+    })
+    .await
+    .map_err(|_| {
         Box::new(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the search stopped",
@@ -62,7 +102,7 @@ pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response 
     if let Err(e) = Index::validate(&calls) {
         return error(StatusCode::BAD_REQUEST, &e.to_string());
     }
-    let answered = blocking(move || {
+    let answered = blocking(&state, move || {
         let answer = |rebuild: bool| {
             open_segments(&dir, rebuild, &mut |w| eprintln!("pktvisord: {w}"))
                 .map(|segs| Index::new(segs, TimeRange::default()).and_then(|i| i.answer(&calls)))
@@ -119,7 +159,7 @@ pub async fn count(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    match blocking(move || scan(&dir, &mut search, |_, _| Ok(true))).await {
+    match blocking(&state, move || scan(&dir, &mut search, |_, _| Ok(true))).await {
         Ok(Ok(stats)) => json_response(
             StatusCode::OK,
             &json!({"count": stats.matched, "packets_read": stats.packets_read}),
@@ -132,61 +172,412 @@ pub async fn count(
     }
 }
 
-/// `GET /api/v1/packets`: the matching packets as one pcap file, in time order.
+/// `GET /api/v1/packets`: the matching packets as one pcap file, in time order, streamed.
 pub async fn packets(
     State(state): State<Arc<ApiState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let (dir, mut search) = match search_of(&state, &params) {
+    let (dir, search) = match search_of(&state, &params) {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let built = blocking(move || {
-        let mut out = Vec::new();
-        let mut too_big = false;
-        let mut format = None;
-        let stats = scan(&dir, &mut search, |files, p| {
-            let f = match format {
-                Some(f) => f,
-                None => {
-                    let f = pcap_format(files)?;
-                    out.extend_from_slice(&f.global_header());
-                    *format.insert(f)
-                }
-            };
-            // Writing into memory cannot fail.
-            let _ = f.write_record(&mut out, p.ts_ns, p.orig_len, &p.data);
-            too_big = out.len() > MAX_PCAP_BYTES;
-            Ok(!too_big)
-        })?;
-        if out.is_empty() {
-            out.extend_from_slice(&pcap_format(&stats.files)?.global_header());
-        }
-        Ok::<_, SearchError>((out, too_big))
-    })
-    .await;
-    match built {
-        Ok(Ok((_, true))) => error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "the answer passes {} MiB; narrow the filter or the time range, add limit=N, \
-                 or run `pktvisor packets` on the recording directory",
-                MAX_PCAP_BYTES >> 20
-            ),
-        ),
-        Ok(Ok((bytes, false))) => (
+    let (tx, mut rx) = mpsc::channel(QUEUED_CHUNKS);
+    let running = Running::start(&state);
+    // Not awaited: the search ends by itself, or at its next packet once `rx` is dropped.
+    tokio::task::spawn_blocking(move || {
+        let _running = running;
+        stream_pcap(&dir, search, tx);
+    });
+    match rx.recv().await {
+        Some(Piece::Pcap(first)) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/vnd.tcpdump.pcap")],
-            Body::from(bytes),
+            Body::new(PcapBody {
+                first: Some(first),
+                rx,
+                ended: false,
+            }),
         )
             .into_response(),
-        Ok(Err(SearchError::NoCaptures { .. })) => {
+        Some(Piece::Failed(SearchError::NoCaptures { .. })) => {
             error(StatusCode::NOT_FOUND, "nothing recorded yet")
         }
-        Ok(Err(e @ SearchError::MixedLinkTypes { .. })) => {
+        Some(Piece::Failed(e @ SearchError::MixedLinkTypes { .. })) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
         }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(r) => *r,
+        Some(Piece::Failed(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        // The search panicked (or the runtime is ending) before it said anything.
+        Some(Piece::Done) | None => error(StatusCode::INTERNAL_SERVER_ERROR, "the search stopped"),
+    }
+}
+
+/// What a pcap search hands its connection, in order: chunks of the file, then `Done` or
+/// the error that ended it. The first is a chunk or an error, never `Done`.
+enum Piece {
+    Pcap(Bytes),
+    Done,
+    Failed(SearchError),
+}
+
+/// Runs the search of a pcap answer (on the blocking pool), sending the file into `tx` as
+/// it is found; returns when the search ends or the receiver is gone.
+fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<Piece>) {
+    let mut out = ChunkWriter {
+        tx,
+        buf: Vec::with_capacity(CHUNK_BYTES),
+        format: None,
+        sent: false,
+    };
+    let scanned = scan(dir, &mut search, |files, p| out.packet(files, p));
+    let ended = scanned.and_then(|stats| {
+        // No match: the file is its global header alone, as tcpdump writes it.
+        if out.format.is_none() {
+            let header = pcap_format(&stats.files)?.global_header();
+            out.buf.extend_from_slice(&header);
+        }
+        Ok(())
+    });
+    match ended {
+        Ok(()) => {
+            if out.buf.is_empty() || out.flush() {
+                let _ = out.tx.blocking_send(Piece::Done);
+            }
+        }
+        Err(e) => {
+            if out.sent {
+                eprintln!("pktvisord: error: a pcap answer was cut short: {e}");
+            }
+            let _ = out.tx.blocking_send(Piece::Failed(e));
+        }
+    }
+}
+
+/// The pcap file of an answer as the search writes it, handed over in chunks of about
+/// [`CHUNK_BYTES`]; the first goes as soon as it holds a packet, so that the answer starts.
+struct ChunkWriter {
+    tx: mpsc::Sender<Piece>,
+    buf: Vec<u8>,
+    format: Option<PcapFormat>,
+    /// A chunk was handed over: the client has its status.
+    sent: bool,
+}
+
+impl ChunkWriter {
+    /// Writes one packet (the global header first); false once the client has gone, which
+    /// ends the search.
+    fn packet(&mut self, files: &FilesSummary, p: &OwnedPacket) -> Result<bool, SearchError> {
+        if self.tx.is_closed() {
+            return Ok(false);
+        }
+        let format = match self.format {
+            Some(f) => f,
+            None => {
+                let f = pcap_format(files)?;
+                self.buf.extend_from_slice(&f.global_header());
+                *self.format.insert(f)
+            }
+        };
+        // Writing into memory cannot fail.
+        let _ = format.write_record(&mut self.buf, p.ts_ns, p.orig_len, &p.data);
+        if !self.sent || self.buf.len() >= CHUNK_BYTES {
+            return Ok(self.flush());
+        }
+        Ok(true)
+    }
+
+    /// Hands the bytes gathered over, waiting while the queue is full (the client's pace);
+    /// false once the client has gone.
+    fn flush(&mut self) -> bool {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES));
+        self.sent = true;
+        self.tx
+            .blocking_send(Piece::Pcap(Bytes::from(chunk)))
+            .is_ok()
+    }
+}
+
+/// The body of a pcap answer: its first chunk, then what the search sends. An error, or the
+/// search stopping without saying it is done, ends the body with an error, so that hyper
+/// cuts the transfer instead of ending it cleanly. Dropped with the connection, which closes
+/// the queue and so ends the search.
+struct PcapBody {
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Piece>,
+    ended: bool,
+}
+
+impl hyper::body::Body for PcapBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        let piece = ready!(self.rx.poll_recv(cx));
+        Poll::Ready(match piece {
+            Some(Piece::Pcap(chunk)) => Some(Ok(Frame::data(chunk))),
+            Some(Piece::Done) => {
+                self.ended = true;
+                None
+            }
+            // Logged by the search.
+            Some(Piece::Failed(e)) => {
+                self.ended = true;
+                Some(Err(e.to_string().into()))
+            }
+            None => {
+                self.ended = true;
+                eprintln!("pktvisord: error: a pcap answer was cut short: the search stopped");
+                Some(Err("the search stopped".into()))
+            }
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A directory of its own under the temp directory, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("pv-agent-search-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Writes `file` holding `n` packets of `len` bytes, 1 ms apart; returns its bytes.
+    fn write_pcap(file: &Path, linktype: u32, n: u32, len: usize) -> Vec<u8> {
+        let format = PcapFormat {
+            linktype,
+            snaplen: 65535,
+            nanosecond: true,
+        };
+        let mut bytes = format.global_header().to_vec();
+        for i in 0..n {
+            let data: Vec<u8> = (0..len).map(|b| (b as u32 ^ i) as u8).collect();
+            let ts = 1_700_000_000_000_000_000 + u64::from(i) * 1_000_000;
+            format
+                .write_record(&mut bytes, ts, len as u32, &data)
+                .unwrap();
+        }
+        std::fs::write(file, &bytes).unwrap();
+        bytes
+    }
+
+    /// Starts the search of a pcap answer over `dir` on a thread of its own.
+    fn start(dir: &Path, search: Search) -> (mpsc::Receiver<Piece>, std::thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
+        let dir = dir.to_path_buf();
+        let thread = std::thread::spawn(move || stream_pcap(&dir, search, tx));
+        (rx, thread)
+    }
+
+    fn all() -> Search {
+        Search::new(None, None, None, None).unwrap()
+    }
+
+    #[test]
+    fn a_large_answer_comes_in_bounded_chunks_that_make_the_whole_file() {
+        let dir = TempDir::new("large");
+        let file = write_pcap(&dir.0.join("a.pcap"), 1, 20_000, 600);
+        let (mut rx, thread) = start(&dir.0, all());
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        loop {
+            match rx.blocking_recv() {
+                Some(Piece::Pcap(chunk)) => {
+                    // The first goes as soon as it holds a packet; the others near the size.
+                    let most = if chunks == 0 {
+                        24 + 16 + 600
+                    } else {
+                        CHUNK_BYTES + 616
+                    };
+                    assert!(chunk.len() <= most, "chunk {chunks}: {} bytes", chunk.len());
+                    got.extend_from_slice(&chunk);
+                    chunks += 1;
+                }
+                Some(Piece::Done) => break,
+                Some(Piece::Failed(e)) => panic!("{e}"),
+                None => panic!("ended without Done"),
+            }
+        }
+        thread.join().unwrap();
+        assert!(file.len() > 10 << 20);
+        assert!(got == file, "{} bytes vs {}", got.len(), file.len());
+        assert!(chunks > file.len() / (CHUNK_BYTES + 616));
+    }
+
+    #[test]
+    fn a_receiver_that_goes_away_ends_the_search() {
+        let dir = TempDir::new("gone");
+        write_pcap(&dir.0.join("a.pcap"), 1, 20_000, 600);
+        let (mut rx, thread) = start(&dir.0, all());
+        assert!(matches!(rx.blocking_recv(), Some(Piece::Pcap(_))));
+        // The queue fills and the search waits on it: it has not finished on its own.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!thread.is_finished());
+        drop(rx);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "the search still runs");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn no_match_is_the_global_header_alone() {
+        let dir = TempDir::new("none");
+        let file = write_pcap(&dir.0.join("a.pcap"), 1, 10, 60);
+        let search = Search::new(None, Some(u64::MAX - 1), None, None).unwrap();
+        let (mut rx, thread) = start(&dir.0, search);
+        match rx.blocking_recv() {
+            Some(Piece::Pcap(chunk)) => assert_eq!(chunk[..], file[..24]),
+            _ => panic!("no header"),
+        }
+        assert!(matches!(rx.blocking_recv(), Some(Piece::Done)));
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn mixed_link_types_fail_before_any_byte() {
+        let dir = TempDir::new("mixed");
+        write_pcap(&dir.0.join("a.pcap"), 1, 10, 60);
+        write_pcap(&dir.0.join("b.pcap"), 101, 10, 60);
+        let (mut rx, thread) = start(&dir.0, all());
+        assert!(matches!(
+            rx.blocking_recv(),
+            Some(Piece::Failed(SearchError::MixedLinkTypes { .. }))
+        ));
+        thread.join().unwrap();
+    }
+
+    /// Polls `body` once (every piece is already queued, so it is ready).
+    fn frame(body: &mut PcapBody) -> Option<Result<Bytes, String>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match hyper::body::Body::poll_frame(Pin::new(body), &mut cx) {
+            Poll::Ready(f) => {
+                f.map(|f| f.map(|f| f.into_data().unwrap()).map_err(|e| e.to_string()))
+            }
+            Poll::Pending => panic!("pending"),
+        }
+    }
+
+    #[test]
+    fn the_body_ends_cleanly_after_done_and_with_an_error_otherwise() {
+        let body = |pieces: Vec<Piece>| {
+            let (tx, rx) = mpsc::channel(8);
+            for p in pieces {
+                tx.try_send(p).ok().unwrap();
+            }
+            PcapBody {
+                first: Some(Bytes::from_static(b"head")),
+                rx,
+                ended: false,
+            }
+        };
+        let data = |b: &'static [u8]| Some(Ok(Bytes::from_static(b)));
+        let mut done = body(vec![Piece::Pcap(Bytes::from_static(b"more")), Piece::Done]);
+        assert_eq!(frame(&mut done), data(b"head"));
+        assert_eq!(frame(&mut done), data(b"more"));
+        assert_eq!(frame(&mut done), None);
+        assert!(hyper::body::Body::is_end_stream(&done));
+
+        let failed = SearchError::Filter {
+            message: "disk gone".into(),
+        };
+        let mut cut = body(vec![Piece::Failed(failed)]);
+        assert_eq!(frame(&mut cut), data(b"head"));
+        assert!(matches!(frame(&mut cut), Some(Err(e)) if e.contains("disk gone")));
+        assert_eq!(frame(&mut cut), None);
+
+        // The search stopped (a panic) without saying it was done: cut too.
+        let mut stopped = body(Vec::new());
+        assert_eq!(frame(&mut stopped), data(b"head"));
+        assert!(matches!(frame(&mut stopped), Some(Err(_))));
+    }
+
+    /// The raw HTTP answer to `GET /` from a server whose body is a `PcapBody` of `pieces`.
+    fn served(pieces: fn() -> Vec<Piece>) -> String {
+        use std::io::{Read, Write};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || async move {
+                let (tx, rx) = mpsc::channel(8);
+                // Each piece a moment after the last, as a search finds them.
+                tokio::spawn(async move {
+                    for p in pieces() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let _ = tx.send(p).await;
+                    }
+                });
+                Body::new(PcapBody {
+                    first: Some(Bytes::from_static(b"head")),
+                    rx,
+                    ended: false,
+                })
+            }),
+        );
+        std::thread::spawn(move || runtime.block_on(async { axum::serve(listener, app).await }));
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn an_error_after_the_first_byte_cuts_the_transfer() {
+        let whole = served(|| vec![Piece::Pcap(Bytes::from_static(b"more")), Piece::Done]);
+        assert!(whole.starts_with("HTTP/1.1 200"), "{whole}");
+        assert!(whole.contains("transfer-encoding: chunked"), "{whole}");
+        // The last chunk, of length 0, ends a whole answer.
+        assert!(whole.ends_with("4\r\nmore\r\n0\r\n\r\n"), "{whole:?}");
+
+        let cut = served(|| {
+            vec![
+                Piece::Pcap(Bytes::from_static(b"more")),
+                Piece::Failed(SearchError::Filter {
+                    message: "disk gone".into(),
+                }),
+            ]
+        });
+        assert!(cut.starts_with("HTTP/1.1 200"), "{cut}");
+        // The connection closes after what was sent, without the last chunk.
+        assert!(cut.ends_with("4\r\nmore\r\n"), "{cut:?}");
     }
 }

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, channel};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
@@ -44,6 +45,9 @@ pub struct ApiState {
     pub recording: Option<Arc<crate::recording::RecordingShared>>,
     /// `--record DIR`: where the recording's files are, for the search endpoints.
     pub record_dir: Option<std::path::PathBuf>,
+    /// Searches of the recording running on the blocking pool (a pcap answer's runs until
+    /// its last byte is handed over or its client goes away).
+    pub searches_running: Arc<AtomicU64>,
 }
 
 /// Which buckets a request reads, so that workers copy only those.
@@ -171,6 +175,9 @@ impl ApiState {
                 "refused_connections": http.refused_connections,
                 "timed_out_requests": http.timed_out_requests,
                 "ambiguous_length_requests": http.ambiguous_length_requests,
+            },
+            "search": {
+                "running": self.searches_running.load(Ordering::Relaxed),
             },
         })
     }

@@ -131,6 +131,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         admin_api: config.admin_api,
         recording: record_shared,
         record_dir: config.record.as_ref().map(|rc| rc.dir.clone()),
+        searches_running: Arc::default(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

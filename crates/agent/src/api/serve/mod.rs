@@ -37,6 +37,7 @@ pub struct HttpLimits {
     pub header_read: Duration,
     /// Longest time from a request head to the end of the answer (body upload included): 30 s;
     /// the slowest answer measured, a merge of 5 windows of 10 policies, takes milliseconds.
+    /// A streamed answer (the recording's pcap) must start within it, and may last longer.
     pub request: Duration,
     /// Connections served at once; more are accepted and closed at once (and counted).
     pub connections: usize,
