@@ -158,7 +158,7 @@ impl Plan {
             Plan::Not(inner) => match inner.eval(seg)? {
                 Some((mut b, true)) => {
                     b.zip(&Bits::none(n), |a, _| !a);
-                    trim(&mut b, n);
+                    b.trim(n);
                     Some((b, true))
                 }
                 _ => None,
@@ -229,16 +229,6 @@ fn add_others(b: &mut Bits, seg: &Stored, field: &str, values: &[&str]) -> Resul
         set_all(b, &view.packets(e)?);
     }
     Ok(())
-}
-
-/// Clears the bits past the last packet (a complement sets them).
-fn trim(b: &mut Bits, packets: u32) {
-    let used = packets as usize % 64;
-    if used != 0
-        && let Some(last) = b.0.last_mut()
-    {
-        *last &= (1u64 << used) - 1;
-    }
 }
 
 /// Plans from the filter's parser.

@@ -15,7 +15,7 @@ enum Source {
 }
 
 pub struct Stored {
-    source: Source,
+    source: Rc<Source>,
     pub source_len: u64,
     pub packets: u32,
     pub first_ts: u64,
@@ -38,11 +38,15 @@ pub struct Entry {
     list: (usize, usize),
 }
 
-/// A field's section: its values (in name order) and their packet lists.
+/// A field: its values (in name order) with their counts, and their packet lists, read from
+/// their own section the first time one is needed (a `Count` or `TopN` never reads them).
 pub struct FieldView {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
-    lists_at: usize,
+    lists: OnceCell<Vec<u8>>,
+    /// Where the lists lie (offset, size, checksum) and what holds them.
+    lists_at: (u64, u64, u64),
+    source: Rc<Source>,
     packets: u32,
 }
 
@@ -90,13 +94,13 @@ impl Stored {
         let mut bytes = head.to_vec();
         bytes.extend_from_slice(&table);
         let mut stored = Stored::parse_head(&bytes, len)?;
-        stored.source = Source::File(file);
+        stored.source = Rc::new(Source::File(file));
         Ok(stored)
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Stored, Damaged> {
         let mut stored = Stored::parse_head(&bytes, bytes.len() as u64)?;
-        stored.source = Source::Bytes(bytes);
+        stored.source = Rc::new(Source::Bytes(bytes));
         Ok(stored)
     }
 
@@ -156,7 +160,7 @@ impl Stored {
             return Err(Damaged("sections do not fill the file"));
         }
         Ok(Stored {
-            source: Source::Bytes(Vec::new()),
+            source: Rc::new(Source::Bytes(Vec::new())),
             source_len,
             packets,
             first_ts,
@@ -171,25 +175,10 @@ impl Stored {
     }
 
     fn section(&self, name: &str) -> Result<Option<Vec<u8>>, Damaged> {
-        let Some(&(offset, size, sum)) = self.sections.get(name) else {
-            return Ok(None);
-        };
-        let bytes = match &self.source {
-            Source::Bytes(b) => b
-                .get(offset as usize..(offset + size) as usize)
-                .ok_or(Damaged("cut short"))?
-                .to_vec(),
-            Source::File(f) => {
-                let mut buf = vec![0u8; size as usize];
-                f.read_exact_at(&mut buf, offset)
-                    .map_err(|_| Damaged("cut short"))?;
-                buf
-            }
-        };
-        if checksum(&bytes) != sum {
-            return Err(Damaged("a section fails its checksum"));
+        match self.sections.get(name) {
+            Some(&place) => read_section(&self.source, place).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(bytes))
     }
 
     /// The fields the segment has.
@@ -363,7 +352,16 @@ impl Stored {
         let Some(bytes) = self.section(&format!("f:{name}"))? else {
             return Ok(None);
         };
-        let view = Rc::new(FieldView::parse(bytes, self.packets)?);
+        let lists = *self
+            .sections
+            .get(&format!("l:{name}"))
+            .ok_or(Damaged("a field without its packet lists"))?;
+        let view = Rc::new(FieldView::parse(
+            bytes,
+            self.packets,
+            lists,
+            self.source.clone(),
+        )?);
         self.fields
             .borrow_mut()
             .insert(name.to_string(), view.clone());
@@ -371,8 +369,33 @@ impl Stored {
     }
 }
 
+/// A section's bytes, checked against their sum.
+fn read_section(source: &Source, (offset, size, sum): (u64, u64, u64)) -> Result<Vec<u8>, Damaged> {
+    let bytes = match source {
+        Source::Bytes(b) => b
+            .get(offset as usize..offset.saturating_add(size) as usize)
+            .ok_or(Damaged("cut short"))?
+            .to_vec(),
+        Source::File(f) => {
+            let mut buf = vec![0u8; size as usize];
+            f.read_exact_at(&mut buf, offset)
+                .map_err(|_| Damaged("cut short"))?;
+            buf
+        }
+    };
+    if checksum(&bytes) != sum {
+        return Err(Damaged("a section fails its checksum"));
+    }
+    Ok(bytes)
+}
+
 impl FieldView {
-    fn parse(bytes: Vec<u8>, packets: u32) -> Result<FieldView, Damaged> {
+    fn parse(
+        bytes: Vec<u8>,
+        packets: u32,
+        lists_at: (u64, u64, u64),
+        source: Rc<Source>,
+    ) -> Result<FieldView, Damaged> {
         let mut r = Reader {
             bytes: &bytes,
             at: 0,
@@ -396,8 +419,10 @@ impl FieldView {
                 list: (at, size),
             });
         }
-        let lists_at = r.at;
-        let lists_len = bytes.len() - lists_at;
+        if r.at != bytes.len() {
+            return Err(Damaged("values do not fill their section"));
+        }
+        let lists_len = lists_at.1 as usize;
         if entries
             .iter()
             .any(|e| e.list.0.saturating_add(e.list.1) > lists_len)
@@ -407,7 +432,9 @@ impl FieldView {
         Ok(FieldView {
             bytes,
             entries,
+            lists: OnceCell::new(),
             lists_at,
+            source,
             packets,
         })
     }
@@ -436,9 +463,20 @@ impl FieldView {
 
     /// The packets of an entry, ascending.
     pub fn packets(&self, e: &Entry) -> Result<Vec<u32>, Damaged> {
-        let start = self.lists_at + e.list.0;
+        let lists = match self.lists.get() {
+            Some(l) => l,
+            None => {
+                let l = read_section(&self.source, self.lists_at)?;
+                if l.len() as u64 != self.lists_at.1 {
+                    return Err(Damaged("packet lists cut short"));
+                }
+                self.lists.get_or_init(|| l)
+            }
+        };
         let mut r = Reader {
-            bytes: &self.bytes[start..start + e.list.1],
+            bytes: lists
+                .get(e.list.0..e.list.0 + e.list.1)
+                .ok_or(Damaged("a packet list outside its section"))?,
             at: 0,
         };
         // A byte at least per packet in the list.

@@ -11,12 +11,22 @@ impl Bits {
         Bits(vec![0; (packets as usize).div_ceil(64)])
     }
 
+    /// Every packet: whole words, the last cut to `packets` (bit by bit, this was 24 M of the
+    /// 27 M instructions of a `Count` over the 2.4 M-packet benchmark recording).
     pub(crate) fn all(packets: u32) -> Bits {
-        let mut b = Bits::none(packets);
-        for i in 0..packets {
-            b.set(i);
-        }
+        let mut b = Bits(vec![!0u64; (packets as usize).div_ceil(64)]);
+        b.trim(packets);
         b
+    }
+
+    /// Clears the bits past the last packet (a complement sets them).
+    pub(crate) fn trim(&mut self, packets: u32) {
+        let used = packets as usize % 64;
+        if used != 0
+            && let Some(last) = self.0.last_mut()
+        {
+            *last &= (1u64 << used) - 1;
+        }
     }
 
     pub(crate) fn set(&mut self, i: u32) {
@@ -81,4 +91,18 @@ pub(super) fn mask(seg: &Stored, range: TimeRange) -> Result<Bits, Damaged> {
         }
     }
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_every_packet_and_no_more() {
+        for n in [0u32, 1, 63, 64, 65, 127, 128, 1000] {
+            let b = Bits::all(n);
+            assert_eq!(b.count(), u64::from(n));
+            assert_eq!(b.ones().collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
+        }
+    }
 }
