@@ -3,8 +3,14 @@
 //!
 //! Durability points: [`Sink::flush_durable`] pushes everything written so far to the kernel
 //! in a form a reader can decode — for gzip a sync flush (the deflate stream is byte-aligned
-//! and complete up to there), for zstd the end of the current block. A recorder killed after
+//! and complete up to there), for zstd the end of the current frame. A recorder killed after
 //! such a point leaves a file whose prefix decodes to whole packets (see `recovery`).
+//!
+//! zstd files are written as independent frames of at most [`ZSTD_FRAME_BYTES`] of pcap each,
+//! ended by a seek table in zstd's seekable format (a skippable frame listing each frame's
+//! compressed and decompressed sizes; facebook/zstd contrib/seekable_format, which `zstd -d`
+//! and every streaming decoder skip): a search that wants a few packets decompresses the few
+//! frames that hold them (`pv_capture::PcapAt`), not the file.
 
 use flate2::write::GzEncoder;
 use std::fs::File;
@@ -17,6 +23,13 @@ const ZSTD_LEVEL: i32 = 3;
 /// levels cost several times the CPU for a few percent.
 const GZIP_LEVEL: u32 = 3;
 const FILE_BUFFER: usize = 256 * 1024;
+/// Uncompressed bytes a zstd frame holds at most: finding one packet decompresses up to this
+/// (about a millisecond). Against one stream, 1 MiB frames cost 0.4 % of the compressed size
+/// on the benchmark capture (measured: docs/performance.md "The field index").
+pub const ZSTD_FRAME_BYTES: usize = 1 << 20;
+/// zstd's seekable format: the skippable frame's magic, and the seek table footer's.
+pub const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
+pub const SEEKABLE_MAGIC: u32 = 0x8F92_EAB1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
@@ -85,7 +98,80 @@ type FileOut = Counting<BufWriter<File>>;
 pub enum Sink {
     Plain(FileOut),
     Gzip(GzEncoder<FileOut>),
-    Zstd(zstd::stream::write::Encoder<'static, FileOut>),
+    Zstd(Box<ZstdFrames>),
+}
+
+/// zstd output in independent frames, each compressed whole from a buffer (one compression
+/// context, reused), and the seek table at the end.
+pub struct ZstdFrames {
+    out: FileOut,
+    cx: zstd::bulk::Compressor<'static>,
+    pending: Vec<u8>,
+    compressed: Vec<u8>,
+    /// Each frame's compressed and decompressed size.
+    frames: Vec<(u32, u32)>,
+}
+
+impl ZstdFrames {
+    fn new(out: FileOut) -> io::Result<ZstdFrames> {
+        Ok(ZstdFrames {
+            out,
+            cx: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+            pending: Vec::with_capacity(ZSTD_FRAME_BYTES),
+            compressed: Vec::with_capacity(zstd::zstd_safe::compress_bound(ZSTD_FRAME_BYTES)),
+            frames: Vec::new(),
+        })
+    }
+
+    fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let take = (ZSTD_FRAME_BYTES - self.pending.len()).min(buf.len());
+            self.pending.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+            if self.pending.len() == ZSTD_FRAME_BYTES {
+                self.end_frame()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn end_frame(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.compressed.clear();
+        self.cx
+            .compress_to_buffer(self.pending.as_slice(), &mut self.compressed)?;
+        self.out.write_all(&self.compressed)?;
+        self.frames
+            .push((self.compressed.len() as u32, self.pending.len() as u32));
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.end_frame()?;
+        self.out.flush()
+    }
+
+    /// The last frame, then the seek table: a skippable frame of (compressed, decompressed)
+    /// sizes, u32 little-endian each, and its footer (frame count, descriptor 0: no
+    /// checksums, magic).
+    fn finish(mut self) -> io::Result<FileOut> {
+        self.end_frame()?;
+        let mut table = Vec::with_capacity(8 + 8 * self.frames.len() + 9);
+        table.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+        table.extend_from_slice(&((8 * self.frames.len() + 9) as u32).to_le_bytes());
+        for (c, d) in &self.frames {
+            table.extend_from_slice(&c.to_le_bytes());
+            table.extend_from_slice(&d.to_le_bytes());
+        }
+        table.extend_from_slice(&(self.frames.len() as u32).to_le_bytes());
+        table.push(0);
+        table.extend_from_slice(&SEEKABLE_MAGIC.to_le_bytes());
+        self.out.write_all(&table)?;
+        Ok(self.out)
+    }
 }
 
 impl Sink {
@@ -106,7 +192,7 @@ impl Sink {
             Compression::Gzip => {
                 Sink::Gzip(GzEncoder::new(out, flate2::Compression::new(GZIP_LEVEL)))
             }
-            Compression::Zstd => Sink::Zstd(zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?),
+            Compression::Zstd => Sink::Zstd(Box::new(ZstdFrames::new(out)?)),
         })
     }
 
@@ -114,7 +200,7 @@ impl Sink {
     pub fn flush_durable(&mut self) -> io::Result<()> {
         match self {
             Sink::Plain(c) => c.flush(),
-            // flate2's flush is a sync flush; zstd's ends the current block.
+            // flate2's flush is a sync flush; zstd's ends the current frame.
             Sink::Gzip(g) => g.flush(),
             Sink::Zstd(z) => z.flush(),
         }
@@ -140,7 +226,7 @@ impl Write for Sink {
         match self {
             Sink::Plain(c) => c.write(buf),
             Sink::Gzip(g) => g.write(buf),
-            Sink::Zstd(z) => z.write(buf),
+            Sink::Zstd(z) => z.write_all(buf).map(|()| buf.len()),
         }
     }
 
@@ -218,6 +304,37 @@ mod tests {
             }
             assert_eq!(back, part, "{c:?}");
         }
+    }
+
+    #[test]
+    fn zstd_frames_end_with_their_seek_table() {
+        // 2.5 frames: two whole, one part, each decodable alone.
+        let data: Vec<u8> = (0..ZSTD_FRAME_BYTES as u32 * 5 / 2)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let path = temp("frames.pcap.zst");
+        let mut sink = Sink::create(&path, Compression::Zstd).unwrap();
+        sink.write_all(&data).unwrap();
+        sink.finish().unwrap();
+        let file = std::fs::read(&path).unwrap();
+        let u32_at = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap());
+        let end = file.len();
+        assert_eq!(u32_at(end - 4), SEEKABLE_MAGIC);
+        assert_eq!(file[end - 5], 0);
+        let frames = u32_at(end - 9) as usize;
+        assert_eq!(frames, 3);
+        let table = end - 9 - 8 * frames - 8;
+        assert_eq!(u32_at(table), SKIPPABLE_MAGIC);
+        let (mut at, mut back) = (0usize, Vec::new());
+        for f in 0..frames {
+            let (c, d) = (u32_at(table + 8 + 8 * f), u32_at(table + 12 + 8 * f));
+            let frame = zstd::bulk::decompress(&file[at..at + c as usize], d as usize).unwrap();
+            assert_eq!(frame.len(), d as usize);
+            back.extend_from_slice(&frame);
+            at += c as usize;
+        }
+        assert_eq!(at, table);
+        assert_eq!(back, data);
     }
 
     #[test]
