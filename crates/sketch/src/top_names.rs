@@ -51,15 +51,12 @@ struct Slot {
     hash: u64,
     off: u32,
     len: u32,
-    /// The name's count while the list counts exactly ([`TopNames`]'s `exact`); unused after.
-    count: u64,
 }
 
 const FREE_SLOT: Slot = Slot {
     hash: FREE,
     off: 0,
     len: 0,
-    count: 0,
 };
 
 /// hash → name, open addressing with linear probing; names in one arena.
@@ -69,6 +66,11 @@ struct NameDict {
     /// Names as bytes: they are text (UTF-8) when given, and become strings again when reported.
     arena: Vec<u8>,
     len: usize,
+    /// While the list counts exactly ([`TopNames`]'s `exact`), each slot's name's count, by
+    /// slot (kept apart so that the table stays 16 bytes a slot, for its growth, collections
+    /// and clones); empty after.
+    counts: Vec<u64>,
+    counting: bool,
 }
 
 impl NameDict {
@@ -126,7 +128,6 @@ impl NameDict {
             hash,
             off: self.arena.len() as u32,
             len: name.len() as u32,
-            count: 0,
         };
         self.arena.extend_from_slice(name);
         self.len += 1;
@@ -146,7 +147,7 @@ impl NameDict {
                 return 0;
             }
             if slot.hash == hash {
-                return slot.count;
+                return self.counts.get(i).copied().unwrap_or(0);
             }
             i = (i + 1) & mask;
         }
@@ -157,25 +158,36 @@ impl NameDict {
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).clamp(DICT_MIN_SLOTS, DICT_MAX_SLOTS);
         let old = std::mem::replace(&mut self.slots, vec![FREE_SLOT; slots]);
+        let old_counts = if self.counting {
+            std::mem::replace(&mut self.counts, vec![0; slots])
+        } else {
+            Vec::new()
+        };
         let mask = slots - 1;
-        for slot in old.into_iter().filter(|s| s.hash != FREE) {
+        for (j, slot) in old.into_iter().enumerate().filter(|(_, s)| s.hash != FREE) {
             let mut i = slot.hash as usize & mask;
             while self.slots[i].hash != FREE {
                 i = (i + 1) & mask;
             }
             self.slots[i] = slot;
+            if let Some(&count) = old_counts.get(j) {
+                self.counts[i] = count;
+            }
         }
     }
 
     /// Keeps only the names of `hashes` (those it has), in a table of the same size and a fresh
     /// arena (counts are not kept: the list no longer counts exactly when it collects).
     fn retain_hashes(&mut self, hashes: impl IntoIterator<Item = u64>) {
+        debug_assert!(!self.counting, "a list that counts exactly never collects");
         let old = std::mem::replace(
             self,
             NameDict {
                 slots: vec![FREE_SLOT; self.slots.len()],
                 arena: Vec::with_capacity(self.arena.len()),
                 len: 0,
+                counts: Vec::new(),
+                counting: false,
             },
         );
         for hash in hashes {
@@ -237,7 +249,10 @@ impl TopNames {
     pub fn new() -> Self {
         Self {
             sketch: FrequentHashes::new(LG_MAX_MAP),
-            names: NameDict::default(),
+            names: NameDict {
+                counting: true,
+                ..NameDict::default()
+            },
             hasher: hasher(),
             run: (FREE, 0),
             run_slot: 0,
@@ -294,7 +309,7 @@ impl TopNames {
         let (hash, count) = std::mem::replace(&mut self.run, (FREE, 0));
         if count > 0 {
             if self.exact {
-                self.names.slots[self.run_slot].count += count;
+                self.names.counts[self.run_slot] += count;
             } else {
                 self.sketch.update_with_count(hash, count);
             }
@@ -326,6 +341,8 @@ impl TopNames {
         self.sketch = self.exact_sketch();
         self.exact = false;
         self.order = Vec::new();
+        self.names.counting = false;
+        self.names.counts = Vec::new();
     }
 
     /// The sketch with the current run applied.
@@ -469,6 +486,7 @@ impl Decode for TopNames {
         let image = frequencies_wire::rebuild(&header, &items, LG_MAX_MAP);
         t.sketch = FrequentHashes::deserialize(&image).ok_or(DecodeError::OutOfRange { what })?;
         t.exact = false;
+        t.names.counting = false;
         for (name, hash) in names.iter().zip(&hashes) {
             if let Some(name) = name {
                 t.names.insert(*hash, name);
