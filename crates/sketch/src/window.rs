@@ -297,6 +297,11 @@ impl<B: Bucket + Clone, F: Fn() -> B> Window<B, F> {
         self.buckets.iter()
     }
 
+    /// Takes every bucket out, newest first, leaving the window empty.
+    pub fn take_buckets(&mut self) -> impl Iterator<Item = TimeBucket<B>> {
+        std::mem::take(&mut self.buckets).into_iter()
+    }
+
     pub fn len(&self) -> usize {
         self.buckets.len()
     }

@@ -303,6 +303,11 @@ impl DnsHandler {
         self.core.window.buckets()
     }
 
+    /// Every bucket moved out, newest first (the window is left empty).
+    pub fn take_buckets(&mut self) -> impl Iterator<Item = TimeBucket<DnsBucket>> {
+        self.core.window.take_buckets()
+    }
+
     pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
         self.core.window.merged(n)
     }
