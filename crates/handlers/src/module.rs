@@ -50,6 +50,12 @@ pub trait Handler: Send {
     /// Copies of the newest `newest` buckets held, newest (live) first.
     fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>>;
 
+    /// Every bucket, newest first, moved out (the handler is done: a file's summary), so that
+    /// the sketches are not copied; by default a copy.
+    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        self.buckets(usize::MAX)
+    }
+
     /// How this handler's buckets render.
     fn render(&self) -> Arc<dyn Render>;
 

@@ -6,6 +6,7 @@
 pub mod cardinality;
 pub mod codec;
 mod frequencies_wire;
+mod frequent_hashes;
 mod hash_set;
 pub mod quantiles;
 pub mod rate;

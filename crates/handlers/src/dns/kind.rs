@@ -67,6 +67,10 @@ impl Handler for DnsHandler {
         erase(DnsHandler::buckets(self).take(newest).cloned())
     }
 
+    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(DnsHandler::take_buckets(self))
+    }
+
     fn type_name(&self) -> &'static str {
         KIND.type_name()
     }

@@ -303,6 +303,11 @@ impl DnsHandler {
         self.core.window.buckets()
     }
 
+    /// Every bucket moved out, newest first (the window is left empty).
+    pub fn take_buckets(&mut self) -> impl Iterator<Item = TimeBucket<DnsBucket>> {
+        self.core.window.take_buckets()
+    }
+
     pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
         self.core.window.merged(n)
     }
@@ -323,7 +328,8 @@ impl Core {
         port: u16,
         name: &mut NameText,
     ) {
-        // Rotate first, so a closing bucket's latencies set the slow bar for this message.
+        // Rotate first, so a closing bucket's latencies set the slow bar for this message. The
+        // rest of the message uses this bucket (`current`).
         let closed_before = self.window.closed_buckets();
         self.window.bucket_at(ts_ns);
         if self.window.closed_buckets() != closed_before {
@@ -335,11 +341,11 @@ impl Core {
             self.expired_at = second;
             let expired = self.xacts.expire(ts_ns);
             if expired > 0 {
-                self.window.bucket_at(ts_ns).timed_out(expired);
+                self.window.current().timed_out(expired);
             }
         }
         let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
-            self.window.bucket_at(ts_ns).malformed();
+            self.window.current().malformed();
             return;
         };
         let has_name = !name.is_empty();
@@ -370,7 +376,7 @@ impl Core {
             let filters = &self.config.filters;
             let text = name.map(NameText::as_str);
             let Some(suffix_len) = filters.check(msg, text, self.geo.as_mut()) else {
-                self.window.bucket_at(ts_ns).filtered(ts_ns);
+                self.window.current().filtered(ts_ns);
                 return;
             };
             suffix_len
@@ -406,21 +412,21 @@ impl Core {
             ecs,
         };
         let groups = self.config.groups;
-        self.window.bucket_at(ts_ns).process(&dev, &groups);
+        self.window.current().process(&dev, &groups);
         if groups.top_ecs && dev.deep && !msg.header.qr {
-            self.ecs_geo(ts_ns, msg);
+            self.ecs_geo(msg);
         }
         if groups.dns_transaction {
             self.transaction(ev, msg, &dev);
         }
         if self.xacts.evicted > 0 {
             let evicted = std::mem::take(&mut self.xacts.evicted);
-            self.window.bucket_at(ts_ns).evicted(evicted);
+            self.window.current().evicted(evicted);
         }
     }
 
     /// Location and ASN of a query's ECS address (pktvisor counts non-empty addresses only).
-    fn ecs_geo(&mut self, ts_ns: u64, msg: &DnsMessage<'_>) {
+    fn ecs_geo(&mut self, msg: &DnsMessage<'_>) {
         let Some(geo) = &mut self.geo else {
             return;
         };
@@ -428,7 +434,7 @@ impl Core {
             && cs.address_len > 0
         {
             let (loc, asn) = geo.lookup(cs.address);
-            self.window.bucket_at(ts_ns).ecs_geo(loc, asn);
+            self.window.current().ecs_geo(loc, asn);
         }
     }
 
@@ -452,7 +458,7 @@ impl Core {
             self.xacts.query(key, dev.ts_ns, dev.size as u32);
             return;
         }
-        let bucket = self.window.bucket_at(dev.ts_ns);
+        let bucket = self.window.current();
         match self.xacts.reply(key, dev.ts_ns) {
             ReplyMatch::Matched {
                 query_size,

@@ -43,6 +43,10 @@ impl Handler for NetHandler {
         erase(self.window().buckets().take(newest).cloned())
     }
 
+    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(self.window_mut().take_buckets())
+    }
+
     fn type_name(&self) -> &'static str {
         KIND.type_name()
     }

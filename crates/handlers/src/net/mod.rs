@@ -141,6 +141,10 @@ impl NetHandler {
         &self.window
     }
 
+    pub fn window_mut(&mut self) -> &mut Window<NetBucket, fn() -> NetBucket> {
+        &mut self.window
+    }
+
     /// The newest `n` buckets merged.
     pub fn merged(&self, n: usize) -> Option<TimeBucket<NetBucket>> {
         self.window.merged(n)

@@ -40,7 +40,7 @@ pub fn summarize_file(
     }
     run.end_of_input();
     Ok(Summary {
-        snapshot: run.snapshot(),
+        snapshot: run.take_snapshot(),
         renderer: run.renderer(),
     })
 }

@@ -72,6 +72,17 @@ impl ModuleRun {
         }
     }
 
+    /// As [`ModuleRun::snapshot`] of every bucket, the buckets moved out of the handler.
+    pub(crate) fn take_snapshot(&mut self) -> ModuleSnapshot {
+        ModuleSnapshot {
+            key: self.key.clone(),
+            type_name: self.handler.type_name(),
+            buckets: self.handler.take_buckets(),
+            health: self.handler.health(),
+            whole_stream: self.periods <= 1,
+        }
+    }
+
     pub(crate) fn rendering(&self) -> ModuleRendering {
         ModuleRendering {
             key: self.key.clone(),

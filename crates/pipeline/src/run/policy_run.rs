@@ -172,6 +172,20 @@ impl PolicyRun {
         self.snapshot_newest(usize::MAX)
     }
 
+    /// Every module's buckets moved out, for a run that is over (a file's summary): the
+    /// snapshot without copying each sketch (3.6 M instructions for the dns bucket of the
+    /// 300 k-packet benchmark slice). The run holds no buckets after.
+    pub fn take_snapshot(&mut self) -> PolicySnapshot {
+        PolicySnapshot {
+            modules: self
+                .modules
+                .iter_mut()
+                .map(ModuleRun::take_snapshot)
+                .collect(),
+            stats: self.intake.stats.clone(),
+        }
+    }
+
     /// A copy of every module's newest `newest` buckets (what a request reads: copying the
     /// whole window for bucket 0 would copy every sketch five times over).
     pub fn snapshot_newest(&self, newest: usize) -> PolicySnapshot {
