@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Read};
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The first four bytes of every zstd frame (RFC 8878), as the recorder's `.pcap.zst` files
 /// start.
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// How many leading bytes are looked at to tell gzip from an uncompressed capture.
 const SNIFF_LEN: usize = 4;
