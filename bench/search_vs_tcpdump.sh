@@ -61,7 +61,7 @@ for _ in 1 2 3; do
 done
 PACKETS=$(tcpdump -r "$FILE" -n -q 2>/dev/null | wc -l)
 PCAP_BYTES=$(find "$REC" -name '*.pcap' -printf '%s\n' | awk '{s += $1} END {print s}')
-INDEX_BYTES=$(find "$REC" -name '*.pvx' -printf '%s\n' | awk '{s += $1} END {print s}')
+INDEX_BYTES=$(find "$REC" \( -name '*.pvx' -o -name '*.pvc' \) -printf '%s\n' | awk '{s += $1} END {print s}')
 find "$REC" -name '*.pcap' | sort > "$TMP/list"
 
 echo "capture: $FILE ($PACKETS packets, $(wc -l < "$TMP/list") files of 10 s)"

@@ -298,8 +298,9 @@ def main():
     files = []
     for root, _, names in os.walk(a.outdir):
         for name in names:
-            # The recordings' field indexes (NAME.pvx) live beside them; they hold no packets.
-            if name.endswith((".pvx", ".pvx.part")):
+            # The recordings' field indexes (NAME.pvx) and their directory's catalogue
+            # (catalog.pvc) live beside them; they hold no packets.
+            if name.endswith((".pvx", ".pvx.part", ".pvc", ".pvc.part")):
                 continue
             files.append(os.path.relpath(os.path.join(root, name), a.outdir))
     files.sort()

@@ -129,8 +129,9 @@ pub fn run(program: &str, cmd: &PacketsCmd) -> ExitCode {
                 println!("{}", stats.matched);
             }
             eprintln!(
-                "{program}: {} of {} packets matched, in {} files",
-                stats.matched, stats.packets_read, stats.files.files
+                "{program}: {} of {} packets matched, in {} files ({} not opened: their \
+                 catalogue says nothing in them can match)",
+                stats.matched, stats.packets_read, stats.files.files, stats.files_skipped
             );
             ExitCode::SUCCESS
         }

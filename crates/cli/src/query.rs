@@ -2,7 +2,7 @@
 //! below PATH (written beside each as `NAME.pvx`, rebuilt when its capture changed) and PQL
 //! answered on it, in Pilosa's JSON shapes.
 
-use pv_search::index::{Segment, Stored, decode_segment, open_segments, segment_path};
+use pv_search::index::{Segment, Stored, catalog, decode_segment, open_segments, segment_path};
 use pv_search::pql::{Index, TimeRange, parse};
 use pv_search::time::parse_time;
 use pv_search::{SearchError, capture_files};
@@ -56,6 +56,10 @@ pub fn run_index(program: &str, cmd: &IndexCmd) -> ExitCode {
         Ok(segs) => {
             let packets: u64 = segs.iter().map(|s| u64::from(s.packets)).sum();
             eprintln!("{program}: {} files indexed, {packets} packets", segs.len());
+            // The catalogues anew, from the indexes just checked or built.
+            if let Err(e) = catalog::rewrite_below(&cmd.path) {
+                eprintln!("{program}: warning: {e}; searches open every index instead");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

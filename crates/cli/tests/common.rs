@@ -553,20 +553,26 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The field indexes below `dir`.
+/// The field indexes below `dir` (not the catalogues).
 pub fn indexes_below(dir: &Path) -> Vec<PathBuf> {
     all_files_below(dir)
         .into_iter()
-        .filter(|p| is_index(p))
+        .filter(|p| is_segment(p))
         .collect()
 }
 
+/// A field index (`NAME.pvx`) or a directory's catalogue of them (`catalog.pvc`).
 fn is_index(p: &Path) -> bool {
+    let name = p.to_string_lossy();
+    is_segment(p) || name.ends_with(".pvc") || name.ends_with(".pvc.part")
+}
+
+fn is_segment(p: &Path) -> bool {
     let name = p.to_string_lossy();
     name.ends_with(".pvx") || name.ends_with(".pvx.part")
 }
 
-fn all_files_below(dir: &Path) -> Vec<PathBuf> {
+pub fn all_files_below(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {

@@ -221,6 +221,57 @@ fn the_index_reads_only_the_packets_that_can_match() {
             );
         }
     }
+    // A host in no file: every file's catalogue record says so, and no file is opened; without
+    // the catalogue the answer is the same, every index opened; `pktvisor index` writes it anew.
+    let files = recorded(&indexed).len();
+    let not_opened = |dir: &Path, filter: &str| {
+        let out = packets(&[dir.to_str().unwrap(), filter, "--count"]);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        let n: usize = err
+            .split(" files (")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{err}"));
+        (String::from_utf8_lossy(&out.stdout).trim().to_string(), n)
+    };
+    assert_eq!(
+        not_opened(&indexed, "host 203.0.113.99"),
+        ("0".into(), files)
+    );
+    assert_eq!(
+        not_opened(
+            &indexed,
+            "dns.qname == \"no.such.name\" or src host 203.0.113.98"
+        ),
+        ("0".into(), files)
+    );
+    // A host in some files only: the others are not opened, the count is tcpdump's.
+    let (n, skipped) = not_opened(&indexed, "host 8.8.8.8 and udp");
+    assert_eq!(
+        n,
+        tcpdump_count(&capture, "host 8.8.8.8 and udp").to_string()
+    );
+    assert_eq!(skipped, 0);
+    let catalogs: Vec<_> = all_files_below(&indexed)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "catalog.pvc"))
+        .collect();
+    assert!(!catalogs.is_empty());
+    for c in &catalogs {
+        std::fs::remove_file(c).unwrap();
+    }
+    assert_eq!(not_opened(&indexed, "host 203.0.113.99"), ("0".into(), 0));
+    assert!(
+        run("pktvisor", &["index", indexed.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(
+        not_opened(&indexed, "host 203.0.113.99"),
+        ("0".into(), files)
+    );
     // A time range reads only the packets in it.
     let out = packets(&[
         indexed.to_str().unwrap(),

@@ -33,6 +33,6 @@ pub use flow_key::FlowKey;
 pub use flow_table::{FlowTable, FlowTableConfig};
 pub use pcap_writer::{MAX_SNAPLEN, PcapFormat};
 pub use recorder::{Log, OnComplete, RecordConfig, Recorder};
-pub use retention::{INDEX_SUFFIX, RetentionPolicy};
+pub use retention::{CATALOG_NAME, INDEX_SUFFIX, RetentionPolicy};
 pub use rotation::RotationPolicy;
 pub use stats::{FLOW_SIZE_HELP, Metric, RecordStats};

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// The name ending of a recording's field index, kept beside the file (pv-search's
 /// `segment_path`).
 pub const INDEX_SUFFIX: &str = ".pvx";
+/// The catalogue of a directory's indexes (`pv_search::index::catalog`): deleted with the
+/// directory's last capture.
+pub const CATALOG_NAME: &str = "catalog.pvc";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RetentionPolicy {
@@ -144,8 +147,15 @@ impl Retention {
         done
     }
 
-    /// Removes the day, month and year directories a deletion left empty.
+    /// Removes the day, month and year directories a deletion left empty (but for the
+    /// catalogue, which describes only what was there).
     fn remove_empty_dirs(&self, file: &Path) {
+        if let Some(day) = file.parent()
+            && let Ok(mut entries) = std::fs::read_dir(day)
+            && entries.all(|e| e.is_ok_and(|e| e.file_name() == CATALOG_NAME))
+        {
+            let _ = std::fs::remove_file(day.join(CATALOG_NAME));
+        }
         let mut d = file.parent();
         while let Some(dir) = d {
             if dir == self.dir || !dir.starts_with(&self.dir) || std::fs::remove_dir(dir).is_err() {
@@ -183,6 +193,9 @@ mod tests {
         let a = make(&dir, 1_764_000_000, 300);
         let b = make(&dir, 1_764_000_000 + 86_400, 300);
         std::fs::write(dir.join("notes.txt"), "not ours").unwrap();
+        // The day's catalogue of indexes describes only its captures: it goes with the last.
+        std::fs::write(a.parent().unwrap().join(CATALOG_NAME), "records").unwrap();
+        std::fs::write(b.parent().unwrap().join(CATALOG_NAME), "records").unwrap();
         let mut r = Retention::scan(
             &dir,
             RetentionPolicy {
@@ -203,8 +216,9 @@ mod tests {
         );
         assert!(!a.exists() && b.exists() && c.exists());
         assert!(dir.join("notes.txt").exists());
-        // The emptied day directory went with it.
+        // The emptied day directory went with it, catalogue and all; the others keep theirs.
         assert!(!a.parent().unwrap().exists());
+        assert!(b.parent().unwrap().join(CATALOG_NAME).exists());
         assert!(lines[0].contains("deleted") && lines[0].contains("300 bytes"));
         assert_eq!(r.total_bytes(), 600);
         std::fs::remove_dir_all(dir).unwrap();

@@ -131,6 +131,14 @@ pub(crate) struct Picks {
     pub(crate) first_ts: u64,
 }
 
+/// What a pcap file's header says that the merged output's header needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PcapHeaderFacts {
+    pub(crate) linktype: u32,
+    pub(crate) snaplen: u32,
+    pub(crate) nanosecond: bool,
+}
+
 /// What the files hold, learnt from their headers and first packets.
 #[derive(Clone, Debug, Default)]
 pub struct FilesSummary {
@@ -165,17 +173,27 @@ impl TimeMerge {
     /// (empty, not a capture) is skipped with a warning, as damage is.
     pub fn open(files: &[PathBuf], warn: &mut dyn FnMut(String)) -> Result<TimeMerge, SearchError> {
         let files = files.iter().map(|p| (p.clone(), None)).collect();
-        TimeMerge::open_picking(files, warn)
+        TimeMerge::open_picking(files, &[], warn)
     }
 
     /// As `open`, but a file given with `Picks` hands out only its wanted packets, in the order
-    /// the whole files would give them. A file with none wanted still counts in the summary.
+    /// the whole files would give them. A file with none wanted still counts in the summary, as
+    /// do the `unread` files (none of whose packets can match: only their headers count).
     pub(crate) fn open_picking(
         files: Vec<(PathBuf, Option<Picks>)>,
+        unread: &[PcapHeaderFacts],
         warn: &mut dyn FnMut(String),
     ) -> Result<TimeMerge, SearchError> {
         let mut waiting = Vec::new();
         let mut summary = FilesSummary::default();
+        for h in unread {
+            summary.nanosecond |= h.nanosecond;
+            summary.snaplen = summary.snaplen.max(h.snaplen);
+            if !summary.linktypes.contains(&h.linktype) {
+                summary.linktypes.push(h.linktype);
+            }
+            summary.files += 1;
+        }
         for (path, picks) in files {
             if let Some(picks) = picks {
                 let h = *picks.file.header();

@@ -4,10 +4,12 @@
 use crate::error::SearchError;
 use crate::files::capture_files;
 use crate::filter::{Filter, Plan};
+use crate::index::catalog::Catalog;
 use crate::index::{Damaged, OpenError, Stored, segment_path};
-use crate::merge::{FilesSummary, OwnedPacket, Picks, TimeMerge};
+use crate::merge::{FilesSummary, OwnedPacket, PcapHeaderFacts, Picks, TimeMerge};
 use crate::pql::Bits;
 use pv_capture::PcapAt;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What to look for.
@@ -39,6 +41,11 @@ impl Search {
             to_ns,
             limit,
         })
+    }
+
+    /// No packet of a file whose times span `min..=max` is in the time range.
+    fn outside(&self, min: u64, max: u64) -> bool {
+        self.to_ns.is_some_and(|t| min >= t) || self.from_ns.is_some_and(|f| max < f)
     }
 
     fn in_range(&self, ts_ns: u64) -> bool {
@@ -78,14 +85,13 @@ impl Search {
             Err(OpenError::Io(_)) => return Ok(None),
         };
         let len = std::fs::metadata(capture).map(|m| m.len()).ok();
-        if Some(seg.source_len) != len {
+        if Some(seg.source_len) != len || seg.packets == 0 {
             return Ok(None);
         }
         let Some(file) = PcapAt::open(capture)? else {
             return Ok(None);
         };
-        let outside = self.to_ns.is_some_and(|t| seg.min_ts >= t)
-            || self.from_ns.is_some_and(|f| seg.max_ts < f);
+        let outside = self.outside(seg.min_ts, seg.max_ts);
         let inside = self.from_ns.is_none_or(|f| seg.min_ts >= f)
             && self.to_ns.is_none_or(|t| seg.max_ts < t);
         let wanted = if outside {
@@ -220,6 +226,8 @@ pub struct ScanStats {
     pub files: FilesSummary,
     pub packets_read: u64,
     pub matched: u64,
+    /// Files not opened at all: their catalogue record says none of their packets can match.
+    pub files_skipped: usize,
     /// Damage and skipped files, one line each.
     pub warnings: Vec<String>,
 }
@@ -240,7 +248,27 @@ pub fn scan(
     let plan = search.filter.as_ref().map_or(Plan::All, |f| f.plan.clone());
     let narrows = plan != Plan::All || search.from_ns.is_some() || search.to_ns.is_some();
     let mut list: Vec<(PathBuf, Option<(Picks, Stored)>)> = Vec::with_capacity(files.len());
+    // Files the catalogues say cannot match are not opened: only their headers count.
+    let mut unread = Vec::new();
+    let mut catalogs: HashMap<PathBuf, Catalog> = HashMap::new();
     for f in files {
+        if narrows && let Some(dir) = f.parent() {
+            let catalog = catalogs
+                .entry(dir.to_path_buf())
+                .or_insert_with(|| Catalog::read(dir));
+            // (An empty capture goes the usual way: it counts in no summary.)
+            if let Some(e) = catalog.get(&f)
+                && e.packets > 0
+                && (search.outside(e.min_ts, e.max_ts) || !plan.may_match(e))
+            {
+                unread.push(PcapHeaderFacts {
+                    linktype: e.linktype,
+                    snaplen: e.snaplen,
+                    nanosecond: e.nanosecond,
+                });
+                continue;
+            }
+        }
         let picks = if narrows {
             search.picks(&plan, &f, &mut warn)?
         } else {
@@ -253,7 +281,7 @@ pub fn scan(
         .into_iter()
         .map(|(f, p)| (f, p.map(|(picks, _)| picks)))
         .collect();
-    let mut merge = TimeMerge::open_picking(list, &mut warn)?;
+    let mut merge = TimeMerge::open_picking(list, &unread, &mut warn)?;
     // Learnt from every file's header and first packet when the merge opened; fixed since.
     let summary = merge.summary.clone();
     let (mut read, mut matched) = (0u64, 0u64);
@@ -280,6 +308,7 @@ pub fn scan(
         files: summary,
         packets_read: read,
         matched,
+        files_skipped: unread.len(),
         warnings,
     })
 }

@@ -18,7 +18,7 @@
 
 use super::{Build, Op, Parser, Tok, tokens};
 use crate::error::SearchError;
-use crate::index::{Damaged, Stored, WITHOUT};
+use crate::index::{Damaged, Stored, WITHOUT, catalog};
 use crate::pql::Bits;
 use std::net::IpAddr;
 
@@ -74,6 +74,31 @@ impl Plan {
             return Plan::All;
         }
         Parser::parse(text, toks, Plans).unwrap_or(Plan::All)
+    }
+
+    /// Whether a capture with this catalogue record can hold a packet that matches (false:
+    /// certainly not, and its index need not be opened). Only what the record's Bloom filter
+    /// answers narrows: one address (and no packet the index could not read as IP), an
+    /// application field's value.
+    pub(crate) fn may_match(&self, e: &catalog::Entry) -> bool {
+        match self {
+            Plan::Addr {
+                fields,
+                addr,
+                prefix,
+            } if usize::from(*prefix) == bits_of(addr) => {
+                let text = addr.to_string();
+                fields.iter().any(|f| e.may_hold(f, &text)) || e.may_hold(WITHOUT, "netproto")
+            }
+            Plan::App {
+                field,
+                op: Op::Eq,
+                value,
+            } => e.may_hold(field, value),
+            Plan::And(a, b) => a.may_match(e) && b.may_match(e),
+            Plan::Or(a, b) => a.may_match(e) || b.may_match(e),
+            _ => true,
+        }
     }
 
     /// The packets of `seg` that can match; None for every packet.

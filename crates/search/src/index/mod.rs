@@ -12,6 +12,7 @@
 //! for it (picap indexed `""`).
 
 mod app;
+pub mod catalog;
 mod codec;
 mod indexer;
 mod stored;
@@ -315,6 +316,11 @@ pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<Stri
         };
         std::fs::write(&tmp, &bytes).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
+        // The directory's catalogue learns of it (a search that cannot use it opens the
+        // segment instead: a failure here loses nothing).
+        if let Some(facts) = catalog::CaptureFacts::of(capture) {
+            let _ = catalog::append(capture, &catalog::Entry::of(&seg, facts));
+        }
     }
     let stored = Stored::from_bytes(bytes).map_err(|d| SearchError::Index {
         path: path.clone(),
