@@ -4,16 +4,17 @@
 //! (`/api/v1/packets/count`) and read back as pcap (`/api/v1/packets`), each answer compared
 //! with tshark or tcpdump on the fixture itself. A recording of copies of the largest fixture
 //! answers a pcap of tens of MB, streamed: byte for byte `pktvisor packets`' on the directory,
-//! with a bounded peak memory, and a client that leaves half way ends its search. Needs
-//! root; under CI=true it must run.
+//! with a bounded peak memory, and a client that leaves half way ends its search, also when the
+//! search finds nothing more after it left. Needs root; under CI=true it must run.
 
 mod common;
 mod lab;
 use common::*;
 use lab::LabNet;
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn ready() -> bool {
@@ -22,7 +23,7 @@ fn ready() -> bool {
         eprintln!("SKIP: the live search test needs root (network namespaces, capture)");
         return false;
     }
-    ["ip", "tcpreplay", "curl", "tcpdump", "tshark"]
+    ["ip", "tcpreplay", "curl", "tcpdump", "tshark", "zstd"]
         .iter()
         .all(|t| require(t))
 }
@@ -176,11 +177,10 @@ fn the_recording_being_written_answers_pql_counts_and_pcap() {
 const BIG: &str = "dns_udp_tcp_random.pcap";
 const COPIES: usize = 12;
 
-/// An agent on `vb` (which carries nothing) recording into a directory that already holds
-/// [`COPIES`] copies of [`BIG`], as an earlier run's files: a search of everything answers
-/// ~21 MB of pcap. Its API port is picked from this process and `offset`. Returns the lab,
-/// the agent's PID, its port and the recording directory.
-fn agent_on_copies(tag: &str, offset: u32) -> (lab::Lab, u32, u16, PathBuf) {
+/// An agent on `vb` (which carries nothing) recording into a directory whose day `2020/01/01`
+/// `fill` gives files, as an earlier run's. Its API port is picked from this process and
+/// `offset`. Returns the lab, the agent's PID, its port and the recording directory.
+fn agent_on(tag: &str, offset: u32, fill: impl FnOnce(&Path)) -> (lab::Lab, u32, u16, PathBuf) {
     let net = LabNet {
         mtu: 1500,
         addresses: false,
@@ -190,11 +190,19 @@ fn agent_on_copies(tag: &str, offset: u32) -> (lab::Lab, u32, u16, PathBuf) {
     let rec = lab.dir.join("rec");
     let day = rec.join("2020/01/01");
     std::fs::create_dir_all(&day).unwrap();
-    for i in 0..COPIES {
-        std::fs::copy(fixture(BIG), day.join(format!("copy-{i:02}.pcap"))).unwrap();
-    }
+    fill(&day);
     let agent = lab.start_agent(port, &["--record", rec.to_str().unwrap(), "vb"]);
     (lab, agent, port, rec)
+}
+
+/// [`agent_on`] a recording of [`COPIES`] copies of [`BIG`]: a search of everything answers
+/// ~21 MB of pcap.
+fn agent_on_copies(tag: &str, offset: u32) -> (lab::Lab, u32, u16, PathBuf) {
+    agent_on(tag, offset, |day| {
+        for i in 0..COPIES {
+            std::fs::copy(fixture(BIG), day.join(format!("copy-{i:02}.pcap"))).unwrap();
+        }
+    })
 }
 
 /// The JSON of a GET that must answer 200.
@@ -336,6 +344,146 @@ fn a_client_that_leaves_ends_its_search() {
     ))
     .len();
     assert_eq!(v["count"], (COPIES * one) as u64, "{v}");
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("cut short"), "{log}");
+}
+
+/// Frames of the recording below, in each of its zstd frames after the first.
+const NOTHING_PER_FRAME: usize = 30_000_000;
+
+/// Those zstd frames: 120 M packets, some seconds of search.
+const EMPTY_FRAMES: usize = 4;
+
+/// What `zstd -1` makes of the bytes `write` gives it.
+fn zstd(write: impl FnOnce(&mut dyn Write)) -> Vec<u8> {
+    let mut child = Command::new("zstd")
+        .args(["-q", "-1", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+        out
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    write(&mut stdin);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap()
+}
+
+/// Writes `file`: a zstd-compressed pcap of 100 UDP packets, then `frames` zstd frames of
+/// [`NOTHING_PER_FRAME`] non-IP Ethernet frames a second later (all of one time, so one frame
+/// compressed serves them all). `udp` matches at once, then reads on for seconds finding
+/// nothing.
+fn write_early_matches(file: &Path, frames: usize) {
+    let record = |ts_s: u32, ts_ns: u32, data: &[u8]| {
+        let mut r = Vec::with_capacity(16 + data.len());
+        for v in [ts_s, ts_ns, data.len() as u32, data.len() as u32] {
+            r.extend_from_slice(&v.to_le_bytes());
+        }
+        r.extend_from_slice(data);
+        r
+    };
+    // Ethernet, IPv4 (protocol 17) and UDP headers from 127.0.0.1:1000 to 127.0.0.1:2000.
+    let mut udp = vec![0u8; 12];
+    udp.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+    udp.extend_from_slice(&[
+        127, 0, 0, 1, 127, 0, 0, 1, 0x03, 0xe8, 0x07, 0xd0, 0, 8, 0, 0,
+    ]);
+    let early = zstd(|w: &mut dyn Write| {
+        // The global header: nanosecond pcap, snap length 65535, Ethernet.
+        w.write_all(&0xa1b2_3c4du32.to_le_bytes()).unwrap();
+        w.write_all(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        w.write_all(&65535u32.to_le_bytes()).unwrap();
+        w.write_all(&1u32.to_le_bytes()).unwrap();
+        for i in 0..100 {
+            w.write_all(&record(1_700_000_000, i * 1000, &udp)).unwrap();
+        }
+    });
+    // A local experimental EtherType (0x88b5), no payload.
+    let mut other = vec![0u8; 12];
+    other.extend_from_slice(&[0x88, 0xb5]);
+    let other = record(1_700_000_001, 0, &other);
+    let block = other.repeat(NOTHING_PER_FRAME / 1000);
+    let nothing = zstd(|w: &mut dyn Write| {
+        for _ in 0..1000 {
+            w.write_all(&block).unwrap();
+        }
+    });
+    let mut bytes = early;
+    for _ in 0..frames {
+        bytes.extend_from_slice(&nothing);
+    }
+    std::fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn a_client_that_leaves_ends_its_search_though_it_finds_nothing_more() {
+    if !ready() {
+        return;
+    }
+    let (mut lab, agent, port, _rec) = agent_on("ln", 3, |day| {
+        write_early_matches(&day.join("early.pcap.zst"), EMPTY_FRAMES);
+    });
+    let b = lab.b.clone();
+    // Each client gives up after 1 s: the pcap one has all 100 matches (and its status) at
+    // once, the count one nothing; both searches then read on finding nothing.
+    let mut slowest = Duration::ZERO;
+    for path in [
+        "/api/v1/packets?filter=udp",
+        "/api/v1/packets/count?filter=udp",
+    ] {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let started = Instant::now();
+        let curl = lab.spawn(
+            &b,
+            &["curl", "-s", "-o", "/dev/null", "-m", "1", &url],
+            None,
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(lab.alive(curl));
+        assert_eq!(searches_running(&lab, port), 1, "{path}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lab.alive(curl) {
+            assert!(Instant::now() < deadline, "curl did not give up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let after = Instant::now();
+        while searches_running(&lab, port) != 0 {
+            assert!(
+                after.elapsed() < Duration::from_secs(1),
+                "{path}: the search still runs after its client left"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "{path}: the search ended {:?} after its client left",
+            after.elapsed()
+        );
+        slowest = slowest.max(started.elapsed());
+    }
+    // Alone, the same search reads for far longer than those did with their clients gone.
+    let out = lab.dir.join("count.json");
+    let t = Instant::now();
+    assert_eq!(
+        get_file(&lab, port, "/api/v1/packets/count?filter=udp", &out),
+        200
+    );
+    let alone = t.elapsed();
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    eprintln!("alone, the search took {alone:?}; with its client gone, at most {slowest:?}");
+    assert_eq!(v["count"], 100, "{v}");
+    let read = 100 + (EMPTY_FRAMES * NOTHING_PER_FRAME) as u64;
+    assert_eq!(v["packets_read"], read, "{v}");
+    assert!(
+        alone > slowest * 2,
+        "{alone:?} alone, {slowest:?} with the client gone"
+    );
     let (status, log) = lab.stop(agent, "TERM");
     assert!(status.success(), "{log}");
     assert!(!log.contains("cut short"), "{log}");

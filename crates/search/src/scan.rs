@@ -21,6 +21,9 @@ pub struct Search {
     pub to_ns: Option<u64>,
     /// Stop after this many matches.
     pub limit: Option<u64>,
+    /// Set by the caller (another thread) to end the scan before its next packet, matched or
+    /// not, as if `each` had returned false: a search whose client went away.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Search {
@@ -40,6 +43,7 @@ impl Search {
             from_ns,
             to_ns,
             limit,
+            stop: None,
         })
     }
 
@@ -286,6 +290,11 @@ pub fn scan(
     let summary = merge.summary.clone();
     let (mut read, mut matched) = (0u64, 0u64);
     while search.limit.is_none_or(|l| matched < l) {
+        if let Some(stop) = &search.stop
+            && stop.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            break;
+        }
         let Some(p) = merge.next_packet(&mut warn)? else {
             break;
         };

@@ -1,35 +1,20 @@
-//! Searching the agent's recording (`--record DIR`) over HTTP, as `pktvisor query` and
-//! `pktvisor packets` do on the directory: `POST /index/net/query` (the body is PQL; picap's
-//! proxy path and answer shapes), `GET /api/v1/packets/count?filter=..&from=..&to=..` and
-//! `GET /api/v1/packets?...` (a pcap file). The file being written answers too (indexed in
-//! memory at each request), so packets recorded a second ago are found. Each search runs on
-//! tokio's blocking pool: the API's own thread stays free for scrapes.
-//!
-//! A pcap answer streams, whatever its size: the search hands its bytes over in chunks through
-//! a queue a few chunks deep, so memory stays bounded, a slow client slows the search down,
-//! and a client that goes away ends it. The status is chosen once the first chunk (or the
-//! error that ends the search before one) arrives; an error after that ends the transfer
-//! early (the client sees it cut, not a clean end) and is logged.
+//! A pcap answer, streamed whatever its size: the search (on tokio's blocking pool) hands its
+//! bytes over in chunks through a queue a few chunks deep, so memory stays bounded, a slow
+//! client slows the search down, and a client that goes away ends it. The status is chosen once
+//! the first chunk (or the error that ends the search before one) arrives; an error after that
+//! ends the transfer early (the client sees it cut, not a clean end) and is logged.
 
-use super::{ApiState, error, json_response};
+use super::{Running, StopOnDrop, error};
 use axum::BoxError;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
 use pv_record::PcapFormat;
-use pv_search::index::open_segments;
-use pv_search::pql::{Index, TimeRange, parse};
-use pv_search::time::parse_time;
 use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, pcap_format, scan};
-use serde_json::json;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 
@@ -40,150 +25,13 @@ const CHUNK_BYTES: usize = 64 << 10;
 /// bounds what a pcap answer holds in memory (besides hyper's and the socket's buffers).
 const QUEUED_CHUNKS: usize = 4;
 
-/// An answer given instead of a search (boxed: a response is large, and this is the rare path).
-type Refused = Box<Response>;
-
-fn recording_dir(state: &ApiState) -> Result<PathBuf, Refused> {
-    state.record_dir.clone().ok_or_else(|| {
-        Box::new(error(
-            StatusCode::NOT_FOUND,
-            "this agent does not record (start it with --record DIR)",
-        ))
-    })
-}
-
-/// A search on the blocking pool, counted in `searches_running` until it ends.
-struct Running(Arc<AtomicU64>);
-
-impl Running {
-    fn start(state: &ApiState) -> Running {
-        state.searches_running.fetch_add(1, Ordering::Relaxed);
-        Running(state.searches_running.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    state: &ApiState,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Refused> {
-    let running = Running::start(state);
-    tokio::task::spawn_blocking(move || {
-        let _running = running;
-        f()
-    })
-    .await
-    .map_err(|_| {
-        Box::new(error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the search stopped",
-        ))
-    })
-}
-
-/// `POST /index/net/query`: PQL in the body, `{"results": [...]}` out; 400 with the place for
-/// a query that cannot be read.
-pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
-    let dir = match recording_dir(&state) {
-        Ok(d) => d,
-        Err(r) => return *r,
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let calls = match parse(&text) {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    if let Err(e) = Index::validate(&calls) {
-        return error(StatusCode::BAD_REQUEST, &e.to_string());
-    }
-    let answered = blocking(&state, move || {
-        let answer = |rebuild: bool| {
-            open_segments(&dir, rebuild, &mut |w| eprintln!("pktvisord: {w}"))
-                .map(|segs| Index::new(segs, TimeRange::default()).and_then(|i| i.answer(&calls)))
-        };
-        match answer(false) {
-            // A damaged index is rebuilt from its capture, and the query asked again.
-            Ok(Err(e)) if e.damaged => answer(true),
-            other => other,
-        }
-    })
-    .await;
-    match answered {
-        Ok(Ok(Ok(v))) => json_response(StatusCode::OK, &v),
-        Ok(Ok(Err(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Ok(Err(SearchError::NoCaptures { .. })) => {
-            json_response(StatusCode::OK, &json!({"results": []}))
-        }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(r) => *r,
-    }
-}
-
-/// The recording and the filter, time range and limit of a packets request; 404 without a
-/// recording, 400 when a parameter cannot be used.
-fn search_of(
-    state: &ApiState,
-    params: &HashMap<String, String>,
-) -> Result<(PathBuf, Search), Refused> {
-    let dir = recording_dir(state)?;
-    let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
-    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
-    let from = time("from").map_err(bad)?;
-    let to = time("to").map_err(bad)?;
-    let limit = match params.get("limit") {
-        Some(l) => Some(l.parse::<u64>().map_err(|_| {
-            Box::new(error(
-                StatusCode::BAD_REQUEST,
-                "limit must be a number of packets",
-            ))
-        })?),
-        None => None,
-    };
-    let search =
-        Search::new(params.get("filter").map(String::as_str), from, to, limit).map_err(bad)?;
-    Ok((dir, search))
-}
-
-/// `GET /api/v1/packets/count`: `{"count": n, "packets_read": n}`.
-pub async fn count(
-    State(state): State<Arc<ApiState>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let (dir, mut search) = match search_of(&state, &params) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    match blocking(&state, move || scan(&dir, &mut search, |_, _| Ok(true))).await {
-        Ok(Ok(stats)) => json_response(
-            StatusCode::OK,
-            &json!({"count": stats.matched, "packets_read": stats.packets_read}),
-        ),
-        Ok(Err(SearchError::NoCaptures { .. })) => {
-            json_response(StatusCode::OK, &json!({"count": 0, "packets_read": 0}))
-        }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(r) => *r,
-    }
-}
-
-/// `GET /api/v1/packets`: the matching packets as one pcap file, in time order, streamed.
-pub async fn packets(
-    State(state): State<Arc<ApiState>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let (dir, search) = match search_of(&state, &params) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+/// Runs `search` over `dir` on the blocking pool (counted by `running`) and answers with its
+/// matches as one pcap file, streamed. Dropped before the answer (the client gone while the
+/// search finds nothing yet), or with the answer's body, it stops the search.
+pub(super) async fn answer(dir: PathBuf, mut search: Search, running: Running) -> Response {
+    let stop = StopOnDrop::arm(&mut search);
     let (tx, mut rx) = mpsc::channel(QUEUED_CHUNKS);
-    let running = Running::start(&state);
-    // Not awaited: the search ends by itself, or at its next packet once `rx` is dropped.
+    // Not awaited: the search ends by itself, or at its next packet once `stop` is dropped.
     tokio::task::spawn_blocking(move || {
         let _running = running;
         stream_pcap(&dir, search, tx);
@@ -195,6 +43,7 @@ pub async fn packets(
             Body::new(PcapBody {
                 first: Some(first),
                 rx,
+                _stop: stop,
                 ended: false,
             }),
         )
@@ -220,7 +69,7 @@ enum Piece {
 }
 
 /// Runs the search of a pcap answer (on the blocking pool), sending the file into `tx` as
-/// it is found; returns when the search ends or the receiver is gone.
+/// it is found; returns when the search ends, its stop flag is set or the receiver is gone.
 fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<Piece>) {
     let mut out = ChunkWriter {
         tx,
@@ -299,10 +148,11 @@ impl ChunkWriter {
 /// The body of a pcap answer: its first chunk, then what the search sends. An error, or the
 /// search stopping without saying it is done, ends the body with an error, so that hyper
 /// cuts the transfer instead of ending it cleanly. Dropped with the connection, which closes
-/// the queue and so ends the search.
+/// the queue and stops the search.
 struct PcapBody {
     first: Option<Bytes>,
     rx: mpsc::Receiver<Piece>,
+    _stop: StopOnDrop,
     ended: bool,
 }
 
@@ -450,6 +300,27 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_ends_the_scan_at_its_next_packet_matched_or_not() {
+        let dir = TempDir::new("stop");
+        write_pcap(&dir.0.join("a.pcap"), 1, 1000, 60);
+        // The first packet alone matches; the search would read on to the end of the file.
+        let first = 1_700_000_000_000_000_000;
+        let mut search = Search::new(None, None, Some(first + 1), None).unwrap();
+        let read = |search: &mut Search, stop: Option<StopOnDrop>| {
+            let mut stop = stop;
+            let stats = scan(&dir.0, search, |_, _| {
+                // The client leaves as the match is sent.
+                stop = None;
+                Ok(true)
+            });
+            stats.unwrap().packets_read
+        };
+        assert_eq!(read(&mut search, None), 1000);
+        let stop = StopOnDrop::arm(&mut search);
+        assert_eq!(read(&mut search, Some(stop)), 1);
+    }
+
+    #[test]
     fn no_match_is_the_global_header_alone() {
         let dir = TempDir::new("none");
         let file = write_pcap(&dir.0.join("a.pcap"), 1, 10, 60);
@@ -497,6 +368,7 @@ mod tests {
             PcapBody {
                 first: Some(Bytes::from_static(b"head")),
                 rx,
+                _stop: StopOnDrop(Default::default()),
                 ended: false,
             }
         };
@@ -546,6 +418,7 @@ mod tests {
                 Body::new(PcapBody {
                     first: Some(Bytes::from_static(b"head")),
                     rx,
+                    _stop: StopOnDrop(Default::default()),
                     ended: false,
                 })
             }),
