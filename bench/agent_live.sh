@@ -15,7 +15,12 @@
 # 3. With LOOP_MINUTES=N (default 0: skipped): FILE replayed in a loop for N minutes into one
 #    agent, its RSS printed every minute.
 #
-# Env: WORKERS=2  RUNS=3  LOOP_MINUTES=0  PORT=10853
+# With RECORD=1 the agent of step 1 also records every packet and indexes the files
+# (`--record DIR --flow-cutoff-bytes 0`); afterwards the packets on disk and in the indexes
+# are counted (`pktvisor packets --count`, `pktvisor query 'Count(All())'`) against those
+# replayed.
+#
+# Env: WORKERS=2  RUNS=3  LOOP_MINUTES=0  PORT=10853  RECORD=0
 set -euo pipefail
 
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -26,6 +31,16 @@ BIN=${2:-$HERE/../target/release/pktvisord}
 WORKERS=${WORKERS:-2}
 RUNS=${RUNS:-3}
 LOOP_MINUTES=${LOOP_MINUTES:-0}
+RECORD=${RECORD:-0}
+CLI=$(dirname "$BIN")/pktvisor
+AGENT_EXTRA=()
+what="net+dns"
+if [[ $RECORD == 1 ]]; then
+    [[ -x $CLI ]] || die "$CLI not built (cargo build --release)"
+    RECDIR=$(mktemp -d "${TMPDIR:-/tmp}/pvbench_rec.XXXXXX")
+    AGENT_EXTRA=(--record "$RECDIR" --flow-cutoff-bytes 0)
+    what="net+dns+record+index"
+fi
 PORT=${PORT:-10853}
 [[ $EUID -eq 0 ]] || die "must run as root (network namespaces, capture)"
 [[ -r $FILE ]] || die "cannot read $FILE"
@@ -59,7 +74,7 @@ echo "capture: $FILE ($PACKETS packets)"
 echo
 
 # --- pktvisord -------------------------------------------------------------------------------
-ip netns exec "$NSB" "$BIN" -l 127.0.0.1 -p "$PORT" --workers "$WORKERS" vb 2>/dev/null &
+ip netns exec "$NSB" "$BIN" -l 127.0.0.1 -p "$PORT" --workers "$WORKERS" "${AGENT_EXTRA[@]}" vb 2>/dev/null &
 AGENT=$!
 PIDS+=("$AGENT")
 for _ in $(seq 50); do api /api/v1/metrics/app >/dev/null && break; sleep 0.1; done
@@ -97,9 +112,15 @@ td_cpu=$(python3 -c "print(round($tcpdump_cpu1 - $tcpdump_cpu0, 3))")
 per_packet() { python3 -c "print(round($1 * 1e9 / $PACKETS))"; }
 echo "live replay (tcpreplay --topspeed over a veth)"
 printf '%-34s %10s %10s %8s %9s %11s %9s\n' tool replayed seen dropped cpu_s ns/packet rss_kB
-printf '%-34s %10s %10s %8s %9s %11s %9s\n' "pktvisord --workers $WORKERS (net+dns)" "$PACKETS" "$agent_seen" "$agent_drop" "$agent_cpu" "$(per_packet "$agent_cpu")" "$agent_rss"
+printf '%-34s %10s %10s %8s %9s %11s %9s\n' "pktvisord --workers $WORKERS ($what)" "$PACKETS" "$agent_seen" "$agent_drop" "$agent_cpu" "$(per_packet "$agent_cpu")" "$agent_rss"
 printf '%-34s %10s %10s %8s %9s %11s %9s\n' "tcpdump -w /dev/null" "$PACKETS" "$td_seen" "$td_drop" "$td_cpu" "$(per_packet "$td_cpu")" "-"
 echo "replay rates: pktvisord run: $rate; tcpdump run: $tcpdump_rate"
+if [[ $RECORD == 1 ]]; then
+    on_disk=$("$CLI" packets "$RECDIR" --count 2>/dev/null)
+    indexed=$("$CLI" query "$RECDIR" 'Count(All())' 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0])')
+    echo "recorded: $on_disk packets on disk, $indexed in the indexes, of $PACKETS replayed"
+    rm -rf "$RECDIR"
+fi
 # /proc counts CPU in clock ticks (10 ms): on a small FILE tcpdump may show none at all.
 echo "CPU per packet, pktvisord / tcpdump: $(python3 -c "print(f'{$agent_cpu / $td_cpu:.2f}x' if $td_cpu > 0 else 'n/a (tcpdump used less than one clock tick; replay a larger FILE)')")"
 echo
