@@ -129,12 +129,7 @@ pub fn indexing(program: &str, recorder: &mut Recorder) -> Result<Indexer, Strin
     let log_program = program.to_string();
     let indexer = Indexer::spawn(Box::new(move |line| eprintln!("{log_program}: {line}")))
         .map_err(|e| format!("cannot start the index thread: {e}"))?;
-    let tx = indexer.sender();
-    recorder.on_file_complete(Box::new(move |path| {
-        // The thread outlives the recorder (finish waits for it): a failed send cannot happen
-        // while the recorder runs.
-        let _ = tx.send(path.to_path_buf());
-    }));
+    recorder.on_file_complete(indexer.hook());
     Ok(indexer)
 }
 

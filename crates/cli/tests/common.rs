@@ -587,3 +587,21 @@ pub fn all_files_below(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// `pktvisor record INPUT --out DIR ARGS...`, which must succeed.
+pub fn record(input: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec![
+        "record",
+        input.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = run("pktvisor", &all);
+    assert!(
+        out.status.success(),
+        "pktvisor {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -155,13 +155,10 @@ fn a_rotated_recording_answers_as_its_input() {
     let input = tmp.join("input.pcap");
     std::fs::copy(fixture("dns_udp_tcp_random.pcap"), &input).unwrap();
     let rec = tmp.join("rec");
-    let out = run(
-        "pktvisor",
+    record(
+        &input,
+        &rec,
         &[
-            "record",
-            input.to_str().unwrap(),
-            "--out",
-            rec.to_str().unwrap(),
             "--flow-cutoff-bytes",
             "0",
             "--rotate-interval",
@@ -170,7 +167,6 @@ fn a_rotated_recording_answers_as_its_input() {
             "zstd",
         ],
     );
-    assert!(out.status.success());
     let pql = "TopN(netdst) Count(Row(1024 <= transsrc < 60000)) TopN(tcp, Row(netdst=\"8.8.8.8\")) \
                Min(Row(transproto=TCP), field=length) Max(field=length) Rows(netproto)";
     let whole = query(&input, pql);
@@ -208,6 +204,85 @@ fn a_rotated_recording_answers_as_its_input() {
     }
     std::fs::write(&pvx[1], &bytes).unwrap();
     assert_eq!(query(&rec, pql), whole);
+    std::fs::remove_dir_all(tmp).unwrap();
+}
+
+#[test]
+fn packets_past_the_cutoff_are_indexed_not_stored() {
+    if !tools() || !require("mergecap") || !require("tcpdump") {
+        return;
+    }
+    let tmp = temp_dir("querycut");
+    let input = fixture("dns_udp_tcp_random.pcap");
+    let rec = tmp.join("rec");
+    // 300 bytes a flow: about half the packets (the DNS-over-TCP flows' tails) are cut.
+    record(
+        &input,
+        &rec,
+        &["--flow-cutoff-bytes", "300", "--rotate-interval", "5"],
+    );
+    let files = files_below(&rec);
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let stored_count = |filter: &str| -> u64 {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "mergecap -w - {} | tcpdump -r - '{filter}' 2>/dev/null | wc -l",
+                names.join(" ")
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let stored = stored_count("");
+    assert!(stored < 16147 * 3 / 4, "{stored}");
+    // The index counts all traffic, as tshark does on the input...
+    let pql = "Count(All()) Count(Row(transproto=TCP)) Count(Row(netsrc=\"8.8.8.8\"))";
+    let got = query(&rec, pql);
+    let expected = [
+        count(&input, ""),
+        count(&input, "tcp"),
+        count(&input, "ip.src == 8.8.8.8"),
+    ];
+    assert_eq!(serde_json::json!(got), serde_json::json!(expected));
+    // ... and as our index of the input itself does, for every kind of answer.
+    let pql = "TopN(netdst) TopN(tcp, Row(netdst=\"8.8.8.8\")) Sum(field=length) Rows(transproto)";
+    assert_eq!(query(&rec, pql), query(&input, pql));
+    // What the files hold is what a search returns; the indexes check against them.
+    for filter in ["tcp", "host 8.8.8.8 and tcp", "udp"] {
+        let out = run(
+            "pktvisor",
+            &["packets", rec.to_str().unwrap(), filter, "--count"],
+        );
+        let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(n, stored_count(filter), "{filter}");
+        // Packet for packet, in mergecap's order (the cut packets take no turn).
+        let sh = |cmd: String| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .unwrap();
+            out.stdout
+        };
+        let dump = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
+        let ours = sh(format!(
+            "{} packets {} '{filter}' --pcap - 2>/dev/null | {dump}",
+            env!("CARGO_BIN_EXE_pktvisor"),
+            rec.display()
+        ));
+        let theirs = sh(format!(
+            "mergecap -w - {} | tcpdump --time-stamp-precision nano -r - -w - '{filter}' 2>/dev/null | {dump}",
+            names.join(" ")
+        ));
+        assert!(!ours.is_empty() && ours == theirs, "{filter}");
+    }
+    let check = run("pktvisor", &["index", "--check", rec.to_str().unwrap()]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     std::fs::remove_dir_all(tmp).unwrap();
 }
 

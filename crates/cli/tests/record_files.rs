@@ -14,24 +14,6 @@ fn tools() -> bool {
         .all(|t| require(t))
 }
 
-/// `pktvisor record INPUT --out DIR ARGS...`, which must succeed.
-fn record(input: &Path, dir: &Path, args: &[&str]) -> Output {
-    let mut all = vec![
-        "record",
-        input.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    let out = run("pktvisor", &all);
-    assert!(
-        out.status.success(),
-        "pktvisor {all:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// A number from our summary line (`packets in N out M, ...`) following `label`.
 fn summary_number(out: &Output, label: &str) -> u64 {
     let line = String::from_utf8_lossy(&out.stdout).into_owned();

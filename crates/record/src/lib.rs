@@ -16,6 +16,7 @@
 //! [`Recorder`].
 
 pub mod compress;
+pub mod cut;
 mod dir_walk;
 pub mod flow_key;
 pub mod flow_table;
@@ -29,6 +30,7 @@ pub mod rotation;
 pub mod stats;
 
 pub use compress::Compression;
+pub use cut::{CutPacket, CutPackets};
 pub use flow_key::FlowKey;
 pub use flow_table::{FlowTable, FlowTableConfig};
 pub use pcap_writer::{MAX_SNAPLEN, PcapFormat};

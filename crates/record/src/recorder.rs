@@ -8,6 +8,7 @@
 //! the spot to its last whole packet, so what was written before the failure is kept.
 
 use crate::compress::{Compression, Sink};
+use crate::cut::CutPackets;
 use crate::flow_key::FlowKey;
 use crate::flow_table::{FlowTable, FlowTableConfig};
 use crate::pcap_writer::PcapFormat;
@@ -47,8 +48,9 @@ pub const MAX_PLAUSIBLE_NS: u64 = 7_258_118_400 * NS_PER_SEC;
 
 pub type Log = Box<dyn FnMut(&str) + Send>;
 
-/// Told the path of every file completed (renamed from `.tmp`): what indexes recordings.
-pub type OnComplete = Box<dyn FnMut(&Path) + Send>;
+/// Told the path of every file completed (renamed from `.tmp`), with the packets past their
+/// flow's cutoff that came while it was written: what indexes recordings.
+pub type OnComplete = Box<dyn FnMut(&Path, CutPackets) + Send>;
 
 struct OpenFile {
     sink: Sink,
@@ -79,6 +81,8 @@ pub struct Recorder {
     until_flush_check: u32,
     log: Log,
     on_complete: Option<OnComplete>,
+    /// Packets cut while the current file is written (kept only when someone indexes).
+    cut: CutPackets,
 }
 
 impl Recorder {
@@ -122,6 +126,7 @@ impl Recorder {
             until_flush_check: FLUSH_CHECK_EVERY,
             log,
             on_complete: None,
+            cut: CutPackets::default(),
         })
     }
 
@@ -150,6 +155,12 @@ impl Recorder {
             None => (None, 0),
         };
         if !self.table.keep(key, ts_ns, orig_len, flags) {
+            if self.on_complete.is_some() {
+                let after = self.current.as_ref().map_or(0, |f| f.packets);
+                if !self.cut.push(after, ts_ns, orig_len, linktype, data) {
+                    self.stats.cut_not_indexed += 1;
+                }
+            }
             return false;
         }
         let written = self.write(linktype, ts_ns, orig_len, data);
@@ -305,6 +316,9 @@ impl Recorder {
             Err(e) => {
                 self.pause(&with_path(e, &file.tmp));
                 self.salvage(&file.tmp, file.packets, file.wire_bytes);
+                // Their file is not indexed now (the next start recovers and indexes it).
+                self.stats.cut_not_indexed += self.cut.len() as u64;
+                self.cut = CutPackets::default();
                 return;
             }
         };
@@ -319,7 +333,7 @@ impl Recorder {
             s.active
         ));
         if let Some(f) = &mut self.on_complete {
-            f(&file.path);
+            f(&file.path, std::mem::take(&mut self.cut));
         }
         self.retention.add(&file.path, size);
         let log = &mut self.log;

@@ -85,6 +85,9 @@ pub struct RecordStats {
     /// Packets whose timestamp lay past [`crate::recorder::MAX_PLAUSIBLE_NS`], filed at the
     /// newest plausible time.
     pub implausible_timestamps: u64,
+    /// Packets past their flow's cutoff beyond [`crate::cut::MAX_CUT_PER_FILE`] in one file:
+    /// neither stored nor indexed.
+    pub cut_not_indexed: u64,
 }
 
 /// One of the recorder's metrics: its name, Prometheus type, help text and value.
@@ -193,6 +196,12 @@ impl RecordStats {
                 kind: "counter",
                 help: "Packets whose timestamp lay past 2200, filed at the newest plausible time.",
                 value: self.implausible_timestamps,
+            },
+            Metric {
+                name: "pv_record_cut_not_indexed_total",
+                kind: "counter",
+                help: "Packets past their flow's cutoff left out of their file's index (over 1 Mi in one file).",
+                value: self.cut_not_indexed,
             },
             Metric {
                 name: "pv_record_paused",

@@ -5,7 +5,7 @@ use crate::error::SearchError;
 use crate::files::capture_files;
 use crate::filter::{Filter, Plan};
 use crate::index::catalog::Catalog;
-use crate::index::{Damaged, OpenError, Stored, segment_path};
+use crate::index::{Damaged, OpenError, Stored, WITHOUT, segment_path};
 use crate::merge::{FilesSummary, OwnedPacket, PcapHeaderFacts, Picks, TimeMerge};
 use crate::pql::Bits;
 use pv_capture::PcapAt;
@@ -98,7 +98,7 @@ impl Search {
         let outside = self.outside(seg.min_ts, seg.max_ts);
         let inside = self.from_ns.is_none_or(|f| seg.min_ts >= f)
             && self.to_ns.is_none_or(|t| seg.max_ts < t);
-        let wanted = if outside {
+        let mut wanted = if outside {
             // Only its header counts (in the output's header).
             Bits::none(0)
         } else {
@@ -108,6 +108,11 @@ impl Search {
                 Err(d) => return damaged(d, warn),
             }
         };
+        // Packets past their flow's cutoff are in the index, not in the file.
+        let stored = match stored_only(&seg, &mut wanted) {
+            Ok(s) => s,
+            Err(d) => return damaged(d, warn),
+        };
         let at = if outside {
             Vec::new()
         } else {
@@ -116,12 +121,33 @@ impl Search {
                 Err(d) => return damaged(d, warn),
             }
         };
-        let picks = Picks {
-            file,
-            ts: None,
-            at,
-            wanted,
-            first_ts: seg.first_ts,
+        let picks = match stored {
+            None => Picks {
+                file,
+                ts: None,
+                at,
+                wanted,
+                first_ts: seg.first_ts,
+            },
+            // Numbered among the stored packets, and given their turns by their times: the
+            // file holds only those.
+            Some((keep, ts)) => {
+                let mut stored_ts = Vec::with_capacity(ts.len());
+                let mut stored_wanted = Bits::none(keep.count() as u32);
+                for i in keep.ones() {
+                    if wanted.has(i) {
+                        stored_wanted.set(stored_ts.len() as u32);
+                    }
+                    stored_ts.push(ts[i as usize]);
+                }
+                Picks {
+                    file,
+                    first_ts: stored_ts.first().copied().unwrap_or(seg.first_ts),
+                    ts: Some(std::rc::Rc::new(stored_ts)),
+                    at,
+                    wanted: stored_wanted,
+                }
+            }
         };
         Ok(Some((picks, seg)))
     }
@@ -140,6 +166,30 @@ impl Search {
         }
         Ok(bits)
     }
+}
+
+/// The packets of a segment its file holds, and every packet's time.
+type StoredPackets = (Bits, std::rc::Rc<Vec<u64>>);
+
+/// When some of `seg`'s packets are not in its file (past their flow's cutoff): the stored ones
+/// and every packet's time, `wanted` cut to the stored. None when all are stored.
+fn stored_only(seg: &Stored, wanted: &mut Bits) -> Result<Option<StoredPackets>, Damaged> {
+    let Some(view) = seg.field(WITHOUT)? else {
+        return Ok(None);
+    };
+    let Some(entry) = view.get("bytes") else {
+        return Ok(None);
+    };
+    let mut keep = Bits::all(seg.packets);
+    for n in view.packets(entry)? {
+        keep.0[n as usize / 64] &= !(1 << (n % 64));
+    }
+    wanted.zip(&keep, |w, k| w & k);
+    let ts = seg.ts()?;
+    if ts.len() != seg.packets as usize {
+        return Err(Damaged("fewer times than packets"));
+    }
+    Ok(Some((keep, ts)))
 }
 
 /// Gives every picked file that overlaps another in time its packets' times, so that the merge

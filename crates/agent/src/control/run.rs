@@ -253,10 +253,7 @@ fn start_recording(
     let indexer = if config.index_recordings {
         let indexer = Indexer::spawn(Box::new(|line| eprintln!("pktvisord: {line}")))
             .map_err(io("cannot start the index thread"))?;
-        let tx = indexer.sender();
-        recorder.on_file_complete(Box::new(move |path| {
-            let _ = tx.send(path.to_path_buf());
-        }));
+        recorder.on_file_complete(indexer.hook());
         Some(indexer)
     } else {
         None

@@ -3,14 +3,15 @@
 //! without its queue overflowing), which writes the file's segment beside it. A file the
 //! thread has not reached yet is indexed by the first query that needs it, so nothing waits.
 
-use super::load_or_build;
+use super::load_or_build_with;
+use pv_record::CutPackets;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 /// The indexing thread's end for the recorder.
 pub struct Indexer {
-    tx: Option<Sender<PathBuf>>,
+    tx: Option<Sender<(PathBuf, CutPackets)>>,
     thread: Option<JoinHandle<IndexerStats>>,
 }
 
@@ -36,9 +37,14 @@ impl Indexer {
         })
     }
 
-    /// A sender for completed files (what `Recorder::on_file_complete` is given).
-    pub fn sender(&self) -> Sender<PathBuf> {
-        self.tx.clone().expect("the sender lives until finish")
+    /// What `Recorder::on_file_complete` is given: each completed file, with its packets past
+    /// the cutoff, goes to the thread. The thread outlives the recorder (`finish` waits for it),
+    /// so a send cannot fail while the recorder runs.
+    pub fn hook(&self) -> pv_record::OnComplete {
+        let tx = self.tx.clone().expect("the sender lives until finish");
+        Box::new(move |path, cut| {
+            let _ = tx.send((path.to_path_buf(), cut));
+        })
     }
 
     /// Waits for the files handed over so far to be indexed.
@@ -51,15 +57,15 @@ impl Indexer {
     }
 }
 
-fn run(rx: Receiver<PathBuf>, mut log: Box<dyn FnMut(&str) + Send>) -> IndexerStats {
+fn run(rx: Receiver<(PathBuf, CutPackets)>, mut log: Box<dyn FnMut(&str) + Send>) -> IndexerStats {
     let mut stats = IndexerStats::default();
     // Ends when every sender is gone (the recorder finished).
-    for path in rx {
+    for (path, cut) in rx {
         // Retention may delete a file before its turn comes: nothing to index then.
         if !path.exists() {
             continue;
         }
-        match load_or_build(&path, true) {
+        match load_or_build_with(&path, true, &cut) {
             Ok((seg, damage)) => {
                 // ... or while it was being indexed, after looking for an index to delete:
                 // an index must not outlive its file.

@@ -33,6 +33,7 @@ pub fn decode_segment(bytes: &[u8]) -> Result<Segment, Damaged> {
 
 use crate::error::SearchError;
 use pv_capture::FileReader;
+use pv_record::CutPackets;
 use pv_wire::dns::{NameText, parse_with_name, qtype_name, rcode_name};
 use pv_wire::{L3, L4, LinkType, decode};
 use std::collections::HashMap;
@@ -62,7 +63,8 @@ pub const FIELDS: [&str; 16] = [
 /// Not a field of queries (PQL cannot name it): for `netproto` and `transproto`, the packets
 /// that have no value — a search narrowing by address or protocol must keep them (libpcap may
 /// match an ARP packet's address), and listing them is what spares it decoding the 2.16 M
-/// packets that are IPv4 to find the few that are not.
+/// packets that are IPv4 to find the few that are not; and `bytes`, the packets past their
+/// flow's cutoff, indexed but not in the file.
 pub const WITHOUT: &str = "_without";
 
 /// The integer field (conditions `<`, `>`, ranges; `Sum`, `Min`, `Max`).
@@ -107,6 +109,16 @@ impl Segment {
     /// Indexes every packet of `path`. Damage ends the file: what came before is indexed, and
     /// the damage returned beside.
     pub fn build(path: &Path) -> Result<(Segment, Option<String>), SearchError> {
+        Segment::build_with(path, &CutPackets::default())
+    }
+
+    /// As `build`, with the packets past their flow's cutoff that came while the recorder wrote
+    /// `path` (not in it): each takes its place in arrival order, with its fields, and is listed
+    /// as `WITHOUT` "bytes" (its record offset is the next stored packet's).
+    pub fn build_with(
+        path: &Path,
+        cut: &CutPackets,
+    ) -> Result<(Segment, Option<String>), SearchError> {
         let source_len = std::fs::metadata(path)
             .map_err(|e| SearchError::List {
                 path: path.to_path_buf(),
@@ -122,36 +134,56 @@ impl Segment {
         // Per field (in FIELDS' order), each distinct value's packets, the value not yet text.
         let mut building: Vec<HashMap<FieldValue, Vec<u32>, ahash::RandomState>> =
             vec![HashMap::default(); FIELDS.len()];
-        let (mut without_ip, mut without_transport) = (Vec::new(), Vec::new());
+        let (mut without_ip, mut without_transport, mut without_bytes) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut add =
+            |seg: &mut Segment, at: u64, ts_ns: u64, orig_len: u32, linktype: u32, data: &[u8]| {
+                let n = seg.packets;
+                seg.packets += 1;
+                seg.at.push(at);
+                seg.ts_ns.push(ts_ns);
+                seg.length.push(orig_len);
+                let (mut ip, mut transport) = (false, false);
+                packet_fields(linktype, data, &mut name, &mut |field, value| {
+                    ip |= field == "netproto";
+                    transport |= field == "transproto";
+                    if let Some(i) = FIELDS.iter().position(|f| *f == field) {
+                        building[i].entry(value).or_default().push(n);
+                    }
+                });
+                if !ip {
+                    without_ip.push(n);
+                }
+                if !transport {
+                    without_transport.push(n);
+                }
+                n
+            };
+        let mut cuts = cut.iter().peekable();
+        let mut stored = 0u64;
         let damage = loop {
             let at = reader.position();
+            // The cut packets that came before this stored one.
+            while let Some((c, head)) = cuts.next_if(|(c, _)| c.after <= stored) {
+                let n = add(&mut seg, at, c.ts_ns, c.orig_len, c.linktype, head);
+                without_bytes.push(n);
+            }
             match reader.next_packet() {
                 Ok(Some(p)) => {
-                    let n = seg.packets;
-                    seg.packets += 1;
-                    seg.at.push(at);
-                    seg.ts_ns.push(p.ts_ns);
-                    seg.length.push(p.orig_len);
-                    let (mut ip, mut transport) = (false, false);
-                    packet_fields(p.linktype, p.data, &mut name, &mut |field, value| {
-                        ip |= field == "netproto";
-                        transport |= field == "transproto";
-                        if let Some(i) = FIELDS.iter().position(|f| *f == field) {
-                            building[i].entry(value).or_default().push(n);
-                        }
-                    });
-                    if !ip {
-                        without_ip.push(n);
-                    }
-                    if !transport {
-                        without_transport.push(n);
-                    }
+                    stored += 1;
+                    add(&mut seg, at, p.ts_ns, p.orig_len, p.linktype, p.data);
                 }
                 Ok(None) => break None,
                 Err(e) if e.is_damage() => break Some(e.to_string()),
                 Err(e) => return Err(e.into()),
             }
         };
+        // Cut after the last stored packet (or past the damage).
+        let end = reader.position();
+        for (c, head) in cuts {
+            let n = add(&mut seg, end, c.ts_ns, c.orig_len, c.linktype, head);
+            without_bytes.push(n);
+        }
         for (field, values) in FIELDS.iter().zip(building) {
             if values.is_empty() {
                 continue;
@@ -171,7 +203,11 @@ impl Segment {
             seg.fields.insert(field.to_string(), texts);
         }
         let mut without = Values::default();
-        for (field, list) in [("netproto", without_ip), ("transproto", without_transport)] {
+        for (field, list) in [
+            ("netproto", without_ip),
+            ("transproto", without_transport),
+            ("bytes", without_bytes),
+        ] {
             if !list.is_empty() {
                 without.insert(field.to_string(), list);
             }
@@ -180,6 +216,54 @@ impl Segment {
             seg.fields.insert(WITHOUT.to_string(), without);
         }
         Ok((seg, damage))
+    }
+
+    /// The segment of the packets its file holds (those past their flow's cutoff left out,
+    /// the rest numbered again): what indexing the file alone gives (`pktvisor index --check`).
+    pub fn only_stored(&self) -> Segment {
+        let cut: std::collections::HashSet<u32> = self
+            .fields
+            .get(WITHOUT)
+            .and_then(|w| w.get("bytes"))
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default();
+        if cut.is_empty() {
+            return self.clone();
+        }
+        // Old number → new, for the stored packets.
+        let mut renumber = vec![None; self.packets as usize];
+        let mut out = Segment {
+            source_len: self.source_len,
+            ..Segment::default()
+        };
+        for n in 0..self.packets {
+            if !cut.contains(&n) {
+                renumber[n as usize] = Some(out.packets);
+                out.packets += 1;
+                out.ts_ns.push(self.ts_ns[n as usize]);
+                out.length.push(self.length[n as usize]);
+                out.at.push(self.at[n as usize]);
+            }
+        }
+        for (field, values) in &self.fields {
+            let mut kept = Values::default();
+            for (value, packets) in values {
+                if field == WITHOUT && value == "bytes" {
+                    continue;
+                }
+                let list: Vec<u32> = packets
+                    .iter()
+                    .filter_map(|&p| renumber.get(p as usize).copied().flatten())
+                    .collect();
+                if !list.is_empty() {
+                    kept.insert(value.clone(), list);
+                }
+            }
+            if !kept.is_empty() {
+                out.fields.insert(field.clone(), kept);
+            }
+        }
+        out
     }
 
     /// The packets having `value` in `field` (empty when none has).
@@ -294,6 +378,16 @@ pub fn segment_path(capture: &Path) -> PathBuf {
 /// header is read now), else built (and written, when `write` — a read-only directory still
 /// answers). Returns it with the damage found in the capture when it was built now.
 pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<String>), SearchError> {
+    load_or_build_with(capture, write, &CutPackets::default())
+}
+
+/// As `load_or_build`, a segment built now taking in `cut` (the recorder's packets past their
+/// flow's cutoff that belong with this file).
+pub fn load_or_build_with(
+    capture: &Path,
+    write: bool,
+    cut: &CutPackets,
+) -> Result<(Stored, Option<String>), SearchError> {
     let path = segment_path(capture);
     let current_len = std::fs::metadata(capture).map(|m| m.len()).ok();
     if let Ok(stored) = Stored::open(&path)
@@ -301,7 +395,7 @@ pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<Stri
     {
         return Ok((stored, None));
     }
-    let (seg, damage) = Segment::build(capture)?;
+    let (seg, damage) = Segment::build_with(capture, cut)?;
     let bytes = codec::encode(&seg);
     if write {
         // Written whole then renamed, so that a reader never sees half an index.
