@@ -97,8 +97,59 @@ fn real_traffic_matches_tshark() {
     let any = summarize_json(&dir.join("any_sll2.pcap"), &[]);
     assert_eq!(any["capture"]["link_types"], serde_json::json!([276]));
     check_dns_against_dnsperf(&dir);
+    check_index(&files);
     check_recording(&dir, &files);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `pktvisor query` (the field index) on every capture and link type against tshark's
+/// dissectors: sources, destination ports, ARP, ICMP and ICMPv6, VLAN ids, DNS names over UDP.
+fn check_index(files: &[PathBuf]) {
+    let no_defrag = ["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"];
+    let tshark = |file: &PathBuf, filter: &str, fields: &[&str]| {
+        tshark_values(file, &no_defrag, filter, fields)
+    };
+    let count = |file: &PathBuf, filter: &str| tshark(file, filter, &["frame.number"]).len();
+    let mut arp = 0;
+    for file in files {
+        let r = query(
+            file,
+            "TopN(netsrc) TopN(transdst) Count(Row(netproto=ARP)) Count(Row(transproto=ICMP)) \
+             Count(Row(transproto=ICMPv6)) TopN(vlan) TopN(dns-qname)",
+        );
+        let label = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            r[0],
+            top(tshark(file, "", &["ip.src", "ipv6.src"])),
+            "{label} netsrc"
+        );
+        assert_eq!(
+            r[1],
+            top(tshark(file, "", &["tcp.dstport", "udp.dstport"])),
+            "{label} transdst"
+        );
+        assert_eq!(r[2], count(file, "arp"), "{label} ARP");
+        arp += count(file, "arp");
+        assert_eq!(r[3], count(file, "ip.proto == 1"), "{label} ICMP");
+        // As for IPv4, the protocol a header names, fragments included (tshark, reassembly
+        // off, dissects no ICMPv6 in a fragment).
+        assert_eq!(
+            r[4],
+            count(file, "icmpv6 || ipv6.fraghdr.nxt == 58"),
+            "{label} ICMPv6"
+        );
+        // The outermost tag: an 802.1ad S-tag is `ieee8021ad.id` to tshark, an 802.1Q one `vlan.id`.
+        let vlans = tshark(file, "", &["ieee8021ad.id", "vlan.id"]);
+        assert_eq!(r[5], top(vlans), "{label} vlan");
+        let names = tshark(file, "udp && dns", &["dns.qry.name"])
+            .into_iter()
+            .filter(|n| n != "<Root>")
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        assert_eq!(r[6], top(names), "{label} dns-qname");
+    }
+    // The namespaces' neighbours were resolved on the wire: ARP was there to count.
+    assert!(arp > 0);
 }
 
 /// `pktvisor record` on every capture (every link type, VLAN/QinQ, fragments, ICMP, DNS, HTTP)

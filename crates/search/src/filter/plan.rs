@@ -88,7 +88,10 @@ impl Plan {
                 prefix,
             } if usize::from(*prefix) == bits_of(addr) => {
                 let text = addr.to_string();
-                fields.iter().any(|f| e.may_hold(f, &text)) || e.may_hold(WITHOUT, "netproto")
+                // ARP's addresses, and frames the index could not read, libpcap may match.
+                fields.iter().any(|f| e.may_hold(f, &text))
+                    || e.may_hold("netproto", "ARP")
+                    || e.may_hold(WITHOUT, "netproto")
             }
             Plan::App {
                 field,
@@ -138,7 +141,7 @@ impl Plan {
                     }
                 }
                 // What the index did not read as IP, libpcap may (ARP's addresses, a link
-                // type the index does not decode).
+                // type the index does not decode): every other netproto, and none.
                 add_others(&mut b, seg, "netproto", &["IPv4", "IPv6"])?;
                 Some((b, false))
             }

@@ -11,7 +11,7 @@
 //! deletes a directory's catalogue with its last capture.
 //!
 //! ```text
-//! record: "PVC1" | payload_len u32 | payload | checksum(payload) u64        (little-endian)
+//! record: "PVC2" | payload_len u32 | payload | checksum(payload) u64        (little-endian)
 //! payload: name_len u16, name, source_len u64, packets u32, first_ts u64, min_ts u64,
 //!          max_ts u64, linktype u32, snaplen u32, nanosecond u8, bloom_bits u32, hashes u8,
 //!          bloom (bloom_bits / 8 bytes)
@@ -25,7 +25,9 @@ use std::path::Path;
 
 pub use pv_record::CATALOG_NAME;
 
-const MAGIC: &[u8; 4] = b"PVC1";
+/// The record layout's and the index's version: a record of another (written by another
+/// release, whose indexes held other values) is passed over, not used.
+const MAGIC: &[u8; 4] = b"PVC2";
 /// Bits per key: 10 with 7 hashes gives about 1 % false positives.
 const BITS_PER_KEY: usize = 10;
 const HASHES: u8 = 7;
@@ -255,12 +257,16 @@ impl Catalog {
         };
         let mut at = 0usize;
         while let Some(head) = bytes.get(at..at + 8) {
-            if &head[..4] != MAGIC {
+            if head[..3] != MAGIC[..3] {
                 break;
             }
             let len = u32::from_le_bytes(head[4..8].try_into().unwrap_or_default()) as usize;
             if len > MAX_PAYLOAD {
                 break;
+            }
+            if head[3] != MAGIC[3] {
+                at += 16 + len;
+                continue;
             }
             let Some(payload) = bytes.get(at + 8..at + 8 + len) else {
                 break;

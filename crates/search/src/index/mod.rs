@@ -3,7 +3,7 @@
 //! is written beside its capture as `NAME.pvx` and answers PQL without reading the packets.
 //!
 //! Fields, by picap's names where picap has the field (`picap.Packet` in pilosa/picap's
-//! picap.go): `netproto` (IPv4, IPv6), `netsrc`, `netdst`, `transproto` (TCP, UDP, ICMP,
+//! picap.go): `netproto` (IPv4, IPv6, ARP), `netsrc`, `netdst`, `transproto` (TCP, UDP, ICMP,
 //! ICMPv6, else the protocol number), `transsrc`, `transdst`, `tcp` (one value per flag set:
 //! FIN SYN RST PSH ACK URG ECE CWR), `length` (wire length; an integer field), `appproto`
 //! (HTTP, TLS, DNS: from the payload, see `app.rs`), `http-method`, `http-hostname`,
@@ -62,8 +62,8 @@ pub const FIELDS: [&str; 16] = [
 
 /// Not a field of queries (PQL cannot name it): for `netproto` and `transproto`, the packets
 /// that have no value — a search narrowing by address or protocol must keep them (libpcap may
-/// match an ARP packet's address), and listing them is what spares it decoding the 2.16 M
-/// packets that are IPv4 to find the few that are not; and `bytes`, the packets past their
+/// match the address of a frame the index could not read), and listing them is what spares it
+/// decoding the 2.16 M packets that are IPv4 to find the few that are not; and `bytes`, the packets past their
 /// flow's cutoff, indexed but not in the file.
 pub const WITHOUT: &str = "_without";
 
@@ -317,7 +317,12 @@ pub fn packet_fields(
     match d.l3 {
         L3::Ipv4 => put("netproto", FieldValue::Static("IPv4")),
         L3::Ipv6 => put("netproto", FieldValue::Static("IPv6")),
-        L3::None => return,
+        L3::None => {
+            if is_arp(link, data) {
+                put("netproto", FieldValue::Static("ARP"));
+            }
+            return;
+        }
     }
     put("netsrc", FieldValue::Addr(d.src));
     put("netdst", FieldValue::Addr(d.dst));
@@ -365,6 +370,33 @@ pub fn packet_fields(
             );
         }
     }
+}
+
+/// EtherType of ARP (RFC 826), as picap's `netproto` names it (gopacket's `LayerTypeARP`).
+const ETHERTYPE_ARP: u16 = 0x0806;
+
+/// Whether a frame the decoder left without IP is ARP (through VLAN tags; Ethernet and Linux
+/// cooked captures, where an EtherType says so).
+fn is_arp(link: LinkType, frame: &[u8]) -> bool {
+    use pv_wire::ethernet::EthernetFrame;
+    use pv_wire::sll::SllHeader;
+    use pv_wire::sll2::Sll2Header;
+    let (ethertype, payload) = match link {
+        LinkType::Ethernet => match EthernetFrame::new(frame) {
+            Some(eth) => (eth.ethertype(), eth.payload()),
+            None => return false,
+        },
+        LinkType::LinuxSll => match SllHeader::new(frame) {
+            Some(h) if h.protocol_is_ethertype() => (h.protocol(), h.payload()),
+            _ => return false,
+        },
+        LinkType::LinuxSll2 => match Sll2Header::new(frame) {
+            Some(h) if h.protocol_is_ethertype() => (h.protocol(), h.payload()),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    pv_wire::vlan::strip_tags(ethertype, payload).is_ok_and(|u| u.ethertype == ETHERTYPE_ARP)
 }
 
 /// Where the index of `capture` is kept.
