@@ -241,7 +241,8 @@ fn seek_table(file: &File) -> Result<Option<Vec<Frame>>, CaptureError> {
     }
     let entry = if descriptor & 0x80 != 0 { 12 } else { 8 };
     let table_len = frames * entry + 9;
-    if table_len + 8 > len {
+    // A table larger than the file, or than 64 MiB (8 M frames: 8 TiB of pcap), is not one.
+    if table_len + 8 > len || table_len > 64 << 20 {
         return Ok(None);
     }
     let table_at = len - table_len - 8;

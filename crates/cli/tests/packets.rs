@@ -243,7 +243,7 @@ fn the_index_reads_only_the_packets_that_can_match() {
     assert_eq!(
         not_opened(
             &indexed,
-            "dns.qname == \"no.such.name\" or src host 203.0.113.98"
+            "tls.sni == \"no.such.name\" or src host 203.0.113.98"
         ),
         ("0".into(), files)
     );
