@@ -65,13 +65,19 @@ impl BpfFilter {
             linktype,
             reason,
         };
-        let linktype_i32 = i32::try_from(linktype)
+        let linktype16 = u16::try_from(linktype)
             .map_err(|_| error(format!("link type {linktype} is out of range")))?;
-        let dead =
-            pcap::Capture::dead(pcap::Linktype(linktype_i32)).map_err(|e| error(pcap_reason(e)))?;
+        // Compiled as tcpdump -r compiles it: on a capture file's handle, not a dead one. They
+        // differ: for DLT_NULL a dead handle tests Linux's AF_INET6 (10), a file's the BSDs'
+        // (24, 28, 30) that such files hold; and a file's LINKTYPE (101, raw IP) is mapped to
+        // its DLT by libpcap itself. The file: a pcap header alone, removed at once.
+        let header_only = header_only_file(linktype16).map_err(|e| error(e.to_string()))?;
+        let opened = pcap::Capture::from_file(&header_only);
+        let _ = std::fs::remove_file(&header_only);
+        let file = opened.map_err(|e| error(pcap_reason(e)))?;
         let program = {
             let _guard = COMPILE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-            dead.compile(expr, true)
+            file.compile(expr, true)
         }
         .map_err(|e| error(pcap_reason(e)))?;
         Ok(BpfFilter { program })
@@ -95,6 +101,23 @@ impl BpfFilter {
         // live for the call, and libpcap reads at most `caplen` bytes of `data`.
         unsafe { pcap_offline_filter(&self.program, &header, data.as_ptr()) != 0 }
     }
+}
+
+/// A pcap file of one header (microseconds, snap length 262 144, `linktype`) and no packet,
+/// in the temporary directory under a name no other compile uses.
+fn header_only_file(linktype: u16) -> std::io::Result<std::path::PathBuf> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("pv-bpf-{}-{n}.pcap", std::process::id()));
+    let mut header = Vec::with_capacity(24);
+    header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&4u16.to_le_bytes());
+    header.extend_from_slice(&[0; 8]);
+    header.extend_from_slice(&262_144u32.to_le_bytes());
+    header.extend_from_slice(&u32::from(linktype).to_le_bytes());
+    std::fs::write(&path, header)?;
+    Ok(path)
 }
 
 /// The reason in a pcap error, without the crate's "libpcap error: " prefix.

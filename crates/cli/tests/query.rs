@@ -145,8 +145,88 @@ fn answers_equal_tsharks_counts() {
             ctx("Not")
         );
         assert_eq!(r[8], pairs(&file), "{}", ctx("GroupBy"));
+        assert_eq!(
+            flows_of(&query(&file, "TopN(flow)")[0]),
+            tshark_flows(&file),
+            "{}",
+            ctx("flow")
+        );
     }
     std::fs::remove_dir_all(tmp).unwrap();
+}
+
+/// A flow: its protocol and its two endpoints as text, in text order (whichever way the
+/// packets went), and its packets.
+type Flows = std::collections::BTreeMap<(String, String, String), u64>;
+
+/// Our `TopN(flow)` rows as flows (`PROTO A:port B:port`, IPv6 as `[addr]:port`).
+fn flows_of(rows: &Value) -> Flows {
+    let mut out = Flows::new();
+    for row in rows.as_array().unwrap() {
+        let key = row["Key"].as_str().unwrap();
+        let parts: Vec<&str> = key.split(' ').collect();
+        assert_eq!(parts.len(), 3, "{key}");
+        let (a, b) = (parts[1].to_string(), parts[2].to_string());
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        out.insert((parts[0].to_string(), a, b), row["Count"].as_u64().unwrap());
+    }
+    out
+}
+
+/// tshark's TCP and UDP packets grouped by their two endpoints, whichever way they went.
+fn tshark_flows(file: &Path) -> Flows {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+        .args(["-Y", "tcp || udp"])
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=/t"])
+        .args([
+            "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
+        ])
+        .args([
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+        ])
+        .output()
+        .unwrap();
+    let mut flows = Flows::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let first = |a: &str, b: &str| {
+            if a.is_empty() {
+                b.to_string()
+            } else {
+                a.to_string()
+            }
+        };
+        let (src, dst) = (first(f[0], f[1]), first(f[2], f[3]));
+        let (proto, sport, dport) = if !f[4].is_empty() {
+            ("TCP", f[4], f[5])
+        } else {
+            ("UDP", f[6], f[7])
+        };
+        if src.is_empty() || (sport == "0" && dport == "0") {
+            continue;
+        }
+        let end = |ip: &str, port: &str| {
+            if ip.contains(':') {
+                format!("[{ip}]:{port}")
+            } else {
+                format!("{ip}:{port}")
+            }
+        };
+        let (a, b) = (end(&src, sport), end(&dst, dport));
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        *flows.entry((proto.to_string(), a, b)).or_default() += 1;
+    }
+    flows
 }
 
 #[test]

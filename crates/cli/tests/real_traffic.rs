@@ -147,6 +147,35 @@ fn check_index(files: &[PathBuf]) {
             .map(|n| n.to_ascii_lowercase())
             .collect();
         assert_eq!(r[6], top(names), "{label} dns-qname");
+        // Searches read through the index just written: packet for packet tcpdump's.
+        for filter in [
+            "host 198.51.100.2",
+            "udp port 53 or icmp or icmp6",
+            "tcp and dst host 2001:db8::2",
+            "not arp and net 198.51.100.0/24",
+        ] {
+            let dump = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
+            let ours = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "{} packets {} '{filter}' --pcap - 2>/dev/null | {dump}",
+                    env!("CARGO_BIN_EXE_pktvisor"),
+                    file.display()
+                ))
+                .output()
+                .unwrap()
+                .stdout;
+            let theirs = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "tcpdump --time-stamp-precision nano -r {} -w - '{filter}' 2>/dev/null | {dump}",
+                    file.display()
+                ))
+                .output()
+                .unwrap()
+                .stdout;
+            assert!(ours == theirs, "{label}: packets '{filter}'");
+        }
     }
     // The namespaces' neighbours were resolved on the wire: ARP was there to count.
     assert!(arp > 0);

@@ -1,4 +1,4 @@
-//! The file form of a segment (`PVX7`), laid out so that a query reads only what it needs: a
+//! The file form of a segment (`PVX8`), laid out so that a query reads only what it needs: a
 //! fixed header, a table of sections, then the sections — `ts` (each packet's time: the first
 //! absolute, then zigzag differences, captures can go back in time), `length` (wire lengths),
 //! `at` (each packet's record offset in the capture: differences, in blocks of `AT_BLOCK`
@@ -13,7 +13,7 @@
 //! capture is then indexed again).
 //!
 //! ```text
-//! "PVX7" | source_len u64 | packets u32 | first_ts u64 | min_ts u64 | max_ts u64 | sections u32
+//! "PVX8" | source_len u64 | packets u32 | first_ts u64 | min_ts u64 | max_ts u64 | sections u32
 //! sections × (name_len u16, name, offset u64, len u64, sum u64) | sum of all before u64
 //!                                                                      (little-endian)
 //! ts: varint × packets | length: varint × packets | at: varint × packets
@@ -27,7 +27,7 @@ use std::collections::HashMap;
 
 /// The layout's version, and that of the fields indexed: a segment of another (an older
 /// release's, without the application fields) is built again.
-pub(super) const MAGIC: &[u8; 4] = b"PVX7";
+pub(super) const MAGIC: &[u8; 4] = b"PVX8";
 /// The fixed header: magic, source length, packets, the first packet's time and the earliest
 /// and newest (captures go back in time), section count. A search reads only this to skip a
 /// file outside its time range.

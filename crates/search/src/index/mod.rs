@@ -7,7 +7,9 @@
 //! ICMPv6, else the protocol number), `transsrc`, `transdst`, `tcp` (one value per flag set:
 //! FIN SYN RST PSH ACK URG ECE CWR), `length` (wire length; an integer field), `appproto`
 //! (HTTP, TLS, DNS: from the payload, see `app.rs`), `http-method`, `http-hostname`,
-//! `http-useragent`; and ours: `vlan`, `tls-sni`, `dns-qname` (lowercase), `dns-qtype`,
+//! `http-useragent`; and ours: `vlan`, `flow` (a TCP or UDP packet's connection, both
+//! directions one value: `TCP 8.8.8.8:53 192.168.0.189:59371`, the lower endpoint first by
+//! address then port; IPv6 in brackets), `tls-sni`, `dns-qname` (lowercase), `dns-qtype`,
 //! `dns-rcode` (UDP messages on the DNS ports). A field a packet does not have is not indexed
 //! for it (picap indexed `""`).
 
@@ -41,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 /// Every field with values, in the order `Rows` and error messages list them; `length` is the
 /// integer field.
-pub const FIELDS: [&str; 16] = [
+pub const FIELDS: [&str; 17] = [
     "netproto",
     "netsrc",
     "netdst",
@@ -50,6 +52,7 @@ pub const FIELDS: [&str; 16] = [
     "transdst",
     "tcp",
     "vlan",
+    "flow",
     "appproto",
     "http-method",
     "http-hostname",
@@ -281,6 +284,12 @@ impl Segment {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FieldValue {
     Addr(std::net::IpAddr),
+    /// A TCP or UDP packet's connection, both ways: its endpoints in order.
+    Flow(
+        &'static str,
+        (std::net::IpAddr, u16),
+        (std::net::IpAddr, u16),
+    ),
     Num(u64),
     Static(&'static str),
     Text(String),
@@ -291,6 +300,13 @@ impl FieldValue {
     pub fn to_text(&self) -> String {
         match self {
             FieldValue::Addr(a) => a.to_string(),
+            FieldValue::Flow(proto, a, b) => {
+                let end = |(ip, port): &(std::net::IpAddr, u16)| match ip {
+                    std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+                };
+                format!("{proto} {} {}", end(a), end(b))
+            }
             FieldValue::Num(n) => n.to_string(),
             FieldValue::Static(s) => (*s).to_string(),
             FieldValue::Text(s) => s.clone(),
@@ -339,6 +355,11 @@ pub fn packet_fields(
     if ports {
         put("transsrc", FieldValue::Num(u64::from(d.src_port)));
         put("transdst", FieldValue::Num(u64::from(d.dst_port)));
+        // Both directions of a connection are one flow: the lower endpoint first.
+        let (src, dst) = ((d.src, d.src_port), (d.dst, d.dst_port));
+        let (a, b) = if src <= dst { (src, dst) } else { (dst, src) };
+        let proto = if d.l4 == L4::Tcp { "TCP" } else { "UDP" };
+        put("flow", FieldValue::Flow(proto, a, b));
     }
     if d.l4 == L4::Tcp {
         for (bit, flag) in TCP_FLAGS {
