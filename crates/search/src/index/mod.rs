@@ -443,8 +443,11 @@ pub fn load_or_build_with(
 ) -> Result<(Stored, Option<String>), SearchError> {
     let path = segment_path(capture);
     let current_len = std::fs::metadata(capture).map(|m| m.len()).ok();
+    // With packets past the cutoff to take in, an index already there is built again: a query
+    // that came before the indexer thread built it from the file alone.
     if let Ok(stored) = Stored::open(&path)
         && Some(stored.source_len) == current_len
+        && cut.is_empty()
     {
         return Ok((stored, None));
     }
