@@ -6,10 +6,15 @@ use pv_capture::{FileFormat, FileReader, Packet, PacketReader};
 use pv_wire::LinkType;
 use std::path::Path;
 
-/// Opens a capture file. A classic pcap has one link type for the whole file: it is refused
+/// Opens a capture file, or standard input for `-` (as tcpdump's `-r -`: `tcpdump -w - |
+/// pktvisor summarize -`). A classic pcap has one link type for the whole file: it is refused
 /// up front if we cannot decode it (pcapng interfaces are checked per packet and counted).
 pub fn open_capture(path: &Path) -> Result<FileReader, PipelineError> {
-    let reader = FileReader::open(path)?;
+    let reader = if path == Path::new("-") {
+        FileReader::from_reader("-", Box::new(std::io::stdin()))?
+    } else {
+        FileReader::open(path)?
+    };
     if matches!(reader.format(), FileFormat::Pcap)
         && let Some(lt) = reader.linktype()
         && LinkType::from_linktype(lt).is_none()
