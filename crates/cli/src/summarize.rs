@@ -14,13 +14,33 @@ pub fn run(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value,
         .map_err(|e| e.to_string());
     progress.finish();
     let summary = summary?;
-    if let Some(damage) = &summary.stats().damage {
+    let stats = summary.stats();
+    if let Some(damage) = &stats.damage {
         eprintln!(
             "{program}: warning: {damage}; the summary covers the {} packets before it",
-            summary.stats().packets_read
+            stats.packets_read
         );
     }
-    Ok(summary.to_json())
+    let json = summary.to_json();
+    // A window of the newest periods leaves the older packets out (pktvisor's rule): say how
+    // many, so that a short window over a long file is not read as the whole file.
+    let admitted = stats
+        .packets_read
+        .saturating_sub(stats.bpf_rejected + stats.unsupported_link_type);
+    let in_window = json
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|w| w["packets"]["total"].as_u64());
+    if let Some(in_window) = in_window
+        && in_window < admitted
+    {
+        eprintln!(
+            "{program}: note: the window holds the newest {in_window} of {admitted} packets; the {} \
+             before it are left out (--periods 1 summarizes the whole file)",
+            admitted - in_window
+        );
+    }
+    Ok(json)
 }
 
 /// Prints JSON to stdout, pretty like pktvisor's output; a closed or failing stdout is

@@ -149,6 +149,19 @@ fn window_mode_reports_the_newest_periods() {
             }
         }
         let window_start = starts[starts.len().saturating_sub(periods as usize)];
+        // The packets before the window are left out, and stderr says how many.
+        let start_s: f64 = window_start.parse().unwrap();
+        let left_out = times
+            .iter()
+            .filter(|t| t.parse::<f64>().unwrap() < start_s)
+            .count();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if left_out > 0 {
+            let note = format!("of {} packets; the {left_out} before it", times.len());
+            assert!(stderr.contains(&note), "{name}: {note:?} not in {stderr:?}");
+        } else {
+            assert!(!stderr.contains("left out"), "{name}: {stderr}");
+        }
         let subset = dir.join(name);
         sh(&format!(
             "tshark -r {} -Y 'frame.time_epoch >= {window_start}' -w {} -F nsecpcap",
