@@ -112,7 +112,10 @@ pub struct App {
     pub connection: Connection,
     /// Why the window is missing (e.g. 425 before N minutes were collected).
     pub window_error: Option<String>,
+    /// The agent's major.minor differs from ours: told once, when a number on screen is
+    /// missing from its answers (shows `-`), not while every number is there.
     pub version_warning: Option<String>,
+    version_told: bool,
     /// A one-off event worth telling (agent restarted, reconnected), and for how many more
     /// rounds of answers it stays on the status line.
     pub notice: Option<String>,
@@ -160,6 +163,7 @@ impl App {
             connection,
             window_error: None,
             version_warning: None,
+            version_told: false,
             notice: None,
             notice_rounds: 0,
             history: History::default(),
@@ -232,6 +236,15 @@ impl App {
             {
                 self.choose(WindowChoice::Minutes(periods));
             }
+        }
+        // The window drawn since the last round showed `-` for a number an agent of another
+        // version does not send: say why, once.
+        if !self.version_told
+            && self.window.as_ref().is_some_and(Window::missed)
+            && let Some(warning) = self.version_warning.clone()
+        {
+            self.version_told = true;
+            self.tell(&warning);
         }
         match u.window {
             Ok(w) => {
@@ -460,6 +473,35 @@ mod tests {
         assert_eq!(app.version_warning, None);
         app.apply(update(Ok(info("9.9.9", 0.2)), 1));
         assert!(app.version_warning.as_deref().unwrap().contains("newer"));
+    }
+
+    /// An agent of another version is told about once, and only when a number drawn was
+    /// missing from its answer (here: every net number but the total).
+    #[test]
+    fn a_version_mismatch_is_told_once_when_a_number_is_missing() {
+        let mut app = App::live("u", WindowChoice::Live);
+        app.apply(update(Ok(info("9.9.9", 1.0)), 10));
+        assert!(app.version_warning.is_some());
+        // Drawn with the total alone: nothing missing, nothing told.
+        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
+        app.apply(update(Ok(info("9.9.9", 1.1)), 11));
+        assert_eq!(app.notice, None);
+        // A number the agent does not send is drawn as `-`: told at the next round, once.
+        let udp = pv_handlers::net::metrics::UDP;
+        assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
+        app.apply(update(Ok(info("9.9.9", 1.2)), 12));
+        assert!(app.notice.as_deref().unwrap().contains("9.9.9"));
+        for _ in 0..NOTICE_ROUNDS + 1 {
+            assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
+            app.apply(update(Ok(info("9.9.9", 1.3)), 13));
+        }
+        assert_eq!(app.notice, None);
+        // Our own version: never.
+        let mut app = App::live("u", WindowChoice::Live);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
+        assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
+        app.apply(update(Ok(info(CLIENT_VERSION, 1.1)), 10));
+        assert_eq!(app.notice, None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use pv_handlers::metric::Metric;
 use serde_json::{Map, Value};
+use std::cell::Cell;
 
 /// A handler metric in a window: the handler's key there (`packets`, `dns`) and the metric's
 /// declaration.
@@ -67,6 +68,9 @@ pub struct Window {
     /// The window's key as the agent named it (`1m`, `5m`).
     pub key: String,
     body: Value,
+    /// A number the screens asked for was not in the answer although its handler's object
+    /// was (an agent of another version): something shows `-` (set while drawing).
+    missed: Cell<bool>,
 }
 
 impl Window {
@@ -86,6 +90,7 @@ impl Window {
         Some(Window {
             key: key.clone(),
             body: Value::Object(body),
+            missed: Cell::new(false),
         })
     }
 
@@ -110,6 +115,7 @@ impl Window {
         (!body.is_empty()).then(|| Window {
             key: key.to_string(),
             body: Value::Object(body),
+            missed: Cell::new(false),
         })
     }
 
@@ -118,7 +124,18 @@ impl Window {
     }
 
     fn value(&self, stat: Stat) -> &Value {
-        stat.metric.get(&self.body[stat.handler])
+        let handler = &self.body[stat.handler];
+        let v = stat.metric.get(handler);
+        if v.is_null() && handler.is_object() {
+            self.missed.set(true);
+        }
+        v
+    }
+
+    /// Whether a number drawn from this window was missing from the agent's answer (see
+    /// `missed`); a handler absent as a whole (no dns) is not a miss.
+    pub fn missed(&self) -> bool {
+        self.missed.get()
     }
 
     /// A counter or cardinality.

@@ -23,7 +23,6 @@ pub fn render(f: &mut Frame, app: &App) {
     .areas(f.area());
     bars::tabs(f, tabs, app);
     bars::window_info(f, info, app);
-    bars::status(f, status, app);
     match (app.mode, app.fullscreen) {
         (Mode::Help, _) => help::render(f, body),
         (_, Some(id)) => fullscreen::render(f, body, app, id),
@@ -36,6 +35,8 @@ pub fn render(f: &mut Frame, app: &App) {
     if let Mode::ChooseWindow(selected) = app.mode {
         chooser::render(f, body, app, selected);
     }
+    // Last: drawing the body tells the window which numbers it lacked.
+    bars::status(f, status, app);
 }
 
 /// Lines the sparklines take: two for a live agent, one note for a file.

@@ -79,7 +79,8 @@ pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-/// Problems first (unreachable, window errors, version), then news, then the connection.
+/// Problems first (unreachable, window errors), then news (a version told once), then the
+/// connection.
 pub fn status(f: &mut Frame, area: Rect, app: &App) {
     let red = Style::default().fg(Color::White).bg(Color::Red);
     let yellow = Style::default().fg(Color::Black).bg(Color::Yellow);
@@ -90,9 +91,6 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
             red,
         ),
         _ if app.window_error.is_some() => (app.window_error.clone().unwrap_or_default(), yellow),
-        _ if app.version_warning.is_some() => {
-            (app.version_warning.clone().unwrap_or_default(), yellow)
-        }
         _ if app.notice.is_some() => (app.notice.clone().unwrap_or_default(), plain),
         Connection::Connecting(url) => (format!("connecting to {url}…"), plain),
         Connection::Connected(url) => (format!("connected to {url}"), plain),
