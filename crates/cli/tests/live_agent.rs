@@ -259,6 +259,22 @@ fn v4_policies_taps_and_admin_api() {
         taps["default"]["config"]["host_spec"], "10.9.0.0/16",
         "{taps}"
     );
+    // One tap by name, and pktvisor 4's answers for a tap it lacks and its deprecated rates
+    // path (src/CoreServer.cpp, `_setup_routes`).
+    let (code, one_tap) = lab.get_json(port, "/api/v1/taps/default");
+    assert_eq!(code, 200, "{one_tap}");
+    assert_eq!(one_tap["default"], taps["default"], "{one_tap}");
+    let (code, none) = lab.get_json(port, "/api/v1/taps/nosuch");
+    assert_eq!(code, 404, "{none}");
+    assert_eq!(none["error"], "tap does not exists", "{none}");
+    let (code, rates) = lab.get_json(port, "/api/v1/metrics/rates");
+    assert_eq!(code, 200, "{rates}");
+    assert_eq!(rates["packets"]["in"], 0, "{rates}");
+    assert!(
+        rates["warning"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("deprecated"))
+    );
     let (code, all) = lab.get_json(port, "/api/v1/policies");
     assert_eq!(code, 200, "{all}");
     let (code, one) = lab.get_json(port, "/api/v1/policies/default");

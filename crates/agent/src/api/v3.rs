@@ -377,6 +377,16 @@ async fn prometheus_text(state: Arc<ApiState>, scraped: Scraped) -> Response {
     }
 }
 
+/// `GET /api/v1/metrics/rates`: what pktvisor 4 answers on its deprecated path (zeros and a
+/// pointer to the live bucket, `CoreServer::_setup_routes`), so that old scripts get a 200.
+async fn rates() -> Response {
+    axum::Json(serde_json::json!({
+        "packets": {"in": 0, "out": 0},
+        "warning": "deprecated: use 'live' data from /api/v1/metrics/bucket/0 instead",
+    }))
+    .into_response()
+}
+
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
@@ -387,7 +397,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metrics/bucket/{n}", get(bucket))
         .route("/api/v1/metrics/window/{n}", get(window))
         .route("/metrics", get(prometheus))
+        .route("/api/v1/metrics/rates", get(rates))
         .route("/api/v1/taps", get(api_v4::taps))
+        .route("/api/v1/taps/{name}", get(api_v4::tap))
         .route("/api/v1/policies", get(api_v4::list).post(api_v4::create))
         .route(
             "/api/v1/policies/{name}",

@@ -122,6 +122,21 @@ pub async fn taps(State(state): State<Arc<ApiState>>) -> Response {
     with_registry(state, |_, registry| Ok(registry.taps_json())).await
 }
 
+/// `GET /api/v1/taps/NAME`: `{"NAME": info}`, or 404 `tap does not exists` (pktvisor's
+/// words, `CoreServer::_setup_routes`).
+pub async fn tap(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+    if !module_id(&name) {
+        return error(StatusCode::NOT_FOUND, "not found");
+    }
+    with_registry(state, move |_, registry| {
+        let info = registry
+            .tap_json(&name)
+            .ok_or(ApiError::NotFound("tap does not exists"))?;
+        Ok(serde_json::json!({ name: info }))
+    })
+    .await
+}
+
 pub async fn list(State(state): State<Arc<ApiState>>) -> Response {
     with_registry(state, |state, registry| {
         policies_info(state, registry, &registry.names())
