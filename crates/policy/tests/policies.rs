@@ -357,3 +357,56 @@ visor:
     let names: Vec<&str> = file.policies.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["zeta", "alpha"]);
 }
+
+/// Keys pktvisor does not read where they stand (src/Policies.cpp `PolicyManager::load`,
+/// InputStreamManager.h `get_config_and_filter`, HandlerManager.h
+/// `get_default_configuration` and `validate_handler`, Taps.cpp `TapManager::load`) are
+/// ignored there, as by pktvisor, and each is named with its line.
+#[test]
+fn keys_pktvisor_does_not_read_are_warned_with_their_line() {
+    let text = "version: \"1.0\"
+visor:
+  taps:
+    anycast:
+      input_type: pcap
+      tag: {a: b}
+      config:
+        iface: eth0
+  policies:
+    default_view:
+      kind: collection
+      windowconfig:
+        num_periods: 1
+      input:
+        tap: anycast
+        input_type: pcap
+        filter:
+          bfp: udp
+      handlers:
+        merge_like_handlers: true
+        modules:
+          a:
+            type: dns
+            configs: {}
+";
+    let file = ok(text);
+    let expected = [
+        "line 6: unknown key 'tag' in tap 'anycast'",
+        "line 12: unknown key 'windowconfig' in policy 'default_view'",
+        "line 18: unknown key 'bfp' in policy 'default_view' input filter",
+        "line 20: unknown key 'merge_like_handlers' in policy 'default_view' handlers",
+        "line 24: unknown key 'configs' in module 'a'",
+    ];
+    assert_eq!(file.warnings.len(), expected.len(), "{:?}", file.warnings);
+    for (w, e) in file.warnings.iter().zip(expected) {
+        assert!(w.starts_with(e), "{w:?} does not start with {e:?}");
+    }
+    // The keys as pktvisor spells them: nothing to say.
+    let fixed = text
+        .replace("tag:", "tags:")
+        .replace("      windowconfig:\n        num_periods: 1\n", "")
+        .replace("bfp:", "bpf:")
+        .replace("        merge_like_handlers: true\n", "")
+        .replace("configs:", "config:");
+    assert!(ok(&fixed).warnings.is_empty(), "{:?}", ok(&fixed).warnings);
+}

@@ -92,6 +92,23 @@ impl<'c> Loader<'c> {
         }
     }
 
+    /// Warns, with its line, of each key of `map` that pktvisor does not read at `place`: it
+    /// ignores them without a word, so a misspelt key (`windowconfig:`, `bfp:`) silently
+    /// does nothing. `known` is what pktvisor reads there (named at each call).
+    fn warn_unknown_keys(&mut self, map: &Node, place: &str, known: &[&str]) {
+        for (key, _) in map.entries() {
+            if let Some(name) = key.scalar()
+                && !known.contains(&name)
+            {
+                self.warn(format!(
+                    "line {}: unknown key '{name}' in {place} is ignored (pktvisor reads {} there)",
+                    key.line,
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+
     /// `CoreRegistry::configure_from_yaml`: a whole configuration file.
     pub fn load_file(&mut self, root: &Node) -> Result<(), PolicyError> {
         let visor = self.check_header(root)?;
@@ -101,6 +118,12 @@ impl<'c> Loader<'c> {
         if !visor.is_map() {
             return Err(self.err(visor.line, "invalid schema"));
         }
+        // CoreRegistry::configure_from_yaml, and pktvisord's visor.config.
+        self.warn_unknown_keys(
+            visor,
+            "visor",
+            &["taps", "policies", "global_handler_config", "config"],
+        );
         if let Some(config) = visor.get("config").filter(|c| c.is_map()) {
             self.state.visor_config = Config::from_yaml(config)
                 .map_err(|e| self.cfg_err(e, config.line, str::to_string))?;

@@ -6,7 +6,7 @@ use super::*;
 impl<'c> Loader<'c> {
     /// `HandlerManager::validate_handler` for one entry of `handlers.modules`.
     pub(super) fn read_module(
-        &self,
+        &mut self,
         policy: &str,
         item: ModuleItem<'_>,
         sequence: bool,
@@ -53,6 +53,19 @@ impl<'c> Loader<'c> {
                 }
             }
         };
+        // HandlerManager::validate_handler; in the sequence form with `type` beside the
+        // name (`- name:` then `type: ...` at the same indentation) the name is a key too.
+        let mut known = vec![
+            "type",
+            "require_version",
+            "filter",
+            "config",
+            "metric_groups",
+        ];
+        if sequence && std::ptr::eq(module, node) {
+            known.push(&name);
+        }
+        self.warn_unknown_keys(module, &format!("module '{name}'"), &known);
         // pktvisor 4.2+ looks handlers up by (type, version); the version defaults to 1.0,
         // so an unknown type and an unknown version get the same message.
         let mut version_line = None;

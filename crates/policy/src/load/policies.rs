@@ -51,6 +51,9 @@ impl<'c> Loader<'c> {
             let line = value.get("kind").map_or(key.line, |n| n.line);
             return Err(self.err(line, format!("unknown policy kind: {kind}")));
         }
+        // PolicyManager::load
+        let place = format!("policy '{name}'");
+        self.warn_unknown_keys(value, &place, &["kind", "input", "handlers", "config"]);
 
         // InputStreamManager::get_config_and_filter
         let input_node = match value.get("input").filter(|n| n.is_map()) {
@@ -75,6 +78,18 @@ impl<'c> Loader<'c> {
                 ));
             }
         };
+        // InputStreamManager::get_config_and_filter, TapManager::get_input_taps_name; a pcap
+        // input's filter is its BPF (PcapInputStream).
+        self.warn_unknown_keys(
+            input_node,
+            &format!("{place} input"),
+            &["input_type", "tap", "tap_selector", "config", "filter"],
+        );
+        if input_type == "pcap"
+            && let Some(filter) = input_node.get("filter").filter(|f| f.is_map())
+        {
+            self.warn_unknown_keys(filter, &format!("{place} input filter"), &["bpf"]);
+        }
         let input_config = self.optional_map(
             input_node,
             "config",
@@ -101,6 +116,12 @@ impl<'c> Loader<'c> {
                 ));
             }
         };
+        // HandlerManager::get_default_configuration
+        self.warn_unknown_keys(
+            handlers,
+            &format!("{place} handlers"),
+            &["modules", "window_config"],
+        );
         let modules_node = match handlers.get("modules").filter(|n| n.is_map() || n.is_seq()) {
             Some(n) => n,
             None => {

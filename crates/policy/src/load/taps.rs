@@ -22,6 +22,12 @@ impl<'c> Loader<'c> {
             if !value.is_map() {
                 return Err(self.err(key.line, "expecting tap configuration map"));
             }
+            // TapManager::load
+            self.warn_unknown_keys(
+                value,
+                &format!("tap '{name}'"),
+                &["input_type", "config", "tags"],
+            );
             let input_type = match value.get("input_type").and_then(Node::scalar) {
                 Some(t) => t,
                 None => {
