@@ -319,6 +319,19 @@ pub fn top(values: Vec<String>) -> Value {
     )
 }
 
+/// The captures (below testdata/) the PQL tests answer on: DNS over UDP and TCP, IPv6,
+/// rcodes, EDNS, IPv4 fragments, QinQ tags, IPv6 extension headers.
+pub const QUERY_CAPTURES: [&str; 8] = [
+    "fixtures/dns_udp_tcp_random.pcap",
+    "fixtures/dns_ipv6_udp.pcap",
+    "fixtures/dns_ipv4_tcp.pcap",
+    "fixtures/dns_udp_mixed_rcode.pcap",
+    "fixtures/ecs.pcap",
+    "edge/frag4.pcap",
+    "edge/qinq.pcap",
+    "edge/v6ext.pcap",
+];
+
 /// A fresh temporary directory for one test (removed by the caller with `remove_dir_all`).
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pvtest-{tag}-{}", std::process::id()));

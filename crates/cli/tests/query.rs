@@ -72,17 +72,6 @@ fn count(file: &Path, filter: &str) -> u64 {
     tshark(file, filter, &["frame.number"]).len() as u64
 }
 
-const CAPTURES: [&str; 8] = [
-    "fixtures/dns_udp_tcp_random.pcap",
-    "fixtures/dns_ipv6_udp.pcap",
-    "fixtures/dns_ipv4_tcp.pcap",
-    "fixtures/dns_udp_mixed_rcode.pcap",
-    "fixtures/ecs.pcap",
-    "edge/frag4.pcap",
-    "edge/qinq.pcap",
-    "edge/v6ext.pcap",
-];
-
 #[test]
 fn answers_equal_tsharks_counts() {
     if !tools() {
@@ -90,7 +79,7 @@ fn answers_equal_tsharks_counts() {
     }
     // Copies: a query writes each capture's index beside it.
     let tmp = temp_dir("querytshark");
-    for name in CAPTURES {
+    for name in QUERY_CAPTURES {
         let file = tmp.join(name.replace('/', "-"));
         std::fs::copy(repo_root().join("testdata").join(name), &file).unwrap();
         let r = query(

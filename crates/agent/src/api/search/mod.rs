@@ -13,8 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use pv_search::index::open_segments;
-use pv_search::pql::{Index, TimeRange, parse};
+use pv_search::index::open_segments_where;
+use pv_search::pql::{Index, TimeRange, may_contribute, parse};
 use pv_search::time::parse_time;
 use pv_search::{Search, SearchError, scan};
 use serde_json::json;
@@ -107,9 +107,13 @@ pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response 
         return error(StatusCode::BAD_REQUEST, &e.to_string());
     }
     let answered = blocking(&state, move || {
+        // Only the captures whose catalogue records say they may change an answer are opened.
+        let range = TimeRange::default();
+        let needed = |e: &pv_search::index::catalog::Entry| may_contribute(&calls, range, e);
         let answer = |rebuild: bool| {
-            open_segments(&dir, rebuild, &mut |w| eprintln!("pktvisord: {w}"))
-                .map(|segs| Index::new(segs, TimeRange::default()).and_then(|i| i.answer(&calls)))
+            let warn = &mut |w: String| eprintln!("pktvisord: {w}");
+            open_segments_where(&dir, rebuild, Some(&needed), warn)
+                .map(|o| Index::with_bases(o.segments, range).and_then(|i| i.answer(&calls)))
         };
         match answer(false) {
             // A damaged index is rebuilt from its capture, and the query asked again.
