@@ -326,24 +326,8 @@ fn packets_past_the_cutoff_are_indexed_not_stored() {
         let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         assert_eq!(n, stored_count(filter), "{filter}");
         // Packet for packet, in mergecap's order (the cut packets take no turn).
-        let sh = |cmd: String| {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .output()
-                .unwrap();
-            out.stdout
-        };
-        let dump = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
-        let ours = sh(format!(
-            "{} packets {} '{filter}' --pcap - 2>/dev/null | {dump}",
-            env!("CARGO_BIN_EXE_pktvisor"),
-            rec.display()
-        ));
-        let theirs = sh(format!(
-            "mergecap -w - {} | tcpdump --time-stamp-precision nano -r - -w - '{filter}' 2>/dev/null | {dump}",
-            names.join(" ")
-        ));
+        let ours = packets_dump(&rec, filter, "");
+        let theirs = tcpdump_dump(&files, filter, None);
         assert!(!ours.is_empty() && ours == theirs, "{filter}");
     }
     let check = run("pktvisor", &["index", "--check", rec.to_str().unwrap()]);

@@ -389,7 +389,17 @@ pub fn rewrite_below(path: &Path) -> Result<usize, crate::SearchError> {
 
 /// Writes `dir`'s catalogue anew from the current indexes of the captures directly in it.
 fn rewrite_dir(dir: &Path) -> std::io::Result<()> {
-    let captures = crate::capture_files(dir).map_err(std::io::Error::other)?;
+    // A directory that cannot be written is found before every index is read for nothing
+    // (a search would otherwise pay that each time it meets the old catalogue).
+    let tmp = dir.join(format!("{CATALOG_NAME}.part"));
+    std::fs::write(&tmp, b"")?;
+    let captures = match crate::capture_files(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(std::io::Error::other(e));
+        }
+    };
     let entries: Vec<(String, Entry)> = captures
         .iter()
         .filter(|c| c.parent() == Some(dir))
