@@ -133,7 +133,7 @@ pub fn run_query(program: &str, cmd: &QueryCmd) -> ExitCode {
     let needed = |e: &catalog::Entry| may_contribute(&calls, range, e);
     let answer = |rebuild: bool| {
         let warn = &mut |w: String| eprintln!("{program}: warning: {w}");
-        open_segments_where(&cmd.path, rebuild, Some(&needed), warn).map(|opened| {
+        open_segments_where(&cmd.path, rebuild, Some(&needed), None, warn).map(|opened| {
             eprintln!(
                 "{program}: answered from {} indexes ({} not opened: their catalogue records \
                  say they cannot change the answer)",

@@ -73,7 +73,7 @@ pub fn open_segments(
     rebuild: bool,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<Stored>, SearchError> {
-    let opened = open_segments_where(path, rebuild, None, warn)?;
+    let opened = open_segments_where(path, rebuild, None, None, warn)?;
     Ok(opened.segments.into_iter().map(|(_, s)| s).collect())
 }
 
@@ -87,16 +87,19 @@ pub struct Opened {
 
 /// As `open_segments`, but a capture whose current catalogue record `needed` refuses is not
 /// opened (nor built, nor rebuilt): only its place in time and its packet count are kept, from
-/// the record, so that columns number the packets as if it were opened.
+/// the record, so that columns number the packets as if it were opened. `open_cut`: the
+/// recorder's open file (by name) with its packets past the cutoff so far, indexed with it.
 pub fn open_segments_where(
     path: &Path,
     rebuild: bool,
     needed: Option<&dyn Fn(&catalog::Entry) -> bool>,
+    open_cut: Option<(&Path, &CutPackets)>,
     warn: &mut dyn FnMut(String),
 ) -> Result<Opened, SearchError> {
     // (first packet's time, packets, the segment when opened)
     let mut all: Vec<(u64, u64, Option<Stored>)> = Vec::new();
     let mut catalogs: HashMap<PathBuf, catalog::Catalog> = HashMap::new();
+    let none = CutPackets::default();
     for capture in crate::capture_files(path)? {
         let open = capture.extension().is_some_and(|e| e == "tmp");
         if let Some(needed) = needed
@@ -117,7 +120,10 @@ pub fn open_segments_where(
         if rebuild {
             let _ = std::fs::remove_file(segment_path(&capture));
         }
-        match load_or_build(&capture, !open) {
+        let cut = open_cut
+            .filter(|(tmp, _)| open && tmp.file_name() == capture.file_name())
+            .map_or(&none, |(_, cut)| cut);
+        match load_or_build_with(&capture, !open, cut) {
             Ok((seg, damage)) => {
                 if let Some(d) = damage {
                     warn(format!("{d}; indexed the packets before it"));

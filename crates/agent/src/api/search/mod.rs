@@ -106,13 +106,21 @@ pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response 
     if let Err(e) = Index::validate(&calls) {
         return error(StatusCode::BAD_REQUEST, &e.to_string());
     }
+    let live_cut = state.recording.as_ref().and_then(|r| r.live_cut.clone());
     let answered = blocking(&state, move || {
         // Only the captures whose catalogue records say they may change an answer are opened.
         let range = TimeRange::default();
         let needed = |e: &pv_search::index::catalog::Entry| may_contribute(&calls, range, e);
+        // The open file's packets past the cutoff so far, copied out (the recorder publishes
+        // to it at each flush).
+        let live = live_cut
+            .as_ref()
+            .and_then(|l| l.lock().ok())
+            .and_then(|l| Some((l.tmp.clone()?, l.cut.clone())));
+        let open_cut = live.as_ref().map(|(tmp, cut)| (tmp.as_path(), cut));
         let answer = |rebuild: bool| {
             let warn = &mut |w: String| eprintln!("pktvisord: {w}");
-            open_segments_where(&dir, rebuild, Some(&needed), warn)
+            open_segments_where(&dir, rebuild, Some(&needed), open_cut, warn)
                 .map(|o| Index::with_bases(o.segments, range).and_then(|i| i.answer(&calls)))
         };
         match answer(false) {
