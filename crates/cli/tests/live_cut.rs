@@ -43,10 +43,22 @@ fn pql_on_the_open_file_counts_the_packets_past_the_cutoff() {
     assert!(stored > 0 && stored < n * 3 / 4, "{stored} of {n} stored");
     // ... and PQL on it counts them all, as tshark does on the fixture.
     let pql = "Count(All()) Count(Row(transproto=TCP)) Count(Row(netsrc=\"8.8.8.8\"))";
-    let v = lab.pql(port, pql);
+    let v = lab.pql(port, "", pql);
     assert_eq!(v["results"][0], n, "{v}");
     assert_eq!(v["results"][1], tshark("tcp") as u64, "{v}");
     assert_eq!(v["results"][2], tshark("ip.src == 8.8.8.8") as u64, "{v}");
+    // A time range for the whole request: all of it after 1970, none before.
+    assert_eq!(lab.pql(port, "?from=1", pql), v);
+    let none = lab.pql(port, "?to=1", pql);
+    assert_eq!(none["results"], serde_json::json!([0, 0, 0]), "{none}");
+    let (code, body) = lab.http(
+        port,
+        "POST",
+        "/index/net/query?from=x",
+        Some(("text/plain", pql)),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("time 'x'"), "{body}");
     let (status, log) = lab.stop(agent, "TERM");
     assert!(status.success(), "{log}");
 }

@@ -61,6 +61,7 @@ fn the_recording_being_written_answers_pql_counts_and_pcap() {
     // PQL on the open file, against tshark on the fixture.
     let v = lab.pql(
         port,
+        "",
         "Count(Row(netsrc=\"8.8.8.8\")) Count(Row(tcp=SYN)) Count(Row(length > 200))",
     );
     let body = v.to_string();

@@ -232,14 +232,11 @@ impl Lab {
         std::thread::sleep(Duration::from_millis(2500));
     }
 
-    /// The agent's answer to PQL (`POST /index/net/query`), which must be a 200.
-    pub fn pql(&self, port: u16, query: &str) -> serde_json::Value {
-        let (code, body) = self.http(
-            port,
-            "POST",
-            "/index/net/query",
-            Some(("text/plain", query)),
-        );
+    /// The agent's answer to PQL (`POST /index/net/query` with `params`, `?from=..` or
+    /// nothing), which must be a 200.
+    pub fn pql(&self, port: u16, params: &str, query: &str) -> serde_json::Value {
+        let path = format!("/index/net/query{params}");
+        let (code, body) = self.http(port, "POST", &path, Some(("text/plain", query)));
         assert_eq!(code, 200, "{query}: {body}");
         serde_json::from_str(&body).unwrap()
     }

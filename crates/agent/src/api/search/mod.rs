@@ -91,11 +91,20 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-/// `POST /index/net/query`: PQL in the body, `{"results": [...]}` out; 400 with the place for
-/// a query that cannot be read.
-pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+/// `POST /index/net/query[?from=T&to=T]`: PQL in the body, `{"results": [...]}` out, every
+/// call bounded by the time range when given (as `pktvisor query --from --to`); 400 with the
+/// place for a query that cannot be read, or the time that cannot.
+pub async fn query(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let dir = match recording_dir(&state) {
         Ok(d) => d,
+        Err(r) => return *r,
+    };
+    let range = match time_range(&params) {
+        Ok((from, to)) => TimeRange { from, to },
         Err(r) => return *r,
     };
     let text = String::from_utf8_lossy(&body).into_owned();
@@ -109,7 +118,6 @@ pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response 
     let live_cut = state.recording.as_ref().and_then(|r| r.live_cut.clone());
     let answered = blocking(&state, move || {
         // Only the captures whose catalogue records say they may change an answer are opened.
-        let range = TimeRange::default();
         let needed = |e: &pv_search::index::catalog::Entry| may_contribute(&calls, range, e);
         // The open file's packets past the cutoff so far, copied out (the recorder publishes
         // to it at each flush).
@@ -149,9 +157,7 @@ fn search_of(
 ) -> Result<(PathBuf, Search), Refused> {
     let dir = recording_dir(state)?;
     let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
-    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
-    let from = time("from").map_err(bad)?;
-    let to = time("to").map_err(bad)?;
+    let (from, to) = time_range(params)?;
     let limit = match params.get("limit") {
         Some(l) => Some(l.parse::<u64>().map_err(|_| {
             Box::new(error(
@@ -164,6 +170,13 @@ fn search_of(
     let search =
         Search::new(params.get("filter").map(String::as_str), from, to, limit).map_err(bad)?;
     Ok((dir, search))
+}
+
+/// The `from` and `to` parameters (ns since the epoch); 400 for a time that cannot be read.
+fn time_range(params: &HashMap<String, String>) -> Result<(Option<u64>, Option<u64>), Refused> {
+    let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
+    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
+    Ok((time("from").map_err(bad)?, time("to").map_err(bad)?))
 }
 
 /// `GET /api/v1/packets/count`: `{"count": n, "packets_read": n}`.
