@@ -49,12 +49,14 @@ pub fn load_or_build_with(
             source: e,
         };
         std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
         // The directory's catalogue learns of it (a search that cannot use it opens the
-        // segment instead: a failure here loses nothing).
+        // segment instead: a failure here loses nothing), before the segment takes its place:
+        // the other way, a query between the two could prune by the old record a segment
+        // rebuilt with more values (the packets past the cutoff the indexer brings).
         if let Some(facts) = facts {
             let _ = catalog::append(capture, &catalog::Entry::of(&seg, facts));
         }
+        std::fs::rename(&tmp, &path).map_err(io)?;
     }
     let stored = Stored::from_bytes(bytes).map_err(|d| SearchError::Index {
         path: path.clone(),
