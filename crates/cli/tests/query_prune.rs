@@ -154,18 +154,25 @@ fn queries_open_only_the_segments_that_can_answer() {
         let from_ns = query_ts_of_first_packet(&last);
         let from = format!("{}.{:09}", from_ns / 1_000_000_000, from_ns % 1_000_000_000);
         let ranged = ["--from", from.as_str()];
-        let (in_range, opened, _) = query_counting(&rec, "Count(All()) TopN(netsrc)", &ranged);
-        let later = tshark_values(
-            &input,
-            &[],
-            &format!("frame.time_epoch >= {from}"),
-            &["frame.number"],
-        );
+        let ranged_pql = "Count(All()) TopN(netsrc) Rows(netsrc)";
+        let (in_range, opened, _) = query_counting(&rec, ranged_pql, &ranged);
+        let later = format!("frame.time_epoch >= {from}");
+        let later_frames = tshark_values(&input, &[], &later, &["frame.number"]);
         assert_eq!(
             in_range[0],
-            later.len() as u64,
+            later_frames.len() as u64,
             "{}",
             ctx("--from vs tshark")
+        );
+        // The sources of those packets only (by the outer header, as TopN(netsrc)).
+        let mut sources = tshark_values(&input, &[], &later, &["ip.src", "ipv6.src"]);
+        sources.sort();
+        sources.dedup();
+        assert_eq!(
+            in_range[2]["keys"],
+            serde_json::json!(sources),
+            "{}",
+            ctx("Rows(netsrc) --from vs tshark")
         );
         assert!(
             opened < total || total == 1,
@@ -182,7 +189,7 @@ fn queries_open_only_the_segments_that_can_answer() {
             assert_eq!(opened, total, "{}", ctx(pql));
             assert_eq!(&unpruned, answer, "{}", ctx(&format!("{pql}, unpruned")));
         }
-        let (unpruned, _, _) = query_counting(&rec, "Count(All()) TopN(netsrc)", &ranged);
+        let (unpruned, _, _) = query_counting(&rec, ranged_pql, &ranged);
         assert_eq!(unpruned, in_range, "{}", ctx("--from, unpruned"));
     }
     assert!(pruned_somewhere > 0);

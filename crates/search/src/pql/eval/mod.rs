@@ -172,10 +172,19 @@ impl Index {
             "GroupBy" => self.group_by(call),
             "Rows" => {
                 let field = field_arg(call)?;
+                let bad = |d: Damaged| damaged(call.at, d);
                 let mut keys: Vec<String> = Vec::new();
-                for seg in &self.segments {
-                    if let Some(view) = seg.field(field).map_err(|d| damaged(call.at, d))? {
-                        keys.extend(view.entries().map(|e| view.key(e).to_string()));
+                for (seg, range) in self.segments.iter().zip(&self.range) {
+                    let Some(view) = seg.field(field).map_err(bad)? else {
+                        continue;
+                    };
+                    // Without a time range every value counts; with one, the values of a
+                    // packet in it (their packet lists read only then).
+                    for e in view.entries() {
+                        if self.whole || view.packets(e).map_err(bad)?.iter().any(|&p| range.has(p))
+                        {
+                            keys.push(view.key(e).to_string());
+                        }
                     }
                 }
                 keys.sort();

@@ -7,9 +7,8 @@
 //! non-empty only where `v` may be in `f`; `Intersect` where all its rows may be, `Union`/`Xor`
 //! where one may, `Difference` where its first may; `Not` and `All` (complements) wherever the
 //! time range reaches, conditions (`Row(length > 1400)`) likewise. `TopN` and `GroupBy`
-//! without a filter, `Sum`/`Min`/`Max` without a row, need every segment in the time range
-//! that has their fields; `Rows` lists the keys of every segment with the field (it reads no
-//! time). Anything not understood here keeps the segment.
+//! without a filter, `Sum`/`Min`/`Max` without a row, and `Rows`, need every segment in the
+//! time range that has their fields. Anything not understood here keeps the segment.
 
 use super::{Arg, Call, RowSpec, TimeRange, field_arg, row_spec};
 use crate::index::LENGTH;
@@ -55,8 +54,7 @@ fn answer_may_use(call: &Call, range: TimeRange, e: &Entry) -> bool {
             _ => true,
         },
         "TopN" => has(field_arg(call)) && filter_may_hold(call, range, e),
-        // Every key of the field, whatever the time range (as `Index::eval` answers it).
-        "Rows" => has(field_arg(call)),
+        "Rows" => has(field_arg(call)) && overlaps(range, e),
         "GroupBy" => {
             call.args.iter().all(|a| match a {
                 Arg::Call(c) if c.name == "Rows" => has(field_arg(c)),
