@@ -13,22 +13,11 @@
 # Env: RUNS=3  CPU=0
 set -euo pipefail
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-
-[[ $# -ge 1 && $# -le 2 ]] || die "usage: $0 FILE [PKTVISOR_BIN]"
-FILE=$1
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
-BIN=${2:-$REPO/target/release/pktvisor}
-RUNS=${RUNS:-3}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args 3 "$@"
 CPU=${CPU:-0}
-
-[[ -r $FILE ]] || die "cannot read $FILE"
-[[ -x $BIN ]] || die "$BIN is not built (cargo build --release)"
-for t in tcpdump taskset awk; do
-    command -v "$t" >/dev/null 2>&1 || die "'$t' not found"
-done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
+need_tools tcpdump taskset awk
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench_record.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -15,23 +15,13 @@
 # Env: RUNS=3  CPU=0  PKTVISOR_ARGS="--json"  (extra args after FILE)
 set -euo pipefail
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-
-[[ $# -ge 1 && $# -le 2 ]] || die "usage: $0 FILE [PKTVISOR_BIN]"
-FILE=$1
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
-BIN=${2:-$REPO/target/release/pktvisor}
-RUNS=${RUNS:-3}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_args 3 "$@"
 CPU=${CPU:-0}
 read -r -a PV_ARGS <<<"${PKTVISOR_ARGS:---json}"
-
-[[ -r $FILE ]] || die "cannot read $FILE"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
-for t in tcpdump tshark capinfos taskset awk; do
-    command -v "$t" >/dev/null 2>&1 || die "'$t' not found (apt-get install tcpdump tshark util-linux gawk)"
-done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
+TOOLS_HINT="apt-get install tcpdump tshark util-linux gawk" need_tools tcpdump tshark capinfos taskset awk
 taskset -c "$CPU" true 2>/dev/null || die "cannot pin to CPU $CPU"
 
 TMP=$(mktemp -d /tmp/bench_summary.XXXXXX)

@@ -2,8 +2,10 @@
 //! below PATH (written beside each as `NAME.pvx`, rebuilt when its capture changed) and PQL
 //! answered on it, in Pilosa's JSON shapes.
 
-use pv_search::index::{Segment, Stored, catalog, decode_segment, open_segments, segment_path};
-use pv_search::pql::{Index, TimeRange, parse};
+use pv_search::index::{
+    Segment, Stored, catalog, decode_segment, open_segments, open_segments_where, segment_path,
+};
+use pv_search::pql::{Index, TimeRange, may_contribute, parse};
 use pv_search::time::parse_time;
 use pv_search::{SearchError, capture_files};
 use std::path::{Path, PathBuf};
@@ -127,9 +129,19 @@ pub fn run_query(program: &str, cmd: &QueryCmd) -> ExitCode {
         (Ok(from), Ok(to)) => TimeRange { from, to },
         (Err(e), _) | (_, Err(e)) => return usage(&e),
     };
+    // Only the captures whose catalogue records say they may change an answer are opened.
+    let needed = |e: &catalog::Entry| may_contribute(&calls, range, e);
     let answer = |rebuild: bool| {
-        segments(program, &cmd.path, rebuild)
-            .map(|segs| Index::new(segs, range).and_then(|index| index.answer(&calls)))
+        let warn = &mut |w: String| eprintln!("{program}: warning: {w}");
+        open_segments_where(&cmd.path, rebuild, Some(&needed), None, warn).map(|opened| {
+            eprintln!(
+                "{program}: answered from {} indexes ({} not opened: their catalogue records \
+                 say they cannot change the answer)",
+                opened.segments.len(),
+                opened.skipped
+            );
+            Index::with_bases(opened.segments, range).and_then(|index| index.answer(&calls))
+        })
     };
     let answered = match answer(false) {
         // A damaged index is rebuilt from its capture, and the query asked again.

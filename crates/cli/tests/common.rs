@@ -319,12 +319,74 @@ pub fn top(values: Vec<String>) -> Value {
     )
 }
 
+/// The captures (below testdata/) the PQL tests answer on: DNS over UDP and TCP, IPv6,
+/// rcodes, EDNS, IPv4 fragments, QinQ tags, IPv6 extension headers.
+pub const QUERY_CAPTURES: [&str; 8] = [
+    "fixtures/dns_udp_tcp_random.pcap",
+    "fixtures/dns_ipv6_udp.pcap",
+    "fixtures/dns_ipv4_tcp.pcap",
+    "fixtures/dns_udp_mixed_rcode.pcap",
+    "fixtures/ecs.pcap",
+    "edge/frag4.pcap",
+    "edge/qinq.pcap",
+    "edge/v6ext.pcap",
+];
+
 /// A fresh temporary directory for one test (removed by the caller with `remove_dir_all`).
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pvtest-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// What tcpdump prints of a pcap stream on stdin: one line per packet with its time in
+/// nanoseconds, and its bytes.
+pub const PCAP_DUMP: &str = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
+
+/// The stdout of a shell command (its stderr dropped).
+pub fn sh_stdout(cmd: &str) -> Vec<u8> {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .stdout
+}
+
+/// `pktvisor packets PATH FILTER EXTRA --pcap -`, as tcpdump prints it (`PCAP_DUMP`).
+pub fn packets_dump(path: &Path, filter: &str, extra: &str) -> Vec<u8> {
+    sh_stdout(&format!(
+        "{} packets {} {extra} --pcap - '{filter}' 2>/dev/null | {PCAP_DUMP}",
+        env!("CARGO_BIN_EXE_pktvisor"),
+        path.display()
+    ))
+}
+
+/// The oracle of `packets_dump`: `files` merged by mergecap (one plain file read as it is), cut to
+/// `[from, to)` by editcap (`-A`, `-B`) when given, through `tcpdump -w - FILTER`, printed
+/// alike. tcpdump writes microseconds unless told otherwise, which would cut the nanoseconds of
+/// nf9.pcap and the recorder's files.
+pub fn tcpdump_dump(files: &[PathBuf], filter: &str, range: Option<(&str, &str)>) -> Vec<u8> {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let (source, input) = match (names.as_slice(), range) {
+        // (A compressed one through mergecap, which reads gzip and zstd where tcpdump does not.)
+        ([one], None) if !one.ends_with(".zst") && !one.ends_with(".gz") => {
+            (String::new(), one.clone())
+        }
+        (_, None) => (format!("mergecap -w - {} | ", names.join(" ")), "-".into()),
+        (_, Some((from, to))) => (
+            format!(
+                "mergecap -w - {} | editcap -A {from} -B {to} - - | ",
+                names.join(" ")
+            ),
+            "-".into(),
+        ),
+    };
+    sh_stdout(&format!(
+        "{source}tcpdump --time-stamp-precision nano -r {input} -w - '{filter}' 2>/dev/null | \
+         {PCAP_DUMP}"
+    ))
 }
 
 /// Runs a shell command, panicking with its stderr if it fails.

@@ -10,7 +10,6 @@
 mod common;
 mod lab;
 use common::*;
-use lab::LabNet;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,14 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn ready() -> bool {
-    if !is_root() {
-        assert!(!in_ci(), "CI runs as root: the live search test must run");
-        eprintln!("SKIP: the live search test needs root (network namespaces, capture)");
-        return false;
-    }
-    ["ip", "tcpreplay", "curl", "tcpdump", "tshark", "zstd"]
-        .iter()
-        .all(|t| require(t))
+    let tools = ["ip", "tcpreplay", "curl", "tcpdump", "tshark", "zstd"];
+    lab::ready("the live search test", &tools)
 }
 
 fn lines(cmd: &str) -> Vec<String> {
@@ -56,52 +49,22 @@ fn the_recording_being_written_answers_pql_counts_and_pcap() {
     if !ready() {
         return;
     }
-    let net = LabNet {
-        mtu: 1500,
-        addresses: false,
-    };
-    let mut lab = lab::Lab::new("ls", net);
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let rec = lab.dir.join("rec");
-    let agent = lab.start_agent(
-        port,
-        &[
-            "--record",
-            rec.to_str().unwrap(),
-            "--flow-cutoff-bytes",
-            "0",
-            "vb",
-        ],
-    );
+    let (mut lab, agent, port, _) =
+        lab::recording_agent("ls", 0, &["--flow-cutoff-bytes", "0"], |_| {});
     let fixture = fixture("dns_udp_tcp_random.pcap");
     let f = fixture.display();
     let n = lines(&format!("tcpdump -nn -r {f} 2>/dev/null")).len() as u64;
     lab.replay(&fixture);
     // Every packet captured, and on disk within the flush interval.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, body) = lab.http(port, "GET", "/api/v1/metrics/app", None);
-        let app: Value = serde_json::from_str(&body).unwrap();
-        if app["capture"]["packets"].as_u64() >= Some(n) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{app}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(2500));
+    lab.replayed(port, n);
 
     // PQL on the open file, against tshark on the fixture.
-    let (code, body) = lab.http(
+    let v = lab.pql(
         port,
-        "POST",
-        "/index/net/query",
-        Some((
-            "text/plain",
-            "Count(Row(netsrc=\"8.8.8.8\")) Count(Row(tcp=SYN)) Count(Row(length > 200))",
-        )),
+        "",
+        "Count(Row(netsrc=\"8.8.8.8\")) Count(Row(tcp=SYN)) Count(Row(length > 200))",
     );
-    assert_eq!(code, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let body = v.to_string();
     let tshark = |filter: &str| {
         lines(&format!(
             "tshark -n -r {f} -Y '{filter}' -T fields -e frame.number 2>/dev/null"
@@ -181,18 +144,11 @@ const COPIES: usize = 12;
 /// `fill` gives files, as an earlier run's. Its API port is picked from this process and
 /// `offset`. Returns the lab, the agent's PID, its port and the recording directory.
 fn agent_on(tag: &str, offset: u32, fill: impl FnOnce(&Path)) -> (lab::Lab, u32, u16, PathBuf) {
-    let net = LabNet {
-        mtu: 1500,
-        addresses: false,
-    };
-    let mut lab = lab::Lab::new(tag, net);
-    let port = 20_000 + ((std::process::id() + offset) % 20_000) as u16;
-    let rec = lab.dir.join("rec");
-    let day = rec.join("2020/01/01");
-    std::fs::create_dir_all(&day).unwrap();
-    fill(&day);
-    let agent = lab.start_agent(port, &["--record", rec.to_str().unwrap(), "vb"]);
-    (lab, agent, port, rec)
+    lab::recording_agent(tag, offset, &[], |rec| {
+        let day = rec.join("2020/01/01");
+        std::fs::create_dir_all(&day).unwrap();
+        fill(&day);
+    })
 }
 
 /// [`agent_on`] a recording of [`COPIES`] copies of [`BIG`]: a search of everything answers

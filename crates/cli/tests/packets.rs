@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn tools() -> bool {
     ["tcpdump", "mergecap", "editcap", "sh"]
@@ -15,41 +15,11 @@ fn tools() -> bool {
         .all(|t| require(t))
 }
 
-fn sh_out(cmd: &str) -> Vec<u8> {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    out.stdout
-}
-
 /// The files of a recording, in name order.
 fn recorded(dir: &Path) -> Vec<PathBuf> {
     let mut files = files_below(dir);
     files.sort();
     files
-}
-
-/// What tcpdump prints of a pcap stream, one line per packet plus its bytes.
-const DUMP: &str = "tcpdump -nn --nano -tt -x -r -";
-
-fn ours(dir: &Path, filter: &str, extra: &str) -> Vec<u8> {
-    sh_out(&format!(
-        "{} packets {} {extra} --pcap - '{filter}' | {DUMP}",
-        env!("CARGO_BIN_EXE_pktvisor"),
-        dir.display()
-    ))
-}
-
-/// mergecap's merge of the files through tcpdump's filter. tcpdump writes microseconds unless
-/// told otherwise, which would cut the nanoseconds of nf9.pcap and the recorder's files.
-fn oracle(files: &[PathBuf], filter: &str) -> Vec<u8> {
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    sh_out(&format!(
-        "mergecap -w - {} | tcpdump --time-stamp-precision nano -r - -w - '{filter}' | {DUMP}",
-        names.join(" ")
-    ))
 }
 
 /// tcpdump's filters; the recordings are indexed, so those the index narrows (addresses,
@@ -112,7 +82,7 @@ fn search_equals_mergecap_through_tcpdump_on_every_capture() {
         }
         // A time range inside the recording, as editcap selects it (`-A` at or after, `-B`
         // before: our `--from`/`--to`), from the times tcpdump prints.
-        let times = sh_out(&format!(
+        let times = sh_stdout(&format!(
             "mergecap -w - {} | tcpdump -tt -nn -r -",
             files
                 .iter()
@@ -128,20 +98,15 @@ fn search_equals_mergecap_through_tcpdump_on_every_capture() {
         let range =
             (times.len() >= 3).then(|| (times[times.len() / 3], times[2 * times.len() / 3]));
         for filter in FILTERS {
-            let mut cases = vec![(String::new(), oracle(&files, filter))];
+            let mut cases = vec![(String::new(), tcpdump_dump(&files, filter, None))];
             if let Some((from, to)) = range
                 && ["", "tcp", "host 198.51.100.10", "ip6 net 2001:db8::/32"].contains(&filter)
             {
-                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                let expected = sh_out(&format!(
-                    "mergecap -w - {} | editcap -A {from} -B {to} - - | \
-                     tcpdump --time-stamp-precision nano -r - -w - '{filter}' | {DUMP}",
-                    names.join(" ")
-                ));
+                let expected = tcpdump_dump(&files, filter, Some((from, to)));
                 cases.push((format!("--from {from} --to {to}"), expected));
             }
             for (extra, expected) in cases {
-                let got = ours(&dir, filter, &extra);
+                let got = packets_dump(&dir, filter, &extra);
                 assert!(
                     got == expected,
                     "{} ({compress}), filter '{filter}' {extra}: {} lines from us, {} from tcpdump",
@@ -254,6 +219,20 @@ fn the_index_reads_only_the_packets_that_can_match() {
         tcpdump_count(&capture, "host 8.8.8.8 and udp").to_string()
     );
     assert_eq!(skipped, 0);
+    // DNS names are in the catalogue too (a filter per field): a name in no file opens none; a
+    // name in few files opens only those, and counts as with every file opened (below).
+    assert_eq!(
+        not_opened(&indexed, "dns.qname == \"no.such.example\""),
+        ("0".into(), files)
+    );
+    let names = query(&indexed, "TopN(dns-qname)");
+    let rare = names[0].as_array().unwrap().last().unwrap()["Key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_name = format!("dns.qname == \"{rare}\"");
+    let (named, skipped) = not_opened(&indexed, &by_name);
+    assert!(skipped > 0 && skipped < files, "{skipped} of {files}");
     let catalogs: Vec<_> = all_files_below(&indexed)
         .into_iter()
         .filter(|f| f.file_name().is_some_and(|n| n == "catalog.pvc"))
@@ -263,6 +242,7 @@ fn the_index_reads_only_the_packets_that_can_match() {
         std::fs::remove_file(c).unwrap();
     }
     assert_eq!(not_opened(&indexed, "host 203.0.113.99"), ("0".into(), 0));
+    assert_eq!(not_opened(&indexed, &by_name), (named, 0));
     assert!(
         run("pktvisor", &["index", indexed.to_str().unwrap()])
             .status
@@ -291,7 +271,7 @@ fn the_index_reads_only_the_packets_that_can_match() {
     std::fs::create_dir_all(&overlap).unwrap();
     let file = capture.display();
     let o = overlap.display();
-    sh_out(&format!(
+    sh_stdout(&format!(
         "tcpdump -r {file} -c 1 -w {o}/t1 tcp && editcap -F pcap -t 100 {o}/t1 {o}/t2 && \
          tcpdump -r {file} -w {o}/u udp && mergecap -a -F pcap -w {o}/a.pcap {o}/u {o}/t2 {o}/u && \
          editcap -F pcap -t 50 {o}/u {o}/b.pcap && rm {o}/t1 {o}/t2 {o}/u"
@@ -311,8 +291,8 @@ fn the_index_reads_only_the_packets_that_can_match() {
             3 * tcpdump_count(&capture, "udp and src host 8.8.8.8"),
         ),
     ] {
-        let got = ours(&overlap, filter, "");
-        assert!(got == oracle(&files, filter), "{filter}");
+        let got = packets_dump(&overlap, filter, "");
+        assert!(got == tcpdump_dump(&files, filter, None), "{filter}");
         let out = packets(&[overlap.to_str().unwrap(), filter, "--count"]);
         assert_eq!(packets_read(&out.stderr), read, "{filter}");
     }
@@ -336,7 +316,7 @@ fn packets(args: &[&str]) -> Output {
 }
 
 fn tcpdump_count(file: &Path, filter: &str) -> u64 {
-    let out = sh_out(&format!("tcpdump -nn -r {} '{filter}'", file.display()));
+    let out = sh_stdout(&format!("tcpdump -nn -r {} '{filter}'", file.display()));
     String::from_utf8_lossy(&out).lines().count() as u64
 }
 
@@ -357,7 +337,7 @@ fn counts_limits_and_time_ranges() {
     let out = packets(&[file, "tcp", "--limit", "5", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
     // A time range, against tcpdump's own times (Unix seconds, as -tt prints them).
-    let lines = sh_out(&format!("tcpdump -nn -tt -r {file}"));
+    let lines = sh_stdout(&format!("tcpdump -nn -tt -r {file}"));
     let in_range = String::from_utf8_lossy(&lines)
         .lines()
         .filter(|l| {
@@ -383,7 +363,7 @@ fn json_lines_name_the_fields_tcpdump_shows() {
     assert!(out.status.success());
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // tcpdump -nn -tt -c 1 -r dns_ipv4_tcp.pcap: the first packet, a SYN.
-    let dump = String::from_utf8_lossy(&sh_out(&format!(
+    let dump = String::from_utf8_lossy(&sh_stdout(&format!(
         "tcpdump -nn -tt -c 1 -r {}",
         capture.display()
     )))
@@ -441,7 +421,7 @@ fn a_cut_file_is_searched_up_to_the_cut() {
 
 /// tshark's values of `field` for the frames `filter` selects (one line per frame).
 fn tshark_field(file: &Path, filter: &str, field: &str) -> Vec<String> {
-    let out = sh_out(&format!(
+    let out = sh_stdout(&format!(
         "tshark -n -r {} -Y '{filter}' -T fields -E occurrence=f -e {field}",
         file.display()
     ));

@@ -72,17 +72,6 @@ fn count(file: &Path, filter: &str) -> u64 {
     tshark(file, filter, &["frame.number"]).len() as u64
 }
 
-const CAPTURES: [&str; 8] = [
-    "fixtures/dns_udp_tcp_random.pcap",
-    "fixtures/dns_ipv6_udp.pcap",
-    "fixtures/dns_ipv4_tcp.pcap",
-    "fixtures/dns_udp_mixed_rcode.pcap",
-    "fixtures/ecs.pcap",
-    "edge/frag4.pcap",
-    "edge/qinq.pcap",
-    "edge/v6ext.pcap",
-];
-
 #[test]
 fn answers_equal_tsharks_counts() {
     if !tools() {
@@ -90,7 +79,7 @@ fn answers_equal_tsharks_counts() {
     }
     // Copies: a query writes each capture's index beside it.
     let tmp = temp_dir("querytshark");
-    for name in CAPTURES {
+    for name in QUERY_CAPTURES {
         let file = tmp.join(name.replace('/', "-"));
         std::fs::copy(repo_root().join("testdata").join(name), &file).unwrap();
         let r = query(
@@ -337,24 +326,8 @@ fn packets_past_the_cutoff_are_indexed_not_stored() {
         let n: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         assert_eq!(n, stored_count(filter), "{filter}");
         // Packet for packet, in mergecap's order (the cut packets take no turn).
-        let sh = |cmd: String| {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .output()
-                .unwrap();
-            out.stdout
-        };
-        let dump = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
-        let ours = sh(format!(
-            "{} packets {} '{filter}' --pcap - 2>/dev/null | {dump}",
-            env!("CARGO_BIN_EXE_pktvisor"),
-            rec.display()
-        ));
-        let theirs = sh(format!(
-            "mergecap -w - {} | tcpdump --time-stamp-precision nano -r - -w - '{filter}' 2>/dev/null | {dump}",
-            names.join(" ")
-        ));
+        let ours = packets_dump(&rec, filter, "");
+        let theirs = tcpdump_dump(&files, filter, None);
         assert!(!ours.is_empty() && ours == theirs, "{filter}");
     }
     let check = run("pktvisor", &["index", "--check", rec.to_str().unwrap()]);

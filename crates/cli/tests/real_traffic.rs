@@ -154,26 +154,8 @@ fn check_index(files: &[PathBuf]) {
             "tcp and dst host 2001:db8::2",
             "not arp and net 198.51.100.0/24",
         ] {
-            let dump = "tcpdump -nn --nano -tt -x -r - 2>/dev/null";
-            let ours = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "{} packets {} '{filter}' --pcap - 2>/dev/null | {dump}",
-                    env!("CARGO_BIN_EXE_pktvisor"),
-                    file.display()
-                ))
-                .output()
-                .unwrap()
-                .stdout;
-            let theirs = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "tcpdump --time-stamp-precision nano -r {} -w - '{filter}' 2>/dev/null | {dump}",
-                    file.display()
-                ))
-                .output()
-                .unwrap()
-                .stdout;
+            let ours = packets_dump(file, filter, "");
+            let theirs = tcpdump_dump(&[file.to_path_buf()], filter, None);
             assert!(ours == theirs, "{label}: packets '{filter}'");
         }
     }

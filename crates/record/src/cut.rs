@@ -57,6 +57,17 @@ impl CutPackets {
         true
     }
 
+    /// Appends `tail` (the packets cut after these, of the same file).
+    pub fn append(&mut self, tail: CutPackets) {
+        let base = self.bytes.len();
+        self.packets
+            .extend(tail.packets.into_iter().map(|p| CutPacket {
+                start: p.start + base,
+                ..p
+            }));
+        self.bytes.extend_from_slice(&tail.bytes);
+    }
+
     pub fn len(&self) -> usize {
         self.packets.len()
     }
@@ -71,6 +82,16 @@ impl CutPackets {
             .iter()
             .map(|p| (p, &self.bytes[p.start..p.start + p.len]))
     }
+}
+
+/// The cut packets of the file being written so far, shared with those who answer queries of
+/// it (the agent's PQL on its open file): published at each durability flush, so that they are
+/// as current as the file's stored packets on disk, and taken whole at rotation for the
+/// indexer. `tmp` is the open file they belong with (None between files).
+#[derive(Debug, Default)]
+pub struct LiveCut {
+    pub tmp: Option<std::path::PathBuf>,
+    pub cut: CutPackets,
 }
 
 #[cfg(test)]
@@ -90,5 +111,22 @@ mod tests {
         }
         assert!(!c.push(3, 13, 60, 1, &[]));
         assert_eq!(c.len(), MAX_CUT_PER_FILE);
+    }
+
+    #[test]
+    fn appended_lists_keep_their_bytes() {
+        let (mut a, mut b) = (CutPackets::default(), CutPackets::default());
+        a.push(0, 1, 3, 1, &[1, 2, 3]);
+        b.push(2, 2, 2, 1, &[4, 5]);
+        b.push(5, 3, 1, 1, &[6]);
+        a.append(b);
+        let got: Vec<_> = a
+            .iter()
+            .map(|(p, b)| (p.after, p.ts_ns, b.to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            [(0, 1, vec![1, 2, 3]), (2, 2, vec![4, 5]), (5, 3, vec![6])]
+        );
     }
 }

@@ -30,7 +30,7 @@ pub mod rotation;
 pub mod stats;
 
 pub use compress::Compression;
-pub use cut::{CutPacket, CutPackets};
+pub use cut::{CutPacket, CutPackets, LiveCut};
 pub use flow_key::FlowKey;
 pub use flow_table::{FlowTable, FlowTableConfig};
 pub use pcap_writer::{MAX_SNAPLEN, PcapFormat};

@@ -8,7 +8,7 @@
 //! the spot to its last whole packet, so what was written before the failure is kept.
 
 use crate::compress::{Compression, Sink};
-use crate::cut::CutPackets;
+use crate::cut::{CutPackets, LiveCut};
 use crate::flow_key::FlowKey;
 use crate::flow_table::{FlowTable, FlowTableConfig};
 use crate::pcap_writer::PcapFormat;
@@ -19,6 +19,7 @@ use crate::stats::RecordStats;
 use pv_wire::{LinkType, decode};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// After a write error, the next attempt waits this much packet time.
@@ -81,8 +82,11 @@ pub struct Recorder {
     until_flush_check: u32,
     log: Log,
     on_complete: Option<OnComplete>,
-    /// Packets cut while the current file is written (kept only when someone indexes).
+    /// Packets cut while the current file is written (kept only when someone indexes), since
+    /// they were last published to `live`.
     cut: CutPackets,
+    /// Where the current file's cut packets are published for queries of the open file.
+    live: Option<Arc<Mutex<LiveCut>>>,
 }
 
 impl Recorder {
@@ -127,6 +131,7 @@ impl Recorder {
             log,
             on_complete: None,
             cut: CutPackets::default(),
+            live: None,
         })
     }
 
@@ -177,6 +182,15 @@ impl Recorder {
         self.on_complete = Some(f);
     }
 
+    /// The current file's packets past the cutoff, shared from now on (with `on_file_complete`
+    /// set: nobody keeps them otherwise): published at each flush, with the file's stored
+    /// packets, so that a query of the open file counts them too.
+    pub fn share_cut(&mut self) -> Arc<Mutex<LiveCut>> {
+        self.live
+            .get_or_insert_with(|| Arc::new(Mutex::new(LiveCut::default())))
+            .clone()
+    }
+
     /// Flushes the current file if `flush_every` has passed; call it when idle too.
     pub fn flush_if_due(&mut self) {
         if self.last_flush.elapsed() < self.config.flush_every {
@@ -188,6 +202,34 @@ impl Recorder {
         {
             self.fail(e);
         }
+        self.publish_cut();
+    }
+
+    /// Hands the packets cut since the last time to `live` (only those: a copy of the whole
+    /// list each time would cost up to 200 MB a flush), with the open file they belong with.
+    fn publish_cut(&mut self) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        if let Ok(mut live) = live.lock() {
+            live.tmp = self.current.as_ref().map(|f| f.tmp.clone());
+            live.cut.append(std::mem::take(&mut self.cut));
+        }
+    }
+
+    /// All the current file's cut packets, published or not; `live` holds none after.
+    fn take_cut(&mut self) -> CutPackets {
+        let tail = std::mem::take(&mut self.cut);
+        let Some(live) = &self.live else {
+            return tail;
+        };
+        let Ok(mut live) = live.lock() else {
+            return tail;
+        };
+        live.tmp = None;
+        let mut all = std::mem::take(&mut live.cut);
+        all.append(tail);
+        all
     }
 
     /// A copy of the counters.
@@ -317,8 +359,7 @@ impl Recorder {
                 self.pause(&with_path(e, &file.tmp));
                 self.salvage(&file.tmp, file.packets, file.wire_bytes);
                 // Their file is not indexed now (the next start recovers and indexes it).
-                self.stats.cut_not_indexed += self.cut.len() as u64;
-                self.cut = CutPackets::default();
+                self.stats.cut_not_indexed += self.take_cut().len() as u64;
                 return;
             }
         };
@@ -332,8 +373,9 @@ impl Recorder {
             self.stats.packets_output,
             s.active
         ));
+        let cut = self.take_cut();
         if let Some(f) = &mut self.on_complete {
-            f(&file.path, std::mem::take(&mut self.cut));
+            f(&file.path, cut);
         }
         self.retention.add(&file.path, size);
         let log = &mut self.log;

@@ -299,3 +299,40 @@ fn implausible_timestamps_are_counted_and_cannot_multiply_files() {
     assert_eq!(stats.packets_output, 102);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn cut_packets_are_published_at_each_flush_and_handed_whole_at_rotation() {
+    let dir = lab("livecut");
+    let mut cfg = config(&dir);
+    cfg.flows.cutoff_bytes = 300;
+    cfg.flush_every = Duration::ZERO;
+    let mut r = Recorder::new(cfg, Box::new(|_| {})).unwrap();
+    let handed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let to = handed.clone();
+    r.on_file_complete(Box::new(move |path, cut| {
+        let times: Vec<u64> = cut.iter().map(|(c, _)| c.ts_ns).collect();
+        to.lock().unwrap().push((path.to_path_buf(), times));
+    }));
+    let live = r.share_cut();
+    let p = udp(5, 258); // 300 bytes: the first is kept, the others cut
+    assert!(r.record(1, T0, 300, &p));
+    assert!(!r.record(1, T0 + 1, 300, &p));
+    r.flush_if_due();
+    {
+        let l = live.lock().unwrap();
+        let cut: Vec<u64> = l.cut.iter().map(|(c, _)| c.ts_ns).collect();
+        assert_eq!(cut, [T0 + 1]);
+        assert!(l.tmp.as_ref().is_some_and(|t| t.exists()), "{:?}", l.tmp);
+    }
+    // Cut after the flush: handed at rotation with the published one, in order.
+    assert!(!r.record(1, T0 + 2, 300, &p));
+    assert!(r.record(1, T0 + 61 * NS_PER_SEC, 300, &udp(6, 258)));
+    let handed = handed.lock().unwrap().clone();
+    assert_eq!(handed.len(), 1);
+    assert_eq!(handed[0].1, [T0 + 1, T0 + 2]);
+    let l = live.lock().unwrap();
+    assert!(l.cut.is_empty() && l.tmp.is_none());
+    drop(l);
+    r.finish();
+    std::fs::remove_dir_all(dir).unwrap();
+}

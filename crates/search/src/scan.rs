@@ -56,12 +56,13 @@ impl Search {
         self.from_ns.is_none_or(|f| ts_ns >= f) && self.to_ns.is_none_or(|t| ts_ns < t)
     }
 
-    /// The packets of `capture` worth reading, from its index: None to read the whole file
-    /// (no current index, compressed or pcapng, nothing to narrow by).
+    /// The packets of `capture` (`len` bytes now) worth reading, from its index: None to read
+    /// the whole file (no current index, compressed or pcapng, nothing to narrow by).
     fn picks(
         &self,
         plan: &Plan,
         capture: &Path,
+        len: Option<u64>,
         warn: &mut dyn FnMut(String),
     ) -> Result<Option<(Picks, Stored)>, SearchError> {
         // The recorder's open file grows: its index is built at each query, not kept.
@@ -88,7 +89,6 @@ impl Search {
             }
             Err(OpenError::Io(_)) => return Ok(None),
         };
-        let len = std::fs::metadata(capture).map(|m| m.len()).ok();
         if Some(seg.source_len) != len || seg.packets == 0 {
             return Ok(None);
         }
@@ -306,12 +306,16 @@ pub fn scan(
     let mut unread = Vec::new();
     let mut catalogs: HashMap<PathBuf, Catalog> = HashMap::new();
     for f in files {
-        if narrows && let Some(dir) = f.parent() {
+        // The capture's size, read once: its catalogue record and its index must both name it.
+        let len = narrows
+            .then(|| std::fs::metadata(&f).map(|m| m.len()).ok())
+            .flatten();
+        if let (Some(len), Some(dir)) = (len, f.parent()) {
             let catalog = catalogs
                 .entry(dir.to_path_buf())
-                .or_insert_with(|| Catalog::read(dir));
+                .or_insert_with(|| Catalog::load(dir));
             // (An empty capture goes the usual way: it counts in no summary.)
-            if let Some(e) = catalog.get(&f)
+            if let Some(e) = catalog.get(&f, len)
                 && e.packets > 0
                 && (search.outside(e.min_ts, e.max_ts) || !plan.may_match(e))
             {
@@ -324,7 +328,7 @@ pub fn scan(
             }
         }
         let picks = if narrows {
-            search.picks(&plan, &f, &mut warn)?
+            search.picks(&plan, &f, len, &mut warn)?
         } else {
             None
         };

@@ -115,6 +115,11 @@ fn fraction_ns(digits: &str) -> Option<u64> {
     Some(value * 10u64.pow(9 - kept.len() as u32))
 }
 
+/// Whether `text` is a span before now (`15m`): it names another instant at every reading.
+pub fn is_relative(text: &str) -> bool {
+    span_ns(text.trim()).is_some()
+}
+
 /// `2026-12-07T01:02:03.123456789Z`.
 pub fn format_time(ns: u64) -> String {
     let (y, mo, d, h, mi, s) = civil_from_unix(ns / 1_000_000_000);

@@ -258,7 +258,9 @@ fn start_recording(
     } else {
         None
     };
-    let shared = Arc::new(RecordingShared::default());
+    // With an indexer, queries of the open file count its packets past the cutoff too.
+    let live_cut = indexer.as_ref().map(|_| recorder.share_cut());
+    let shared = Arc::new(RecordingShared::new(live_cut));
     let (feed, thread) = recording::spawn(recorder, shared.clone())
         .map_err(io("cannot start the recorder thread"))?;
     eprintln!("pktvisord: recording to {}", dir.display());

@@ -34,9 +34,20 @@ pub struct RecordingShared {
     pub queue_drops: AtomicU64,
     /// Captured bytes queued and not yet recorded.
     queued_bytes: AtomicU64,
+    /// The open file's packets past the cutoff so far (when recordings are indexed): a PQL
+    /// query of the open file counts them too.
+    pub live_cut: Option<Arc<Mutex<pv_record::LiveCut>>>,
 }
 
 impl RecordingShared {
+    /// Counters at zero, and where the open file's cut packets are published (`live_cut`).
+    pub fn new(live_cut: Option<Arc<Mutex<pv_record::LiveCut>>>) -> RecordingShared {
+        RecordingShared {
+            live_cut,
+            ..RecordingShared::default()
+        }
+    }
+
     /// gotm's and our recording metrics, plus gotm's NIC counters from libpcap's statistics,
     /// written with the agent's one Prometheus writer (an `instance` label when given).
     pub fn prometheus(&self, counters: &CaptureCounters, instance: Option<&str>) -> String {

@@ -15,6 +15,42 @@ pub const ADDR_A: &str = "198.51.100.1";
 /// The address of `vb` (namespace `b`) in a lab made with addresses.
 pub const ADDR_B: &str = "198.51.100.2";
 
+/// Whether a live test can run: as root (as CI runs, where it must), with `tools` on PATH.
+pub fn ready(what: &str, tools: &[&str]) -> bool {
+    if !crate::common::is_root() {
+        assert!(!crate::common::in_ci(), "CI runs as root: {what} must run");
+        eprintln!("SKIP: {what} needs root (network namespaces, capture)");
+        return false;
+    }
+    tools.iter().all(|t| crate::common::require(t))
+}
+
+/// A lab (a veth pair without addresses) with an agent on `vb` recording into `DIR/rec` with
+/// `args` besides, after `fill` has put files in that directory (as an earlier run's). Its API
+/// port is picked from this process and `offset`. Returns the lab, the agent's PID, its port
+/// and the recording directory.
+pub fn recording_agent(
+    tag: &str,
+    offset: u32,
+    args: &[&str],
+    fill: impl FnOnce(&Path),
+) -> (Lab, u32, u16, PathBuf) {
+    let net = LabNet {
+        mtu: 1500,
+        addresses: false,
+    };
+    let mut lab = Lab::new(tag, net);
+    let port = 20_000 + ((std::process::id() + offset) % 20_000) as u16;
+    let rec = lab.dir.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    fill(&rec);
+    let mut all = vec!["--record", rec.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.push("vb");
+    let agent = lab.start_agent(port, &all);
+    (lab, agent, port, rec)
+}
+
 /// How the veth pair is set up.
 #[derive(Clone, Copy, Debug)]
 pub struct LabNet {
@@ -177,6 +213,32 @@ impl Lab {
             self.a,
             file.display()
         ));
+    }
+
+    /// Waits (20 s at most) until the agent on `port` has captured `n` packets, then 2.5 s
+    /// more: its recorder flushes every second, so that they are on disk (and the packets
+    /// past the cutoff published) by then.
+    pub fn replayed(&self, port: u16, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, body) = self.http(port, "GET", "/api/v1/metrics/app", None);
+            let app: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if app["capture"]["packets"].as_u64() >= Some(n) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{app}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+
+    /// The agent's answer to PQL (`POST /index/net/query` with `params`, `?from=..` or
+    /// nothing), which must be a 200.
+    pub fn pql(&self, port: u16, params: &str, query: &str) -> serde_json::Value {
+        let path = format!("/index/net/query{params}");
+        let (code, body) = self.http(port, "POST", &path, Some(("text/plain", query)));
+        assert_eq!(code, 200, "{query}: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     /// Whether a process this lab started is still running.

@@ -14,13 +14,16 @@
 //! for it (picap indexed `""`).
 
 mod app;
+mod bloom;
 pub mod catalog;
 mod codec;
 mod indexer;
+mod open;
 mod stored;
 
 pub use codec::Damaged;
 pub use indexer::{Indexer, IndexerStats};
+pub use open::{Opened, load_or_build, load_or_build_with, open_segments, open_segments_where};
 pub use stored::{Entry, FieldView, OpenError, Stored};
 
 /// A segment's file form (the fuzz targets' seeds and inputs).
@@ -108,20 +111,27 @@ pub struct Segment {
     pub fields: HashMap<String, Values>,
 }
 
+/// A segment built from its capture.
+pub struct Built {
+    pub segment: Segment,
+    /// Damage that ended the capture (the packets before it are indexed).
+    pub damage: Option<String>,
+    /// The capture's pcap header (None for pcapng, which is not catalogued).
+    pub facts: Option<catalog::CaptureFacts>,
+}
+
 impl Segment {
     /// Indexes every packet of `path`. Damage ends the file: what came before is indexed, and
     /// the damage returned beside.
     pub fn build(path: &Path) -> Result<(Segment, Option<String>), SearchError> {
-        Segment::build_with(path, &CutPackets::default())
+        Segment::build_with(path, &CutPackets::default()).map(|b| (b.segment, b.damage))
     }
 
     /// As `build`, with the packets past their flow's cutoff that came while the recorder wrote
     /// `path` (not in it): each takes its place in arrival order, with its fields, and is listed
-    /// as `WITHOUT` "bytes" (its record offset is the next stored packet's).
-    pub fn build_with(
-        path: &Path,
-        cut: &CutPackets,
-    ) -> Result<(Segment, Option<String>), SearchError> {
+    /// as `WITHOUT` "bytes" (its record offset is the next stored packet's). The capture's
+    /// header facts come with it, from the reader that read the packets.
+    pub fn build_with(path: &Path, cut: &CutPackets) -> Result<Built, SearchError> {
         let source_len = std::fs::metadata(path)
             .map_err(|e| SearchError::List {
                 path: path.to_path_buf(),
@@ -129,6 +139,7 @@ impl Segment {
             })?
             .len();
         let mut reader = FileReader::open(path)?;
+        let facts = catalog::CaptureFacts::of_reader(&reader);
         let mut seg = Segment {
             source_len,
             ..Segment::default()
@@ -218,7 +229,11 @@ impl Segment {
         if !without.is_empty() {
             seg.fields.insert(WITHOUT.to_string(), without);
         }
-        Ok((seg, damage))
+        Ok(Built {
+            segment: seg,
+            damage,
+            facts,
+        })
     }
 
     /// The segment of the packets its file holds (those past their flow's cutoff left out,
@@ -425,98 +440,6 @@ pub fn segment_path(capture: &Path) -> PathBuf {
     let mut s = capture.as_os_str().to_os_string();
     s.push(".pvx");
     PathBuf::from(s)
-}
-
-/// The index of `capture`: opened from beside it when it is there and current (only its
-/// header is read now), else built (and written, when `write` — a read-only directory still
-/// answers). Returns it with the damage found in the capture when it was built now.
-pub fn load_or_build(capture: &Path, write: bool) -> Result<(Stored, Option<String>), SearchError> {
-    load_or_build_with(capture, write, &CutPackets::default())
-}
-
-/// As `load_or_build`, a segment built now taking in `cut` (the recorder's packets past their
-/// flow's cutoff that belong with this file).
-pub fn load_or_build_with(
-    capture: &Path,
-    write: bool,
-    cut: &CutPackets,
-) -> Result<(Stored, Option<String>), SearchError> {
-    let path = segment_path(capture);
-    let current_len = std::fs::metadata(capture).map(|m| m.len()).ok();
-    // With packets past the cutoff to take in, an index already there is built again: a query
-    // that came before the indexer thread built it from the file alone.
-    if let Ok(stored) = Stored::open(&path)
-        && Some(stored.source_len) == current_len
-        && cut.is_empty()
-    {
-        return Ok((stored, None));
-    }
-    let (seg, damage) = Segment::build_with(capture, cut)?;
-    let bytes = codec::encode(&seg);
-    if write {
-        // Written whole then renamed, so that a reader never sees half an index.
-        let tmp = {
-            let mut s = path.as_os_str().to_os_string();
-            s.push(".part");
-            PathBuf::from(s)
-        };
-        let io = |e: std::io::Error| SearchError::List {
-            path: path.clone(),
-            source: e,
-        };
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        // The directory's catalogue learns of it (a search that cannot use it opens the
-        // segment instead: a failure here loses nothing).
-        if let Some(facts) = catalog::CaptureFacts::of(capture) {
-            let _ = catalog::append(capture, &catalog::Entry::of(&seg, facts));
-        }
-    }
-    let stored = Stored::from_bytes(bytes).map_err(|d| SearchError::Index {
-        path: path.clone(),
-        damage: d,
-    })?;
-    Ok((stored, damage))
-}
-
-/// Every capture's segment below `path`, in time order: opened when current, else built and
-/// written beside it (but for the recorder's open `.tmp`, which grows: built in memory each
-/// time, so that the newest packets answer too). With `rebuild`, every index is built anew.
-/// Damage in a capture and indexes that cannot be written are warnings, as is a file that is
-/// not a capture.
-pub fn open_segments(
-    path: &Path,
-    rebuild: bool,
-    warn: &mut dyn FnMut(String),
-) -> Result<Vec<Stored>, SearchError> {
-    let mut out = Vec::new();
-    for capture in crate::capture_files(path)? {
-        let open = capture.extension().is_some_and(|e| e == "tmp");
-        if rebuild {
-            let _ = std::fs::remove_file(segment_path(&capture));
-        }
-        match load_or_build(&capture, !open) {
-            Ok((seg, damage)) => {
-                if let Some(d) = damage {
-                    warn(format!("{d}; indexed the packets before it"));
-                }
-                out.push(seg);
-            }
-            Err(SearchError::List { path, source }) if !open => {
-                // The directory may be read-only: answer from memory.
-                warn(format!(
-                    "{}: cannot write the index ({source}); using it unsaved",
-                    path.display()
-                ));
-                out.push(load_or_build(&capture, false)?.0);
-            }
-            Err(SearchError::Capture(e)) if !e.is_damage() => warn(format!("{e}; skipped")),
-            Err(e) => return Err(e),
-        }
-    }
-    // Columns number the packets in time order across files.
-    out.sort_by_key(|s| s.first_ts);
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -197,25 +197,12 @@ impl Stored {
             return Ok(ts.clone());
         }
         let bytes = self.section("ts")?.ok_or(Damaged("no times"))?;
-        // A byte at least per packet: a damaged count cannot make a huge allocation (the
-        // segment fuzz target found a 34 GB one).
-        if self.packets as usize > bytes.len() {
-            return Err(Damaged("more packets than the times hold"));
-        }
-        let mut r = Reader {
-            bytes: &bytes,
-            at: 0,
-        };
-        let mut out = Vec::with_capacity(self.packets as usize);
+        // Zigzag deltas: times may go back.
         let mut last = 0u64;
-        for _ in 0..self.packets {
-            let z = r.var()?;
+        let out = varints(&bytes, Some(self.packets), TIMES, |_, z| {
             last = last.wrapping_add((((z >> 1) as i64) ^ -((z & 1) as i64)) as u64);
-            out.push(last);
-        }
-        if r.at != bytes.len() {
-            return Err(Damaged("times do not fill their section"));
-        }
+            Ok(last)
+        })?;
         Ok(self.ts.get_or_init(|| Rc::new(out)).clone())
     }
 
@@ -224,20 +211,9 @@ impl Stored {
             return Ok(l.clone());
         }
         let bytes = self.section("length")?.ok_or(Damaged("no lengths"))?;
-        if self.packets as usize > bytes.len() {
-            return Err(Damaged("more packets than the lengths hold"));
-        }
-        let mut r = Reader {
-            bytes: &bytes,
-            at: 0,
-        };
-        let mut out = Vec::with_capacity(self.packets as usize);
-        for _ in 0..self.packets {
-            out.push(u32::try_from(r.var()?).map_err(|_| Damaged("a length over 32 bits"))?);
-        }
-        if r.at != bytes.len() {
-            return Err(Damaged("lengths do not fill their section"));
-        }
+        let out = varints(&bytes, Some(self.packets), LENGTHS, |_, v| {
+            u32::try_from(v).map_err(|_| Damaged("a length over 32 bits"))
+        })?;
         Ok(self.length.get_or_init(|| Rc::new(out)).clone())
     }
 
@@ -247,27 +223,17 @@ impl Stored {
             return Ok(a.clone());
         }
         let bytes = self.section("at")?.ok_or(Damaged("no offsets"))?;
-        if self.packets as usize > bytes.len() {
-            return Err(Damaged("more packets than the offsets hold"));
-        }
-        let mut r = Reader {
-            bytes: &bytes,
-            at: 0,
-        };
-        let mut out = Vec::with_capacity(self.packets as usize);
+        // Deltas, from 0 again at each block of AT_BLOCK.
         let mut last = 0u64;
-        for n in 0..self.packets as usize {
+        let out = varints(&bytes, Some(self.packets), OFFSETS, |n, d| {
             if n % AT_BLOCK == 0 {
                 last = 0;
             }
             last = last
-                .checked_add(r.var()?)
+                .checked_add(d)
                 .ok_or(Damaged("an offset past 64 bits"))?;
-            out.push(last);
-        }
-        if r.at != bytes.len() {
-            return Err(Damaged("offsets do not fill their section"));
-        }
+            Ok(last)
+        })?;
         Ok(self.at.get_or_init(|| Rc::new(out)).clone())
     }
 
@@ -276,18 +242,11 @@ impl Stored {
         let marks = self
             .section("at-marks")?
             .ok_or(Damaged("no offset marks"))?;
-        let mut starts = Vec::with_capacity(marks.len());
-        let mut m = Reader {
-            bytes: &marks,
-            at: 0,
-        };
         let mut pos = 0u64;
-        while m.at < marks.len() {
-            pos = pos
-                .checked_add(m.var()?)
-                .ok_or(Damaged("a mark past 64 bits"))?;
-            starts.push(pos as usize);
-        }
+        let starts = varints(&marks, None, OFFSETS, |_, d| {
+            pos = pos.checked_add(d).ok_or(Damaged("a mark past 64 bits"))?;
+            Ok(pos as usize)
+        })?;
         if starts.len() != (self.packets as usize).div_ceil(AT_BLOCK) {
             return Err(Damaged("marks do not match the packets"));
         }
@@ -367,6 +326,51 @@ impl Stored {
             .insert(name.to_string(), view.clone());
         Ok(Some(view))
     }
+}
+
+/// The damage a list of varints can show: fewer bytes than values, bytes left over.
+struct ListDamage {
+    short: &'static str,
+    unfilled: &'static str,
+}
+
+const TIMES: ListDamage = ListDamage {
+    short: "more packets than the times hold",
+    unfilled: "times do not fill their section",
+};
+const LENGTHS: ListDamage = ListDamage {
+    short: "more packets than the lengths hold",
+    unfilled: "lengths do not fill their section",
+};
+const OFFSETS: ListDamage = ListDamage {
+    short: "more packets than the offsets hold",
+    unfilled: "offsets do not fill their section",
+};
+
+/// A section of varints as a list: `count` of them (None: as many as there are), each made
+/// by `value` from its number and the varint (a running sum, a conversion), the section used
+/// whole.
+fn varints<T>(
+    bytes: &[u8],
+    count: Option<u32>,
+    damage: ListDamage,
+    mut value: impl FnMut(usize, u64) -> Result<T, Damaged>,
+) -> Result<Vec<T>, Damaged> {
+    // A byte at least a value: a damaged count cannot make a huge allocation (the segment fuzz
+    // target found a 34 GB one).
+    if count.is_some_and(|n| n as usize > bytes.len()) {
+        return Err(Damaged(damage.short));
+    }
+    let mut r = Reader { bytes, at: 0 };
+    let mut out = Vec::with_capacity(count.map_or(bytes.len(), |n| n as usize));
+    while count.map_or(r.at < bytes.len(), |n| out.len() < n as usize) {
+        let v = r.var()?;
+        out.push(value(out.len(), v)?);
+    }
+    if r.at != bytes.len() {
+        return Err(Damaged(damage.unfilled));
+    }
+    Ok(out)
 }
 
 /// A section's bytes, checked against their sum.

@@ -4,5 +4,5 @@ mod eval;
 mod parse;
 
 pub(crate) use eval::Bits;
-pub use eval::{Index, QueryError, TimeRange};
+pub use eval::{Index, QueryError, TimeRange, may_contribute};
 pub use parse::{Call, SyntaxError, parse};

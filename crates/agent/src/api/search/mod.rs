@@ -13,8 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use pv_search::index::open_segments;
-use pv_search::pql::{Index, TimeRange, parse};
+use pv_search::index::open_segments_where;
+use pv_search::pql::{Index, TimeRange, may_contribute, parse};
 use pv_search::time::parse_time;
 use pv_search::{Search, SearchError, scan};
 use serde_json::json;
@@ -91,11 +91,20 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-/// `POST /index/net/query`: PQL in the body, `{"results": [...]}` out; 400 with the place for
-/// a query that cannot be read.
-pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response {
+/// `POST /index/net/query[?from=T&to=T]`: PQL in the body, `{"results": [...]}` out, every
+/// call bounded by the time range when given (as `pktvisor query --from --to`); 400 with the
+/// place for a query that cannot be read, or the time that cannot.
+pub async fn query(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let dir = match recording_dir(&state) {
         Ok(d) => d,
+        Err(r) => return *r,
+    };
+    let range = match time_range(&params) {
+        Ok((from, to)) => TimeRange { from, to },
         Err(r) => return *r,
     };
     let text = String::from_utf8_lossy(&body).into_owned();
@@ -106,10 +115,21 @@ pub async fn query(State(state): State<Arc<ApiState>>, body: Bytes) -> Response 
     if let Err(e) = Index::validate(&calls) {
         return error(StatusCode::BAD_REQUEST, &e.to_string());
     }
+    let live_cut = state.recording.as_ref().and_then(|r| r.live_cut.clone());
     let answered = blocking(&state, move || {
+        // Only the captures whose catalogue records say they may change an answer are opened.
+        let needed = |e: &pv_search::index::catalog::Entry| may_contribute(&calls, range, e);
+        // The open file's packets past the cutoff so far, copied out (the recorder publishes
+        // to it at each flush).
+        let live = live_cut
+            .as_ref()
+            .and_then(|l| l.lock().ok())
+            .and_then(|l| Some((l.tmp.clone()?, l.cut.clone())));
+        let open_cut = live.as_ref().map(|(tmp, cut)| (tmp.as_path(), cut));
         let answer = |rebuild: bool| {
-            open_segments(&dir, rebuild, &mut |w| eprintln!("pktvisord: {w}"))
-                .map(|segs| Index::new(segs, TimeRange::default()).and_then(|i| i.answer(&calls)))
+            let warn = &mut |w: String| eprintln!("pktvisord: {w}");
+            open_segments_where(&dir, rebuild, Some(&needed), open_cut, warn)
+                .map(|o| Index::with_bases(o.segments, range).and_then(|i| i.answer(&calls)))
         };
         match answer(false) {
             // A damaged index is rebuilt from its capture, and the query asked again.
@@ -137,9 +157,7 @@ fn search_of(
 ) -> Result<(PathBuf, Search), Refused> {
     let dir = recording_dir(state)?;
     let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
-    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
-    let from = time("from").map_err(bad)?;
-    let to = time("to").map_err(bad)?;
+    let (from, to) = time_range(params)?;
     let limit = match params.get("limit") {
         Some(l) => Some(l.parse::<u64>().map_err(|_| {
             Box::new(error(
@@ -152,6 +170,13 @@ fn search_of(
     let search =
         Search::new(params.get("filter").map(String::as_str), from, to, limit).map_err(bad)?;
     Ok((dir, search))
+}
+
+/// The `from` and `to` parameters (ns since the epoch); 400 for a time that cannot be read.
+fn time_range(params: &HashMap<String, String>) -> Result<(Option<u64>, Option<u64>), Refused> {
+    let bad = |e: SearchError| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string()));
+    let time = |k: &str| params.get(k).map(|t| parse_time(t)).transpose();
+    Ok((time("from").map_err(bad)?, time("to").map_err(bad)?))
 }
 
 /// `GET /api/v1/packets/count`: `{"count": n, "packets_read": n}`.

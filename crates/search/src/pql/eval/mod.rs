@@ -3,12 +3,14 @@
 
 mod bits;
 mod group;
+mod prune;
 
 use super::parse::{Arg, Call, Op, Value};
 use crate::index::{Damaged, FIELDS, LENGTH, Stored};
 pub(crate) use bits::Bits;
 pub use bits::TimeRange;
 use bits::mask;
+pub use prune::may_contribute;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 use std::fmt;
@@ -47,6 +49,9 @@ enum RowSpec {
 /// The segments of the captures searched, in time order.
 pub struct Index {
     pub segments: Vec<Stored>,
+    /// Each segment's first column: the packets before it, in the segments searched and those
+    /// left unopened (their catalogue records said they cannot change the answer).
+    bases: Vec<u64>,
     /// Packets in range for the whole request (`--from`/`--to`), per segment.
     range: Vec<Bits>,
     /// No time range: counts can be read from the index without its packet lists.
@@ -71,6 +76,21 @@ impl Index {
     /// The segments, and what the request's time range keeps of each (reading their times
     /// only when there is a range).
     pub fn new(segments: Vec<Stored>, range: TimeRange) -> Result<Index, QueryError> {
+        let mut base = 0;
+        let segments = segments
+            .into_iter()
+            .map(|s| {
+                let first = base;
+                base += u64::from(s.packets);
+                (first, s)
+            })
+            .collect();
+        Index::with_bases(segments, range)
+    }
+
+    /// As `new`, each segment with its first column (`index::Opened`).
+    pub fn with_bases(segments: Vec<(u64, Stored)>, range: TimeRange) -> Result<Index, QueryError> {
+        let (bases, segments): (Vec<u64>, Vec<Stored>) = segments.into_iter().unzip();
         let masks = segments
             .iter()
             .map(|s| mask(s, range))
@@ -78,6 +98,7 @@ impl Index {
             .map_err(|d| damaged(0, d))?;
         Ok(Index {
             segments,
+            bases,
             range: masks,
             whole: range.is_all(),
         })
@@ -101,10 +122,8 @@ impl Index {
             results.push(match self.eval(call)? {
                 Answer::Rows(bits) => {
                     let mut columns = Vec::new();
-                    let mut base = 0u64;
-                    for (b, seg) in bits.iter().zip(&self.segments) {
+                    for (b, base) in bits.iter().zip(&self.bases) {
                         columns.extend(b.ones().map(|i| base + u64::from(i)));
-                        base += u64::from(seg.packets);
                     }
                     json!({"attrs": {}, "columns": columns})
                 }
@@ -153,10 +172,19 @@ impl Index {
             "GroupBy" => self.group_by(call),
             "Rows" => {
                 let field = field_arg(call)?;
+                let bad = |d: Damaged| damaged(call.at, d);
                 let mut keys: Vec<String> = Vec::new();
-                for seg in &self.segments {
-                    if let Some(view) = seg.field(field).map_err(|d| damaged(call.at, d))? {
-                        keys.extend(view.entries().map(|e| view.key(e).to_string()));
+                for (seg, range) in self.segments.iter().zip(&self.range) {
+                    let Some(view) = seg.field(field).map_err(bad)? else {
+                        continue;
+                    };
+                    // Without a time range every value counts; with one, the values of a
+                    // packet in it (their packet lists read only then).
+                    for e in view.entries() {
+                        if self.whole || view.packets(e).map_err(bad)?.iter().any(|&p| range.has(p))
+                        {
+                            keys.push(view.key(e).to_string());
+                        }
                     }
                 }
                 keys.sort();
@@ -219,59 +247,7 @@ impl Index {
     /// `Row(field="v")`, `Row(field=n)`, `Bitmap(frame=f, rowID=v)`, `Row(field > n)`,
     /// `Row(a <= field < b)`, each optionally with `from=`/`to=`.
     fn row(&self, call: &Call) -> Result<Vec<Bits>, QueryError> {
-        let mut range = TimeRange::default();
-        let mut frame = None;
-        let mut row_id = None;
-        let mut field_value = None;
-        let mut cond = None;
-        for arg in &call.args {
-            match arg {
-                Arg::Named(k, v) if k == "from" || k == "to" => {
-                    let t = crate::time::parse_time(&v.key())
-                        .map_err(|e| error(call, e.to_string()))?;
-                    if k == "from" {
-                        range.from = Some(t);
-                    } else {
-                        range.to = Some(t);
-                    }
-                }
-                Arg::Named(k, v) if k == "frame" || k == "field" => frame = Some(v.key()),
-                Arg::Named(k, v) if k == "rowID" || k == "row" => row_id = Some(v.key()),
-                Arg::Named(k, v) => field_value = Some((k.clone(), v.clone())),
-                Arg::Cond(f, conds) => cond = Some((f.clone(), conds.clone())),
-                _ => return Err(error(call, "Row takes field=value or a condition")),
-            }
-        }
-        // What the row is, checked before any segment is looked at (a bad query is refused
-        // whole, with nothing read).
-        let spec = match (field_value, frame, row_id, cond) {
-            (Some((field, value)), None, None, None) => {
-                check_field(call, &field)?;
-                if field == LENGTH {
-                    let Value::Int(n) = value else {
-                        return Err(error(call, "length is an integer"));
-                    };
-                    RowSpec::Cond(field, vec![(Op::Eq, n)])
-                } else {
-                    RowSpec::Key(field, value.key())
-                }
-            }
-            (None, Some(field), Some(value), None) => {
-                check_field(call, &field)?;
-                RowSpec::Key(field, value)
-            }
-            (None, None, None, Some((field, conds))) => {
-                check_field(call, &field)?;
-                RowSpec::Cond(field, conds)
-            }
-            _ => {
-                return Err(error(
-                    call,
-                    "a row is field=value, frame=F and rowID=V, or a condition such as \
-                     length > 1400",
-                ));
-            }
-        };
+        let (range, spec) = row_spec(call)?;
         let mut out = Vec::with_capacity(self.segments.len());
         let bad = |d: Damaged| damaged(call.at, d);
         for (seg, whole) in self.segments.iter().zip(&self.range) {
@@ -432,6 +408,63 @@ impl Index {
     }
 }
 
+/// A row call read: its own time range and what it selects, checked before any segment is
+/// looked at (a bad query is refused whole, with nothing read).
+fn row_spec(call: &Call) -> Result<(TimeRange, RowSpec), QueryError> {
+    let mut range = TimeRange::default();
+    let mut frame = None;
+    let mut row_id = None;
+    let mut field_value = None;
+    let mut cond = None;
+    for arg in &call.args {
+        match arg {
+            Arg::Named(k, v) if k == "from" || k == "to" => {
+                let t =
+                    crate::time::parse_time(&v.key()).map_err(|e| error(call, e.to_string()))?;
+                if k == "from" {
+                    range.from = Some(t);
+                } else {
+                    range.to = Some(t);
+                }
+            }
+            Arg::Named(k, v) if k == "frame" || k == "field" => frame = Some(v.key()),
+            Arg::Named(k, v) if k == "rowID" || k == "row" => row_id = Some(v.key()),
+            Arg::Named(k, v) => field_value = Some((k.clone(), v.clone())),
+            Arg::Cond(f, conds) => cond = Some((f.clone(), conds.clone())),
+            _ => return Err(error(call, "Row takes field=value or a condition")),
+        }
+    }
+    let spec = match (field_value, frame, row_id, cond) {
+        (Some((field, value)), None, None, None) => {
+            check_field(call, &field)?;
+            if field == LENGTH {
+                let Value::Int(n) = value else {
+                    return Err(error(call, "length is an integer"));
+                };
+                RowSpec::Cond(field, vec![(Op::Eq, n)])
+            } else {
+                RowSpec::Key(field, value.key())
+            }
+        }
+        (None, Some(field), Some(value), None) => {
+            check_field(call, &field)?;
+            RowSpec::Key(field, value)
+        }
+        (None, None, None, Some((field, conds))) => {
+            check_field(call, &field)?;
+            RowSpec::Cond(field, conds)
+        }
+        _ => {
+            return Err(error(
+                call,
+                "a row is field=value, frame=F and rowID=V, or a condition such as \
+                 length > 1400",
+            ));
+        }
+    };
+    Ok((range, spec))
+}
+
 fn damaged(at: usize, d: Damaged) -> QueryError {
     QueryError {
         at,
@@ -451,7 +484,7 @@ fn call_args(call: &Call) -> Result<Vec<&Call>, QueryError> {
 }
 
 /// The field a TopN or Rows counts: its first bare word, or `frame=`/`field=`.
-fn field_arg(call: &Call) -> Result<&str, QueryError> {
+pub(super) fn field_arg(call: &Call) -> Result<&str, QueryError> {
     let field = call
         .args
         .iter()
