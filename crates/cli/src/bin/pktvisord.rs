@@ -1,6 +1,7 @@
 //! `pktvisord`: the agent. pktvisor v3's command line.
 
 use clap::Parser;
+use pktvisor_cli::nft_trace::TraceArgs;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
@@ -92,6 +93,9 @@ struct Cli {
     #[command(flatten)]
     recording: RecordArgs,
 
+    #[command(flatten)]
+    trace: TraceArgs,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -100,6 +104,23 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.trace.nft_trace {
+        if let Some(file) = cli.target.as_ref().filter(|t| t.exists()) {
+            eprintln!(
+                "pktvisord: error: --nft-trace collects live traces; '{}' is a capture file",
+                file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        let (collector, records) = match cli.trace.start() {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
+        if cli.target.is_none() && cli.config.is_none() {
+            return pktvisor_cli::nft_trace::run_alone(collector, records);
+        }
+        pktvisor_cli::nft_trace::print_in_background(collector, records);
+    }
     if let Some(config) = &cli.config {
         return run_config(&cli, config);
     }
