@@ -34,6 +34,29 @@ pub struct MonitorLine {
     pub kind: MonitorKind,
 }
 
+/// One step of a path: (chain, rule handle, verdict, jump target).
+pub type PathStep = (String, Option<u64>, String, Option<String>);
+
+impl MonitorLine {
+    /// The event as a step of a path, as a record's path shows it; None for `packet:`.
+    pub fn step(&self) -> Option<PathStep> {
+        let chain = self.chain.clone();
+        match &self.kind {
+            MonitorKind::Rule {
+                handle,
+                verdict,
+                target,
+                ..
+            } => Some((chain, *handle, verdict.clone(), target.clone())),
+            MonitorKind::Return { verdict, target } => {
+                Some((chain, None, verdict.clone(), target.clone()))
+            }
+            MonitorKind::Policy { verdict } => Some((chain, None, verdict.clone(), None)),
+            MonitorKind::Packet(_) => None,
+        }
+    }
+}
+
 fn verdict_and_target(text: &str) -> (String, Option<String>) {
     let mut words = text.split_whitespace();
     let verdict = words.next().unwrap_or_default().to_owned();

@@ -5,7 +5,7 @@
 use pv_nftrace::TraceRecord;
 use pv_nftrace::correlator::{Context, Correlator, Limits, Now};
 use pv_nftrace::message::{self, Message};
-use pv_nftrace::nft_monitor::{MonitorKind, traversals};
+use pv_nftrace::nft_monitor::traversals;
 use pv_nftrace::ruleset::Ruleset;
 use pv_nftrace::trace::{TraceEvent, TraceType};
 use pv_nftrace::verdict::Verdict;
@@ -143,23 +143,7 @@ fn records_agree_with_nft_monitor() {
                 )
             })
             .collect();
-        let theirs: Vec<_> = t
-            .events
-            .iter()
-            .map(|e| match &e.kind {
-                MonitorKind::Rule {
-                    handle,
-                    verdict,
-                    target,
-                    ..
-                } => (e.chain.clone(), *handle, verdict.clone(), target.clone()),
-                MonitorKind::Return { verdict, target } => {
-                    (e.chain.clone(), None, verdict.clone(), target.clone())
-                }
-                MonitorKind::Policy { verdict } => (e.chain.clone(), None, verdict.clone(), None),
-                MonitorKind::Packet(_) => unreachable!(),
-            })
-            .collect();
+        let theirs: Vec<_> = t.events.iter().filter_map(|e| e.step()).collect();
         assert_eq!(ours, theirs, "trace {:08x} {} {}", t.id, t.family, t.table);
         let p = t.packet.as_ref().unwrap();
         let ip = if p.contains_key("ip saddr") {

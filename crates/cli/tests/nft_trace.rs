@@ -1,0 +1,393 @@
+//! `pktvisord --nft-trace --netns B` against oracles nobody here wrote, in two namespaces
+//! this test makes and deletes (198.51.100.0/24, 2001:db8::/64), with
+//! testdata/nftrace/ruleset.nft (ip, ip6 and inet tables on the input hook, jumps, gotos,
+//! a return, a chain without a decision, policy drops, mark setting, counters on the
+//! deciding rules) loaded in B, and ping, ping -6, refused TCP and dropped UDP from A:
+//!
+//! (a) for every rule with a counter, the records whose deciding rule it is equal the
+//!     counter's packets (`nft -j list ruleset`);
+//! (b) every traversal `nft -a monitor trace` (run at the same time in B) prints has a record
+//!     with the same path (chain, rule handle, verdict, jump target);
+//! (c) addresses, ICMP type/code, ports and TCP flags of the records of packets arriving on
+//!     vb equal tshark's dissection of a capture of vb.
+//!
+//! Needs root; under CI=true it must run.
+
+mod common;
+mod lab;
+use common::*;
+use lab::{ADDR_B, Lab, LabNet};
+use pv_nftrace::nft_monitor::traversals;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ADDR6_A: &str = "2001:db8::1";
+const ADDR6_B: &str = "2001:db8::2";
+
+fn ready() -> bool {
+    if !is_root() {
+        assert!(
+            !in_ci(),
+            "CI runs as root: the nftables trace test must run"
+        );
+        eprintln!("SKIP: the nftables trace test needs root (network namespaces, nftables)");
+        return false;
+    }
+    ["ip", "nft", "ping", "bash", "tcpdump", "tshark"]
+        .iter()
+        .all(|t| require(t))
+}
+
+fn ruleset_file() -> String {
+    repo_root()
+        .join("testdata/nftrace/ruleset.nft")
+        .display()
+        .to_string()
+}
+
+/// The lab with IPv6 on (the lab turns it off) and documentation addresses on both ends.
+fn lab() -> Lab {
+    let lab = Lab::new(
+        "nft",
+        LabNet {
+            mtu: 1500,
+            addresses: true,
+        },
+    );
+    let (a, b) = (&lab.a, &lab.b);
+    sh(&format!(
+        "ip netns exec {a} sysctl -qw net.ipv6.conf.va.disable_ipv6=0 && \
+         ip netns exec {b} sysctl -qw net.ipv6.conf.vb.disable_ipv6=0 && \
+         ip -n {a} addr add {ADDR6_A}/64 dev va nodad && ip -n {b} addr add {ADDR6_B}/64 dev vb nodad"
+    ));
+    lab
+}
+
+fn in_ns(ns: &str, cmd: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "bash", "-c", cmd])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The traffic: each kind twice, so that conntrack and repeated trace ids are exercised.
+fn traffic(lab: &Lab) {
+    let a = &lab.a;
+    for _ in 0..2 {
+        assert!(in_ns(a, &format!("ping -c1 -W2 {ADDR_B}")));
+        assert!(in_ns(a, &format!("ping -6 -c1 -W2 {ADDR6_B}")));
+        // Accepted by the firewall, refused by the kernel (RST): bash's /dev/tcp fails.
+        assert!(!in_ns(a, &format!("exec 3<>/dev/tcp/{ADDR_B}/9")));
+        // UDP to 7: goto udp_in (marks), falls back to input: policy drop.
+        in_ns(a, &format!("echo hi > /dev/udp/{ADDR_B}/7"));
+        // TCP over IPv6 to 9: the ip6 table has no rule for it, its policy drops it.
+        in_ns(
+            a,
+            &format!("timeout 1 bash -c 'exec 3<>/dev/tcp/{ADDR6_B}/9'"),
+        );
+    }
+}
+
+fn records(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// (family, table, chain, handle) → packets of every rule with a counter.
+fn counters(ns: &str) -> BTreeMap<(String, String, String, u64), u64> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-j", "list", "ruleset"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut map = BTreeMap::new();
+    for item in v["nftables"].as_array().unwrap() {
+        let Some(rule) = item.get("rule") else {
+            continue;
+        };
+        let counter = rule["expr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e.get("counter"));
+        if let Some(c) = counter {
+            let key = (
+                rule["family"].as_str().unwrap().to_owned(),
+                rule["table"].as_str().unwrap().to_owned(),
+                rule["chain"].as_str().unwrap().to_owned(),
+                rule["handle"].as_u64().unwrap(),
+            );
+            map.insert(key, c["packets"].as_u64().unwrap());
+        }
+    }
+    map
+}
+
+fn path_of(r: &Value) -> Vec<(String, Option<u64>, String, Option<String>)> {
+    r["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["chain"].as_str().unwrap().to_owned(),
+                s["handle"].as_u64(),
+                s["verdict"].as_str().unwrap().to_owned(),
+                s["target"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// tshark's fields of the IP packets A sent (arriving on vb), one tuple per packet, in the
+/// shape of [`our_fields`].
+fn tshark_fields(file: &std::path::Path, a_mac: &str) -> Vec<String> {
+    let fields = [
+        "ip.src",
+        "ip.dst",
+        "ipv6.src",
+        "ipv6.dst",
+        "icmp.type",
+        "icmp.code",
+        "icmpv6.type",
+        "icmpv6.code",
+        "tcp.srcport",
+        "tcp.dstport",
+        "udp.srcport",
+        "udp.dstport",
+        "tcp.flags",
+    ];
+    let filter = format!(
+        "eth.src == {a_mac} && (icmp.type == 8 || icmpv6.type == 128 || tcp.dstport == 9 || udp.dstport == 7)"
+    );
+    let mut rows: Vec<String> = tshark_rows(file, &[], &filter, &fields)
+        .into_iter()
+        .map(|v| {
+            let pick = |i: usize, j: usize| if v[i].is_empty() { &v[j] } else { &v[i] };
+            let flags = match v[12].as_str() {
+                "" => String::new(),
+                hex => u8::from_str_radix(hex.trim_start_matches("0x"), 16)
+                    .unwrap()
+                    .to_string(),
+            };
+            format!(
+                "{} {} {} {} {} {} {}",
+                pick(0, 2),
+                pick(1, 3),
+                pick(4, 6),
+                pick(5, 7),
+                pick(8, 10),
+                pick(9, 11),
+                flags
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn our_fields(r: &Value) -> String {
+    let s = |k: &str| match &r[k] {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!(
+        "{} {} {} {} {} {} {}",
+        s("ip_src"),
+        s("ip_dst"),
+        s("icmp_type"),
+        s("icmp_code"),
+        s("sport"),
+        s("dport"),
+        s("tcp_flags")
+    )
+}
+
+#[test]
+fn traces_agree_with_counters_nft_monitor_and_tshark() {
+    if !ready() {
+        return;
+    }
+    let mut lab = lab();
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
+    let agent = lab.spawn(
+        &a,
+        &[
+            env!("CARGO_BIN_EXE_pktvisord"),
+            "--nft-trace",
+            "--netns",
+            &b,
+        ],
+        None,
+    );
+    lab.wait_for_log(agent, "collecting nftables traces", 10);
+    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
+    let monitor = lab.spawn(&b, &["nft", "-a", "monitor", "trace"], None);
+    // nft prints nothing until a trace comes: probe until it shows one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.log(monitor).contains("trace id") {
+        assert!(Instant::now() < deadline, "nft monitor trace shows nothing");
+        in_ns(&a, &format!("ping -c1 -W1 {ADDR_B}"));
+    }
+    let pcap = lab.dir.join("vb.pcap");
+    let dump = lab.start_tcpdump(&b, &["-i", "vb", "-U", "-w", pcap.to_str().unwrap()]);
+    traffic(&lab);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, _) = lab.stop(dump, "TERM");
+    let counted = counters(&b);
+    let (_, monitor_log) = lab.stop(monitor, "TERM");
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    let records = records(&log);
+    assert!(
+        log.contains(" 0 overruns") && log.contains(" 0 decode errors"),
+        "{log}"
+    );
+    // Every traversal ended at a verdict: none timed out or was cut short.
+    assert!(records.iter().all(|r| r["verdict"] != "unknown"), "{log}");
+
+    // (a) the counters.
+    let mut decided: BTreeMap<(String, String, String, u64), u64> = BTreeMap::new();
+    for r in &records {
+        if let Some(rule) = r.get("rule") {
+            let key = (
+                r["family"].as_str().unwrap().to_owned(),
+                rule["table"].as_str().unwrap().to_owned(),
+                rule["chain"].as_str().unwrap().to_owned(),
+                rule["handle"].as_u64().unwrap(),
+            );
+            *decided.entry(key).or_default() += 1;
+        }
+    }
+    for (key, packets) in &counted {
+        assert_eq!(
+            decided.get(key).copied().unwrap_or(0),
+            *packets,
+            "rule {key:?}"
+        );
+    }
+    // The traffic reached the rules it was sent for (else the check above proves little).
+    let hit = |family: &str, table: &str, chain: &str, min: u64| {
+        let n: u64 = counted
+            .iter()
+            .filter(|((f, t, c, _), _)| f == family && t == table && c == chain)
+            .map(|(_, n)| n)
+            .sum();
+        assert!(n >= min, "{family} {table} {chain}: {n} packets");
+    };
+    hit("ip", "pvfilt", "icmp_in", 3);
+    hit("ip", "pvfilt", "tcp_in", 2);
+    hit("inet", "pvboth", "tcp_check", 2);
+    hit("ip6", "pvfilt6", "input", 2);
+    // Policy drops: UDP to 7 (after goto udp_in set the mark) and TCP over IPv6.
+    let udp_drops: Vec<_> = records
+        .iter()
+        .filter(|r| r["table"] == "pvfilt" && r["dport"] == 7)
+        .collect();
+    assert_eq!(udp_drops.len(), 2);
+    for r in udp_drops {
+        assert_eq!(
+            (r["verdict"].as_str(), r["mark"].as_u64()),
+            (Some("policy drop"), Some(42))
+        );
+    }
+    let v6_drops = records
+        .iter()
+        .filter(|r| r["table"] == "pvfilt6" && r["dport"] == 9 && r["verdict"] == "policy drop")
+        .count();
+    assert!(v6_drops >= 2, "{v6_drops} IPv6 SYNs dropped by policy");
+
+    // (b) nft monitor trace.
+    let theirs = traversals(&monitor_log);
+    assert!(theirs.len() > 20, "{monitor_log}");
+    for t in &theirs {
+        let want: Vec<_> = t.events.iter().filter_map(|e| e.step()).collect();
+        let found = records.iter().any(|r| {
+            r["trace_id"].as_u64() == Some(u64::from(t.id))
+                && r["family"] == t.family.as_str()
+                && r["table"] == t.table.as_str()
+                && path_of(r) == want
+        });
+        assert!(found, "no record with nft's path for {t:?}");
+    }
+
+    // (c) tshark on the capture of vb.
+    // sysfs shows the interfaces of the namespace of whoever mounted it: read va's in A.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &a, "cat", "/sys/class/net/va/address"])
+        .output()
+        .unwrap();
+    let a_mac = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let tshark = tshark_fields(&pcap, &a_mac);
+    assert!(tshark.len() >= 10, "{tshark:?}");
+    // Our records of the same packets: the first hook they met (prerouting, table pvtrace*)
+    // and the same selection as tshark's filter.
+    let mut ours: Vec<String> = records
+        .iter()
+        .filter(|r| {
+            r["chain"] == "pre"
+                && r["hw_src"] == a_mac.as_str()
+                && (r["icmp_type"] == 8
+                    || r["icmp_type"] == 128
+                    || (r["proto"] == 6 && r["dport"] == 9)
+                    || (r["proto"] == 17 && r["dport"] == 7))
+        })
+        .map(our_fields)
+        .collect();
+    ours.sort();
+    // Records before the capture started (the probes) are not in it: compare the capture's
+    // packets against ours as a sub-multiset, and the traffic's own packets exactly.
+    for row in &tshark {
+        let at = ours.iter().position(|o| o == row);
+        assert!(at.is_some(), "tshark's {row:?} not among ours: {ours:#?}");
+        ours.remove(at.unwrap());
+    }
+}
+
+/// Without CAP_NET_ADMIN (dropped from the bounding set: root keeps no capability beyond
+/// it on exec) the agent says so in one line and exits 1.
+#[test]
+fn without_cap_net_admin_one_line_and_exit_1() {
+    if !ready() || !require("setpriv") {
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--bounding-set", "-net_admin", "--inh-caps", "-net_admin"])
+        .args([env!("CARGO_BIN_EXE_pktvisord"), "--nft-trace"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "pktvisord: error: nftables traces need CAP_NET_ADMIN (run as root or grant it to pktvisord)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// A namespace that does not exist is one error line too, before anything runs.
+#[test]
+fn unknown_namespace_is_one_error() {
+    if !ready() {
+        return;
+    }
+    let name = format!("pvnft-missing-{}", std::process::id());
+    let out = run("pktvisord", &["--nft-trace", "--netns", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("network namespace {name}")),
+        "{stderr}"
+    );
+}
