@@ -19,9 +19,8 @@ pub struct TraceArgs {
     #[arg(long)]
     pub nft_trace: bool,
 
-    /// Also (or, given once or more, only) collect traces in the named network namespace
-    /// (`/run/netns/NAME`, as `ip netns add` makes); repeatable. The agent's own namespace
-    /// is collected when no --netns is given.
+    /// Collect the traces of the named network namespace (`/run/netns/NAME`, as `ip netns
+    /// add` makes) instead of the agent's own; repeatable, one listening thread each.
     #[arg(long, value_name = "NAME", requires = "nft_trace")]
     pub netns: Vec<String>,
 

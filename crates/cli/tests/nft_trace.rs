@@ -147,6 +147,15 @@ fn path_of(r: &Value) -> Vec<(String, Option<u64>, String, Option<String>)> {
         .collect()
 }
 
+fn rules_of(r: &Value) -> Vec<String> {
+    r["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["rule"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// tshark's fields of the IP packets A sent (arriving on vb), one tuple per packet, in the
 /// shape of [`our_fields`].
 fn tshark_fields(file: &std::path::Path, a_mac: &str) -> Vec<String> {
@@ -312,11 +321,14 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     assert!(theirs.len() > 20, "{monitor_log}");
     for t in &theirs {
         let want: Vec<_> = t.events.iter().filter_map(|e| e.step()).collect();
+        // Rule texts too: ours from `nft -a -s list ruleset`, nft's from its trace printer.
+        let want_rules: Vec<_> = t.events.iter().filter_map(|e| e.stateless_rule()).collect();
         let found = records.iter().any(|r| {
             r["trace_id"].as_u64() == Some(u64::from(t.id))
                 && r["family"] == t.family.as_str()
                 && r["table"] == t.table.as_str()
                 && path_of(r) == want
+                && rules_of(r) == want_rules
         });
         assert!(found, "no record with nft's path for {t:?}");
     }

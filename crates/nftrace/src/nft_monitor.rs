@@ -57,6 +57,32 @@ impl MonitorLine {
     }
 }
 
+impl MonitorLine {
+    /// The rule's text without counter values (`counter packets 0 bytes 0` → `counter`),
+    /// as `nft -s` prints it; None for other events.
+    pub fn stateless_rule(&self) -> Option<String> {
+        let MonitorKind::Rule { text, .. } = &self.kind else {
+            return None;
+        };
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut out: Vec<&str> = Vec::new();
+        let mut rest = words.as_slice();
+        while let Some((w, tail)) = rest.split_first() {
+            if let ["packets", p, "bytes", b, after @ ..] = rest
+                && out.last() == Some(&"counter")
+                && p.parse::<u64>().is_ok()
+                && b.parse::<u64>().is_ok()
+            {
+                rest = after;
+                continue;
+            }
+            out.push(w);
+            rest = tail;
+        }
+        Some(out.join(" "))
+    }
+}
+
 fn verdict_and_target(text: &str) -> (String, Option<String>) {
     let mut words = text.split_whitespace();
     let verdict = words.next().unwrap_or_default().to_owned();
@@ -214,5 +240,10 @@ mod tests {
         assert_eq!(f["tcp flags"], "syn");
         assert_eq!(f["tcp dport"], "9");
         assert!(parse_line("something else").is_none());
+        let r = parse_line("trace id 1 ip t c rule ip saddr 1.2.3.4 counter packets 12 bytes 3400 accept # handle 7 (verdict accept)").unwrap();
+        assert_eq!(
+            r.stateless_rule().as_deref(),
+            Some("ip saddr 1.2.3.4 counter accept")
+        );
     }
 }

@@ -145,6 +145,10 @@ fn records_agree_with_nft_monitor() {
             .collect();
         let theirs: Vec<_> = t.events.iter().filter_map(|e| e.step()).collect();
         assert_eq!(ours, theirs, "trace {:08x} {} {}", t.id, t.family, t.table);
+        // Rule texts: ours from `nft -a -s list ruleset`, nft's from its own trace printer.
+        let our_rules: Vec<_> = r.path.iter().filter_map(|s| s.rule.clone()).collect();
+        let their_rules: Vec<_> = t.events.iter().filter_map(|e| e.stateless_rule()).collect();
+        assert_eq!(our_rules, their_rules);
         let p = t.packet.as_ref().unwrap();
         let ip = if p.contains_key("ip saddr") {
             "ip"
