@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 const ADDR6_A: &str = "2001:db8::1";
 const ADDR6_B: &str = "2001:db8::2";
+/// A TCP server in B that takes one connection and reads it to its end (conntrack states).
+const SERVER: &str = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('198.51.100.2', 8080))\ns.listen()\nprint('listening', flush=True)\nc, _ = s.accept()\nwhile c.recv(4096):\n    pass\nc.close()\n";
 
 fn ready() -> bool {
     if !is_root() {
@@ -35,9 +37,18 @@ fn ready() -> bool {
         eprintln!("SKIP: the nftables trace test needs root (network namespaces, nftables)");
         return false;
     }
-    ["ip", "nft", "ping", "bash", "tcpdump", "tshark"]
-        .iter()
-        .all(|t| require(t))
+    [
+        "ip",
+        "nft",
+        "ping",
+        "bash",
+        "tcpdump",
+        "tshark",
+        "tcpreplay",
+        "python3",
+    ]
+    .iter()
+    .all(|t| require(t))
 }
 
 fn ruleset_file() -> String {
@@ -90,6 +101,81 @@ fn traffic(lab: &Lab) {
             a,
             &format!("timeout 1 bash -c 'exec 3<>/dev/tcp/{ADDR6_B}/9'"),
         );
+        // 802.1Q frames of VLAN 10 replayed onto the link.
+        lab.replay(&lab.dir.join("vlan10.pcap"));
+    }
+}
+
+/// 6 frames tagged with VLAN 10 (802.1Q): 3 UDP over IPv4 and 3 ICMPv6 echo requests, from
+/// addresses nothing answers (B has no VLAN device: the kernel drops them after the netdev
+/// ingress hook, which sees them tagged).
+fn write_vlan_pcap(path: &std::path::Path) {
+    fn frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x77, 0x81, 0x00, 0x00, 10]);
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(l3);
+        f
+    }
+    let mut pcap: Vec<u8> = Vec::new();
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &[0; 8],
+        &65535u32.to_le_bytes(),
+        &1u32.to_le_bytes(),
+    ] {
+        pcap.extend_from_slice(v);
+    }
+    for i in 0..3u8 {
+        let mut ip = vec![
+            0x45, 0, 0, 32, 0, i, 0, 0, 64, 17, 0, 0, 198, 51, 100, 77, 198, 51, 100, 2,
+        ];
+        let sum = ip
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum::<u32>();
+        let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        ip.extend_from_slice(&[0x9c, 0x40 + i, 0, 53, 0, 12, 0, 0, b'v', b'l', b'a', b'n']);
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 58, 64];
+        v6.extend_from_slice(
+            &"2001:db8::77"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        v6.extend_from_slice(&ADDR6_B.parse::<std::net::Ipv6Addr>().unwrap().octets());
+        v6.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, i]);
+        for f in [frame(0x0800, &ip), frame(0x86dd, &v6)] {
+            let len = (f.len() as u32).to_le_bytes();
+            pcap.extend_from_slice(&[0; 8]);
+            pcap.extend_from_slice(&len);
+            pcap.extend_from_slice(&len);
+            pcap.extend_from_slice(&f);
+        }
+    }
+    std::fs::write(path, pcap).unwrap();
+}
+
+/// One TCP connection to the server in B: SYN accepted as ct state new, the rest as
+/// established.
+fn tcp_session(lab: &mut Lab) {
+    let b = lab.b.clone();
+    let server = lab.spawn(&b, &["python3", "-c", SERVER], None);
+    lab.wait_for_log(server, "listening", 10);
+    assert!(in_ns(
+        &lab.a,
+        &format!("exec 3<>/dev/tcp/{ADDR_B}/8080 && echo hello >&3 && exec 3>&-")
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab.alive(server) {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not see the end of the connection"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -228,6 +314,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     }
     let mut lab = lab();
     let (a, b) = (lab.a.clone(), lab.b.clone());
+    write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
     // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
     let agent = lab.spawn(
         &a,
@@ -251,6 +338,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     let pcap = lab.dir.join("vb.pcap");
     let dump = lab.start_tcpdump(&b, &["-i", "vb", "-U", "-w", pcap.to_str().unwrap()]);
     traffic(&lab);
+    tcp_session(&mut lab);
     std::thread::sleep(Duration::from_millis(1500));
     let (_, _) = lab.stop(dump, "TERM");
     let counted = counters(&b);
@@ -258,12 +346,18 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     let (status, log) = lab.stop(agent, "TERM");
     assert!(status.success(), "{log}");
     let records = records(&log);
-    assert!(
-        log.contains(" 0 overruns") && log.contains(" 0 decode errors"),
-        "{log}"
-    );
-    // Every traversal ended at a verdict: none timed out or was cut short.
-    assert!(records.iter().all(|r| r["verdict"] != "unknown"), "{log}");
+    // Nothing lost, refused, timed out, evicted or cut short. (A background packet of
+    // IPv6 neighbour discovery caught by the stop is emitted as `unknown` and counted by
+    // none of these: our traffic's records are checked one by one below.)
+    for zero in [
+        " 0 overruns",
+        " 0 decode errors",
+        " 0 timed out",
+        " 0 evicted",
+        " 0 cut short",
+    ] {
+        assert!(log.contains(zero), "{zero}: {log}");
+    }
 
     // (a) the counters.
     let mut decided: BTreeMap<(String, String, String, u64), u64> = BTreeMap::new();
@@ -298,6 +392,31 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     hit("ip", "pvfilt", "tcp_in", 2);
     hit("inet", "pvboth", "tcp_check", 2);
     hit("ip6", "pvfilt6", "input", 2);
+    hit("netdev", "pvvlan", "ingress", 12);
+    hit("ip", "pvfilt", "input", 5);
+    // Conntrack: the session's SYN was new, its later packets established, from A
+    // (original direction).
+    let session: Vec<_> = records
+        .iter()
+        .filter(|r| r["table"] == "pvfilt" && r["dport"] == 8080)
+        .collect();
+    assert!(session.len() >= 3, "{session:?}");
+    assert_eq!(session[0]["ct"]["state"], "new");
+    assert!(
+        session[1..]
+            .iter()
+            .all(|r| r["ct"]["state"] == "established"
+                && r["ct"]["direction"] == "original"
+                && r["ct"]["id"] == session[0]["ct"]["id"])
+    );
+    // VLAN-tagged frames seen by the netdev chain on vb: the kernel holds the tag out of
+    // band and sends a rebuilt 802.1Q header; the VLAN id is decoded and the network
+    // protocol is taken from it.
+    let vlan: Vec<_> = records
+        .iter()
+        .filter(|r| r["family"] == "netdev" && r["vlan"] == 10)
+        .collect();
+    assert_eq!(vlan.len(), 12);
     // Policy drops: UDP to 7 (after goto udp_in set the mark) and TCP over IPv6.
     let udp_drops: Vec<_> = records
         .iter()
@@ -342,6 +461,36 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     let a_mac = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let tshark = tshark_fields(&pcap, &a_mac);
     assert!(tshark.len() >= 10, "{tshark:?}");
+    // The tagged frames on the wire, as tshark sees them, against the netdev records.
+    let mut tagged: Vec<String> = tshark_rows(
+        &pcap,
+        &[],
+        "vlan.id == 10",
+        &[
+            "vlan.id",
+            "ip.src",
+            "ipv6.src",
+            "icmpv6.type",
+            "udp.dstport",
+        ],
+    )
+    .into_iter()
+    .map(|v| v.concat())
+    .collect();
+    let mut ours_tagged: Vec<String> = vlan
+        .iter()
+        .map(|r| {
+            let s = |k: &str| match &r[k] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            [s("vlan"), s("ip_src"), s("icmp_type"), s("dport")].concat()
+        })
+        .collect();
+    tagged.sort();
+    ours_tagged.sort();
+    assert_eq!(ours_tagged, tagged);
     // Our records of the same packets: the first hook they met (prerouting, table pvtrace*)
     // and the same selection as tshark's filter.
     let mut ours: Vec<String> = records
