@@ -341,3 +341,6 @@ impl Open {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
