@@ -35,6 +35,12 @@ pub struct TraceArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000, requires = "nft_trace",
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub trace_timeout_ms: u64,
+
+    /// Receive buffer of each namespace's trace socket, in KiB (the kernel doubles it). When
+    /// a burst overflows it, the kernel drops events: counted as overruns, never fatal.
+    #[arg(long, value_name = "KIB", default_value_t = (pv_nftrace::collector::DEFAULT_RCVBUF >> 10) as u64,
+          requires = "nft_trace", value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
+    pub trace_buffer: u64,
 }
 
 impl TraceArgs {
@@ -45,7 +51,7 @@ impl TraceArgs {
                 max_open: self.trace_max_open,
                 timeout: Duration::from_millis(self.trace_timeout_ms),
             },
-            rcvbuf: pv_nftrace::collector::DEFAULT_RCVBUF,
+            rcvbuf: usize::try_from(self.trace_buffer << 10).unwrap_or(usize::MAX),
         }
     }
 

@@ -256,6 +256,47 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     }
 }
 
+/// A receive buffer far too small for a ping flood: the kernel drops events (ENOBUFS), the
+/// agent counts them as overruns and goes on collecting.
+#[test]
+fn overruns_are_counted_not_fatal() {
+    if !ready() {
+        return;
+    }
+    let mut lab = lab();
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let agent = lab.spawn(
+        &a,
+        &[
+            env!("CARGO_BIN_EXE_pktvisord"),
+            "--nft-trace",
+            "--netns",
+            &b,
+            "--trace-buffer",
+            "4",
+        ],
+        None,
+    );
+    lab.wait_for_log(agent, "collecting nftables traces", 10);
+    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
+    assert!(in_ns(&a, &format!("ping -f -c 3000 -W1 {ADDR_B}")));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(lab.alive(agent), "{}", lab.log(agent));
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    let summary = log.lines().find(|l| l.contains("nft-trace:")).unwrap();
+    let overruns: u64 = summary
+        .split(", ")
+        .find(|p| p.contains("overruns"))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(overruns > 0, "{summary}");
+    eprintln!("{summary}");
+    let records = records(&log);
+    assert!(records.len() > 100, "{summary}");
+}
+
 /// Without CAP_NET_ADMIN (dropped from the bounding set: root keeps no capability beyond
 /// it on exec) the agent says so in one line and exits 1.
 #[test]
