@@ -15,6 +15,8 @@ const RECV_BUF: usize = 64 * 1024;
 pub enum ListenError {
     #[error("nftables traces need CAP_NET_ADMIN (run as root or grant it to pktvisord)")]
     NeedCapNetAdmin,
+    #[error("entering network namespace {0} needs CAP_SYS_ADMIN (run as root)")]
+    NeedCapSysAdmin(String),
     #[error("network namespace {name}: {source}")]
     Netns { name: String, source: io::Error },
     #[error("netlink {what}: {source}")]
@@ -48,7 +50,7 @@ pub fn enter_netns(name: &str) -> Result<(), ListenError> {
     if unsafe { libc::setns(path.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         let source = io::Error::last_os_error();
         if source.raw_os_error() == Some(libc::EPERM) {
-            return Err(ListenError::NeedCapNetAdmin);
+            return Err(ListenError::NeedCapSysAdmin(name.to_owned()));
         }
         return Err(netns_err(source));
     }
