@@ -25,6 +25,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+fn unix_ns() -> u64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    d.as_nanos() as u64
+}
+
 fn ready() -> bool {
     if !is_root() {
         assert!(
@@ -53,9 +60,10 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     if !ready() {
         return;
     }
-    let mut lab = lab();
+    let mut lab = lab("nft");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
+    let started_ns = unix_ns();
     // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
     let agent = lab.spawn(
         &a,
@@ -85,6 +93,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     let counted = counters(&b);
     let (_, monitor_log) = lab.stop(monitor, "TERM");
     let (status, log) = lab.stop(agent, "TERM");
+    let ended_ns = unix_ns();
     assert!(status.success(), "{log}");
     let records = records(&log);
     // Nothing lost, refused, timed out, evicted or cut short. (A background packet of
@@ -179,18 +188,22 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     // (b) nft monitor trace.
     let theirs = traversals(&monitor_log);
     assert!(theirs.len() > 20, "{monitor_log}");
+    // Each of nft's traversals is matched to its own record (ids repeat: one record may not
+    // stand for two of nft's).
+    let mut unmatched: Vec<&Value> = records.iter().collect();
     for t in &theirs {
         let want: Vec<_> = t.events.iter().filter_map(|e| e.step()).collect();
         // Rule texts too: ours from `nft -a -s list ruleset`, nft's from its trace printer.
         let want_rules: Vec<_> = t.events.iter().filter_map(|e| e.stateless_rule()).collect();
-        let found = records.iter().any(|r| {
+        let found = unmatched.iter().position(|r| {
             r["trace_id"].as_u64() == Some(u64::from(t.id))
                 && r["family"] == t.family.as_str()
                 && r["table"] == t.table.as_str()
                 && path_of(r) == want
                 && rules_of(r) == want_rules
         });
-        assert!(found, "no record with nft's path for {t:?}");
+        assert!(found.is_some(), "no record with nft's path for {t:?}");
+        unmatched.remove(found.unwrap());
     }
 
     // (c) tshark on the capture of vb.
@@ -254,6 +267,17 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
         assert!(at.is_some(), "tshark's {row:?} not among ours: {ours:#?}");
         ours.remove(at.unwrap());
     }
+    // What is left of ours is the probes (IPv4 echo requests sent before the capture).
+    assert!(
+        ours.iter()
+            .all(|o| o.starts_with(&format!("198.51.100.1 {ADDR_B} 8 0 "))),
+        "{ours:#?}"
+    );
+    // Times: the first event's arrival, within the test's run.
+    for r in &records {
+        let t = r["time_ns"].as_u64().unwrap();
+        assert!((started_ns..=ended_ns).contains(&t), "{r}");
+    }
 }
 
 /// A receive buffer far too small for a ping flood: the kernel drops events (ENOBUFS), the
@@ -263,7 +287,7 @@ fn overruns_are_counted_not_fatal() {
     if !ready() {
         return;
     }
-    let mut lab = lab();
+    let mut lab = lab("nfo");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     let agent = lab.spawn(
         &a,

@@ -24,9 +24,10 @@ pub fn ruleset_file() -> String {
 }
 
 /// The lab with IPv6 on (the lab turns it off) and documentation addresses on both ends.
-pub fn lab() -> Lab {
+/// `tag` tells apart the labs of tests running at once in one test process (same pid).
+pub fn lab(tag: &str) -> Lab {
     let lab = Lab::new(
-        "nft",
+        tag,
         LabNet {
             mtu: 1500,
             addresses: true,
