@@ -23,6 +23,8 @@ pub enum AttrError {
     },
     #[error("attribute {0} is not a NUL-terminated UTF-8 string")]
     BadString(u16),
+    #[error("nested attribute {outer} lacks its attribute {inner}")]
+    Missing { outer: u16, inner: u16 },
 }
 
 /// Checked view over one attribute.

@@ -67,16 +67,11 @@ impl<'a> NlMsg<'a> {
         Ok((NlMsg { header, payload }, next))
     }
 
+    /// The length field: header and payload, without the padding after it.
     #[inline]
-    pub fn len(&self) -> u32 {
+    pub fn length(&self) -> u32 {
         let h = self.header;
         u32::from_ne_bytes([h[0], h[1], h[2], h[3]])
-    }
-
-    /// Never true for a checked view (the length covers the header); for clippy's sake.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        false
     }
 
     #[inline]
@@ -184,7 +179,7 @@ mod tests {
         let msgs: Vec<_> = Messages::new(&d).collect::<Result<_, _>>().unwrap();
         assert_eq!(msgs.len(), 2);
         assert_eq!(
-            (msgs[0].msg_type(), msgs[0].len(), msgs[0].seq()),
+            (msgs[0].msg_type(), msgs[0].length(), msgs[0].seq()),
             (0x0a0f, 36, 7)
         );
         assert_eq!(msgs[0].payload().len(), 20);

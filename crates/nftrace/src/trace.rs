@@ -102,12 +102,6 @@ pub struct TraceEvent {
     pub ct_state: Option<u32>,
 }
 
-impl Default for TraceType {
-    fn default() -> Self {
-        TraceType::Other(0)
-    }
-}
-
 impl TraceEvent {
     /// Decodes an NFT_MSG_TRACE payload (nfgenmsg and attributes). Attributes this build
     /// does not know are passed over; a known one of the wrong size refuses the event.
@@ -175,5 +169,62 @@ impl TraceEvent {
             || self.iif.is_some()
             || self.oif.is_some()
             || self.ll_header.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::put;
+
+    // A hand-made policy event: nfgenmsg (family ip), then the attributes in the kernel's
+    // order. The real bytes are checked in tests/golden.rs.
+    fn policy_event(with_id: bool, id_len: usize) -> Vec<u8> {
+        let mut b = vec![2, 0, 0, 0];
+        put(&mut b, NFTA_TRACE_NFPROTO, &2u32.to_be_bytes());
+        put(&mut b, NFTA_TRACE_TYPE, &NFT_TRACETYPE_POLICY.to_be_bytes());
+        if with_id {
+            put(
+                &mut b,
+                NFTA_TRACE_ID,
+                &0xdead_beef_u64.to_be_bytes()[8 - id_len..],
+            );
+        }
+        put(&mut b, NFTA_TRACE_CHAIN, b"input\0");
+        put(&mut b, NFTA_TRACE_TABLE, b"filter\0");
+        put(&mut b, NFTA_TRACE_POLICY, &0u32.to_be_bytes());
+        put(&mut b, NFTA_TRACE_MARK, &42u32.to_be_bytes());
+        put(&mut b, 99, b"an attribute of a later kernel");
+        b
+    }
+
+    #[test]
+    fn policy_event_decodes() {
+        let ev = TraceEvent::parse(&policy_event(true, 4)).unwrap();
+        assert_eq!((ev.family, ev.id), (2, 0xdead_beef));
+        assert_eq!(ev.kind, Some(TraceType::Policy));
+        assert_eq!((ev.table.as_str(), ev.chain.as_str()), ("filter", "input"));
+        assert_eq!(
+            (ev.policy.clone(), ev.mark, ev.nfproto),
+            (Some(Verdict::Drop), Some(42), Some(2))
+        );
+        assert!(!ev.has_packet());
+    }
+
+    #[test]
+    fn refusals_are_typed() {
+        assert_eq!(
+            TraceEvent::parse(&policy_event(false, 4)),
+            Err(TraceError::Missing("NFTA_TRACE_ID"))
+        );
+        assert_eq!(
+            TraceEvent::parse(&policy_event(true, 8)),
+            Err(TraceError::Attr(AttrError::BadSize {
+                kind: NFTA_TRACE_ID,
+                len: 8,
+                expected: 4
+            }))
+        );
+        assert_eq!(TraceEvent::parse(&[2, 0]), Err(TraceError::Truncated));
     }
 }

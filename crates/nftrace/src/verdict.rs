@@ -120,10 +120,9 @@ impl VerdictAttr {
             }
         }
         // A verdict without its code is broken: refuse it rather than guess.
-        let code = code.ok_or(AttrError::BadSize {
-            kind: attr.kind(),
-            len: attr.value().len(),
-            expected: 8,
+        let code = code.ok_or(AttrError::Missing {
+            outer: attr.kind(),
+            inner: NFTA_VERDICT_CODE,
         })?;
         Ok(VerdictAttr {
             code,
@@ -180,6 +179,9 @@ mod tests {
         let mut outer = Vec::new();
         put(&mut outer, 0x8000 | 5, &[]);
         let a = Attrs::new(&outer).next().unwrap().unwrap();
-        assert!(VerdictAttr::parse(&a).is_err());
+        assert_eq!(
+            VerdictAttr::parse(&a),
+            Err(AttrError::Missing { outer: 5, inner: 1 })
+        );
     }
 }
