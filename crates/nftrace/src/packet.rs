@@ -49,20 +49,6 @@ pub fn family_name(family: u8) -> String {
     }
 }
 
-/// The transport protocol's name (nft's and tshark's), else its number.
-pub fn proto_name(proto: u8) -> String {
-    match proto {
-        IPPROTO_ICMP => "icmp".into(),
-        IPPROTO_TCP => "tcp".into(),
-        IPPROTO_UDP => "udp".into(),
-        IPPROTO_DCCP => "dccp".into(),
-        IPPROTO_ICMPV6 => "icmpv6".into(),
-        IPPROTO_SCTP => "sctp".into(),
-        IPPROTO_UDPLITE => "udplite".into(),
-        other => other.to_string(),
-    }
-}
-
 /// What the trace tells of the packet. Every field is optional: the kernel sends what it
 /// has, and a cut or broken header leaves the fields after it empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
