@@ -125,6 +125,22 @@ pub fn run_alone(mut collector: Collector, records: Receiver<TraceRecord>) -> Ex
     ExitCode::SUCCESS
 }
 
+/// The trace counters as the agent's `/metrics` shows them beside the capture's.
+pub fn agent_metrics(collector: &Collector) -> pv_agent::ExtraMetrics {
+    let counters = collector.counters.clone();
+    pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
+        counters
+            .families()
+            .into_iter()
+            .map(|(name, help, samples)| pv_agent::CounterFamily {
+                name: name.to_owned(),
+                help: help.to_owned(),
+                samples,
+            })
+            .collect()
+    }))
+}
+
 /// Beside a live capture: a thread prints the records while the agent runs.
 pub fn print_in_background(collector: Collector, records: Receiver<TraceRecord>) {
     let spawned = std::thread::Builder::new()

@@ -321,6 +321,42 @@ fn overruns_are_counted_not_fatal() {
     assert!(records.len() > 100, "{summary}");
 }
 
+/// Beside a live capture: the records go to stdout and the trace counters to `/metrics`
+/// next to the capture's.
+#[test]
+fn beside_a_capture_with_prometheus() {
+    if !ready() || !require("curl") {
+        return;
+    }
+    let mut lab = lab("nfp");
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let agent = lab.start_agent(port, &["vb", "--nft-trace"]);
+    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
+    assert!(in_ns(&a, &format!("ping -c2 -i0.2 -W1 {ADDR_B}")));
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, metrics) = lab.http(port, "GET", "/metrics", None);
+    assert_eq!(code, 200, "{metrics}");
+    let value = |line: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line} in {metrics}"))
+    };
+    assert!(value("pv_nft_trace_records_total ") >= 10);
+    assert!(value("pv_nft_trace_verdicts_total{verdict=\"accept\"} ") >= 2);
+    assert_eq!(value("pv_nft_trace_overruns_total "), 0);
+    assert!(metrics.contains("# TYPE pv_nft_trace_events_total counter"));
+    let (status, log) = lab.stop(agent, "TERM");
+    assert!(status.success(), "{log}");
+    let pings = records(&log)
+        .into_iter()
+        .filter(|r| r["table"] == "pvfilt" && r["icmp_type"] == 8 && r["verdict"] == "accept")
+        .count();
+    assert_eq!(pings, 2);
+}
+
 /// Without CAP_NET_ADMIN (dropped from the bounding set: root keeps no capability beyond
 /// it on exec) the agent says so in one line and exits 1.
 #[test]

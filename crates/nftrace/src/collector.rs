@@ -7,9 +7,10 @@ use crate::listener::{ListenError, Listener, Received, enter_netns, interface_na
 use crate::message::{self, Message};
 use crate::record::TraceRecord;
 use crate::ruleset::Ruleset;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +47,78 @@ pub struct Counters {
     pub evictions: AtomicU64,
     pub incomplete: AtomicU64,
     pub ruleset_errors: AtomicU64,
+    /// Records by final verdict (`accept`, `policy drop`, `unknown`...).
+    pub by_verdict: Mutex<BTreeMap<String, u64>>,
+}
+
+/// One counter family: name, help, samples (labels, value). The agent writes them out.
+pub type Family = (
+    &'static str,
+    &'static str,
+    Vec<(Vec<(String, String)>, u64)>,
+);
+
+impl Counters {
+    /// The counters as Prometheus counter families (`pv_nft_trace_*`).
+    pub fn families(&self) -> Vec<Family> {
+        let load = |c: &AtomicU64| vec![(Vec::new(), c.load(Ordering::Relaxed))];
+        let verdicts = self
+            .by_verdict
+            .lock()
+            .map(|by| {
+                by.iter()
+                    .map(|(v, n)| (vec![("verdict".to_owned(), v.clone())], *n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        vec![
+            (
+                "pv_nft_trace_events_total",
+                "Trace events received from the kernel.",
+                load(&self.events),
+            ),
+            (
+                "pv_nft_trace_records_total",
+                "Trace records emitted.",
+                load(&self.records),
+            ),
+            (
+                "pv_nft_trace_verdicts_total",
+                "Trace records by final verdict.",
+                verdicts,
+            ),
+            (
+                "pv_nft_trace_overruns_total",
+                "Receive buffer overruns (ENOBUFS): the kernel dropped trace events.",
+                load(&self.lost),
+            ),
+            (
+                "pv_nft_trace_decode_errors_total",
+                "Netlink messages refused by the decoder.",
+                load(&self.decode_errors),
+            ),
+            (
+                "pv_nft_trace_timeouts_total",
+                "Traversals emitted with verdict unknown after the timeout.",
+                load(&self.timeouts),
+            ),
+            (
+                "pv_nft_trace_evictions_total",
+                "Traversals emitted with verdict unknown because the open table was full.",
+                load(&self.evictions),
+            ),
+            (
+                "pv_nft_trace_incomplete_total",
+                "Traversals cut short by the next traversal of the same packet.",
+                load(&self.incomplete),
+            ),
+            (
+                "pv_nft_trace_ruleset_errors_total",
+                "Failed runs of nft for the rule text.",
+                load(&self.ruleset_errors),
+            ),
+        ]
+    }
 }
 
 pub struct Collector {
@@ -241,8 +314,40 @@ impl Listen {
         counters
             .incomplete
             .fetch_add(s.incomplete, Ordering::Relaxed);
+        if !out.is_empty()
+            && let Ok(mut by) = counters.by_verdict.lock()
+        {
+            for r in out.iter() {
+                *by.entry(r.verdict.clone()).or_default() += 1;
+            }
+        }
         for r in out.drain(..) {
             let _ = tx.send(r);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        let c = Counters::default();
+        c.events.store(12, Ordering::Relaxed);
+        c.by_verdict.lock().unwrap().insert("policy drop".into(), 3);
+        let f = c.families();
+        assert_eq!(
+            f[0],
+            (
+                "pv_nft_trace_events_total",
+                "Trace events received from the kernel.",
+                vec![(vec![], 12)]
+            )
+        );
+        assert_eq!(
+            f[2].2,
+            vec![(vec![("verdict".to_owned(), "policy drop".to_owned())], 3)]
+        );
     }
 }
