@@ -122,16 +122,36 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
             *decided.entry(key).or_default() += 1;
         }
     }
-    for (key, packets) in &counted {
+    for (key, packets) in &counted.deciding {
         assert_eq!(
             decided.get(key).copied().unwrap_or(0),
             *packets,
             "rule {key:?}"
         );
     }
+    // Every packet entering ip pvfilt input is one record of it, and the policy decided
+    // the packets no rule of the table decided.
+    let entered = counted.traversals[&("ip".into(), "pvfilt".into(), "input".into())];
+    let of_chain = |verdict: Option<&str>| {
+        records
+            .iter()
+            .filter(|r| r["family"] == "ip" && r["table"] == "pvfilt" && r["chain"] == "input")
+            .filter(|r| verdict.is_none_or(|v| r["verdict"] == v))
+            .count() as u64
+    };
+    assert_eq!(of_chain(None), entered);
+    let decided_in_table: u64 = counted
+        .deciding
+        .iter()
+        .filter(|((f, t, _, _), _)| f == "ip" && t == "pvfilt")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(of_chain(Some("policy drop")), entered - decided_in_table);
+    assert!(of_chain(Some("policy drop")) >= 2);
     // The traffic reached the rules it was sent for (else the check above proves little).
     let hit = |family: &str, table: &str, chain: &str, min: u64| {
         let n: u64 = counted
+            .deciding
             .iter()
             .filter(|((f, t, c, _), _)| f == family && t == table && c == chain)
             .map(|(_, n)| n)

@@ -152,15 +152,25 @@ pub fn records(log: &str) -> Vec<Value> {
         .collect()
 }
 
-/// (family, table, chain, handle) → packets of every rule with a counter.
-pub fn counters(ns: &str) -> BTreeMap<(String, String, String, u64), u64> {
+/// The counters of the ruleset: by (family, table, chain, handle) the packets of every
+/// deciding rule with a counter, and by (family, table, chain) those of the rules commented
+/// "traversals" (every packet entering the chain).
+pub struct Counted {
+    pub deciding: BTreeMap<(String, String, String, u64), u64>,
+    pub traversals: BTreeMap<(String, String, String), u64>,
+}
+
+pub fn counters(ns: &str) -> Counted {
     let out = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-j", "list", "ruleset"])
         .output()
         .unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut map = BTreeMap::new();
+    let mut counted = Counted {
+        deciding: BTreeMap::new(),
+        traversals: BTreeMap::new(),
+    };
     for item in v["nftables"].as_array().unwrap() {
         let Some(rule) = item.get("rule") else {
             continue;
@@ -177,10 +187,15 @@ pub fn counters(ns: &str) -> BTreeMap<(String, String, String, u64), u64> {
                 rule["chain"].as_str().unwrap().to_owned(),
                 rule["handle"].as_u64().unwrap(),
             );
-            map.insert(key, c["packets"].as_u64().unwrap());
+            let packets = c["packets"].as_u64().unwrap();
+            if rule["comment"] == "traversals" {
+                counted.traversals.insert((key.0, key.1, key.2), packets);
+            } else {
+                counted.deciding.insert(key, packets);
+            }
         }
     }
-    map
+    counted
 }
 
 pub fn path_of(r: &Value) -> Vec<(String, Option<u64>, String, Option<String>)> {
