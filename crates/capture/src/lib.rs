@@ -46,6 +46,7 @@ mod pcap_file;
 mod pcapng;
 mod reader;
 mod record;
+mod shared_pcap;
 mod source;
 
 pub use bpf::{BpfFilter, BpfSet, LINKTYPE_ETHERNET};
@@ -60,7 +61,8 @@ pub use packet::{FileFormat, Packet};
 pub use pcap_at::PcapAt;
 pub use pcap_file::{MAX_CAPLEN, PcapHeader};
 pub use pcapng::MAX_BLOCK_LEN;
-pub use reader::FileReader;
+pub use reader::{FileReader, PacketReader};
+pub use shared_pcap::{PcapCursor, SharedPcap, Tagger};
 
 #[cfg(test)]
 mod send_tests {
@@ -70,6 +72,8 @@ mod send_tests {
     #[test]
     fn reader_and_filters_can_move_to_worker_threads() {
         assert_send::<super::FileReader>();
+        assert_sync::<super::SharedPcap>();
+        assert_send::<super::PcapCursor<'static>>();
         assert_send::<super::LiveCapture>();
         assert_send::<super::BpfFilter>();
         assert_sync::<super::BpfFilter>();

@@ -55,6 +55,7 @@ pub(crate) fn is_pcap_magic(first4: &[u8]) -> bool {
 }
 
 /// Reads packet records of one pcap file.
+#[derive(Clone, Debug)]
 pub(crate) struct PcapParser {
     endian: Endian,
     header: PcapHeader,
@@ -119,6 +120,24 @@ impl PcapParser {
         self.record_header_len
     }
 
+    /// Time (ns), captured and wire length of a record header's first 16 bytes, unchecked:
+    /// a caller that finds the captured length above [`MAX_CAPLEN`] asks
+    /// [`PcapParser::record_header`] for the damage. (The shared file's cursor reads every
+    /// record through this: one byte-order test instead of one a field.)
+    #[inline(always)]
+    pub(crate) fn raw_record_header(&self, h: &[u8; 16]) -> (u64, u32, u32) {
+        let word = |i: usize| {
+            let w = u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            if self.endian == Endian::Big {
+                w.swap_bytes()
+            } else {
+                w
+            }
+        };
+        let ts_ns = u64::from(word(0)) * 1_000_000_000 + u64::from(word(4)) * self.frac_ns;
+        (ts_ns, word(8), word(12))
+    }
+
     /// Time (ns), captured and wire length from a record header's first 16 bytes (`h`), the
     /// record being at stream `offset`.
     #[inline]
@@ -158,10 +177,7 @@ impl PcapParser {
             if have == 0 {
                 return Ok(None);
             }
-            return Err(Damage::truncated(
-                offset,
-                format!("packet record header: only {have} of {hdr_len} bytes remain"),
-            ));
+            return Err(cut_header(offset, have, hdr_len));
         }
         let (ts_ns, caplen, orig_len) = self.record_header(buf.available(), offset)?;
         let total = hdr_len + caplen as usize;
@@ -169,13 +185,7 @@ impl PcapParser {
             .ensure(stream, total)
             .map_err(|error| Damage::Stream { offset, error })?;
         if have < total {
-            return Err(Damage::truncated(
-                offset,
-                format!(
-                    "packet record header says {caplen} captured bytes, only {} remain",
-                    have - hdr_len
-                ),
-            ));
+            return Err(cut_record(offset, caplen, have - hdr_len));
         }
         let pos = buf.position() + hdr_len;
         buf.consume(total);
@@ -188,4 +198,20 @@ impl PcapParser {
             interface: 0,
         }))
     }
+}
+
+/// A record header cut short by the file's end: `have` of its `hdr_len` bytes are there.
+pub(crate) fn cut_header(offset: u64, have: usize, hdr_len: usize) -> Damage {
+    Damage::truncated(
+        offset,
+        format!("packet record header: only {have} of {hdr_len} bytes remain"),
+    )
+}
+
+/// A record whose `caplen` captured bytes are cut short by the file's end: `have` are there.
+pub(crate) fn cut_record(offset: u64, caplen: u32, have: usize) -> Damage {
+    Damage::truncated(
+        offset,
+        format!("packet record header says {caplen} captured bytes, only {have} remain"),
+    )
 }

@@ -289,6 +289,32 @@ impl FileReader {
     }
 }
 
+/// What hands out a capture's packets one at a time: a [`FileReader`], or one cursor of a
+/// file shared by several threads ([`crate::PcapCursor`]).
+pub trait PacketReader {
+    /// Next packet, or `Ok(None)` at the end; after damage, finished.
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
+    /// As `next_packet`, with the tag a shared file's tagger gave the packet (None when
+    /// nothing tags them).
+    #[inline]
+    fn next_tagged(&mut self) -> Result<Option<(Packet<'_>, Option<u8>)>, CaptureError> {
+        Ok(self.next_packet()?.map(|p| (p, None)))
+    }
+    /// Bytes of the file read so far and its size, for progress.
+    fn progress(&self) -> (u64, Option<u64>);
+}
+
+impl PacketReader for FileReader {
+    #[inline]
+    fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        FileReader::next_packet(self)
+    }
+
+    fn progress(&self) -> (u64, Option<u64>) {
+        (self.file_bytes_read(), self.file_size())
+    }
+}
+
 impl std::fmt::Debug for FileReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileReader")

@@ -30,6 +30,14 @@ fn missing_file() {
         };
         assert_one_line_error(&run(bin, args), &["/nonexistent/x.pcap"]);
     }
+    // A capture file's name, with or without a directory, is a missing file, not a missing
+    // interface; a name that could be an interface (a VLAN one) is still looked up as one.
+    for target in ["/nonexistent/x.pcap", "missing.pcap", "missing.pcapng.zst"] {
+        let o = run("pktvisord", &[target]);
+        assert_one_line_error(&o, &[target, "no such capture file"]);
+    }
+    let o = run("pktvisord", &["pv-nosuch0.100"]);
+    assert_one_line_error(&o, &["interface 'pv-nosuch0.100' does not exist"]);
 }
 
 #[test]

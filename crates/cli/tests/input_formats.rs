@@ -37,6 +37,37 @@ fn pcapng_and_gzip_match_the_oracle() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Our own zstd recordings and standard input (`tcpdump -w - | pktvisor summarize -`) give
+/// what tshark counts in the plain file.
+#[test]
+fn zstd_and_stdin_match_the_oracle() {
+    if !require("zstd") || !require("tshark") {
+        return;
+    }
+    let dir = temp_dir("zstd-stdin");
+    let spec = "192.168.0.0/16,::/1";
+    for name in ["dns_udp_tcp_random.pcap", "dns_ipv6_tcp.pcap"] {
+        let src = fixture(name);
+        let expected = oracle(&src, Some(spec));
+        let zst = dir.join(format!("{name}.zst"));
+        sh(&format!("zstd -q -c {} > {}", src.display(), zst.display()));
+        assert_matches_oracle(name, &summarize_json(&zst, &["-H", spec]), &expected);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+            .args(["summarize", "--json", "-H", spec, "-"])
+            .stdin(std::fs::File::open(&src).expect("fixture"))
+            .output()
+            .expect("pktvisor");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_matches_oracle(&format!("{name} on stdin"), &ours["1m"], &expected);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn bpf_selects_what_tcpdump_selects() {
     if !require("tcpdump") || !require("tshark") {

@@ -23,7 +23,7 @@ pub use files::policies::{
     INPUT_TYPES, POLICY_PERIOD_SECS, PoliciesSummary, PolicyRunOptions, PolicySummary, catalog,
     load_policy_file, run_policies,
 };
-pub use files::read::{open_capture, read_packets};
+pub use files::read::{open_capture, read_packets, read_tagged_packets};
 pub use files::summarize::{Summary, summarize_file};
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;

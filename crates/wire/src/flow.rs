@@ -41,53 +41,52 @@ fn fold(ip: &IpAddr) -> u64 {
 /// agent's capture thread picks a worker for every packet, so this saves it a full decode on
 /// nearly all traffic; the values are those [`flow_of`] finds in [`crate::decode`]'s view, so
 /// both paths agree (tested on every fixture packet).
+///
+/// Written with fixed-size views (`&[u8; N]`) so that one length test covers each header: the
+/// agent's file workers run this on every packet of the file, theirs or not, and the version
+/// with a bounds test per field cost 85 instructions a packet (callgrind, 300 k-packet slice).
+#[inline]
 pub fn ethernet_flow(frame: &[u8]) -> Option<FlowEnds> {
-    let mut at = 12;
-    let mut ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
-    if ethertype == 0x8100 {
-        at += 4;
-        ethertype = u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?);
-    }
-    let ip = frame.get(at + 2..)?;
+    let eth: &[u8; 18] = frame.get(..18)?.try_into().ok()?;
+    let (at, ethertype) = match u16::from_be_bytes([eth[12], eth[13]]) {
+        0x8100 => (18, u16::from_be_bytes([eth[16], eth[17]])),
+        t => (14, t),
+    };
+    let ip = frame.get(at..)?;
     // `announced`: the transport bytes the IP header claims, as the decoder clips them.
     let (src, dst, proto, l4, announced) = match ethertype {
         0x0800 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let flags_offset = u16::from_be_bytes(ip.get(6..8)?.try_into().ok()?);
+            let h: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+            let ihl = usize::from(h[0] & 0x0f) * 4;
+            let flags_offset = u16::from_be_bytes([h[6], h[7]]);
             // More fragments or an offset: leave it to the decoder.
-            if ip.first()? >> 4 != 4 || ihl < 20 || flags_offset & 0x3fff != 0 {
+            if h[0] >> 4 != 4 || ihl < 20 || flags_offset & 0x3fff != 0 {
                 return None;
             }
-            let total = usize::from(u16::from_be_bytes(ip.get(2..4)?.try_into().ok()?));
-            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
             (
-                fold_v4(src),
-                fold_v4(dst),
-                *ip.get(9)?,
+                fold_v4([h[12], h[13], h[14], h[15]]),
+                fold_v4([h[16], h[17], h[18], h[19]]),
+                h[9],
                 ip.get(ihl..)?,
                 total.checked_sub(ihl)?,
             )
         }
         0x86dd => {
-            if ip.first()? >> 4 != 6 {
+            let h: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
+            if h[0] >> 4 != 6 {
                 return None;
             }
-            let payload = usize::from(u16::from_be_bytes(ip.get(4..6)?.try_into().ok()?));
-            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (
-                fold_v6(src),
-                fold_v6(dst),
-                *ip.get(6)?,
-                ip.get(40..)?,
-                payload,
-            )
+            let payload = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            let src: [u8; 16] = h[8..24].try_into().ok()?;
+            let dst: [u8; 16] = h[24..40].try_into().ok()?;
+            (fold_v6(src), fold_v6(dst), h[6], ip.get(40..)?, payload)
         }
         _ => return None,
     };
-    let sport = u16::from_be_bytes(l4.get(0..2)?.try_into().ok()?);
-    let dport = u16::from_be_bytes(l4.get(2..4)?.try_into().ok()?);
+    let ports: &[u8; 4] = l4.get(..4)?.try_into().ok()?;
+    let sport = u16::from_be_bytes([ports[0], ports[1]]);
+    let dport = u16::from_be_bytes([ports[2], ports[3]]);
     let udp_head = match proto {
         IPPROTO_TCP => None,
         IPPROTO_UDP => {
@@ -95,11 +94,10 @@ pub fn ethernet_flow(frame: &[u8]) -> Option<FlowEnds> {
             match length {
                 UDP_HEADER_LEN => None,
                 // Two payload bytes inside both length fields and the capture.
-                n if n >= UDP_HEADER_LEN + 2 && n <= announced => Some(u16::from_be_bytes(
-                    l4.get(UDP_HEADER_LEN..UDP_HEADER_LEN + 2)?
-                        .try_into()
-                        .ok()?,
-                )),
+                n if n >= UDP_HEADER_LEN + 2 && n <= announced => {
+                    let head: &[u8; 2] = l4.get(8..10)?.try_into().ok()?;
+                    Some(u16::from_be_bytes(*head))
+                }
                 // Jumbograms, lengths that lie: the decoder's rules decide.
                 _ => return None,
             }

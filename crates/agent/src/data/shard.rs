@@ -30,6 +30,7 @@ impl Sharder {
     }
 
     /// The worker for a captured frame of link type `link` (None: not decodable, worker 0).
+    #[inline]
     pub fn worker_for_frame(&self, link: Option<LinkType>, frame: &[u8]) -> usize {
         if self.workers == 1 {
             return 0;
@@ -56,6 +57,7 @@ impl Sharder {
 
     /// Sums of the two ends' addresses and ports are the same in both directions without
     /// ordering the endpoints; one mix spreads them (a path every packet takes, so cheap).
+    #[inline]
     fn worker_of(&self, f: &FlowEnds) -> usize {
         let addrs = f.a.0.wrapping_add(f.b.0);
         let ports = u64::from(f.a.1) + u64::from(f.b.1);

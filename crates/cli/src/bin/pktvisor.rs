@@ -68,7 +68,8 @@ struct SummarizeCmd {
     #[arg(long = "config", value_name = "POLICY_FILE")]
     config: Option<PathBuf>,
 
-    /// A capture file (.pcap, .pcapng, .cap, .pcap.gz). Optional with --config.
+    /// A capture file (pcap or pcapng, plain, .gz or .zst), or - for standard input. Optional
+    /// with --config.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
 }

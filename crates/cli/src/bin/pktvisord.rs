@@ -102,6 +102,17 @@ struct Cli {
     target: Option<PathBuf>,
 }
 
+/// A TARGET that cannot be an interface: a path with a directory, or a capture file's name
+/// (interface names have no '/', and `eth0.100` is a VLAN interface, so a dot alone is not
+/// enough). Such a target that does not exist is a missing file, not a missing interface.
+fn names_a_file(target: &std::path::Path) -> bool {
+    const CAPTURE_EXTENSIONS: [&str; 6] = ["pcap", "pcapng", "cap", "dmp", "gz", "zst"];
+    target.to_string_lossy().contains('/')
+        || target
+            .extension()
+            .is_some_and(|e| CAPTURE_EXTENSIONS.iter().any(|c| e.eq_ignore_ascii_case(c)))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut extra_metrics = None;
@@ -131,6 +142,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     if !target.exists() {
+        if names_a_file(&target) {
+            eprintln!(
+                "pktvisord: error: {}: no such capture file (nor an interface of that name)",
+                target.display()
+            );
+            return ExitCode::FAILURE;
+        }
         return run_live(&cli, &target.to_string_lossy(), None, extra_metrics);
     }
     if cli.record.is_some() {

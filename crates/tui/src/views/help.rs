@@ -36,7 +36,7 @@ pub fn render(f: &mut Frame, area: Rect) {
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from(
-        "  Counts are the agent's JSON numbers; share is of all packets (addresses), DNS packets (names, types, codes) or transactions (slow lists).",
+        "  Counts are the agent's JSON numbers; share is of deep-sampled packets (addresses, places, ASNs), DNS packets (names, types, ports), replies (result codes) or transactions (slow lists).",
     ));
     f.render_widget(
         Paragraph::new(lines)
