@@ -414,3 +414,28 @@ fn unknown_namespace_is_one_error() {
         "{stderr}"
     );
 }
+
+/// Traces are live: a capture file as TARGET, or a policy file whose taps read capture files,
+/// is refused in one line.
+#[test]
+fn not_with_capture_files() {
+    if !ready() {
+        return;
+    }
+    let root = repo_root();
+    let file = root.join("testdata/fixtures/dns_udp_mixed_rcode.pcap");
+    let policy = root.join("testdata/policies/dns_default.yaml");
+    for args in [
+        vec!["--nft-trace", file.to_str().unwrap()],
+        vec!["--nft-trace", "--config", policy.to_str().unwrap()],
+    ] {
+        let out = run("pktvisord", &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("pktvisord: error: --nft-trace collects live traces"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -279,6 +279,12 @@ fn run_config(
 ) -> ExitCode {
     match live_config(cli, config) {
         Ok(Some((target, file))) => return run_live(cli, &target, Some(file), extra_metrics),
+        Ok(None) if cli.trace.nft_trace => {
+            eprintln!(
+                "pktvisord: error: --nft-trace collects live traces; this policy file's taps read capture files"
+            );
+            return ExitCode::FAILURE;
+        }
         Ok(None) => {}
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
