@@ -90,6 +90,21 @@ for source in fuzz_targets/*.rs; do
         printf '%s' 'http.user_agent ~ "curl" || !tls.sni == "x.example"' > seeds/filter/c
         seeds=(seeds/filter)
     fi
+    if [ "$target" = nftrace ]; then
+        # The real netlink datagrams of the golden tests, one seed each.
+        mkdir -p seeds/nftrace
+        python3 - ../crates/nftrace/tests/data/datagrams.bin seeds/nftrace <<'PY'
+import struct, sys
+data = open(sys.argv[1], 'rb').read()
+at = n = 0
+while at + 4 <= len(data):
+    (size,) = struct.unpack_from('<I', data, at)
+    open(f'{sys.argv[2]}/{n:04}', 'wb').write(data[at + 4:at + 4 + size])
+    at += 4 + size
+    n += 1
+PY
+        seeds=(seeds/nftrace)
+    fi
     if [ "$target" = policy ]; then
         # Every policy in the repo, good and bad, YAML and JSON.
         mkdir -p seeds/policy

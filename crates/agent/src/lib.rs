@@ -23,4 +23,4 @@ pub use api::ApiState;
 pub use control::error::AgentError;
 pub use file_source::summarize_file_sharded;
 pub use policy_info::CommandLinePolicy;
-pub use run::{AgentConfig, run};
+pub use run::{AgentConfig, CounterFamily, ExtraMetrics, run};

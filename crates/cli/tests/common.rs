@@ -282,6 +282,20 @@ pub fn query(path: &Path, pql: &str) -> Vec<Value> {
 /// error) for the packets `filter` selects, with tshark `options` (`-o`, `-d`...), one entry
 /// per packet that has any.
 pub fn tshark_values(file: &Path, options: &[&str], filter: &str, fields: &[&str]) -> Vec<String> {
+    tshark_rows(file, options, filter, fields)
+        .into_iter()
+        .filter_map(|row| row.into_iter().find(|v| !v.is_empty()))
+        .collect()
+}
+
+/// tshark's values of `fields` (first occurrence) for the packets `filter` selects, one row
+/// per packet, every field in its column (empty when absent).
+pub fn tshark_rows(
+    file: &Path,
+    options: &[&str],
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"]).arg(file).args(options).args([
         "-T",
@@ -300,7 +314,7 @@ pub fn tshark_values(file: &Path, options: &[&str], filter: &str, fields: &[&str
     let out = cmd.output().expect("tshark");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split('\t').find(|v| !v.is_empty()).map(str::to_string))
+        .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
 }
 

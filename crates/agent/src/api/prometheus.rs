@@ -110,3 +110,48 @@ fn write_modules(
         }
     }
 }
+
+/// The counter families of a source beside the capture (`--nft-trace`), with the `instance`
+/// label when the agent has one.
+pub fn counter_families(families: &[crate::run::CounterFamily], instance: Option<&str>) -> String {
+    let common = instance
+        .map(|i| vec![("instance".to_string(), i.to_string())])
+        .unwrap_or_default();
+    let mut exp = Exposition::new(common);
+    for f in families {
+        exp.family(&f.name, "counter", &f.help);
+        for (labels, value) in &f.samples {
+            let labels: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            exp.sample(&f.name, &labels, &value.to_string());
+        }
+    }
+    exp.finish()
+}
+
+#[cfg(test)]
+mod counter_family_tests {
+    use super::*;
+    use crate::run::CounterFamily;
+
+    #[test]
+    fn families_with_instance_and_labels() {
+        let families = [CounterFamily {
+            name: "pv_x_total".into(),
+            help: "X.".into(),
+            samples: vec![
+                (vec![], 3),
+                (vec![("verdict".into(), "policy \"drop\"".into())], 2),
+            ],
+        }];
+        let text = counter_families(&families, Some("a"));
+        assert!(text.contains("# TYPE pv_x_total counter\n"), "{text}");
+        assert!(text.contains("pv_x_total{instance=\"a\"} 3\n"), "{text}");
+        assert!(
+            text.contains("pv_x_total{instance=\"a\",verdict=\"policy \\\"drop\\\"\"} 2\n"),
+            "{text}"
+        );
+    }
+}

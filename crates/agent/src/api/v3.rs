@@ -48,6 +48,8 @@ pub struct ApiState {
     /// Searches of the recording running on the blocking pool (a pcap answer's runs until
     /// its last byte is handed over or its client goes away).
     pub searches_running: Arc<AtomicU64>,
+    /// Prometheus text of other sources (`--nft-trace`), appended to the health's scrape.
+    pub extra_metrics: Option<crate::run::ExtraMetrics>,
 }
 
 /// Which buckets a request reads, so that workers copy only those.
@@ -349,6 +351,14 @@ fn scrape_text(
         && let Some(recording) = &state.recording
     {
         text.push_str(&recording.prometheus(&state.counters, state.prom_instance.as_deref()));
+    }
+    if scrape.health.is_some()
+        && let Some(extra) = &state.extra_metrics
+    {
+        text.push_str(&crate::prometheus::counter_families(
+            &(extra.0)(),
+            state.prom_instance.as_deref(),
+        ));
     }
     Ok(text)
 }

@@ -48,6 +48,31 @@ pub struct AgentConfig {
     pub record: Option<RecordConfig>,
     /// Index every recorded file as it completes (`--no-index` turns it off).
     pub index_recordings: bool,
+    /// Prometheus text of sources running beside the capture (`--nft-trace`), appended to
+    /// `/metrics` like the recorder's.
+    pub extra_metrics: Option<ExtraMetrics>,
+}
+
+/// The counters of a source the agent does not own, read at every scrape; the source names
+/// them, the agent writes them out (labels escaped, `instance` added).
+#[derive(Clone)]
+pub struct ExtraMetrics(pub Arc<ReadCounters>);
+
+/// Reads a source's counter families.
+pub type ReadCounters = dyn Fn() -> Vec<CounterFamily> + Send + Sync;
+
+/// One counter family: name, help, and its samples (labels and value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterFamily {
+    pub name: String,
+    pub help: String,
+    pub samples: Vec<(Vec<(String, String)>, u64)>,
+}
+
+impl std::fmt::Debug for ExtraMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraMetrics")
+    }
 }
 
 fn host_cidr(ip: &IpAddr) -> String {
@@ -132,6 +157,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         recording: record_shared,
         record_dir: config.record.as_ref().map(|rc| rc.dir.clone()),
         searches_running: Arc::default(),
+        extra_metrics: config.extra_metrics.clone(),
     });
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,6 +1,7 @@
 //! `pktvisord`: the agent. pktvisor v3's command line.
 
 use clap::Parser;
+use pktvisor_cli::nft_trace::TraceArgs;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
@@ -92,6 +93,9 @@ struct Cli {
     #[command(flatten)]
     recording: RecordArgs,
 
+    #[command(flatten)]
+    trace: TraceArgs,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -111,8 +115,27 @@ fn names_a_file(target: &std::path::Path) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut extra_metrics = None;
+    if cli.trace.nft_trace {
+        if let Some(file) = cli.target.as_ref().filter(|t| t.exists()) {
+            eprintln!(
+                "pktvisord: error: --nft-trace collects live traces; '{}' is a capture file",
+                file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        let (collector, records) = match cli.trace.start() {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
+        if cli.target.is_none() && cli.config.is_none() {
+            return pktvisor_cli::nft_trace::run_alone(collector, records);
+        }
+        extra_metrics = Some(pktvisor_cli::nft_trace::agent_metrics(&collector));
+        pktvisor_cli::nft_trace::print_in_background(collector, records);
+    }
     if let Some(config) = &cli.config {
-        return run_config(&cli, config);
+        return run_config(&cli, config, extra_metrics);
     }
     let Some(target) = cli.target.clone() else {
         eprintln!("pktvisord: error: a TARGET capture file is required (or --config POLICY_FILE)");
@@ -126,7 +149,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::FAILURE;
         }
-        return run_live(&cli, &target.to_string_lossy(), None);
+        return run_live(&cli, &target.to_string_lossy(), None, extra_metrics);
     }
     if cli.record.is_some() {
         eprintln!(
@@ -170,7 +193,12 @@ fn summarize_sharded(
     Ok(snapshot.v3_merged_json(&renderer, renderer.periods()))
 }
 
-fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCode {
+fn run_live(
+    cli: &Cli,
+    target: &str,
+    config_file: Option<PolicyFile>,
+    extra_metrics: Option<pv_agent::ExtraMetrics>,
+) -> ExitCode {
     if cli.summary {
         eprintln!(
             "pktvisord: error: --summary needs a capture file; '{target}' is not a file (live capture runs until stopped)"
@@ -210,6 +238,7 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
                     .as_ref()
                     .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
                 index_recordings: !cli.recording.no_index,
+                extra_metrics: extra_metrics.clone(),
             })
             .map_err(|e| e.to_string())
         });
@@ -243,9 +272,19 @@ fn live_config(
     Ok(target.map(|t| (t, file)))
 }
 
-fn run_config(cli: &Cli, config: &std::path::Path) -> ExitCode {
+fn run_config(
+    cli: &Cli,
+    config: &std::path::Path,
+    extra_metrics: Option<pv_agent::ExtraMetrics>,
+) -> ExitCode {
     match live_config(cli, config) {
-        Ok(Some((target, file))) => return run_live(cli, &target, Some(file)),
+        Ok(Some((target, file))) => return run_live(cli, &target, Some(file), extra_metrics),
+        Ok(None) if cli.trace.nft_trace => {
+            eprintln!(
+                "pktvisord: error: --nft-trace collects live traces; this policy file's taps read capture files"
+            );
+            return ExitCode::FAILURE;
+        }
         Ok(None) => {}
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
