@@ -57,15 +57,26 @@ impl PolicyRenderer {
 }
 
 impl PolicySnapshot {
-    /// Folds another worker's copy of the same policy into this one.
+    /// Folds another worker's (or agent's) copy of the same policy into this one. Modules
+    /// match by key and handler type: a worker's copy has the same modules in the same order,
+    /// but agents running policies of one name may not (one ran `--no-dns`); a module only
+    /// the other copy has is added after this copy's.
     pub fn merge(&mut self, other: &PolicySnapshot) {
         if self.modules.is_empty() {
             self.modules = other.modules.clone();
         } else {
-            // Copies of one policy have the same modules in the same order.
-            for (mine, theirs) in self.modules.iter_mut().zip(&other.modules) {
+            for theirs in &other.modules {
+                let Some(mine) = self
+                    .modules
+                    .iter_mut()
+                    .find(|m| m.key == theirs.key && m.type_name == theirs.type_name)
+                else {
+                    self.modules.push(theirs.clone());
+                    continue;
+                };
                 let whole = mine.whole_stream || theirs.whole_stream;
                 merge_workers(&mut mine.buckets, &theirs.buckets, whole);
+                // One handler type names the same health counters in the same order.
                 for (counter, theirs) in mine.health.iter_mut().zip(&theirs.health) {
                     counter.1 += theirs.1;
                 }

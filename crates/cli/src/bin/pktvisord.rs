@@ -1,6 +1,7 @@
 //! `pktvisord`: the agent. pktvisor v3's command line.
 
 use clap::Parser;
+use pktvisor_cli::hub::PushArgs;
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
@@ -92,6 +93,9 @@ struct Cli {
     #[command(flatten)]
     recording: RecordArgs,
 
+    #[command(flatten)]
+    push: PushArgs,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -118,6 +122,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if cli.push.hub.is_some() {
+        return run_backfill(&cli, &target);
+    }
     let period = (!cli.summary).then_some(PERIOD_SECS);
     let result = cli
         .analysis
@@ -129,6 +136,32 @@ fn main() -> ExitCode {
         });
     match result {
         Ok(json) => summarize::print_json("pktvisord", &json),
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `pktvisord --hub URL FILE`: the file's buckets pushed to the hub.
+fn run_backfill(cli: &Cli, target: &std::path::Path) -> ExitCode {
+    if cli.summary {
+        eprintln!(
+            "pktvisord: error: --summary cannot be used with --hub: the hub merges minute buckets"
+        );
+        return ExitCode::FAILURE;
+    }
+    let result = cli.push.target().and_then(|t| {
+        // `target` is Some with --hub (clap's `requires`).
+        let t = t.ok_or_else(|| "--hub is required".to_string())?;
+        let workers = cli.workers.map_or(1, usize::from);
+        pktvisor_cli::hub::backfill("pktvisord", target, &cli.analysis, workers, &cli.push, &t)
+    });
+    match result {
+        Ok(line) => {
+            eprintln!("pktvisord: {line}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
             ExitCode::FAILURE
