@@ -38,8 +38,9 @@ pub enum PushFailure {
 
 /// Cuts a policy's snapshot into one snapshot per bucket start, oldest first: each module's
 /// bucket of that start (buckets no packet reached are left out: an aligned window holds
-/// empty periods between traffic). The capture statistics go with the newest bucket, so that
-/// the hub's sum over all buckets counts them once.
+/// empty periods between traffic). The capture statistics and the modules' health counters
+/// (totals of the whole run) go with the newest bucket, so that the hub's sum over all
+/// buckets counts them once.
 pub fn split_buckets(s: &PolicySnapshot) -> Vec<(u64, u64, PolicySnapshot)> {
     let mut starts: Vec<u64> = s
         .modules
@@ -59,6 +60,9 @@ pub fn split_buckets(s: &PolicySnapshot) -> Vec<(u64, u64, PolicySnapshot)> {
             for m in &s.modules {
                 let mut one = m.clone();
                 one.buckets.retain(|b| b.start_sec == start);
+                if Some(start) != newest {
+                    one.health.iter_mut().for_each(|(_, v)| *v = 0);
+                }
                 end = one.buckets.iter().map(|b| b.until_sec).fold(end, u64::max);
                 part.modules.push(one);
             }

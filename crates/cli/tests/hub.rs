@@ -1,0 +1,333 @@
+//! The hub against an independent path: captures backfilled by several agents
+//! (`pktvisord --hub URL FILE`) into one `pktvisor hub` must read back as `pktvisor summarize`
+//! of the same captures concatenated by `mergecap -a` (Wireshark's tool, not ours) — every
+//! counter, top list, cardinality and quantile of sizes — whatever retries, hub crashes
+//! (SIGKILL) and hub outages happen on the way. Rates are left out on purpose: per-second
+//! rates of separate agents do not see the empty seconds between their captures that the
+//! concatenated file has (docs/hub.md).
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `pktvisor hub` on 127.0.0.1, killed (SIGKILL) when dropped.
+struct Hub {
+    child: Child,
+    port: u16,
+}
+
+impl Hub {
+    /// Starts a hub on `port` (0: any free port) with its store in `dir`.
+    fn start(dir: &Path, port: u16, extra: &[&str]) -> Hub {
+        let store = format!("sqlite:{}", dir.join("hub.sqlite").display());
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["hub", "--listen", &listen, "--store", &store];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+            .args(&args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The hub names its bound address on its first line; the rest of its stderr is read
+        // on so that it never writes to a closed pipe.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let port = line
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or_else(|| panic!("hub did not start: {line}"));
+        Hub { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// GET `path`: status and JSON (Null when the body is not JSON).
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let (status, body) = http_get(self.port, path, token);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn metric(&self, name: &str) -> u64 {
+        let (_, body) = http_get(self.port, "/metrics", None);
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let status = std::str::from_utf8(&answer[9..12])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (status, answer[split + 4..].to_vec())
+}
+
+/// `pktvisord --hub URL --agent-id ID [extra] FILE`.
+fn backfill(hub_url: &str, agent: &str, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--hub", hub_url, "--agent-id", agent];
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    run("pktvisord", &args)
+}
+
+fn backfill_ok(hub_url: &str, agent: &str, file: &Path) {
+    let out = backfill(hub_url, agent, file, &[]);
+    assert!(
+        out.status.success(),
+        "backfill of {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The window object of a hub answer (`{"<n>m": {...}}`), without its rates.
+fn window_of(v: &Value) -> Value {
+    let obj = v.as_object().expect("a window answer");
+    assert_eq!(obj.len(), 1, "{v}");
+    let mut w = obj.values().next().unwrap().clone();
+    strip_rates(&mut w);
+    w
+}
+
+fn strip_rates(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.remove("rates");
+        m.values_mut().for_each(strip_rates);
+    }
+}
+
+/// The oracle: `pktvisor summarize --json` of the files concatenated by `mergecap -a`.
+fn concatenated_summary(dir: &Path, files: &[PathBuf]) -> Value {
+    let all = dir.join("all.pcap");
+    let mut cmd = Command::new("mergecap");
+    cmd.args(["-a", "-F", "pcap", "-w"]).arg(&all).args(files);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut w = summarize_json(&all, &[]);
+    strip_rates(&mut w);
+    w
+}
+
+fn history(hub: &Hub, query: &str) -> Value {
+    let (status, v) = hub.get(&format!("/api/v1/metrics/history{query}"), None);
+    assert_eq!(status, 200, "{v}");
+    window_of(&v)
+}
+
+/// Three captures of 2019-09-05: 17:59 (IPv6 UDP), 18:00 (IPv4 UDP) and 18:00 (IPv4 TCP), so
+/// two agents' buckets share the 18:00 start and merge.
+fn three_captures() -> Vec<PathBuf> {
+    [
+        "dns_ipv6_udp.pcap",
+        "dns_ipv4_udp.pcap",
+        "dns_ipv4_tcp.pcap",
+    ]
+    .iter()
+    .map(|f| fixture(f))
+    .collect()
+}
+
+#[test]
+fn global_view_equals_the_summary_of_the_concatenated_captures_and_retries_count_once() {
+    if !require("mergecap") {
+        return;
+    }
+    let dir = temp_dir("hub-global");
+    let hub = Hub::start(&dir, 0, &[]);
+    let files = three_captures();
+    for (i, f) in files.iter().enumerate() {
+        backfill_ok(&hub.url(), &format!("agent-{i}"), f);
+    }
+    let expected = concatenated_summary(&dir, &files);
+    assert_eq!(history(&hub, ""), expected);
+    // Two bucket starts (17:59, 18:00): the global window of both is the same answer.
+    let (status, w) = hub.get("/api/v1/metrics/window/2", None);
+    assert_eq!(status, 200, "{w}");
+    assert_eq!(window_of(&w), expected);
+    // The newest bucket is both 18:00 captures, merged across agents.
+    let (_, newest) = hub.get("/api/v1/metrics/bucket/0", None);
+    let (_, agent1) = hub.get("/api/v1/agents/agent-1/metrics/bucket/0", None);
+    let (_, agent2) = hub.get("/api/v1/agents/agent-2/metrics/bucket/0", None);
+    let total = |v: &Value| v["1m"]["packets"]["total"].as_u64().unwrap();
+    assert_eq!(total(&newest), total(&agent1) + total(&agent2));
+    // A window of more starts than exist is pktvisor's 425.
+    assert_eq!(hub.get("/api/v1/metrics/window/3", None).0, 425);
+
+    // Retries: the same pushes again are acknowledged and ignored.
+    let written = hub.metric("pktvisor_hub_rows_written_total");
+    for (i, f) in files.iter().enumerate() {
+        backfill_ok(&hub.url(), &format!("agent-{i}"), f);
+    }
+    assert_eq!(hub.metric("pktvisor_hub_rows_written_total"), written);
+    assert_eq!(hub.metric("pktvisor_hub_duplicates_total"), written);
+    assert_eq!(history(&hub, ""), expected);
+
+    // Each agent alone, over a time range given both ways, is its own file's summary.
+    let (_, agents) = hub.get("/api/v1/agents", None);
+    assert_eq!(agents["agents"].as_array().unwrap().len(), 3);
+    let mut one = summarize_json(&files[0], &[]);
+    strip_rates(&mut one);
+    assert_eq!(
+        history(
+            &hub,
+            "?agent=agent-0&from=1567706340&to=2019-09-05T17:59:00Z"
+        ),
+        one
+    );
+    assert_eq!(
+        hub.get("/api/v1/metrics/history?from=1567706460", None).0,
+        404
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_hub_killed_and_restarted_keeps_every_bucket_exactly_once() {
+    if !require("mergecap") {
+        return;
+    }
+    let dir = temp_dir("hub-kill");
+    // In time order, as mergecap concatenates them: 2019-09-05 17:58 (one bucket), 2021-03-04
+    // 16:10-16:11 (two). The second ends with 9 queries unanswered: last in the
+    // concatenation, they stay open there as in its own summary (put first, the concatenated
+    // stream's clock would time them out).
+    let files = [
+        fixture("dns_ipv6_tcp.pcap"),
+        fixture("dns_udp_tcp_random.pcap"),
+    ];
+    let mut hub = Hub::start(&dir, 0, &[]);
+    backfill_ok(&hub.url(), "a", &files[1]);
+    let written = hub.metric("pktvisor_hub_rows_written_total");
+    assert_eq!(written, 2, "buckets of {}", files[1].display());
+    hub.child.kill().unwrap(); // SIGKILL
+    hub.child.wait().unwrap();
+    let hub = Hub::start(&dir, 0, &[]);
+    // The agent retries what it sent before the crash, and another pushes its file.
+    backfill_ok(&hub.url(), "a", &files[1]);
+    assert_eq!(hub.metric("pktvisor_hub_duplicates_total"), written);
+    backfill_ok(&hub.url(), "b", &files[0]);
+    assert_eq!(history(&hub, ""), concatenated_summary(&dir, &files));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_agent_spools_while_the_hub_is_down_and_delivers_when_it_starts() {
+    let dir = temp_dir("hub-spool");
+    let spool = dir.join("spool");
+    // A port free now, for the hub that starts later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_pktvisord"))
+        .args([
+            "--hub",
+            &format!("http://127.0.0.1:{port}"),
+            "--agent-id",
+            "late",
+        ])
+        .arg("--spool-dir")
+        .arg(&spool)
+        .arg(&file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let spooled = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
+    while spooled(&spool) == 0 {
+        assert!(Instant::now() < deadline, "nothing was spooled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hub = Hub::start(&dir, port, &[]);
+    let status = agent.wait().unwrap();
+    let mut err = String::new();
+    agent
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("retrying"), "{err}");
+    assert_eq!(spooled(&spool), 0, "the spool is emptied on delivery");
+    assert!(hub.metric("pktvisor_hub_rows_written_total") >= 2);
+    let mut expected = summarize_json(&file, &[]);
+    strip_rates(&mut expected);
+    assert_eq!(history(&hub, "?agent=late"), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_token_guards_every_request_and_a_public_listen_needs_one() {
+    let dir = temp_dir("hub-token");
+    let token = dir.join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let out = run(
+        "pktvisor",
+        &["hub", "--listen", "0.0.0.0:0", "--store", "sqlite::memory:"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--token-file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hub = Hub::start(&dir, 0, &["--token-file", token.to_str().unwrap()]);
+    let file = fixture("dns_ipv4_udp.pcap");
+    let refused = backfill(&hub.url(), "t", &file, &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"));
+    assert_eq!(hub.get("/api/v1/agents", None).0, 401);
+    assert_eq!(hub.get("/api/v1/agents", Some("wrong")).0, 401);
+    let ok = backfill(
+        &hub.url(),
+        "t",
+        &file,
+        &["--hub-token-file", token.to_str().unwrap()],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let (status, agents) = hub.get("/api/v1/agents", Some("s3cret"));
+    assert_eq!(status, 200);
+    assert_eq!(agents["agents"][0]["id"], "t");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
