@@ -137,6 +137,15 @@ impl PushArgs {
         }))
     }
 
+    /// The live agent's pushing, None without --hub.
+    pub fn live(&self) -> Result<Option<pv_agent::HubPushConfig>, String> {
+        Ok(self.target()?.map(|target| pv_agent::HubPushConfig {
+            target,
+            spool_dir: self.spool_dir.clone(),
+            spool_max_bytes: self.spool_max_bytes,
+        }))
+    }
+
     pub fn open_spool(&self) -> Result<Spool, String> {
         Spool::open(self.spool_dir.as_deref(), self.spool_max_bytes).map_err(|e| {
             format!(

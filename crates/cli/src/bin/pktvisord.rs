@@ -206,6 +206,7 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
             summarize
         })
         .and_then(|summarize| {
+            let hub = cli.push.live()?;
             pv_agent::run(pv_agent::AgentConfig {
                 target: target.to_string(),
                 summarize,
@@ -225,6 +226,7 @@ fn run_live(cli: &Cli, target: &str, config_file: Option<PolicyFile>) -> ExitCod
                     .as_ref()
                     .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
                 index_recordings: !cli.recording.no_index,
+                hub,
             })
             .map_err(|e| e.to_string())
         });

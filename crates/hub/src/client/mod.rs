@@ -36,22 +36,24 @@ pub enum PushFailure {
     Status(u16),
 }
 
-/// Cuts a policy's snapshot into one snapshot per bucket start, oldest first: each module's
-/// bucket of that start (buckets no packet reached are left out: an aligned window holds
-/// empty periods between traffic). The capture statistics and the modules' health counters
-/// (totals of the whole run) go with the newest bucket, so that the hub's sum over all
-/// buckets counts them once.
-pub fn split_buckets(s: &PolicySnapshot) -> Vec<(u64, u64, PolicySnapshot)> {
+/// Cuts a policy's snapshot into one snapshot per bucket start that `wanted` accepts, oldest
+/// first: each module's bucket of that start (buckets no packet reached are left out: an
+/// aligned window holds empty periods between traffic). The parts carry no capture
+/// statistics and zero health counters: those are totals of a run, which the caller attaches
+/// once ([`attach_totals`]) so that the hub's sum over buckets counts them once.
+pub fn split_buckets(
+    s: &PolicySnapshot,
+    wanted: impl Fn(u64) -> bool,
+) -> Vec<(u64, u64, PolicySnapshot)> {
     let mut starts: Vec<u64> = s
         .modules
         .iter()
         .flat_map(|m| &m.buckets)
-        .filter(|b| b.first_ts_ns.is_some())
+        .filter(|b| b.first_ts_ns.is_some() && wanted(b.start_sec))
         .map(|b| b.start_sec)
         .collect();
     starts.sort_unstable();
     starts.dedup();
-    let newest = starts.last().copied();
     starts
         .into_iter()
         .map(|start| {
@@ -60,29 +62,34 @@ pub fn split_buckets(s: &PolicySnapshot) -> Vec<(u64, u64, PolicySnapshot)> {
             for m in &s.modules {
                 let mut one = m.clone();
                 one.buckets.retain(|b| b.start_sec == start);
-                if Some(start) != newest {
-                    one.health.iter_mut().for_each(|(_, v)| *v = 0);
-                }
+                one.health.iter_mut().for_each(|(_, v)| *v = 0);
                 end = one.buckets.iter().map(|b| b.until_sec).fold(end, u64::max);
                 part.modules.push(one);
-            }
-            if Some(start) == newest {
-                part.stats = s.stats.clone();
             }
             (start, end, part)
         })
         .collect()
 }
 
-/// Queues every bucket of a policy's snapshot as a push.
-pub fn spool_snapshot(
+/// Puts a run's capture statistics and health counters (or their increase since the last
+/// push) on a part of [`split_buckets`]; `totals` is the snapshot they come from.
+pub fn attach_totals(part: &mut PolicySnapshot, totals: &PolicySnapshot) {
+    part.stats = totals.stats.clone();
+    for m in &mut part.modules {
+        if let Some(t) = totals.modules.iter().find(|t| t.key == m.key) {
+            m.health.clone_from(&t.health);
+        }
+    }
+}
+
+/// Queues each part as a push of `policy`, oldest first.
+pub fn spool_parts(
     spool: &mut Spool,
     target: &PushTarget,
     policy: &str,
-    s: &PolicySnapshot,
-) -> std::io::Result<usize> {
-    let parts = split_buckets(s);
-    for (start, end, part) in &parts {
+    parts: &[(u64, u64, PolicySnapshot)],
+) -> std::io::Result<()> {
+    for (start, end, part) in parts {
         let mut snapshot = Vec::new();
         part.encode(&mut snapshot);
         let push = BucketPush {
@@ -94,6 +101,21 @@ pub fn spool_snapshot(
         };
         spool.add(push.encode())?;
     }
+    Ok(())
+}
+
+/// Queues every bucket of a whole run's snapshot (a file's), its totals with the newest.
+pub fn spool_snapshot(
+    spool: &mut Spool,
+    target: &PushTarget,
+    policy: &str,
+    s: &PolicySnapshot,
+) -> std::io::Result<usize> {
+    let mut parts = split_buckets(s, |_| true);
+    if let Some((_, _, newest)) = parts.last_mut() {
+        attach_totals(newest, s);
+    }
+    spool_parts(spool, target, policy, &parts)?;
     Ok(parts.len())
 }
 
