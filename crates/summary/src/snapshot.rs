@@ -115,3 +115,43 @@ impl PolicySnapshot {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(key: &str, type_name: &'static str, health: u64) -> ModuleSnapshot {
+        ModuleSnapshot {
+            key: key.into(),
+            type_name,
+            buckets: Vec::new(),
+            health: vec![("streams_opened", health)],
+            whole_stream: false,
+        }
+    }
+
+    #[test]
+    fn copies_with_other_modules_merge_by_key() {
+        let mut both = PolicySnapshot {
+            modules: vec![module("p-net", "net", 0), module("p-dns", "dns", 2)],
+            ..PolicySnapshot::default()
+        };
+        // An agent that ran the policy without its net module, and one with another module.
+        let dns_only = PolicySnapshot {
+            modules: vec![module("p-dns", "dns", 3)],
+            ..PolicySnapshot::default()
+        };
+        let other = PolicySnapshot {
+            modules: vec![module("p-dns2", "dns", 7)],
+            ..PolicySnapshot::default()
+        };
+        both.merge(&dns_only);
+        both.merge(&other);
+        let keys: Vec<(&str, u64)> = both
+            .modules
+            .iter()
+            .map(|m| (m.key.as_str(), m.health[0].1))
+            .collect();
+        assert_eq!(keys, [("p-net", 0), ("p-dns", 5), ("p-dns2", 7)]);
+    }
+}
