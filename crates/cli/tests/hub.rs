@@ -239,3 +239,39 @@ fn a_token_guards_every_request_and_a_public_listen_needs_one() {
     assert_eq!(agents["agents"][0]["id"], "t");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn malformed_and_oversized_pushes_are_refused_and_counted() {
+    use pv_hub::client::http::{HubUrl, post};
+    let dir = temp_dir("hub-refuse");
+    let hub = Hub::start(&dir, 0, &[]);
+    let url: HubUrl = hub.url().parse().unwrap();
+    let push = |body: &[u8]| {
+        post(
+            &url,
+            "/api/v1/push/buckets",
+            None,
+            "application/octet-stream",
+            body,
+        )
+        .map(|a| a.status)
+    };
+    assert_eq!(push(b"not a push").unwrap(), 400);
+    // A push of a format version this hub does not know.
+    assert_eq!(push(b"PVH\x09").unwrap(), 400);
+    assert_eq!(hub.metric("pktvisor_hub_pushes_rejected_total"), 2);
+    // Past the 16 MiB bound: 413, or the connection closed before the body was all sent.
+    let big = vec![0u8; 17 << 20];
+    assert!(push(&big).map_or(true, |s| s == 413));
+    assert_eq!(hub.metric("pktvisor_hub_rows_written_total"), 0);
+    let hb = post(
+        &url,
+        "/api/v1/push/heartbeat",
+        None,
+        "application/json",
+        b"{\"agent\": \"../x\"}",
+    );
+    assert_eq!(hb.unwrap().status, 400);
+    assert_eq!(hub.get("/api/v1/metrics/window/2", None).0, 404);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,8 @@
-//! A live agent pushing to a hub: `pktvisord --hub URL lo` captures pings to 127.0.0.7; once a
-//! minute completes, the bucket the hub stored must render exactly as the agent's own API
-//! renders that minute (the same buckets, sent as binary snapshots and merged back). Needs
-//! root (live capture); waits for a minute boundary, so it takes up to ~80 s.
+//! A live agent pushing to a hub: `pktvisord --hub URL lo` captures pings to 127.0.0.7, started
+//! while its hub is down; once a minute completes the agent spools it, the hub starts, and the
+//! bucket the hub stored must render exactly as the agent's own API renders that minute (the
+//! same buckets, sent as binary snapshots and merged back). Needs root (live capture); waits
+//! for a minute boundary, so it takes up to ~80 s.
 
 mod common;
 mod hub_support;
@@ -44,14 +45,16 @@ fn a_live_agents_completed_minute_reads_back_from_the_hub() {
         return;
     }
     let dir = temp_dir("hub-live");
-    let hub = Hub::start(&dir, 0, &[]);
+    let spool = dir.join("spool");
+    let hub_port = free_port();
     let api = free_port();
     let _agent = Killed(
         Command::new(env!("CARGO_BIN_EXE_pktvisord"))
             .args(["-l", "127.0.0.1", "-p", &api.to_string(), "--workers", "2"])
-            .args(["--hub", &hub.url(), "--agent-id", "live"])
+            .args(["--agent-id", "live", "--hub"])
+            .arg(format!("http://127.0.0.1:{hub_port}"))
             .arg("--spool-dir")
-            .arg(dir.join("spool"))
+            .arg(&spool)
             .args(["-b", "icmp and host 127.0.0.7", "lo"])
             .stderr(Stdio::null())
             .spawn()
@@ -66,6 +69,12 @@ fn a_live_agents_completed_minute_reads_back_from_the_hub() {
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(150);
+    let spooled = || std::fs::read_dir(&spool).map_or(0, |d| d.count());
+    while spooled() == 0 {
+        assert!(Instant::now() < deadline, "no bucket was spooled");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let hub = Hub::start(&dir, hub_port, &[]);
     let pushed = loop {
         let (status, v) = hub.get("/api/v1/agents/live/metrics/bucket/0", None);
         if status == 200 && v["1m"]["packets"]["total"].as_u64() > Some(0) {
@@ -89,5 +98,6 @@ fn a_live_agents_completed_minute_reads_back_from_the_hub() {
     }
     let (_, agents) = hub.get("/api/v1/agents", None);
     assert_eq!(agents["agents"][0]["interfaces"][0], "lo");
+    assert_eq!(spooled(), 0, "delivered pushes leave the spool");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -269,6 +269,12 @@ fn run_config(cli: &Cli, config: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if cli.push.hub.is_some() {
+        eprintln!(
+            "pktvisord: error: --hub with --config pushes a live capture's policies; a policy file's capture files cannot be pushed yet (push the file with the command line's policy: pktvisord --hub URL FILE)"
+        );
+        return ExitCode::FAILURE;
+    }
     let periods_given = std::env::args().any(|a| a == "--periods" || a.starts_with("--periods="));
     let result = policy::check_flags(&cli.analysis, periods_given)
         .and_then(|()| {
