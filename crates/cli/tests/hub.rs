@@ -92,6 +92,19 @@ fn global_view_equals_the_summary_of_the_concatenated_captures_and_retries_count
     let (_, agent2) = hub.get("/api/v1/agents/agent-2/metrics/bucket/0", None);
     let total = |v: &Value| v["1m"]["packets"]["total"].as_u64().unwrap();
     assert_eq!(total(&newest), total(&agent1) + total(&agent2));
+    // pktvisor 4's shape of the same window: the policy's modules by instance name.
+    let (status, v4) = hub.get("/api/v1/policies/default/metrics/window/2", None);
+    assert_eq!(status, 200, "{v4}");
+    let modules = &v4["default"];
+    assert_eq!(
+        modules["default-default-net"]["packets"],
+        w["2m"]["packets"]
+    );
+    assert_eq!(modules["default-default-dns"]["dns"], w["2m"]["dns"]);
+    assert_eq!(
+        hub.get("/api/v1/policies/other/metrics/window/2", None).0,
+        404
+    );
     // A window of more starts than exist is pktvisor's 425.
     assert_eq!(hub.get("/api/v1/metrics/window/3", None).0, 425);
 

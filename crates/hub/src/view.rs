@@ -9,7 +9,7 @@ use crate::store::{BucketQuery, BucketRow, Store, StoreError};
 use pv_handlers::registry;
 use pv_sketch::codec::DecodeError;
 use pv_summary::{ModuleRendering, PeriodError, PolicyRenderer, PolicySnapshot};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -73,13 +73,23 @@ pub enum Read {
     Window(usize),
 }
 
-/// pktvisor 3's JSON of a bucket or window over the newest `periods` bucket starts stored for
-/// `q` (a global view when `q.agent` is None).
-pub fn v3_json(
+/// Which JSON shape a read answers in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// pktvisor 3's `{"1m": {...}}` (`/api/v1/metrics/...`).
+    V3,
+    /// pktvisor 4's `{"<policy>": {"<module>": {...}}}` (`/api/v1/policies/NAME/metrics/...`).
+    V4,
+}
+
+/// The JSON of a bucket or window over the newest `periods` bucket starts stored for `q` (a
+/// global view when `q.agent` is None).
+pub fn read_json(
     store: &dyn Store,
     q: &BucketQuery,
     periods: usize,
     read: Read,
+    shape: Shape,
 ) -> Result<Value, ViewError> {
     let starts = store.newest_starts(q, periods)?;
     let Some(&oldest) = starts.last() else {
@@ -91,9 +101,11 @@ pub fn v3_json(
     })?;
     let snapshot = merge_rows(&rows)?;
     let r = renderer(&snapshot, periods);
-    Ok(match read {
-        Read::Bucket(i) => snapshot.v3_bucket_json(&r, i)?,
-        Read::Window(n) => snapshot.v3_window_json(&r, n)?,
+    Ok(match (shape, read) {
+        (Shape::V3, Read::Bucket(i)) => snapshot.v3_bucket_json(&r, i)?,
+        (Shape::V3, Read::Window(n)) => snapshot.v3_window_json(&r, n)?,
+        (Shape::V4, Read::Bucket(i)) => json!({ &q.policy: snapshot.bucket_json(&r, i)? }),
+        (Shape::V4, Read::Window(n)) => json!({ &q.policy: snapshot.window_json(&r, n)? }),
     })
 }
 
