@@ -86,10 +86,16 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The WHERE clause of a [`BucketQuery`], its values bound as ?1 to ?4 by [`selection`]
-/// (a constant: no SQL is built from request text).
-const SELECTED: &str = "WHERE policy = ?1 AND (?2 IS NULL OR agent = ?2)
-    AND start_sec >= ?3 AND start_sec <= ?4";
+/// The WHERE clause of a [`BucketQuery`], its values bound as ?1 to ?4 by [`selection`] (a
+/// constant: no SQL is built from request text). One agent's buckets are found through the
+/// primary key; `(?2 IS NULL OR agent = ?2)` in one clause kept SQLite on the policy index,
+/// reading every agent's rows: 19 ms instead of 0.4 ms for one agent among 100.
+fn selected(q: &BucketQuery) -> &'static str {
+    match q.agent {
+        Some(_) => "WHERE agent = ?2 AND policy = ?1 AND start_sec >= ?3 AND start_sec <= ?4",
+        None => "WHERE policy = ?1 AND ?2 IS NULL AND start_sec >= ?3 AND start_sec <= ?4",
+    }
+}
 
 fn selection(q: &BucketQuery) -> (&str, Option<&str>, i64, i64) {
     (
@@ -127,8 +133,9 @@ impl Store for SqliteStore {
 
     fn buckets(&self, q: &BucketQuery) -> Result<Vec<BucketRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT agent, policy, start_sec, end_sec, snapshot FROM buckets {SELECTED}
-             ORDER BY start_sec, agent"
+            "SELECT agent, policy, start_sec, end_sec, snapshot FROM buckets {}
+             ORDER BY start_sec, agent",
+            selected(q)
         ))?;
         let (policy, agent, from, to) = selection(q);
         let rows = stmt.query_map(params![policy, agent, from, to], |r| {
@@ -156,8 +163,9 @@ impl Store for SqliteStore {
 
     fn newest_starts(&self, q: &BucketQuery, n: usize) -> Result<Vec<u64>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT DISTINCT start_sec FROM buckets {SELECTED}
-             ORDER BY start_sec DESC LIMIT ?5"
+            "SELECT DISTINCT start_sec FROM buckets {}
+             ORDER BY start_sec DESC LIMIT ?5",
+            selected(q)
         ))?;
         let (policy, agent, from, to) = selection(q);
         let rows = stmt.query_map(params![policy, agent, from, to, int(n as u64)], |r| {
