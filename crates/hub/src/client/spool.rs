@@ -37,6 +37,11 @@ impl Spool {
             for e in std::fs::read_dir(dir)? {
                 let e = e?;
                 let name = e.file_name();
+                // Half a push written when the agent died: it was never queued.
+                if name.to_str().is_some_and(|n| n.ends_with(".tmp")) {
+                    std::fs::remove_file(e.path())?;
+                    continue;
+                }
                 let Some(seq) = name
                     .to_str()
                     .and_then(|n| n.strip_suffix(SUFFIX))
@@ -153,7 +158,10 @@ mod tests {
         // 30 bytes > 25: the first push went.
         assert_eq!((s.len(), s.bytes(), s.dropped), (2, 20, 1));
         drop(s);
+        std::fs::write(dir.join("00000000000000000009.tmp"), b"half").unwrap();
         let mut s = Spool::open(Some(&dir), 25).unwrap();
+        assert!(!dir.join("00000000000000000009.tmp").exists());
+        assert_eq!(s.len(), 2);
         assert_eq!(s.oldest().unwrap(), Some(vec![1; 10]));
         s.remove_oldest().unwrap();
         s.add(vec![7; 5]).unwrap();
