@@ -165,9 +165,10 @@ fn a_hub_killed_and_restarted_keeps_every_bucket_exactly_once() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn an_agent_spools_while_the_hub_is_down_and_delivers_when_it_starts() {
-    let dir = temp_dir("hub-spool");
+/// Backfills `file` as `agent` with its spool in `dir/spool` while no hub listens, starts
+/// the hub once the agent has spooled and failed its first attempt, and waits for the agent
+/// to finish. Returns the hub and what the agent printed.
+fn backfill_before_the_hub(dir: &Path, agent: &str, file: &Path, extra: &[&str]) -> (Hub, String) {
     let spool = dir.join("spool");
     // A port free now, for the hub that starts later.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -175,30 +176,31 @@ fn an_agent_spools_while_the_hub_is_down_and_delivers_when_it_starts() {
         .local_addr()
         .unwrap()
         .port();
-    let file = fixture("dns_udp_tcp_random.pcap");
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_pktvisord"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pktvisord"))
         .args([
             "--hub",
             &format!("http://127.0.0.1:{port}"),
             "--agent-id",
-            "late",
+            agent,
         ])
         .arg("--spool-dir")
         .arg(&spool)
-        .arg(&file)
+        .args(extra)
+        .arg(file)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let spooled = |d: &Path| std::fs::read_dir(d).map_or(0, |r| r.count());
     while spooled(&spool) == 0 {
         assert!(Instant::now() < deadline, "nothing was spooled");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let hub = Hub::start(&dir, port, &[]);
-    let status = agent.wait().unwrap();
+    // The agent tries the hub as soon as everything is spooled; let that attempt fail.
+    std::thread::sleep(Duration::from_millis(300));
+    let hub = Hub::start(dir, port, &[]);
+    let status = child.wait().unwrap();
     let mut err = String::new();
-    agent
+    child
         .stderr
         .take()
         .unwrap()
@@ -207,10 +209,38 @@ fn an_agent_spools_while_the_hub_is_down_and_delivers_when_it_starts() {
     assert!(status.success(), "{err}");
     assert!(err.contains("retrying"), "{err}");
     assert_eq!(spooled(&spool), 0, "the spool is emptied on delivery");
-    assert!(hub.metric("pktvisor_hub_rows_written_total") >= 2);
+    (hub, err)
+}
+
+fn spooled(d: &Path) -> usize {
+    std::fs::read_dir(d).map_or(0, |r| r.count())
+}
+
+#[test]
+fn an_agent_spools_while_the_hub_is_down_and_delivers_when_it_starts() {
+    let dir = temp_dir("hub-spool");
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let (hub, _) = backfill_before_the_hub(&dir, "late", &file, &[]);
+    assert_eq!(hub.metric("pktvisor_hub_rows_written_total"), 2);
     let mut expected = summarize_json(&file, &[]);
     strip_rates(&mut expected);
     assert_eq!(history(&hub, "?agent=late"), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_full_spool_drops_its_oldest_pushes_and_counts_them() {
+    let dir = temp_dir("hub-spool-full");
+    // The file's two minutes encode to 95 KiB (16:10, the busy one) and 9.6 KiB (16:11): a
+    // 50 000 byte spool keeps only the newest.
+    let file = fixture("dns_udp_tcp_random.pcap");
+    let (hub, err) = backfill_before_the_hub(&dir, "small", &file, &["--spool-max-bytes", "50000"]);
+    assert!(err.contains("1 dropped from the spool"), "{err}");
+    assert_eq!(hub.metric("pktvisor_hub_rows_written_total"), 1);
+    let (_, v) = hub.get("/api/v1/agents/small/metrics/bucket/0", None);
+    assert_eq!(v["1m"]["period"]["start_ts"], 1_614_874_260);
+    let (_, agents) = hub.get("/api/v1/agents", None);
+    assert_eq!(agents["agents"][0]["spool"]["dropped"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
