@@ -210,6 +210,7 @@ fn view_response(r: Result<Value, ViewError>) -> Response {
         Ok(v) => axum::Json(v).into_response(),
         Err(ViewError::Period(e)) => error(StatusCode::TOO_EARLY, &e.0),
         Err(ViewError::Empty(m)) => error(StatusCode::NOT_FOUND, &m),
+        Err(e @ ViewError::TooMany) => error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e @ ViewError::Store(_)) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         Err(e @ ViewError::Decode { .. }) => {
             error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())

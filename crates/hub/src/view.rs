@@ -28,6 +28,21 @@ pub enum ViewError {
     /// 404: nothing stored for the question.
     #[error("{0}")]
     Empty(String),
+    /// 400: more buckets than one answer merges.
+    #[error("more than {MAX_ROWS} buckets in the range: narrow it (from, to) or ask for one agent")]
+    TooMany,
+}
+
+/// Buckets one answer decodes and merges at most: at the 95 KiB of a busy DNS minute, ~1 GB
+/// of snapshots; a day of one agent's minutes is 1 440.
+pub const MAX_ROWS: usize = 10_000;
+
+fn bounded(store: &dyn Store, q: &BucketQuery) -> Result<Vec<BucketRow>, ViewError> {
+    let rows = store.buckets(q, MAX_ROWS + 1)?;
+    if rows.len() > MAX_ROWS {
+        return Err(ViewError::TooMany);
+    }
+    Ok(rows)
 }
 
 /// Decodes and merges stored buckets into one snapshot.
@@ -95,10 +110,13 @@ pub fn read_json(
     let Some(&oldest) = starts.last() else {
         return Err(ViewError::Empty(no_buckets(q)));
     };
-    let rows = store.buckets(&BucketQuery {
-        from: Some(oldest),
-        ..q.clone()
-    })?;
+    let rows = bounded(
+        store,
+        &BucketQuery {
+            from: Some(oldest),
+            ..q.clone()
+        },
+    )?;
     let snapshot = merge_rows(&rows)?;
     let r = renderer(&snapshot, periods);
     Ok(match (shape, read) {
@@ -112,7 +130,7 @@ pub fn read_json(
 /// Every bucket stored for `q` (its time range) merged into one answer, keyed `"<n>m"` by the
 /// number of bucket starts merged.
 pub fn history_json(store: &dyn Store, q: &BucketQuery) -> Result<Value, ViewError> {
-    let rows = store.buckets(q)?;
+    let rows = bounded(store, q)?;
     if rows.is_empty() {
         return Err(ViewError::Empty(no_buckets(q)));
     }

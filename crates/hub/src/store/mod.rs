@@ -61,8 +61,8 @@ pub enum StoreError {
 pub trait Store: Send {
     /// Stores a pushed bucket unless its key is stored; notes the agent as seen at `now`.
     fn insert_bucket(&mut self, b: &BucketRow, now: u64) -> Result<Inserted, StoreError>;
-    /// The buckets a query selects, oldest start first.
-    fn buckets(&self, q: &BucketQuery) -> Result<Vec<BucketRow>, StoreError>;
+    /// The buckets a query selects, oldest start first, at most `limit`.
+    fn buckets(&self, q: &BucketQuery, limit: usize) -> Result<Vec<BucketRow>, StoreError>;
     /// The newest `n` distinct bucket starts a query selects, newest first.
     fn newest_starts(&self, q: &BucketQuery, n: usize) -> Result<Vec<u64>, StoreError>;
     /// Records an agent's heartbeat, seen at `now`.

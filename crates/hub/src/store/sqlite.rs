@@ -131,14 +131,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn buckets(&self, q: &BucketQuery) -> Result<Vec<BucketRow>, StoreError> {
+    fn buckets(&self, q: &BucketQuery, limit: usize) -> Result<Vec<BucketRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT agent, policy, start_sec, end_sec, snapshot FROM buckets {}
-             ORDER BY start_sec, agent",
+             ORDER BY start_sec, agent LIMIT ?5",
             selected(q)
         ))?;
         let (policy, agent, from, to) = selection(q);
-        let rows = stmt.query_map(params![policy, agent, from, to], |r| {
+        let rows = stmt.query_map(params![policy, agent, from, to, int(limit as u64)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -296,29 +296,31 @@ mod tests {
             policy: "default".into(),
             ..BucketQuery::default()
         };
-        assert_eq!(s.buckets(&all).unwrap().len(), 3);
+        assert_eq!(s.buckets(&all, usize::MAX).unwrap().len(), 3);
+        let oldest_two = s.buckets(&all, 2).unwrap();
+        assert_eq!(oldest_two, vec![row("a", 60), row("b", 60)]);
         assert_eq!(s.newest_starts(&all, 5).unwrap(), vec![120, 60]);
         assert_eq!(s.newest_starts(&all, 1).unwrap(), vec![120]);
         let b_only = BucketQuery {
             agent: Some("b".into()),
             ..all.clone()
         };
-        assert_eq!(s.buckets(&b_only).unwrap(), vec![row("b", 60)]);
+        assert_eq!(s.buckets(&b_only, usize::MAX).unwrap(), vec![row("b", 60)]);
         let late = BucketQuery {
             from: Some(61),
             ..all.clone()
         };
-        assert_eq!(s.buckets(&late).unwrap(), vec![row("a", 120)]);
+        assert_eq!(s.buckets(&late, usize::MAX).unwrap(), vec![row("a", 120)]);
         let agents = s.agents().unwrap();
         assert_eq!(agents.len(), 2);
         assert_eq!((agents[0].first_seen, agents[0].last_seen), (1000, 1003));
         // Retention goes by when the hub received a bucket, so a backfill of old traffic stays.
         assert_eq!(s.expire(1002).unwrap(), 1);
-        assert_eq!(s.buckets(&all).unwrap().len(), 2);
+        assert_eq!(s.buckets(&all, usize::MAX).unwrap().len(), 2);
         drop(s);
         // Reopening keeps everything and migrates nothing.
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.buckets(&all).unwrap().len(), 2);
+        assert_eq!(s.buckets(&all, usize::MAX).unwrap().len(), 2);
         assert_eq!(stored_version(&path).unwrap(), Some(SCHEMA_VERSION));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
