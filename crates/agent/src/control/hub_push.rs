@@ -83,14 +83,17 @@ pub(crate) fn spawn(
         .name("pv-hub-push".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                p.round();
+                p.round(false);
                 let until = Instant::now() + ROUND;
                 while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
-            // What is still queued waits in the spool (on disk with --spool-dir).
-            p.deliver();
+            // Stopping: the workers read no more packets, so every bucket before the live one
+            // is complete now; the live one is partial and stays unsent (a restarted agent's
+            // bucket of the same minute would be refused as its duplicate). What the hub does
+            // not take now waits in the spool (on disk with --spool-dir).
+            p.round(true);
         })
 }
 
@@ -145,7 +148,9 @@ impl Pusher {
         policies.into_iter().map(|(n, _)| n).zip(snaps).collect()
     }
 
-    fn round(&mut self) {
+    /// Spools the completed buckets of every policy, sends a heartbeat and what the spool
+    /// holds. `stopping`: every bucket before the live one is complete already.
+    fn round(&mut self, stopping: bool) {
         for (name, snap) in self.snapshots() {
             let st = self.policies.entry(name.clone()).or_default();
             let live = snap
@@ -154,7 +159,7 @@ impl Pusher {
                 .filter_map(|m| m.buckets.first())
                 .map(|b| b.start_sec)
                 .max();
-            let complete_before = st.live_seen;
+            let complete_before = if stopping { live } else { st.live_seen };
             st.live_seen = live;
             let Some(before) = complete_before else {
                 continue;
@@ -171,7 +176,9 @@ impl Pusher {
                 eprintln!("pktvisord: warning: hub spool: {e}");
             }
         }
-        self.heartbeat();
+        if !stopping {
+            self.heartbeat();
+        }
         self.deliver();
     }
 
