@@ -21,6 +21,7 @@ use data::{batch, capture_loop, counters, file_source, recording, shard, worker}
 
 pub use api::ApiState;
 pub use control::error::AgentError;
+pub use control::hub_push::HubPushConfig;
 pub use file_source::summarize_file_sharded;
 pub use policy_info::CommandLinePolicy;
 pub use run::{AgentConfig, CounterFamily, ExtraMetrics, run};

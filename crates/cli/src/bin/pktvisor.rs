@@ -41,6 +41,11 @@ enum Command {
     /// PATH: Count, Row, Intersect/Union/Difference/Xor/Not, TopN, Rows, Sum/Min/Max over
     /// netsrc, netdst, transproto, transsrc, transdst, tcp, length, dns-qname, ...
     Query(pktvisor_cli::query::QueryCmd),
+    /// Run the hub: agents (`pktvisord --hub URL`) push their buckets to it; it stores them
+    /// (SQLite) and answers pktvisor's REST paths for all agents merged
+    /// (/api/v1/metrics/window/N), per agent (/api/v1/agents/ID/metrics/...), and history
+    /// (/api/v1/metrics/history?from=&to=).
+    Hub(pktvisor_cli::hub::HubCmd),
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Some(Command::Packets(cmd)) => return pktvisor_cli::packets::run("pktvisor", &cmd),
         Some(Command::Index(cmd)) => return pktvisor_cli::query::run_index("pktvisor", &cmd),
         Some(Command::Query(cmd)) => return pktvisor_cli::query::run_query("pktvisor", &cmd),
+        Some(Command::Hub(cmd)) => return pktvisor_cli::hub::run_hub(&cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);
