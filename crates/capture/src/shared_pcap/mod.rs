@@ -12,9 +12,10 @@
 //!
 //! A tagger ([`SharedPcap::with_tagger`]: the agent's flow hash, which worker a packet is for)
 //! runs about once a packet, not once a packet a cursor: the first cursor into a block of
-//! records tags the block for all of them (`tags.rs`). Hashing every packet in every worker
-//! was ~114 instructions a packet (callgrind, 300 k-packet slice), 9 % of a worker's when two
-//! share the work; the cursor ahead does the hashing and slows down, so the work evens out.
+//! records tags the block for all of them, publishing the tags as it goes (`tags.rs`).
+//! Hashing every packet in every worker was ~114 instructions a packet (callgrind, 300 k-packet
+//! slice), 9 % of a worker's when two share the work; the cursor ahead does the hashing and
+//! slows down, so the work evens out.
 //!
 //! Only plain classic pcap in a regular file takes this path ([`SharedPcap::open`] says None
 //! otherwise: pcapng, gzip or zstd, FIFOs); the others are read by [`crate::FileReader`], one
@@ -33,7 +34,7 @@ use crate::record::Damage;
 use mapping::Mapping;
 use std::fs::File;
 use std::path::Path;
-use tags::{BLOCK, Entry, Slot, TagRing};
+use tags::{BLOCK, Entry, PUBLISH, Slot, TagRing};
 
 /// A classic pcap file mapped for reading by several cursors.
 pub struct SharedPcap {
@@ -125,7 +126,7 @@ pub struct PcapCursor<'a> {
     at: usize,
     /// Number of the next record.
     record: u64,
-    /// Where the current block's tags come from: a published slot, or None: tag yourself.
+    /// Where the current block's tags come out, or None: tag yourself.
     tags_from: Option<&'a Slot>,
     finished: bool,
 }
@@ -184,24 +185,29 @@ impl<'a> PcapCursor<'a> {
         }
     }
 
-    /// At the first record of `block`: the slot with its tags, tagging them first if this
-    /// cursor is the first here; None when another cursor is tagging it.
+    /// At the first record of `block`: the slot its tags come out in, tagging them first if
+    /// this cursor is the first here; None when the slot is held by a later block.
     #[cold]
     fn enter_block(&self, tagger: &Tagger, ring: &'a TagRing, block: u64) -> Option<&'a Slot> {
         match ring.enter(block) {
-            Entry::Ready(slot) => Some(slot),
+            Entry::Follow(slot) => Some(slot),
             Entry::Fill(slot) => {
                 let shared = self.shared;
                 let linktype = shared.linktype();
                 let mut at = self.at;
-                for i in 0..BLOCK {
+                let mut filled = 0;
+                while filled < BLOCK {
                     let Some((_, _, range)) = shared.record_at(at) else {
                         break;
                     };
-                    slot.set(i, tagger(linktype, &shared.map.bytes()[range.clone()]));
+                    slot.set(filled, tagger(linktype, &shared.map.bytes()[range.clone()]));
                     at = range.end;
+                    filled += 1;
+                    if filled % PUBLISH == 0 {
+                        slot.publish(block, filled);
+                    }
                 }
-                slot.publish(block);
+                slot.publish(block, filled);
                 Some(slot)
             }
             Entry::Own => None,
