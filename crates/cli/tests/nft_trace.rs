@@ -62,6 +62,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     }
     let mut lab = lab("nft");
     let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
     let started_ns = unix_ns();
     // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
@@ -72,6 +73,8 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
             "--nft-trace",
             "--netns",
             &b,
+            "--data-dir",
+            &data,
         ],
         None,
     );
@@ -309,6 +312,7 @@ fn overruns_are_counted_not_fatal() {
     }
     let mut lab = lab("nfo");
     let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
     let agent = lab.spawn(
         &a,
         &[
@@ -318,6 +322,8 @@ fn overruns_are_counted_not_fatal() {
             &b,
             "--trace-buffer",
             "4",
+            "--data-dir",
+            &data,
         ],
         None,
     );
@@ -351,7 +357,8 @@ fn beside_a_capture_with_prometheus() {
     let mut lab = lab("nfp");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let agent = lab.start_agent(port, &["vb", "--nft-trace"]);
+    let data = lab.dir.join("data").display().to_string();
+    let agent = lab.start_agent(port, &["vb", "--nft-trace", "--data-dir", &data]);
     sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
     assert!(in_ns(&a, &format!("ping -c2 -i0.2 -W1 {ADDR_B}")));
     std::thread::sleep(Duration::from_millis(300));

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     /// Prometheus text of sources running beside the capture (`--nft-trace`), appended to
     /// `/metrics` like the recorder's.
     pub extra_metrics: Option<ExtraMetrics>,
+    /// `--nft-trace`: the trace store the trace routes answer from.
+    pub traces: Option<crate::api::traces::Traces>,
 }
 
 /// The counters of a source the agent does not own, read at every scrape; the source names
@@ -202,9 +204,13 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
 
     let serve_state = state.clone();
     let signal_stop = stop.clone();
+    let traces = config.traces.clone();
     let served = runtime.block_on(async move {
         let http = serve_state.http.clone();
-        let app = router(serve_state);
+        let mut app = router(serve_state);
+        if let Some(traces) = &traces {
+            app = app.merge(crate::api::traces::routes(traces));
+        }
         serve(
             listener,
             app,
@@ -309,7 +315,7 @@ struct Recording {
 
 /// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end
 /// the agent: the API goes on serving what was summarized and the error, until a signal.
-async fn shutdown_signal(stop: Arc<AtomicBool>) {
+pub(crate) async fn shutdown_signal(stop: Arc<AtomicBool>) {
     use tokio::signal::unix::{SignalKind, signal};
     if let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),

@@ -41,6 +41,10 @@ enum Command {
     /// PATH: Count, Row, Intersect/Union/Difference/Xor/Not, TopN, Rows, Sum/Min/Max over
     /// netsrc, netdst, transproto, transsrc, transdst, tcp, length, dns-qname, ...
     Query(pktvisor_cli::query::QueryCmd),
+    /// nftables traces from an agent (`pktvisord --nft-trace`): aggregated lines
+    /// (`[time] src=IP:PORT dst=IP:PORT proto=tcp verdict=drop rule="..." cnt=N`), --json
+    /// records or --follow; filters as visor-cli's (`--dport 53,80`, `-q EXPR`).
+    Traces(Box<pktvisor_cli::traces_cmd::TracesCmd>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Some(Command::Packets(cmd)) => return pktvisor_cli::packets::run("pktvisor", &cmd),
         Some(Command::Index(cmd)) => return pktvisor_cli::query::run_index("pktvisor", &cmd),
         Some(Command::Query(cmd)) => return pktvisor_cli::query::run_query("pktvisor", &cmd),
+        Some(Command::Traces(cmd)) => return pktvisor_cli::traces_cmd::run(&cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);
