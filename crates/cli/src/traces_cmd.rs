@@ -19,23 +19,8 @@ const PAGE: usize = 1000;
 
 #[derive(clap::Args, Debug)]
 pub struct TracesCmd {
-    /// The agent's host.
-    #[arg(
-        short = 'H',
-        long = "host",
-        value_name = "HOST",
-        default_value = "localhost"
-    )]
-    pub host: String,
-
-    /// The agent's port.
-    #[arg(
-        short = 'p',
-        long = "port",
-        value_name = "PORT",
-        default_value_t = 10853
-    )]
-    pub port: u16,
+    #[command(flatten)]
+    pub agent: crate::tui_cmd::AgentAddr,
 
     /// Traces of the last span: 30s, 5m, 2h, 1d.
     #[arg(long, value_name = "SPAN", conflicts_with_all = ["time_from", "time_to"])]
@@ -235,8 +220,8 @@ pub fn run(cmd: &TracesCmd) -> ExitCode {
         return ExitCode::from(USAGE);
     }
     let client = AgentClient::new(&ClientConfig {
-        host: cmd.host.clone(),
-        port: cmd.port,
+        host: cmd.agent.host.clone(),
+        port: cmd.agent.port,
         policy: None,
         tls: false,
         tls_noverify: false,

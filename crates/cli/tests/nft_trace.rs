@@ -23,7 +23,7 @@ use pv_nftrace::nft_monitor::traversals;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn unix_ns() -> u64 {
     let d = std::time::SystemTime::now()
@@ -79,14 +79,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
         None,
     );
     lab.wait_for_log(agent, "collecting nftables traces", 10);
-    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
-    let monitor = lab.spawn(&b, &["nft", "-a", "monitor", "trace"], None);
-    // nft prints nothing until a trace comes: probe until it shows one.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.log(monitor).contains("trace id") {
-        assert!(Instant::now() < deadline, "nft monitor trace shows nothing");
-        in_ns(&a, &format!("ping -c1 -W1 {ADDR_B}"));
-    }
+    let monitor = ruleset_and_monitor(&mut lab);
     let pcap = lab.dir.join("vb.pcap");
     let dump = lab.start_tcpdump(&b, &["-i", "vb", "-U", "-w", pcap.to_str().unwrap()]);
     traffic(&lab);

@@ -200,18 +200,7 @@ pub fn serve_traces(
     traces: &Traces,
     metrics: Option<crate::ExtraMetrics>,
 ) -> Result<(), AgentError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(io("cannot start the HTTP runtime"))?;
-    let addr = format!("{host}:{port}");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&addr))
-        .map_err(|source| AgentError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+    let (runtime, listener, addr) = crate::run::bind(host, port)?;
     eprintln!("pktvisord: trace API on http://{addr}");
     let app = routes(traces)
         .route(

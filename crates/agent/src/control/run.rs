@@ -162,18 +162,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         extra_metrics: config.extra_metrics.clone(),
     });
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(io("cannot start the HTTP runtime"))?;
-    let addr = format!("{}:{}", config.listen_host, config.listen_port);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&addr))
-        .map_err(|source| AgentError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+    let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;
     eprintln!(
         "pktvisord: capturing on {} ({} workers), API on http://{addr}",
         iface.name,
@@ -247,6 +236,26 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         );
     }
     served.map_err(io("HTTP server"))
+}
+
+/// The HTTP server's runtime (one thread) and its listening socket on HOST:PORT.
+pub(crate) fn bind(
+    host: &str,
+    port: u16,
+) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, String), AgentError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(io("cannot start the HTTP runtime"))?;
+    let addr = format!("{host}:{port}");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&addr))
+        .map_err(|source| AgentError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    Ok((runtime, listener, addr))
 }
 
 /// Starts the policies of a `--config` file on every worker.
