@@ -172,6 +172,10 @@ impl Tracing {
     pub fn metrics(&self) -> pv_agent::ExtraMetrics {
         let counters = self.collector.counters.clone();
         let store = self.ingest.store.clone();
+        let (missed, unencodable) = (
+            self.ingest.follow_missed.clone(),
+            self.ingest.unencodable.clone(),
+        );
         pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
             use std::sync::atomic::Ordering::Relaxed;
             let mut families = counters.families();
@@ -196,6 +200,16 @@ impl Tracing {
                     "pv_nft_trace_store_errors_total",
                     "Store batches or retention steps that failed.",
                     one(&store.errors),
+                ),
+                (
+                    "pv_nft_trace_follow_missed_total",
+                    "Trace records followers skipped, reading slower than records came.",
+                    one(&missed),
+                ),
+                (
+                    "pv_nft_trace_unencodable_total",
+                    "Trace records that could not be encoded as JSON (not stored).",
+                    one(&unencodable),
                 ),
             ]);
             families

@@ -31,6 +31,8 @@ pub struct Ingest {
     pub store: Arc<StoreCounters>,
     /// Records not stored because they could not be turned into JSON.
     pub unencodable: Arc<AtomicU64>,
+    /// Records followers skipped, reading slower than records came.
+    pub follow_missed: Arc<AtomicU64>,
     pub api: pv_agent::Traces,
 }
 
@@ -48,10 +50,12 @@ impl Ingest {
         let (live, _) = broadcast::channel(FOLLOW_BUFFER);
         let store = writer.counters.clone();
         let unencodable = Arc::new(AtomicU64::new(0));
+        let follow_missed = Arc::new(AtomicU64::new(0));
         let api = pv_agent::Traces(Arc::new(StoreApi {
             reader,
             live: live.clone(),
             rulesets,
+            missed: follow_missed.clone(),
         }));
         let bad = unencodable.clone();
         let thread = std::thread::Builder::new()
@@ -87,6 +91,7 @@ impl Ingest {
             thread: Some(thread),
             store,
             unencodable,
+            follow_missed,
             api,
         })
     }
@@ -105,6 +110,7 @@ struct StoreApi {
     reader: StoreReader,
     live: broadcast::Sender<Arc<Followed>>,
     rulesets: Rulesets,
+    missed: Arc<AtomicU64>,
 }
 
 fn bad(parameter: &str, message: String) -> TraceQueryError {
@@ -194,6 +200,7 @@ impl TraceQueries for StoreApi {
                     .downcast_ref::<Row>()
                     .is_some_and(|row| matches(&filter, row))
             }),
+            missed: self.missed.clone(),
         })
     }
 

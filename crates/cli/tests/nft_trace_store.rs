@@ -324,8 +324,6 @@ fn traces_stored_served_and_searched() {
     );
     let (_, followed) = lab.stop(curl, "TERM");
     assert_eq!(texts(&records(&followed)), want);
-    let (_, followed) = lab.stop(follower, "TERM");
-    assert_eq!(texts(&records(&followed)), want);
 
     // A bad q: 400 with its position; exit 2 from the CLI, before any request.
     let (code, body) = get(&a, "/api/v1/traces?q=dport%20%3E");
@@ -341,8 +339,33 @@ fn traces_stored_served_and_searched() {
     let (code, _) = get(&a, "/api/v1/traces?bogus=1");
     assert_eq!(code, 400);
 
+    // The counters on /metrics, the store's too.
+    let (code, metrics) = get(&a, "/metrics");
+    assert_eq!(code, 200);
+    let stored = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pv_nft_trace_stored_total "))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(stored.trim().parse::<u64>().unwrap() >= printed.len() as u64);
+
+    // A follower still connected does not hold the agent at SIGTERM: its answer ends, and
+    // `pktvisor traces --follow` exits 0 with what it got.
+    let stopping = Instant::now();
     let (status, log) = lab.stop(agent, "TERM");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
     assert!(status.success(), "{log}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.alive(follower) {
+        assert!(Instant::now() < deadline, "the follower did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, followed) = lab.stop(follower, "TERM");
+    assert!(status.success(), "{followed}");
+    assert_eq!(texts(&records(&followed)), want);
     assert!(log.contains("dropped 0 (store queue full)"), "{log}");
     assert!(log.contains(", 0 store errors"), "{log}");
 }

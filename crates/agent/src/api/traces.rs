@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// One record as it arrives: its JSON line and its fields for the follower's filter.
 pub struct Followed {
@@ -37,6 +37,8 @@ pub type FollowFilter = Box<dyn Fn(&Followed) -> bool + Send + Sync>;
 pub struct TraceFollow {
     pub records: broadcast::Receiver<Arc<Followed>>,
     pub keep: FollowFilter,
+    /// Counts the records this follower missed because it read slower than they came.
+    pub missed: Arc<AtomicU64>,
 }
 
 /// Why a trace request has no answer.
@@ -81,8 +83,9 @@ const FOLLOW_QUEUE: usize = 256;
 
 struct TraceState {
     queries: Arc<dyn TraceQueries>,
-    /// Records followers missed because they read slower than records came.
-    follow_missed: AtomicU64,
+    /// Set at shutdown: followers end their answers, so that the server's graceful
+    /// shutdown does not wait its 30 s for them.
+    ending: watch::Receiver<bool>,
 }
 
 fn answer_error(e: TraceQueryError) -> Response {
@@ -122,18 +125,27 @@ async fn rulesets(State(s): State<Arc<TraceState>>) -> Response {
 }
 
 async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Response {
-    let TraceFollow { mut records, keep } = match s.queries.follow(&params) {
+    let TraceFollow {
+        mut records,
+        keep,
+        missed,
+    } = match s.queries.follow(&params) {
         Ok(f) => f,
         Err(e) => return answer_error(e),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(FOLLOW_QUEUE);
-    // Ends when the client leaves (the body, and with it `rx`, is dropped) or the
-    // collector stops.
+    let mut ending = s.ending.clone();
+    // Ends when the client leaves (the body, and with it `rx`, is dropped), the collector
+    // stops or the agent shuts down.
     tokio::spawn(async move {
         loop {
+            if *ending.borrow_and_update() {
+                return;
+            }
             let got = tokio::select! {
                 got = records.recv() => got,
                 () = tx.closed() => return,
+                _ = ending.changed() => continue,
             };
             match got {
                 Ok(r) if keep(&r) => {
@@ -146,7 +158,7 @@ async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Resp
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    s.follow_missed.fetch_add(n, Ordering::Relaxed);
+                    missed.fetch_add(n, Ordering::Relaxed);
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -179,17 +191,40 @@ impl hyper::body::Body for Lines {
     }
 }
 
-/// The trace routes, merged into the agent's router when it collects traces.
-pub fn routes<S>(traces: &Traces) -> Router<S> {
+/// Ends every follower's answer (at shutdown).
+pub struct Followers(watch::Sender<bool>);
+
+impl Followers {
+    pub fn end(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// The trace routes, merged into the agent's router when it collects traces, and the
+/// handle that ends their followers.
+pub fn routes<S>(traces: &Traces) -> (Router<S>, Followers) {
+    let (end, ending) = watch::channel(false);
     let state = Arc::new(TraceState {
         queries: traces.0.clone(),
-        follow_missed: AtomicU64::new(0),
+        ending,
     });
-    Router::new()
+    let router = Router::new()
         .route("/api/v1/traces", get(search))
         .route("/api/v1/traces/follow", get(follow))
         .route("/api/v1/nft/ruleset", get(rulesets))
-        .with_state(state)
+        .with_state(state);
+    (router, Followers(end))
+}
+
+/// Resolves at SIGINT/SIGTERM (setting `stop`), after ending the followers.
+pub(crate) async fn shutdown_then_end(
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    followers: Option<Followers>,
+) {
+    crate::run::shutdown_signal(stop).await;
+    if let Some(f) = followers {
+        f.end();
+    }
 }
 
 /// `pktvisord --nft-trace` without a capture: the trace routes and `/metrics` (the trace
@@ -202,7 +237,8 @@ pub fn serve_traces(
 ) -> Result<(), AgentError> {
     let (runtime, listener, addr) = crate::run::bind(host, port)?;
     eprintln!("pktvisord: trace API on http://{addr}");
-    let app = routes(traces)
+    let (app, followers) = routes(traces);
+    let app = app
         .route(
             "/metrics",
             get(move || {
@@ -218,7 +254,7 @@ pub fn serve_traces(
         app,
         HttpLimits::default(),
         Arc::new(HttpCounters::default()),
-        crate::run::shutdown_signal(stop),
+        shutdown_then_end(stop, Some(followers)),
     ));
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     served.map_err(io("HTTP server"))

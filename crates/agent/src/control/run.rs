@@ -197,15 +197,18 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let served = runtime.block_on(async move {
         let http = serve_state.http.clone();
         let mut app = router(serve_state);
+        let mut followers = None;
         if let Some(traces) = &traces {
-            app = app.merge(crate::api::traces::routes(traces));
+            let (routes, f) = crate::api::traces::routes(traces);
+            app = app.merge(routes);
+            followers = Some(f);
         }
         serve(
             listener,
             app,
             HttpLimits::default(),
             http,
-            shutdown_signal(signal_stop),
+            crate::api::traces::shutdown_then_end(signal_stop, followers),
         )
         .await
     });
