@@ -309,7 +309,18 @@ fn traces_stored_served_and_searched() {
         .filter(|r| r["table"] == "pvfilt" && r["proto"] == 1 && r["ip_dst"] == ADDR_B)
         .count();
     assert!(pings[0].ends_with(&format!("cnt={n}")), "{text}");
-    let out = pktvisor(&a, &["--json", "--dport", "7", "--verdict", "drop"]);
+    let out = pktvisor(
+        &a,
+        &[
+            "--json",
+            "--time",
+            "5m",
+            "--dport",
+            "7",
+            "--verdict",
+            "drop",
+        ],
+    );
     let json: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -338,6 +349,10 @@ fn traces_stored_served_and_searched() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("at position 7: expected a value"));
     let (code, _) = get(&a, "/api/v1/traces?bogus=1");
     assert_eq!(code, 400);
+    // A time only the agent reads: its 400 is exit 2 too.
+    let out = pktvisor(&a, &["--time-from", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from: "));
 
     // The counters on /metrics, the store's too.
     let (code, metrics) = get(&a, "/metrics");

@@ -283,3 +283,30 @@ fn writer_batches_and_reader_reads() {
     assert_eq!(page.records.len(), 625);
     assert!(r.size() > 0);
 }
+
+#[test]
+fn writer_retention_counts_what_it_deletes() {
+    let dir = TempDir::new("writer-retention");
+    // The records are of 1970: a day's retention deletes every one, at the latest when
+    // the writer finishes.
+    let mut w = writer::StoreWriter::start(
+        &dir.0,
+        Retention {
+            max_age_ns: 86_400 * 1_000_000_000,
+            max_bytes: u64::MAX,
+        },
+    )
+    .unwrap();
+    for i in 0..50 {
+        let (row, json) = stored(&record(i), "a").unwrap();
+        assert!(w.push(row, json));
+    }
+    w.finish();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (load(&w.counters.written), load(&w.counters.deleted)),
+        (50, 50)
+    );
+    let conn = open(&dir.0).unwrap();
+    assert!(all(&conn, Expr::True).is_empty());
+}
