@@ -248,22 +248,28 @@ fn reopen_keeps_records_and_schema_version() {
     assert!(matches!(open(&dir.0), Err(StoreError::Newer { .. })));
 }
 
-#[test]
-fn writer_batches_and_reader_reads() {
-    let dir = TempDir::new("writer");
+/// Records 0..n written through a writer with this age's retention, finished.
+fn write(dir: &Path, max_age_ns: u64, n: u64) -> writer::StoreWriter {
     let mut w = writer::StoreWriter::start(
-        &dir.0,
+        dir,
         Retention {
-            max_age_ns: u64::MAX,
+            max_age_ns,
             max_bytes: u64::MAX,
         },
     )
     .unwrap();
-    for i in 0..2500 {
+    for i in 0..n {
         let (row, json) = stored(&record(i), "a").unwrap();
         assert!(w.push(row, json));
     }
     w.finish();
+    w
+}
+
+#[test]
+fn writer_batches_and_reader_reads() {
+    let dir = TempDir::new("writer");
+    let w = write(&dir.0, u64::MAX, 2500);
     assert_eq!(
         w.counters
             .written
@@ -289,19 +295,7 @@ fn writer_retention_counts_what_it_deletes() {
     let dir = TempDir::new("writer-retention");
     // The records are of 1970: a day's retention deletes every one, at the latest when
     // the writer finishes.
-    let mut w = writer::StoreWriter::start(
-        &dir.0,
-        Retention {
-            max_age_ns: 86_400 * 1_000_000_000,
-            max_bytes: u64::MAX,
-        },
-    )
-    .unwrap();
-    for i in 0..50 {
-        let (row, json) = stored(&record(i), "a").unwrap();
-        assert!(w.push(row, json));
-    }
-    w.finish();
+    let w = write(&dir.0, 86_400 * 1_000_000_000, 50);
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
         (load(&w.counters.written), load(&w.counters.deleted)),
