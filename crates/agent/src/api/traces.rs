@@ -259,3 +259,7 @@ pub fn serve_traces(
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     served.map_err(io("HTTP server"))
 }
+
+#[cfg(test)]
+#[path = "traces_tests.rs"]
+mod tests;
