@@ -3,7 +3,9 @@
 //! column names and operators only; every value a user gave is a bound parameter.
 //!
 //! Two-valued logic in both: a comparison on a field the record does not have (no ports
-//! for ICMP) is false, and `!=` is `not ==`, so `sport != 80` matches a ping.
+//! for ICMP) is false, and `!=` is `not ==`, so `sport != 80` matches a ping. In SQL a
+//! comparison is `(col IS NOT NULL AND col = ?)`, never NULL, so that NOT flips it as in
+//! memory; unlike `coalesce(col = ?, 0)` it leaves the column bare for its index.
 
 use super::filter::{Expr, Field, Op, Value};
 use crate::record::TraceRecord;
@@ -161,7 +163,7 @@ pub fn to_sql(expr: &Expr, params: &mut Vec<SqlValue>) -> String {
                     let (lo, hi) = net_range(*addr, *prefix);
                     params.push(SqlValue::Blob(lo.to_vec()));
                     params.push(SqlValue::Blob(hi.to_vec()));
-                    format!("coalesce({col} BETWEEN ? AND ?, 0)")
+                    format!("({col} IS NOT NULL AND {col} BETWEEN ? AND ?)")
                 }
                 (Field::Jt, Value::Text(t)) => {
                     params.push(SqlValue::Text(format!(",{t},")));
@@ -169,15 +171,15 @@ pub fn to_sql(expr: &Expr, params: &mut Vec<SqlValue>) -> String {
                 }
                 (Field::Verdict, Value::Text(t)) if !t.contains(' ') => {
                     params.push(SqlValue::Text(t.clone()));
-                    "coalesce(action = ?, 0)".into()
+                    "(action = ?)".into()
                 }
                 (_, Value::Text(t)) => {
                     params.push(SqlValue::Text(t.clone()));
-                    format!("coalesce({col} {} ?, 0)", sql_op(*op))
+                    format!("({col} IS NOT NULL AND {col} {} ?)", sql_op(*op))
                 }
                 (_, Value::Number(n)) => {
                     params.push(SqlValue::Integer(i64::try_from(*n).unwrap_or(i64::MAX)));
-                    format!("coalesce({col} {} ?, 0)", sql_op(*op))
+                    format!("({col} IS NOT NULL AND {col} {} ?)", sql_op(*op))
                 }
             }
         }
