@@ -113,7 +113,8 @@ pub struct TracesCmd {
 const USAGE: u8 = 2;
 
 impl TracesCmd {
-    fn lists(&self) -> Vec<(Field, &str)> {
+    /// The per-field flags given: (field, its parameter name, the list).
+    fn lists(&self) -> Vec<(Field, &'static str, &str)> {
         let values = [
             &self.trid,
             &self.table,
@@ -138,16 +139,16 @@ impl TracesCmd {
         Field::ALL
             .iter()
             .zip(values)
-            .filter_map(|((f, _), v)| v.as_deref().map(|v| (*f, v)))
+            .filter_map(|((f, name), v)| v.as_deref().map(|v| (*f, *name, v)))
             .collect()
     }
 
     /// The query string of the filters (and, unless following, the time range).
     fn params(&self) -> Vec<(String, String)> {
-        let mut p: Vec<(String, String)> = Field::ALL
-            .iter()
-            .zip(self.lists_by_name())
-            .filter_map(|((_, name), v)| v.map(|v| ((*name).to_owned(), v.to_owned())))
+        let mut p: Vec<(String, String)> = self
+            .lists()
+            .into_iter()
+            .map(|(_, name, v)| (name.to_owned(), v.to_owned()))
             .collect();
         if let Some(q) = &self.query {
             p.push(("q".into(), q.clone()));
@@ -164,17 +165,9 @@ impl TracesCmd {
         p
     }
 
-    fn lists_by_name(&self) -> Vec<Option<&str>> {
-        let given = self.lists();
-        Field::ALL
-            .iter()
-            .map(|(f, _)| given.iter().find(|(g, _)| g == f).map(|(_, v)| *v))
-            .collect()
-    }
-
     /// Checks the filters here, so that a typo is shown with its place before any request.
     fn check(&self) -> Result<(), String> {
-        filter::from_lists(self.lists())
+        filter::from_lists(self.lists().into_iter().map(|(f, _, v)| (f, v)))
             .map_err(|e| format!("expected {}, found {}", e.expected, e.found))?;
         if let Some(q) = &self.query {
             filter::parse(q).map_err(|e| {
