@@ -24,6 +24,7 @@ pub use api::traces::{
     FollowFilter, Followed, TraceFollow, TraceQueries, TraceQueryError, Traces, serve_traces,
 };
 pub use control::error::AgentError;
+pub use control::hub_push::HubPushConfig;
 pub use file_source::summarize_file_sharded;
 pub use policy_info::CommandLinePolicy;
 pub use run::{AgentConfig, CounterFamily, ExtraMetrics, run};

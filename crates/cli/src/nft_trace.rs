@@ -62,10 +62,6 @@ pub struct TraceArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30, requires = "nft_trace",
           value_parser = clap::value_parser!(u64).range(1_048_576..))]
     pub trace_max_bytes: u64,
-
-    /// The agent id stored with every trace (`agent-id` filter). Default: the host name.
-    #[arg(long, value_name = "ID", requires = "nft_trace")]
-    pub agent_id: Option<String>,
 }
 
 impl TraceArgs {
@@ -121,13 +117,6 @@ fn summary(collector: &Collector, ingest: &Ingest) {
     );
 }
 
-/// The host name, the default agent id.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The collector, the ingest thread and its store: what `--nft-trace` runs.
 pub struct Tracing {
     collector: Collector,
@@ -137,8 +126,10 @@ pub struct Tracing {
 impl Tracing {
     /// Opens the store and starts the ingest of the collector's records; one line and exit
     /// 1 when the store cannot be opened.
+    /// `agent_id` is stored with every record (`--agent-id`, shared with `--hub`).
     pub fn start(
         args: &TraceArgs,
+        agent_id: String,
         collector: Collector,
         records: Receiver<TraceRecord>,
     ) -> Result<Tracing, ExitCode> {
@@ -146,7 +137,6 @@ impl Tracing {
             max_age_ns: args.trace_retention,
             max_bytes: args.trace_max_bytes,
         };
-        let agent_id = args.agent_id.clone().unwrap_or_else(host_name);
         match Ingest::start(
             &args.data_dir,
             retention,

@@ -218,6 +218,9 @@ pub struct HandlerKind {
     /// The names of the handler's [`Handler::health`] counters, so that decoded snapshots
     /// name them with the same static strings.
     pub health: &'static [&'static str],
+    /// How the handler renders with its default settings: a hub renders agents' decoded
+    /// buckets with it (the agent's own configuration does not travel).
+    pub default_render: fn() -> Arc<dyn Render>,
 }
 
 impl HandlerKind {

@@ -57,15 +57,26 @@ impl PolicyRenderer {
 }
 
 impl PolicySnapshot {
-    /// Folds another worker's copy of the same policy into this one.
+    /// Folds another worker's (or agent's) copy of the same policy into this one. Modules
+    /// match by key and handler type: a worker's copy has the same modules in the same order,
+    /// but agents running policies of one name may not (one ran `--no-dns`); a module only
+    /// the other copy has is added after this copy's.
     pub fn merge(&mut self, other: &PolicySnapshot) {
         if self.modules.is_empty() {
             self.modules = other.modules.clone();
         } else {
-            // Copies of one policy have the same modules in the same order.
-            for (mine, theirs) in self.modules.iter_mut().zip(&other.modules) {
+            for theirs in &other.modules {
+                let Some(mine) = self
+                    .modules
+                    .iter_mut()
+                    .find(|m| m.key == theirs.key && m.type_name == theirs.type_name)
+                else {
+                    self.modules.push(theirs.clone());
+                    continue;
+                };
                 let whole = mine.whole_stream || theirs.whole_stream;
                 merge_workers(&mut mine.buckets, &theirs.buckets, whole);
+                // One handler type names the same health counters in the same order.
                 for (counter, theirs) in mine.health.iter_mut().zip(&theirs.health) {
                     counter.1 += theirs.1;
                 }
@@ -102,5 +113,45 @@ impl PolicySnapshot {
             .filter(|(name, _)| *name == counter)
             .map(|(_, v)| v)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(key: &str, type_name: &'static str, health: u64) -> ModuleSnapshot {
+        ModuleSnapshot {
+            key: key.into(),
+            type_name,
+            buckets: Vec::new(),
+            health: vec![("streams_opened", health)],
+            whole_stream: false,
+        }
+    }
+
+    #[test]
+    fn copies_with_other_modules_merge_by_key() {
+        let mut both = PolicySnapshot {
+            modules: vec![module("p-net", "net", 0), module("p-dns", "dns", 2)],
+            ..PolicySnapshot::default()
+        };
+        // An agent that ran the policy without its net module, and one with another module.
+        let dns_only = PolicySnapshot {
+            modules: vec![module("p-dns", "dns", 3)],
+            ..PolicySnapshot::default()
+        };
+        let other = PolicySnapshot {
+            modules: vec![module("p-dns2", "dns", 7)],
+            ..PolicySnapshot::default()
+        };
+        both.merge(&dns_only);
+        both.merge(&other);
+        let keys: Vec<(&str, u64)> = both
+            .modules
+            .iter()
+            .map(|m| (m.key.as_str(), m.health[0].1))
+            .collect();
+        assert_eq!(keys, [("p-net", 0), ("p-dns", 5), ("p-dns2", 7)]);
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod added_policy_info;
 pub(crate) mod admin;
 pub(crate) mod error;
+pub(crate) mod hub_push;
 pub(crate) mod policy_info;
 pub(crate) mod policy_registry;
 pub(crate) mod run;

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     /// Prometheus text of sources running beside the capture (`--nft-trace`), appended to
     /// `/metrics` like the recorder's.
     pub extra_metrics: Option<ExtraMetrics>,
+    /// `--hub URL`: push every completed bucket to a hub.
+    pub hub: Option<crate::HubPushConfig>,
     /// `--nft-trace`: the trace store the trace routes answer from.
     pub traces: Option<crate::api::traces::Traces>,
 }
@@ -191,6 +193,13 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
             .map_err(io("cannot start the capture thread"))?
     };
 
+    let pusher = match config.hub.clone() {
+        Some(cfg) => Some(
+            crate::control::hub_push::spawn(state.clone(), cfg, stop.clone())
+                .map_err(io("cannot start the hub pusher (spool)"))?,
+        ),
+        None => None,
+    };
     let serve_state = state.clone();
     let signal_stop = stop.clone();
     let traces = config.traces.clone();
@@ -213,6 +222,12 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         .await
     });
     stop.store(true, Ordering::Relaxed);
+    // The pusher's last round asks the workers for buckets: it ends before they do.
+    if let Some(p) = pusher
+        && p.join().is_err()
+    {
+        eprintln!("pktvisord: error: the hub pusher panicked");
+    }
     let workers = capture_thread
         .join()
         .map_err(|_| AgentError::Panicked("the capture thread"))?;

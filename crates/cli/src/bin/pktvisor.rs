@@ -41,6 +41,11 @@ enum Command {
     /// PATH: Count, Row, Intersect/Union/Difference/Xor/Not, TopN, Rows, Sum/Min/Max over
     /// netsrc, netdst, transproto, transsrc, transdst, tcp, length, dns-qname, ...
     Query(pktvisor_cli::query::QueryCmd),
+    /// Run the hub: agents (`pktvisord --hub URL`) push their buckets to it; it stores them
+    /// (SQLite) and answers pktvisor's REST paths for all agents merged
+    /// (/api/v1/metrics/window/N), per agent (/api/v1/agents/ID/metrics/...), and history
+    /// (/api/v1/metrics/history?from=&to=).
+    Hub(pktvisor_cli::hub::HubCmd),
     /// nftables traces from an agent (`pktvisord --nft-trace`): aggregated lines
     /// (`[time] src=IP:PORT dst=IP:PORT proto=tcp verdict=drop rule="..." cnt=N`), --json
     /// records or --follow; filters as visor-cli's (`--dport 53,80`, `-q EXPR`).
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Some(Command::Packets(cmd)) => return pktvisor_cli::packets::run("pktvisor", &cmd),
         Some(Command::Index(cmd)) => return pktvisor_cli::query::run_index("pktvisor", &cmd),
         Some(Command::Query(cmd)) => return pktvisor_cli::query::run_query("pktvisor", &cmd),
+        Some(Command::Hub(cmd)) => return pktvisor_cli::hub::run_hub(&cmd),
         Some(Command::Traces(cmd)) => return pktvisor_cli::traces_cmd::run(&cmd),
     };
     if let Some(config) = &cmd.config {

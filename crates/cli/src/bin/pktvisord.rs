@@ -1,6 +1,7 @@
 //! `pktvisord`: the agent. pktvisor v3's command line.
 
 use clap::Parser;
+use pktvisor_cli::hub::PushArgs;
 use pktvisor_cli::nft_trace::{TraceArgs, Tracing};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
@@ -96,6 +97,9 @@ struct Cli {
     #[command(flatten)]
     trace: TraceArgs,
 
+    #[command(flatten)]
+    push: PushArgs,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -129,7 +133,15 @@ fn main() -> ExitCode {
             Ok(started) => started,
             Err(code) => return code,
         };
-        let tracing = match Tracing::start(&cli.trace, collector, records) {
+        let tracing = match Tracing::start(
+            &cli.trace,
+            cli.push
+                .agent_id
+                .clone()
+                .unwrap_or_else(pktvisor_cli::hub::host_name),
+            collector,
+            records,
+        ) {
             Ok(t) => t,
             Err(code) => return code,
         };
@@ -176,6 +188,9 @@ fn run_agent(
         );
         return ExitCode::FAILURE;
     }
+    if cli.push.hub.is_some() {
+        return run_backfill(cli, &target);
+    }
     let period = (!cli.summary).then_some(PERIOD_SECS);
     let result = cli
         .analysis
@@ -187,6 +202,32 @@ fn run_agent(
         });
     match result {
         Ok(json) => summarize::print_json("pktvisord", &json),
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `pktvisord --hub URL FILE`: the file's buckets pushed to the hub.
+fn run_backfill(cli: &Cli, target: &std::path::Path) -> ExitCode {
+    if cli.summary {
+        eprintln!(
+            "pktvisord: error: --summary cannot be used with --hub: the hub merges minute buckets"
+        );
+        return ExitCode::FAILURE;
+    }
+    let result = cli.push.target().and_then(|t| {
+        // `target` is Some with --hub (clap's `requires`).
+        let t = t.ok_or_else(|| "--hub is required".to_string())?;
+        let workers = cli.workers.map_or(1, usize::from);
+        pktvisor_cli::hub::backfill("pktvisord", target, &cli.analysis, workers, &cli.push, &t)
+    });
+    match result {
+        Ok(line) => {
+            eprintln!("pktvisord: {line}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("pktvisord: error: {e}");
             ExitCode::FAILURE
@@ -237,6 +278,7 @@ fn run_live(
             summarize
         })
         .and_then(|summarize| {
+            let hub = cli.push.live()?;
             pv_agent::run(pv_agent::AgentConfig {
                 target: target.to_string(),
                 summarize,
@@ -257,6 +299,7 @@ fn run_live(
                     .map(|dir| cli.recording.to_config(dir, cli.snaplen, true)),
                 index_recordings: !cli.recording.no_index,
                 extra_metrics: extra_metrics.clone(),
+                hub,
                 traces: traces.clone(),
             })
             .map_err(|e| e.to_string())
@@ -312,6 +355,12 @@ fn run_config(
             eprintln!("pktvisord: error: {e}");
             return ExitCode::FAILURE;
         }
+    }
+    if cli.push.hub.is_some() {
+        eprintln!(
+            "pktvisord: error: --hub with --config pushes a live capture's policies; a policy file's capture files cannot be pushed yet (push the file with the command line's policy: pktvisord --hub URL FILE)"
+        );
+        return ExitCode::FAILURE;
     }
     let periods_given = std::env::args().any(|a| a == "--periods" || a.starts_with("--periods="));
     let result = policy::check_flags(&cli.analysis, periods_given)

@@ -17,6 +17,7 @@ pub const KIND: HandlerKind = HandlerKind {
     build,
     decode: decoder::<DnsBucket>,
     health: &HEALTH,
+    default_render: || Arc::new(DnsConfig::default()),
 };
 
 /// The health counters' names ([`Handler::health`]), in its order.

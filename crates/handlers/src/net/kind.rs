@@ -17,6 +17,7 @@ pub const KIND: HandlerKind = HandlerKind {
     build,
     decode: decoder::<NetBucket>,
     health: &[],
+    default_render: || Arc::new(NetConfig::default()),
 };
 
 fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, ConfigError> {

@@ -1,0 +1,121 @@
+//! The hub's own counters, served as Prometheus text on `/metrics`.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub pushes_received: AtomicU64,
+    pub pushes_rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub rows_written: AtomicU64,
+    pub heartbeats: AtomicU64,
+    pub unauthorized: AtomicU64,
+    pub store_write_errors: AtomicU64,
+    store_writes: AtomicU64,
+    store_write_ns: AtomicU64,
+    pub rows_expired: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64) {
+        c.fetch_add(1, Relaxed);
+    }
+
+    /// One store write and how long it took.
+    pub fn write_took(&self, d: Duration) {
+        self.store_writes.fetch_add(1, Relaxed);
+        self.store_write_ns
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Prometheus text; `agents` and the spool gauges come from the store.
+    pub fn prometheus(&self, agents: &[(String, u64, u64)]) -> String {
+        let mut out = String::new();
+        let counters = [
+            (
+                "pktvisor_hub_pushes_received_total",
+                "Bucket pushes received (accepted, duplicate or rejected).",
+                &self.pushes_received,
+            ),
+            (
+                "pktvisor_hub_pushes_rejected_total",
+                "Bucket pushes refused: undecodable body, bad name or span.",
+                &self.pushes_rejected,
+            ),
+            (
+                "pktvisor_hub_duplicates_total",
+                "Bucket pushes ignored because the (agent, policy, start) was stored.",
+                &self.duplicates,
+            ),
+            (
+                "pktvisor_hub_rows_written_total",
+                "Buckets written to the store.",
+                &self.rows_written,
+            ),
+            (
+                "pktvisor_hub_heartbeats_total",
+                "Agent heartbeats received.",
+                &self.heartbeats,
+            ),
+            (
+                "pktvisor_hub_unauthorized_total",
+                "Requests answered 401 (missing or wrong bearer token).",
+                &self.unauthorized,
+            ),
+            (
+                "pktvisor_hub_store_write_errors_total",
+                "Store writes that failed (the push was answered 503).",
+                &self.store_write_errors,
+            ),
+            (
+                "pktvisor_hub_rows_expired_total",
+                "Buckets deleted by retention.",
+                &self.rows_expired,
+            ),
+        ];
+        for (name, help, c) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pktvisor_hub_store_write_seconds Time spent writing pushes to the store.\n\
+             # TYPE pktvisor_hub_store_write_seconds summary\n\
+             pktvisor_hub_store_write_seconds_sum {}\n\
+             pktvisor_hub_store_write_seconds_count {}",
+            self.store_write_ns.load(Relaxed) as f64 / 1e9,
+            self.store_writes.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pktvisor_hub_agents_seen Agents that pushed or sent a heartbeat.\n\
+             # TYPE pktvisor_hub_agents_seen gauge\npktvisor_hub_agents_seen {}",
+            agents.len()
+        );
+        for (name, help, pick) in [
+            (
+                "pktvisor_hub_agent_spool_bytes",
+                "Bytes waiting in an agent's spool, as its last heartbeat said.",
+                1,
+            ),
+            (
+                "pktvisor_hub_agent_spool_dropped",
+                "Pushes an agent dropped from its full spool, as its last heartbeat said.",
+                2,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (agent, bytes, dropped) in agents {
+                let v = if pick == 1 { bytes } else { dropped };
+                // Agent ids are checked to [A-Za-z0-9._:-]: nothing to escape in a label.
+                let _ = writeln!(out, "{name}{{agent=\"{agent}\"}} {v}");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,151 @@
+//! Central collection. The hub (`pktvisor hub`): agents push every completed bucket of every
+//! policy as its binary snapshot ([`protocol`]); the hub stores them ([`store`], SQLite) keyed
+//! by (agent, policy, bucket start) so retries never count twice, and answers pktvisor's read
+//! paths by merging stored buckets exactly as an agent merges its workers ([`view`]). The
+//! agent's side — an HTTP client, a disk spool and the push loop — is [`client`].
+//!
+//! Nothing here links libpcap: buckets are decoded and rendered by `pv-summary` and the
+//! handlers' registry.
+
+pub mod client;
+pub mod counters;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod time;
+pub mod view;
+
+use server::HubState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::StoreSpec;
+
+/// The default `--listen`: loopback, one port above the agent's 10853.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:10854";
+
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    pub listen: SocketAddr,
+    pub store: StoreSpec,
+    pub token_file: Option<PathBuf>,
+    /// Buckets received longer ago than this are deleted (seconds).
+    pub retention_secs: u64,
+    /// Bucket starts a window may merge (pktvisor's `--periods`).
+    pub periods: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(
+        "--listen {0} is not a loopback address: give --token-file so that only agents and readers with the token get in"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("cannot read the token file {path}: {source}")]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the token file {0} is empty")]
+    EmptyToken(PathBuf),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bearer token from a file: its content without surrounding white space.
+pub fn read_token(path: &std::path::Path) -> Result<Vec<u8>, HubError> {
+    let text = std::fs::read_to_string(path).map_err(|source| HubError::TokenFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(HubError::EmptyToken(path.to_path_buf()));
+    }
+    Ok(token.as_bytes().to_vec())
+}
+
+/// How often retention runs.
+const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+
+/// Runs the hub until SIGINT or SIGTERM. Prints `listening on ADDR` (the bound port, for
+/// `--listen HOST:0`) to stderr once it accepts connections.
+pub fn run(cfg: HubConfig) -> Result<(), HubError> {
+    let token = cfg.token_file.as_deref().map(read_token).transpose()?;
+    if token.is_none() && !cfg.listen.ip().is_loopback() {
+        return Err(HubError::TokenRequired(cfg.listen));
+    }
+    let store = cfg.store.open()?;
+    let state = Arc::new(HubState {
+        store: Mutex::new(store),
+        token,
+        periods: cfg.periods.max(1),
+        counters: counters::Counters::default(),
+    });
+    // One thread serves requests; store calls run on tokio's blocking threads.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| HubError::Listen {
+                addr: cfg.listen,
+                source,
+            })?;
+        eprintln!("pktvisor hub: listening on {}", listener.local_addr()?);
+        tokio::spawn(expire_loop(state.clone(), cfg.retention_secs));
+        axum::serve(listener, server::router(state))
+            .with_graceful_shutdown(stop_signal())
+            .await?;
+        Ok(())
+    })
+}
+
+async fn expire_loop(state: Arc<HubState>, retention: u64) {
+    loop {
+        let s = state.clone();
+        let before = server::now_secs().saturating_sub(retention);
+        let expired = tokio::task::spawn_blocking(move || {
+            let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
+            store.expire(before)
+        })
+        .await;
+        match expired {
+            Ok(Ok(n)) => {
+                state
+                    .counters
+                    .rows_expired
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(Err(e)) => eprintln!("pktvisor hub: warning: retention: {e}"),
+            Err(_) => eprintln!("pktvisor hub: warning: retention task failed"),
+        }
+        tokio::time::sleep(EXPIRE_EVERY).await;
+    }
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        // Without signal handlers the process ends by the default action.
+        _ => std::future::pending::<()>().await,
+    }
+}
