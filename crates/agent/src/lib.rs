@@ -20,6 +20,9 @@ use control::{added_policy_info, admin, policy_info, policy_registry, run};
 use data::{batch, capture_loop, counters, file_source, recording, shard, worker};
 
 pub use api::ApiState;
+pub use api::traces::{
+    FollowFilter, Followed, TraceFollow, TraceQueries, TraceQueryError, Traces, serve_traces,
+};
 pub use control::error::AgentError;
 pub use control::hub_push::HubPushConfig;
 pub use file_source::summarize_file_sharded;

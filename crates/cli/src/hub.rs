@@ -73,8 +73,9 @@ pub struct PushArgs {
     #[arg(long, value_name = "FILE", requires = "hub")]
     pub hub_token_file: Option<PathBuf>,
 
-    /// This agent's name at the hub (A-Z a-z 0-9 . _ : -). Default: the host name.
-    #[arg(long, value_name = "ID", requires = "hub")]
+    /// This agent's name at the hub (A-Z a-z 0-9 . _ : -), and on the traces it stores
+    /// (`--nft-trace`). Default: the host name.
+    #[arg(long, value_name = "ID")]
     pub agent_id: Option<String>,
 
     /// Keep pushes the hub has not acknowledged in this directory (they survive a restart and
@@ -88,7 +89,8 @@ pub struct PushArgs {
 }
 
 /// The host name, made a valid agent id (other characters become `-`).
-fn host_name() -> String {
+/// The host name: the default agent id.
+pub fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most that.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

@@ -13,4 +13,6 @@ pub mod record;
 pub mod record_args;
 pub mod stop_signal;
 pub mod summarize;
+pub mod trace_store;
+pub mod traces_cmd;
 pub mod tui_cmd;

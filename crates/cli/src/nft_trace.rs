@@ -1,13 +1,15 @@
 //! `pktvisord --nft-trace [--netns NAME ...]`: nftables trace records as JSON lines on
-//! stdout (one finished record a line), alone or beside a live capture. Storage and the
-//! `/api/v1/traces` endpoints come next (issue 16); until then stdout is the interface.
+//! stdout (one finished record a line), stored under `--data-dir` and served on the API
+//! (`/api/v1/traces`, `/api/v1/traces/follow`, `/api/v1/nft/ruleset`), alone or beside a
+//! live capture.
 
-use crate::stop_signal;
+use crate::trace_store::{Ingest, parse_age};
 use pv_nftrace::correlator::{DEFAULT_MAX_OPEN, Limits};
+use pv_nftrace::store::Retention;
 use pv_nftrace::{Collector, CollectorConfig, TraceRecord};
-use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// The trace flags of `pktvisord`.
@@ -41,6 +43,25 @@ pub struct TraceArgs {
     #[arg(long, value_name = "KIB", default_value_t = (pv_nftrace::collector::DEFAULT_RCVBUF >> 10) as u64,
           requires = "nft_trace", value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
     pub trace_buffer: u64,
+
+    /// Where the traces are stored (DIR/traces.db, SQLite; made if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/pktvisor",
+        requires = "nft_trace"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Traces older than this are deleted: 7d, 12h, 30m, 45s, or seconds.
+    #[arg(long, value_name = "AGE", default_value = "7d", requires = "nft_trace",
+          value_parser = parse_age)]
+    pub trace_retention: u64,
+
+    /// The oldest traces are deleted while the store uses more than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30, requires = "nft_trace",
+          value_parser = clap::value_parser!(u64).range(1_048_576..))]
+    pub trace_max_bytes: u64,
 }
 
 impl TraceArgs {
@@ -76,18 +97,12 @@ impl TraceArgs {
     }
 }
 
-/// Writes one record as a JSON line; false once stdout is gone.
-fn print(out: &mut impl Write, record: &TraceRecord) -> bool {
-    serde_json::to_writer(&mut *out, record).is_ok()
-        && out.write_all(b"\n").is_ok()
-        && out.flush().is_ok()
-}
-
-fn summary(collector: &Collector) {
+fn summary(collector: &Collector, ingest: &Ingest) {
     use std::sync::atomic::Ordering::Relaxed;
     let c = &collector.counters;
+    let st = &ingest.store;
     eprintln!(
-        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS, events lost), {} decode errors, {} timed out, {} evicted, {} cut short",
+        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS, events lost), {} decode errors, {} timed out, {} evicted, {} cut short; stored {}, dropped {} (store queue full), deleted {} (retention), {} store errors",
         c.events.load(Relaxed),
         c.records.load(Relaxed),
         c.lost.load(Relaxed),
@@ -95,67 +110,127 @@ fn summary(collector: &Collector) {
         c.timeouts.load(Relaxed),
         c.evictions.load(Relaxed),
         c.incomplete.load(Relaxed),
+        st.written.load(Relaxed),
+        st.dropped.load(Relaxed),
+        st.deleted.load(Relaxed),
+        st.errors.load(Relaxed),
     );
 }
 
-/// Alone: prints records until SIGINT/SIGTERM, then the open traversals (as `unknown`) and
-/// the counters (stderr).
-pub fn run_alone(mut collector: Collector, records: Receiver<TraceRecord>) -> ExitCode {
-    stop_signal::install();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    while !stop_signal::requested() {
-        match records.recv_timeout(Duration::from_millis(200)) {
-            Ok(r) => {
-                if !print(&mut out, &r) {
-                    break;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    collector.stop();
-    for r in records.try_iter() {
-        if !print(&mut out, &r) {
-            break;
-        }
-    }
-    summary(&collector);
-    ExitCode::SUCCESS
+/// The collector, the ingest thread and its store: what `--nft-trace` runs.
+pub struct Tracing {
+    collector: Collector,
+    pub ingest: Ingest,
 }
 
-/// The trace counters as the agent's `/metrics` shows them beside the capture's.
-pub fn agent_metrics(collector: &Collector) -> pv_agent::ExtraMetrics {
-    let counters = collector.counters.clone();
-    pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
-        counters
-            .families()
-            .into_iter()
-            .map(|(name, help, samples)| pv_agent::CounterFamily {
-                name: name.to_owned(),
-                help: help.to_owned(),
-                samples,
-            })
-            .collect()
-    }))
+impl Tracing {
+    /// Opens the store and starts the ingest of the collector's records; one line and exit
+    /// 1 when the store cannot be opened.
+    /// `agent_id` is stored with every record (`--agent-id`, shared with `--hub`).
+    pub fn start(
+        args: &TraceArgs,
+        agent_id: String,
+        collector: Collector,
+        records: Receiver<TraceRecord>,
+    ) -> Result<Tracing, ExitCode> {
+        let retention = Retention {
+            max_age_ns: args.trace_retention,
+            max_bytes: args.trace_max_bytes,
+        };
+        match Ingest::start(
+            &args.data_dir,
+            retention,
+            agent_id,
+            collector.rulesets.clone(),
+            records,
+        ) {
+            Ok(ingest) => {
+                eprintln!(
+                    "pktvisord: storing traces in {}",
+                    pv_nftrace::store::db_path(&args.data_dir).display()
+                );
+                Ok(Tracing { collector, ingest })
+            }
+            Err(e) => {
+                eprintln!("pktvisord: error: {e}");
+                Err(ExitCode::FAILURE)
+            }
+        }
+    }
+
+    /// The trace and store counters as the agent's `/metrics` shows them.
+    pub fn metrics(&self) -> pv_agent::ExtraMetrics {
+        let counters = self.collector.counters.clone();
+        let store = self.ingest.store.clone();
+        let (missed, unencodable) = (
+            self.ingest.follow_missed.clone(),
+            self.ingest.unencodable.clone(),
+        );
+        pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            let mut families = counters.families();
+            let one = |c: &std::sync::atomic::AtomicU64| vec![(Vec::new(), c.load(Relaxed))];
+            families.extend([
+                (
+                    "pv_nft_trace_stored_total",
+                    "Trace records written to the store.",
+                    one(&store.written),
+                ),
+                (
+                    "pv_nft_trace_store_dropped_total",
+                    "Trace records not stored: the store's queue was full.",
+                    one(&store.dropped),
+                ),
+                (
+                    "pv_nft_trace_store_deleted_total",
+                    "Trace records deleted by retention (age or size).",
+                    one(&store.deleted),
+                ),
+                (
+                    "pv_nft_trace_store_errors_total",
+                    "Store batches or retention steps that failed.",
+                    one(&store.errors),
+                ),
+                (
+                    "pv_nft_trace_follow_missed_total",
+                    "Trace records followers skipped, reading slower than records came.",
+                    one(&missed),
+                ),
+                (
+                    "pv_nft_trace_unencodable_total",
+                    "Trace records that could not be encoded as JSON (not stored).",
+                    one(&unencodable),
+                ),
+            ]);
+            families
+                .into_iter()
+                .map(|(name, help, samples)| pv_agent::CounterFamily {
+                    name: name.to_owned(),
+                    help: help.to_owned(),
+                    samples,
+                })
+                .collect()
+        }))
+    }
+
+    /// Stops the collector (its open traversals are emitted as `unknown`), waits until
+    /// every record is stored, prints the counters.
+    pub fn stop(mut self) {
+        self.collector.stop();
+        self.ingest.finish();
+        summary(&self.collector, &self.ingest);
+    }
 }
 
-/// Beside a live capture: a thread prints the records while the agent runs.
-pub fn print_in_background(collector: Collector, records: Receiver<TraceRecord>) {
-    let spawned = std::thread::Builder::new()
-        .name("nftrace print".into())
-        .spawn(move || {
-            // The collector lives as long as the printer: the agent's exit ends both.
-            let _collector = collector;
-            let stdout = std::io::stdout();
-            for r in records {
-                if !print(&mut stdout.lock(), &r) {
-                    break;
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("pktvisord: warning: nft-trace printer not started: {e}");
+/// Alone: serves the trace API on HOST:PORT until SIGINT/SIGTERM, then stops.
+pub fn run_alone(tracing: Tracing, host: &str, port: u16) -> ExitCode {
+    let served = pv_agent::serve_traces(host, port, &tracing.ingest.api, Some(tracing.metrics()));
+    tracing.stop();
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 /// How long one request may take before the agent counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Where the agent is (`-H HOST -p PORT`): the terminal UI's and `pktvisor traces`'.
 #[derive(Args, Clone, Debug)]
-pub struct TuiArgs {
-    /// Query the pktvisord metrics web server on this host (terminal UI).
+pub struct AgentAddr {
+    /// Query the pktvisord metrics web server on this host.
     #[arg(
         short = 'H',
         long = "host",
@@ -22,7 +23,7 @@ pub struct TuiArgs {
     )]
     pub host: String,
 
-    /// Query the pktvisord metrics web server on this port (terminal UI).
+    /// Query the pktvisord metrics web server on this port.
     #[arg(
         short = 'p',
         long = "port",
@@ -30,6 +31,12 @@ pub struct TuiArgs {
         default_value_t = 10853
     )]
     pub port: u16,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub agent: AgentAddr,
 
     /// Show this pktvisor 4 policy (`/api/v1/policies/POLICY/metrics/...`) instead of the
     /// v3 paths (`/api/v1/metrics/...`).
@@ -53,8 +60,8 @@ pub struct TuiArgs {
 /// Runs the terminal UI against the agent until the user quits.
 pub fn run_agent(args: &TuiArgs) -> ExitCode {
     let cfg = ClientConfig {
-        host: args.host.clone(),
-        port: args.port,
+        host: args.agent.host.clone(),
+        port: args.agent.port,
         policy: args.policy.clone(),
         tls: args.tls,
         tls_noverify: args.tls_noverify,

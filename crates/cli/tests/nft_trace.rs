@@ -23,7 +23,7 @@ use pv_nftrace::nft_monitor::traversals;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn unix_ns() -> u64 {
     let d = std::time::SystemTime::now()
@@ -62,6 +62,7 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     }
     let mut lab = lab("nft");
     let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
     let started_ns = unix_ns();
     // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
@@ -72,18 +73,13 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
             "--nft-trace",
             "--netns",
             &b,
+            "--data-dir",
+            &data,
         ],
         None,
     );
     lab.wait_for_log(agent, "collecting nftables traces", 10);
-    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
-    let monitor = lab.spawn(&b, &["nft", "-a", "monitor", "trace"], None);
-    // nft prints nothing until a trace comes: probe until it shows one.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.log(monitor).contains("trace id") {
-        assert!(Instant::now() < deadline, "nft monitor trace shows nothing");
-        in_ns(&a, &format!("ping -c1 -W1 {ADDR_B}"));
-    }
+    let monitor = ruleset_and_monitor(&mut lab);
     let pcap = lab.dir.join("vb.pcap");
     let dump = lab.start_tcpdump(&b, &["-i", "vb", "-U", "-w", pcap.to_str().unwrap()]);
     traffic(&lab);
@@ -309,6 +305,7 @@ fn overruns_are_counted_not_fatal() {
     }
     let mut lab = lab("nfo");
     let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
     let agent = lab.spawn(
         &a,
         &[
@@ -318,6 +315,8 @@ fn overruns_are_counted_not_fatal() {
             &b,
             "--trace-buffer",
             "4",
+            "--data-dir",
+            &data,
         ],
         None,
     );
@@ -351,7 +350,8 @@ fn beside_a_capture_with_prometheus() {
     let mut lab = lab("nfp");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     let port = 20_000 + (std::process::id() % 20_000) as u16;
-    let agent = lab.start_agent(port, &["vb", "--nft-trace"]);
+    let data = lab.dir.join("data").display().to_string();
+    let agent = lab.start_agent(port, &["vb", "--nft-trace", "--data-dir", &data]);
     sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
     assert!(in_ns(&a, &format!("ping -c2 -i0.2 -W1 {ADDR_B}")));
     std::thread::sleep(Duration::from_millis(300));

@@ -125,7 +125,12 @@ pub struct Collector {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     pub counters: Arc<Counters>,
+    /// Each namespace's current ruleset listing and its generation.
+    pub rulesets: Rulesets,
 }
+
+/// Namespace → (generation, `nft -a -s list ruleset` text), as last refreshed.
+pub type Rulesets = Arc<Mutex<BTreeMap<String, (Option<u32>, String)>>>;
 
 fn wall_ns() -> u64 {
     SystemTime::now()
@@ -146,6 +151,7 @@ impl Collector {
             stop: stop.clone(),
             threads: Vec::new(),
             counters: counters.clone(),
+            rulesets: Rulesets::default(),
         };
         let namespaces = if config.namespaces.is_empty() {
             vec![String::new()]
@@ -156,11 +162,12 @@ impl Collector {
         for ns in namespaces {
             let (tx, stop, counters, ready) =
                 (tx.clone(), stop.clone(), counters.clone(), ready_tx.clone());
+            let rulesets = collector.rulesets.clone();
             let config = config.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("nftrace {ns}"))
                 .spawn(move || {
-                    let started = Listen::open(&ns, &config);
+                    let started = Listen::open(&ns, &config, rulesets);
                     match started {
                         Ok(listen) => {
                             let _ = ready.send(Ok(()));
@@ -209,10 +216,15 @@ struct Listen {
     ruleset: Ruleset,
     generation: Option<u32>,
     correlator: Correlator,
+    published: Rulesets,
 }
 
 impl Listen {
-    fn open(netns: &str, config: &CollectorConfig) -> Result<Listen, ListenError> {
+    fn open(
+        netns: &str,
+        config: &CollectorConfig,
+        published: Rulesets,
+    ) -> Result<Listen, ListenError> {
         if !netns.is_empty() {
             enter_netns(netns)?;
         }
@@ -225,12 +237,18 @@ impl Listen {
             ruleset: Ruleset::default(),
             generation: None,
             correlator: Correlator::new(netns, config.limits),
+            published,
         })
     }
 
     fn refresh(&mut self, counters: &Counters) {
         match Ruleset::load() {
-            Ok(rs) => self.ruleset = rs,
+            Ok(rs) => {
+                if let Ok(mut p) = self.published.lock() {
+                    p.insert(self.netns.clone(), (self.generation, rs.text.clone()));
+                }
+                self.ruleset = rs;
+            }
             Err(e) => {
                 counters.ruleset_errors.fetch_add(1, Ordering::Relaxed);
                 eprintln!("pktvisord: nft-trace {}: {e}", self.netns);

@@ -24,6 +24,7 @@ pub mod nlmsg;
 pub mod packet;
 pub mod record;
 pub mod ruleset;
+pub mod store;
 pub mod trace;
 pub mod verdict;
 

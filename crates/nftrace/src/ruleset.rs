@@ -28,6 +28,8 @@ pub struct Chain {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ruleset {
     pub chains: HashMap<ChainKey, Chain>,
+    /// The listing as nft printed it (`GET /api/v1/nft/ruleset`).
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +108,10 @@ impl Ruleset {
     /// Reads nft's listing. Lines it does not understand are passed over: a rule then
     /// shows as its handle alone, nothing fails.
     pub fn parse(text: &str) -> Ruleset {
-        let mut rs = Ruleset::default();
+        let mut rs = Ruleset {
+            text: text.to_owned(),
+            ..Ruleset::default()
+        };
         let mut table: Option<(String, String)> = None;
         let mut chain: Option<ChainKey> = None;
         // Depth of a block that is neither a table nor a chain (set, map, flowtable...).

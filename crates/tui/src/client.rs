@@ -112,6 +112,22 @@ impl AgentClient {
     }
 
     fn get(&self, path: &str) -> Result<Value, FetchError> {
+        let (status, body) = self.get_text(path)?;
+        let json: Result<Value, _> = serde_json::from_str(&body);
+        match (status, json) {
+            (200, Ok(v)) => Ok(v),
+            (200, Err(e)) => Err(FetchError::BadAnswer(format!("{path}: {e}"))),
+            (code, Ok(v)) => Err(FetchError::Status(
+                code,
+                v["error"].as_str().unwrap_or("").to_string(),
+            )),
+            (code, Err(_)) => Err(FetchError::Status(code, body.trim().to_string())),
+        }
+    }
+
+    /// GET `path` (with its query): the status and the body, for callers that read an
+    /// error's body themselves (`pktvisor traces` shows where a filter is wrong).
+    pub fn get_text(&self, path: &str) -> Result<(u16, String), FetchError> {
         let url = format!("{}{path}", self.base);
         let mut resp = self
             .agent
@@ -123,16 +139,40 @@ impl AgentClient {
             .body_mut()
             .read_to_string()
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
-        let json: Result<Value, _> = serde_json::from_str(&body);
-        match (status, json) {
-            (200, Ok(v)) => Ok(v),
-            (200, Err(e)) => Err(FetchError::BadAnswer(format!("{path}: {e}"))),
-            (code, Ok(v)) => Err(FetchError::Status(
-                code,
-                v["error"].as_str().unwrap_or("").to_string(),
-            )),
-            (code, Err(_)) => Err(FetchError::Status(code, body.trim().to_string())),
+        Ok((status, body))
+    }
+
+    /// GET a streamed answer (NDJSON) with no overall timeout: each line goes to `line`
+    /// until it returns false or the agent ends the answer. A status other than 200 is
+    /// returned with its body, unread by `line`.
+    pub fn get_lines(
+        &self,
+        path: &str,
+        mut line: impl FnMut(&str) -> bool,
+    ) -> Result<(u16, String), FetchError> {
+        use std::io::BufRead;
+        let url = format!("{}{path}", self.base);
+        let mut resp = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(None)
+            .build()
+            .call()
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.body_mut().read_to_string().unwrap_or_default();
+            return Ok((status, body));
         }
+        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+        for l in reader.lines() {
+            let l = l.map_err(|e| FetchError::Unreachable(e.to_string()))?;
+            if !line(&l) {
+                break;
+            }
+        }
+        Ok((status, String::new()))
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod prometheus;
 pub(crate) mod search;
 pub mod serve;
+pub mod traces;
 pub(crate) mod v3;
 pub(crate) mod v4;
 

@@ -53,6 +53,8 @@ pub struct AgentConfig {
     pub extra_metrics: Option<ExtraMetrics>,
     /// `--hub URL`: push every completed bucket to a hub.
     pub hub: Option<crate::HubPushConfig>,
+    /// `--nft-trace`: the trace store the trace routes answer from.
+    pub traces: Option<crate::api::traces::Traces>,
 }
 
 /// The counters of a source the agent does not own, read at every scrape; the source names
@@ -162,18 +164,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         extra_metrics: config.extra_metrics.clone(),
     });
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .map_err(io("cannot start the HTTP runtime"))?;
-    let addr = format!("{}:{}", config.listen_host, config.listen_port);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(&addr))
-        .map_err(|source| AgentError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+    let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;
     eprintln!(
         "pktvisord: capturing on {} ({} workers), API on http://{addr}",
         iface.name,
@@ -211,15 +202,22 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     };
     let serve_state = state.clone();
     let signal_stop = stop.clone();
+    let traces = config.traces.clone();
     let served = runtime.block_on(async move {
         let http = serve_state.http.clone();
-        let app = router(serve_state);
+        let mut app = router(serve_state);
+        let mut followers = None;
+        if let Some(traces) = &traces {
+            let (routes, f) = crate::api::traces::routes(traces);
+            app = app.merge(routes);
+            followers = Some(f);
+        }
         serve(
             listener,
             app,
             HttpLimits::default(),
             http,
-            shutdown_signal(signal_stop),
+            crate::api::traces::shutdown_then_end(signal_stop, followers),
         )
         .await
     });
@@ -256,6 +254,26 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         );
     }
     served.map_err(io("HTTP server"))
+}
+
+/// The HTTP server's runtime (one thread) and its listening socket on HOST:PORT.
+pub(crate) fn bind(
+    host: &str,
+    port: u16,
+) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, String), AgentError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(io("cannot start the HTTP runtime"))?;
+    let addr = format!("{host}:{port}");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&addr))
+        .map_err(|source| AgentError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    Ok((runtime, listener, addr))
 }
 
 /// Starts the policies of a `--config` file on every worker.
@@ -324,7 +342,7 @@ struct Recording {
 
 /// Resolves on SIGINT or SIGTERM and stops the capture. A capture that failed does not end
 /// the agent: the API goes on serving what was summarized and the error, until a signal.
-async fn shutdown_signal(stop: Arc<AtomicBool>) {
+pub(crate) async fn shutdown_signal(stop: Arc<AtomicBool>) {
     use tokio::signal::unix::{SignalKind, signal};
     if let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),

@@ -46,6 +46,10 @@ enum Command {
     /// (/api/v1/metrics/window/N), per agent (/api/v1/agents/ID/metrics/...), and history
     /// (/api/v1/metrics/history?from=&to=).
     Hub(pktvisor_cli::hub::HubCmd),
+    /// nftables traces from an agent (`pktvisord --nft-trace`): aggregated lines
+    /// (`[time] src=IP:PORT dst=IP:PORT proto=tcp verdict=drop rule="..." cnt=N`), --json
+    /// records or --follow; filters as visor-cli's (`--dport 53,80`, `-q EXPR`).
+    Traces(Box<pktvisor_cli::traces_cmd::TracesCmd>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Index(cmd)) => return pktvisor_cli::query::run_index("pktvisor", &cmd),
         Some(Command::Query(cmd)) => return pktvisor_cli::query::run_query("pktvisor", &cmd),
         Some(Command::Hub(cmd)) => return pktvisor_cli::hub::run_hub(&cmd),
+        Some(Command::Traces(cmd)) => return pktvisor_cli::traces_cmd::run(&cmd),
     };
     if let Some(config) = &cmd.config {
         return run_config(&cmd, config);

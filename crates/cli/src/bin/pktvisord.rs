@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use pktvisor_cli::hub::PushArgs;
-use pktvisor_cli::nft_trace::TraceArgs;
+use pktvisor_cli::nft_trace::{TraceArgs, Tracing};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
 use pktvisor_cli::{policy, summarize};
@@ -120,6 +120,7 @@ fn names_a_file(target: &std::path::Path) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut extra_metrics = None;
+    let mut traces = None;
     if cli.trace.nft_trace {
         if let Some(file) = cli.target.as_ref().filter(|t| t.exists()) {
             eprintln!(
@@ -132,14 +133,38 @@ fn main() -> ExitCode {
             Ok(started) => started,
             Err(code) => return code,
         };
+        let tracing = match Tracing::start(
+            &cli.trace,
+            cli.push
+                .agent_id
+                .clone()
+                .unwrap_or_else(pktvisor_cli::hub::host_name),
+            collector,
+            records,
+        ) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
         if cli.target.is_none() && cli.config.is_none() {
-            return pktvisor_cli::nft_trace::run_alone(collector, records);
+            return pktvisor_cli::nft_trace::run_alone(tracing, &cli.host, cli.port);
         }
-        extra_metrics = Some(pktvisor_cli::nft_trace::agent_metrics(&collector));
-        pktvisor_cli::nft_trace::print_in_background(collector, records);
+        extra_metrics = Some(tracing.metrics());
+        traces = Some(tracing.ingest.api.clone());
+        let code = run_agent(&cli, extra_metrics, traces);
+        tracing.stop();
+        return code;
     }
+    run_agent(&cli, extra_metrics, traces)
+}
+
+/// The agent's modes after `--nft-trace` started (or not): `--config`, live, a file.
+fn run_agent(
+    cli: &Cli,
+    extra_metrics: Option<pv_agent::ExtraMetrics>,
+    traces: Option<pv_agent::Traces>,
+) -> ExitCode {
     if let Some(config) = &cli.config {
-        return run_config(&cli, config, extra_metrics);
+        return run_config(cli, config, extra_metrics, traces);
     }
     let Some(target) = cli.target.clone() else {
         eprintln!("pktvisord: error: a TARGET capture file is required (or --config POLICY_FILE)");
@@ -153,7 +178,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::FAILURE;
         }
-        return run_live(&cli, &target.to_string_lossy(), None, extra_metrics);
+        return run_live(cli, &target.to_string_lossy(), None, extra_metrics, traces);
     }
     if cli.record.is_some() {
         eprintln!(
@@ -164,7 +189,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     if cli.push.hub.is_some() {
-        return run_backfill(&cli, &target);
+        return run_backfill(cli, &target);
     }
     let period = (!cli.summary).then_some(PERIOD_SECS);
     let result = cli
@@ -231,6 +256,7 @@ fn run_live(
     target: &str,
     config_file: Option<PolicyFile>,
     extra_metrics: Option<pv_agent::ExtraMetrics>,
+    traces: Option<pv_agent::Traces>,
 ) -> ExitCode {
     if cli.summary {
         eprintln!(
@@ -274,6 +300,7 @@ fn run_live(
                 index_recordings: !cli.recording.no_index,
                 extra_metrics: extra_metrics.clone(),
                 hub,
+                traces: traces.clone(),
             })
             .map_err(|e| e.to_string())
         });
@@ -311,9 +338,12 @@ fn run_config(
     cli: &Cli,
     config: &std::path::Path,
     extra_metrics: Option<pv_agent::ExtraMetrics>,
+    traces: Option<pv_agent::Traces>,
 ) -> ExitCode {
     match live_config(cli, config) {
-        Ok(Some((target, file))) => return run_live(cli, &target, Some(file), extra_metrics),
+        Ok(Some((target, file))) => {
+            return run_live(cli, &target, Some(file), extra_metrics, traces);
+        }
         Ok(None) if cli.trace.nft_trace => {
             eprintln!(
                 "pktvisord: error: --nft-trace collects live traces; this policy file's taps read capture files"

@@ -42,6 +42,20 @@ pub fn lab(tag: &str) -> Lab {
     lab
 }
 
+/// Loads the ruleset in B and starts `nft -a monitor trace` there; returns its PID once it
+/// shows a trace (nft prints nothing until one comes: pings from A probe until it does).
+pub fn ruleset_and_monitor(lab: &mut Lab) -> u32 {
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
+    let monitor = lab.spawn(&b, &["nft", "-a", "monitor", "trace"], None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.log(monitor).contains("trace id") {
+        assert!(Instant::now() < deadline, "nft monitor trace shows nothing");
+        in_ns(&a, &format!("ping -c1 -W1 {ADDR_B}"));
+    }
+    monitor
+}
+
 pub fn in_ns(ns: &str, cmd: &str) -> bool {
     Command::new("ip")
         .args(["netns", "exec", ns, "bash", "-c", cmd])

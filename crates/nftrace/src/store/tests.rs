@@ -1,0 +1,306 @@
+//! The store against its own in-memory filter (every expression gives the same records in
+//! SQL and in `sql::matches`), pagination, retention, reopening.
+
+use super::filter::parse;
+use super::sql::matches;
+use super::*;
+use crate::packet::Packet;
+use crate::record::{DecidingRule, Step, TraceRecord};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("pv-nftrace-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn record(i: u64) -> TraceRecord {
+    let v6 = i.is_multiple_of(5);
+    let proto = [6u8, 17, 1][(i % 3) as usize];
+    let drop = i.is_multiple_of(4);
+    TraceRecord {
+        time_ns: 1_000_000_000 + i * 1000 / 3,
+        netns: "b".into(),
+        trace_id: (i * 7919) as u32,
+        family: if v6 { "ip6" } else { "ip" }.into(),
+        table: "pvfilt".into(),
+        chain: "input".into(),
+        hook: Some("input".into()),
+        generation: Some(1),
+        path: vec![Step {
+            chain: "input".into(),
+            kind: "rule",
+            handle: Some(3),
+            rule: None,
+            verdict: "jump".into(),
+            target: (i.is_multiple_of(2)).then(|| "web".to_owned()),
+        }],
+        rule: (!drop || i.is_multiple_of(8)).then(|| DecidingRule {
+            table: "pvfilt".into(),
+            chain: "web".into(),
+            handle: 10 + i % 3,
+            text: "x".into(),
+        }),
+        verdict: if drop {
+            if i.is_multiple_of(8) {
+                "drop"
+            } else {
+                "policy drop"
+            }
+        } else {
+            "accept"
+        }
+        .into(),
+        nfproto: None,
+        iif: Some("vb".into()),
+        oif: None,
+        mark: None,
+        packet: Packet {
+            ip_src: Some(if v6 {
+                format!("2001:db8::{}", i % 7).parse().unwrap()
+            } else {
+                format!("198.51.100.{}", i % 7).parse().unwrap()
+            }),
+            ip_dst: Some(
+                if v6 { "2001:db8::2" } else { "198.51.100.2" }
+                    .parse()
+                    .unwrap(),
+            ),
+            proto: Some(proto),
+            sport: (proto != 1).then_some(1000 + (i % 50) as u16),
+            dport: (proto != 1).then_some([80u16, 443, 5353, 22][(i % 4) as usize]),
+            len: Some(60 + (i % 100) as u32),
+            ..Packet::default()
+        },
+        ct: Default::default(),
+    }
+}
+
+fn fill(dir: &Path, n: u64) -> (Connection, Vec<Row>) {
+    let mut conn = open(dir).unwrap();
+    let batch: Vec<(Row, String)> = (0..n)
+        .map(|i| stored(&record(i), "agent1").unwrap())
+        .collect();
+    insert(&mut conn, &batch).unwrap();
+    (conn, batch.into_iter().map(|(r, _)| r).collect())
+}
+
+fn all(conn: &Connection, filter: Expr) -> Vec<serde_json::Value> {
+    let mut q = Query {
+        filter,
+        from_ns: None,
+        to_ns: None,
+        limit: 7,
+        cursor: None,
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = search(conn, &q).unwrap();
+        assert!(page.records.len() <= 7);
+        out.extend(page.records);
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn sql_and_memory_agree() {
+    let dir = TempDir::new("agree");
+    let (conn, rows) = fill(&dir.0, 300);
+    for text in [
+        "",
+        "verdict == drop",
+        "verdict == 'policy drop'",
+        "verdict != drop",
+        "(sport>=1010 and sport<=1020) and ip_dst=='198.51.100.2' and dport not in (80,443)",
+        "ip_src == 198.51.100.0/30 or ip_src == 2001:db8::/126",
+        "ip_src != 198.51.100.3",
+        "proto == icmp",
+        "sport != 1001",
+        "not (dport in (22, 5353)) and len > 100",
+        "jt == web and handle == 11",
+        "jt != web",
+        "trid < 100000 and family == ip6",
+        "agent_id == agent1 and netns == b and table == pvfilt and chain == input and iif == vb",
+        "oif == vb",
+        "agent_id == other",
+    ] {
+        let e = parse(text).unwrap();
+        let expected: Vec<u32> = rows
+            .iter()
+            .rev()
+            .filter(|r| matches(&e, r))
+            .map(|r| r.trace_id)
+            .collect();
+        let got: Vec<u32> = all(&conn, e)
+            .iter()
+            .map(|j| j["trace_id"].as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(got, expected, "{text}");
+    }
+    // The filters find something: the comparisons above are not all empty.
+    assert_eq!(all(&conn, parse("verdict == drop").unwrap()).len(), 75);
+    assert_eq!(
+        all(&conn, parse("verdict == 'policy drop'").unwrap()).len(),
+        37
+    );
+    assert_eq!(all(&conn, parse("proto == icmp").unwrap()).len(), 100);
+}
+
+#[test]
+fn pages_newest_first_each_once_and_time_range() {
+    let dir = TempDir::new("pages");
+    let (conn, rows) = fill(&dir.0, 100);
+    let got = all(&conn, Expr::True);
+    assert_eq!(got.len(), 100);
+    let times: Vec<u64> = got.iter().map(|j| j["time_ns"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]));
+    let mut ids: Vec<u64> = got
+        .iter()
+        .map(|j| j["trace_id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 100);
+    assert_eq!(got[0]["agent_id"], "agent1");
+    let q = Query {
+        filter: Expr::True,
+        from_ns: Some(rows[10].time_ns),
+        to_ns: Some(rows[20].time_ns),
+        limit: 1000,
+        cursor: None,
+    };
+    let page = search(&conn, &q).unwrap();
+    assert_eq!(page.records.len(), 10);
+    assert!(page.next.is_none());
+    let bad = Query {
+        cursor: Some("zz".into()),
+        ..q
+    };
+    assert!(matches!(search(&conn, &bad), Err(StoreError::Cursor(_))));
+}
+
+#[test]
+fn retention_by_age_and_size_deletes_oldest() {
+    let dir = TempDir::new("retention");
+    let (conn, rows) = fill(&dir.0, 3000);
+    let now = rows[2999].time_ns;
+    let keep_age = now - rows[1000].time_ns;
+    let deleted = enforce(
+        &conn,
+        Retention {
+            max_age_ns: keep_age,
+            max_bytes: u64::MAX,
+        },
+        now,
+    )
+    .unwrap();
+    assert_eq!(deleted, 1000);
+    let oldest: i64 = conn
+        .query_row("SELECT min(time_ns) FROM traces", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(oldest as u64, rows[1000].time_ns);
+    // Size: 2000 records of ~700 bytes each take ~1.5 MB; at most 200 KB keeps the newest.
+    let deleted = enforce(
+        &conn,
+        Retention {
+            max_age_ns: u64::MAX,
+            max_bytes: 200_000,
+        },
+        now,
+    )
+    .unwrap();
+    assert!(deleted >= 1000, "{deleted}");
+    let (n, newest): (i64, i64) = conn
+        .query_row("SELECT count(*), max(time_ns) FROM traces", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(n as u64 + deleted, 2000);
+    assert_eq!(newest as u64, now);
+}
+
+#[test]
+fn reopen_keeps_records_and_schema_version() {
+    let dir = TempDir::new("reopen");
+    drop(fill(&dir.0, 10));
+    let conn = open(&dir.0).unwrap();
+    let v: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(all(&conn, Expr::True).len(), 10);
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    assert!(matches!(open(&dir.0), Err(StoreError::Newer { .. })));
+}
+
+/// Records 0..n written through a writer with this age's retention, finished.
+fn write(dir: &Path, max_age_ns: u64, n: u64) -> writer::StoreWriter {
+    let mut w = writer::StoreWriter::start(
+        dir,
+        Retention {
+            max_age_ns,
+            max_bytes: u64::MAX,
+        },
+    )
+    .unwrap();
+    for i in 0..n {
+        let (row, json) = stored(&record(i), "a").unwrap();
+        assert!(w.push(row, json));
+    }
+    w.finish();
+    w
+}
+
+#[test]
+fn writer_batches_and_reader_reads() {
+    let dir = TempDir::new("writer");
+    let w = write(&dir.0, u64::MAX, 2500);
+    assert_eq!(
+        w.counters
+            .written
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2500
+    );
+    let r = writer::StoreReader::open(&dir.0).unwrap();
+    let page = r
+        .search(&Query {
+            filter: parse("verdict == drop").unwrap(),
+            from_ns: None,
+            to_ns: None,
+            limit: 10_000,
+            cursor: None,
+        })
+        .unwrap();
+    assert_eq!(page.records.len(), 625);
+    assert!(r.size() > 0);
+}
+
+#[test]
+fn writer_retention_counts_what_it_deletes() {
+    let dir = TempDir::new("writer-retention");
+    // The records are of 1970: a day's retention deletes every one, at the latest when
+    // the writer finishes.
+    let w = write(&dir.0, 86_400 * 1_000_000_000, 50);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        (load(&w.counters.written), load(&w.counters.deleted)),
+        (50, 50)
+    );
+    let conn = open(&dir.0).unwrap();
+    assert!(all(&conn, Expr::True).is_empty());
+}
