@@ -1,6 +1,7 @@
 //! Shared wiring for the `pktvisord` and `pktvisor` binaries: turning flags into options,
 //! showing progress, reporting errors. No analysis happens here.
 
+pub mod daemon;
 pub mod hub;
 pub mod nft_trace;
 pub mod options;
@@ -16,3 +17,4 @@ pub mod summarize;
 pub mod trace_store;
 pub mod traces_cmd;
 pub mod tui_cmd;
+pub mod visor_flags;

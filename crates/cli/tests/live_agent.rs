@@ -428,8 +428,101 @@ fn v4_policies_taps_and_admin_api() {
         (code, &body["error"]),
         (404, &Value::from("policy does not exists"))
     );
-    let (status, stderr) = lab.stop_agent().expect("agent running");
+
+    // Taps (CoreServer::_setup_routes): 201 with the tap's info, 409 for a taken name
+    // (AbstractManager::module_add's message), 500 for pktvisor's other TapExceptions.
+    let tap = "version: \"1.0\"\nvisor:\n  taps:\n    wire:\n      input_type: pcap\n      config:\n        iface: vb\n      tags:\n        site: lab\n";
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/taps",
+        Some(("application/x-yaml", tap)),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["wire"]["config"]["iface"], "vb", "{body}");
+    assert_eq!(body["wire"]["tags"]["site"], "lab", "{body}");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/taps",
+        Some(("application/x-yaml", tap)),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"], "module name 'wire' already exists");
+    let (code, body) = lab.send(port, "POST", "/api/v1/taps", Some(("text/plain", tap)));
+    assert_eq!(
+        (code, &body["error"]),
+        (400, &Value::from("Content-Type not supported"))
+    );
+    let odd = tap.replace("input_type: pcap", "input_type: carrier_pigeon");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/taps",
+        Some(("application/x-yaml", &odd.replace("wire:", "bird:"))),
+    );
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(
+        body["error"],
+        "Tap 'bird' requires input stream type 'carrier_pigeon' which is not available"
+    );
+    // One agent, one interface: a tap elsewhere is refused rather than never fed.
+    let elsewhere = tap
+        .replace("wire:", "far:")
+        .replace("iface: vb", "iface: eth7");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/taps",
+        Some(("application/x-yaml", &elsewhere)),
+    );
+    assert_eq!(code, 422, "{body}");
+    // A policy may read the new tap.
+    let on_wire = NEW_POLICY
+        .replace("extra:", "onwire:")
+        .replace("tap: default", "tap: wire");
+    let (code, body) = lab.send(
+        port,
+        "POST",
+        "/api/v1/policies",
+        Some(("application/x-yaml", &on_wire)),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, taps) = lab.get_json(port, "/api/v1/taps");
+    assert_eq!(code, 200);
+    let names: Vec<&String> = taps
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["default", "wire"], "{taps}");
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/taps/wire", None);
+    assert_eq!((code, body), (200, serde_json::json!({})));
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/taps/wire", None);
+    assert_eq!(
+        (code, &body["error"]),
+        (404, &Value::from("tap does not exists"))
+    );
+    assert_eq!(lab.get(port, "/api/v1/taps/wire").0, 404);
+    // The policy that read it keeps running (Policy::remove_tap only forgets the tap).
+    assert_eq!(lab.get(port, "/api/v1/policies/onwire").0, 200);
+
+    // DELETE /api/v1/server stops the agent as SIGTERM does: a clean exit.
+    let pid = lab.agent.take().expect("agent running");
+    let (code, _) = lab.get(port, "/api/v1/server");
+    assert_eq!(code, 404, "GET is not a route");
+    let (code, body) = lab.lab.http(port, "DELETE", "/api/v1/server", None);
+    assert_eq!((code, body.as_str()), (200, ""));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while lab.lab.alive(pid) {
+        assert!(Instant::now() < deadline, "the agent did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, stderr) = lab.lab.stop(pid, "TERM");
     assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(
+        stderr.contains("stopping on DELETE /api/v1/server"),
+        "{stderr}"
+    );
 }
 
 /// The policy the live and file runs share: user-space BPF, a net module and a filtered dns
@@ -571,11 +664,11 @@ fn policies_added_live_count_what_the_file_run_counts() {
     );
 
     // Removal: the added policy, then the command-line one (as pktvisor allows).
-    let (code, _) = lab.send(port, "DELETE", "/api/v1/policies/extra", None);
-    assert_eq!(code, 204);
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/extra", None);
+    assert_eq!((code, body), (200, serde_json::json!({})));
     assert_eq!(lab.get(port, "/api/v1/policies/extra").0, 404);
-    let (code, _) = lab.send(port, "DELETE", "/api/v1/policies/default", None);
-    assert_eq!(code, 204);
+    let (code, body) = lab.send(port, "DELETE", "/api/v1/policies/default", None);
+    assert_eq!((code, body), (200, serde_json::json!({})));
     let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/0");
     assert_eq!(
         (code, &body["error"]),

@@ -408,8 +408,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metrics/window/{n}", get(window))
         .route("/metrics", get(prometheus))
         .route("/api/v1/metrics/rates", get(rates))
-        .route("/api/v1/taps", get(api_v4::taps))
-        .route("/api/v1/taps/{name}", get(api_v4::tap))
+        .route("/api/v1/server", axum::routing::delete(api_v4::stop_server))
+        .route("/api/v1/taps", get(api_v4::taps).post(api_v4::create_taps))
+        .route(
+            "/api/v1/taps/{name}",
+            get(api_v4::tap).delete(api_v4::delete_tap),
+        )
         .route("/api/v1/policies", get(api_v4::list).post(api_v4::create))
         .route(
             "/api/v1/policies/{name}",

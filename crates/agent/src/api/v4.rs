@@ -216,6 +216,19 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    admin_post(state, &headers, &body, crate::admin::create).await
+}
+
+/// The request types of the admin POSTs: the state, the Content-Type, the body's text.
+type Post = fn(&ApiState, Option<&str>, &str) -> (StatusCode, Value);
+
+/// An admin POST: 404 without `--admin-api` (pktvisor registers writes only then).
+async fn admin_post(
+    state: Arc<ApiState>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    post: Post,
+) -> Response {
     if !state.admin_api {
         return error(StatusCode::NOT_FOUND, "not found");
     }
@@ -223,13 +236,20 @@ pub async fn create(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let text = String::from_utf8_lossy(&body).into_owned();
-    // Adding waits on the workers' queues: off the async threads.
-    let answer = tokio::task::spawn_blocking(move || {
-        crate::admin::create(&state, content_type.as_deref(), &text)
-    })
-    .await;
-    match answer {
+    let text = String::from_utf8_lossy(body).into_owned();
+    admin_write(move || post(&state, content_type.as_deref(), &text)).await
+}
+
+pub async fn delete(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+    if !state.admin_api || !module_id(&name) {
+        return error(StatusCode::NOT_FOUND, "not found");
+    }
+    admin_write(move || crate::admin::delete(&state, &name)).await
+}
+
+/// An admin write, off the async threads (it may wait on the workers' queues).
+async fn admin_write(write: impl FnOnce() -> (StatusCode, Value) + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(write).await {
         Ok((status, answer)) => json_response(status, &answer),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -238,20 +258,34 @@ pub async fn create(
     }
 }
 
-pub async fn delete(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+/// `POST /api/v1/taps` (`--admin-api`).
+pub async fn create_taps(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    admin_post(state, &headers, &body, crate::control::tap_admin::create).await
+}
+
+/// `DELETE /api/v1/taps/{name}` (`--admin-api`).
+pub async fn delete_tap(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
     if !state.admin_api || !module_id(&name) {
         return error(StatusCode::NOT_FOUND, "not found");
     }
-    let answer = tokio::task::spawn_blocking(move || crate::admin::delete(&state, &name)).await;
-    match answer {
-        // pktvisor answers a removal with 204 No Content.
-        Ok((StatusCode::NO_CONTENT, _)) => StatusCode::NO_CONTENT.into_response(),
-        Ok((status, answer)) => json_response(status, &answer),
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the agent is shutting down",
-        ),
+    admin_write(move || crate::control::tap_admin::delete(&state, &name)).await
+}
+
+/// `DELETE /api/v1/server` (`--admin-api`): pktvisor's `stop()`. Answers 200 with an empty
+/// body, then stops exactly as SIGTERM does (the signal is raised on the agent itself, so the
+/// recording, the hub's spool and the trace store close as they do on a signal).
+pub async fn stop_server(State(state): State<Arc<ApiState>>) -> Response {
+    if !state.admin_api {
+        return error(StatusCode::NOT_FOUND, "not found");
     }
+    eprintln!("pktvisord: stopping on DELETE /api/v1/server");
+    // SAFETY: kill(2) on this process with a signal whose handler tokio installed.
+    unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]

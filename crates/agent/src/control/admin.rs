@@ -20,16 +20,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// pktvisor's accepted request types (`CoreServer`'s POST handler).
 const CONTENT_TYPES: [&str; 2] = ["application/x-yaml", "application/json"];
 
-fn error(status: StatusCode, message: impl Into<String>) -> (StatusCode, Value) {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> (StatusCode, Value) {
     (status, json!({ "error": message.into() }))
 }
 
-/// Checks a `POST /api/v1/policies` request against what runs; the new policy, or the answer.
-pub fn validate(
-    registry: &PolicyRegistry,
-    content_type: Option<&str>,
-    body: &str,
-) -> Result<Policy, (StatusCode, Value)> {
+/// A write's Content-Type, checked as pktvisor's POST handlers check it.
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), (StatusCode, Value)> {
     let Some(content_type) = content_type else {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -42,6 +38,16 @@ pub fn validate(
     if !CONTENT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(media)) {
         return Err(error(StatusCode::BAD_REQUEST, "Content-Type not supported"));
     }
+    Ok(())
+}
+
+/// Checks a `POST /api/v1/policies` request against what runs; the new policy, or the answer.
+pub fn validate(
+    registry: &PolicyRegistry,
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<Policy, (StatusCode, Value)> {
+    check_content_type(content_type)?;
     let policy = pv_policy::parse_policy_request("request", body, &registry.as_file(), &catalog())
         .map_err(|e| {
             let status = match e.kind() {
@@ -130,7 +136,9 @@ pub fn create(state: &ApiState, content_type: Option<&str>, body: &str) -> (Stat
     (StatusCode::CREATED, Value::Object(out))
 }
 
-/// `DELETE /api/v1/policies/{name}`: 204 once no worker runs it any more.
+/// `DELETE /api/v1/policies/{name}`: 200 `{}` once no worker runs it any more (pktvisor
+/// answered 204 for a while and went back to 200, pull request #413 "Rollback delete return
+/// code"; `CoreServer::_setup_routes` today).
 pub fn delete(state: &ApiState, name: &str) -> (StatusCode, Value) {
     let mut registry = state.write_registry();
     let command_line = registry.is_command_line(name);
@@ -153,7 +161,7 @@ pub fn delete(state: &ApiState, name: &str) -> (StatusCode, Value) {
         "policy"
     };
     eprintln!("pktvisord: {what} '{name}' removed");
-    (StatusCode::NO_CONTENT, Value::Null)
+    (StatusCode::OK, json!({}))
 }
 
 #[cfg(test)]

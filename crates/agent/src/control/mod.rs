@@ -8,3 +8,4 @@ pub(crate) mod hub_push;
 pub(crate) mod policy_info;
 pub(crate) mod policy_registry;
 pub(crate) mod run;
+pub(crate) mod tap_admin;

@@ -3,13 +3,17 @@
 //! own copy of each; this registry is what the API reads to name, validate and render them.
 
 use crate::policy_info::{CommandLinePolicy, POLICY, TAP, tap_json};
-use pv_pipeline::pv_policy::{Policy, PolicyError, PolicyFile};
+use pv_pipeline::pv_policy::{Policy, PolicyError, PolicyFile, Tap};
 use pv_pipeline::{LiveContext, LiveInput, PolicyRenderer};
 use serde_json::{Map, Value};
 
 /// Policies that may be added at runtime: each costs every worker a decode and its handlers'
 /// memory per packet, so their number is bounded.
 pub const MAX_ADDED_POLICIES: usize = 32;
+
+/// Taps that may be added at runtime (`POST /api/v1/taps`): a tap is a few hundred bytes of
+/// configuration, bounded so that a script in a loop cannot grow the agent without end.
+pub const MAX_ADDED_TAPS: usize = 256;
 
 /// A policy added at runtime.
 pub struct AddedPolicy {
@@ -23,7 +27,12 @@ pub struct PolicyRegistry {
     /// The tap and policy the command line describes.
     pub command_line: CommandLinePolicy,
     command_line_running: bool,
+    /// `DELETE /api/v1/taps/default` removed the command line's tap (its policy keeps running,
+    /// as pktvisor's policies keep their input streams).
+    command_line_tap_removed: bool,
     added: Vec<AddedPolicy>,
+    /// Taps added with `POST /api/v1/taps`.
+    added_taps: Vec<Tap>,
     /// `--config`: the file's taps (all reading the captured interface) and its
     /// `global_handler_config`, which later policies are validated against too.
     config_file: Option<PolicyFile>,
@@ -36,7 +45,9 @@ impl PolicyRegistry {
         PolicyRegistry {
             command_line,
             command_line_running: true,
+            command_line_tap_removed: false,
             added: Vec::new(),
+            added_taps: Vec::new(),
             config_file: None,
             context,
         }
@@ -85,10 +96,14 @@ impl PolicyRegistry {
 
     /// One tap's `Tap::info_json`.
     pub fn tap_json(&self, name: &str) -> Option<Value> {
-        if name == TAP {
+        if name == TAP && !self.command_line_tap_removed {
             return Some(self.command_line.tap_json());
         }
-        let tap = self.config_file.as_ref()?.tap(name)?;
+        let tap = self
+            .config_file
+            .as_ref()
+            .and_then(|f| f.tap(name))
+            .or_else(|| self.added_taps.iter().find(|t| t.name == name))?;
         Some(tap_json(
             &tap.input_type,
             tap.config.to_json(),
@@ -135,10 +150,14 @@ impl PolicyRegistry {
         if !self.command_line_running {
             file.policies.clear();
         }
+        if self.command_line_tap_removed {
+            file.taps.retain(|t| t.name != TAP);
+        }
         if let Some(config) = &self.config_file {
             file.taps.extend(config.taps.iter().cloned());
             file.global_handler_config = config.global_handler_config.clone();
         }
+        file.taps.extend(self.added_taps.iter().cloned());
         file.policies
             .extend(self.added.iter().map(|p| p.policy.clone()));
         file
@@ -153,6 +172,33 @@ impl PolicyRegistry {
         let before = self.added.len();
         self.added.retain(|p| p.policy.name != name);
         self.added.len() != before
+    }
+
+    pub fn added_tap_count(&self) -> usize {
+        self.added_taps.len()
+    }
+
+    pub fn add_taps(&mut self, taps: Vec<Tap>) {
+        self.added_taps.extend(taps);
+    }
+
+    /// Forgets a tap (the command line's, the `--config` file's or an added one); false if
+    /// there is none of that name.
+    pub fn remove_tap(&mut self, name: &str) -> bool {
+        if name == TAP && !self.command_line_tap_removed {
+            self.command_line_tap_removed = true;
+            return true;
+        }
+        if let Some(file) = &mut self.config_file {
+            let before = file.taps.len();
+            file.taps.retain(|t| t.name != name);
+            if file.taps.len() != before {
+                return true;
+            }
+        }
+        let before = self.added_taps.len();
+        self.added_taps.retain(|t| t.name != name);
+        self.added_taps.len() != before
     }
 
     pub fn stop_command_line(&mut self) {

@@ -55,6 +55,8 @@ pub struct AgentConfig {
     pub hub: Option<crate::HubPushConfig>,
     /// `--nft-trace`: the trace store the trace routes answer from.
     pub traces: Option<crate::api::traces::Traces>,
+    /// `-v`: the settings at start and one log line per API request.
+    pub verbose: bool,
 }
 
 /// The counters of a source the agent does not own, read at every scrape; the source names
@@ -170,6 +172,28 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         iface.name,
         workers.len()
     );
+    if config.verbose {
+        let policies = state
+            .registry
+            .read()
+            .map(|r| r.names().join(", "))
+            .unwrap_or_default();
+        eprintln!(
+            "pktvisord: settings: {} periods of {} s, deep sample {} %, snaplen {}, kernel buffer {} MiB, promiscuous {}, admin API {}, recording {}, hub {}; policies: {policies}",
+            opts.window.keep,
+            opts.window.period.unwrap_or(0),
+            opts.deep_sample_percent,
+            config.snaplen,
+            config.buffer_bytes >> 20,
+            if config.promisc { "on" } else { "off" },
+            if config.admin_api { "on" } else { "off" },
+            config
+                .record
+                .as_ref()
+                .map_or_else(|| "off".to_string(), |r| r.dir.display().to_string()),
+            config.hub.as_ref().map_or("off", |_| "on"),
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let capture_thread = {
@@ -203,6 +227,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let serve_state = state.clone();
     let signal_stop = stop.clone();
     let traces = config.traces.clone();
+    let verbose = config.verbose;
     let served = runtime.block_on(async move {
         let http = serve_state.http.clone();
         let mut app = router(serve_state);
@@ -211,6 +236,11 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
             let (routes, f) = crate::api::traces::routes(traces);
             app = app.merge(routes);
             followers = Some(f);
+        }
+        if verbose {
+            app = app.layer(axum::middleware::from_fn(
+                crate::api::access_log::access_log,
+            ));
         }
         serve(
             listener,

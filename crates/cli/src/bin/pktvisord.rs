@@ -5,6 +5,7 @@ use pktvisor_cli::hub::PushArgs;
 use pktvisor_cli::nft_trace::{TraceArgs, Tracing};
 use pktvisor_cli::options::{AnalysisArgs, PERIOD_SECS};
 use pktvisor_cli::record_args::RecordArgs;
+use pktvisor_cli::visor_flags::{self, VisorFlags};
 use pktvisor_cli::{policy, summarize};
 use pv_pipeline::pv_policy::PolicyFile;
 use std::path::PathBuf;
@@ -100,6 +101,9 @@ struct Cli {
     #[command(flatten)]
     push: PushArgs,
 
+    #[command(flatten)]
+    visor: VisorFlags,
+
     /// An interface, `any`, `auto`, a local address, or a capture file (.pcap, .pcapng, .cap,
     /// .pcap.gz). Optional with --config.
     #[arg(value_name = "TARGET")]
@@ -118,7 +122,54 @@ fn names_a_file(target: &std::path::Path) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (args, warnings) = match visor_flags::with_config_file::<Cli>(std::env::args_os().collect())
+    {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cli = Cli::parse_from(args);
+    for w in warnings {
+        eprintln!("pktvisord: warning: {w}");
+    }
+    if cli.visor.module_list {
+        for line in visor_flags::module_list() {
+            println!("{line}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let file_target = cli.target.as_ref().is_some_and(|t| t.is_file());
+    let notes = match cli.visor.check(file_target) {
+        Ok(notes) => notes,
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    cli.visor
+        .fill_geo(&mut cli.analysis.geo_city, &mut cli.analysis.geo_asn);
+    // Before any thread starts: -d forks.
+    let log = match pktvisor_cli::daemon::start_log(&cli.visor) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("pktvisord: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for note in notes {
+        eprintln!("pktvisord: note: {note}");
+    }
+    let code = run(&cli);
+    if let Some(log) = log {
+        log.finish();
+    }
+    code
+}
+
+/// Collection of traces (`--nft-trace`), then the agent's modes.
+fn run(cli: &Cli) -> ExitCode {
     let mut extra_metrics = None;
     let mut traces = None;
     if cli.trace.nft_trace {
@@ -150,11 +201,11 @@ fn main() -> ExitCode {
         }
         extra_metrics = Some(tracing.metrics());
         traces = Some(tracing.ingest.api.clone());
-        let code = run_agent(&cli, extra_metrics, traces);
+        let code = run_agent(cli, extra_metrics, traces);
         tracing.stop();
         return code;
     }
-    run_agent(&cli, extra_metrics, traces)
+    run_agent(cli, extra_metrics, traces)
 }
 
 /// The agent's modes after `--nft-trace` started (or not): `--config`, live, a file.
@@ -301,6 +352,7 @@ fn run_live(
                 extra_metrics: extra_metrics.clone(),
                 hub,
                 traces: traces.clone(),
+                verbose: cli.visor.verbose,
             })
             .map_err(|e| e.to_string())
         });
@@ -347,6 +399,12 @@ fn run_config(
         Ok(None) if cli.trace.nft_trace => {
             eprintln!(
                 "pktvisord: error: --nft-trace collects live traces; this policy file's taps read capture files"
+            );
+            return ExitCode::FAILURE;
+        }
+        Ok(None) if cli.visor.daemon => {
+            eprintln!(
+                "pktvisord: error: -d runs a live agent in the background; this policy file's taps read capture files, whose summary is printed on stdout"
             );
             return ExitCode::FAILURE;
         }

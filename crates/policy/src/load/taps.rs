@@ -2,6 +2,7 @@
 //! (`input.tap`, `input.tap_selector`).
 
 use super::*;
+use crate::error::PolicyErrorKind;
 
 impl<'c> Loader<'c> {
     /// `TapManager::load` (strict): every tap of a `visor.taps` map. Returns their names.
@@ -49,7 +50,9 @@ impl<'c> Loader<'c> {
             let tags =
                 self.optional_map(value, "tags", "tap tags is not a map", |_, m| m.to_string())?;
             if self.tap(name).is_some() {
-                return Err(self.err(key.line, format!("module name '{name}' already exists")));
+                return Err(self
+                    .err(key.line, format!("module name '{name}' already exists"))
+                    .with_kind(PolicyErrorKind::AlreadyDefined));
             }
             // The Tap constructor (an AbstractModule) checks its name.
             check_module_name(name).map_err(|m| self.err(key.line, m))?;
