@@ -105,8 +105,12 @@ fn global_view_equals_the_summary_of_the_concatenated_captures_and_retries_count
         hub.get("/api/v1/policies/other/metrics/window/2", None).0,
         404
     );
-    // A window of more starts than exist is pktvisor's 425.
-    assert_eq!(hub.get("/api/v1/metrics/window/3", None).0, 425);
+    // A window of more starts than exist merges those that exist, as pktvisor's
+    // window_merged_json does; one past --periods is refused.
+    let (status, w3) = hub.get("/api/v1/metrics/window/3", None);
+    assert_eq!(status, 200, "{w3}");
+    assert_eq!(w3["3m"], w["2m"]);
+    assert_eq!(hub.get("/api/v1/metrics/window/6", None).0, 425);
 
     // Retries: the same pushes again are acknowledged and ignored.
     let written = hub.metric("pktvisor_hub_rows_written_total");

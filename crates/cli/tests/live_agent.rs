@@ -193,20 +193,33 @@ fn api_error_paths_and_shutdown() {
     assert_eq!(code, 200);
     assert_eq!(app["app"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(app["capture"]["interface"], "vb");
+    // pktvisor's v3 routes (CoreServer.cpp) answer a PeriodException with 500 and the key
+    // they had written before it was thrown.
     let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/5");
-    assert_eq!(code, 425, "{body}");
-    assert_eq!(body["error"], "invalid metrics period, specify [0, 4]");
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"1m": null, "error": "invalid metrics period, specify [0, 4]"})
+    );
     let (code, body) = lab.get_json(port, "/api/v1/metrics/window/1");
-    assert_eq!(code, 425, "{body}");
-    assert_eq!(body["error"], "invalid metrics period, specify [2, 5]");
-    let (code, body) = lab.get_json(port, "/api/v1/metrics/window/3");
-    assert_eq!(code, 425, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("requested metrics period has not yet accumulated"),
-        "{body}"
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"1m": null, "error": "invalid metrics period, specify [2, 5]"})
+    );
+    let (code, body) = lab.get_json(port, "/api/v1/metrics/bucket/3");
+    assert_eq!(code, 500, "{body}");
+    assert_eq!(
+        body["error"],
+        "requested metrics period has not yet accumulated, current range is [0, 0]"
+    );
+    // window_merged_json only checks [2, P]: a young window merges the minutes held.
+    let (code, window) = lab.get_json(port, "/api/v1/metrics/window/3");
+    assert_eq!(code, 200, "{window}");
+    let (_, live) = lab.get_json(port, "/api/v1/metrics/bucket/0");
+    assert_eq!(
+        window["3m"]["period"]["start_ts"], live["1m"]["period"]["start_ts"],
+        "{window} {live}"
     );
     assert_eq!(lab.get(port, "/api/v1/metrics/bucket/x").0, 404);
     assert_eq!(lab.get(port, "/api/v1/nothing").0, 404);
@@ -302,10 +315,11 @@ fn v4_policies_taps_and_admin_api() {
     let (code, body) = lab.get_json(port, "/api/v1/policies/default/metrics/bucket/5");
     assert_eq!(code, 425, "{body}");
     assert_eq!(body["error"], "invalid metrics period, specify [0, 4]");
-    let (code, body) = lab.get_json(port, "/api/v1/policies/default/metrics/window/3");
+    let (code, body) = lab.get_json(port, "/api/v1/policies/default/metrics/window/6");
     assert_eq!(code, 425, "{body}");
+    assert_eq!(body["error"], "invalid metrics period, specify [2, 5]");
     // __all skips a policy whose period is not there (pktvisor), answering 200.
-    let (code, body) = lab.get_json(port, "/api/v1/policies/__all/metrics/window/3");
+    let (code, body) = lab.get_json(port, "/api/v1/policies/__all/metrics/window/6");
     assert_eq!((code, body), (200, serde_json::json!({})));
 
     // v4 bucket 0 carries the same numbers as v3 bucket 0, once the replay is in.

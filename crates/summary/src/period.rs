@@ -30,23 +30,14 @@ pub(crate) fn check_bucket(periods: usize, held: usize, index: usize) -> Result<
     Ok(())
 }
 
-/// pktvisor's checks of a merged window's size (`window_merged_json`).
-pub(crate) fn check_window(periods: usize, held: usize, n: usize) -> Result<(), PeriodError> {
+/// pktvisor's check of a merged window's size (`window_merged_json`, AbstractMetricsManager.h):
+/// only the range `[2, periods]`. A window larger than what is held merges what is held, as
+/// pktvisor 4.5 does (it iterates the buckets it has and stops there).
+pub(crate) fn check_window(periods: usize, n: usize) -> Result<(), PeriodError> {
     if n < 2 || n > periods {
         return Err(PeriodError(format!(
             "invalid metrics period, specify [2, {periods}]"
         )));
-    }
-    if n > held {
-        // pktvisor's message names the windows that exist, `[2, held]`; with one bucket held
-        // there is none, and `[2, 1]` would read as nonsense.
-        if held < 2 {
-            return Err(PeriodError(format!(
-                "requested metrics period has not yet accumulated: {held} bucket(s) held, a \
-                 window merges at least 2"
-            )));
-        }
-        return Err(not_accumulated(2, held));
     }
     Ok(())
 }
@@ -89,13 +80,13 @@ mod tests {
             "requested metrics period has not yet accumulated, current range is [0, 1]"
         );
         assert_eq!(
-            check_window(5, 3, 4).unwrap_err().0,
-            "requested metrics period has not yet accumulated, current range is [2, 3]"
+            check_window(5, 6).unwrap_err().0,
+            "invalid metrics period, specify [2, 5]"
         );
         assert_eq!(
-            check_window(5, 1, 5).unwrap_err().0,
-            "requested metrics period has not yet accumulated: 1 bucket(s) held, a window merges at least 2"
+            check_window(5, 1).unwrap_err().0,
+            "invalid metrics period, specify [2, 5]"
         );
-        assert!(check_window(5, 5, 5).is_ok());
+        assert!(check_window(5, 5).is_ok());
     }
 }

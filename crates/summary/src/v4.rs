@@ -61,7 +61,7 @@ impl PolicySnapshot {
     /// The same for the newest `n` buckets merged (2 <= n <= the module's periods).
     pub fn window_json(&self, r: &PolicyRenderer, n: usize) -> Result<Value, PeriodError> {
         self.modules_json(r, |m, how| {
-            check_window(how.periods, m.buckets.len(), n)?;
+            check_window(how.periods, n)?;
             Ok(module_object(how, merge_newest(&m.buckets, n).as_ref()))
         })
     }

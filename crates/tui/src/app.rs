@@ -226,7 +226,8 @@ impl App {
         if self.paused || u.choice != self.choice {
             return;
         }
-        if let Err(FetchError::Status(425, message)) = &u.window
+        // 425 on pktvisor 4's policy paths, 500 with the same message on its v3 paths.
+        if let Err(FetchError::Status(425 | 500, message)) = &u.window
             && let Some(periods) = window_choice::periods_from_error(message)
         {
             self.periods = periods;
@@ -252,7 +253,9 @@ impl App {
                 self.shown = self.choice;
                 self.window_error = None;
             }
-            Err(FetchError::Status(425, _)) if u.live_bucket.is_some() => {
+            Err(FetchError::Status(status, message))
+                if u.live_bucket.is_some() && window_choice::period_refused(status, &message) =>
+            {
                 self.window = u.live_bucket;
                 self.shown = WindowChoice::Live;
                 self.window_error = None;
@@ -581,6 +584,22 @@ mod tests {
         assert_eq!(app.choice, WindowChoice::Minutes(3));
         assert_eq!(app.requested, Some(WindowChoice::Minutes(3)));
         assert_eq!(app.choices().len(), 4);
+    }
+
+    /// pktvisor's v3 paths refuse a period with 500 and the same message (CoreServer.cpp).
+    #[test]
+    fn a_v3_period_refusal_is_read_like_a_425() {
+        let mut app = App::live("u", WindowChoice::Minutes(5));
+        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
+        u.choice = WindowChoice::Minutes(5);
+        u.window = Err(FetchError::Status(
+            500,
+            "invalid metrics period, specify [2, 3]".into(),
+        ));
+        app.apply(u);
+        assert_eq!(app.periods, 3);
+        assert_eq!(app.shown, WindowChoice::Live);
+        assert_eq!(app.window_error, None);
     }
 
     #[test]

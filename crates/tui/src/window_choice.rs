@@ -46,6 +46,12 @@ impl WindowChoice {
 /// The number of buckets an agent keeps, read from its 425 answer to a period out of range
 /// (pktvisor's wording: `invalid metrics period, specify [2, P]` for windows, `[0, P-1]` for
 /// buckets). The v3 API has no other place that tells.
+/// Whether an agent refused a window or bucket for its period: 425 Too Early on pktvisor 4's
+/// policy paths, 500 with pktvisor's period message on the v3 paths (`CoreServer.cpp`).
+pub fn period_refused(status: u16, message: &str) -> bool {
+    status == 425 || (status == 500 && message.contains("metrics period"))
+}
+
 pub fn periods_from_error(message: &str) -> Option<u32> {
     let range = message.split("specify [").nth(1)?.split(']').next()?;
     let (low, high) = range.split_once(',')?;

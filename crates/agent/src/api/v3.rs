@@ -1,7 +1,7 @@
 //! pktvisor's REST API (v3 paths): `/api/v1/metrics/app`, `/api/v1/metrics/bucket/{N}`,
 //! `/api/v1/metrics/window/{N}` (the command-line policy `default`). JSON shapes and status
-//! codes as pktvisor's: a period out of range is 425 Too Early with `{"error": "..."}`.
-//! Prometheus text on `/metrics` and `/api/v1/policies/{name|__all}/metrics/prometheus`.
+//! codes as pktvisor's: a period out of range is 500 `{"1m": null, "error": "..."}` here (425
+//! on the v4 policy paths). Prometheus text on `/metrics` and `/api/v1/policies/{name|__all}/metrics/prometheus`.
 //! pktvisor 4's taps, policies and admin paths are in [`crate::api_v4`].
 
 use crate::api_v4;
@@ -77,12 +77,15 @@ impl Newest {
 
 /// Why a reader's request got no metrics.
 pub(crate) enum ApiError {
-    /// 425: the period does not exist (yet).
+    /// 425 (v4 paths): the period does not exist (yet).
     Period(PeriodError),
     /// 404 with pktvisor's message.
     NotFound(&'static str),
     /// 500: a worker is gone (the agent is stopping).
     Gone,
+    /// 500 with this body: a period out of range on the v3 paths, which pktvisor answers
+    /// `{"<key>": null, "error": "..."}` (its handler had written the key before the throw).
+    V3Period(Value),
 }
 
 impl From<PeriodError> for ApiError {
@@ -213,6 +216,9 @@ pub(crate) async fn with_registry(
         Ok(Ok(body)) => json_response(StatusCode::OK, &body),
         Ok(Err(ApiError::Period(e))) => error(StatusCode::TOO_EARLY, &e.0),
         Ok(Err(ApiError::NotFound(message))) => error(StatusCode::NOT_FOUND, message),
+        Ok(Err(ApiError::V3Period(body))) => {
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, &body)
+        }
         Ok(Err(ApiError::Gone)) | Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the agent is shutting down",
@@ -220,10 +226,13 @@ pub(crate) async fn with_registry(
     }
 }
 
-/// The command-line policy's merged buckets rendered by `render` (the v3 paths).
+/// The command-line policy's merged buckets rendered by `render` (the v3 paths), under `key`
+/// (`1m`, `<N>m`). A period out of range is pktvisor 3.3's and 4.5's 500 (CoreServer.cpp's v3
+/// routes catch every exception alike), not the 425 of its v4 policy path.
 async fn with_command_line(
     state: Arc<ApiState>,
     newest: Newest,
+    key: String,
     render: impl FnOnce(&PolicySnapshot, &PolicyRenderer) -> Result<Value, PeriodError> + Send + 'static,
 ) -> Response {
     with_registry(state, move |state, registry| {
@@ -231,14 +240,15 @@ async fn with_command_line(
             return Err(ApiError::NotFound(NO_DEFAULT));
         }
         let snapshot = state.snapshot(newest).ok_or(ApiError::Gone)?;
-        Ok(render(&snapshot, &state.renderer)?)
+        render(&snapshot, &state.renderer)
+            .map_err(|e| ApiError::V3Period(json!({ key: Value::Null, "error": e.0 })))
     })
     .await
 }
 
 pub(crate) fn period(raw: &str) -> Option<usize> {
     // pktvisor routes only match digits: anything else is not found. Digits too many for a
-    // number are a period out of range like any other (425 with the valid range), not 404.
+    // number are a period out of range like any other (refused with the valid range), not 404.
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -252,7 +262,10 @@ async fn app(State(state): State<Arc<ApiState>>) -> Response {
 async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
         Some(n) => {
-            with_command_line(state, Newest::Bucket(n), move |s, r| s.v3_bucket_json(r, n)).await
+            with_command_line(state, Newest::Bucket(n), "1m".into(), move |s, r| {
+                s.v3_bucket_json(r, n)
+            })
+            .await
         }
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
@@ -261,7 +274,10 @@ async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
 async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Response {
     match period(&n) {
         Some(n) => {
-            with_command_line(state, Newest::Window(n), move |s, r| s.v3_window_json(r, n)).await
+            with_command_line(state, Newest::Window(n), format!("{n}m"), move |s, r| {
+                s.v3_window_json(r, n)
+            })
+            .await
         }
         None => error(StatusCode::NOT_FOUND, "not found"),
     }
@@ -443,7 +459,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
 mod tests {
     use super::period;
 
-    /// One rule for periods out of range: digits past any number are out of range (425 with
+    /// One rule for periods out of range: digits past any number are out of range (refused with
     /// the valid range), as a large number is, not a missing route (404).
     #[test]
     fn periods_are_digits_and_huge_ones_are_out_of_range() {
