@@ -135,7 +135,7 @@ fn daemon_detaches_and_logs_to_its_file() {
     if !lab::ready("the daemon test", &["ip", "curl"]) {
         return;
     }
-    let lab = lab::Lab::new(
+    let mut lab = lab::Lab::new(
         "dmn",
         LabNet {
             mtu: 1500,
@@ -165,14 +165,7 @@ fn daemon_detaches_and_logs_to_its_file() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no PID in {:?}", stderr(&out)));
     let guard = KillOnDrop(pid);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lab.http(port, "GET", "/api/v1/metrics/app", None).0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon's API did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.wait_for_api(None, port);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
     // proc(5): after the name come state, ppid, pgrp, session.
@@ -251,12 +244,7 @@ fn visor_config_keys_run_the_live_agent() {
         ],
         None,
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lab.http(port, "GET", "/api/v1/metrics/app", None).0 != 200 {
-        assert!(lab.alive(pid), "pktvisord ended: {}", lab.log(pid));
-        assert!(Instant::now() < deadline, "no API on the file's port");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.wait_for_api(Some(pid), port);
     // admin_api: true: the write paths exist (pktvisor registers them only then).
     let body = "version: \"1.0\"\nvisor:\n  policies:\n    added:\n      kind: collection\n      input: {tap: t, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n";
     let (code, answer) = lab.http(
@@ -283,15 +271,7 @@ fn visor_config_keys_run_the_live_agent() {
         ],
         None,
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lab.http(other, "GET", "/api/v1/metrics/app", None).0 != 200 {
-        assert!(lab.alive(pid), "pktvisord ended: {}", lab.log(pid));
-        assert!(
-            Instant::now() < deadline,
-            "no API on the command line's port"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    lab.wait_for_api(Some(pid), other);
     assert_eq!(lab.http(port, "GET", "/api/v1/metrics/app", None).0, 0);
     lab.stop(pid, "TERM");
 }

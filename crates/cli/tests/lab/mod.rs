@@ -157,6 +157,22 @@ impl Lab {
         pid
     }
 
+    /// Waits up to 10 s until an agent's API answers on `port` in `b`; `pid`, when the lab
+    /// started it, must stay alive meanwhile.
+    pub fn wait_for_api(&mut self, pid: Option<u32>, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.http(port, "GET", "/api/v1/metrics/app", None).0 != 200 {
+            if let Some(pid) = pid {
+                assert!(self.alive(pid), "pktvisord ended: {}", self.log(pid));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent's API did not come up on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Starts `pktvisord -l 127.0.0.1 -p PORT ARGS` in `b` and returns once its API answers.
     pub fn start_agent(&mut self, port: u16, args: &[&str]) -> u32 {
         let port_s = port.to_string();
@@ -170,12 +186,7 @@ impl Lab {
         all.extend_from_slice(args);
         let b = self.b.clone();
         let pid = self.spawn(&b, &all, None);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.http(port, "GET", "/api/v1/metrics/app", None).0 != 200 {
-            assert!(self.alive(pid), "pktvisord ended: {}", self.log(pid));
-            assert!(Instant::now() < deadline, "the agent did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_for_api(Some(pid), port);
         pid
     }
 
