@@ -196,6 +196,30 @@ fn live_recording_matches_tcpdump_and_survives_kill_9() {
     assert_eq!(metric(&metrics, "pv_record_queue_drops_total"), 0);
     assert!(metric(&metrics, "gotm_packet_nic_received") >= input);
     assert_eq!(metric(&metrics, "gotm_packet_nic_dropped"), 0);
+    // What gotm's own Grafana dashboard (deploy/grafana_dashboard.json in JustinAzoff/gotm)
+    // selects: series by name and the labels its queries name (`worker="0"`, `by
+    // (interface)`, `le="65536"`, `le="+Inf"`, `status`), and the process metrics of its Go
+    // client.
+    for selector in [
+        "gotm_bytes_total{interface=\"vb\",worker=\"0\"}",
+        "gotm_bytes_output_total{interface=\"vb\",worker=\"0\"}",
+        "gotm_packet_count{interface=\"vb\",worker=\"0\"}",
+        "gotm_packet_nic_received{interface=\"vb\",worker=\"0\"}",
+        "gotm_packet_nic_dropped{interface=\"vb\",worker=\"0\"}",
+        "gotm_packet_nic_if_dropped{interface=\"vb\",worker=\"0\"}",
+        "gotm_active_flow_count{interface=\"vb\",worker=\"0\"}",
+        "gotm_flow_size_bytes_bucket{le=\"65536\"}",
+        "gotm_flow_size_bytes_bucket{le=\"+Inf\"}",
+        "gotm_flows_filtered{status=\"ok\"}",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(selector)),
+            "{selector} not in the metrics:\n{metrics}"
+        );
+    }
 
     // 2. SIGKILL in the middle of a slow download; the next start recovers the file.
     let reference2 = lab.lab.dir.join("reference2.pcap");

@@ -7,20 +7,21 @@
 //! when it leaves the table. Bytes are wire lengths (what the flow carried, not the snap
 //! length's share), so the cutoff and the histogram do not depend on `--snaplen`.
 
-/// Upper bounds of the flow-size histogram buckets: every power of two from 64 B (one small
-/// DNS packet) to 1 GiB (past the largest flows worth telling apart; bigger ones land in +Inf).
-pub const FLOW_SIZE_BUCKETS: [u64; 25] = {
-    let mut b = [0u64; 25];
+/// Upper bounds of the flow-size histogram buckets, gotm's (`mFlowSize` in gotm's main.go,
+/// `prometheus.ExponentialBuckets(1024, 4, 15)`): 1 KiB times every power of 4 up to 256 GiB,
+/// so that a gotm dashboard's `gotm_flow_size_bytes_bucket{le="65536"}` finds its series.
+pub const FLOW_SIZE_BUCKETS: [u64; 15] = {
+    let mut b = [0u64; 15];
     let mut i = 0;
-    while i < 25 {
-        b[i] = 1u64 << (6 + i);
+    while i < 15 {
+        b[i] = 1024u64 << (2 * i);
         i += 1;
     }
     b
 };
 
 /// A Prometheus-style histogram of flow sizes (non-cumulative counts per bucket; the last
-/// slot counts flows above 1 GiB).
+/// slot counts flows above 256 GiB).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlowSizeHistogram {
     pub counts: [u64; FLOW_SIZE_BUCKETS.len() + 1],
@@ -48,6 +49,12 @@ pub struct FlowStats {
     pub active: u64,
     /// Flows that left because no packet came for the idle timeout.
     pub expired: u64,
+    /// Flows the last sweep of the table expired (gotm's `gotm_expired_flow_count`, a gauge of
+    /// its last cleanup).
+    pub expired_last_sweep: u64,
+    /// Wall time spent sweeping the table, in nanoseconds (gotm's
+    /// `gotm_expired_flow_duration_seconds_sum`, "Total time spent expiring flows").
+    pub sweep_ns: u64,
     /// Flows pushed out because the table was full (oldest last packet first).
     pub evicted: u64,
     pub size: FlowSizeHistogram,
@@ -91,12 +98,13 @@ pub struct RecordStats {
 }
 
 /// One of the recorder's metrics: its name, Prometheus type, help text and value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Metric {
     pub name: &'static str,
     pub kind: &'static str,
     pub help: &'static str,
-    pub value: u64,
+    /// Counts are whole; a duration in seconds is not (exact below 2^53, far past any count).
+    pub value: f64,
 }
 
 /// The help text of `gotm_flow_size_bytes`.
@@ -111,103 +119,115 @@ impl RecordStats {
                 name: "gotm_packet_count",
                 kind: "counter",
                 help: "Packets seen by the recorder.",
-                value: self.packets,
+                value: self.packets as f64,
             },
             Metric {
                 name: "gotm_packet_output_count",
                 kind: "counter",
                 help: "Packets written to pcap files.",
-                value: self.packets_output,
+                value: self.packets_output as f64,
             },
             Metric {
                 name: "gotm_bytes_total",
                 kind: "counter",
                 help: "Wire bytes of the packets seen.",
-                value: self.bytes,
+                value: self.bytes as f64,
             },
             Metric {
                 name: "gotm_bytes_output_total",
                 kind: "counter",
                 help: "Wire bytes of the packets written.",
-                value: self.bytes_output,
+                value: self.bytes_output as f64,
             },
             Metric {
                 name: "gotm_flow_count",
                 kind: "counter",
                 help: "Flows created.",
-                value: self.flows.created,
+                value: self.flows.created as f64,
             },
             Metric {
                 name: "gotm_active_flow_count",
                 kind: "gauge",
                 help: "Flows in the flow table.",
-                value: self.flows.active,
+                value: self.flows.active as f64,
             },
             Metric {
                 name: "gotm_expired_flow_count",
+                kind: "gauge",
+                help: "Flows the last sweep of the flow table expired (gotm: its last cleanup).",
+                value: self.flows.expired_last_sweep as f64,
+            },
+            Metric {
+                name: "gotm_expired_flow_duration_seconds_sum",
+                kind: "counter",
+                help: "Total time spent expiring flows.",
+                value: self.flows.sweep_ns as f64 / 1e9,
+            },
+            Metric {
+                name: "pv_record_expired_flows_total",
                 kind: "counter",
                 help: "Flows expired by the idle timeout.",
-                value: self.flows.expired,
+                value: self.flows.expired as f64,
             },
             Metric {
                 name: "pv_record_evicted_flows_total",
                 kind: "counter",
                 help: "Flows evicted because the flow table was full.",
-                value: self.flows.evicted,
+                value: self.flows.evicted as f64,
             },
             Metric {
                 name: "pv_record_paused_packets_total",
                 kind: "counter",
                 help: "Packets lost to write errors (disk full) or offered while recording was paused.",
-                value: self.packets_paused,
+                value: self.packets_paused as f64,
             },
             Metric {
                 name: "pv_record_files_written_total",
                 kind: "counter",
                 help: "pcap files completed.",
-                value: self.files_written,
+                value: self.files_written as f64,
             },
             Metric {
                 name: "pv_record_files_deleted_total",
                 kind: "counter",
                 help: "pcap files deleted by the retention budget.",
-                value: self.files_deleted,
+                value: self.files_deleted as f64,
             },
             Metric {
                 name: "pv_record_files_recovered_total",
                 kind: "counter",
                 help: "Unfinished files of an earlier run recovered at start.",
-                value: self.files_recovered,
+                value: self.files_recovered as f64,
             },
             Metric {
                 name: "pv_record_disk_bytes",
                 kind: "gauge",
                 help: "Bytes of completed pcap files in the output directory.",
-                value: self.bytes_on_disk,
+                value: self.bytes_on_disk as f64,
             },
             Metric {
                 name: "pv_record_write_errors_total",
                 kind: "counter",
                 help: "Failed writes, renames and deletions.",
-                value: self.write_errors,
+                value: self.write_errors as f64,
             },
             Metric {
                 name: "pv_record_implausible_timestamps_total",
                 kind: "counter",
                 help: "Packets whose timestamp lay past 2200, filed at the newest plausible time.",
-                value: self.implausible_timestamps,
+                value: self.implausible_timestamps as f64,
             },
             Metric {
                 name: "pv_record_cut_not_indexed_total",
                 kind: "counter",
                 help: "Packets past their flow's cutoff left out of their file's index (over 1 Mi in one file).",
-                value: self.cut_not_indexed,
+                value: self.cut_not_indexed as f64,
             },
             Metric {
                 name: "pv_record_paused",
                 kind: "gauge",
                 help: "1 while recording is paused by a write error (disk full).",
-                value: u64::from(self.paused),
+                value: f64::from(u8::from(self.paused)),
             },
         ]
     }
@@ -233,22 +253,26 @@ impl RecordStats {
 mod tests {
     use super::*;
 
+    /// gotm's `prometheus.ExponentialBuckets(1024, 4, 15)`: client_golang makes `count`
+    /// bounds `start * factor^i`.
     #[test]
-    fn buckets_are_powers_of_two_from_64_bytes_to_1_gib() {
-        assert_eq!(FLOW_SIZE_BUCKETS[0], 64);
-        assert_eq!(FLOW_SIZE_BUCKETS[24], 1 << 30);
+    fn buckets_are_gotms() {
+        let gotm: Vec<u64> = (0..15).map(|i| 1024 * 4u64.pow(i)).collect();
+        assert_eq!(FLOW_SIZE_BUCKETS.to_vec(), gotm);
+        assert!(FLOW_SIZE_BUCKETS.contains(&65_536));
+        assert_eq!(FLOW_SIZE_BUCKETS[14], 256 << 30);
     }
 
     #[test]
     fn a_size_lands_in_the_first_bucket_at_or_above_it() {
         let mut h = FlowSizeHistogram::default();
-        for bytes in [1, 64, 65, 1 << 30, (1 << 30) + 1] {
+        for bytes in [1, 1024, 1025, 256 << 30, (256 << 30) + 1] {
             h.observe(bytes);
         }
-        assert_eq!(h.counts[0], 2); // 1 and 64
-        assert_eq!(h.counts[1], 1); // 65 <= 128
-        assert_eq!(h.counts[24], 1);
-        assert_eq!(h.counts[25], 1); // above 1 GiB
+        assert_eq!(h.counts[0], 2); // 1 and 1024
+        assert_eq!(h.counts[1], 1); // 1025 <= 4096
+        assert_eq!(h.counts[14], 1);
+        assert_eq!(h.counts[15], 1); // above 256 GiB
         assert_eq!(h.count, 5);
     }
 
@@ -260,12 +284,12 @@ mod tests {
         s.packets = 7;
         let (buckets, count, sum) = s.flow_size_histogram();
         let at = |upper: u64| buckets.iter().find(|(u, _)| *u == upper).unwrap().1;
-        assert_eq!((at(64), at(128), at(8192)), (0, 1, 2));
+        assert_eq!((at(1024), at(4096), at(16384)), (1, 1, 2));
         assert_eq!((count, sum), (2, 5100));
         let packets = s
             .metrics()
             .into_iter()
             .find(|m| m.name == "gotm_packet_count");
-        assert_eq!(packets.map(|m| (m.kind, m.value)), Some(("counter", 7)));
+        assert_eq!(packets.map(|m| (m.kind, m.value)), Some(("counter", 7.0)));
     }
 }

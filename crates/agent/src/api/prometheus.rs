@@ -6,6 +6,7 @@ mod bucket;
 #[cfg(test)]
 mod dashboard_tests;
 mod health;
+mod process;
 #[cfg(test)]
 mod tests;
 pub(crate) mod text;

@@ -366,7 +366,11 @@ fn scrape_text(
     if scrape.health.is_some()
         && let Some(recording) = &state.recording
     {
-        text.push_str(&recording.prometheus(&state.counters, state.prom_instance.as_deref()));
+        text.push_str(&recording.prometheus(
+            &state.counters,
+            &state.iface,
+            state.prom_instance.as_deref(),
+        ));
     }
     if scrape.health.is_some()
         && let Some(extra) = &state.extra_metrics

@@ -49,21 +49,37 @@ impl RecordingShared {
     }
 
     /// gotm's and our recording metrics, plus gotm's NIC counters from libpcap's statistics,
-    /// written with the agent's one Prometheus writer (an `instance` label when given).
-    pub fn prometheus(&self, counters: &CaptureCounters, instance: Option<&str>) -> String {
+    /// written with the agent's one Prometheus writer (an `instance` label when given). gotm's
+    /// families carry gotm's labels (main.go's `labels`: `interface`, and `worker` — one
+    /// recorder thread here, worker "0", the label gotm's dashboard selects), with gotm's types.
+    pub fn prometheus(
+        &self,
+        counters: &CaptureCounters,
+        interface: &str,
+        instance: Option<&str>,
+    ) -> String {
         let common = instance
             .map(|i| vec![("instance".to_string(), i.to_string())])
             .unwrap_or_default();
         let mut exp = Exposition::new(common);
+        let gotm = [("interface", interface), ("worker", "0")];
+        let labels_of = |name: &str| -> &[(&str, &str)] {
+            if name.starts_with("gotm_") {
+                &gotm
+            } else {
+                &[]
+            }
+        };
         let (metrics, histogram) = match self.stats.lock() {
             Ok(s) => (s.metrics(), Some(s.flow_size_histogram())),
             Err(_) => (Vec::new(), None),
         };
         for m in metrics {
             exp.family(m.name, m.kind, m.help);
-            exp.sample(m.name, &[], &m.value.to_string());
+            exp.sample(m.name, labels_of(m.name), &m.value.to_string());
         }
         if let Some((buckets, count, sum)) = histogram {
+            // gotm's mFlowSize is a plain Histogram: no labels.
             let name = "gotm_flow_size_bytes";
             exp.family(name, "histogram", FLOW_SIZE_HELP);
             for (upper, cumulative) in buckets {
@@ -82,7 +98,20 @@ impl RecordingShared {
             exp.sample("gotm_flow_size_bytes_sum", &[], &sum.to_string());
             exp.sample("gotm_flow_size_bytes_count", &[], &count.to_string());
         }
+        // gotm's flow filter requests to dumbno (its -dumbno flag), by status: there is no
+        // dumbno client here, so none are ever sent; the series exist so that gotm's
+        // dashboard panels read 0 rather than "no data".
+        let name = "gotm_flows_filtered";
+        exp.family(
+            name,
+            "counter",
+            "Flows sent to a dumbno filter, by status (no dumbno client here: always 0).",
+        );
+        for status in ["ok", "err", "ignored"] {
+            exp.sample(name, &[("status", status)], "0");
+        }
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        // gotm sets these from pcap's statistics as gauges (`mReceived` and the others).
         for (name, help, value) in [
             (
                 "gotm_packet_nic_received",
@@ -99,15 +128,17 @@ impl RecordingShared {
                 "Packets the interface dropped (ps_ifdrop).",
                 load(&counters.if_dropped),
             ),
-            (
-                "pv_record_queue_drops_total",
-                "Packets not recorded because the recorder's queue was full.",
-                load(&self.queue_drops),
-            ),
         ] {
-            exp.family(name, "counter", help);
-            exp.sample(name, &[], &value.to_string());
+            exp.family(name, "gauge", help);
+            exp.sample(name, &gotm, &value.to_string());
         }
+        let name = "pv_record_queue_drops_total";
+        exp.family(
+            name,
+            "counter",
+            "Packets not recorded because the recorder's queue was full.",
+        );
+        exp.sample(name, &[], &load(&self.queue_drops).to_string());
         exp.finish()
     }
 }
@@ -216,38 +247,47 @@ fn record_loop(
 mod tests {
     use super::*;
 
+    /// gotm's names, labels and types (main.go: `labels = {"interface", "worker"}`, the NIC
+    /// counters and the expired count are GaugeVecs, mFlowSize a plain Histogram of
+    /// ExponentialBuckets(1024, 4, 15), mFlowsFiltered by "status").
     #[test]
-    fn metrics_carry_gotms_names_the_nic_counters_and_the_queue_drops() {
+    fn metrics_carry_gotms_names_labels_and_types() {
         let shared = RecordingShared::default();
         shared.stats.lock().unwrap().packets = 42;
         shared.queue_drops.store(7, Ordering::Relaxed);
         let counters = CaptureCounters::default();
         counters.kernel_received.store(50, Ordering::Relaxed);
         counters.kernel_dropped.store(3, Ordering::Relaxed);
-        let text = shared.prometheus(&counters, Some("a"));
+        let text = shared.prometheus(&counters, "eth1", Some("a"));
         for line in [
-            "gotm_packet_count{instance=\"a\"} 42",
-            "gotm_packet_nic_received{instance=\"a\"} 50",
-            "gotm_packet_nic_dropped{instance=\"a\"} 3",
-            "gotm_packet_nic_if_dropped{instance=\"a\"} 0",
+            "gotm_packet_count{instance=\"a\",interface=\"eth1\",worker=\"0\"} 42",
+            "gotm_packet_nic_received{instance=\"a\",interface=\"eth1\",worker=\"0\"} 50",
+            "gotm_packet_nic_dropped{instance=\"a\",interface=\"eth1\",worker=\"0\"} 3",
+            "gotm_packet_nic_if_dropped{instance=\"a\",interface=\"eth1\",worker=\"0\"} 0",
+            "gotm_expired_flow_count{instance=\"a\",interface=\"eth1\",worker=\"0\"} 0",
+            "gotm_flows_filtered{instance=\"a\",status=\"err\"} 0",
+            "gotm_flow_size_bytes_bucket{instance=\"a\",le=\"65536\"} 0",
             "pv_record_queue_drops_total{instance=\"a\"} 7",
+            "# TYPE gotm_packet_nic_received gauge",
+            "# TYPE gotm_expired_flow_count gauge",
+            "# TYPE gotm_active_flow_count gauge",
+            "# TYPE gotm_packet_count counter",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
         assert!(
             shared
-                .prometheus(&counters, None)
+                .prometheus(&counters, "eth1", None)
                 .lines()
-                .any(|l| l == "gotm_packet_nic_received 50")
+                .any(|l| l == "gotm_packet_nic_received{interface=\"eth1\",worker=\"0\"} 50")
         );
         // The one writer escapes label values (the recorder's own writer did not).
-        let text = shared.prometheus(&counters, Some("a\"b"));
+        let text = shared.prometheus(&counters, "eth1", Some("a\"b"));
         assert!(
-            text.lines()
-                .any(|l| l == "gotm_packet_count{instance=\"a\\\"b\"} 42"),
+            text.lines().any(|l| l
+                == "gotm_packet_count{instance=\"a\\\"b\",interface=\"eth1\",worker=\"0\"} 42"),
             "{text}"
         );
-        assert!(text.contains("gotm_flow_size_bytes_bucket{instance=\"a\\\"b\",le=\"64\"} 0\n"));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Health {
     pub dns_xact_evicted: u64,
     pub resident_bytes: Option<u64>,
     pub up_time_seconds: f64,
+    /// The client libraries' `process_*` families (None where /proc is unreadable).
+    pub process: Option<super::process::Process>,
 }
 
 impl Health {
@@ -51,6 +53,7 @@ impl Health {
             dns_xact_evicted: evicted(snapshot, renderer),
             resident_bytes: resident_memory_bytes(),
             up_time_seconds: started.elapsed().as_secs_f64(),
+            process: super::process::Process::gather(),
         }
     }
 
@@ -124,6 +127,9 @@ impl Health {
         let name = "pktvisord_up_time_seconds";
         exp.family(name, "gauge", "Seconds since the agent started");
         exp.sample(name, &iface, &format!("{:.3}", self.up_time_seconds));
+        if let Some(process) = &self.process {
+            process.write(exp);
+        }
     }
 }
 
