@@ -32,9 +32,12 @@ pub fn run_agent(cfg: &ClientConfig, refresh: Duration) -> io::Result<()> {
             if read_keys(&mut app)? {
                 return Ok(());
             }
+            // The poller ends only when we drop it, so the sends cannot fail here.
             if let Some(choice) = app.requested.take() {
-                // The poller ends only when we drop it, so the send cannot fail here.
                 let _ = poller.commands.send(Command::Show(choice));
+            }
+            if let Some(q) = app.traces.requested.take() {
+                let _ = poller.commands.send(Command::TraceQuery(q));
             }
         }
     })
