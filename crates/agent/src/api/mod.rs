@@ -1,6 +1,7 @@
 //! The API: pktvisor's REST paths (v3 in `v3.rs`, v4's taps, policies and admin in `v4.rs`)
 //! and the Prometheus exposition.
 
+mod channel_body;
 pub(crate) mod prometheus;
 pub(crate) mod search;
 pub mod serve;
