@@ -204,8 +204,13 @@ impl App {
         if let Some(round) = u.traces.clone() {
             self.traces.apply(round, self.paused);
         }
-        self.trace_only = self.traces.available && matches!(u.app, Err(FetchError::Status(..)));
-        if self.trace_only {
+        // Unchanged while the agent does not answer at all.
+        match &u.app {
+            Ok(_) => self.trace_only = false,
+            Err(FetchError::Status(..)) => self.trace_only = self.traces.available,
+            Err(_) => {}
+        }
+        if self.trace_only && u.app.is_err() && u.traces.is_some() {
             self.connection = Connection::Connected(url);
             self.view = View::Traces;
             return;

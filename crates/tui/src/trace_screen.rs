@@ -14,6 +14,9 @@ pub const TRACE_PAGE: usize = 200;
 pub struct TraceRound {
     /// The `-q` expression the page was asked with.
     pub query: String,
+    /// The screen was shown: the page is the newest [`TRACE_PAGE`] and the rulesets were
+    /// asked for. Otherwise one record was asked for, to learn whether the agent has traces.
+    pub full: bool,
     pub page: Result<Vec<Value>, FetchError>,
     /// Asked only when the agent answered for traces.
     pub rulesets: Option<Result<Value, FetchError>>,
@@ -53,6 +56,9 @@ impl TraceScreen {
             }
             Err(FetchError::Unreachable(_)) => return,
             _ => self.available = true,
+        }
+        if !round.full {
+            return;
         }
         // An answer to the filter before the last change.
         if round.query != self.query {
@@ -153,6 +159,7 @@ mod tests {
     fn round(query: &str, page: Result<Vec<Value>, FetchError>) -> TraceRound {
         TraceRound {
             query: query.into(),
+            full: true,
             page,
             rulesets: None,
         }
@@ -172,6 +179,12 @@ mod tests {
         // Paused: nothing moves.
         s.apply(round("", Ok(vec![record(6)])), true);
         assert_eq!(s.rows.len(), 4);
+        // A round while the screen is not shown (one record, to learn the agent has traces):
+        // the list stays.
+        let mut probe = round("", Ok(vec![record(9)]));
+        probe.full = false;
+        s.apply(probe, false);
+        assert_eq!((s.rows.len(), s.available), (4, true));
         // A record without its fields is counted, not shown.
         s.apply(round("", Ok(vec![record(7), json!({"x": 1})])), false);
         assert_eq!((s.rows.len(), s.skipped, s.selected), (1, 1, 0));

@@ -27,6 +27,7 @@ fn records() -> Vec<Value> {
 fn round(query: &str, page: Result<Vec<Value>, FetchError>) -> TraceRound {
     TraceRound {
         query: query.into(),
+        full: true,
         page,
         rulesets: Some(Ok(json("ruleset.json"))),
     }
