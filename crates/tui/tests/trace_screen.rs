@@ -234,3 +234,44 @@ fn pause_keeps_the_list_and_small_screens_draw() {
         screen(&app, w, h);
     }
 }
+
+/// A ruleset of 70 000 more lines (past a u16 of scroll) before the real one: the deciding
+/// rule is still found, marked and in view.
+#[test]
+fn a_huge_ruleset_still_shows_the_marked_rule() {
+    let mut doc = json("ruleset.json");
+    let real = doc["rulesets"][0]["ruleset"].as_str().unwrap().to_string();
+    let mut big = String::from("table ip other {\n\tchain c {\n");
+    for i in 0..70_000 {
+        big += &format!(
+            "\t\tip saddr 192.0.2.{} accept # handle {}\n",
+            i % 250,
+            i + 100
+        );
+    }
+    big += "\t}\n}\n";
+    doc["rulesets"][0]["ruleset"] = Value::from(big + &real);
+    let mut app = App::live("http://127.0.0.1:10853", WindowChoice::Minutes(5));
+    let mut r = round("", Ok(records()));
+    r.rulesets = Some(Ok(doc));
+    app.apply(update(false, r));
+    let i = records()
+        .iter()
+        .position(|r| r["rule"].is_object())
+        .unwrap();
+    for _ in 0..i {
+        app.handle(Action::Down);
+    }
+    let rule = &records()[i]["rule"];
+    let lines = screen(&app, 200, 50);
+    let want = format!(
+        "{} # handle {}",
+        rule["text"].as_str().unwrap(),
+        rule["handle"]
+    );
+    let marked = marked_rule(&lines).unwrap();
+    assert!(
+        want.starts_with(marked.trim_end_matches('…')),
+        "{marked} / {want}"
+    );
+}

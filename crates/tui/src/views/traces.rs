@@ -183,6 +183,14 @@ fn render_ruleset(f: &mut Frame, area: Rect, t: &TraceScreen) {
     let marked = t
         .selected_row()
         .and_then(|r| deciding_line(&ruleset.text, r));
+    // The marked line a third of the way down, when the ruleset is taller than the pane;
+    // only the lines in view are drawn (a ruleset of thousands of rules costs no more).
+    let height = inner.height as usize;
+    let total = ruleset.text.lines().count();
+    let top = marked
+        .map(|m| m.saturating_sub(height / 3))
+        .unwrap_or(0)
+        .min(total.saturating_sub(height));
     // Lines longer than the pane are cut with `…` (the selected trace's box has the whole
     // deciding rule).
     let width = inner.width as usize;
@@ -190,6 +198,8 @@ fn render_ruleset(f: &mut Frame, area: Rect, t: &TraceScreen) {
         .text
         .lines()
         .enumerate()
+        .skip(top)
+        .take(height)
         .map(|(i, l)| {
             let l = l.replace('\t', "  ");
             if Some(i) == marked {
@@ -204,16 +214,7 @@ fn render_ruleset(f: &mut Frame, area: Rect, t: &TraceScreen) {
             }
         })
         .collect();
-    // The marked line a third of the way down, when the ruleset is taller than the pane.
-    let height = inner.height as usize;
-    let top = marked
-        .map(|m| m.saturating_sub(height / 3))
-        .unwrap_or(0)
-        .min(lines.len().saturating_sub(height));
-    f.render_widget(
-        Paragraph::new(lines).block(block).scroll((top as u16, 0)),
-        area,
-    );
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn ruleset_label(netns: &str) -> String {
