@@ -22,6 +22,35 @@ pub struct TraceRound {
     pub rulesets: Option<Result<Value, FetchError>>,
 }
 
+/// Why the list shows no records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceError {
+    /// 400: the agent's message, with the place in the filter.
+    Refused(String),
+    /// Any other failure of the page (a store's 500, an answer that is not JSON).
+    Failed(String),
+}
+
+impl TraceError {
+    /// For the status line.
+    pub fn short(&self) -> String {
+        match self {
+            TraceError::Refused(m) => format!("filter refused: {m}"),
+            TraceError::Failed(m) => format!("traces: {m}"),
+        }
+    }
+}
+
+impl std::fmt::Display for TraceError {
+    /// For the list.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TraceError::Refused(m) => write!(f, "the agent refused the filter: {m}"),
+            TraceError::Failed(m) => write!(f, "no traces: {m}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TraceScreen {
     /// The agent answered `/api/v1/traces` (200, or 400 for a bad filter).
@@ -39,8 +68,8 @@ pub struct TraceScreen {
     pub query: String,
     /// The expression being typed after `/`.
     pub input: String,
-    /// The agent's refusal of `query` (its 400 message), or why the page failed.
-    pub error: Option<String>,
+    /// The agent's refusal of `query`, or why the page failed.
+    pub error: Option<TraceError>,
     /// A filter the poller has not been told about yet.
     pub requested: Option<String>,
 }
@@ -49,13 +78,19 @@ impl TraceScreen {
     /// Takes a round; `paused` keeps the list and rulesets as they are (availability and a
     /// refused filter are still taken).
     pub fn apply(&mut self, round: TraceRound, paused: bool) {
+        // The trace page (200) or its refusal of a filter (400) says the agent has traces;
+        // 404 that it has none. Any other failure (another agent's 401, a store's 500, an
+        // answer that is not JSON) leaves that as it was: an agent never known to have
+        // traces gets no screen for it, one that has them shows the error there.
         match &round.page {
+            Ok(_) | Err(FetchError::Status(400, _)) => self.available = true,
             Err(FetchError::Status(404, _)) => {
                 self.available = false;
                 return;
             }
             Err(FetchError::Unreachable(_)) => return,
-            _ => self.available = true,
+            Err(_) if !self.available => return,
+            Err(_) => {}
         }
         if !round.full {
             return;
@@ -72,11 +107,11 @@ impl TraceScreen {
                 }
             }
             Err(FetchError::Status(400, message)) => {
-                self.error = Some(message);
+                self.error = Some(TraceError::Refused(message));
                 self.rows.clear();
                 self.selected = 0;
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => self.error = Some(TraceError::Failed(e.to_string())),
         }
         if !paused && let Some(Ok(v)) = round.rulesets {
             self.rulesets = rulesets_from_json(&v);
@@ -205,7 +240,7 @@ mod tests {
             round("dport ==", Err(FetchError::Status(400, message.into()))),
             false,
         );
-        assert_eq!(s.error.as_deref(), Some(message));
+        assert_eq!(s.error, Some(TraceError::Refused(message.into())));
         assert!(s.available);
         s.clear_query();
         assert_eq!(s.requested.as_deref(), Some(""));

@@ -54,8 +54,7 @@ fn render_list(f: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     if let Some(e) = &t.error {
-        let text = format!("the agent refused the filter: {e}");
-        return message(f, inner, &text, Style::default().fg(Color::Red));
+        return message(f, inner, &e.to_string(), Style::default().fg(Color::Red));
     }
     if t.rows.is_empty() {
         let text = if app.mode == Mode::Filter || !t.query.is_empty() {

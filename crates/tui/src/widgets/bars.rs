@@ -128,10 +128,11 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
             red,
         ),
         _ if app.view == View::Traces && app.traces.error.is_some() => (
-            format!(
-                "filter refused: {}",
-                app.traces.error.as_deref().unwrap_or_default()
-            ),
+            app.traces
+                .error
+                .as_ref()
+                .map(|e| e.short())
+                .unwrap_or_default(),
             yellow,
         ),
         _ if app.view != View::Traces && app.window_error.is_some() => {
