@@ -332,40 +332,10 @@ impl App {
         v
     }
 
-    /// Keys of the Traces screen: the list moves, `/` types a `-q` filter the agent checks.
-    fn handle_traces(&mut self, action: Action) -> bool {
-        let t = &mut self.traces;
-        match action {
-            Action::Up => t.move_by(-1),
-            Action::Down => t.move_by(1),
-            Action::PageUp => t.move_by(-(PAGE_ROWS as isize)),
-            Action::PageDown => t.move_by(PAGE_ROWS as isize),
-            Action::StartFilter => {
-                t.input = t.query.clone();
-                self.mode = Mode::Filter;
-            }
-            Action::FilterChar(c) => t.input.push(c),
-            Action::FilterBackspace => {
-                t.input.pop();
-            }
-            Action::FilterDone => {
-                t.apply_input();
-                self.mode = Mode::Normal;
-            }
-            Action::Back if matches!(self.mode, Mode::Filter | Mode::Normal) => {
-                t.clear_query();
-                self.mode = Mode::Normal;
-            }
-            Action::Open | Action::ChooseWindow => {}
-            _ => return false,
-        }
-        true
-    }
-
     pub fn handle(&mut self, action: Action) {
         if self.view == View::Traces
             && matches!(self.mode, Mode::Normal | Mode::Filter)
-            && self.handle_traces(action)
+            && self.traces.handle(action, &mut self.mode)
         {
             return;
         }

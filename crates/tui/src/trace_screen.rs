@@ -2,7 +2,9 @@
 //! answers), the newest page of records, the rulesets, the selected record, the `-q` filter
 //! being typed and the one applied, and the server's answer to a bad one. No I/O here.
 
+use crate::app::{Mode, PAGE_ROWS};
 use crate::client::FetchError;
+use crate::keys::Action;
 use crate::trace_model::{Ruleset, TraceRow, rulesets_from_json};
 use serde_json::Value;
 
@@ -148,6 +150,37 @@ impl TraceScreen {
             Some(r) => self.rulesets.iter().find(|s| s.netns == r.netns),
             None => self.rulesets.first(),
         }
+    }
+
+    /// Keys of the Traces screen (in `Normal` or `Filter` mode): the list moves, `/` types
+    /// a `-q` filter the agent checks, Esc clears it. False for a key it leaves to the app.
+    pub fn handle(&mut self, action: Action, mode: &mut Mode) -> bool {
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(PAGE_ROWS as isize)),
+            Action::PageDown => self.move_by(PAGE_ROWS as isize),
+            Action::StartFilter => {
+                self.input = self.query.clone();
+                *mode = Mode::Filter;
+            }
+            Action::FilterChar(c) => self.input.push(c),
+            Action::FilterBackspace => {
+                self.input.pop();
+            }
+            Action::FilterDone => {
+                self.apply_input();
+                *mode = Mode::Normal;
+            }
+            Action::Back => {
+                self.clear_query();
+                *mode = Mode::Normal;
+            }
+            // Nothing opens here, and the window is not the traces'.
+            Action::Open | Action::ChooseWindow => {}
+            _ => return false,
+        }
+        true
     }
 
     pub fn move_by(&mut self, delta: isize) {
