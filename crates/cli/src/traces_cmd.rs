@@ -5,7 +5,7 @@
 
 use pv_nftrace::store::filter::{self, Field, proto_name};
 use pv_tui::ClientConfig;
-use pv_tui::client::{AgentClient, FetchError};
+use pv_tui::client::{AgentClient, FetchError, query_string};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -177,26 +177,6 @@ impl TracesCmd {
         }
         Ok(())
     }
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn query_string(params: &[(String, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// The agent's 400: its message, with the place in `q` when it gave one.

@@ -8,8 +8,9 @@
 //! - filters (ip-dst CIDR, dport, verdict, handle, `q`) return exactly the printed records
 //!   whose fields match, and for every deciding rule with a counter its packets;
 //! - `pktvisor traces -q 'verdict == drop and dport == 7'` prints the policy drop;
-//! - followers (curl, `pktvisor traces --follow`) receive the records sent after they
-//!   connected; a bad `q` is HTTP 400 / exit 2 with its position.
+//! - followers (curl, `pktvisor traces --follow`, curl asking for server-sent events)
+//!   receive the records sent after they connected; a bad `q` is HTTP 400 / exit 2 with
+//!   its position.
 //!
 //! Needs root; under CI=true it must run.
 
@@ -108,25 +109,8 @@ fn traces_stored_served_and_searched() {
     let mut lab = lab("nfts");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
-    let data = lab.dir.join("data");
+    let agent = api_agent(&mut lab, PORT);
     let port = PORT.to_string();
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--data-dir",
-            data.to_str().unwrap(),
-            "-l",
-            "127.0.0.1",
-            "-p",
-            &port,
-        ],
-        None,
-    );
-    lab.wait_for_log(agent, "trace API on", 10);
     let monitor = ruleset_and_monitor(&mut lab);
     // The ruleset as nft lists it, for B.
     let (code, body) = get(&a, "/api/v1/nft/ruleset");
@@ -143,6 +127,9 @@ fn traces_stored_served_and_searched() {
     // Followers connect before the traffic.
     let url = format!("http://127.0.0.1:{PORT}/api/v1/traces/follow?dport=7&verdict=drop");
     let curl = lab.spawn(&a, &["curl", "-sN", &url], None);
+    // The same as server-sent events.
+    let sse_header = "Accept: text/event-stream";
+    let sse = lab.spawn(&a, &["curl", "-sN", "-H", sse_header, &url], None);
     let follower = lab.spawn(
         &a,
         &[
@@ -335,6 +322,22 @@ fn traces_stored_served_and_searched() {
     );
     let (_, followed) = lab.stop(curl, "TERM");
     assert_eq!(texts(&records(&followed)), want);
+    // Server-sent events: each record one `data:` line and a blank line; besides them only
+    // keep-alive comments (after 15 s without a record, on a slow run).
+    let (_, events) = lab.stop(sse, "TERM");
+    let data: Vec<Value> = events
+        .split_terminator("\n\n")
+        .filter(|event| *event != ": keep-alive")
+        .map(|event| {
+            let json = event
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("{event:?}"));
+            assert!(!json.contains('\n'), "{event:?}");
+            serde_json::from_str(json).unwrap()
+        })
+        .collect();
+    assert!(events.ends_with("\n\n"), "{events:?}");
+    assert_eq!(texts(&data), want);
 
     // A bad q: 400 with its position; exit 2 from the CLI, before any request.
     let (code, body) = get(&a, "/api/v1/traces?q=dport%20%3E");

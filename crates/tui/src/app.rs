@@ -8,6 +8,7 @@ use crate::keys::Action;
 use crate::model::{AppInfo, Window};
 use crate::poller::Update;
 use crate::tables::{self, TableId};
+use crate::trace_screen::TraceScreen;
 use crate::version;
 use crate::window_choice::{self, WindowChoice};
 
@@ -25,9 +26,12 @@ pub enum View {
     Overview,
     Dns,
     Traffic,
+    /// nftables traces: only when the agent collects them.
+    Traces,
 }
 
 impl View {
+    /// The views every agent has.
     pub const ALL: [View; 3] = [View::Overview, View::Dns, View::Traffic];
 
     pub fn title(self) -> &'static str {
@@ -35,6 +39,7 @@ impl View {
             View::Overview => "Overview",
             View::Dns => "DNS",
             View::Traffic => "Traffic",
+            View::Traces => "Traces",
         }
     }
 
@@ -61,6 +66,7 @@ impl View {
                 TableId::UdpPorts,
             ],
             View::Traffic => &[TableId::Ipv4, TableId::Ipv6, TableId::GeoLoc, TableId::Asn],
+            View::Traces => &[],
         }
     }
 }
@@ -124,6 +130,9 @@ pub struct App {
     pub quit: bool,
     /// A window change the poller has not been told about yet.
     pub requested: Option<WindowChoice>,
+    pub traces: TraceScreen,
+    /// The agent answers for traces but has no metrics (`pktvisord --nft-trace` alone).
+    pub trace_only: bool,
 }
 
 impl App {
@@ -169,6 +178,8 @@ impl App {
             history: History::default(),
             quit: false,
             requested: None,
+            traces: TraceScreen::default(),
+            trace_only: false,
         }
     }
 
@@ -189,6 +200,23 @@ impl App {
         self.notice_rounds = self.notice_rounds.saturating_sub(1);
         if self.notice_rounds == 0 {
             self.notice = None;
+        }
+        if let Some(round) = u.traces.clone() {
+            self.traces.apply(round, self.paused);
+        }
+        // Unchanged while the agent does not answer at all.
+        match &u.app {
+            Ok(_) => self.trace_only = false,
+            Err(FetchError::Status(..)) => self.trace_only = self.traces.available,
+            Err(_) => {}
+        }
+        if self.trace_only && u.app.is_err() && u.traces.is_some() {
+            self.connection = Connection::Connected(url);
+            self.view = View::Traces;
+            return;
+        }
+        if self.view == View::Traces && !self.traces.available {
+            self.set_view(0);
         }
         match u.app {
             Err(e) => {
@@ -293,7 +321,28 @@ impl App {
             .map_or(0, |r| r.len())
     }
 
+    /// The views this agent has: the metrics views, and Traces when it collects traces
+    /// (alone when it has no metrics).
+    pub fn views(&self) -> Vec<View> {
+        let mut v = if self.trace_only {
+            Vec::new()
+        } else {
+            View::ALL.to_vec()
+        };
+        if self.traces.available {
+            v.push(View::Traces);
+        }
+        v
+    }
+
     pub fn handle(&mut self, action: Action) {
+        if self.view == View::Traces
+            && matches!(self.mode, Mode::Normal | Mode::Filter)
+            && self.traces.handle(action, &mut self.mode)
+        {
+            return;
+        }
+        let views = self.views().len();
         match action {
             Action::Quit => self.quit = true,
             Action::Help => {
@@ -304,11 +353,9 @@ impl App {
                 }
             }
             Action::Back => self.back(),
-            Action::NextView => self.set_view((self.view_index() + 1) % View::ALL.len()),
-            Action::PrevView => {
-                self.set_view((self.view_index() + View::ALL.len() - 1) % View::ALL.len())
-            }
-            Action::GoView(i) if i < View::ALL.len() => self.set_view(i),
+            Action::NextView => self.set_view((self.view_index() + 1) % views),
+            Action::PrevView => self.set_view((self.view_index() + views - 1) % views),
+            Action::GoView(i) if i < views => self.set_view(i),
             Action::GoView(_) => {}
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
@@ -331,11 +378,14 @@ impl App {
     }
 
     fn view_index(&self) -> usize {
-        View::ALL.iter().position(|v| *v == self.view).unwrap_or(0)
+        self.views()
+            .iter()
+            .position(|v| *v == self.view)
+            .unwrap_or(0)
     }
 
     fn set_view(&mut self, i: usize) {
-        self.view = View::ALL[i];
+        self.view = self.views().get(i).copied().unwrap_or(View::Overview);
         self.focus = 0;
         self.fullscreen = None;
         self.row = 0;
@@ -429,201 +479,5 @@ fn short_error(e: &FetchError) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::net;
-    use pv_handlers::net::metrics::TOTAL;
-    use serde_json::json;
-    use std::time::Instant;
-
-    fn update(app: Result<AppInfo, FetchError>, total: u64) -> Update {
-        let w = Window::from_v3(&json!({"1m": {"packets": {"total": total}}})).unwrap();
-        Update {
-            at: Instant::now(),
-            app,
-            choice: WindowChoice::Live,
-            window: Ok(w.clone()),
-            live_bucket: Some(w),
-        }
-    }
-
-    fn info(version: &str, up: f64) -> AppInfo {
-        AppInfo {
-            version: Some(version.into()),
-            up_time_min: Some(up),
-            ..AppInfo::default()
-        }
-    }
-
-    #[test]
-    fn unreachable_then_reconnected_then_restarted() {
-        let mut app = App::live("http://127.0.0.1:1", WindowChoice::Live);
-        app.apply(update(Ok(info(CLIENT_VERSION, 3.0)), 10));
-        assert!(matches!(app.connection, Connection::Connected(_)));
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
-        app.apply(update(Err(FetchError::Unreachable("refused".into())), 0));
-        assert_eq!(
-            app.connection,
-            Connection::Unreachable {
-                url: "http://127.0.0.1:1".into(),
-                error: "refused".into()
-            }
-        );
-        // The last data stays on screen while the agent is away.
-        assert!(app.window.is_some());
-        app.apply(update(Ok(info(CLIENT_VERSION, 0.1)), 1));
-        assert!(app.notice.as_deref().unwrap().contains("restarted"));
-        assert_eq!(app.version_warning, None);
-        app.apply(update(Ok(info("9.9.9", 0.2)), 1));
-        assert!(app.version_warning.as_deref().unwrap().contains("newer"));
-    }
-
-    /// An agent of another version is told about once, and only when a number drawn was
-    /// missing from its answer (here: every net number but the total).
-    #[test]
-    fn a_version_mismatch_is_told_once_when_a_number_is_missing() {
-        let mut app = App::live("u", WindowChoice::Live);
-        app.apply(update(Ok(info("9.9.9", 1.0)), 10));
-        assert!(app.version_warning.is_some());
-        // Drawn with the total alone: nothing missing, nothing told.
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
-        app.apply(update(Ok(info("9.9.9", 1.1)), 11));
-        assert_eq!(app.notice, None);
-        // A number the agent does not send is drawn as `-`: told at the next round, once.
-        let udp = pv_handlers::net::metrics::UDP;
-        assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
-        app.apply(update(Ok(info("9.9.9", 1.2)), 12));
-        assert!(app.notice.as_deref().unwrap().contains("9.9.9"));
-        for _ in 0..NOTICE_ROUNDS + 1 {
-            assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
-            app.apply(update(Ok(info("9.9.9", 1.3)), 13));
-        }
-        assert_eq!(app.notice, None);
-        // Our own version: never.
-        let mut app = App::live("u", WindowChoice::Live);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
-        assert_eq!(app.window.as_ref().unwrap().count(net(udp)), None);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.1)), 10));
-        assert_eq!(app.notice, None);
-    }
-
-    #[test]
-    fn an_agent_lost_mid_round_keeps_the_last_window() {
-        let mut app = App::live("u", WindowChoice::Live);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
-        let mut u = update(Ok(info(CLIENT_VERSION, 1.1)), 0);
-        u.window = Err(FetchError::Unreachable("refused".into()));
-        app.apply(u);
-        assert!(matches!(app.connection, Connection::Unreachable { .. }));
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
-    }
-
-    #[test]
-    fn pause_freezes_the_window() {
-        let mut app = App::live("u", WindowChoice::Live);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
-        app.handle(Action::Pause);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.1)), 20));
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
-        app.handle(Action::Pause);
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.2)), 30));
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(30));
-    }
-
-    #[test]
-    fn keys_move_focus_open_and_choose() {
-        let mut app = App::live("u", WindowChoice::Live);
-        app.handle(Action::GoView(1));
-        assert_eq!(app.view, View::Dns);
-        app.handle(Action::Down);
-        app.handle(Action::Down);
-        assert_eq!(app.focused_table(), TableId::Nxdomain);
-        app.handle(Action::Open);
-        assert_eq!(app.fullscreen, Some(TableId::Nxdomain));
-        app.handle(Action::Back);
-        assert_eq!(app.fullscreen, None);
-        app.handle(Action::ChooseWindow);
-        assert_eq!(app.mode, Mode::ChooseWindow(0));
-        app.handle(Action::Down);
-        app.handle(Action::Down);
-        app.handle(Action::Open);
-        assert_eq!(app.choice, WindowChoice::Minutes(2));
-        assert_eq!(app.requested, Some(WindowChoice::Minutes(2)));
-        // An answer for the old choice arriving late is not shown under the new label.
-        app.apply(update(Ok(info(CLIENT_VERSION, 1.0)), 10));
-        assert!(app.window.is_none());
-        app.handle(Action::NextView);
-        assert_eq!(app.view, View::Traffic);
-        app.handle(Action::NextView);
-        assert_eq!(app.view, View::Overview);
-    }
-
-    #[test]
-    fn a_window_not_collected_yet_shows_the_live_bucket() {
-        let mut app = App::live("u", WindowChoice::Minutes(5));
-        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
-        u.choice = WindowChoice::Minutes(5);
-        u.window = Err(FetchError::Status(425, "invalid metrics period".into()));
-        app.apply(u);
-        assert_eq!(app.shown, WindowChoice::Live);
-        assert_eq!(app.window.as_ref().unwrap().count(net(TOTAL)), Some(10));
-        assert_eq!(app.window_error, None);
-    }
-
-    #[test]
-    fn an_agent_keeping_fewer_minutes_gets_its_largest_window() {
-        let mut app = App::live("u", WindowChoice::Minutes(5));
-        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
-        u.choice = WindowChoice::Minutes(5);
-        u.window = Err(FetchError::Status(
-            425,
-            "invalid metrics period, specify [2, 3]".into(),
-        ));
-        app.apply(u);
-        assert_eq!(app.periods, 3);
-        assert_eq!(app.choice, WindowChoice::Minutes(3));
-        assert_eq!(app.requested, Some(WindowChoice::Minutes(3)));
-        assert_eq!(app.choices().len(), 4);
-    }
-
-    /// pktvisor's v3 paths refuse a period with 500 and the same message (CoreServer.cpp).
-    #[test]
-    fn a_v3_period_refusal_is_read_like_a_425() {
-        let mut app = App::live("u", WindowChoice::Minutes(5));
-        let mut u = update(Ok(info(CLIENT_VERSION, 1.0)), 10);
-        u.choice = WindowChoice::Minutes(5);
-        u.window = Err(FetchError::Status(
-            500,
-            "invalid metrics period, specify [2, 3]".into(),
-        ));
-        app.apply(u);
-        assert_eq!(app.periods, 3);
-        assert_eq!(app.shown, WindowChoice::Live);
-        assert_eq!(app.window_error, None);
-    }
-
-    #[test]
-    fn filter_typing_and_clearing() {
-        let mut app = App::live("u", WindowChoice::Live);
-        app.handle(Action::StartFilter);
-        assert_eq!(app.mode, Mode::Filter);
-        for c in "com".chars() {
-            app.handle(Action::FilterChar(c));
-        }
-        app.handle(Action::FilterBackspace);
-        app.handle(Action::FilterDone);
-        assert_eq!((app.filter.as_str(), app.mode), ("co", Mode::Normal));
-        app.handle(Action::Back);
-        assert_eq!(app.filter, "");
-    }
-
-    #[test]
-    fn a_file_shows_its_only_window() {
-        let app = App::file("x.pcap", &json!({"5m": {"packets": {"total": 3}}}));
-        assert_eq!(app.choice, WindowChoice::Minutes(5));
-        assert_eq!(app.choices(), vec![WindowChoice::Minutes(5)]);
-        assert!(!app.is_live());
-        let bad = App::file("x.pcap", &json!([]));
-        assert!(bad.window_error.is_some());
-    }
-}
+#[path = "app_tests.rs"]
+mod tests;

@@ -111,6 +111,26 @@ impl AgentClient {
         }
     }
 
+    /// The newest `limit` trace records matching the `-q` expression `q` (all when empty),
+    /// newest first: `GET /api/v1/traces`. An agent without traces answers 404; a bad
+    /// expression 400 with the server's message.
+    pub fn traces(&self, q: &str, limit: usize) -> Result<Vec<Value>, FetchError> {
+        let mut params = vec![("limit".to_string(), limit.to_string())];
+        if !q.trim().is_empty() {
+            params.push(("q".to_string(), q.to_string()));
+        }
+        let mut page = self.get(&format!("/api/v1/traces?{}", query_string(&params)))?;
+        match page["traces"].take() {
+            Value::Array(list) => Ok(list),
+            _ => Err(FetchError::BadAnswer("no traces list".to_string())),
+        }
+    }
+
+    /// `GET /api/v1/nft/ruleset`: `{"rulesets": [{"netns", "generation", "ruleset"}]}`.
+    pub fn rulesets(&self) -> Result<Value, FetchError> {
+        self.get("/api/v1/nft/ruleset")
+    }
+
     fn get(&self, path: &str) -> Result<Value, FetchError> {
         let (status, body) = self.get_text(path)?;
         let json: Result<Value, _> = serde_json::from_str(&body);
@@ -174,6 +194,28 @@ impl AgentClient {
         }
         Ok((status, String::new()))
     }
+}
+
+/// Percent-encodes `text` for a URL's query (everything but RFC 3986's unreserved bytes).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `k=v&k=v`, each part encoded.
+pub fn query_string(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub mod model;
 pub mod poller;
 mod run;
 pub mod tables;
+pub mod trace_model;
+pub mod trace_screen;
 pub mod version;
 pub mod views;
 pub mod widgets;

@@ -3,6 +3,7 @@
 
 use crate::client::{AgentClient, FetchError};
 use crate::model::{AppInfo, Window};
+use crate::trace_screen::{TRACE_PAGE, TraceRound};
 use crate::window_choice::WindowChoice;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
@@ -18,13 +19,20 @@ pub struct Update {
     pub window: Result<Window, FetchError>,
     /// Bucket 0, for the live rates (the same answer as `window` when that is the live one).
     pub live_bucket: Option<Window>,
+    /// The newest traces and the rulesets; None when the agent did not answer at all.
+    pub traces: Option<TraceRound>,
 }
 
 /// What the screen asks of the poller.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Command {
     /// Fetch this window from now on (and at once).
     Show(WindowChoice),
+    /// Ask for the traces matching this `-q` expression from now on (and at once).
+    TraceQuery(String),
+    /// The Traces screen is shown (ask for its page and rulesets) or not (ask for one
+    /// record, to learn whether the agent has traces).
+    TracesShown(bool),
 }
 
 pub struct Poller {
@@ -54,29 +62,58 @@ fn poll(
     commands: Receiver<Command>,
     updates: Sender<Update>,
 ) {
+    let mut query = String::new();
+    let mut shown = false;
     loop {
-        if updates.send(fetch_round(&client, choice)).is_err() {
+        if updates
+            .send(fetch_round(&client, choice, &query, shown))
+            .is_err()
+        {
             return;
         }
         match commands.recv_timeout(every) {
             Ok(Command::Show(c)) => choice = c,
+            Ok(Command::TraceQuery(q)) => query = q,
+            Ok(Command::TracesShown(s)) => shown = s,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
 
-fn fetch_round(client: &AgentClient, choice: WindowChoice) -> Update {
+/// The trace requests of a round. Shown, the screen gets the newest page and the rulesets
+/// (200 ping records are about 125 KB of JSON: docs/performance.md); otherwise one record tells
+/// whether the agent has traces. An agent without them answers 404, asked again each round:
+/// it may be restarted with `--nft-trace`.
+fn fetch_traces(client: &AgentClient, query: &str, shown: bool) -> TraceRound {
+    let page = client.traces(query, if shown { TRACE_PAGE } else { 1 });
+    let rulesets = match &page {
+        Ok(_) | Err(FetchError::Status(400, _)) if shown => Some(client.rulesets()),
+        _ => None,
+    };
+    TraceRound {
+        query: query.to_owned(),
+        full: shown,
+        page,
+        rulesets,
+    }
+}
+
+fn fetch_round(client: &AgentClient, choice: WindowChoice, query: &str, shown: bool) -> Update {
     let app = client.app();
     let at = Instant::now();
     if let Err(e) = &app {
-        // Down is down: do not wait for two more timeouts.
+        // Down is down: do not wait for two more timeouts. An agent that answers without
+        // metrics may collect traces alone (`pktvisord --nft-trace`).
+        let traces =
+            matches!(e, FetchError::Status(..)).then(|| fetch_traces(client, query, shown));
         return Update {
             at,
             app: app.clone(),
             choice,
             window: Err(e.clone()),
             live_bucket: None,
+            traces,
         };
     }
     let live = client.window(WindowChoice::Live);
@@ -91,5 +128,6 @@ fn fetch_round(client: &AgentClient, choice: WindowChoice) -> Update {
         choice,
         window,
         live_bucket: live.ok(),
+        traces: Some(fetch_traces(client, query, shown)),
     }
 }

@@ -2,7 +2,7 @@
 //! it was on every exit, including a panic (ratatui's `try_init` installs a panic hook that
 //! restores the terminal before the panic message is printed).
 
-use crate::app::App;
+use crate::app::{App, View};
 use crate::client::{AgentClient, ClientConfig};
 use crate::keys;
 use crate::poller::{Command, Poller};
@@ -23,6 +23,7 @@ pub fn run_agent(cfg: &ClientConfig, refresh: Duration) -> io::Result<()> {
     // live bucket stands in (see `App::apply`).
     let mut app = App::live(client.base_url(), WindowChoice::Minutes(5));
     let poller = Poller::start(client, app.choice, refresh);
+    let mut traces_shown = false;
     with_terminal(|terminal| {
         loop {
             while let Ok(update) = poller.updates.try_recv() {
@@ -32,9 +33,17 @@ pub fn run_agent(cfg: &ClientConfig, refresh: Duration) -> io::Result<()> {
             if read_keys(&mut app)? {
                 return Ok(());
             }
+            // The poller ends only when we drop it, so the sends cannot fail here.
             if let Some(choice) = app.requested.take() {
-                // The poller ends only when we drop it, so the send cannot fail here.
                 let _ = poller.commands.send(Command::Show(choice));
+            }
+            if let Some(q) = app.traces.requested.take() {
+                let _ = poller.commands.send(Command::TraceQuery(q));
+            }
+            let shown = app.view == View::Traces;
+            if shown != traces_shown {
+                traces_shown = shown;
+                let _ = poller.commands.send(Command::TracesShown(shown));
             }
         }
     })

@@ -4,29 +4,16 @@
 //! testdata/tui/snapshots/ (regenerate with PV_TUI_UPDATE_SNAPSHOTS=1 after a deliberate
 //! change, and read the diff).
 
+mod support;
 use pv_tui::app::{App, View};
 use pv_tui::client::FetchError;
 use pv_tui::keys::Action;
 use pv_tui::model::{AppInfo, Window};
 use pv_tui::poller::Update;
-use pv_tui::views;
 use pv_tui::window_choice::WindowChoice;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/tui")
-        .join(name)
-}
-
-fn json(name: &str) -> Value {
-    let text = std::fs::read_to_string(testdata(name)).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use support::{assert_snapshot, json, screen};
 
 /// The window object of a captured answer (`{"2m": {...}}` → the `{...}`).
 fn body(name: &str) -> Value {
@@ -65,47 +52,10 @@ fn live_app() -> App {
             choice: WindowChoice::Minutes(2),
             window: Ok(window.clone()),
             live_bucket: Window::from_v3(&json(live)),
+            traces: None,
         });
     }
     app
-}
-
-fn screen(app: &App, width: u16, height: u16) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| views::render(f, app)).unwrap();
-    let buf = terminal.backend().buffer();
-    (0..height)
-        .map(|y| {
-            (0..width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect()
-}
-
-/// Compares the whole screen with its snapshot file (or writes it when asked to).
-fn assert_snapshot(name: &str, lines: &[String]) {
-    let file = testdata(&format!("snapshots/{name}.txt"));
-    let text = lines.join("\n") + "\n";
-    if std::env::var_os("PV_TUI_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (PV_TUI_UPDATE_SNAPSHOTS=1 writes it)",
-            file.display()
-        )
-    });
-    assert_eq!(
-        text,
-        want,
-        "screen {name} differs from {}:\n{text}",
-        file.display()
-    );
 }
 
 /// The token after the words `label` on any line of the screen.
@@ -334,6 +284,7 @@ fn unreachable_agent_keeps_the_last_data_and_says_so() {
         choice: WindowChoice::Minutes(2),
         window: Err(FetchError::Unreachable("Connection refused".into())),
         live_bucket: None,
+        traces: None,
     });
     let lines = screen(&app, 80, 24);
     assert!(
@@ -388,6 +339,7 @@ fn pktvisors_own_live_rates_and_pcap_drops_are_used() {
         choice: WindowChoice::Minutes(5),
         window: Window::from_v3(&doc).ok_or(FetchError::BadAnswer(String::new())),
         live_bucket: None,
+        traces: None,
     };
     app.apply(round());
     let lines = screen(&app, 80, 24);

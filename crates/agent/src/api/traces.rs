@@ -1,27 +1,27 @@
 //! nftables traces on the API (`--nft-trace`): `GET /api/v1/traces` (search, newest first,
-//! paginated), `GET /api/v1/traces/follow` (NDJSON pushed as records arrive), `GET
+//! paginated), `GET /api/v1/traces/follow` (NDJSON, or server-sent events, pushed as records
+//! arrive), `GET
 //! /api/v1/nft/ruleset`. The agent does not know the trace store or its records: the binary
 //! hands it a [`TraceQueries`] (as it hands [`crate::ExtraMetrics`]), so that pv-agent needs
 //! neither pv-nftrace nor SQLite.
 
+use super::channel_body::{ChannelBody, OnClose};
 use super::serve::{HttpCounters, HttpLimits, serve};
 use super::v3::error;
 use crate::control::error::{AgentError, io};
-use axum::BoxError;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper::body::Frame;
 use serde_json::{Value, json};
 use std::any::Any;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// One record as it arrives: its JSON line and its fields for the follower's filter.
@@ -86,7 +86,12 @@ struct TraceState {
     /// Set at shutdown: followers end their answers, so that the server's graceful
     /// shutdown does not wait its 30 s for them.
     ending: watch::Receiver<bool>,
+    /// Silence after which a server-sent-events follower gets a comment line.
+    keep_alive: Duration,
 }
+
+/// 15 s: proxies and browsers commonly drop a response silent for 30 to 60 s.
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 fn answer_error(e: TraceQueryError) -> Response {
     match e {
@@ -124,7 +129,82 @@ async fn rulesets(State(s): State<Arc<TraceState>>) -> Response {
     axum::Json(s.queries.rulesets()).into_response()
 }
 
-async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Response {
+/// How a follower's records are framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// `application/x-ndjson`: a record a line (the default).
+    Ndjson,
+    /// `text/event-stream`: `data: RECORD` and a blank line per record, and a comment
+    /// after each [`TraceState::keep_alive`] of silence.
+    Sse,
+}
+
+/// Takes `format` out of the parameters (the rest are filters): `sse` or `ndjson`; without
+/// it, server-sent events when the client accepts `text/event-stream`.
+fn framing(
+    headers: &HeaderMap,
+    params: &mut Vec<(String, String)>,
+) -> Result<Framing, TraceQueryError> {
+    let format = params
+        .iter()
+        .rfind(|(k, _)| k == "format")
+        .map(|(_, v)| v.clone());
+    params.retain(|(k, _)| k != "format");
+    match format.as_deref() {
+        Some("sse") => Ok(Framing::Sse),
+        Some("ndjson") => Ok(Framing::Ndjson),
+        Some(other) => Err(TraceQueryError::BadRequest {
+            message: format!("format: expected sse or ndjson, found '{other}'"),
+            parameter: Some("format".into()),
+            position: None,
+            expected: Some("sse or ndjson".into()),
+        }),
+        None => {
+            let sse = headers
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|t| {
+                    t.split(';')
+                        .next()
+                        .is_some_and(|m| m.trim() == "text/event-stream")
+                });
+            Ok(if sse { Framing::Sse } else { Framing::Ndjson })
+        }
+    }
+}
+
+/// One record framed for its follower.
+fn frame(json: &str, framing: Framing) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + 8);
+    match framing {
+        Framing::Ndjson => {
+            out.extend_from_slice(json.as_bytes());
+            out.push(b'\n');
+        }
+        Framing::Sse => {
+            // A record is one line of JSON; were it ever more, each line is a `data:` line.
+            for line in json.split('\n') {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(line.as_bytes());
+                out.push(b'\n');
+            }
+            out.push(b'\n');
+        }
+    }
+    Bytes::from(out)
+}
+
+async fn follow(
+    State(s): State<Arc<TraceState>>,
+    headers: HeaderMap,
+    Query(mut params): Params,
+) -> Response {
+    let framing = match framing(&headers, &mut params) {
+        Ok(f) => f,
+        Err(e) => return answer_error(e),
+    };
     let TraceFollow {
         mut records,
         keep,
@@ -135,9 +215,12 @@ async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Resp
     };
     let (tx, rx) = mpsc::channel::<Bytes>(FOLLOW_QUEUE);
     let mut ending = s.ending.clone();
+    let every = s.keep_alive;
     // Ends when the client leaves (the body, and with it `rx`, is dropped), the collector
     // stops or the agent shuts down.
     tokio::spawn(async move {
+        let keep_alive = tokio::time::sleep(every);
+        tokio::pin!(keep_alive);
         loop {
             if *ending.borrow_and_update() {
                 return;
@@ -146,15 +229,22 @@ async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Resp
                 got = records.recv() => got,
                 () = tx.closed() => return,
                 _ = ending.changed() => continue,
+                () = &mut keep_alive, if framing == Framing::Sse => {
+                    keep_alive.as_mut().reset(tokio::time::Instant::now() + every);
+                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
             match got {
                 Ok(r) if keep(&r) => {
-                    let mut line = Vec::with_capacity(r.json.len() + 1);
-                    line.extend_from_slice(r.json.as_bytes());
-                    line.push(b'\n');
-                    if tx.send(Bytes::from(line)).await.is_err() {
+                    if tx.send(frame(&r.json, framing)).await.is_err() {
                         return;
                     }
+                    keep_alive
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + every);
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -164,31 +254,17 @@ async fn follow(State(s): State<Arc<TraceState>>, Query(params): Params) -> Resp
             }
         }
     });
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, "application/x-ndjson")],
-        Body::new(Lines { rx }),
-    )
-        .into_response()
-}
-
-/// The body of a follow: each record's line as it comes.
-struct Lines {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl hyper::body::Body for Lines {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|line| line.map(|l| Ok(Frame::data(l))))
+    let (content_type, cache) = match framing {
+        Framing::Ndjson => ("application/x-ndjson", None),
+        Framing::Sse => ("text/event-stream", Some("no-cache")),
+    };
+    let mut response = Body::new(ChannelBody::new(rx, OnClose::End)).into_response();
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(c) = cache {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static(c));
     }
+    response
 }
 
 /// Ends every follower's answer (at shutdown).
@@ -203,10 +279,15 @@ impl Followers {
 /// The trace routes, merged into the agent's router when it collects traces, and the
 /// handle that ends their followers.
 pub fn routes<S>(traces: &Traces) -> (Router<S>, Followers) {
+    routes_with(traces, SSE_KEEP_ALIVE)
+}
+
+fn routes_with<S>(traces: &Traces, keep_alive: Duration) -> (Router<S>, Followers) {
     let (end, ending) = watch::channel(false);
     let state = Arc::new(TraceState {
         queries: traces.0.clone(),
         ending,
+        keep_alive,
     });
     let router = Router::new()
         .route("/api/v1/traces", get(search))

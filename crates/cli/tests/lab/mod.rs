@@ -199,11 +199,21 @@ impl Lab {
         path: &str,
         body: Option<(&str, &str)>,
     ) -> (u16, String) {
+        self.http_in(&self.b, port, method, path, body)
+    }
+
+    /// As [`Lab::http`], from inside namespace `ns`.
+    pub fn http_in(
+        &self,
+        ns: &str,
+        port: u16,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> (u16, String) {
         let mut cmd = Command::new("ip");
-        cmd.args([
-            "netns", "exec", &self.b, "curl", "-s", "-m", "5", "-X", method,
-        ])
-        .args(["-w", "\n%{http_code}"]);
+        cmd.args(["netns", "exec", ns, "curl", "-s", "-m", "5", "-X", method])
+            .args(["-w", "\n%{http_code}"]);
         if let Some((content_type, data)) = body {
             cmd.args(["-H", &format!("Content-Type: {content_type}")])
                 .args(["--data-binary", data]);

@@ -42,6 +42,33 @@ pub fn lab(tag: &str) -> Lab {
     lab
 }
 
+/// Starts `pktvisord --nft-trace --netns B --data-dir DIR/data -l 127.0.0.1 -p PORT` in A
+/// (whose ruleset is empty, so that the API's own traffic is never traced) and waits for
+/// its API; returns its PID.
+pub fn api_agent(lab: &mut Lab, port: u16) -> u32 {
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data");
+    let port = port.to_string();
+    let agent = lab.spawn(
+        &a,
+        &[
+            env!("CARGO_BIN_EXE_pktvisord"),
+            "--nft-trace",
+            "--netns",
+            &b,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &port,
+        ],
+        None,
+    );
+    lab.wait_for_log(agent, "trace API on", 10);
+    agent
+}
+
 /// Loads the ruleset in B and starts `nft -a monitor trace` there; returns its PID once it
 /// shows a trace (nft prints nothing until one comes: pings from A probe until it does).
 pub fn ruleset_and_monitor(lab: &mut Lab) -> u32 {

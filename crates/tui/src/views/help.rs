@@ -8,7 +8,10 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 /// Keys and what they do; README's "Terminal UI" section lists the same.
 pub const KEYS: &[(&str, &str)] = &[
     ("Tab / Shift-Tab", "next / previous view"),
-    ("1 2 3", "Overview, DNS, Traffic"),
+    (
+        "1 2 3 4",
+        "Overview, DNS, Traffic; Traces (nftables traces)",
+    ),
     (
         "↑ ↓ ← → (j k)",
         "move the focus between tables; scroll a full-screen table",
@@ -25,6 +28,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("p", "pause / resume (the screen keeps its numbers)"),
     ("/", "filter the tables by a substring of the name"),
+    (
+        "/ on Traces",
+        "filter by a -q expression (pktvisor traces -q)",
+    ),
+    (
+        "↑ ↓ on Traces",
+        "select a trace: its deciding rule is marked ▶",
+    ),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];

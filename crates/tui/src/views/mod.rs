@@ -6,6 +6,7 @@ pub mod dns;
 pub mod fullscreen;
 pub mod help;
 pub mod overview;
+pub mod traces;
 pub mod traffic;
 
 use crate::app::{App, Mode, View};
@@ -30,6 +31,7 @@ pub fn render(f: &mut Frame, app: &App) {
             View::Overview => overview::render(f, body, app),
             View::Dns => dns::render(f, body, app),
             View::Traffic => traffic::render(f, body, app),
+            View::Traces => traces::render(f, body, app),
         },
     }
     if let Mode::ChooseWindow(selected) = app.mode {

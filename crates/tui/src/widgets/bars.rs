@@ -14,7 +14,7 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
         " pktvisor ",
         Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
     )];
-    for (i, v) in View::ALL.iter().enumerate() {
+    for (i, v) in app.views().iter().enumerate() {
         let style = if *v == app.view && app.mode != Mode::Help {
             Style::default()
                 .fg(Color::Yellow)
@@ -32,7 +32,20 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
             Style::default().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    if !app.filter.is_empty() || app.mode == Mode::Filter {
+    if app.view == View::Traces {
+        let t = &app.traces;
+        if app.mode == Mode::Filter {
+            spans.push(Span::styled(
+                format!("  q: {}_", t.input),
+                Style::default().fg(Color::Cyan),
+            ));
+        } else if !t.query.is_empty() {
+            spans.push(Span::styled(
+                format!("  q: {}", t.query),
+                Style::default().fg(Color::Cyan),
+            ));
+        }
+    } else if !app.filter.is_empty() || app.mode == Mode::Filter {
         let cursor = if app.mode == Mode::Filter { "_" } else { "" };
         spans.push(Span::styled(
             format!("  filter: {}{cursor}", app.filter),
@@ -44,6 +57,9 @@ pub fn tabs(f: &mut Frame, area: Rect, app: &App) {
 
 /// `window 1m live bucket 2019-09-05 18:00:14 UTC +45s │ agent 0.1.0 up 2h 3m`.
 pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
+    if app.view == View::Traces {
+        return trace_info(f, area, app);
+    }
     let w = app.window.as_ref();
     let key = w.map_or_else(|| app.shown.key(), |w| w.key.clone());
     let label = if app.is_live() {
@@ -79,6 +95,27 @@ pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
     );
 }
 
+/// `nftables traces: newest 200 (polled) │ agent 0.1.0 up 2h 3m`.
+fn trace_info(f: &mut Frame, area: Rect, app: &App) {
+    let mut text = format!(
+        "nftables traces: the newest {} matching, polled",
+        crate::trace_screen::TRACE_PAGE
+    );
+    if let Some(info) = &app.app_info {
+        text += &format!(
+            " │ agent {} up {}",
+            info.version.as_deref().unwrap_or("-"),
+            up_time(info.up_time_min)
+        );
+    } else if app.trace_only {
+        text += " │ agent collecting traces only";
+    }
+    f.render_widget(
+        Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
+        area,
+    );
+}
+
 /// Problems first (unreachable, window errors), then news (a version told once), then the
 /// connection.
 pub fn status(f: &mut Frame, area: Rect, app: &App) {
@@ -90,13 +127,26 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
             format!("agent unreachable at {url}: {error} (retrying; last data kept)"),
             red,
         ),
-        _ if app.window_error.is_some() => (app.window_error.clone().unwrap_or_default(), yellow),
+        _ if app.view == View::Traces && app.traces.error.is_some() => (
+            app.traces
+                .error
+                .as_ref()
+                .map(|e| e.short())
+                .unwrap_or_default(),
+            yellow,
+        ),
+        _ if app.view != View::Traces && app.window_error.is_some() => {
+            (app.window_error.clone().unwrap_or_default(), yellow)
+        }
         _ if app.notice.is_some() => (app.notice.clone().unwrap_or_default(), plain),
         Connection::Connecting(url) => (format!("connecting to {url}…"), plain),
         Connection::Connected(url) => (format!("connected to {url}"), plain),
         Connection::File(name) => (format!("file summary of {name} (static)"), plain),
     };
+    let traces = app.view == View::Traces;
     let hint = match app.mode {
+        Mode::Filter if traces => "type a -q expression, Enter apply, Esc clear",
+        Mode::Normal if traces => "↑↓ select, / filter, p pause, Tab view, q quit",
         Mode::Filter => "type to filter, Enter keep, Esc clear",
         Mode::ChooseWindow(_) => "↑↓ choose, Enter take, Esc cancel",
         Mode::Help => "Esc or ? close help",

@@ -55,7 +55,7 @@ impl Drop for Running {
 /// a pcap answer's body), which axum drops when the client goes away: the scan ends at its next
 /// packet read, even when it finds nothing more to send. Dropped once the search has ended, it
 /// does nothing.
-struct StopOnDrop(Arc<AtomicBool>);
+pub(crate) struct StopOnDrop(Arc<AtomicBool>);
 
 impl StopOnDrop {
     /// Gives `search` its stop flag.

@@ -5,17 +5,14 @@
 //! ends the transfer early (the client sees it cut, not a clean end) and is logged.
 
 use super::{Running, StopOnDrop, error};
-use axum::BoxError;
+use crate::api::channel_body::{ChannelBody, Next, OnClose, Piece};
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use hyper::body::Frame;
 use pv_record::PcapFormat;
 use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, pcap_format, scan};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 
 /// Bytes of pcap gathered before they are handed to the connection.
@@ -37,32 +34,29 @@ pub(super) async fn answer(dir: PathBuf, mut search: Search, running: Running) -
         stream_pcap(&dir, search, tx);
     });
     match rx.recv().await {
-        Some(Piece::Pcap(first)) => (
+        Some(SearchPiece::Pcap(first)) => (
             StatusCode::OK,
             [(CONTENT_TYPE, "application/vnd.tcpdump.pcap")],
-            Body::new(PcapBody {
-                first: Some(first),
-                rx,
-                _stop: stop,
-                ended: false,
-            }),
+            Body::new(pcap_body(first, rx, stop)),
         )
             .into_response(),
-        Some(Piece::Failed(SearchError::NoCaptures { .. })) => {
+        Some(SearchPiece::Failed(SearchError::NoCaptures { .. })) => {
             error(StatusCode::NOT_FOUND, "nothing recorded yet")
         }
-        Some(Piece::Failed(e @ SearchError::MixedLinkTypes { .. })) => {
+        Some(SearchPiece::Failed(e @ SearchError::MixedLinkTypes { .. })) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
         }
-        Some(Piece::Failed(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Some(SearchPiece::Failed(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         // The search panicked (or the runtime is ending) before it said anything.
-        Some(Piece::Done) | None => error(StatusCode::INTERNAL_SERVER_ERROR, "the search stopped"),
+        Some(SearchPiece::Done) | None => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the search stopped")
+        }
     }
 }
 
 /// What a pcap search hands its connection, in order: chunks of the file, then `Done` or
 /// the error that ended it. The first is a chunk or an error, never `Done`.
-enum Piece {
+enum SearchPiece {
     Pcap(Bytes),
     Done,
     Failed(SearchError),
@@ -70,7 +64,7 @@ enum Piece {
 
 /// Runs the search of a pcap answer (on the blocking pool), sending the file into `tx` as
 /// it is found; returns when the search ends, its stop flag is set or the receiver is gone.
-fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<Piece>) {
+fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<SearchPiece>) {
     let mut out = ChunkWriter {
         tx,
         buf: Vec::with_capacity(CHUNK_BYTES),
@@ -89,14 +83,14 @@ fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<Piece>) {
     match ended {
         Ok(()) => {
             if out.buf.is_empty() || out.flush() {
-                let _ = out.tx.blocking_send(Piece::Done);
+                let _ = out.tx.blocking_send(SearchPiece::Done);
             }
         }
         Err(e) => {
             if out.sent {
                 eprintln!("pktvisord: error: a pcap answer was cut short: {e}");
             }
-            let _ = out.tx.blocking_send(Piece::Failed(e));
+            let _ = out.tx.blocking_send(SearchPiece::Failed(e));
         }
     }
 }
@@ -104,7 +98,7 @@ fn stream_pcap(dir: &Path, mut search: Search, tx: mpsc::Sender<Piece>) {
 /// The pcap file of an answer as the search writes it, handed over in chunks of about
 /// [`CHUNK_BYTES`]; the first goes as soon as it holds a packet, so that the answer starts.
 struct ChunkWriter {
-    tx: mpsc::Sender<Piece>,
+    tx: mpsc::Sender<SearchPiece>,
     buf: Vec<u8>,
     format: Option<PcapFormat>,
     /// A chunk was handed over: the client has its status.
@@ -140,8 +134,21 @@ impl ChunkWriter {
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES));
         self.sent = true;
         self.tx
-            .blocking_send(Piece::Pcap(Bytes::from(chunk)))
+            .blocking_send(SearchPiece::Pcap(Bytes::from(chunk)))
             .is_ok()
+    }
+}
+
+/// The search's pieces to its body: chunks, then a clean end or an error that cuts the
+/// transfer.
+impl Piece for SearchPiece {
+    fn next(self) -> Next {
+        match self {
+            SearchPiece::Pcap(chunk) => Next::Data(chunk),
+            SearchPiece::Done => Next::Done,
+            // Logged by the search.
+            SearchPiece::Failed(e) => Next::Failed(e.to_string().into()),
+        }
     }
 }
 
@@ -149,50 +156,16 @@ impl ChunkWriter {
 /// search stopping without saying it is done, ends the body with an error, so that hyper
 /// cuts the transfer instead of ending it cleanly. Dropped with the connection, which closes
 /// the queue and stops the search.
-struct PcapBody {
-    first: Option<Bytes>,
-    rx: mpsc::Receiver<Piece>,
-    _stop: StopOnDrop,
-    ended: bool,
-}
-
-impl hyper::body::Body for PcapBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        let piece = ready!(self.rx.poll_recv(cx));
-        Poll::Ready(match piece {
-            Some(Piece::Pcap(chunk)) => Some(Ok(Frame::data(chunk))),
-            Some(Piece::Done) => {
-                self.ended = true;
-                None
-            }
-            // Logged by the search.
-            Some(Piece::Failed(e)) => {
-                self.ended = true;
-                Some(Err(e.to_string().into()))
-            }
-            None => {
-                self.ended = true;
-                eprintln!("pktvisord: error: a pcap answer was cut short: the search stopped");
-                Some(Err("the search stopped".into()))
-            }
-        })
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended
-    }
+fn pcap_body(
+    first: Bytes,
+    rx: mpsc::Receiver<SearchPiece>,
+    stop: StopOnDrop,
+) -> ChannelBody<SearchPiece> {
+    let cut = OnClose::Cut {
+        what: "a pcap answer",
+        why: "the search stopped",
+    };
+    ChannelBody::new(rx, cut).first(first).stop_on_drop(stop)
 }
 
 #[cfg(test)]
@@ -239,7 +212,10 @@ mod tests {
     }
 
     /// Starts the search of a pcap answer over `dir` on a thread of its own.
-    fn start(dir: &Path, search: Search) -> (mpsc::Receiver<Piece>, std::thread::JoinHandle<()>) {
+    fn start(
+        dir: &Path,
+        search: Search,
+    ) -> (mpsc::Receiver<SearchPiece>, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
         let dir = dir.to_path_buf();
         let thread = std::thread::spawn(move || stream_pcap(&dir, search, tx));
@@ -259,7 +235,7 @@ mod tests {
         let mut chunks = 0;
         loop {
             match rx.blocking_recv() {
-                Some(Piece::Pcap(chunk)) => {
+                Some(SearchPiece::Pcap(chunk)) => {
                     // The first goes as soon as it holds a packet; the others near the size.
                     let most = if chunks == 0 {
                         24 + 16 + 600
@@ -270,8 +246,8 @@ mod tests {
                     got.extend_from_slice(&chunk);
                     chunks += 1;
                 }
-                Some(Piece::Done) => break,
-                Some(Piece::Failed(e)) => panic!("{e}"),
+                Some(SearchPiece::Done) => break,
+                Some(SearchPiece::Failed(e)) => panic!("{e}"),
                 None => panic!("ended without Done"),
             }
         }
@@ -286,7 +262,7 @@ mod tests {
         let dir = TempDir::new("gone");
         write_pcap(&dir.0.join("a.pcap"), 1, 20_000, 600);
         let (mut rx, thread) = start(&dir.0, all());
-        assert!(matches!(rx.blocking_recv(), Some(Piece::Pcap(_))));
+        assert!(matches!(rx.blocking_recv(), Some(SearchPiece::Pcap(_))));
         // The queue fills and the search waits on it: it has not finished on its own.
         std::thread::sleep(Duration::from_millis(200));
         assert!(!thread.is_finished());
@@ -327,10 +303,10 @@ mod tests {
         let search = Search::new(None, Some(u64::MAX - 1), None, None).unwrap();
         let (mut rx, thread) = start(&dir.0, search);
         match rx.blocking_recv() {
-            Some(Piece::Pcap(chunk)) => assert_eq!(chunk[..], file[..24]),
+            Some(SearchPiece::Pcap(chunk)) => assert_eq!(chunk[..], file[..24]),
             _ => panic!("no header"),
         }
-        assert!(matches!(rx.blocking_recv(), Some(Piece::Done)));
+        assert!(matches!(rx.blocking_recv(), Some(SearchPiece::Done)));
         thread.join().unwrap();
     }
 
@@ -342,13 +318,16 @@ mod tests {
         let (mut rx, thread) = start(&dir.0, all());
         assert!(matches!(
             rx.blocking_recv(),
-            Some(Piece::Failed(SearchError::MixedLinkTypes { .. }))
+            Some(SearchPiece::Failed(SearchError::MixedLinkTypes { .. }))
         ));
         thread.join().unwrap();
     }
 
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
     /// Polls `body` once (every piece is already queued, so it is ready).
-    fn frame(body: &mut PcapBody) -> Option<Result<Bytes, String>> {
+    fn frame(body: &mut ChannelBody<SearchPiece>) -> Option<Result<Bytes, String>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match hyper::body::Body::poll_frame(Pin::new(body), &mut cx) {
             Poll::Ready(f) => {
@@ -360,20 +339,22 @@ mod tests {
 
     #[test]
     fn the_body_ends_cleanly_after_done_and_with_an_error_otherwise() {
-        let body = |pieces: Vec<Piece>| {
+        let body = |pieces: Vec<SearchPiece>| {
             let (tx, rx) = mpsc::channel(8);
             for p in pieces {
                 tx.try_send(p).ok().unwrap();
             }
-            PcapBody {
-                first: Some(Bytes::from_static(b"head")),
+            pcap_body(
+                Bytes::from_static(b"head"),
                 rx,
-                _stop: StopOnDrop(Default::default()),
-                ended: false,
-            }
+                StopOnDrop(Default::default()),
+            )
         };
         let data = |b: &'static [u8]| Some(Ok(Bytes::from_static(b)));
-        let mut done = body(vec![Piece::Pcap(Bytes::from_static(b"more")), Piece::Done]);
+        let mut done = body(vec![
+            SearchPiece::Pcap(Bytes::from_static(b"more")),
+            SearchPiece::Done,
+        ]);
         assert_eq!(frame(&mut done), data(b"head"));
         assert_eq!(frame(&mut done), data(b"more"));
         assert_eq!(frame(&mut done), None);
@@ -382,7 +363,7 @@ mod tests {
         let failed = SearchError::Filter {
             message: "disk gone".into(),
         };
-        let mut cut = body(vec![Piece::Failed(failed)]);
+        let mut cut = body(vec![SearchPiece::Failed(failed)]);
         assert_eq!(frame(&mut cut), data(b"head"));
         assert!(matches!(frame(&mut cut), Some(Err(e)) if e.contains("disk gone")));
         assert_eq!(frame(&mut cut), None);
@@ -393,8 +374,8 @@ mod tests {
         assert!(matches!(frame(&mut stopped), Some(Err(_))));
     }
 
-    /// The raw HTTP answer to `GET /` from a server whose body is a `PcapBody` of `pieces`.
-    fn served(pieces: fn() -> Vec<Piece>) -> String {
+    /// The raw HTTP answer to `GET /` from a server whose body is a pcap body of `pieces`.
+    fn served(pieces: fn() -> Vec<SearchPiece>) -> String {
         use std::io::{Read, Write};
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -415,12 +396,11 @@ mod tests {
                         let _ = tx.send(p).await;
                     }
                 });
-                Body::new(PcapBody {
-                    first: Some(Bytes::from_static(b"head")),
+                Body::new(pcap_body(
+                    Bytes::from_static(b"head"),
                     rx,
-                    _stop: StopOnDrop(Default::default()),
-                    ended: false,
-                })
+                    StopOnDrop(Default::default()),
+                ))
             }),
         );
         std::thread::spawn(move || runtime.block_on(async { axum::serve(listener, app).await }));
@@ -435,7 +415,12 @@ mod tests {
 
     #[test]
     fn an_error_after_the_first_byte_cuts_the_transfer() {
-        let whole = served(|| vec![Piece::Pcap(Bytes::from_static(b"more")), Piece::Done]);
+        let whole = served(|| {
+            vec![
+                SearchPiece::Pcap(Bytes::from_static(b"more")),
+                SearchPiece::Done,
+            ]
+        });
         assert!(whole.starts_with("HTTP/1.1 200"), "{whole}");
         assert!(whole.contains("transfer-encoding: chunked"), "{whole}");
         // The last chunk, of length 0, ends a whole answer.
@@ -443,8 +428,8 @@ mod tests {
 
         let cut = served(|| {
             vec![
-                Piece::Pcap(Bytes::from_static(b"more")),
-                Piece::Failed(SearchError::Filter {
+                SearchPiece::Pcap(Bytes::from_static(b"more")),
+                SearchPiece::Failed(SearchError::Filter {
                     message: "disk gone".into(),
                 }),
             ]
