@@ -41,6 +41,12 @@ pub struct HubCmd {
     #[arg(long, value_name = "P", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     periods: u64,
+
+    /// Bound of the cache of decoded, merged buckets (encoded bytes; decoded they take a few
+    /// times more memory). Buckets never change once stored, so a window re-reads only the
+    /// starts pushed since.
+    #[arg(long, value_name = "BYTES", default_value_t = pv_hub::cache::DEFAULT_CACHE_BYTES)]
+    cache_bytes: usize,
 }
 
 /// Runs the hub until SIGINT/SIGTERM.
@@ -51,6 +57,7 @@ pub fn run_hub(cmd: &HubCmd) -> ExitCode {
         token_file: cmd.token_file.clone(),
         retention_secs: cmd.retention,
         periods: cmd.periods as usize,
+        cache_bytes: cmd.cache_bytes,
     };
     match pv_hub::run(cfg) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The hub's own counters, served as Prometheus text on `/metrics`.
 
+use crate::cache::CacheCounters;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -31,7 +32,7 @@ impl Counters {
     }
 
     /// Prometheus text; `agents` and the spool gauges come from the store.
-    pub fn prometheus(&self, agents: &[(String, u64, u64)]) -> String {
+    pub fn prometheus(&self, agents: &[(String, u64, u64)], cache: &CacheCounters) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -75,10 +76,49 @@ impl Counters {
                 &self.rows_expired,
             ),
         ];
-        for (name, help, c) in counters {
+        let cached = [
+            (
+                "pktvisor_hub_cache_hits_total",
+                "Reads of a bucket start answered from the merged-bucket cache.",
+                &cache.hits,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_misses_total",
+                "Reads of a bucket start decoded and merged from the store.",
+                &cache.misses,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_evictions_total",
+                "Merged buckets dropped from the cache to stay within --cache-bytes.",
+                &cache.evictions,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_invalidations_total",
+                "Merged buckets dropped because a push of their start arrived or retention ran.",
+                &cache.invalidations,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_bytes",
+                "Encoded bytes of the merged buckets cached.",
+                &cache.bytes,
+                "gauge",
+            ),
+            (
+                "pktvisor_hub_cache_entries",
+                "Merged buckets cached.",
+                &cache.entries,
+                "gauge",
+            ),
+        ];
+        let counters = counters.into_iter().map(|(n, h, c)| (n, h, c, "counter"));
+        for (name, help, c, kind) in counters.chain(cached) {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
                 c.load(Relaxed)
             );
         }

@@ -7,6 +7,7 @@
 //! Nothing here links libpcap: buckets are decoded and rendered by `pv-summary` and the
 //! handlers' registry.
 
+pub mod cache;
 pub mod client;
 pub mod counters;
 pub mod protocol;
@@ -34,6 +35,8 @@ pub struct HubConfig {
     pub retention_secs: u64,
     /// Bucket starts a window may merge (pktvisor's `--periods`).
     pub periods: usize,
+    /// Bound of the merged-bucket cache, in encoded bytes.
+    pub cache_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,7 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
         token,
         periods: cfg.periods.max(1),
         counters: counters::Counters::default(),
+        cache: Mutex::new(cache::SnapshotCache::new(cfg.cache_bytes)),
     });
     // One thread serves requests; store calls run on tokio's blocking threads.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -116,7 +120,11 @@ async fn expire_loop(state: Arc<HubState>, retention: u64) {
         let before = server::now_secs().saturating_sub(retention);
         let expired = tokio::task::spawn_blocking(move || {
             let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-            store.expire(before)
+            let n = store.expire(before);
+            if n.as_ref().is_ok_and(|n| *n > 0) {
+                s.cache().clear();
+            }
+            n
         })
         .await;
         match expired {

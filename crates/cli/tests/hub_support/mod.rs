@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A running `pktvisor hub` on 127.0.0.1, killed (SIGKILL) when dropped.
@@ -99,4 +99,21 @@ pub fn strip_rates(v: &mut Value) {
         m.remove("rates");
         m.values_mut().for_each(strip_rates);
     }
+}
+
+/// `files` concatenated by `mergecap -a` (Wireshark's tool) into `dir/all.pcap`.
+pub fn concatenated(dir: &Path, files: &[PathBuf]) -> PathBuf {
+    let all = dir.join("all.pcap");
+    let out = Command::new("mergecap")
+        .args(["-a", "-F", "pcap", "-w"])
+        .arg(&all)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    all
 }
