@@ -2,6 +2,7 @@
 
 use crate::cache::CacheCounters;
 use std::fmt::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub struct Counters {
     store_writes: AtomicU64,
     store_write_ns: AtomicU64,
     pub rows_expired: AtomicU64,
+    /// Shared with the TLS listener's handshake tasks.
+    pub tls_handshake_failures: Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -74,6 +77,11 @@ impl Counters {
                 "pktvisor_hub_rows_expired_total",
                 "Buckets deleted by retention.",
                 &self.rows_expired,
+            ),
+            (
+                "pktvisor_hub_tls_handshake_failures_total",
+                "TLS connections dropped before a request: a failed or timed-out handshake.",
+                &*self.tls_handshake_failures,
             ),
         ];
         let cached = [

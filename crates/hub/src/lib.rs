@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod view;
 
 use server::HubState;
@@ -37,6 +38,8 @@ pub struct HubConfig {
     pub periods: usize,
     /// Bound of the merged-bucket cache, in encoded bytes.
     pub cache_bytes: usize,
+    /// `--tls-cert`, `--tls-key`: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,8 @@ pub enum HubError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,6 +91,12 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
     if token.is_none() && !cfg.listen.ip().is_loopback() {
         return Err(HubError::TokenRequired(cfg.listen));
     }
+    // Before the store: a certificate that cannot be read stops the hub with nothing opened.
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|(cert, key)| tls::server_config(cert, key))
+        .transpose()?;
     let store = cfg.store.open()?;
     let state = Arc::new(HubState {
         store: Mutex::new(store),
@@ -107,9 +118,21 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
             })?;
         eprintln!("pktvisor hub: listening on {}", listener.local_addr()?);
         tokio::spawn(expire_loop(state.clone(), cfg.retention_secs));
-        axum::serve(listener, server::router(state))
-            .with_graceful_shutdown(stop_signal())
-            .await?;
+        let router = server::router(state.clone());
+        match tls {
+            Some(config) => {
+                let failures = state.counters.tls_handshake_failures.clone();
+                let listener = tls::TlsListener::new(listener, config, failures)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop_signal())
+                    .await?
+            }
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop_signal())
+                    .await?
+            }
+        }
         Ok(())
     })
 }
