@@ -85,3 +85,20 @@ echo "cache: $(metric pktvisor_hub_cache_entries) entries, $(metric pktvisor_hub
      "$(metric pktvisor_hub_cache_hits_total) hits, $(metric pktvisor_hub_cache_misses_total) misses," \
      "$(metric pktvisor_hub_cache_evictions_total) evictions;" \
      "hub resident: $RSS_BEFORE before the reads, $(awk '/VmRSS/ {print $2, $3}' "/proc/$HUB_PID/status") after"
+
+# A restart on the same store: the hub decodes the newest starts into its cache as it starts,
+# holding the store meanwhile, so its first answer of /api/v1/agents (which reads the store)
+# comes after that; then the first window/5 after the restart is timed again.
+kill "$HUB_PID"
+wait "$HUB_PID" 2>/dev/null || true
+: >"$WORK/hub.err"
+restarted=$(date +%s.%N)
+"$BIN/pktvisor" hub --listen "$ADDR" --store "sqlite:$WORK/hub.sqlite" ${HUB_ARGS:-} \
+    2>"$WORK/hub.err" &
+HUB_PID=$!
+for _ in $(seq 600); do
+    curl -sf -o /dev/null "$URL/api/v1/agents" && break
+    sleep 0.05
+done
+echo "restarted: first answer $(echo "($(date +%s.%N) - $restarted) * 1000 / 1" | bc) ms after the start"
+time_path /api/v1/metrics/window/5

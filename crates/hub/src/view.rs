@@ -129,6 +129,21 @@ pub fn read_json(
     })
 }
 
+/// Decodes and caches the global view's newest `periods` starts of `q.policy`, as a first
+/// window read would; returns how many starts.
+pub fn warm(
+    store: &dyn Store,
+    cache: &mut SnapshotCache,
+    q: &BucketQuery,
+    periods: usize,
+) -> Result<usize, ViewError> {
+    let starts = store.newest_starts(q, periods)?;
+    for &start in &starts {
+        start_snapshot(store, cache, q, start)?;
+    }
+    Ok(starts.len())
+}
+
 /// Every bucket of one start that `q` selects, merged: from the cache, or decoded, merged and
 /// cached.
 fn start_snapshot(
