@@ -181,5 +181,21 @@ fn a_hub_over_tls_answers_as_over_plain_http() {
         std::panic::catch_unwind(|| http_get(tls.port, "/api/v1/agents", None).0).ok(),
         Some(200)
     );
+    // Three handshakes failed: the untrusting agent's, the untrusting reader's, the plain
+    // request's (each counted when the hub's handshake task sees it, just after the client).
+    let failures = || {
+        let text = get(&reader, "/metrics", None).unwrap().body;
+        String::from_utf8(text)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("pktvisor_hub_tls_handshake_failures_total "))
+            .map(|v| v.parse::<u64>().unwrap())
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while failures() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(failures(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
