@@ -41,6 +41,20 @@ pub struct HubCmd {
     #[arg(long, value_name = "P", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     periods: u64,
+
+    /// Bound of the cache of decoded, merged buckets (encoded bytes; decoded they take a few
+    /// times more memory). Buckets never change once stored, so a window re-reads only the
+    /// starts pushed since.
+    #[arg(long, value_name = "BYTES", default_value_t = pv_hub::cache::DEFAULT_CACHE_BYTES)]
+    cache_bytes: usize,
+
+    /// Serve HTTPS with this PEM certificate (chain) ...
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// ... and this PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Runs the hub until SIGINT/SIGTERM.
@@ -51,12 +65,18 @@ pub fn run_hub(cmd: &HubCmd) -> ExitCode {
         token_file: cmd.token_file.clone(),
         retention_secs: cmd.retention,
         periods: cmd.periods as usize,
+        cache_bytes: cmd.cache_bytes,
+        tls: cmd.tls_cert.clone().zip(cmd.tls_key.clone()),
     };
     match pv_hub::run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pktvisor hub: error: {e}");
-            ExitCode::FAILURE
+            // A certificate or key that cannot be used is a usage error, as a bad flag is.
+            match e {
+                pv_hub::HubError::Tls(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -64,14 +84,19 @@ pub fn run_hub(cmd: &HubCmd) -> ExitCode {
 /// The agent's flags for pushing to a hub.
 #[derive(Args, Clone, Debug)]
 pub struct PushArgs {
-    /// Push every completed bucket of every policy to the hub at this URL (http://HOST:PORT),
-    /// with a heartbeat. With a capture FILE: push the file's buckets (backfill) and exit.
+    /// Push every completed bucket of every policy to the hub at this URL (http://HOST:PORT or
+    /// https://HOST:PORT), with a heartbeat. With a capture FILE: push the file's buckets (backfill) and exit.
     #[arg(long, value_name = "URL")]
     pub hub: Option<pv_hub::client::http::HubUrl>,
 
     /// Send `Authorization: Bearer TOKEN` with every push, TOKEN being this file's content.
     #[arg(long, value_name = "FILE", requires = "hub")]
     pub hub_token_file: Option<PathBuf>,
+
+    /// For an https hub: trust the PEM certificate(s) in this file (the hub's CA, or its
+    /// self-signed certificate) instead of the system's roots.
+    #[arg(long, value_name = "FILE", requires = "hub")]
+    pub hub_ca: Option<PathBuf>,
 
     /// This agent's name at the hub (A-Z a-z 0-9 . _ : -), and on the traces it stores
     /// (`--nft-trace`). Default: the host name.
@@ -132,11 +157,11 @@ impl PushArgs {
                 pv_hub::protocol::NAME_MAX
             ));
         }
-        Ok(Some(PushTarget {
-            hub: hub.clone(),
-            token,
-            agent,
-        }))
+        let hub = hub
+            .clone()
+            .trusting(self.hub_ca.as_deref())
+            .map_err(|e| e.to_string())?;
+        Ok(Some(PushTarget { hub, token, agent }))
     }
 
     /// The live agent's pushing, None without --hub.

@@ -1,6 +1,8 @@
 //! The hub's own counters, served as Prometheus text on `/metrics`.
 
+use crate::cache::CacheCounters;
 use std::fmt::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ pub struct Counters {
     store_writes: AtomicU64,
     store_write_ns: AtomicU64,
     pub rows_expired: AtomicU64,
+    /// Shared with the TLS listener's handshake tasks.
+    pub tls_handshake_failures: Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -31,7 +35,7 @@ impl Counters {
     }
 
     /// Prometheus text; `agents` and the spool gauges come from the store.
-    pub fn prometheus(&self, agents: &[(String, u64, u64)]) -> String {
+    pub fn prometheus(&self, agents: &[(String, u64, u64)], cache: &CacheCounters) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -74,11 +78,55 @@ impl Counters {
                 "Buckets deleted by retention.",
                 &self.rows_expired,
             ),
+            (
+                "pktvisor_hub_tls_handshake_failures_total",
+                "TLS connections dropped before a request: a failed or timed-out handshake.",
+                &*self.tls_handshake_failures,
+            ),
         ];
-        for (name, help, c) in counters {
+        let cached = [
+            (
+                "pktvisor_hub_cache_hits_total",
+                "Reads of a bucket start answered from the merged-bucket cache.",
+                &cache.hits,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_misses_total",
+                "Reads of a bucket start decoded and merged from the store.",
+                &cache.misses,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_evictions_total",
+                "Merged buckets dropped from the cache to stay within --cache-bytes.",
+                &cache.evictions,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_invalidations_total",
+                "Merged buckets dropped because a push of their start arrived or retention ran.",
+                &cache.invalidations,
+                "counter",
+            ),
+            (
+                "pktvisor_hub_cache_bytes",
+                "Encoded bytes of the merged buckets cached.",
+                &cache.bytes,
+                "gauge",
+            ),
+            (
+                "pktvisor_hub_cache_entries",
+                "Merged buckets cached.",
+                &cache.entries,
+                "gauge",
+            ),
+        ];
+        let counters = counters.into_iter().map(|(n, h, c)| (n, h, c, "counter"));
+        for (name, help, c, kind) in counters.chain(cached) {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
                 c.load(Relaxed)
             );
         }

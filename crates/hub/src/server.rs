@@ -1,11 +1,12 @@
 //! The hub's HTTP API: the push endpoints agents write to, and pktvisor's read paths over the
 //! stored buckets (global and per agent), `/api/v1/agents`, history and Prometheus.
 
+use crate::cache::SnapshotCache;
 use crate::counters::Counters;
 use crate::protocol::{BucketPush, Heartbeat, valid_name};
 use crate::store::{BucketQuery, BucketRow, Inserted, Store};
 use crate::time::parse_time;
-use crate::view::{Read, Shape, ViewError, history_json, read_json};
+use crate::view::{Read, Shape, ViewError, history_json, prometheus_text, read_json};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -32,6 +33,14 @@ pub struct HubState {
     /// Bucket starts a window may merge (`--periods`).
     pub periods: usize,
     pub counters: Counters,
+    /// Merged buckets per start; locked after `store`, never before.
+    pub cache: Mutex<SnapshotCache>,
+}
+
+impl HubState {
+    pub fn cache(&self) -> std::sync::MutexGuard<'_, SnapshotCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 type Shared = Arc<HubState>;
@@ -138,7 +147,17 @@ async fn push_bucket(State(s): State<Shared>, body: Bytes) -> Response {
         snapshot: push.snapshot,
     };
     let started = Instant::now();
-    let result = match with_store(&s, move |st| st.insert_bucket(&row, now_secs())).await {
+    let state = s.clone();
+    let result = match with_store(&s, move |st| {
+        let r = st.insert_bucket(&row, now_secs());
+        // Under the store's lock: no read merges this start between the write and this.
+        if let Ok(Inserted::New) = r {
+            state.cache().invalidate(&row.agent, &row.policy, row.start);
+        }
+        r
+    })
+    .await
+    {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -237,7 +256,12 @@ async fn read(s: Shared, agent: Option<String>, policy: Option<String>, read: Re
         ..BucketQuery::default()
     };
     let periods = s.periods;
-    match with_store(&s, move |st| read_json(st, &q, periods, read, shape)).await {
+    let state = s.clone();
+    match with_store(&s, move |st| {
+        read_json(st, &mut state.cache(), &q, periods, read, shape)
+    })
+    .await
+    {
         Ok(r) => view_response(r),
         Err(resp) => resp,
     }
@@ -314,23 +338,30 @@ async fn history(State(s): State<Shared>, Query(p): Query<HashMap<String, String
 }
 
 async fn prometheus(State(s): State<Shared>) -> Response {
-    let agents = match with_store(&s, |st| st.agents()).await {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(resp) => return resp,
-    };
-    let agents: Vec<(String, u64, u64)> = agents
-        .into_iter()
-        .map(|a| {
-            let h = a.heartbeat;
-            (h.agent, h.spool_bytes, h.spool_dropped)
-        })
-        .collect();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.counters.prometheus(&agents),
-    )
-        .into_response()
+    let state = s.clone();
+    let text = with_store(&s, move |st| {
+        let agents = st.agents()?;
+        let ids: Vec<String> = agents.iter().map(|a| a.heartbeat.agent.clone()).collect();
+        let merged = prometheus_text(st, &mut state.cache(), DEFAULT_POLICY, &ids)?;
+        let spools: Vec<(String, u64, u64)> = agents
+            .into_iter()
+            .map(|a| {
+                let h = a.heartbeat;
+                (h.agent, h.spool_bytes, h.spool_dropped)
+            })
+            .collect();
+        let mut text = state.counters.prometheus(&spools, &state.cache().counters);
+        text.push_str(&merged);
+        Ok::<_, ViewError>(text)
+    })
+    .await;
+    match text {
+        Ok(Ok(text)) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
+        Ok(Err(e)) => view_response(Err(e)),
+        Err(resp) => resp,
+    }
 }
 
 #[cfg(test)]

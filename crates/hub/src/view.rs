@@ -5,11 +5,14 @@
 //! folds them together exactly as an agent folds its workers' copies — buckets of the same
 //! start merge (counters add, sketches merge), other starts stay side by side, newest first.
 
+use crate::cache::{Key, SnapshotCache};
 use crate::store::{BucketQuery, BucketRow, Store, StoreError};
 use pv_handlers::registry;
 use pv_sketch::codec::DecodeError;
+use pv_summary::prometheus::{text::Exposition, write_modules};
 use pv_summary::{ModuleRendering, PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -98,26 +101,25 @@ pub enum Shape {
 }
 
 /// The JSON of a bucket or window over the newest `periods` bucket starts stored for `q` (a
-/// global view when `q.agent` is None).
+/// global view when `q.agent` is None). Each start's buckets are decoded and merged once and
+/// kept in `cache` (the newest start again after each push of it).
 pub fn read_json(
     store: &dyn Store,
+    cache: &mut SnapshotCache,
     q: &BucketQuery,
     periods: usize,
     read: Read,
     shape: Shape,
 ) -> Result<Value, ViewError> {
     let starts = store.newest_starts(q, periods)?;
-    let Some(&oldest) = starts.last() else {
+    if starts.is_empty() {
         return Err(ViewError::Empty(no_buckets(q)));
-    };
-    let rows = bounded(
-        store,
-        &BucketQuery {
-            from: Some(oldest),
-            ..q.clone()
-        },
-    )?;
-    let snapshot = merge_rows(&rows)?;
+    }
+    let mut snapshot = PolicySnapshot::default();
+    // Oldest first, as merge_rows folds rows: the same order of modules either way.
+    for &start in starts.iter().rev() {
+        snapshot.merge(&*start_snapshot(store, cache, q, start)?);
+    }
     let r = renderer(&snapshot, periods);
     Ok(match (shape, read) {
         (Shape::V3, Read::Bucket(i)) => snapshot.v3_bucket_json(&r, i)?,
@@ -125,6 +127,52 @@ pub fn read_json(
         (Shape::V4, Read::Bucket(i)) => json!({ &q.policy: snapshot.bucket_json(&r, i)? }),
         (Shape::V4, Read::Window(n)) => json!({ &q.policy: snapshot.window_json(&r, n)? }),
     })
+}
+
+/// Decodes and caches the global view's newest `periods` starts of `q.policy`, as a first
+/// window read would; returns how many starts.
+pub fn warm(
+    store: &dyn Store,
+    cache: &mut SnapshotCache,
+    q: &BucketQuery,
+    periods: usize,
+) -> Result<usize, ViewError> {
+    let starts = store.newest_starts(q, periods)?;
+    for &start in &starts {
+        start_snapshot(store, cache, q, start)?;
+    }
+    Ok(starts.len())
+}
+
+/// Every bucket of one start that `q` selects, merged: from the cache, or decoded, merged and
+/// cached.
+fn start_snapshot(
+    store: &dyn Store,
+    cache: &mut SnapshotCache,
+    q: &BucketQuery,
+    start: u64,
+) -> Result<Arc<PolicySnapshot>, ViewError> {
+    let key = Key {
+        policy: q.policy.clone(),
+        agent: q.agent.clone(),
+        start,
+    };
+    if let Some(s) = cache.get(&key) {
+        return Ok(s);
+    }
+    let rows = bounded(
+        store,
+        &BucketQuery {
+            from: Some(start),
+            to: Some(start),
+            ..q.clone()
+        },
+    )?;
+    let merged = Arc::new(merge_rows(&rows)?);
+    let mut encoded = Vec::new();
+    merged.encode(&mut encoded);
+    cache.insert(key, merged.clone(), encoded.len());
+    Ok(merged)
 }
 
 /// Every bucket stored for `q` (its time range) merged into one answer, keyed `"<n>m"` by the
@@ -145,4 +193,45 @@ fn no_buckets(q: &BucketQuery) -> String {
         Some(a) => format!("no buckets stored for agent {a}, policy {}", q.policy),
         None => format!("no buckets stored for policy {}", q.policy),
     }
+}
+
+/// The merged metrics in Prometheus text, through the agents' own writer
+/// (`pv_summary::prometheus`): the global view's newest stored bucket of `policy`, labelled
+/// `policy` as an agent labels its own, then each agent's newest bucket with an `agent` label
+/// too. The hub stores complete buckets only, so its newest is what an agent exposes as its
+/// last complete one.
+pub fn prometheus_text(
+    store: &dyn Store,
+    cache: &mut SnapshotCache,
+    policy: &str,
+    agents: &[String],
+) -> Result<String, ViewError> {
+    let labels = |agent: Option<&str>| {
+        let mut l = vec![("policy".to_string(), policy.to_string())];
+        if let Some(a) = agent {
+            // Agent ids are checked to [A-Za-z0-9._:-]: nothing to escape.
+            l.push(("agent".to_string(), a.to_string()));
+        }
+        l
+    };
+    let mut exp = Exposition::new(labels(None));
+    let mut write = |exp: &mut Exposition, agent: Option<&str>| -> Result<(), ViewError> {
+        let q = BucketQuery {
+            policy: policy.to_string(),
+            agent: agent.map(str::to_string),
+            ..BucketQuery::default()
+        };
+        let Some(&start) = store.newest_starts(&q, 1)?.first() else {
+            return Ok(());
+        };
+        let snapshot = start_snapshot(store, cache, &q, start)?;
+        let r = renderer(&snapshot, 1);
+        write_modules(exp, &snapshot, &r, 0, |_| agent.map(|a| labels(Some(a))));
+        Ok(())
+    };
+    write(&mut exp, None)?;
+    for agent in agents {
+        write(&mut exp, Some(agent))?;
+    }
+    Ok(exp.finish())
 }

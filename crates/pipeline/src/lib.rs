@@ -29,6 +29,7 @@ pub use files::summarize::{Summary, summarize_file};
 pub use pv_policy;
 pub use pv_summary::{
     CaptureStats, ModuleRendering, ModuleSnapshot, PeriodError, PolicyRenderer, PolicySnapshot,
+    prometheus as summary_prometheus,
 };
 pub use run::intake::{LinkCache, SharedDecode};
 pub use run::policy_run::{LiveInput, PolicyRun};

@@ -7,6 +7,7 @@
 
 mod encoding;
 mod period;
+pub mod prometheus;
 mod snapshot;
 mod stats;
 pub mod v3;

@@ -2,19 +2,21 @@
 //! the last complete bucket (bucket 1; the live one is still filling and would make rates
 //! and quantiles jump) rendered from its JSON, and the agent's own health.
 
-mod bucket;
 #[cfg(test)]
 mod dashboard_tests;
 mod health;
 mod process;
 #[cfg(test)]
 mod tests;
-pub(crate) mod text;
+
+// The writer is pv-summary's, shared with the hub's /metrics.
+#[cfg(test)]
+pub(crate) use pv_pipeline::summary_prometheus::bucket;
+pub(crate) use pv_pipeline::summary_prometheus::text;
 
 pub use health::Health;
 
 use pv_pipeline::{PolicyRenderer, PolicySnapshot};
-use serde_json::Value;
 use text::Exposition;
 
 /// pktvisor's name of the command-line policy.
@@ -85,31 +87,14 @@ pub fn render(scrape: &Scrape<'_>) -> String {
     exp.finish()
 }
 
-/// Every module's last complete bucket, under its schema key (`packets_total`,
-/// `dns_wire_packets_queries`), with `labels(module key)` as the common labels when given.
-/// The bucket's `period` describes it and is not a measurement.
+/// Every module's last complete bucket (pv-summary's writer).
 fn write_modules(
     exp: &mut Exposition,
     snapshot: &PolicySnapshot,
     renderer: &PolicyRenderer,
     labels: impl Fn(&str) -> Option<Vec<(String, String)>>,
 ) {
-    for (i, module) in renderer.modules.iter().enumerate() {
-        let Ok(json) = snapshot.module_bucket_json(renderer, i, EXPOSED_BUCKET) else {
-            continue;
-        };
-        if let Some(labels) = labels(&module.key) {
-            exp.set_common(labels);
-        }
-        let section = module.schema_key();
-        let Value::Object(body) = &json[section] else {
-            continue;
-        };
-        for (key, value) in body.iter().filter(|(k, _)| *k != "period") {
-            let mut path = vec![section, key.as_str()];
-            bucket::write(exp, &mut path, value, module.render.metrics());
-        }
-    }
+    pv_pipeline::summary_prometheus::write_modules(exp, snapshot, renderer, EXPOSED_BUCKET, labels);
 }
 
 /// The counter families of a source beside the capture (`--nft-trace`), with the `instance`

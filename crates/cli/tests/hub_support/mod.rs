@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A running `pktvisor hub` on 127.0.0.1, killed (SIGKILL) when dropped.
@@ -99,4 +100,28 @@ pub fn strip_rates(v: &mut Value) {
         m.remove("rates");
         m.values_mut().for_each(strip_rates);
     }
+}
+
+/// Runs an outside tool in `dir`; it must succeed.
+pub fn tool(dir: &Path, program: &str, args: &[&OsStr]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `files` concatenated by `mergecap -a` (Wireshark's tool) into `dir/all.pcap`.
+pub fn concatenated(dir: &Path, files: &[PathBuf]) -> PathBuf {
+    let all = dir.join("all.pcap");
+    let mut args: Vec<&OsStr> = ["-a", "-F", "pcap", "-w"].map(OsStr::new).to_vec();
+    args.push(all.as_os_str());
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    tool(dir, "mergecap", &args);
+    all
 }

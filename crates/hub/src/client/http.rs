@@ -1,10 +1,14 @@
 //! A minimal HTTP/1.1 client for the agent's pushes: one `POST` per connection
-//! (`Connection: close`), plain TCP, blocking with timeouts. The agent pushes one bucket per
-//! policy a minute, so a connection per push costs nothing worth a connection pool or a new
-//! crate.
+//! (`Connection: close`), plain TCP or TLS (rustls, [`crate::tls`]), blocking with timeouts.
+//! The agent pushes one bucket per policy a minute, so a connection per push costs nothing
+//! worth a connection pool or a new crate.
 
+use crate::tls::{TlsError, client_config};
+use rustls::pki_types::ServerName;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Connect, write and read timeouts of one push.
@@ -14,22 +18,33 @@ const MAX_RESPONSE: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("hub URL '{0}': expected http://HOST:PORT (https is not supported yet)")]
+    #[error("hub URL '{0}': expected http://HOST:PORT or https://HOST:PORT")]
     BadUrl(String),
     #[error("cannot reach the hub at {addr}: {source}")]
     Unreachable {
         addr: String,
         source: std::io::Error,
     },
+    #[error(
+        "TLS with the hub at {addr} failed: {source} (is the hub's CA in the system's roots, or given with --hub-ca?)"
+    )]
+    Tls { addr: String, source: rustls::Error },
+    #[error(transparent)]
+    TlsSetup(#[from] TlsError),
     #[error("the hub at {0} sent an answer that is not HTTP")]
     BadResponse(String),
 }
 
-/// `http://HOST:PORT[/]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `http://HOST:PORT[/]` or `https://HOST:PORT[/]`.
+#[derive(Clone, Debug)]
 pub struct HubUrl {
     /// `HOST:PORT` as given (the Host header and what is resolved).
     pub authority: String,
+    /// HOST without the brackets of an IPv6 address: the name the certificate must hold.
+    pub host: String,
+    /// Some for https: whom to trust (the system's roots unless [`HubUrl::trusting`]).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    https: bool,
 }
 
 impl std::str::FromStr for HubUrl {
@@ -37,15 +52,41 @@ impl std::str::FromStr for HubUrl {
 
     fn from_str(s: &str) -> Result<HubUrl, HttpError> {
         let bad = || HttpError::BadUrl(s.to_string());
-        let rest = s.strip_prefix("http://").ok_or_else(bad)?;
+        let (https, rest) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(bad()),
+        };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
         let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
         if host.is_empty() || authority.contains('/') || port.parse::<u16>().is_err() {
             return Err(bad());
         }
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         Ok(HubUrl {
             authority: authority.to_string(),
+            host: host.to_string(),
+            tls: None,
+            https,
         })
+    }
+}
+
+impl HubUrl {
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// An https URL made ready to connect: trusting the PEM certificates of `ca`, else the
+    /// system's roots. An http URL is returned as it is.
+    pub fn trusting(mut self, ca: Option<&Path>) -> Result<HubUrl, TlsError> {
+        if self.https {
+            self.tls = Some(client_config(ca)?);
+        }
+        Ok(self)
     }
 }
 
@@ -64,6 +105,21 @@ pub fn post(
     content_type: &str,
     body: &[u8],
 ) -> Result<Answer, HttpError> {
+    request(hub, "POST", path, token, Some((content_type, body)))
+}
+
+/// `GET path`.
+pub fn get(hub: &HubUrl, path: &str, token: Option<&[u8]>) -> Result<Answer, HttpError> {
+    request(hub, "GET", path, token, None)
+}
+
+fn request(
+    hub: &HubUrl,
+    method: &str,
+    path: &str,
+    token: Option<&[u8]>,
+    body: Option<(&str, &[u8])>,
+) -> Result<Answer, HttpError> {
     let unreachable = |source| HttpError::Unreachable {
         addr: hub.authority.clone(),
         source,
@@ -74,7 +130,7 @@ pub fn post(
         .map_err(unreachable)?
         .next()
         .ok_or_else(|| unreachable(std::io::ErrorKind::NotFound.into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(unreachable)?;
@@ -82,26 +138,77 @@ pub fn post(
         .set_write_timeout(Some(TIMEOUT))
         .map_err(unreachable)?;
     let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        hub.authority,
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        hub.authority
     )
     .into_bytes();
+    if let Some((content_type, body)) = body {
+        head.extend_from_slice(
+            format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
     if let Some(t) = token {
         head.extend_from_slice(b"Authorization: Bearer ");
         head.extend_from_slice(t);
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    stream.write_all(&head).map_err(unreachable)?;
-    stream.write_all(body).map_err(unreachable)?;
-    let mut answer = Vec::new();
-    stream
-        .take(MAX_RESPONSE)
-        .read_to_end(&mut answer)
-        .map_err(unreachable)?;
+    let body = body.map_or(&[][..], |(_, b)| b);
+    let answer = if hub.https {
+        let config = match &hub.tls {
+            Some(c) => c.clone(),
+            None => client_config(None)?,
+        };
+        let name = ServerName::try_from(hub.host.clone())
+            .map_err(|_| HttpError::BadUrl(hub.authority.clone()))?;
+        let conn =
+            rustls::ClientConnection::new(config, name).map_err(|source| HttpError::Tls {
+                addr: hub.authority.clone(),
+                source,
+            })?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        exchange(&mut tls, &head, body)
+    } else {
+        let mut stream = stream;
+        exchange(&mut stream, &head, body)
+    };
+    let answer = answer.map_err(|source| {
+        // A certificate refused, a handshake failed: rustls's error, not the network's.
+        match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            Some(e) => HttpError::Tls {
+                addr: hub.authority.clone(),
+                source: e.clone(),
+            },
+            None => unreachable(source),
+        }
+    })?;
     parse_answer(&answer).ok_or_else(|| HttpError::BadResponse(hub.authority.clone()))
 }
+
+/// Writes the request and reads the whole answer (the hub closes the connection).
+fn exchange(s: &mut impl ReadWrite, head: &[u8], body: &[u8]) -> std::io::Result<Vec<u8>> {
+    s.write_all(head)?;
+    s.write_all(body)?;
+    s.flush()?;
+    let mut answer = Vec::new();
+    match s.take(MAX_RESPONSE).read_to_end(&mut answer) {
+        Ok(_) => Ok(answer),
+        // A TLS peer that closes without close_notify after a whole answer: the answer
+        // stands (its head says how long it is; parse_answer needs the head).
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => Ok(answer),
+        Err(e) => Err(e),
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// The status of `HTTP/1.x NNN ...` and the bytes after the head.
 fn parse_answer(bytes: &[u8]) -> Option<Answer> {
@@ -126,9 +233,11 @@ mod tests {
     fn urls_and_answers() {
         let u: HubUrl = "http://127.0.0.1:10854/".parse().unwrap();
         assert_eq!(u.authority, "127.0.0.1:10854");
-        assert!("http://[::1]:80".parse::<HubUrl>().is_ok());
+        assert!(!u.is_https());
+        let v6: HubUrl = "https://[::1]:80".parse().unwrap();
+        assert_eq!((v6.host.as_str(), v6.is_https()), ("::1", true));
         for bad in [
-            "https://h:1",
+            "ftp://h:1",
             "http://h",
             "http://h:x",
             "h:1",

@@ -205,7 +205,7 @@ pub struct Drained {
 
 /// Delivers every queued push in order, waiting with back-off while the hub is unreachable
 /// or failing; `on_wait` hears each failure and the wait that follows. Returns on an empty
-/// spool, or on a refused token.
+/// spool, a refused token or a TLS failure (a certificate not trusted).
 pub fn drain(
     spool: &mut Spool,
     target: &PushTarget,
@@ -222,7 +222,12 @@ pub fn drain(
                 backoff.reset();
             }
             Ok(Sent::Refused(_)) => done.refused += 1,
-            Err(e @ (PushFailure::Unauthorized | PushFailure::Spool(_))) => return Err(e),
+            // The hub's certificate refused: waiting will not change it.
+            Err(
+                e @ (PushFailure::Unauthorized
+                | PushFailure::Spool(_)
+                | PushFailure::Http(HttpError::Tls { .. } | HttpError::TlsSetup(_))),
+            ) => return Err(e),
             Err(e) => {
                 let wait = backoff.step();
                 on_wait(&e, wait);
