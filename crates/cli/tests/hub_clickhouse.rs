@@ -129,6 +129,14 @@ fn clickhouse_two_pushes_of_one_bucket_in_flight_store_it_once() {
     let mut expected = summarize_json(&file, &[]);
     strip_rates(&mut expected);
     assert_eq!(history(&hub, ""), expected);
+    // Rows written twice behind the hub's back (as a second hub on the database could):
+    // reads still count each bucket once.
+    ch.query("INSERT INTO pv_race.buckets SELECT * FROM pv_race.buckets")
+        .unwrap();
+    assert_eq!(count(&ch, "SELECT count() FROM pv_race.buckets"), 4);
+    assert_eq!(history(&hub, ""), expected);
+    let (_, w) = hub.get("/api/v1/metrics/window/2", None);
+    assert_eq!(window_of(&w), expected);
     drop(hub);
     drop(ch);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -174,6 +182,33 @@ fn clickhouse_stopped_and_restarted_under_a_running_hub_loses_and_doubles_nothin
     assert!(hub.log.lock().unwrap().contains("answers again"));
     assert_eq!(history(&hub, ""), concatenated_summary(&dir, &files));
     assert_eq!(count(&ch, "SELECT count() FROM pv_outage.buckets"), 3);
+    drop(hub);
+    drop(ch);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn clickhouse_retention_deletes_the_buckets_received_before_its_cut() {
+    let Some((dir, ch)) = lab("hub-ch-retention", false) else {
+        return;
+    };
+    let store = ch.store("pv_retention");
+    let hub = Hub::start_on(&store, 0, &[]);
+    backfill_ok(&hub.url(), "old", &fixture("dns_udp_tcp_random.pcap"));
+    drop(hub);
+    // Receive times are whole seconds: 2.1 s later both buckets are older than 1 s.
+    std::thread::sleep(Duration::from_millis(2100));
+    let hub = Hub::start_on(&store, 0, &["--retention", "1s"]);
+    // Retention runs at start; the server deletes in the background (a mutation).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hub.metric("pktvisor_hub_rows_expired_total") < 2
+        || count(&ch, "SELECT count() FROM pv_retention.buckets") > 0
+    {
+        assert!(Instant::now() < deadline, "not expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(hub.metric("pktvisor_hub_rows_expired_total"), 2);
+    assert_eq!(hub.get("/api/v1/metrics/window/2", None).0, 404);
     drop(hub);
     drop(ch);
     std::fs::remove_dir_all(&dir).unwrap();
