@@ -190,6 +190,9 @@ impl ChClient {
         body: Body<'_>,
         max_rows: Option<usize>,
     ) -> Result<Vec<u8>, StoreError> {
+        // The server holds the answer until the query is done, so that an error found
+        // after the first rows is a 500, not text appended to a 200's RowBinary.
+        target.push_str("&wait_end_of_query=1");
         if let Some(n) = max_rows {
             // "break" returns what was read when the limit is passed: whole blocks, so the
             // caller truncates to `n`.
