@@ -19,7 +19,10 @@ pub struct HubCmd {
     #[arg(long, value_name = "ADDR:PORT", default_value = pv_hub::DEFAULT_LISTEN)]
     listen: SocketAddr,
 
-    /// Where buckets are stored: sqlite:PATH (created, schema migrated, on first start).
+    /// Where buckets are stored: sqlite:PATH, or
+    /// clickhouse+http://[USER[:PASSWORD]@]HOST:PORT/DATABASE (ClickHouse's HTTP interface,
+    /// which must answer at start). The database, tables and schema are created and migrated
+    /// on first start.
     #[arg(
         long,
         value_name = "STORE",

@@ -9,56 +9,11 @@
 mod common;
 mod hub_support;
 use common::*;
+use hub_support::checks::{self, *};
 use hub_support::*;
-use serde_json::Value;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `pktvisord --hub URL --agent-id ID [extra] FILE`.
-fn backfill(hub_url: &str, agent: &str, file: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["--hub", hub_url, "--agent-id", agent];
-    args.extend_from_slice(extra);
-    args.push(file.to_str().unwrap());
-    run("pktvisord", &args)
-}
-
-fn backfill_ok(hub_url: &str, agent: &str, file: &Path) {
-    let out = backfill(hub_url, agent, file, &[]);
-    assert!(
-        out.status.success(),
-        "backfill of {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The oracle: `pktvisor summarize --json` of the files concatenated by `mergecap -a`.
-fn concatenated_summary(dir: &Path, files: &[PathBuf]) -> Value {
-    let mut w = summarize_json(&concatenated(dir, files), &[]);
-    strip_rates(&mut w);
-    w
-}
-
-fn history(hub: &Hub, query: &str) -> Value {
-    let (status, v) = hub.get(&format!("/api/v1/metrics/history{query}"), None);
-    assert_eq!(status, 200, "{v}");
-    window_of(&v)
-}
-
-/// Three captures of 2019-09-05: 17:59 (IPv6 UDP), 18:00 (IPv4 UDP) and 18:00 (IPv4 TCP), so
-/// two agents' buckets share the 18:00 start and merge.
-fn three_captures() -> Vec<PathBuf> {
-    [
-        "dns_ipv6_udp.pcap",
-        "dns_ipv4_udp.pcap",
-        "dns_ipv4_tcp.pcap",
-    ]
-    .iter()
-    .map(|f| fixture(f))
-    .collect()
-}
 
 #[test]
 fn global_view_equals_the_summary_of_the_concatenated_captures_and_retries_count_once() {
@@ -66,79 +21,7 @@ fn global_view_equals_the_summary_of_the_concatenated_captures_and_retries_count
         return;
     }
     let dir = temp_dir("hub-global");
-    let hub = Hub::start(&dir, 0, &[]);
-    let files = three_captures();
-    for (i, f) in files.iter().enumerate().take(2) {
-        backfill_ok(&hub.url(), &format!("agent-{i}"), f);
-    }
-    // Read (and so cache) both starts before the third agent's push of 18:00: that push must
-    // drop the cached 18:00.
-    assert_eq!(hub.get("/api/v1/metrics/window/2", None).0, 200);
-    backfill_ok(&hub.url(), "agent-2", &files[2]);
-    // The global 18:00 (agent-2 had nothing cached of its own).
-    assert_eq!(hub.metric("pktvisor_hub_cache_invalidations_total"), 1);
-    let expected = concatenated_summary(&dir, &files);
-    assert_eq!(history(&hub, ""), expected);
-    // Two bucket starts (17:59, 18:00): the global window of both is the same answer, read
-    // through the cache or not.
-    let (status, w) = hub.get("/api/v1/metrics/window/2", None);
-    assert_eq!(status, 200, "{w}");
-    assert_eq!(window_of(&w), expected);
-    // Read again, nothing is decoded: the same answer from the cache.
-    let misses = hub.metric("pktvisor_hub_cache_misses_total");
-    assert_eq!(hub.get("/api/v1/metrics/window/2", None).1, w);
-    assert_eq!(hub.metric("pktvisor_hub_cache_misses_total"), misses);
-    // The newest bucket is both 18:00 captures, merged across agents.
-    let (_, newest) = hub.get("/api/v1/metrics/bucket/0", None);
-    let (_, agent1) = hub.get("/api/v1/agents/agent-1/metrics/bucket/0", None);
-    let (_, agent2) = hub.get("/api/v1/agents/agent-2/metrics/bucket/0", None);
-    let total = |v: &Value| v["1m"]["packets"]["total"].as_u64().unwrap();
-    assert_eq!(total(&newest), total(&agent1) + total(&agent2));
-    // pktvisor 4's shape of the same window: the policy's modules by instance name.
-    let (status, v4) = hub.get("/api/v1/policies/default/metrics/window/2", None);
-    assert_eq!(status, 200, "{v4}");
-    let modules = &v4["default"];
-    assert_eq!(
-        modules["default-default-net"]["packets"],
-        w["2m"]["packets"]
-    );
-    assert_eq!(modules["default-default-dns"]["dns"], w["2m"]["dns"]);
-    assert_eq!(
-        hub.get("/api/v1/policies/other/metrics/window/2", None).0,
-        404
-    );
-    // A window of more starts than exist merges those that exist, as pktvisor's
-    // window_merged_json does; one past --periods is refused.
-    let (status, w3) = hub.get("/api/v1/metrics/window/3", None);
-    assert_eq!(status, 200, "{w3}");
-    assert_eq!(w3["3m"], w["2m"]);
-    assert_eq!(hub.get("/api/v1/metrics/window/6", None).0, 425);
-
-    // Retries: the same pushes again are acknowledged and ignored.
-    let written = hub.metric("pktvisor_hub_rows_written_total");
-    for (i, f) in files.iter().enumerate() {
-        backfill_ok(&hub.url(), &format!("agent-{i}"), f);
-    }
-    assert_eq!(hub.metric("pktvisor_hub_rows_written_total"), written);
-    assert_eq!(hub.metric("pktvisor_hub_duplicates_total"), written);
-    assert_eq!(history(&hub, ""), expected);
-
-    // Each agent alone, over a time range given both ways, is its own file's summary.
-    let (_, agents) = hub.get("/api/v1/agents", None);
-    assert_eq!(agents["agents"].as_array().unwrap().len(), 3);
-    let mut one = summarize_json(&files[0], &[]);
-    strip_rates(&mut one);
-    assert_eq!(
-        history(
-            &hub,
-            "?agent=agent-0&from=1567706340&to=2019-09-05T17:59:00Z"
-        ),
-        one
-    );
-    assert_eq!(
-        hub.get("/api/v1/metrics/history?from=1567706460", None).0,
-        404
-    );
+    checks::global_view_and_retries(&dir, &sqlite_store(&dir));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -148,30 +31,7 @@ fn a_hub_killed_and_restarted_keeps_every_bucket_exactly_once() {
         return;
     }
     let dir = temp_dir("hub-kill");
-    // In time order, as mergecap concatenates them: 2019-09-05 17:58 (one bucket), 2021-03-04
-    // 16:10-16:11 (two). The second ends with 9 queries unanswered: last in the
-    // concatenation, they stay open there as in its own summary (put first, the concatenated
-    // stream's clock would time them out).
-    let files = [
-        fixture("dns_ipv6_tcp.pcap"),
-        fixture("dns_udp_tcp_random.pcap"),
-    ];
-    let mut hub = Hub::start(&dir, 0, &[]);
-    backfill_ok(&hub.url(), "a", &files[1]);
-    let written = hub.metric("pktvisor_hub_rows_written_total");
-    assert_eq!(written, 2, "buckets of {}", files[1].display());
-    hub.child.kill().unwrap(); // SIGKILL
-    hub.child.wait().unwrap();
-    let hub = Hub::start(&dir, 0, &[]);
-    // The restarted hub decoded the stored starts as it started: a window decodes nothing.
-    let misses = hub.metric("pktvisor_hub_cache_misses_total");
-    assert_eq!(hub.get("/api/v1/metrics/window/2", None).0, 200);
-    assert_eq!(hub.metric("pktvisor_hub_cache_misses_total"), misses);
-    // The agent retries what it sent before the crash, and another pushes its file.
-    backfill_ok(&hub.url(), "a", &files[1]);
-    assert_eq!(hub.metric("pktvisor_hub_duplicates_total"), written);
-    backfill_ok(&hub.url(), "b", &files[0]);
-    assert_eq!(history(&hub, ""), concatenated_summary(&dir, &files));
+    checks::killed_hub_keeps_every_bucket_once(&dir, &sqlite_store(&dir));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -208,15 +68,7 @@ fn backfill_before_the_hub(dir: &Path, agent: &str, file: &Path, extra: &[&str])
     // The agent tries the hub as soon as everything is spooled; let that attempt fail.
     std::thread::sleep(Duration::from_millis(300));
     let hub = Hub::start(dir, port, &[]);
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "{err}");
+    let err = succeeded(&mut child);
     assert!(err.contains("retrying"), "{err}");
     assert_eq!(spooled(&spool), 0, "the spool is emptied on delivery");
     (hub, err)

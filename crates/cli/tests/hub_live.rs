@@ -21,14 +21,6 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The start of the `1m` window of a v3 bucket answer.
 fn start_of(v: &Value) -> u64 {
     v["1m"]["period"]["start_ts"].as_u64().unwrap()

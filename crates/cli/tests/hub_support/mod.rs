@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod checks;
+pub mod clickhouse;
+
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,14 +16,20 @@ use std::process::{Child, Command, Stdio};
 pub struct Hub {
     pub child: Child,
     pub port: u16,
+    /// What the hub printed after its first line.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Hub {
-    /// Starts a hub on `port` (0: any free port) with its store in `dir`.
+    /// Starts a hub on `port` (0: any free port) with its SQLite store in `dir`.
     pub fn start(dir: &Path, port: u16, extra: &[&str]) -> Hub {
-        let store = format!("sqlite:{}", dir.join("hub.sqlite").display());
+        Hub::start_on(&sqlite_store(dir), port, extra)
+    }
+
+    /// Starts a hub on `port` (0: any free port) with `--store STORE`.
+    pub fn start_on(store: &str, port: u16, extra: &[&str]) -> Hub {
         let listen = format!("127.0.0.1:{port}");
-        let mut args = vec!["hub", "--listen", &listen, "--store", &store];
+        let mut args = vec!["hub", "--listen", &listen, "--store", store];
         args.extend_from_slice(extra);
         let mut child = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
             .args(&args)
@@ -32,13 +41,21 @@ impl Hub {
         let mut err = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         err.read_line(&mut line).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            let mut l = String::new();
+            while err.read_line(&mut l).is_ok_and(|n| n > 0) {
+                kept.lock().unwrap().push_str(&l);
+                l.clear();
+            }
+        });
         let port = line
             .trim()
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse().ok())
             .unwrap_or_else(|| panic!("hub did not start: {line}"));
-        Hub { child, port }
+        Hub { child, port, log }
     }
 
     pub fn url(&self) -> String {
@@ -59,6 +76,31 @@ impl Hub {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in /metrics"))
     }
+}
+
+/// Waits for `child` (its stderr piped) and returns what it printed; it must have succeeded.
+pub fn succeeded(child: &mut Child) -> String {
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).unwrap();
+    }
+    assert!(status.success(), "{err}");
+    err
+}
+
+/// A port on 127.0.0.1 free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `--store` of a SQLite database in `dir`.
+pub fn sqlite_store(dir: &Path) -> String {
+    format!("sqlite:{}", dir.join("hub.sqlite").display())
 }
 
 impl Drop for Hub {

@@ -1,7 +1,10 @@
 //! Where the hub keeps pushed buckets and what agents said about themselves, behind one narrow
-//! trait: SQLite now ([`sqlite::SqliteStore`]), ClickHouse later. A store keeps bytes and keys;
-//! decoding and merging are the hub's.
+//! trait: SQLite ([`sqlite::SqliteStore`], the default) and ClickHouse
+//! ([`clickhouse::ClickHouseStore`]). A store keeps bytes and keys; decoding and merging are
+//! the hub's.
 
+pub mod clickhouse;
+pub mod clickhouse_http;
 pub mod sqlite;
 
 use crate::protocol::Heartbeat;
@@ -53,8 +56,20 @@ pub enum StoreError {
     NewerSchema { found: u32, known: u32 },
     #[error("store: a stored value is out of range ({what})")]
     Corrupt { what: &'static str },
-    #[error("store: unknown store '{0}' (sqlite:PATH)")]
+    #[error("store: unknown store '{0}' (sqlite:PATH or clickhouse+http://HOST:PORT/DATABASE)")]
     UnknownKind(String),
+    #[error("store: bad ClickHouse URL {url}: {why}")]
+    BadUrl { url: String, why: String },
+    #[error("store: ClickHouse at {url} does not answer: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("store: ClickHouse at {url} answered {status}: {message}")]
+    Server {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("store: ClickHouse at {url}: {what}")]
+    BadAnswer { url: String, what: &'static str },
 }
 
 /// Persistence of the hub. Every method is one transaction.
@@ -76,6 +91,7 @@ pub trait Store: Send {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreSpec {
     Sqlite(PathBuf),
+    ClickHouse(clickhouse_http::ChUrl),
 }
 
 impl std::str::FromStr for StoreSpec {
@@ -84,6 +100,7 @@ impl std::str::FromStr for StoreSpec {
     fn from_str(s: &str) -> Result<StoreSpec, StoreError> {
         match s.split_once(':') {
             Some(("sqlite", path)) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
+            Some(("clickhouse+http", _)) => Ok(StoreSpec::ClickHouse(s.parse()?)),
             _ => Err(StoreError::UnknownKind(s.to_string())),
         }
     }
@@ -93,6 +110,7 @@ impl StoreSpec {
     pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         match self {
             StoreSpec::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
+            StoreSpec::ClickHouse(url) => Ok(Box::new(clickhouse::ClickHouseStore::open(url)?)),
         }
     }
 }
