@@ -223,8 +223,19 @@ impl Tracing {
 }
 
 /// Alone: serves the trace API on HOST:PORT until SIGINT/SIGTERM, then stops.
-pub fn run_alone(tracing: Tracing, host: &str, port: u16) -> ExitCode {
-    let served = pv_agent::serve_traces(host, port, &tracing.ingest.api, Some(tracing.metrics()));
+pub fn run_alone(
+    tracing: Tracing,
+    host: &str,
+    port: u16,
+    tls: Option<std::sync::Arc<pv_hub::tls::ServerConfig>>,
+) -> ExitCode {
+    let served = pv_agent::serve_traces(
+        host,
+        port,
+        &tracing.ingest.api,
+        Some(tracing.metrics()),
+        tls,
+    );
     tracing.stop();
     match served {
         Ok(()) => ExitCode::SUCCESS,

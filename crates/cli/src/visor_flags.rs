@@ -46,7 +46,8 @@ pub struct VisorFlags {
     #[arg(long)]
     pub prometheus: bool,
 
-    /// Serve the API over HTTPS (needs --tls-cert and --tls-key).
+    /// Serve the API over HTTPS (needs --tls-cert and --tls-key): TLS 1.2 and 1.3 by rustls.
+    /// Clients: `pktvisor -H https://HOST:PORT`, `curl --cacert`.
     #[arg(long)]
     pub tls: bool,
 
@@ -349,8 +350,6 @@ impl std::fmt::Display for ConfigFileError {
 pub enum FlagError {
     /// pktvisor's own message (`main`): --tls without both files.
     TlsFiles,
-    /// HTTPS on the agent's own API is not in this build yet.
-    Tls,
     /// OTLP export is not in this build.
     Otel,
     /// -d with a capture file: its summary goes to stdout, which a daemon does not have.
@@ -367,9 +366,6 @@ impl std::fmt::Display for FlagError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FlagError::TlsFiles => f.write_str("you must specify --tls-key and --tls-cert to use --tls"),
-            FlagError::Tls => f.write_str(
-                "--tls (HTTPS on the agent's API) is not in this pktvisord yet; serve it through a TLS proxy, or listen on localhost (-l) only",
-            ),
             FlagError::Otel => f.write_str(
                 "--otel (OpenTelemetry OTLP export) is not in this pktvisord; scrape /metrics (Prometheus) or push to a hub (--hub URL) instead",
             ),
@@ -402,9 +398,6 @@ impl VisorFlags {
         if self.tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
             return Err(FlagError::TlsFiles);
         }
-        if self.tls {
-            return Err(FlagError::Tls);
-        }
         if self.otel {
             return Err(FlagError::Otel);
         }
@@ -431,6 +424,17 @@ impl VisorFlags {
             );
         }
         Ok(notes)
+    }
+
+    /// `--tls`: the server configuration from `--tls-cert` and `--tls-key` (PEM), as the hub
+    /// reads them; None without `--tls` (pktvisor ignores the files then too).
+    pub fn tls_config(
+        &self,
+    ) -> Result<Option<std::sync::Arc<pv_hub::tls::ServerConfig>>, pv_hub::tls::TlsError> {
+        match (self.tls, &self.tls_cert, &self.tls_key) {
+            (true, Some(cert), Some(key)) => pv_hub::tls::server_config(cert, key).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// `--iana-service-port-registry`, else `--default-service-registry`.

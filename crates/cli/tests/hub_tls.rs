@@ -4,72 +4,15 @@
 //! a client that does not trust the certificate fails with a clear error; a certificate or key
 //! that cannot be read stops the hub at start with one line and exit status 2.
 
+mod certs;
 mod common;
 mod hub_support;
+use certs::certificates;
 use common::*;
 use hub_support::*;
 use pv_hub::client::http::{HttpError, HubUrl, get};
 use serde_json::Value;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    tool(dir, "openssl", &args);
-}
-
-/// A private CA (a self-signed certificate) and the hub's certificate for 127.0.0.1 signed by
-/// it, made by the openssl tool: (ca.pem, cert.pem, key.pem). The hub's certificate is an end
-/// entity (CA:FALSE), as a real one is; rustls refuses a CA certificate as a server's.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=pv test CA",
-    ];
-    ca.extend_from_slice(&EC);
-    ca.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(dir, &ca);
-    let mut csr = vec!["req", "-new", "-nodes", "-subj", "/CN=127.0.0.1"];
-    csr.extend_from_slice(&EC);
-    csr.extend_from_slice(&["-keyout", "key.pem", "-out", "hub.csr"]);
-    openssl(dir, &csr);
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "hub.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "cert.pem",
-        ],
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    )
-}
+use std::path::Path;
 
 fn push(url: &str, agent: &str, file: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["--hub", url, "--agent-id", agent];

@@ -4,6 +4,7 @@
 //! pktvisord, LOG_PID, LOG_DAEMON). The live parts run in a network namespace the test makes
 //! (root; under CI=true they must run).
 
+mod certs;
 mod common;
 mod lab;
 use common::*;
@@ -105,6 +106,8 @@ fn refused_combinations_say_why() {
     let capture = fixture("dns_ipv4_udp.pcap");
     let c = capture.to_str().unwrap();
     let out = pktvisord(&["--tls", "--tls-cert", "c.pem", c]);
+    // pktvisor's message (main.cpp) when a file is missing; a file that is there but unusable
+    // is named with the reason.
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("you must specify --tls-key and --tls-cert to use --tls"),
@@ -315,4 +318,108 @@ fn syslog_gets_the_log_lines() {
     assert!(line.contains("pktvisord["), "{line}");
     assert!(line.contains("no such capture file"), "{line}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--tls`: the API over HTTPS with a certificate the openssl tool made; curl (its own TLS
+/// stack) reads the same answers as over plain HTTP when it trusts the CA and refuses
+/// otherwise; a handshake that fails is counted.
+#[test]
+fn tls_serves_the_api_over_https() {
+    if !lab::ready("the agent TLS test", &["ip", "curl", "openssl"]) {
+        return;
+    }
+    let mut lab = lab::Lab::new(
+        "tls",
+        LabNet {
+            mtu: 1500,
+            addresses: false,
+        },
+    );
+    let (ca, cert, key) = certs::certificates(&lab.dir);
+    let port = (22_500 + std::process::id() % 20_000) as u16;
+    let port_s = port.to_string();
+    let b = lab.b.clone();
+    let args = [
+        env!("CARGO_BIN_EXE_pktvisord"),
+        "--tls",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "-l",
+        "127.0.0.1",
+        "-p",
+        &port_s,
+        "--workers",
+        "1",
+        "vb",
+    ];
+    let pid = lab.spawn(&b, &args, None);
+    let curl = |extra: &[&str], path: &str| {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &b,
+                "curl",
+                "-s",
+                "-m",
+                "5",
+                "-w",
+                "\n%{http_code}",
+            ])
+            .args(extra)
+            .arg(format!("https://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse::<u16>().unwrap_or(0),
+            body.to_string(),
+            out.status.code(),
+        )
+    };
+    let trusted = ["--cacert", ca.to_str().unwrap()];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while curl(&trusted, "/api/v1/metrics/app").0 != 200 {
+        assert!(lab.alive(pid), "pktvisord ended: {}", lab.log(pid));
+        assert!(Instant::now() < deadline, "no HTTPS API");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, body, _) = curl(&trusted, "/api/v1/metrics/bucket/0");
+    assert_eq!(code, 200, "{body}");
+    let bucket: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(bucket["1m"]["packets"].is_object(), "{body}");
+    // Plain HTTP on the same port is not served; an untrusting client refuses the certificate
+    // (curl's exit 60: peer certificate cannot be authenticated).
+    assert_ne!(lab.http(port, "GET", "/api/v1/metrics/app", None).0, 200);
+    let (_, _, exit) = curl(&[], "/api/v1/metrics/app");
+    assert_eq!(exit, Some(60));
+    let (_, app, _) = curl(&trusted, "/api/v1/metrics/app");
+    let app: serde_json::Value = serde_json::from_str(&app).unwrap();
+    assert!(
+        app["http"]["tls_handshake_failures"].as_u64() >= Some(2),
+        "the plain request and the refused handshake: {app}"
+    );
+    let (_, log) = lab.stop(pid, "TERM");
+    assert!(
+        log.contains(&format!("API on https://127.0.0.1:{port}")),
+        "{log}"
+    );
+    // Files that cannot make a server: one line, exit 2.
+    let out = pktvisord(&[
+        "--tls",
+        "--tls-cert",
+        key.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "vb",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("pktvisord: error: --tls: "),
+        "{}",
+        stderr(&out)
+    );
 }

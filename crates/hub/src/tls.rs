@@ -2,9 +2,11 @@
 //! (`--hub https://... [--hub-ca F]`): rustls with its `ring` provider, so nothing links
 //! OpenSSL or aws-lc. Certificates and keys are PEM files.
 
+/// The server configuration [`server_config`] makes (for `pktvisord --tls` too).
+pub use rustls::ServerConfig;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -315,9 +315,11 @@ pub fn serve_traces(
     port: u16,
     traces: &Traces,
     metrics: Option<crate::ExtraMetrics>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 ) -> Result<(), AgentError> {
     let (runtime, listener, addr) = crate::run::bind(host, port)?;
-    eprintln!("pktvisord: trace API on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("pktvisord: trace API on {scheme}://{addr}");
     let (app, followers) = routes(traces);
     let app = app
         .route(
@@ -335,6 +337,7 @@ pub fn serve_traces(
         app,
         HttpLimits::default(),
         Arc::new(HttpCounters::default()),
+        tls.map(tokio_rustls::TlsAcceptor::from),
         shutdown_then_end(stop, Some(followers)),
     ));
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

@@ -180,6 +180,7 @@ impl ApiState {
                 "refused_connections": http.refused_connections,
                 "timed_out_requests": http.timed_out_requests,
                 "ambiguous_length_requests": http.ambiguous_length_requests,
+                "tls_handshake_failures": http.tls_handshake_failures,
             },
             "search": {
                 "running": self.searches_running.load(Ordering::Relaxed),

@@ -57,6 +57,8 @@ pub struct AgentConfig {
     pub traces: Option<crate::api::traces::Traces>,
     /// `-v`: the settings at start and one log line per API request.
     pub verbose: bool,
+    /// `--tls`: serve the API over HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// The counters of a source the agent does not own, read at every scrape; the source names
@@ -168,9 +170,14 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
 
     let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;
     eprintln!(
-        "pktvisord: capturing on {} ({} workers), API on http://{addr}",
+        "pktvisord: capturing on {} ({} workers), API on {}://{addr}",
         iface.name,
-        workers.len()
+        workers.len(),
+        if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
     );
     if config.verbose {
         let policies = state
@@ -228,6 +235,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let signal_stop = stop.clone();
     let traces = config.traces.clone();
     let verbose = config.verbose;
+    let tls = config.tls.clone();
     let served = runtime.block_on(async move {
         let http = serve_state.http.clone();
         let mut app = router(serve_state);
@@ -247,6 +255,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
             app,
             HttpLimits::default(),
             http,
+            tls.map(tokio_rustls::TlsAcceptor::from),
             crate::api::traces::shutdown_then_end(signal_stop, followers),
         )
         .await

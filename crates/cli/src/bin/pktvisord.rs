@@ -150,6 +150,13 @@ fn main() -> ExitCode {
     };
     cli.visor
         .fill_geo(&mut cli.analysis.geo_city, &mut cli.analysis.geo_asn);
+    let tls = match cli.visor.tls_config() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("pktvisord: error: --tls: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // Before any thread starts: -d forks.
     let log = match pktvisor_cli::daemon::start_log(&cli.visor) {
         Ok(log) => log,
@@ -161,7 +168,7 @@ fn main() -> ExitCode {
     for note in notes {
         eprintln!("pktvisord: note: {note}");
     }
-    let code = run(&cli);
+    let code = run(&cli, tls);
     if let Some(log) = log {
         log.finish();
     }
@@ -169,7 +176,7 @@ fn main() -> ExitCode {
 }
 
 /// Collection of traces (`--nft-trace`), then the agent's modes.
-fn run(cli: &Cli) -> ExitCode {
+fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
     let mut extra_metrics = None;
     let mut traces = None;
     if cli.trace.nft_trace {
@@ -197,25 +204,29 @@ fn run(cli: &Cli) -> ExitCode {
             Err(code) => return code,
         };
         if cli.target.is_none() && cli.config.is_none() {
-            return pktvisor_cli::nft_trace::run_alone(tracing, &cli.host, cli.port);
+            return pktvisor_cli::nft_trace::run_alone(tracing, &cli.host, cli.port, tls);
         }
         extra_metrics = Some(tracing.metrics());
         traces = Some(tracing.ingest.api.clone());
-        let code = run_agent(cli, extra_metrics, traces);
+        let code = run_agent(cli, extra_metrics, traces, tls);
         tracing.stop();
         return code;
     }
-    run_agent(cli, extra_metrics, traces)
+    run_agent(cli, extra_metrics, traces, tls)
 }
+
+/// `--tls`'s server configuration.
+type Tls = std::sync::Arc<pv_hub::tls::ServerConfig>;
 
 /// The agent's modes after `--nft-trace` started (or not): `--config`, live, a file.
 fn run_agent(
     cli: &Cli,
     extra_metrics: Option<pv_agent::ExtraMetrics>,
     traces: Option<pv_agent::Traces>,
+    tls: Option<Tls>,
 ) -> ExitCode {
     if let Some(config) = &cli.config {
-        return run_config(cli, config, extra_metrics, traces);
+        return run_config(cli, config, extra_metrics, traces, tls);
     }
     let Some(target) = cli.target.clone() else {
         eprintln!("pktvisord: error: a TARGET capture file is required (or --config POLICY_FILE)");
@@ -229,7 +240,14 @@ fn run_agent(
             );
             return ExitCode::FAILURE;
         }
-        return run_live(cli, &target.to_string_lossy(), None, extra_metrics, traces);
+        return run_live(
+            cli,
+            &target.to_string_lossy(),
+            None,
+            extra_metrics,
+            traces,
+            tls,
+        );
     }
     if cli.record.is_some() {
         eprintln!(
@@ -308,6 +326,7 @@ fn run_live(
     config_file: Option<PolicyFile>,
     extra_metrics: Option<pv_agent::ExtraMetrics>,
     traces: Option<pv_agent::Traces>,
+    tls: Option<Tls>,
 ) -> ExitCode {
     if cli.summary {
         eprintln!(
@@ -353,6 +372,7 @@ fn run_live(
                 hub,
                 traces: traces.clone(),
                 verbose: cli.visor.verbose,
+                tls: tls.clone(),
             })
             .map_err(|e| e.to_string())
         });
@@ -391,10 +411,11 @@ fn run_config(
     config: &std::path::Path,
     extra_metrics: Option<pv_agent::ExtraMetrics>,
     traces: Option<pv_agent::Traces>,
+    tls: Option<Tls>,
 ) -> ExitCode {
     match live_config(cli, config) {
         Ok(Some((target, file))) => {
-            return run_live(cli, &target, Some(file), extra_metrics, traces);
+            return run_live(cli, &target, Some(file), extra_metrics, traces, tls);
         }
         Ok(None) if cli.trace.nft_trace => {
             eprintln!(

@@ -100,6 +100,11 @@ impl Health {
                 self.http.ambiguous_length_requests,
             ),
             (
+                "pktvisord_http_tls_handshake_failures_total",
+                "HTTPS connections closed because their TLS handshake failed or took over 10 s (--tls)",
+                self.http.tls_handshake_failures,
+            ),
+            (
                 "pktvisord_dns_tcp_streams_evicted_total",
                 "DNS-over-TCP streams evicted by the bounded reassembly, since start",
                 self.dns_tcp_streams_evicted,

@@ -337,11 +337,11 @@ fn only_health_while_the_first_bucket_is_live() {
         process.iter().all(|s| s.name.starts_with("process_")) && process.len() >= 6,
         "{text}"
     );
-    // 9 counters and gauges, 3 of the HTTP server, plus the capture's state: up, reopens,
+    // 9 counters and gauges, 4 of the HTTP server, plus the capture's state: up, reopens,
     // down seconds and one error count per kind.
     assert_eq!(
         own.len(),
-        9 + 3 + 3 + crate::counters::LIVE_FAILURE_KINDS.len(),
+        9 + 4 + 3 + crate::counters::LIVE_FAILURE_KINDS.len(),
         "{text}"
     );
     assert_eq!(find(&samples, "pktvisord_capture_up", None).value, 1.0);

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// The server's limits; [`HttpLimits::default`] is what pktvisord uses.
 #[derive(Clone, Debug)]
@@ -62,6 +63,8 @@ pub struct HttpCounters {
     pub timed_out_requests: AtomicU64,
     /// Requests refused for carrying both Transfer-Encoding and Content-Length.
     pub ambiguous_length_requests: AtomicU64,
+    /// TLS connections closed because their handshake failed or took too long (`--tls`).
+    pub tls_handshake_failures: AtomicU64,
 }
 
 /// A copy of [`HttpCounters`] for one report.
@@ -70,6 +73,7 @@ pub struct HttpTotals {
     pub refused_connections: u64,
     pub timed_out_requests: u64,
     pub ambiguous_length_requests: u64,
+    pub tls_handshake_failures: u64,
 }
 
 impl HttpCounters {
@@ -79,17 +83,24 @@ impl HttpCounters {
             refused_connections: load(&self.refused_connections),
             timed_out_requests: load(&self.timed_out_requests),
             ambiguous_length_requests: load(&self.ambiguous_length_requests),
+            tls_handshake_failures: load(&self.tls_handshake_failures),
         }
     }
 }
 
+/// A TLS handshake not done by then is dropped (a client that connects and says nothing); it
+/// counts against [`HttpLimits::header_read`]'s purpose, so it has the same length.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets the open connections finish
-/// their current request (at most [`HttpLimits::request`]) and returns.
+/// their current request (at most [`HttpLimits::request`]) and returns. With `tls`, every
+/// connection is HTTPS (`pktvisord --tls`); a failed or slow handshake closes it, counted.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
     counters: Arc<HttpCounters>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let app = guarded(app, &limits, counters.clone());
@@ -118,19 +129,22 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        // Every request of the connection carries its length-conflict flag to the guard.
-        let conflict = LengthConflict::default();
-        let io = TokioIo::new(Scanned::new(stream, conflict.clone()));
-        let inner = TowerToHyperService::new(app.clone());
-        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(conflict.clone());
-            hyper::service::Service::call(&inner, req)
-        });
-        let conn = http.serve_connection(io, service);
-        let conn = graceful.watch(conn);
+        let (app, http, watcher) = (app.clone(), http.clone(), graceful.watcher());
+        let (tls, counters) = (tls.clone(), counters.clone());
         tokio::spawn(async move {
-            // A client that goes away or times out ends its connection; nothing to report.
-            let _ = conn.await;
+            match tls {
+                None => serve_connection(stream, app, &http, watcher).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, app, &http, watcher).await,
+                        _ => {
+                            counters
+                                .tls_handshake_failures
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -138,6 +152,27 @@ pub async fn serve(
     // Connections still open finish their current request; kept-alive ones close.
     let _ = tokio::time::timeout(limits.request, graceful.shutdown()).await;
     Ok(())
+}
+
+/// One connection, plain or TLS, until its client goes away or it times out (nothing to
+/// report either way).
+async fn serve_connection<S>(
+    stream: S,
+    app: Router,
+    http: &hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    // Every request of the connection carries its length-conflict flag to the guard.
+    let conflict = LengthConflict::default();
+    let io = TokioIo::new(Scanned::new(stream, conflict.clone()));
+    let inner = TowerToHyperService::new(app);
+    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(conflict.clone());
+        hyper::service::Service::call(&inner, req)
+    });
+    let _ = watcher.watch(http.serve_connection(io, service)).await;
 }
 
 /// `app` behind the request timeout and the Transfer-Encoding/Content-Length check (see
@@ -215,7 +250,14 @@ mod tests {
             .route("/echo", post(|body: String| async move { body }));
         std::thread::spawn(move || {
             runtime
-                .block_on(serve(listener, app, limits, served, std::future::pending()))
+                .block_on(serve(
+                    listener,
+                    app,
+                    limits,
+                    served,
+                    None,
+                    std::future::pending(),
+                ))
                 .unwrap();
         });
         (port, counters)
