@@ -328,10 +328,19 @@ pub fn chain_keeps(
     if !is_dns(d.dst_port) && !is_dns(d.src_port) {
         return false;
     }
+    filters_keep(cfg, d.l4_payload, geo)
+}
+
+/// Whether the module's filters keep a DNS message (every message when none is set).
+pub fn filters_keep(
+    cfg: &DnsConfig,
+    payload: &[u8],
+    geo: Option<&mut crate::geo::GeoCache>,
+) -> bool {
     if cfg.filters == DnsFilters::default() {
         return true;
     }
-    let Ok(msg) = pv_wire::dns::parse(d.l4_payload, true) else {
+    let Ok(msg) = pv_wire::dns::parse(payload, true) else {
         return false;
     };
     let mut name = String::new();
