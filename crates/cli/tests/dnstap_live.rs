@@ -85,23 +85,50 @@ fn top(dns: &Value, list: &str, name: &str) -> u64 {
         .map_or(0, |e| u(&e["estimate"]))
 }
 
+/// unbound writing to the agent's unix socket (`socket`).
 #[test]
-fn unbound_dnstap_counts_equal_unbound_stats() {
+fn unbound_dnstap_unix_socket_counts_equal_unbound_stats() {
+    live(false);
+}
+
+/// unbound writing to the agent's TCP listener (`tcp: 127.0.0.1:PORT`; unbound's
+/// `dnstap-ip`, without TLS).
+#[test]
+fn unbound_dnstap_tcp_counts_equal_unbound_stats() {
+    live(true);
+}
+
+fn live(tcp: bool) {
     if !["unbound", "unbound-control", "kdig", "curl"]
         .iter()
         .all(|t| require(t))
     {
         return;
     }
-    let dir = temp_dir("dnstap_live");
+    let dir = temp_dir(if tcp {
+        "dnstap_live_tcp"
+    } else {
+        "dnstap_live"
+    });
     let sock = dir.join("dnstap.sock");
     let (dns_port, ctl_port, api_port) = (free_port(), free_port(), free_port());
+    let tap_port = free_port();
+    let (tap_config, unbound_target) = if tcp {
+        (
+            format!("tcp: 127.0.0.1:{tap_port}"),
+            format!("dnstap-ip: \"127.0.0.1@{tap_port}\"\n  dnstap-tls: no"),
+        )
+    } else {
+        (
+            format!("socket: {}", sock.display()),
+            format!("dnstap-socket-path: \"{}\"", sock.display()),
+        )
+    };
     let policy = dir.join("policy.yaml");
     std::fs::write(
         &policy,
         format!(
-            "version: \"1.0\"\nvisor:\n  taps:\n    unbound:\n      input_type: dnstap\n      config:\n        socket: {}\n  policies:\n    live:\n      kind: collection\n      input:\n        tap: unbound\n        input_type: dnstap\n      handlers:\n        modules:\n          d:\n            type: dns\n",
-            sock.display()
+            "version: \"1.0\"\nvisor:\n  taps:\n    unbound:\n      input_type: dnstap\n      config:\n        {tap_config}\n  policies:\n    live:\n      kind: collection\n      input:\n        tap: unbound\n        input_type: dnstap\n      handlers:\n        modules:\n          d:\n            type: dns\n",
         ),
     )
     .unwrap();
@@ -116,15 +143,20 @@ fn unbound_dnstap_counts_equal_unbound_stats() {
             .spawn()
             .unwrap(),
     );
-    wait_until("the agent's dnstap socket", 30, || sock.exists());
+    wait_until("the agent's dnstap listener", 30, || {
+        if tcp {
+            std::net::TcpStream::connect(("127.0.0.1", tap_port)).is_ok()
+        } else {
+            sock.exists()
+        }
+    });
 
     let conf = dir.join("unbound.conf");
     let d = dir.display();
     std::fs::write(
         &conf,
         format!(
-            "server:\n  interface: 127.0.0.1\n  port: {dns_port}\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  num-threads: 1\n  module-config: \"iterator\"\n  access-control: 127.0.0.0/8 allow\n  local-zone: \"pvtest.lab.\" static\n  local-data: \"a.pvtest.lab. A 198.51.100.1\"\n  local-data: \"b.pvtest.lab. AAAA 2001:db8::1\"\n  extended-statistics: yes\nremote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  control-port: {ctl_port}\n  control-use-cert: no\ndnstap:\n  dnstap-enable: yes\n  dnstap-bidirectional: yes\n  dnstap-socket-path: \"{}\"\n  dnstap-send-identity: yes\n  dnstap-send-version: yes\n  dnstap-log-client-query-messages: yes\n  dnstap-log-client-response-messages: yes\n",
-            sock.display()
+            "server:\n  interface: 127.0.0.1\n  port: {dns_port}\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  num-threads: 1\n  module-config: \"iterator\"\n  access-control: 127.0.0.0/8 allow\n  local-zone: \"pvtest.lab.\" static\n  local-data: \"a.pvtest.lab. A 198.51.100.1\"\n  local-data: \"b.pvtest.lab. AAAA 2001:db8::1\"\n  extended-statistics: yes\nremote-control:\n  control-enable: yes\n  control-interface: 127.0.0.1\n  control-port: {ctl_port}\n  control-use-cert: no\ndnstap:\n  dnstap-enable: yes\n  dnstap-bidirectional: yes\n  {unbound_target}\n  dnstap-send-identity: yes\n  dnstap-send-version: yes\n  dnstap-log-client-query-messages: yes\n  dnstap-log-client-response-messages: yes\n",
         ),
     )
     .unwrap();

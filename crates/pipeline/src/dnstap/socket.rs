@@ -257,3 +257,92 @@ fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Mutex;
+
+    /// pktvisor's READY frame (`bi_frame_1_len42`, src/inputs/dnstap/tests/test_dnstap.cpp).
+    const READY: [u8; 42] = [
+        0, 0, 0, 0, 0, 0, 0, 0x22, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0x16, b'p', b'r', b'o', b't',
+        b'o', b'b', b'u', b'f', b':', b'd', b'n', b's', b't', b'a', b'p', b'.', b'D', b'n', b's',
+        b't', b'a', b'p',
+    ];
+    const START: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 2];
+    const STOP: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 3];
+
+    /// The first data frame of pktvisor's fixture.dnstap (after its 42-byte START).
+    fn fixture_frame() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/fixtures/fixture.dnstap"
+        );
+        let b = std::fs::read(path).unwrap();
+        let len = u32::from_be_bytes(b[42..46].try_into().unwrap()) as usize;
+        b[42..46 + len].to_vec()
+    }
+
+    fn read_all(mut s: UnixStream) -> Vec<u8> {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    #[test]
+    fn handshake_frames_and_protocol_errors() {
+        let path = std::env::temp_dir().join(format!("pvtest-dnstap-{}.sock", std::process::id()));
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let seen = frames.clone();
+        let on_frame: OnFrame = Arc::new(move |f: &[u8]| seen.lock().unwrap().push(f.to_vec()));
+        let counters = Arc::new(ListenerCounters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let at = Listen::Unix(path.clone());
+        let thread = listen(&at, on_frame, counters.clone(), stop.clone()).unwrap();
+        let frame = fixture_frame();
+
+        // A whole bidirectional session: ACCEPT (READY's bytes as type 1), then FINISH.
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.write_all(&READY).unwrap();
+        s.write_all(&START).unwrap();
+        // Split across writes: frames are reassembled.
+        s.write_all(&frame[..10]).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        s.write_all(&frame[10..]).unwrap();
+        s.write_all(&frame).unwrap();
+        s.write_all(&STOP).unwrap();
+        let mut accept = READY;
+        accept[11] = 1;
+        let mut expected = accept.to_vec();
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 5]);
+        assert_eq!(read_all(s), expected);
+        assert_eq!(*frames.lock().unwrap(), vec![frame[4..].to_vec(); 2]);
+
+        // A data frame over the limit closes the connection before anything is buffered.
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.write_all(&READY).unwrap();
+        s.write_all(&START).unwrap();
+        s.write_all(&0x7fff_ffffu32.to_be_bytes()).unwrap();
+        assert_eq!(read_all(s), accept.to_vec());
+        // Data before START: closed too.
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.write_all(&frame).unwrap();
+        assert!(read_all(s).is_empty());
+        // (Counted once the connection's thread is past closing it.)
+        for _ in 0..100 {
+            if counters.protocol_errors.load(Ordering::Relaxed) == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(counters.protocol_errors.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.data_frames.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.connections.load(Ordering::Relaxed), 3);
+
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        let _ = std::fs::remove_file(&path);
+    }
+}
