@@ -248,6 +248,22 @@ fn live(tcp: bool) {
     assert_eq!(u(&dns["xact"]["in"]["total"]), sent);
     assert_eq!(u(&dns["xact"]["out"]["total"]), 0);
 
+    // The listener's own counters: every message one data frame, on one connection.
+    let prom = Command::new("curl")
+        .args(["-sf", "-m", "5", "--noproxy", "*"])
+        .arg(format!("http://127.0.0.1:{api_port}/metrics"))
+        .output()
+        .unwrap();
+    let prom = String::from_utf8_lossy(&prom.stdout);
+    let sample = |name: &str| {
+        prom.lines()
+            .find(|l| l.starts_with(&format!("{name}{{tap=\"unbound\"")))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {prom}"))
+    };
+    assert_eq!(sample("pktvisord_dnstap_frames_total"), 2 * sent);
+    assert_eq!(sample("pktvisord_dnstap_protocol_errors_total"), 0);
+
     drop(started);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -186,7 +186,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         recording: record_shared,
         record_dir: config.record.as_ref().map(|rc| rc.dir.clone()),
         searches_running: Arc::default(),
-        extra_metrics: config.extra_metrics.clone(),
+        extra_metrics: dnstap_source::metrics(&dnstap_taps, config.extra_metrics.clone()),
     });
 
     let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;

@@ -5,6 +5,7 @@
 //! when no interface is captured (`pktvisord --config FILE` whose taps are all dnstap).
 
 use crate::control::error::AgentError;
+use crate::run::{CounterFamily, ExtraMetrics};
 use crate::worker::{Msg, Worker};
 use pv_pipeline::dnstap::{Listen, ListenerCounters, listen};
 use pv_pipeline::pv_policy::PolicyFile;
@@ -110,4 +111,60 @@ pub fn ticker(
             }
             workers
         })
+}
+
+/// The listeners' families: name and help, in [`ListenerCounters`]' order (connections,
+/// data frames, protocol errors, refused).
+const FAMILIES: [(&str, &str); 4] = [
+    (
+        "pktvisord_dnstap_connections_total",
+        "dnstap senders that connected",
+    ),
+    (
+        "pktvisord_dnstap_frames_total",
+        "dnstap data frames received",
+    ),
+    (
+        "pktvisord_dnstap_protocol_errors_total",
+        "dnstap connections closed for breaking Frame Streams (oversize or damaged frame, handshake)",
+    ),
+    (
+        "pktvisord_dnstap_refused_connections_total",
+        "dnstap connections refused past 64 open at once",
+    ),
+];
+
+/// The listeners' counters as Prometheus families (`pktvisord_dnstap_*`, one sample per tap),
+/// after those of `extra` (another source's, `--nft-trace`).
+pub fn metrics(taps: &[DnstapTap], extra: Option<ExtraMetrics>) -> Option<ExtraMetrics> {
+    if taps.is_empty() {
+        return extra;
+    }
+    let counters: Vec<(String, Arc<ListenerCounters>)> = taps
+        .iter()
+        .map(|t| (t.tap.clone(), t.counters.clone()))
+        .collect();
+    Some(ExtraMetrics(Arc::new(move || {
+        let mut families = extra.as_ref().map(|e| (e.0)()).unwrap_or_default();
+        let values = |c: &ListenerCounters| {
+            [
+                &c.connections,
+                &c.data_frames,
+                &c.protocol_errors,
+                &c.refused,
+            ]
+            .map(|v| v.load(Ordering::Relaxed))
+        };
+        for (i, (name, help)) in FAMILIES.iter().enumerate() {
+            families.push(CounterFamily {
+                name: name.to_string(),
+                help: help.to_string(),
+                samples: counters
+                    .iter()
+                    .map(|(tap, c)| (vec![("tap".to_string(), tap.clone())], values(c)[i]))
+                    .collect(),
+            });
+        }
+        families
+    })))
 }
