@@ -264,6 +264,29 @@ fn summarize_json_dnstap(file: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `pktvisor summarize --json --config` of a policy `p` whose tap reads the fixture, with
+/// `input_filter` under the policy's `input.filter` and `module_filter` under module `d`'s
+/// `filter` (YAML flow maps); its module's dns object.
+fn policy_dns(dir: &Path, input_filter: &str, module_filter: &str) -> Value {
+    let yaml = format!(
+        "version: \"1.0\"\nvisor:\n  taps:\n    tap:\n      input_type: dnstap\n      config:\n        dnstap_file: {}\n  policies:\n    p:\n      kind: collection\n      input:\n        tap: tap\n        input_type: dnstap\n        filter: {input_filter}\n      handlers:\n        modules:\n          d:\n            type: dns\n            filter: {module_filter}\n",
+        fixture("fixture.dnstap").display()
+    );
+    let policy = dir.join("policy.yaml");
+    std::fs::write(&policy, yaml).unwrap();
+    let out = run(
+        "pktvisor",
+        &["summarize", "--json", "--config", policy.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["p"]["d"]["dns"].clone()
+}
+
 /// A policy file whose tap reads the fixture, with `only_hosts` in the policy's input filter
 /// (where pktvisor reads it): kept are the messages whose query or response address is in the
 /// list, by dnstap-ldns's addresses.
@@ -281,22 +304,7 @@ fn policy_file_only_hosts() {
         ("[192.168.0.0/24]", "192.168.0."),
         ("[192.168.0.12/32]", "-"),
     ] {
-        let yaml = format!(
-            "version: \"1.0\"\nvisor:\n  taps:\n    tap:\n      input_type: dnstap\n      config:\n        dnstap_file: {}\n  policies:\n    p:\n      kind: collection\n      input:\n        tap: tap\n        input_type: dnstap\n        filter:\n          only_hosts: {cidrs}\n      handlers:\n        modules:\n          d:\n            type: dns\n",
-            file.display()
-        );
-        let policy = dir.join("policy.yaml");
-        std::fs::write(&policy, yaml).unwrap();
-        let out = run(
-            "pktvisor",
-            &["summarize", "--json", "--config", policy.to_str().unwrap()],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let dns = policy_dns(&dir, &format!("{{only_hosts: {cidrs}}}"), "{}");
         let kept: Vec<Tapped> = msgs
             .iter()
             .filter(|m| {
@@ -304,12 +312,43 @@ fn policy_file_only_hosts() {
             })
             .cloned()
             .collect();
-        let dns = &v["p"]["d"]["dns"];
         if kept.is_empty() {
             assert_eq!(u(&dns["wire_packets"]["total"]), 0, "{cidrs}: {dns}");
         } else {
             assert_eq!(kept.len(), 153);
-            assert_dns_matches(cidrs, dns, &kept);
+            assert_dns_matches(cidrs, &dns, &kept);
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The dns module's `dnstap_msg_type`: only messages of that type family count, the others
+/// are counted as filtered (pktvisor's `DnsStreamHandler::process_dnstap_cb`; its tests of the
+/// fixture: `auth` filters all 153, `client` keeps all). Families from dnstap-ldns's types.
+#[test]
+fn policy_file_dnstap_msg_type() {
+    if !require("dnstap-ldns") {
+        return;
+    }
+    let file = fixture("fixture.dnstap");
+    let msgs = dnstap_ldns(&file);
+    let dir = temp_dir("dnstap_msg_type");
+    for family in ["auth", "client", "resolver"] {
+        let dns = policy_dns(&dir, "{}", &format!("{{dnstap_msg_type: {family}}}"));
+        let prefix = format!("{}_", family.to_uppercase());
+        let (kept, other): (Vec<Tapped>, Vec<Tapped>) = msgs
+            .iter()
+            .cloned()
+            .partition(|m| m.kind.starts_with(&prefix));
+        assert_eq!(
+            u(&dns["wire_packets"]["filtered"]),
+            other.len() as u64,
+            "{family}: {dns}"
+        );
+        if kept.is_empty() {
+            assert_eq!(u(&dns["wire_packets"]["total"]), 0, "{family}: {dns}");
+        } else {
+            assert_dns_matches(family, &dns, &kept);
         }
     }
     std::fs::remove_dir_all(dir).unwrap();

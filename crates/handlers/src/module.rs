@@ -33,9 +33,10 @@ pub trait Handler: Send {
 
     /// One whole DNS message from an input that is not packets (dnstap): `ev.decoded` holds
     /// its addresses and ports in the message's direction, its transport, and the message
-    /// itself as `l4_payload`; `ev.dir` comes from the dnstap message type. Handlers of packets
-    /// ignore it (and a chain stops there).
-    fn dns_message(&mut self, _ev: &PacketEvent<'_>, _chained: bool) -> bool {
+    /// itself as `l4_payload`; `ev.dir` comes from the dnstap message type, `family` is that
+    /// type's family (`client`, `resolver`, ...: the dns handler's `dnstap_msg_type`).
+    /// Handlers of packets ignore it (and a chain stops there).
+    fn dns_message(&mut self, _ev: &PacketEvent<'_>, _family: &str, _chained: bool) -> bool {
         false
     }
 

@@ -245,8 +245,17 @@ impl DnsHandler {
 
     /// One whole DNS message from an input that is not packets (dnstap: see
     /// [`crate::module::Handler::dns_message`]): no DNS port check and no reassembly; the
-    /// message is counted as a UDP or TCP one by its event's transport.
-    pub fn dns_message(&mut self, ev: &PacketEvent<'_>) {
+    /// message is counted as a UDP or TCP one by its event's transport. A message of another
+    /// dnstap type family than the module's `dnstap_msg_type` is counted as filtered, as
+    /// pktvisor's `DnsStreamHandler::process_dnstap_cb` does; false then.
+    pub fn dns_message(&mut self, ev: &PacketEvent<'_>, family: &str) -> bool {
+        if let Some(wanted) = &self.core.config.filters.dnstap_msg_type
+            && wanted != family
+        {
+            self.core.advance(ev.ts_ns);
+            self.core.window.current().filtered(ev.ts_ns);
+            return false;
+        }
         let d = ev.decoded;
         let transport = match d.l4 {
             L4::Tcp => Transport::Tcp,
@@ -259,6 +268,7 @@ impl DnsHandler {
         let name = &mut self.name;
         self.core
             .message(ev, ev.ts_ns, d.l4_payload, transport, port, name);
+        true
     }
 
     /// Whether a chain passes on a message given to [`DnsHandler::dns_message`].
@@ -355,6 +365,25 @@ impl Core {
         port: u16,
         name: &mut NameText,
     ) {
+        self.advance(ts_ns);
+        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
+            self.window.current().malformed();
+            return;
+        };
+        let has_name = !name.is_empty();
+        self.message_with_name(
+            ev,
+            ts_ns,
+            payload,
+            transport,
+            port,
+            &msg,
+            has_name.then_some(name),
+        );
+    }
+
+    /// A message at `ts_ns`: the window moves there and queries older than the TTL expire.
+    fn advance(&mut self, ts_ns: u64) {
         // Rotate first, so a closing bucket's latencies set the slow bar for this message. The
         // rest of the message uses this bucket (`current`).
         let closed_before = self.window.closed_buckets();
@@ -371,20 +400,6 @@ impl Core {
                 self.window.current().timed_out(expired);
             }
         }
-        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
-            self.window.current().malformed();
-            return;
-        };
-        let has_name = !name.is_empty();
-        self.message_with_name(
-            ev,
-            ts_ns,
-            payload,
-            transport,
-            port,
-            &msg,
-            has_name.then_some(name),
-        );
     }
 
     #[allow(clippy::too_many_arguments)]

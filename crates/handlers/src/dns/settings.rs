@@ -213,6 +213,7 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
     // A dnstap filter: checked as pktvisor checks it, without effect on a pcap input.
     if s.contains("dnstap_msg_type") {
         let t = s.str("dnstap_msg_type")?;
+        f.dnstap_msg_type = Some(t.to_string());
         if !DNSTAP_MSG_TYPES.contains(&t) {
             return Err(err(
                 s,

@@ -38,8 +38,13 @@ impl ModuleRun {
     }
 
     /// Feeds one DNS message of a dnstap input; returns whether the module keeps it.
-    pub(crate) fn dns_message(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool {
-        self.sampled(ev, |h, ev| h.dns_message(ev, chained))
+    pub(crate) fn dns_message(
+        &mut self,
+        ev: &PacketEvent<'_>,
+        family: &str,
+        chained: bool,
+    ) -> bool {
+        self.sampled(ev, |h, ev| h.dns_message(ev, family, chained))
     }
 
     /// Hands the event to the handler, deep or not by the module's own sampling.

@@ -103,7 +103,7 @@ impl PolicyRun {
             deep: true,
         };
         for module in self.modules.iter_mut() {
-            if !module.dns_message(&ev, self.chained) && self.chained {
+            if !module.dns_message(&ev, m.kind.family(), self.chained) && self.chained {
                 break;
             }
         }

@@ -74,6 +74,21 @@ impl MessageType {
         )
     }
 
+    /// The type's family as pktvisor's `dnstap_msg_type` names it
+    /// (`DnsStreamHandler::_dnstap_map_types`): each query type with its response type.
+    pub fn family(self) -> &'static str {
+        use MessageType::*;
+        match self {
+            AuthQuery | AuthResponse => "auth",
+            ResolverQuery | ResolverResponse => "resolver",
+            ClientQuery | ClientResponse => "client",
+            ForwarderQuery | ForwarderResponse => "forwarder",
+            StubQuery | StubResponse => "stub",
+            ToolQuery | ToolResponse => "tool",
+            UpdateQuery | UpdateResponse => "update",
+        }
+    }
+
     /// dnstap-ldns's two-letter name (`CQ`, `CR`, `AQ`, ...).
     pub fn short_name(self) -> &'static str {
         use MessageType::*;
