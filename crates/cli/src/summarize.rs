@@ -49,7 +49,8 @@ pub fn run_dnstap(program: &str, path: &Path, opts: &SummarizeOptions) -> Result
     let stats = summary.stats();
     if let Some(damage) = &stats.damage {
         eprintln!(
-            "{program}: warning: {damage}; the summary covers the {} messages before it",
+            "{program}: warning: {}: {damage}; the summary covers the {} messages before it",
+            path.display(),
             stats.packets_read
         );
     }

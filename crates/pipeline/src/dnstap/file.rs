@@ -12,7 +12,8 @@ use std::path::Path;
 
 /// Reads a dnstap file (or standard input for `-`) and hands every data frame to `each`: its
 /// message, or why it is not one (the frame is then skipped, as pktvisor skips it). Returns
-/// the damage that ended reading early (a cut or damaged stream: what came before stands),
+/// the damage that ended reading early (a cut or damaged stream: what came before stands;
+/// where, without the file's name),
 /// None when the stream ended with STOP or at the end of a whole frame.
 pub fn read_dnstap_file(
     path: &Path,
@@ -53,16 +54,16 @@ pub fn read_dnstap_file(
             Ok(Some(f)) => f,
             Ok(None) => {
                 return Ok(Some(format!(
-                    "{name}: the file ends inside a frame at byte {at} ({} bytes of it present)",
+                    "the file ends inside a frame at byte {at} ({} bytes of it present)",
                     rest.len()
                 )));
             }
-            Err(e) => return Ok(Some(format!("{name}: byte {at}: {e}"))),
+            Err(e) => return Ok(Some(format!("byte {at}: {e}"))),
         };
         match frame {
             Frame::Control(c) => {
                 if let Err(e) = ControlFrame::parse(c).and_then(|c| session.control(&c)) {
-                    return Ok(Some(format!("{name}: byte {at}: {e}")));
+                    return Ok(Some(format!("byte {at}: {e}")));
                 }
                 if session.stopped() {
                     return Ok(None);
@@ -70,7 +71,7 @@ pub fn read_dnstap_file(
             }
             Frame::Data(d) => {
                 if let Err(e) = session.data() {
-                    return Ok(Some(format!("{name}: byte {at}: {e}")));
+                    return Ok(Some(format!("byte {at}: {e}")));
                 }
                 match Dnstap::parse(d) {
                     Ok(tap) => each(Ok(&tap.message)),
