@@ -238,11 +238,17 @@ fn serve(
             match frame {
                 Frame::Control(c) => {
                     let c = ControlFrame::parse(c).map_err(ConnError::Session)?;
-                    if let Some(reply) = session.control(&c).map_err(ConnError::Session)? {
-                        conn.write_all(reply.as_bytes()).map_err(ConnError::Io)?;
-                    }
+                    let reply = session.control(&c).map_err(ConnError::Session)?;
                     if session.stopped() {
+                        // FINISH is a courtesy: a sender that hung up right after STOP (unbound
+                        // does when it exits) has ended its stream cleanly all the same.
+                        if let Some(reply) = reply {
+                            let _ = conn.write_all(reply.as_bytes());
+                        }
                         return Ok(());
+                    }
+                    if let Some(reply) = reply {
+                        conn.write_all(reply.as_bytes()).map_err(ConnError::Io)?;
                     }
                 }
                 Frame::Data(d) => {
