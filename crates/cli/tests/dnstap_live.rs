@@ -219,6 +219,17 @@ fn live(tcp: bool) {
             .unwrap_or(Value::Null);
         u(&dns["wire_packets"]["total"]) >= 2 * sent
     });
+    // The policy's input is described as a dnstap input (pktvisor's
+    // `DnstapInputStream::info_json`), not as the capture.
+    let info = curl_json(&format!("http://127.0.0.1:{api_port}/api/v1/policies/live")).unwrap();
+    let input = info["live"]["input"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(input["module"]["type"], "dnstap", "{info}");
+    assert!(input.get("pcap").is_none(), "{info}");
     let stats = unbound_stats(&conf);
     let stat = |k: &str| stats.get(k).copied().unwrap_or(0);
     let w = &dns["wire_packets"];
