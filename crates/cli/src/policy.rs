@@ -98,6 +98,18 @@ pub fn render(summary: &PoliciesSummary) -> String {
 /// pcap tap a policy reads names `config.iface`, and they all name the same one (pktvisord
 /// captures one interface). None when a tap reads a file (or names nothing), so the file runs
 /// over captures.
+/// Whether every tap of the file is a dnstap tap listening on a `socket` or `tcp` (the agent
+/// then captures no interface).
+pub fn listens_for_dnstap(file: &PolicyFile) -> bool {
+    let listens = |t: &pv_pipeline::pv_policy::Tap| {
+        t.input_type == "dnstap"
+            && ["socket", "tcp"]
+                .iter()
+                .any(|k| t.config.opt_str(k).ok().flatten().is_some())
+    };
+    !file.taps.is_empty() && file.taps.iter().all(listens)
+}
+
 pub fn live_interface(file: &PolicyFile) -> Result<Option<String>, String> {
     let mut ifaces: Vec<&str> = Vec::new();
     for policy in &file.policies {

@@ -1,7 +1,7 @@
 //! Runs a file summary and prints it: shared by `pktvisord FILE` and `pktvisor summarize`.
 
 use crate::progress::FileProgress;
-use pv_pipeline::{SummarizeOptions, summarize_file};
+use pv_pipeline::{SummarizeOptions, summarize_dnstap_file, summarize_file};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,6 +41,26 @@ pub fn run(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value,
         );
     }
     Ok(json)
+}
+
+/// Summarizes the dnstap file `path`; prints its damage to stderr; returns the window JSON.
+pub fn run_dnstap(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value, String> {
+    let summary = summarize_dnstap_file(path, opts).map_err(|e| e.to_string())?;
+    let stats = summary.stats();
+    if let Some(damage) = &stats.damage {
+        eprintln!(
+            "{program}: warning: {}: {damage}; the summary covers the {} messages before it",
+            path.display(),
+            stats.packets_read
+        );
+    }
+    if stats.malformed > 0 {
+        eprintln!(
+            "{program}: warning: {} dnstap frames were not messages with a DNS message, skipped",
+            stats.malformed
+        );
+    }
+    Ok(summary.to_json())
 }
 
 /// Prints JSON to stdout, pretty like pktvisor's output; a closed or failing stdout is

@@ -31,6 +31,15 @@ pub trait Handler: Send {
     /// and a handler may skip working it out (the dns handler's costs a second parse).
     fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool;
 
+    /// One whole DNS message from an input that is not packets (dnstap): `ev.decoded` holds
+    /// its addresses and ports in the message's direction, its transport, and the message
+    /// itself as `l4_payload`; `ev.dir` comes from the dnstap message type, `family` is that
+    /// type's family (`client`, `resolver`, ...: the dns handler's `dnstap_msg_type`).
+    /// Handlers of packets ignore it (and a chain stops there).
+    fn dns_message(&mut self, _ev: &PacketEvent<'_>, _family: &str, _chained: bool) -> bool {
+        false
+    }
+
     /// The stream's packet time reached `sec`: the window rotates with the other modules'.
     fn clock(&mut self, sec: u64);
 

@@ -14,6 +14,8 @@ pub enum PipelineError {
     },
     /// A policy of the file could not be built (checked before any capture is read).
     Build(BuildError),
+    /// A dnstap input that cannot be opened.
+    Dnstap(crate::dnstap::DnstapInputError),
     /// The reader's consumer asked to stop (a signal): not a failure, what was read stands.
     Stopped,
 }
@@ -28,6 +30,7 @@ impl std::fmt::Display for PipelineError {
                 "{path}: unsupported link type {linktype} (supported: Ethernet 1, BSD loopback 0/108, raw IP 101/228/229, Linux cooked 113/276)"
             ),
             PipelineError::Build(e) => write!(f, "{e}"),
+            PipelineError::Dnstap(e) => write!(f, "{e}"),
             PipelineError::Stopped => write!(f, "stopped by a signal"),
         }
     }
@@ -44,6 +47,12 @@ impl From<CaptureError> for PipelineError {
 impl From<BpfError> for PipelineError {
     fn from(e: BpfError) -> Self {
         PipelineError::Bpf(e)
+    }
+}
+
+impl From<crate::dnstap::DnstapInputError> for PipelineError {
+    fn from(e: crate::dnstap::DnstapInputError) -> Self {
+        PipelineError::Dnstap(e)
     }
 }
 

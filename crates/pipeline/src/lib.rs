@@ -12,6 +12,7 @@
 //! here), which links no capture library.
 
 mod build;
+pub mod dnstap;
 mod error;
 mod files;
 mod run;
@@ -24,7 +25,7 @@ pub use files::policies::{
     load_policy_file, run_policies,
 };
 pub use files::read::{open_capture, read_packets, read_tagged_packets};
-pub use files::summarize::{Summary, summarize_file};
+pub use files::summarize::{Summary, summarize_dnstap_file, summarize_file};
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;
 pub use pv_summary::{

@@ -23,6 +23,7 @@
 
 pub mod civil_time;
 pub mod dns;
+pub mod dnstap;
 pub mod ethernet;
 pub mod flow;
 pub mod http;

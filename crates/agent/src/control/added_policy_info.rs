@@ -2,7 +2,7 @@
 //! stream it reads (the capture with its own host spec and BPF filter) and its handler modules,
 //! in the same shape as the command-line policy's (see [`crate::policy_info`]).
 
-use crate::policy_info::{input_json, input_name, module_json, periods_json};
+use crate::policy_info::{dnstap_input_json, input_json, input_name, module_json, periods_json};
 use crate::policy_registry::{AddedPolicy, PolicyRegistry};
 use pv_pipeline::PolicySnapshot;
 use serde_json::{Map, Value, json};
@@ -33,11 +33,16 @@ pub fn info_json(
             .map(String::from),
     );
     let name = input_name(tap, config);
+    let tap_json = registry.tap_json(tap);
+    let input_json = match &tap_json {
+        // A dnstap tap's input is its listener, not the capture.
+        Some(t) if t["input_type"] == "dnstap" => {
+            dnstap_input_json(&name, &t["config"], running, consumers)
+        }
+        _ => input_json(&name, config, &host_cidrs, running, consumers),
+    };
     let mut input = Map::new();
-    input.insert(
-        name.clone(),
-        input_json(&name, config, &host_cidrs, running, consumers),
-    );
+    input.insert(name.clone(), input_json);
     let mut modules = Map::new();
     for (i, (how, module)) in added
         .renderer
@@ -54,7 +59,7 @@ pub fn info_json(
         );
     }
     let mut taps = Map::new();
-    if let Some(json) = registry.tap_json(tap) {
+    if let Some(json) = tap_json {
         taps.insert(tap.to_string(), json);
     }
     json!({"taps": taps, "input": input, "modules": modules})

@@ -177,6 +177,20 @@ pub(crate) fn input_json(
     })
 }
 
+/// `DnstapInputStream::info_json` (src/inputs/dnstap/DnstapInputStream.cpp: only
+/// `common_info_json`) of the input stream named `name` with its tap's `config`.
+pub(crate) fn dnstap_input_json(
+    name: &str,
+    config: &Value,
+    running: bool,
+    consumers: usize,
+) -> Value {
+    json!({
+        "module": {"name": name, "type": "dnstap", "running": running, "config": config},
+        "input": {"running": running, "consumers": consumers},
+    })
+}
+
 /// A handler module's `StreamMetricsHandler::common_info_json`; `window` is its
 /// `(num_periods, deep_sample_rate)`.
 pub(crate) fn module_json(

@@ -7,6 +7,7 @@ use crate::batch::BatchPool;
 use crate::capture_loop::CaptureLoop;
 use crate::control::error::{AgentError, io};
 use crate::counters::CaptureCounters;
+use crate::dnstap_source;
 use crate::policy_info::CommandLinePolicy;
 use crate::policy_registry::PolicyRegistry;
 use crate::recording::{self, RecordingFeed, RecordingShared};
@@ -92,11 +93,23 @@ fn host_cidr(ip: &IpAddr) -> String {
 
 /// Runs the agent until a signal; Ok after a signal.
 pub fn run(config: AgentConfig) -> Result<(), AgentError> {
-    let iface = resolve_target(&config.target)?;
+    // A policy file whose taps are all dnstap, and no TARGET: no interface is captured.
+    let dnstap_only = config.target.is_empty()
+        && config
+            .config_file
+            .as_ref()
+            .is_some_and(dnstap_source::only_dnstap);
+    let iface = match dnstap_only {
+        true => None,
+        false => Some(resolve_target(&config.target)?),
+    };
+    let iface_name = iface
+        .as_ref()
+        .map_or_else(|| "dnstap".to_string(), |i| i.name.clone());
     let mut opts = config.summarize.clone();
     let mut host_ips = Vec::new();
     // The interface's own addresses are "this host" (as pktvisor does).
-    for a in &iface.addresses {
+    for a in iface.iter().flat_map(|i| &i.addresses) {
         let cidr = host_cidr(&a.addr);
         opts.host_spec.add_cidr(&cidr)?;
         host_ips.push(cidr);
@@ -122,18 +135,27 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         opts.window.keep,
         opts.dns.is_some(),
     )?;
-    let mut live = LiveConfig::new(iface.name.clone());
+    let mut live = LiveConfig::new(iface_name.clone());
     live.bpf = opts.bpf.take().filter(|b| !b.trim().is_empty());
     live.snaplen = config.snaplen;
     live.buffer_bytes = config.buffer_bytes;
     live.promisc = config.promisc;
-    let capture = LiveCapture::open(&live)?;
-    let (feed, record_thread, record_shared, indexer) = match config.record.clone() {
-        Some(rc) => {
-            let r = start_recording(rc, &config, &capture)?;
+    let capture = match dnstap_only {
+        true => None,
+        false => Some(LiveCapture::open(&live)?),
+    };
+    let (feed, record_thread, record_shared, indexer) = match (config.record.clone(), &capture) {
+        (Some(rc), Some(capture)) => {
+            let r = start_recording(rc, &config, capture)?;
             (Some(r.feed), Some(r.thread), Some(r.shared), r.indexer)
         }
-        None => (None, None, None, None),
+        (Some(_), None) => {
+            return Err(AgentError::Start(
+                "--record records a captured interface; this policy file's taps are all dnstap"
+                    .into(),
+            ));
+        }
+        (None, _) => (None, None, None, None),
     };
 
     let pool = BatchPool::default();
@@ -147,8 +169,11 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         workers.push(worker);
     }
     let mut registry = PolicyRegistry::new(policy, context);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut dnstap_taps = Vec::new();
     if let Some(file) = &config.config_file {
         start_config_file(&mut registry, &workers, file)?;
+        dnstap_taps = dnstap_source::start(file, &workers, &stop)?;
     }
     let counters = Arc::new(CaptureCounters::default());
     let state = Arc::new(ApiState {
@@ -157,7 +182,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         renderer: renderer.unwrap_or_default(),
         counters: counters.clone(),
         http: Arc::default(),
-        iface: iface.name.clone(),
+        iface: iface_name.clone(),
         started: Instant::now(),
         prom_instance: config.prom_instance.clone(),
         registry: RwLock::new(registry),
@@ -165,20 +190,21 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         recording: record_shared,
         record_dir: config.record.as_ref().map(|rc| rc.dir.clone()),
         searches_running: Arc::default(),
-        extra_metrics: config.extra_metrics.clone(),
+        extra_metrics: dnstap_source::metrics(&dnstap_taps, config.extra_metrics.clone()),
     });
 
     let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;
-    eprintln!(
-        "pktvisord: capturing on {} ({} workers), API on {}://{addr}",
-        iface.name,
-        workers.len(),
-        if config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        },
-    );
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    match dnstap_only {
+        true => eprintln!(
+            "pktvisord: reading dnstap ({} workers), API on {scheme}://{addr}",
+            workers.len()
+        ),
+        false => eprintln!(
+            "pktvisord: capturing on {iface_name} ({} workers), API on {scheme}://{addr}",
+            workers.len()
+        ),
+    }
     if config.verbose {
         let policies = state
             .registry
@@ -202,26 +228,29 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
         );
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let capture_thread = {
-        let stop = stop.clone();
-        let counters = counters.clone();
-        std::thread::Builder::new()
-            .name("pv-capture".into())
-            .spawn(move || {
-                CaptureLoop {
-                    capture,
-                    config: live,
-                    workers: &workers,
-                    counters: &counters,
-                    stop: &stop,
-                    recording: feed,
-                    pool,
-                }
-                .run();
-                workers
-            })
-            .map_err(io("cannot start the capture thread"))?
+    let capture_thread = match capture {
+        None => dnstap_source::ticker(workers, stop.clone())
+            .map_err(io("cannot start the clock thread"))?,
+        Some(capture) => {
+            let stop = stop.clone();
+            let counters = counters.clone();
+            std::thread::Builder::new()
+                .name("pv-capture".into())
+                .spawn(move || {
+                    CaptureLoop {
+                        capture,
+                        config: live,
+                        workers: &workers,
+                        counters: &counters,
+                        stop: &stop,
+                        recording: feed,
+                        pool,
+                    }
+                    .run();
+                    workers
+                })
+                .map_err(io("cannot start the capture thread"))?
+        }
     };
 
     let pusher = match config.hub.clone() {
@@ -270,6 +299,24 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let workers = capture_thread
         .join()
         .map_err(|_| AgentError::Panicked("the capture thread"))?;
+    for t in dnstap_taps {
+        let c = &t.counters;
+        eprintln!(
+            "pktvisord: tap '{}' ({}): {} dnstap connections, {} data frames, {} closed on protocol errors, {} refused",
+            t.tap,
+            t.at,
+            c.connections.load(Ordering::Relaxed),
+            c.data_frames.load(Ordering::Relaxed),
+            c.protocol_errors.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed)
+        );
+        if t.thread.join().is_err() {
+            eprintln!(
+                "pktvisord: error: the dnstap listener of tap '{}' panicked",
+                t.tap
+            );
+        }
+    }
     drop(state);
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     for w in workers {

@@ -4,6 +4,7 @@
 pub(crate) mod batch;
 pub(crate) mod capture_loop;
 pub(crate) mod counters;
+pub(crate) mod dnstap_source;
 pub(crate) mod file_source;
 pub(crate) mod recording;
 pub(crate) mod shard;

@@ -13,6 +13,11 @@ pub const QUEUE_BATCHES: usize = 256;
 
 pub enum Msg {
     Packets(Batch),
+    /// A data frame of a dnstap tap (a dnstap protobuf message), for the policies reading it.
+    Dnstap {
+        tap: std::sync::Arc<str>,
+        frame: Vec<u8>,
+    },
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
     /// A reader wants copies of these policies' newest `usize` buckets, in this order (None
@@ -102,6 +107,17 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
                 batch.clear();
                 // The capture thread may be gone (shutting down): the batch is then freed.
                 let _ = returns.send(batch);
+            }
+            Msg::Dnstap { tap, frame } => {
+                let message = pv_wire::dnstap::Dnstap::parse(&frame);
+                for policy in &mut policies {
+                    if policy.reads_dnstap() && policy.input().tap == *tap {
+                        match &message {
+                            Ok(m) => policy.dnstap(&m.message),
+                            Err(_) => policy.dnstap_skipped(),
+                        }
+                    }
+                }
             }
             Msg::Tick(sec) => {
                 last_tick = Some(sec);

@@ -77,10 +77,24 @@ struct SummarizeCmd {
     #[arg(long = "config", value_name = "POLICY_FILE")]
     config: Option<PathBuf>,
 
+    /// What FILE holds, as pktvisor-reader's `--input-type`: `pcap` (pcap or pcapng) or
+    /// `dnstap` (a Frame Streams file of dnstap messages, as `dnstap_file` in a tap; its DNS
+    /// messages feed the dns handler).
+    #[arg(short = 'i', long = "input-type", value_enum, default_value_t = InputType::Pcap,
+          conflicts_with = "config")]
+    input_type: InputType,
+
     /// A capture file (pcap or pcapng, plain, .gz or .zst), or - for standard input. Optional
     /// with --config.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
+}
+
+/// `pktvisor summarize -i TYPE`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InputType {
+    Pcap,
+    Dnstap,
 }
 
 fn main() -> ExitCode {
@@ -109,7 +123,10 @@ fn main() -> ExitCode {
     let result = cmd
         .analysis
         .to_options(period, periods)
-        .and_then(|opts| summarize::run("pktvisor", &file, &opts));
+        .and_then(|opts| match cmd.input_type {
+            InputType::Pcap => summarize::run("pktvisor", &file, &opts),
+            InputType::Dnstap => summarize::run_dnstap("pktvisor", &file, &opts),
+        });
     match result {
         Ok(json) if cmd.json => summarize::print_json("pktvisor", &json),
         Ok(json) if cmd.tui => tui_cmd::browse_file(&file.display().to_string(), &json),

@@ -398,6 +398,8 @@ fn live_config(
     let file = pv_pipeline::load_policy_file(config).map_err(|e| e.to_string())?;
     let target = match &cli.target {
         Some(t) => Some(t.to_string_lossy().into_owned()),
+        // Taps that all listen for dnstap: the agent runs, capturing no interface ("").
+        None if policy::listens_for_dnstap(&file) => Some(String::new()),
         None => policy::live_interface(&file)?,
     };
     for w in &file.warnings {

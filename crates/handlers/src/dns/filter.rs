@@ -36,6 +36,9 @@ pub struct DnsFilters {
     pub geoloc_notfound: bool,
     /// Keep only queries whose ECS address has no ASN database record.
     pub asn_notfound: bool,
+    /// Keep only dnstap messages of this type family (`client`, `resolver`, ...); messages
+    /// from packets are not affected.
+    pub dnstap_msg_type: Option<String>,
 }
 
 impl DnsFilters {

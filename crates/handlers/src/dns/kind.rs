@@ -48,6 +48,10 @@ impl Handler for DnsHandler {
         chained && self.chain_keeps(ev)
     }
 
+    fn dns_message(&mut self, ev: &PacketEvent<'_>, family: &str, chained: bool) -> bool {
+        DnsHandler::dns_message(self, ev, family) && chained && self.chain_keeps_message(ev)
+    }
+
     fn clock(&mut self, sec: u64) {
         DnsHandler::clock(self, sec);
     }

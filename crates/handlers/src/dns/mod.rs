@@ -243,6 +243,43 @@ impl DnsHandler {
         }
     }
 
+    /// One whole DNS message from an input that is not packets (dnstap: see
+    /// [`crate::module::Handler::dns_message`]): no DNS port check and no reassembly; the
+    /// message is counted as a UDP or TCP one by its event's transport. A message of another
+    /// dnstap type family than the module's `dnstap_msg_type` is counted as filtered, as
+    /// pktvisor's `DnsStreamHandler::process_dnstap_cb` does; false then.
+    pub fn dns_message(&mut self, ev: &PacketEvent<'_>, family: &str) -> bool {
+        if let Some(wanted) = &self.core.config.filters.dnstap_msg_type
+            && wanted != family
+        {
+            self.core.advance(ev.ts_ns);
+            self.core.window.current().filtered(ev.ts_ns);
+            return false;
+        }
+        let d = ev.decoded;
+        let transport = match d.l4 {
+            L4::Tcp => Transport::Tcp,
+            _ => Transport::Udp,
+        };
+        // The client's port, as for packets (pktvisor's `process_dnstap` takes the dnstap
+        // `query_port`): the source of a query, the destination of a reply.
+        let reply = d.l4_payload.get(2).is_some_and(|b| b & 0x80 != 0);
+        let port = if reply { d.dst_port } else { d.src_port };
+        let name = &mut self.name;
+        self.core
+            .message(ev, ev.ts_ns, d.l4_payload, transport, port, name);
+        true
+    }
+
+    /// Whether a chain passes on a message given to [`DnsHandler::dns_message`].
+    pub fn chain_keeps_message(&mut self, ev: &PacketEvent<'_>) -> bool {
+        settings::filters_keep(
+            &self.core.config,
+            ev.decoded.l4_payload,
+            self.core.geo.as_mut(),
+        )
+    }
+
     /// Ends the input: queries unanswered for longer than the TTL at the last message count as
     /// timed out in the live bucket; younger ones are forgotten.
     pub fn finish(&mut self) {
@@ -328,6 +365,25 @@ impl Core {
         port: u16,
         name: &mut NameText,
     ) {
+        self.advance(ts_ns);
+        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
+            self.window.current().malformed();
+            return;
+        };
+        let has_name = !name.is_empty();
+        self.message_with_name(
+            ev,
+            ts_ns,
+            payload,
+            transport,
+            port,
+            &msg,
+            has_name.then_some(name),
+        );
+    }
+
+    /// A message at `ts_ns`: the window moves there and queries older than the TTL expire.
+    fn advance(&mut self, ts_ns: u64) {
         // Rotate first, so a closing bucket's latencies set the slow bar for this message. The
         // rest of the message uses this bucket (`current`).
         let closed_before = self.window.closed_buckets();
@@ -344,20 +400,6 @@ impl Core {
                 self.window.current().timed_out(expired);
             }
         }
-        let Ok(msg) = parse_with_name(payload, self.parse_records, name) else {
-            self.window.current().malformed();
-            return;
-        };
-        let has_name = !name.is_empty();
-        self.message_with_name(
-            ev,
-            ts_ns,
-            payload,
-            transport,
-            port,
-            &msg,
-            has_name.then_some(name),
-        );
     }
 
     #[allow(clippy::too_many_arguments)]

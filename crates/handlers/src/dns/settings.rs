@@ -213,6 +213,7 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
     // A dnstap filter: checked as pktvisor checks it, without effect on a pcap input.
     if s.contains("dnstap_msg_type") {
         let t = s.str("dnstap_msg_type")?;
+        f.dnstap_msg_type = Some(t.to_string());
         if !DNSTAP_MSG_TYPES.contains(&t) {
             return Err(err(
                 s,
@@ -328,10 +329,19 @@ pub fn chain_keeps(
     if !is_dns(d.dst_port) && !is_dns(d.src_port) {
         return false;
     }
+    filters_keep(cfg, d.l4_payload, geo)
+}
+
+/// Whether the module's filters keep a DNS message (every message when none is set).
+pub fn filters_keep(
+    cfg: &DnsConfig,
+    payload: &[u8],
+    geo: Option<&mut crate::geo::GeoCache>,
+) -> bool {
     if cfg.filters == DnsFilters::default() {
         return true;
     }
-    let Ok(msg) = pv_wire::dns::parse(d.l4_payload, true) else {
+    let Ok(msg) = pv_wire::dns::parse(payload, true) else {
         return false;
     };
     let mut name = String::new();

@@ -12,6 +12,9 @@ pub(crate) struct InputSettings {
     pub(crate) bpf: Option<String>,
     /// `host_spec`, when the tap or the policy gives one.
     pub(crate) host_spec: Option<HostSpec>,
+    /// A dnstap input's `only_hosts` (in the tap's or the policy's config, or the policy's
+    /// `input.filter`, where pktvisor reads it).
+    pub(crate) only_hosts: Option<HostSpec>,
 }
 
 pub(crate) fn input_settings(
@@ -64,9 +67,41 @@ pub(crate) fn input_settings(
             ));
         }
     };
+    let only_hosts = if tap.input_type == "dnstap" {
+        only_hosts(file, policy, &config)?
+    } else {
+        None
+    };
     Ok(InputSettings {
         config,
         bpf,
         host_spec,
+        only_hosts,
     })
+}
+
+/// `only_hosts`: a list of CIDRs (pktvisor's `parse_host_specs`); the filter's list is added
+/// to the config's.
+fn only_hosts(
+    file: &PolicyFile,
+    policy: &Policy,
+    config: &Config,
+) -> Result<Option<HostSpec>, PolicyError> {
+    let mut spec: Option<HostSpec> = None;
+    for cfg in [config, &policy.input.filter] {
+        let line = cfg.line("only_hosts").unwrap_or(policy.line);
+        let at = |msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
+        let list = cfg.opt_list("only_hosts").map_err(|e| {
+            at(format!(
+                "policy [{}]: only_hosts: {}",
+                policy.name, e.message
+            ))
+        })?;
+        for cidr in list.unwrap_or_default() {
+            spec.get_or_insert_with(HostSpec::default)
+                .add_cidr(cidr)
+                .map_err(|e| at(format!("policy [{}]: only_hosts: {e}", policy.name)))?;
+        }
+    }
+    Ok(spec)
 }

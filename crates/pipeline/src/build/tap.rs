@@ -55,12 +55,17 @@ pub(crate) fn tap_run(
         None => None,
     };
     let modules = build_modules(file, policy, tap, how.geo, how.keys, how.boundaries)?;
-    Ok(PolicyRun::new(
+    let only_hosts = input.only_hosts;
+    let mut run = PolicyRun::new(
         policy.name.clone(),
         described,
         policy.chained,
         bpf,
         host_spec,
         modules,
-    ))
+    );
+    if file.tap(tap).is_some_and(|t| t.input_type == "dnstap") {
+        run.set_dnstap_input(only_hosts);
+    }
+    Ok(run)
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub const POLICY_PERIOD_SECS: u64 = 60;
 
 /// Tap input types this build can run.
-pub const INPUT_TYPES: &[&str] = &["pcap"];
+pub const INPUT_TYPES: &[&str] = &["pcap", "dnstap"];
 
 /// The catalog policies are validated against: every registered handler's schema.
 pub fn catalog() -> Catalog<'static> {
@@ -143,6 +143,9 @@ fn tap_capture(
 ) -> Result<PathBuf, PolicyError> {
     let at = |line: usize, msg: String| PolicyError::new(file.source.clone(), Some(line), msg);
     let config = &input.config;
+    if tap.input_type == "dnstap" {
+        return dnstap_file(policy, tap, input, opts).map_err(|m| at(tap.line, m));
+    }
     match (&opts.capture, config.opt_str("pcap_file")) {
         (Some(c), _) => Ok(c.clone()),
         (None, Ok(Some(f))) => Ok(PathBuf::from(f)),
@@ -163,9 +166,46 @@ fn tap_capture(
     }
 }
 
+/// The file a dnstap tap reads: the command line's, else its `dnstap_file`. A tap listening
+/// on a socket (`socket`, `tcp`) is for the agent.
+fn dnstap_file(
+    policy: &Policy,
+    tap: &Tap,
+    input: &InputSettings,
+    opts: &PolicyRunOptions,
+) -> Result<PathBuf, String> {
+    let config = &input.config;
+    if let Some(c) = &opts.capture {
+        return Ok(c.clone());
+    }
+    let text = |key| {
+        config
+            .opt_str(key)
+            .map_err(|e| format!("tap '{}': {}", tap.name, e.message))
+    };
+    if let Some(f) = text("dnstap_file")? {
+        return Ok(PathBuf::from(f));
+    }
+    let listens = match (text("socket")?, text("tcp")?) {
+        (Some(s), _) => format!("on unix socket '{s}'"),
+        (None, Some(t)) => format!("on TCP '{t}'"),
+        (None, None) => {
+            return Err(format!(
+                "policy [{}]: tap '{}': config must specify one of: socket, tcp, dnstap_file",
+                policy.name, tap.name
+            ));
+        }
+    };
+    Err(format!(
+        "policy [{}]: tap '{}' listens for dnstap {listens}: `pktvisor summarize` reads files; run `pktvisord --config FILE` to listen, or give a dnstap file (config.dnstap_file or the FILE argument)",
+        policy.name, tap.name
+    ))
+}
+
 /// One tap of a policy, ready to read: its capture and the policy's engine for it.
 struct TapRun {
     capture: std::path::PathBuf,
+    dnstap: bool,
     run: PolicyRun,
 }
 
@@ -194,7 +234,11 @@ pub fn run_policies(
                 local_cidrs: &[],
             };
             let run = tap_run(file, policy, tap_name, input, &how)?;
-            taps.push(TapRun { capture, run });
+            taps.push(TapRun {
+                capture,
+                dnstap: tap.input_type == "dnstap",
+                run,
+            });
         }
         plans.push((policy, taps));
     }
@@ -203,9 +247,18 @@ pub fn run_policies(
         let mut damage = Vec::new();
         let mut snapshot = PolicySnapshot::default();
         let mut renderer = PolicyRenderer::default();
-        for TapRun { capture, mut run } in taps {
-            let mut reader = open_capture(&capture)?;
-            let cut = read_packets(&mut reader, progress, |p| run.packet(p))?;
+        for TapRun {
+            capture,
+            dnstap,
+            mut run,
+        } in taps
+        {
+            let cut = if dnstap {
+                crate::dnstap::file::feed_dnstap_file(&capture, &mut run)?
+            } else {
+                let mut reader = open_capture(&capture)?;
+                read_packets(&mut reader, progress, |p| run.packet(p))?
+            };
             if let Some(e) = cut {
                 damage.push(format!("{}: {e}", capture.display()));
                 run.damaged(e);

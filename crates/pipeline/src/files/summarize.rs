@@ -44,3 +44,22 @@ pub fn summarize_file(
         renderer: run.renderer(),
     })
 }
+
+/// Reads a whole dnstap file (`pktvisor summarize -i dnstap FILE`, as pktvisor-reader's
+/// `--input-type dnstap`) through the command line's policy: its dns module reads the
+/// messages; the net module reads packets only and stays empty.
+pub fn summarize_dnstap_file(
+    path: &Path,
+    opts: &SummarizeOptions,
+) -> Result<Summary, PipelineError> {
+    let mut run = PolicyRun::command_line(opts)?;
+    let damage = crate::dnstap::file::feed_dnstap_file(path, &mut run)?;
+    if let Some(damage) = damage {
+        run.damaged(damage);
+    }
+    run.end_of_input();
+    Ok(Summary {
+        snapshot: run.take_snapshot(),
+        renderer: run.renderer(),
+    })
+}

@@ -2,6 +2,7 @@
 //! line's, a policy file's over captures, and the live agent's.
 
 pub(crate) mod clock;
+pub(crate) mod dnstap;
 pub mod intake;
 pub(crate) mod module_run;
 pub(crate) mod policy_run;

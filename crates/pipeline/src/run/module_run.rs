@@ -34,16 +34,36 @@ impl ModuleRun {
     /// Feeds one packet; returns whether the module keeps it (for a chain).
     #[inline]
     pub(crate) fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool {
+        self.sampled(ev, |h, ev| h.process(ev, chained))
+    }
+
+    /// Feeds one DNS message of a dnstap input; returns whether the module keeps it.
+    pub(crate) fn dns_message(
+        &mut self,
+        ev: &PacketEvent<'_>,
+        family: &str,
+        chained: bool,
+    ) -> bool {
+        self.sampled(ev, |h, ev| h.dns_message(ev, family, chained))
+    }
+
+    /// Hands the event to the handler, deep or not by the module's own sampling.
+    #[inline]
+    fn sampled(
+        &mut self,
+        ev: &PacketEvent<'_>,
+        feed: impl FnOnce(&mut dyn Handler, &PacketEvent<'_>) -> bool,
+    ) -> bool {
         // The intake marks every packet deep; a module sampling less decides for itself.
         // (Every packet deep is the default: no copy of the event then.)
         if self.every_packet_deep {
-            return self.handler.process(ev, chained);
+            return feed(self.handler.as_mut(), ev);
         }
         let ev = PacketEvent {
             deep: self.sampler.sample(),
             ..*ev
         };
-        self.handler.process(&ev, chained)
+        feed(self.handler.as_mut(), &ev)
     }
 
     pub(crate) fn clock(&mut self, sec: u64) {

@@ -4,6 +4,7 @@
 //! copy per worker, each seeing its shard of the packets) are all this.
 
 use super::clock::StreamClock;
+use super::dnstap;
 use super::intake::{Intake, SharedDecode};
 use super::module_run::ModuleRun;
 use crate::error::PipelineError;
@@ -30,6 +31,10 @@ pub struct PolicyRun {
     modules: Vec<ModuleRun>,
     intake: Intake,
     clock: StreamClock,
+    /// Whether the policy reads a dnstap tap (its messages, not packets).
+    dnstap_input: bool,
+    /// A dnstap input's `only_hosts` (None: every message).
+    only_hosts: Option<HostSpec>,
 }
 
 impl PolicyRun {
@@ -50,7 +55,65 @@ impl PolicyRun {
             modules,
             intake: Intake::default(),
             clock: StreamClock::default(),
+            dnstap_input: false,
+            only_hosts: None,
         }
+    }
+
+    /// Makes the policy one of a dnstap tap, with its `only_hosts` filter.
+    pub(crate) fn set_dnstap_input(&mut self, only_hosts: Option<HostSpec>) {
+        self.dnstap_input = true;
+        self.only_hosts = only_hosts;
+    }
+
+    /// Whether the policy reads a dnstap tap: a live agent hands it that tap's messages
+    /// ([`PolicyRun::dnstap`]) and none of the captured packets.
+    pub fn reads_dnstap(&self) -> bool {
+        self.dnstap_input
+    }
+
+    /// Processes one dnstap message: counted as read; dropped (counted with the filter's
+    /// rejections) when `only_hosts` refuses it; counted as malformed when it carries no DNS
+    /// message; else the stream's clock moves to its time and every module that reads DNS
+    /// messages gets it.
+    pub fn dnstap(&mut self, m: &pv_wire::dnstap::Message<'_>) {
+        let stats = &mut self.intake.stats;
+        stats.packets_read += 1;
+        if let Some(spec) = &self.only_hosts
+            && !dnstap::only_hosts_keeps(spec, m)
+        {
+            stats.bpf_rejected += 1;
+            return;
+        }
+        let Some(decoded) = dnstap::decoded(m) else {
+            stats.malformed += 1;
+            return;
+        };
+        let ts_ns = dnstap::time_ns(m);
+        if stats.first_ts_ns.is_none() {
+            stats.first_ts_ns = Some(ts_ns);
+        }
+        stats.last_ts_ns = Some(stats.last_ts_ns.map_or(ts_ns, |l| l.max(ts_ns)));
+        self.clock.packet(ts_ns, &mut self.modules);
+        let ev = PacketEvent {
+            ts_ns,
+            cap_len: decoded.l4_payload.len() as u32,
+            decoded: &decoded,
+            dir: dnstap::direction(m),
+            deep: true,
+        };
+        for module in self.modules.iter_mut() {
+            if !module.dns_message(&ev, m.kind.family(), self.chained) && self.chained {
+                break;
+            }
+        }
+    }
+
+    /// A dnstap data frame that is not a message we read (damaged protobuf, not a MESSAGE,
+    /// a bad address): counted as read and malformed, and skipped (pktvisor logs and skips it).
+    pub fn dnstap_skipped(&mut self) {
+        self.intake.stats.packets_read += 1;
+        self.intake.stats.malformed += 1;
     }
 
     pub fn name(&self) -> &str {
@@ -76,6 +139,9 @@ impl PolicyRun {
     /// on is counted as rejected, and the capture goes on.
     #[inline]
     pub fn live_packet(&mut self, shared: &mut SharedDecode<'_>) {
+        if self.dnstap_input {
+            return;
+        }
         let p = shared.p;
         match self.admit(p) {
             Ok(true) => {}

@@ -90,6 +90,12 @@ impl<'c> Loader<'c> {
         {
             self.warn_unknown_keys(filter, &format!("{place} input filter"), &["bpf"]);
         }
+        // DnstapInputEventProxy: a dnstap input's filter is `only_hosts`.
+        if input_type == "dnstap"
+            && let Some(filter) = input_node.get("filter").filter(|f| f.is_map())
+        {
+            self.warn_unknown_keys(filter, &format!("{place} input filter"), &["only_hosts"]);
+        }
         let input_config = self.optional_map(
             input_node,
             "config",
