@@ -1,16 +1,16 @@
 //! The store against its own in-memory filter (every expression gives the same records in
 //! SQL and in `sql::matches`), pagination, retention, reopening.
 
-use super::filter::parse;
+use super::filter::{Expr, parse};
 use super::sql::matches;
 use super::*;
 use crate::packet::Packet;
 use crate::record::{DecidingRule, Step, TraceRecord};
 
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(super) fn new(name: &str) -> TempDir {
         let p =
             std::env::temp_dir().join(format!("pv-nftrace-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
@@ -24,7 +24,7 @@ impl Drop for TempDir {
     }
 }
 
-fn record(i: u64) -> TraceRecord {
+pub(super) fn record(i: u64) -> TraceRecord {
     let v6 = i.is_multiple_of(5);
     let proto = [6u8, 17, 1][(i % 3) as usize];
     let drop = i.is_multiple_of(4);
@@ -95,24 +95,32 @@ fn fill(dir: &Path, n: u64) -> (Connection, Vec<Row>) {
     (conn, batch.into_iter().map(|(r, _)| r).collect())
 }
 
-fn all(conn: &Connection, filter: Expr) -> Vec<serde_json::Value> {
-    let mut q = Query {
-        filter,
-        from_ns: None,
-        to_ns: None,
-        limit: 7,
-        cursor: None,
-    };
+/// Every page of a search, following the cursors.
+pub(super) fn pages_of(
+    mut q: Query,
+    mut run: impl FnMut(&Query) -> Page,
+) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     loop {
-        let page = search(conn, &q).unwrap();
-        assert!(page.records.len() <= 7);
+        let page = run(&q);
+        assert!(page.records.len() <= q.limit);
         out.extend(page.records);
         match page.next {
             Some(c) => q.cursor = Some(c),
             None => return out,
         }
     }
+}
+
+fn all(conn: &Connection, filter: Expr) -> Vec<serde_json::Value> {
+    let q = Query {
+        filter,
+        from_ns: None,
+        to_ns: None,
+        limit: 7,
+        cursor: None,
+    };
+    pages_of(q, |q| search(conn, q).unwrap())
 }
 
 #[test]

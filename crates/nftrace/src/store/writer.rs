@@ -164,6 +164,10 @@ impl StoreReader {
             path: path.clone(),
             source,
         })?;
+        super::schema::set_cache(&conn).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         Ok(StoreReader {
             conn: Mutex::new(conn),
             path,
