@@ -62,22 +62,9 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     }
     let mut lab = lab("nft");
     let (a, b) = (lab.a.clone(), lab.b.clone());
-    let data = lab.dir.join("data").display().to_string();
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
     let started_ns = unix_ns();
-    // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--data-dir",
-            &data,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(&mut lab, &[]);
     lab.wait_for_log(agent, "collecting nftables traces", 10);
     let monitor = ruleset_and_monitor(&mut lab);
     let pcap = lab.dir.join("vb.pcap");
@@ -305,21 +292,7 @@ fn overruns_are_counted_not_fatal() {
     }
     let mut lab = lab("nfo");
     let (a, b) = (lab.a.clone(), lab.b.clone());
-    let data = lab.dir.join("data").display().to_string();
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--trace-buffer",
-            "4",
-            "--data-dir",
-            &data,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(&mut lab, &["--trace-buffer", "4"]);
     lab.wait_for_log(agent, "collecting nftables traces", 10);
     sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
     assert!(in_ns(&a, &format!("ping -f -c 3000 -W1 {ADDR_B}")));

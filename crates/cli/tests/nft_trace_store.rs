@@ -108,24 +108,8 @@ fn traces_stored_served_and_searched() {
     let mut lab = lab("nfts");
     let (a, b) = (lab.a.clone(), lab.b.clone());
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
-    let data = lab.dir.join("data");
     let port = PORT.to_string();
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--data-dir",
-            data.to_str().unwrap(),
-            "-l",
-            "127.0.0.1",
-            "-p",
-            &port,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(&mut lab, &["-l", "127.0.0.1", "-p", &port]);
     lab.wait_for_log(agent, "trace API on", 10);
     let monitor = ruleset_and_monitor(&mut lab);
     // The ruleset as nft lists it, for B.

@@ -56,6 +56,23 @@ pub fn ruleset_and_monitor(lab: &mut Lab) -> u32 {
     monitor
 }
 
+/// `pktvisord --nft-trace --netns B --data-dir LAB/data EXTRA...` started in A (so that
+/// the API's own traffic is never traced; the agent enters /run/netns/B itself); its PID.
+pub fn spawn_trace_agent(lab: &mut Lab, extra: &[&str]) -> u32 {
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
+    let mut args = vec![
+        env!("CARGO_BIN_EXE_pktvisord"),
+        "--nft-trace",
+        "--netns",
+        &b,
+        "--data-dir",
+        &data,
+    ];
+    args.extend_from_slice(extra);
+    lab.spawn(&a, &args, None)
+}
+
 pub fn in_ns(ns: &str, cmd: &str) -> bool {
     Command::new("ip")
         .args(["netns", "exec", ns, "bash", "-c", cmd])
