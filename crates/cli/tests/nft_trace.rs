@@ -308,6 +308,14 @@ fn overruns_are_counted_not_fatal() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(overruns > 0, "{summary}");
+    // Each overrun lost one event at least; the kernel's drop counter says how many.
+    let lost_events: u64 = summary
+        .split(" losing ")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(lost_events >= overruns, "{summary}");
     eprintln!("{summary}");
     let records = records(&log);
     assert!(records.len() > 100, "{summary}");
