@@ -136,31 +136,75 @@ pub struct Retention {
     pub max_bytes: u64,
 }
 
-/// Deletes records older than the age, then, when the pages in use pass the size, the
-/// oldest records in the share by which they pass it (and 10% more, so that it does not run
-/// again at the next batch); returns how many were deleted. Rows are counted, not deleted
-/// until the size fits: SQLite does not merge half-empty index pages, so the pages in use
-/// shrink less than the rows: a loop deleting until the size fit deleted every one of the
-/// 2 000 records of `retention_by_age_and_size_deletes_oldest` to fit 200 KB.
-pub fn enforce(conn: &Connection, r: Retention, now_ns: u64) -> Result<u64, rusqlite::Error> {
+/// Records one retention step deletes at most. Deleting is about as dear as writing (the
+/// row, its JSON, six index entries): a step of 5 000 holds the writer a fraction of a
+/// second, where deleting a tenth of a full 1 GiB store at once (~100 000 records) held it
+/// for seconds and its queue (1 s of a 20 000/s flood) overflowed. The rest waits for the
+/// next step, after the next batch.
+pub const RETENTION_STEP: u64 = 5_000;
+
+/// What retention has left to delete after a step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// A full step of records was past the age: there may be more.
+    pub age: bool,
+    /// Records still to delete for the size.
+    pub size: u64,
+}
+
+impl Backlog {
+    pub fn more(&self) -> bool {
+        self.age || self.size > 0
+    }
+}
+
+/// One retention step: deletes records older than the age, then, when the pages in use pass
+/// the size, the oldest records in the share by which they pass it (and 10% more, so that it
+/// does not run again at the next batch), at most [`RETENTION_STEP`] in all; what is left
+/// goes into `backlog` for the next step. Returns how many were deleted. The size's excess
+/// is measured once and deleted step by step: rows are counted, not deleted until the size
+/// fits, because SQLite does not merge half-empty index pages, so the pages in use shrink
+/// less than the rows (a loop deleting until the size fit deleted every one of the 2 000
+/// records of `retention_by_age_and_size_deletes_oldest` to fit 200 KB).
+pub fn enforce(
+    conn: &Connection,
+    r: Retention,
+    now_ns: u64,
+    backlog: &mut Backlog,
+) -> Result<u64, rusqlite::Error> {
+    let step = i64::try_from(RETENTION_STEP).unwrap_or(i64::MAX);
     let cutoff = i64::try_from(now_ns.saturating_sub(r.max_age_ns)).unwrap_or(i64::MAX);
     // A trigger deletes each row's JSON from `bodies` with it.
-    let mut deleted = conn.execute("DELETE FROM traces WHERE time_ns < ?", [cutoff])? as u64;
-    let (used, rows): (i64, i64) = conn.query_row(
-        "SELECT (page_count - freelist_count) * page_size, (SELECT count(*) FROM traces)
-           FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    let used = u64::try_from(used).unwrap_or(0);
-    if used > r.max_bytes && rows > 0 {
-        let keep = (rows as u128 * u128::from(r.max_bytes) / u128::from(used)) * 9 / 10;
-        let excess = rows - i64::try_from(keep).unwrap_or(0);
-        deleted += conn.execute(
+    let mut deleted = conn.execute(
+        "DELETE FROM traces WHERE id IN
+           (SELECT id FROM traces WHERE time_ns < ?1 ORDER BY time_ns, id LIMIT ?2)",
+        [cutoff, step],
+    )? as u64;
+    backlog.age = deleted == RETENTION_STEP;
+    if backlog.size == 0 && !backlog.age {
+        let (used, rows): (i64, i64) = conn.query_row(
+            "SELECT (page_count - freelist_count) * page_size, (SELECT count(*) FROM traces)
+               FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let used = u64::try_from(used).unwrap_or(0);
+        if used > r.max_bytes && rows > 0 {
+            let keep = (rows as u128 * u128::from(r.max_bytes) / u128::from(used)) * 9 / 10;
+            backlog.size = u64::try_from(rows).unwrap_or(0) - u64::try_from(keep).unwrap_or(0);
+        }
+    }
+    let room = RETENTION_STEP - deleted;
+    if backlog.size > 0 && room > 0 {
+        let n = backlog.size.min(room);
+        let d = conn.execute(
             "DELETE FROM traces WHERE id IN
                (SELECT id FROM traces ORDER BY time_ns, id LIMIT ?)",
-            [excess],
+            [i64::try_from(n).unwrap_or(i64::MAX)],
         )? as u64;
+        // Fewer than asked: the store is empty.
+        backlog.size = if d < n { 0 } else { backlog.size - d };
+        deleted += d;
     }
     if deleted > 0 {
         // Epochs with no record left; the bounds of the others stay (wider than their

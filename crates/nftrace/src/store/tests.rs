@@ -213,6 +213,7 @@ fn retention_by_age_and_size_deletes_oldest() {
             max_bytes: u64::MAX,
         },
         now,
+        &mut Backlog::default(),
     )
     .unwrap();
     assert_eq!(deleted, 1000);
@@ -228,6 +229,7 @@ fn retention_by_age_and_size_deletes_oldest() {
             max_bytes: 200_000,
         },
         now,
+        &mut Backlog::default(),
     )
     .unwrap();
     assert!(deleted >= 1000, "{deleted}");
@@ -238,6 +240,37 @@ fn retention_by_age_and_size_deletes_oldest() {
         .unwrap();
     assert_eq!(n as u64 + deleted, 2000);
     assert_eq!(newest as u64, now);
+}
+
+#[test]
+fn retention_deletes_in_bounded_steps() {
+    let dir = TempDir::new("steps");
+    let (conn, rows) = fill(&dir.0, 12_000);
+    let now = rows[11_999].time_ns;
+    let r = Retention {
+        max_age_ns: now - rows[11_000].time_ns,
+        max_bytes: u64::MAX,
+    };
+    let mut backlog = Backlog::default();
+    let mut steps = Vec::new();
+    loop {
+        steps.push(enforce(&conn, r, now, &mut backlog).unwrap());
+        if !backlog.more() {
+            break;
+        }
+    }
+    assert_eq!(steps, [RETENTION_STEP, RETENTION_STEP, 1_000]);
+    let (n, oldest, bodies): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), min(time_ns), (SELECT count(*) FROM bodies) FROM traces",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (n, oldest as u64, bodies),
+        (1_000, rows[11_000].time_ns, 1_000)
+    );
 }
 
 #[test]

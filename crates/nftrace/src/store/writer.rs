@@ -3,7 +3,7 @@
 //! batch; retention runs between batches.
 
 use super::sql::Row;
-use super::{Page, Query, Retention, StoreError, enforce, insert, open, search};
+use super::{Backlog, Page, Query, Retention, StoreError, enforce, insert, open, search};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -102,6 +102,7 @@ fn write_loop(
 ) {
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
     let mut last_retention = Instant::now();
+    let mut backlog = Backlog::default();
     let mut open = true;
     while open {
         let started = Instant::now();
@@ -131,15 +132,21 @@ fn write_loop(
             }
             batch.clear();
         }
-        if last_retention.elapsed() >= RETENTION_EVERY || !open {
+        // Once a second, after every batch while a step left work, and at the end until
+        // done.
+        let mut due = last_retention.elapsed() >= RETENTION_EVERY || backlog.more() || !open;
+        while due {
             last_retention = Instant::now();
-            match enforce(&conn, retention, now_ns()) {
+            match enforce(&conn, retention, now_ns(), &mut backlog) {
                 Ok(n) => {
                     counters.deleted.fetch_add(n, Relaxed);
+                    due = !open && n > 0 && backlog.more();
                 }
                 Err(e) => {
                     counters.errors.fetch_add(1, Relaxed);
                     eprintln!("pktvisord: error: trace store retention: {e}");
+                    backlog = Backlog::default();
+                    due = false;
                 }
             }
         }
