@@ -103,7 +103,7 @@ fn main() {
         // to measure the writer's own rate.
         let mut item = Some((row, json));
         while let Some((row, json)) = item.take() {
-            if !w.push(row.clone(), json.clone()) {
+            if !w.push(row.clone(), &json) {
                 dropped += 1;
                 std::thread::sleep(std::time::Duration::from_millis(1));
                 item = Some((row, json));

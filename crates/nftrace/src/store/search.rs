@@ -111,8 +111,10 @@ pub fn search_by(conn: &Connection, q: &Query, path: Path) -> Result<Page, Store
     let mut body = conn.prepare_cached("SELECT json FROM bodies WHERE id = ?")?;
     let mut records = Vec::with_capacity(limit.min(keys.len()));
     for (_, id) in keys.iter().take(limit) {
-        let json: String = body.query_row([id], |r| r.get(0))?;
-        records.push(serde_json::from_str(&json)?);
+        let mut rows = body.query([id])?;
+        if let Some(row) = rows.next()? {
+            records.push(super::json_of(row.get_ref(0)?)?);
+        }
     }
     let next = (keys.len() > limit)
         .then(|| keys.get(limit - 1))

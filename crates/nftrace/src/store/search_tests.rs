@@ -22,17 +22,17 @@ fn time_of(i: u64) -> u64 {
 fn fill(dir: &std::path::Path) -> (Connection, Vec<Value>) {
     let mut conn = open(dir).unwrap();
     let mut bodies = Vec::new();
+    let mut batch = Vec::new();
     for chunk in (0..N).collect::<Vec<_>>().chunks(1_000) {
-        let batch: Vec<(Row, String)> = chunk
-            .iter()
-            .map(|&i| {
-                let mut r = record(i);
-                r.time_ns = time_of(i);
-                stored(&r, "agent1").unwrap()
-            })
-            .collect();
+        for &i in chunk {
+            let mut r = record(i);
+            r.time_ns = time_of(i);
+            let (row, json) = stored(&r, "agent1").unwrap();
+            bodies.push(serde_json::from_str(&json).unwrap());
+            batch.push((row, body(&json).unwrap()));
+        }
         insert(&mut conn, &batch).unwrap();
-        bodies.extend(batch.iter().map(|(_, j)| serde_json::from_str(j).unwrap()));
+        batch.clear();
     }
     (conn, bodies)
 }
@@ -257,7 +257,7 @@ fn schema_1_files_are_migrated() {
     // Written after the migration: ids go on, each record once.
     let mut conn = conn;
     let (row, json) = stored(&record(9), "new").unwrap();
-    insert(&mut conn, &[(row, json)]).unwrap();
+    insert(&mut conn, &[(row, body(&json).unwrap())]).unwrap();
     let n: i64 = conn
         .query_row(
             "SELECT count(*) FROM traces JOIN bodies USING (id)",

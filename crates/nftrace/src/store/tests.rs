@@ -88,8 +88,11 @@ pub(super) fn record(i: u64) -> TraceRecord {
 
 fn fill(dir: &Path, n: u64) -> (Connection, Vec<Row>) {
     let mut conn = open(dir).unwrap();
-    let batch: Vec<(Row, String)> = (0..n)
-        .map(|i| stored(&record(i), "agent1").unwrap())
+    let batch: Vec<(Row, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let (row, json) = stored(&record(i), "agent1").unwrap();
+            (row, body(&json).unwrap())
+        })
         .collect();
     insert(&mut conn, &batch).unwrap();
     (conn, batch.into_iter().map(|(r, _)| r).collect())
@@ -301,7 +304,7 @@ fn write(dir: &Path, max_age_ns: u64, n: u64) -> writer::StoreWriter {
     .unwrap();
     for i in 0..n {
         let (row, json) = stored(&record(i), "a").unwrap();
-        assert!(w.push(row, json));
+        assert!(w.push(row, &json));
     }
     w.finish();
     w

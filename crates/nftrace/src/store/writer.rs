@@ -33,7 +33,7 @@ pub struct StoreCounters {
 }
 
 pub struct StoreWriter {
-    tx: Option<SyncSender<(Row, String)>>,
+    tx: Option<SyncSender<(Row, Vec<u8>)>>,
     pub counters: Arc<StoreCounters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -59,10 +59,15 @@ impl StoreWriter {
         })
     }
 
-    /// Queues one record; false (counted) when the queue is full.
-    pub fn push(&self, row: Row, json: String) -> bool {
+    /// Queues one record, its JSON compressed on the caller's thread (the writer's is the
+    /// busier); false (counted) when the queue is full.
+    pub fn push(&self, row: Row, json: &str) -> bool {
         let Some(tx) = &self.tx else { return false };
-        match tx.try_send((row, json)) {
+        let Ok(body) = super::body(json) else {
+            self.counters.errors.fetch_add(1, Relaxed);
+            return false;
+        };
+        match tx.try_send((row, body)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Relaxed);
@@ -96,7 +101,7 @@ fn now_ns() -> u64 {
 
 fn write_loop(
     mut conn: Connection,
-    rx: &Receiver<(Row, String)>,
+    rx: &Receiver<(Row, Vec<u8>)>,
     retention: Retention,
     counters: &StoreCounters,
 ) {
