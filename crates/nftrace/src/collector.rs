@@ -24,6 +24,9 @@ const POLL: Duration = Duration::from_millis(100);
 /// machine) does not overflow the socket. Beyond it the drain thread waits, the socket
 /// fills and the kernel's drops are counted.
 const DRAIN_QUEUE: usize = 65_536;
+/// Interface names kept by the correlating thread, and for how long.
+const IFNAME_CACHE: usize = 1_024;
+const IFNAME_TTL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct CollectorConfig {
@@ -292,7 +295,22 @@ impl Listen {
         // NFT_MSG_NEWGEN like any change), by this thread: nft must run in its namespace.
         let epoch = Instant::now();
         let mut out = Vec::new();
-        let ifname = |i: u32| interface_name(i);
+        // Interface names by index, cached for a second (a renamed interface shows its new
+        // name within it): `if_indextoname` makes a socket and an ioctl per call, for every
+        // record. At most IFNAME_CACHE names; past that, or after the second, cleared.
+        let names = std::cell::RefCell::new((BTreeMap::new(), Instant::now()));
+        let ifname = |i: u32| {
+            let mut names = names.borrow_mut();
+            if names.1.elapsed() >= IFNAME_TTL || names.0.len() >= IFNAME_CACHE {
+                names.0.clear();
+                names.1 = Instant::now();
+            }
+            names
+                .0
+                .entry(i)
+                .or_insert_with(|| interface_name(i))
+                .clone()
+        };
         let mut open = drainer.is_ok();
         while open {
             // One datagram (or the poll's end), then what else is queued, then the timeouts
