@@ -7,11 +7,13 @@
 #                                         # --addresses: 198.51.100.1/24 on va, .2/24 on vb
 #   ...                                   # ip netns exec "$LAB_B" ...
 #   lab_down                              # deletes both namespaces (call it from the EXIT trap)
+#   LAB_PIDS+=("$pid"); lab_cleanup       # or: stops those processes by PID, then lab_down
 #
 # The namespaces are named pv{TAG}a{PID} and pv{TAG}b{PID}; only those are ever deleted.
 
 LAB_A=""
 LAB_B=""
+LAB_PIDS=()
 
 lab_up() {
     local tag=$1 mtu=9000 addresses=0
@@ -43,4 +45,13 @@ lab_up() {
 lab_down() {
     if [[ -n $LAB_A ]]; then ip netns del "$LAB_A" 2>/dev/null || true; fi
     if [[ -n $LAB_B ]]; then ip netns del "$LAB_B" 2>/dev/null || true; fi
+}
+
+# Stops the processes in LAB_PIDS (by PID; started by the script), waits for them, and
+# deletes the namespaces.
+lab_cleanup() {
+    local p
+    for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    lab_down
 }

@@ -102,10 +102,11 @@ fn summary(collector: &Collector, ingest: &Ingest) {
     let c = &collector.counters;
     let st = &ingest.store;
     eprintln!(
-        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS, events lost), {} decode errors, {} timed out, {} evicted, {} cut short; stored {}, dropped {} (store queue full), deleted {} (retention), {} store errors",
+        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS) losing {} events, {} decode errors, {} timed out, {} evicted, {} cut short; stored {}, dropped {} (store queue full), deleted {} (retention), {} store errors",
         c.events.load(Relaxed),
         c.records.load(Relaxed),
         c.lost.load(Relaxed),
+        c.lost_events.load(Relaxed),
         c.decode_errors.load(Relaxed),
         c.timeouts.load(Relaxed),
         c.evictions.load(Relaxed),

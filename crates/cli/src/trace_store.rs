@@ -79,7 +79,7 @@ impl Ingest {
                         json: json.clone(),
                         fields: Box::new(row.clone()),
                     }));
-                    writer.push(row, json);
+                    writer.push(row, &json);
                 }
                 writer.finish();
             })

@@ -2,7 +2,8 @@
 //! this test makes and deletes (198.51.100.0/24, 2001:db8::/64), with
 //! testdata/nftrace/ruleset.nft (ip, ip6 and inet tables on the input hook, jumps, gotos,
 //! a return, a chain without a decision, policy drops, mark setting, counters on the
-//! deciding rules) loaded in B, and ping, ping -6, refused TCP and dropped UDP from A:
+//! deciding rules) loaded in B, and ping, ping -6, refused TCP, dropped UDP, curl to nginx
+//! and kdig to unbound from A:
 //!
 //! (a) for every rule with a counter, the records whose deciding rule it is equal the
 //!     counter's packets (`nft -j list ruleset`);
@@ -57,33 +58,25 @@ fn ready() -> bool {
 
 #[test]
 fn traces_agree_with_counters_nft_monitor_and_tshark() {
-    if !ready() {
+    if !ready()
+        || !["nginx", "unbound", "kdig", "curl", "ss"]
+            .iter()
+            .all(|t| require(t))
+    {
         return;
     }
     let mut lab = lab("nft");
     let (a, b) = (lab.a.clone(), lab.b.clone());
-    let data = lab.dir.join("data").display().to_string();
     write_vlan_pcap(&lab.dir.join("vlan10.pcap"));
     let started_ns = unix_ns();
-    // The agent runs in A and listens in B by name (it enters /run/netns/B itself).
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--data-dir",
-            &data,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(&mut lab, &[]);
     lab.wait_for_log(agent, "collecting nftables traces", 10);
     let monitor = ruleset_and_monitor(&mut lab);
     let pcap = lab.dir.join("vb.pcap");
     let dump = lab.start_tcpdump(&b, &["-i", "vb", "-U", "-w", pcap.to_str().unwrap()]);
     traffic(&lab);
     tcp_session(&mut lab);
+    web_and_dns(&mut lab);
     std::thread::sleep(Duration::from_millis(1500));
     let (_, _) = lab.stop(dump, "TERM");
     let counted = counters(&b);
@@ -231,6 +224,15 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     let a_mac = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let tshark = tshark_fields(&pcap, &a_mac);
     assert!(tshark.len() >= 10, "{tshark:?}");
+    // curl's packets to nginx (SYN, ACK, request, ..., FIN) and kdig's query are among them.
+    let to_port = |p: &str| {
+        tshark
+            .iter()
+            .filter(|r| r.split(' ').nth(5) == Some(p))
+            .count()
+    };
+    assert!(to_port("80") >= 4, "{tshark:?}");
+    assert_eq!(to_port("53"), 1, "{tshark:?}");
     // The tagged frames on the wire, as tshark sees them, against the netdev records.
     let mut tagged: Vec<String> = tshark_rows(
         &pcap,
@@ -270,8 +272,8 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
                 && r["hw_src"] == a_mac.as_str()
                 && (r["icmp_type"] == 8
                     || r["icmp_type"] == 128
-                    || (r["proto"] == 6 && r["dport"] == 9)
-                    || (r["proto"] == 17 && r["dport"] == 7))
+                    || (r["proto"] == 6 && (r["dport"] == 9 || r["dport"] == 80))
+                    || (r["proto"] == 17 && (r["dport"] == 7 || r["dport"] == 53)))
         })
         .map(our_fields)
         .collect();
@@ -305,21 +307,7 @@ fn overruns_are_counted_not_fatal() {
     }
     let mut lab = lab("nfo");
     let (a, b) = (lab.a.clone(), lab.b.clone());
-    let data = lab.dir.join("data").display().to_string();
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--trace-buffer",
-            "4",
-            "--data-dir",
-            &data,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(&mut lab, &["--trace-buffer", "4"]);
     lab.wait_for_log(agent, "collecting nftables traces", 10);
     sh(&format!("ip netns exec {b} nft -f {}", ruleset_file()));
     assert!(in_ns(&a, &format!("ping -f -c 3000 -W1 {ADDR_B}")));
@@ -335,6 +323,14 @@ fn overruns_are_counted_not_fatal() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!(overruns > 0, "{summary}");
+    // Each overrun lost one event at least; the kernel's drop counter says how many.
+    let lost_events: u64 = summary
+        .split(" losing ")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(lost_events >= overruns, "{summary}");
     eprintln!("{summary}");
     let records = records(&log);
     assert!(records.len() > 100, "{summary}");

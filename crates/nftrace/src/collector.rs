@@ -9,7 +9,7 @@ use crate::record::TraceRecord;
 use crate::ruleset::Ruleset;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,6 +18,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const DEFAULT_RCVBUF: usize = 32 << 20;
 /// How often an idle listener wakes to expire traversals and see a stop request.
 const POLL: Duration = Duration::from_millis(100);
+/// Datagrams (one event each, a few hundred bytes: ~32 MB at most) the drain thread holds
+/// for the correlating thread: a second buffer as large as the socket's, in memory the
+/// kernel does not count, so that a correlating thread held up (a ruleset refresh, a busy
+/// machine) does not overflow the socket. Beyond it the drain thread waits, the socket
+/// fills and the kernel's drops are counted.
+const DRAIN_QUEUE: usize = 65_536;
+/// Interface names kept by the correlating thread, and for how long.
+const IFNAME_CACHE: usize = 1_024;
+const IFNAME_TTL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct CollectorConfig {
@@ -42,6 +51,8 @@ pub struct Counters {
     pub records: AtomicU64,
     /// ENOBUFS: the kernel dropped events because a socket buffer was full.
     pub lost: AtomicU64,
+    /// The events the kernel dropped (the sockets' drop counters).
+    pub lost_events: AtomicU64,
     pub decode_errors: AtomicU64,
     pub timeouts: AtomicU64,
     pub evictions: AtomicU64,
@@ -91,6 +102,11 @@ impl Counters {
                 "pv_nft_trace_overruns_total",
                 "Receive buffer overruns (ENOBUFS): the kernel dropped trace events.",
                 load(&self.lost),
+            ),
+            (
+                "pv_nft_trace_lost_events_total",
+                "Trace events the kernel dropped, its socket buffer full (SO_MEMINFO drops).",
+                load(&self.lost_events),
             ),
             (
                 "pv_nft_trace_decode_errors_total",
@@ -169,9 +185,9 @@ impl Collector {
                 .spawn(move || {
                     let started = Listen::open(&ns, &config, rulesets);
                     match started {
-                        Ok(listen) => {
+                        Ok((listen, listener)) => {
                             let _ = ready.send(Ok(()));
-                            listen.run(&tx, &stop, &counters);
+                            listen.run(listener, &tx, &stop, &counters);
                         }
                         Err(e) => {
                             let _ = ready.send(Err(e));
@@ -212,7 +228,6 @@ impl Drop for Collector {
 
 struct Listen {
     netns: String,
-    listener: Listener,
     ruleset: Ruleset,
     generation: Option<u32>,
     correlator: Correlator,
@@ -224,21 +239,21 @@ impl Listen {
         netns: &str,
         config: &CollectorConfig,
         published: Rulesets,
-    ) -> Result<Listen, ListenError> {
+    ) -> Result<(Listen, Listener), ListenError> {
         if !netns.is_empty() {
             enter_netns(netns)?;
         }
         let mut listener = Listener::open(config.rcvbuf, POLL)?;
         listener.request_generation()?;
-        Ok(Listen {
+        let listen = Listen {
             netns: netns.to_owned(),
-            listener,
             // A failed nft leaves rule texts out (handles only); counted, never fatal.
             ruleset: Ruleset::default(),
             generation: None,
             correlator: Correlator::new(netns, config.limits),
             published,
-        })
+        };
+        Ok((listen, listener))
     }
 
     fn refresh(&mut self, counters: &Counters) {
@@ -256,58 +271,104 @@ impl Listen {
         }
     }
 
-    fn run(mut self, tx: &Sender<TraceRecord>, stop: &AtomicBool, counters: &Counters) {
+    /// Correlates what the drain thread receives, until it ends (at a stop request or a
+    /// socket error); then emits the open traversals.
+    fn run(
+        mut self,
+        listener: Listener,
+        tx: &Sender<TraceRecord>,
+        stop: &Arc<AtomicBool>,
+        counters: &Arc<Counters>,
+    ) {
+        let (dtx, drx) = sync_channel(DRAIN_QUEUE);
+        let (stop2, counters2, netns) = (stop.clone(), counters.clone(), self.netns.clone());
+        let drainer = std::thread::Builder::new()
+            .name(format!("nftrace drain {}", self.netns))
+            .spawn(move || drain(listener, &dtx, &stop2, &counters2, &netns));
+        if let Err(e) = &drainer {
+            eprintln!(
+                "pktvisord: nft-trace {}: cannot start the drain thread: {e}",
+                self.netns
+            );
+        }
         // The ruleset is loaded when the answer to the generation request arrives (an
         // NFT_MSG_NEWGEN like any change), by this thread: nft must run in its namespace.
         let epoch = Instant::now();
         let mut out = Vec::new();
-        let ifname = |i: u32| interface_name(i);
-        while !stop.load(Ordering::Relaxed) {
-            let mut events = Vec::new();
-            let mut new_gen = None;
-            match self.listener.recv() {
-                Ok(Received::Datagram(d)) => {
-                    for m in message::decode(d) {
-                        match m {
-                            Ok(Message::Trace(ev)) => events.push(*ev),
-                            Ok(Message::NewGen(g)) => new_gen = Some(g),
-                            Ok(_) => {}
-                            Err(_) => {
-                                counters.decode_errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                }
-                Ok(Received::Idle) => {}
-                Ok(Received::Overrun) => {
-                    counters.lost.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    eprintln!("pktvisord: nft-trace {}: {e}", self.netns);
-                    break;
-                }
+        // Interface names by index, cached for a second (a renamed interface shows its new
+        // name within it): `if_indextoname` makes a socket and an ioctl per call, for every
+        // record. At most IFNAME_CACHE names; past that, or after the second, cleared.
+        let names = std::cell::RefCell::new((BTreeMap::new(), Instant::now()));
+        let ifname = |i: u32| {
+            let mut names = names.borrow_mut();
+            if names.1.elapsed() >= IFNAME_TTL || names.0.len() >= IFNAME_CACHE {
+                names.0.clear();
+                names.1 = Instant::now();
             }
+            names
+                .0
+                .entry(i)
+                .or_insert_with(|| interface_name(i))
+                .clone()
+        };
+        let mut open = drainer.is_ok();
+        while open {
+            // One datagram (or the poll's end), then what else is queued, then the timeouts
+            // and the records once for them all.
+            let mut next = match drx.recv_timeout(POLL) {
+                Ok(d) => Some(d),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    None
+                }
+            };
             let now = Now {
                 wall_ns: wall_ns(),
                 mono: epoch.elapsed(),
             };
+            while let Some(d) = next.take() {
+                let mut events = Vec::new();
+                let mut new_gen = None;
+                for m in message::decode(&d) {
+                    match m {
+                        Ok(Message::Trace(ev)) => events.push(*ev),
+                        Ok(Message::NewGen(g)) => new_gen = Some(g),
+                        Ok(_) => {}
+                        Err(_) => {
+                            counters.decode_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let cx = Context {
+                    ruleset: &self.ruleset,
+                    generation: self.generation,
+                    ifname: &ifname,
+                };
+                for ev in events {
+                    self.correlator.push(ev, now, &cx, &mut out);
+                }
+                if let Some(g) = new_gen {
+                    // Events before the NEWGEN in this datagram were matched to the old rules.
+                    if self.generation != Some(g) {
+                        self.generation = Some(g);
+                        self.refresh(counters);
+                    }
+                }
+                if out.len() < 4096 {
+                    next = drx.try_recv().ok();
+                }
+            }
             let cx = Context {
                 ruleset: &self.ruleset,
                 generation: self.generation,
                 ifname: &ifname,
             };
-            for ev in events {
-                self.correlator.push(ev, now, &cx, &mut out);
-            }
             self.correlator.expire(now.mono, &cx, &mut out);
-            if let Some(g) = new_gen {
-                // Events before the NEWGEN in this datagram were matched to the old rules.
-                if self.generation != Some(g) {
-                    self.generation = Some(g);
-                    self.refresh(counters);
-                }
-            }
             self.publish(&mut out, tx, counters);
+        }
+        if let Ok(t) = drainer {
+            let _ = t.join();
         }
         let cx = Context {
             ruleset: &self.ruleset,
@@ -343,6 +404,48 @@ impl Listen {
             let _ = tx.send(r);
         }
     }
+}
+
+/// The drain thread: receives datagrams and queues them, nothing else, so that the socket
+/// is emptied as fast as the kernel fills it; counts overruns and the events they lost.
+fn drain(
+    mut listener: Listener,
+    out: &SyncSender<Vec<u8>>,
+    stop: &AtomicBool,
+    counters: &Counters,
+    netns: &str,
+) {
+    // The drop counter goes on after ENOBUFS (the kernel reports one per full episode):
+    // read at each overrun, when idle and at the end.
+    let mut drops = listener.drops().unwrap_or(0);
+    let mut count_drops = |listener: &Listener| {
+        if let Some(now) = listener.drops() {
+            let lost = now.wrapping_sub(drops);
+            counters
+                .lost_events
+                .fetch_add(u64::from(lost), Ordering::Relaxed);
+            drops = now;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match listener.recv() {
+            Ok(Received::Datagram(d)) => {
+                if out.send(d.to_vec()).is_err() {
+                    break;
+                }
+            }
+            Ok(Received::Idle) => count_drops(&listener),
+            Ok(Received::Overrun) => {
+                counters.lost.fetch_add(1, Ordering::Relaxed);
+                count_drops(&listener);
+            }
+            Err(e) => {
+                eprintln!("pktvisord: nft-trace {netns}: {e}");
+                break;
+            }
+        }
+    }
+    count_drops(&listener);
 }
 
 #[cfg(test)]

@@ -168,6 +168,28 @@ impl Listener {
         Ok(())
     }
 
+    /// Messages the kernel dropped for this socket since it was opened (its `sk_drops`,
+    /// read with SO_MEMINFO): every event an overrun lost, where ENOBUFS only says that
+    /// some were. None when the kernel does not say.
+    pub fn drops(&self) -> Option<u32> {
+        let mut info = [0u32; 9];
+        let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+        // SAFETY: info is a live, writable buffer of the length given.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let at = usize::try_from(libc::SK_MEMINFO_DROPS).ok()?;
+        (rc == 0 && (len as usize) > at * 4)
+            .then(|| info.get(at).copied())
+            .flatten()
+    }
+
     /// Waits for the next datagram (up to the receive timeout).
     pub fn recv(&mut self) -> Result<Received<'_>, ListenError> {
         // SAFETY: buf is a live, writable buffer of the length given.

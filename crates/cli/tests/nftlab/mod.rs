@@ -46,25 +46,8 @@ pub fn lab(tag: &str) -> Lab {
 /// (whose ruleset is empty, so that the API's own traffic is never traced) and waits for
 /// its API; returns its PID.
 pub fn api_agent(lab: &mut Lab, port: u16) -> u32 {
-    let (a, b) = (lab.a.clone(), lab.b.clone());
-    let data = lab.dir.join("data");
     let port = port.to_string();
-    let agent = lab.spawn(
-        &a,
-        &[
-            env!("CARGO_BIN_EXE_pktvisord"),
-            "--nft-trace",
-            "--netns",
-            &b,
-            "--data-dir",
-            data.to_str().unwrap(),
-            "-l",
-            "127.0.0.1",
-            "-p",
-            &port,
-        ],
-        None,
-    );
+    let agent = spawn_trace_agent(lab, &["-l", "127.0.0.1", "-p", &port]);
     lab.wait_for_log(agent, "trace API on", 10);
     agent
 }
@@ -81,6 +64,23 @@ pub fn ruleset_and_monitor(lab: &mut Lab) -> u32 {
         in_ns(&a, &format!("ping -c1 -W1 {ADDR_B}"));
     }
     monitor
+}
+
+/// `pktvisord --nft-trace --netns B --data-dir LAB/data EXTRA...` started in A (so that
+/// the API's own traffic is never traced; the agent enters /run/netns/B itself); its PID.
+pub fn spawn_trace_agent(lab: &mut Lab, extra: &[&str]) -> u32 {
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    let data = lab.dir.join("data").display().to_string();
+    let mut args = vec![
+        env!("CARGO_BIN_EXE_pktvisord"),
+        "--nft-trace",
+        "--netns",
+        &b,
+        "--data-dir",
+        &data,
+    ];
+    args.extend_from_slice(extra);
+    lab.spawn(&a, &args, None)
 }
 
 pub fn in_ns(ns: &str, cmd: &str) -> bool {
@@ -186,6 +186,60 @@ pub fn tcp_session(lab: &mut Lab) {
     }
 }
 
+/// nginx (port 80) and unbound (port 53, one local zone) in B, one page fetched with curl
+/// and one name asked with kdig from A; both answers checked. Servers are stopped with the
+/// lab.
+pub fn web_and_dns(lab: &mut Lab) {
+    let (a, b, dir) = (lab.a.clone(), lab.b.clone(), lab.dir.clone());
+    let d = dir.display();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/index.html"), "traced\n").unwrap();
+    // One process in the foreground; every path in the lab's directory.
+    let nginx = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/nginx-error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+         server {{ listen {ADDR_B}:80; root {d}/www; }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), nginx).unwrap();
+    let unbound = format!(
+        "server:\n  interface: {ADDR_B}\n  port: 53\n  do-ip6: no\n\
+         access-control: 198.51.100.0/24 allow\n  username: \"\"\n  chroot: \"\"\n\
+         directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n\
+         do-daemonize: no\n  num-threads: 1\n  local-zone: \".\" refuse\n\
+         local-zone: \"example.test.\" static\n\
+         local-data: \"www.example.test. 300 IN A 198.51.100.10\"\n"
+    );
+    std::fs::write(dir.join("unbound.conf"), unbound).unwrap();
+    let conf = |f: &str| dir.join(f).display().to_string();
+    lab.spawn(&b, &["nginx", "-c", &conf("nginx.conf")], None);
+    lab.spawn(&b, &["unbound", "-d", "-c", &conf("unbound.conf")], None);
+    // The servers take a moment to listen; a refused connection is traced too, so wait
+    // for them in B, not by trying from A.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !in_ns(
+        &b,
+        &format!("ss -ltn | grep -q '{ADDR_B}:80 ' && ss -lun | grep -q '{ADDR_B}:53 '"),
+    ) {
+        assert!(Instant::now() < deadline, "nginx or unbound did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new("ip")
+        .args(["netns", "exec", &a, "curl", "-s", "-m", "5"])
+        .arg(format!("http://{ADDR_B}/"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "traced\n");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &a, "kdig", "+short", "+retry=0", "+time=3"])
+        .args([&format!("@{ADDR_B}"), "www.example.test", "A"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "198.51.100.10");
+}
+
 pub fn records(log: &str) -> Vec<Value> {
     log.lines()
         .filter(|l| l.starts_with('{'))
@@ -283,7 +337,7 @@ pub fn tshark_fields(file: &std::path::Path, a_mac: &str) -> Vec<String> {
         "tcp.flags",
     ];
     let filter = format!(
-        "eth.src == {a_mac} && (icmp.type == 8 || icmpv6.type == 128 || tcp.dstport == 9 || udp.dstport == 7)"
+        "eth.src == {a_mac} && (icmp.type == 8 || icmpv6.type == 128 || tcp.dstport == 9 || tcp.dstport == 80 || udp.dstport == 7 || udp.dstport == 53)"
     );
     let mut rows: Vec<String> = tshark_rows(file, &[], &filter, &fields)
         .into_iter()

@@ -186,6 +186,23 @@ pub fn to_sql(expr: &Expr, params: &mut Vec<SqlValue>) -> String {
     }
 }
 
+/// Whether every record `expr` matches meets a term an index of the store serves: an
+/// address, a port or a trace id compared (not `!=`), or a verdict's action. Such a filter is
+/// searched epoch by epoch (`search::Path::ByEpoch`).
+pub fn indexed(expr: &Expr) -> bool {
+    match expr {
+        Expr::True | Expr::Not(_) => false,
+        Expr::And(a, b) => indexed(a) || indexed(b),
+        Expr::Or(a, b) => indexed(a) && indexed(b),
+        Expr::Cmp(_, Op::Ne, _) => false,
+        Expr::Cmp(Field::IpSrc | Field::IpDst | Field::Sport | Field::Dport | Field::Trid, ..) => {
+            true
+        }
+        Expr::Cmp(Field::Verdict, Op::Eq, Value::Text(t)) => !t.contains(' '),
+        Expr::Cmp(..) => false,
+    }
+}
+
 fn compare<T: Ord>(a: Option<T>, op: Op, b: T) -> bool {
     let Some(a) = a else { return false };
     match op {

@@ -1,16 +1,16 @@
 //! The store against its own in-memory filter (every expression gives the same records in
 //! SQL and in `sql::matches`), pagination, retention, reopening.
 
-use super::filter::parse;
+use super::filter::{Expr, parse};
 use super::sql::matches;
 use super::*;
 use crate::packet::Packet;
 use crate::record::{DecidingRule, Step, TraceRecord};
 
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(super) fn new(name: &str) -> TempDir {
         let p =
             std::env::temp_dir().join(format!("pv-nftrace-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
@@ -24,7 +24,7 @@ impl Drop for TempDir {
     }
 }
 
-fn record(i: u64) -> TraceRecord {
+pub(super) fn record(i: u64) -> TraceRecord {
     let v6 = i.is_multiple_of(5);
     let proto = [6u8, 17, 1][(i % 3) as usize];
     let drop = i.is_multiple_of(4);
@@ -88,31 +88,42 @@ fn record(i: u64) -> TraceRecord {
 
 fn fill(dir: &Path, n: u64) -> (Connection, Vec<Row>) {
     let mut conn = open(dir).unwrap();
-    let batch: Vec<(Row, String)> = (0..n)
-        .map(|i| stored(&record(i), "agent1").unwrap())
+    let batch: Vec<(Row, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let (row, json) = stored(&record(i), "agent1").unwrap();
+            (row, body(&json).unwrap())
+        })
         .collect();
     insert(&mut conn, &batch).unwrap();
     (conn, batch.into_iter().map(|(r, _)| r).collect())
 }
 
-fn all(conn: &Connection, filter: Expr) -> Vec<serde_json::Value> {
-    let mut q = Query {
-        filter,
-        from_ns: None,
-        to_ns: None,
-        limit: 7,
-        cursor: None,
-    };
+/// Every page of a search, following the cursors.
+pub(super) fn pages_of(
+    mut q: Query,
+    mut run: impl FnMut(&Query) -> Page,
+) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     loop {
-        let page = search(conn, &q).unwrap();
-        assert!(page.records.len() <= 7);
+        let page = run(&q);
+        assert!(page.records.len() <= q.limit);
         out.extend(page.records);
         match page.next {
             Some(c) => q.cursor = Some(c),
             None => return out,
         }
     }
+}
+
+fn all(conn: &Connection, filter: Expr) -> Vec<serde_json::Value> {
+    let q = Query {
+        filter,
+        from_ns: None,
+        to_ns: None,
+        limit: 7,
+        cursor: None,
+    };
+    pages_of(q, |q| search(conn, q).unwrap())
 }
 
 #[test]
@@ -205,6 +216,7 @@ fn retention_by_age_and_size_deletes_oldest() {
             max_bytes: u64::MAX,
         },
         now,
+        &mut Backlog::default(),
     )
     .unwrap();
     assert_eq!(deleted, 1000);
@@ -220,6 +232,7 @@ fn retention_by_age_and_size_deletes_oldest() {
             max_bytes: 200_000,
         },
         now,
+        &mut Backlog::default(),
     )
     .unwrap();
     assert!(deleted >= 1000, "{deleted}");
@@ -230,6 +243,37 @@ fn retention_by_age_and_size_deletes_oldest() {
         .unwrap();
     assert_eq!(n as u64 + deleted, 2000);
     assert_eq!(newest as u64, now);
+}
+
+#[test]
+fn retention_deletes_in_bounded_steps() {
+    let dir = TempDir::new("steps");
+    let (conn, rows) = fill(&dir.0, 12_000);
+    let now = rows[11_999].time_ns;
+    let r = Retention {
+        max_age_ns: now - rows[11_000].time_ns,
+        max_bytes: u64::MAX,
+    };
+    let mut backlog = Backlog::default();
+    let mut steps = Vec::new();
+    loop {
+        steps.push(enforce(&conn, r, now, &mut backlog).unwrap());
+        if !backlog.more() {
+            break;
+        }
+    }
+    assert_eq!(steps, [RETENTION_STEP, RETENTION_STEP, 1_000]);
+    let (n, oldest, bodies): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), min(time_ns), (SELECT count(*) FROM bodies) FROM traces",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (n, oldest as u64, bodies),
+        (1_000, rows[11_000].time_ns, 1_000)
+    );
 }
 
 #[test]
@@ -260,7 +304,7 @@ fn write(dir: &Path, max_age_ns: u64, n: u64) -> writer::StoreWriter {
     .unwrap();
     for i in 0..n {
         let (row, json) = stored(&record(i), "a").unwrap();
-        assert!(w.push(row, json));
+        assert!(w.push(row, &json));
     }
     w.finish();
     w

@@ -3,7 +3,7 @@
 //! batch; retention runs between batches.
 
 use super::sql::Row;
-use super::{Page, Query, Retention, StoreError, enforce, insert, open, search};
+use super::{Backlog, Page, Query, Retention, StoreError, enforce, insert, open, search};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -33,7 +33,7 @@ pub struct StoreCounters {
 }
 
 pub struct StoreWriter {
-    tx: Option<SyncSender<(Row, String)>>,
+    tx: Option<SyncSender<(Row, Vec<u8>)>>,
     pub counters: Arc<StoreCounters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -59,10 +59,15 @@ impl StoreWriter {
         })
     }
 
-    /// Queues one record; false (counted) when the queue is full.
-    pub fn push(&self, row: Row, json: String) -> bool {
+    /// Queues one record, its JSON compressed on the caller's thread (the writer's is the
+    /// busier); false (counted) when the queue is full.
+    pub fn push(&self, row: Row, json: &str) -> bool {
         let Some(tx) = &self.tx else { return false };
-        match tx.try_send((row, json)) {
+        let Ok(body) = super::body(json) else {
+            self.counters.errors.fetch_add(1, Relaxed);
+            return false;
+        };
+        match tx.try_send((row, body)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Relaxed);
@@ -96,12 +101,13 @@ fn now_ns() -> u64 {
 
 fn write_loop(
     mut conn: Connection,
-    rx: &Receiver<(Row, String)>,
+    rx: &Receiver<(Row, Vec<u8>)>,
     retention: Retention,
     counters: &StoreCounters,
 ) {
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
     let mut last_retention = Instant::now();
+    let mut backlog = Backlog::default();
     let mut open = true;
     while open {
         let started = Instant::now();
@@ -131,15 +137,21 @@ fn write_loop(
             }
             batch.clear();
         }
-        if last_retention.elapsed() >= RETENTION_EVERY || !open {
+        // Once a second, after every batch while a step left work, and at the end until
+        // done.
+        let mut due = last_retention.elapsed() >= RETENTION_EVERY || backlog.more() || !open;
+        while due {
             last_retention = Instant::now();
-            match enforce(&conn, retention, now_ns()) {
+            match enforce(&conn, retention, now_ns(), &mut backlog) {
                 Ok(n) => {
                     counters.deleted.fetch_add(n, Relaxed);
+                    due = !open && n > 0 && backlog.more();
                 }
                 Err(e) => {
                     counters.errors.fetch_add(1, Relaxed);
                     eprintln!("pktvisord: error: trace store retention: {e}");
+                    backlog = Backlog::default();
+                    due = false;
                 }
             }
         }
@@ -161,6 +173,10 @@ impl StoreReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        super::schema::set_cache(&conn).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
         })?;
