@@ -14,7 +14,7 @@ use common::*;
 use lab::LabNet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use tmux::Tmux;
+use tmux::{Tmux, after, num};
 
 const PORT: u16 = 10853;
 
@@ -67,15 +67,6 @@ impl Lab {
     }
 }
 
-/// The word after the words `label` on any line of the screen.
-fn after(lines: &[String], label: &[&str]) -> Option<String> {
-    lines.iter().find_map(|line| {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let i = words.windows(label.len()).position(|w| w == label)?;
-        words.get(i + label.len()).map(|s| s.to_string())
-    })
-}
-
 /// Words of the table cell (between box borders) whose first word is `name` (or its start,
 /// cut with `…` to fit a narrow column).
 fn row(lines: &[String], name: &str) -> Option<Vec<String>> {
@@ -94,14 +85,6 @@ fn row(lines: &[String], name: &str) -> Option<Vec<String>> {
                 .collect::<Vec<_>>()
         })
         .find(|w| w.first().is_some_and(|f| is_name(f)))
-}
-
-fn num(v: &Value, dotted: &str) -> String {
-    dotted
-        .split('.')
-        .fold(v, |v, k| &v[k])
-        .as_u64()
-        .map_or("-".into(), |n| n.to_string())
 }
 
 /// Sleeps into the next minute when the current one is nearly over, so the replayed packets
