@@ -158,6 +158,17 @@ fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
         "{}",
         screen[0]
     );
+    // An agent is not a hub (its /api/v1/agents is 404): no hub in the header, and `a`
+    // opens no agent chooser.
+    assert!(!screen[1].contains("hub:"), "{}", screen[1]);
+    ui.keys(&["a"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = ui.screen();
+    assert!(
+        !s.iter().any(|l| l.contains("all agents")),
+        "{}",
+        s.join("\n")
+    );
     assert!(
         // pktvisor's window_merged_json merges the minutes held: window/5 answers from the
         // first minute on.
