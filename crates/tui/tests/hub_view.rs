@@ -5,6 +5,7 @@
 
 mod support;
 use pv_tui::app::{App, Mode};
+use pv_tui::client::FetchError;
 use pv_tui::hub::{self, Scope};
 use pv_tui::keys::Action;
 use pv_tui::model::{AppInfo, Window};
@@ -77,6 +78,15 @@ fn a_hub_shows_all_agents_then_the_chosen_one() {
     let s = screen(&app, 120, 40);
     assert_eq!(after(&s, &["Packets"]), Some(total(&beta)));
     assert!(s[1].contains("hub: agent beta"), "{}", s[1]);
+
+    // The hub goes away: said so, beta's numbers stay.
+    let mut down = round(Scope::Agent("beta".into()), "hub_window5_beta.json");
+    down.app = Err(FetchError::Unreachable("connection refused".into()));
+    down.agents = None;
+    app.apply(down);
+    let s = screen(&app, 120, 40);
+    assert!(s[39].starts_with("hub unreachable at"), "{}", s[39]);
+    assert_eq!(after(&s, &["Packets"]), Some(total(&beta)));
 }
 
 #[test]

@@ -144,7 +144,10 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
     let plain = Style::default().add_modifier(Modifier::DIM);
     let (text, style) = match &app.connection {
         Connection::Unreachable { url, error } => (
-            format!("agent unreachable at {url}: {error} (retrying; last data kept)"),
+            format!(
+                "{} unreachable at {url}: {error} (retrying; last data kept)",
+                if app.hub.is_some() { "hub" } else { "agent" }
+            ),
             red,
         ),
         _ if app.view == View::Traces && app.traces.error.is_some() => (
