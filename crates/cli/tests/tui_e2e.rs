@@ -14,7 +14,7 @@ use common::*;
 use lab::LabNet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use tmux::Tmux;
+use tmux::{Tmux, after, num};
 
 const PORT: u16 = 10853;
 
@@ -67,15 +67,6 @@ impl Lab {
     }
 }
 
-/// The word after the words `label` on any line of the screen.
-fn after(lines: &[String], label: &[&str]) -> Option<String> {
-    lines.iter().find_map(|line| {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let i = words.windows(label.len()).position(|w| w == label)?;
-        words.get(i + label.len()).map(|s| s.to_string())
-    })
-}
-
 /// Words of the table cell (between box borders) whose first word is `name` (or its start,
 /// cut with `…` to fit a narrow column).
 fn row(lines: &[String], name: &str) -> Option<Vec<String>> {
@@ -94,14 +85,6 @@ fn row(lines: &[String], name: &str) -> Option<Vec<String>> {
                 .collect::<Vec<_>>()
         })
         .find(|w| w.first().is_some_and(|f| is_name(f)))
-}
-
-fn num(v: &Value, dotted: &str) -> String {
-    dotted
-        .split('.')
-        .fold(v, |v, k| &v[k])
-        .as_u64()
-        .map_or("-".into(), |n| n.to_string())
 }
 
 /// Sleeps into the next minute when the current one is nearly over, so the replayed packets
@@ -174,6 +157,17 @@ fn tui_against_a_live_agent_shows_the_apis_numbers_and_survives_its_restart() {
         screen[0].contains("3 Traffic") && !screen[0].contains("Traces"),
         "{}",
         screen[0]
+    );
+    // An agent is not a hub (its /api/v1/agents is 404): no hub in the header, and `a`
+    // opens no agent chooser.
+    assert!(!screen[1].contains("hub:"), "{}", screen[1]);
+    ui.keys(&["a"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let s = ui.screen();
+    assert!(
+        !s.iter().any(|l| l.contains("all agents")),
+        "{}",
+        s.join("\n")
     );
     assert!(
         // pktvisor's window_merged_json merges the minutes held: window/5 answers from the

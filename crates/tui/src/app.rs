@@ -4,6 +4,7 @@
 
 use crate::client::FetchError;
 use crate::history::History;
+use crate::hub::{HubState, Scope};
 use crate::keys::Action;
 use crate::model::{AppInfo, Window};
 use crate::poller::Update;
@@ -94,6 +95,8 @@ pub enum Mode {
     Filter,
     /// The window chooser after `w`, with the highlighted entry.
     ChooseWindow(usize),
+    /// A hub's agent chooser after `a`, with the highlighted entry (0: all agents).
+    ChooseAgent(usize),
 }
 
 #[derive(Debug)]
@@ -133,6 +136,10 @@ pub struct App {
     pub traces: TraceScreen,
     /// The agent answers for traces but has no metrics (`pktvisord --nft-trace` alone).
     pub trace_only: bool,
+    /// Connected to a hub rather than an agent: its agents and whose metrics are shown.
+    pub hub: Option<HubState>,
+    /// A change of the hub's scope the poller has not been told about yet.
+    pub requested_scope: Option<Scope>,
 }
 
 impl App {
@@ -180,6 +187,8 @@ impl App {
             requested: None,
             traces: TraceScreen::default(),
             trace_only: false,
+            hub: None,
+            requested_scope: None,
         }
     }
 
@@ -201,6 +210,11 @@ impl App {
         if self.notice_rounds == 0 {
             self.notice = None;
         }
+        if let Some(agents) = u.agents.clone() {
+            self.hub.get_or_insert_default().agents = agents;
+        }
+        // An answer for the scope shown before the chooser changed it.
+        let stale = self.hub.as_ref().is_some_and(|h| h.scope != u.scope);
         if let Some(round) = u.traces.clone() {
             self.traces.apply(round, self.paused);
         }
@@ -247,11 +261,13 @@ impl App {
                 self.connection = Connection::Connected(url);
             }
         }
-        if let Some(live) = &u.live_bucket {
+        if let Some(live) = &u.live_bucket
+            && !stale
+        {
             self.history.observe(live, u.at);
         }
         // Pause freezes the tables and header; the connection and sparklines keep going.
-        if self.paused || u.choice != self.choice {
+        if self.paused || u.choice != self.choice || stale {
             return;
         }
         // 425 on pktvisor 4's policy paths, 500 with the same message on its v3 paths.
@@ -374,6 +390,11 @@ impl App {
             }
             Action::FilterDone => self.mode = Mode::Normal,
             Action::ChooseWindow => self.open_chooser(),
+            Action::ChooseAgent => {
+                if let Some(hub) = &self.hub {
+                    self.mode = Mode::ChooseAgent(hub.current());
+                }
+            }
         }
     }
 
@@ -398,7 +419,7 @@ impl App {
                 self.filter.clear();
                 self.mode = Mode::Normal;
             }
-            Mode::Help | Mode::ChooseWindow(_) => self.mode = Mode::Normal,
+            Mode::Help | Mode::ChooseWindow(_) | Mode::ChooseAgent(_) => self.mode = Mode::Normal,
             Mode::Normal if self.fullscreen.is_some() => {
                 self.fullscreen = None;
                 self.row = 0;
@@ -408,10 +429,17 @@ impl App {
     }
 
     fn move_by(&mut self, delta: isize) {
-        if let Mode::ChooseWindow(i) = self.mode {
-            let n = self.choices().len() as isize;
-            self.mode = Mode::ChooseWindow((i as isize + delta).clamp(0, n - 1) as usize);
-            return;
+        let step = |i: usize, n: usize| (i as isize + delta).clamp(0, n as isize - 1) as usize;
+        match (self.mode, &self.hub) {
+            (Mode::ChooseWindow(i), _) => {
+                self.mode = Mode::ChooseWindow(step(i, self.choices().len()));
+                return;
+            }
+            (Mode::ChooseAgent(i), Some(hub)) => {
+                self.mode = Mode::ChooseAgent(step(i, hub.choices().len()));
+                return;
+            }
+            _ => {}
         }
         match self.fullscreen {
             Some(id) => {
@@ -431,6 +459,10 @@ impl App {
                 self.choose(c);
             }
             self.mode = Mode::Normal;
+            return;
+        }
+        if let Mode::ChooseAgent(i) = self.mode {
+            self.choose_agent(i);
             return;
         }
         if self.fullscreen.is_none() {

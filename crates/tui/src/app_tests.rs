@@ -15,6 +15,8 @@ fn update(app: Result<AppInfo, FetchError>, total: u64) -> Update {
         window: Ok(w.clone()),
         live_bucket: Some(w),
         traces: None,
+        agents: None,
+        scope: Default::default(),
     }
 }
 

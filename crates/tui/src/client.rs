@@ -1,6 +1,7 @@
 //! Blocking HTTP client of the agent's REST API (ours or pktvisor's C++ agent: same paths).
 //! Every request has a short timeout so an agent that hangs looks like one that is down.
 
+use crate::hub::{self, AgentEntry, Scope};
 use crate::model::{AppInfo, Window};
 use crate::window_choice::WindowChoice;
 use serde_json::Value;
@@ -48,6 +49,8 @@ pub struct AgentClient {
     agent: ureq::Agent,
     base: String,
     policy: Option<String>,
+    /// Whose metrics a hub answers with; `All` for an agent.
+    scope: Scope,
 }
 
 impl AgentClient {
@@ -79,7 +82,19 @@ impl AgentClient {
             agent: config.into(),
             base: format!("{scheme}://{host}:{}", cfg.port),
             policy: cfg.policy.clone(),
+            scope: Scope::All,
         }
+    }
+
+    /// Asks a hub for one agent's metrics (or all agents merged) from now on.
+    pub fn set_scope(&mut self, scope: Scope) {
+        self.scope = scope;
+    }
+
+    /// A hub's agents (`GET /api/v1/agents`). An agent answers 404: `Status(404, _)`.
+    pub fn agents(&self) -> Result<Vec<AgentEntry>, FetchError> {
+        let doc = self.get("/api/v1/agents")?;
+        hub::agents_from_json(&doc).map_err(|e| FetchError::BadAnswer(e.to_string()))
     }
 
     /// `scheme://host:port`, for the status line.
@@ -95,13 +110,15 @@ impl AgentClient {
     pub fn window(&self, choice: WindowChoice) -> Result<Window, FetchError> {
         match &self.policy {
             None => {
-                let doc = self.get(&format!("/api/v1/metrics/{}", choice.path()))?;
+                let prefix = self.scope.prefix();
+                let doc = self.get(&format!("{prefix}/metrics/{}", choice.path()))?;
                 Window::from_v3(&doc)
                     .ok_or_else(|| FetchError::BadAnswer("no window object".to_string()))
             }
             Some(policy) => {
                 let doc = self.get(&format!(
-                    "/api/v1/policies/{policy}/metrics/{}",
+                    "{}/policies/{policy}/metrics/{}",
+                    self.scope.prefix(),
                     choice.path()
                 ))?;
                 Window::from_v4(&doc, policy, &choice.key()).ok_or_else(|| {
@@ -285,6 +302,28 @@ mod tests {
             "GET /api/v1/policies/p/metrics/bucket/0 HTTP/1.1"
         );
         assert_eq!(w.count(net(TOTAL)), Some(4));
+    }
+
+    #[test]
+    fn a_chosen_agent_of_a_hub_has_its_own_path() {
+        let (port, server) = serve_once("200 OK", r#"{"5m": {"packets": {"total": 3}}}"#);
+        let mut client = AgentClient::new(&config(port, None));
+        client.set_scope(Scope::Agent("beta".into()));
+        let w = client.window(WindowChoice::Minutes(5)).unwrap();
+        assert_eq!(
+            server.join().unwrap(),
+            "GET /api/v1/agents/beta/metrics/window/5 HTTP/1.1"
+        );
+        assert_eq!(w.count(net(TOTAL)), Some(3));
+    }
+
+    /// What our agent answers to the hub's list (crates/agent's v3 router: its fallback).
+    #[test]
+    fn an_agent_is_not_a_hub() {
+        let (port, server) = serve_once("404 Not Found", r#"{"error": "not found"}"#);
+        let e = AgentClient::new(&config(port, None)).agents().unwrap_err();
+        assert_eq!(server.join().unwrap(), "GET /api/v1/agents HTTP/1.1");
+        assert_eq!(e, FetchError::Status(404, "not found".into()));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum Action {
     FilterBackspace,
     FilterDone,
     ChooseWindow,
+    /// `a`: a hub's agent chooser.
+    ChooseAgent,
 }
 
 pub fn action(key: KeyEvent, mode: Mode) -> Option<Action> {
@@ -56,6 +58,7 @@ pub fn action(key: KeyEvent, mode: Mode) -> Option<Action> {
         KeyCode::Char('p') => Action::Pause,
         KeyCode::Char('/') => Action::StartFilter,
         KeyCode::Char('w') => Action::ChooseWindow,
+        KeyCode::Char('a') => Action::ChooseAgent,
         _ => return None,
     })
 }

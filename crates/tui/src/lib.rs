@@ -6,6 +6,7 @@ pub mod app;
 pub mod client;
 pub mod format;
 pub mod history;
+pub mod hub;
 pub mod keys;
 pub mod model;
 pub mod poller;

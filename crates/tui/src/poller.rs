@@ -2,6 +2,7 @@
 //! or dead agent never freezes the keyboard. It sends one `Update` per round.
 
 use crate::client::{AgentClient, FetchError};
+use crate::hub::{AgentEntry, Scope};
 use crate::model::{AppInfo, Window};
 use crate::trace_screen::{TRACE_PAGE, TraceRound};
 use crate::window_choice::WindowChoice;
@@ -21,6 +22,10 @@ pub struct Update {
     pub live_bucket: Option<Window>,
     /// The newest traces and the rulesets; None when the agent did not answer at all.
     pub traces: Option<TraceRound>,
+    /// A hub's agents (`/api/v1/agents`); None against an agent.
+    pub agents: Option<Vec<AgentEntry>>,
+    /// Whose metrics `window` holds (a hub's agent, or all).
+    pub scope: Scope,
 }
 
 /// What the screen asks of the poller.
@@ -33,6 +38,8 @@ pub enum Command {
     /// The Traces screen is shown (ask for its page and rulesets) or not (ask for one
     /// record, to learn whether the agent has traces).
     TracesShown(bool),
+    /// A hub: ask for this agent's metrics (or all agents') from now on (and at once).
+    Scope(Scope),
 }
 
 pub struct Poller {
@@ -56,7 +63,7 @@ impl Poller {
 }
 
 fn poll(
-    client: AgentClient,
+    mut client: AgentClient,
     mut choice: WindowChoice,
     every: Duration,
     commands: Receiver<Command>,
@@ -64,20 +71,84 @@ fn poll(
 ) {
     let mut query = String::new();
     let mut shown = false;
+    let mut kind = Kind::Unknown;
+    let mut scope = Scope::All;
     loop {
-        if updates
-            .send(fetch_round(&client, choice, &query, shown))
-            .is_err()
-        {
+        let agents = ask_hub(&client, &mut kind);
+        let round = match agents {
+            Some(list) => hub_round(&client, choice, list, &scope),
+            None => fetch_round(&client, choice, &query, shown),
+        };
+        if updates.send(round).is_err() {
             return;
         }
         match commands.recv_timeout(every) {
             Ok(Command::Show(c)) => choice = c,
+            Ok(Command::Scope(s)) => {
+                client.set_scope(s.clone());
+                scope = s;
+            }
             Ok(Command::TraceQuery(q)) => query = q,
             Ok(Command::TracesShown(s)) => shown = s,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
+    }
+}
+
+/// What answers at the address: learnt from the first answer to `/api/v1/agents`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unknown,
+    Agent,
+    Hub,
+}
+
+/// A hub's agents, asked for every round once the address answered as a hub (and until it
+/// answered at all). An answer with an error status is an agent's: it is not asked again.
+fn ask_hub(client: &AgentClient, kind: &mut Kind) -> Option<Result<Vec<AgentEntry>, FetchError>> {
+    if *kind == Kind::Agent {
+        return None;
+    }
+    match client.agents() {
+        Ok(list) => {
+            *kind = Kind::Hub;
+            Some(Ok(list))
+        }
+        Err(FetchError::Status(..)) if *kind == Kind::Unknown => {
+            *kind = Kind::Agent;
+            None
+        }
+        Err(e) if *kind == Kind::Hub => Some(Err(e)),
+        Err(_) => None,
+    }
+}
+
+/// A round against a hub: the agent list stands in for the app answer (a hub has none), and
+/// it has no traces.
+fn hub_round(
+    client: &AgentClient,
+    choice: WindowChoice,
+    agents: Result<Vec<AgentEntry>, FetchError>,
+    scope: &Scope,
+) -> Update {
+    let at = Instant::now();
+    let (live, window) = match &agents {
+        Ok(_) => windows(client, choice),
+        Err(e) => (None, Err(e.clone())),
+    };
+    Update {
+        at,
+        app: agents
+            .as_ref()
+            .map(|_| AppInfo::default())
+            .map_err(Clone::clone),
+        choice,
+        window,
+        live_bucket: live,
+        traces: None,
+        agents: agents.ok(),
+        scope: scope.clone(),
     }
 }
 
@@ -114,20 +185,33 @@ fn fetch_round(client: &AgentClient, choice: WindowChoice, query: &str, shown: b
             window: Err(e.clone()),
             live_bucket: None,
             traces,
+            agents: None,
+            scope: Scope::All,
         };
     }
+    let (live_bucket, window) = windows(client, choice);
+    Update {
+        at,
+        app,
+        choice,
+        window,
+        live_bucket,
+        traces: Some(fetch_traces(client, query, shown)),
+        agents: None,
+        scope: Scope::All,
+    }
+}
+
+/// Bucket 0 (for the rates) and the chosen window: one request when they are the same.
+fn windows(
+    client: &AgentClient,
+    choice: WindowChoice,
+) -> (Option<Window>, Result<Window, FetchError>) {
     let live = client.window(WindowChoice::Live);
     let window = if choice == WindowChoice::Live {
         live.clone()
     } else {
         client.window(choice)
     };
-    Update {
-        at,
-        app,
-        choice,
-        window,
-        live_bucket: live.ok(),
-        traces: Some(fetch_traces(client, query, shown)),
-    }
+    (live.ok(), window)
 }

@@ -37,6 +37,9 @@ pub fn run_agent(cfg: &ClientConfig, refresh: Duration) -> io::Result<()> {
             if let Some(choice) = app.requested.take() {
                 let _ = poller.commands.send(Command::Show(choice));
             }
+            if let Some(scope) = app.requested_scope.take() {
+                let _ = poller.commands.send(Command::Scope(scope));
+            }
             if let Some(q) = app.traces.requested.take() {
                 let _ = poller.commands.send(Command::TraceQuery(q));
             }

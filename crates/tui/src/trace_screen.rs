@@ -177,7 +177,7 @@ impl TraceScreen {
                 *mode = Mode::Normal;
             }
             // Nothing opens here, and the window is not the traces'.
-            Action::Open | Action::ChooseWindow => {}
+            Action::Open | Action::ChooseWindow | Action::ChooseAgent => {}
             _ => return false,
         }
         true

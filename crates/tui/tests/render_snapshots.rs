@@ -53,6 +53,8 @@ fn live_app() -> App {
             window: Ok(window.clone()),
             live_bucket: Window::from_v3(&json(live)),
             traces: None,
+            agents: None,
+            scope: Default::default(),
         });
     }
     app
@@ -285,6 +287,8 @@ fn unreachable_agent_keeps_the_last_data_and_says_so() {
         window: Err(FetchError::Unreachable("Connection refused".into())),
         live_bucket: None,
         traces: None,
+        agents: None,
+        scope: Default::default(),
     });
     let lines = screen(&app, 80, 24);
     assert!(
@@ -340,6 +344,8 @@ fn pktvisors_own_live_rates_and_pcap_drops_are_used() {
         window: Window::from_v3(&doc).ok_or(FetchError::BadAnswer(String::new())),
         live_bucket: None,
         traces: None,
+        agents: None,
+        scope: Default::default(),
     };
     app.apply(round());
     let lines = screen(&app, 80, 24);

@@ -52,6 +52,8 @@ fn update(metrics: bool, traces: TraceRound) -> Update {
         window: Err(not_found()),
         live_bucket: None,
         traces: Some(traces),
+        agents: None,
+        scope: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test uses its part
 
+use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -107,4 +108,22 @@ impl Drop for Tmux {
         let _ = self.cmd(&["kill-server"]).stderr(Stdio::null()).status();
         let _ = std::fs::remove_file(&self.socket);
     }
+}
+
+/// The word after the words `label` on any line of the screen.
+pub fn after(lines: &[String], label: &[&str]) -> Option<String> {
+    lines.iter().find_map(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let i = words.windows(label.len()).position(|w| w == label)?;
+        words.get(i + label.len()).map(|s| s.to_string())
+    })
+}
+
+/// The number at the dotted path of `v` as the screen writes it (`-` when missing).
+pub fn num(v: &Value, dotted: &str) -> String {
+    dotted
+        .split('.')
+        .fold(v, |v, k| &v[k])
+        .as_u64()
+        .map_or("-".into(), |n| n.to_string())
 }

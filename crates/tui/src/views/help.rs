@@ -26,6 +26,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "w",
         "choose the window: live bucket or the last 1..P minutes",
     ),
+    (
+        "a",
+        "on a hub: choose the agent shown, or all agents merged",
+    ),
     ("p", "pause / resume (the screen keeps its numbers)"),
     ("/", "filter the tables by a substring of the name"),
     (

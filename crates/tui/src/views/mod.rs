@@ -34,8 +34,10 @@ pub fn render(f: &mut Frame, app: &App) {
             View::Traces => traces::render(f, body, app),
         },
     }
-    if let Mode::ChooseWindow(selected) = app.mode {
-        chooser::render(f, body, app, selected);
+    match app.mode {
+        Mode::ChooseWindow(selected) => chooser::render(f, body, app, selected),
+        Mode::ChooseAgent(selected) => chooser::render_agents(f, body, app, selected),
+        _ => {}
     }
     // Last: drawing the body tells the window which numbers it lacked.
     bars::status(f, status, app);

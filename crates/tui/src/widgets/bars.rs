@@ -3,6 +3,7 @@
 
 use crate::app::{App, Connection, Mode, View};
 use crate::format::up_time;
+use crate::hub::Scope;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -80,6 +81,7 @@ pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
     }
     match (&app.connection, &app.app_info) {
         (Connection::File(name), _) => text += &format!(" │ file {name}"),
+        (_, _) if app.hub.is_some() => text += &hub_info(app),
         (_, Some(info)) => {
             text += &format!(
                 " │ agent {} up {}",
@@ -93,6 +95,24 @@ pub fn window_info(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(text).style(Style::default().add_modifier(Modifier::DIM)),
         area,
     );
+}
+
+/// ` │ hub: all agents (2 merged; a: choose)` or ` │ hub: agent beta 0.1.0 (a: choose)`.
+fn hub_info(app: &App) -> String {
+    let Some(hub) = &app.hub else {
+        return String::new();
+    };
+    match &hub.scope {
+        Scope::All => format!(
+            " │ hub: all agents ({} merged; a: choose)",
+            hub.agents.len()
+        ),
+        Scope::Agent(id) => {
+            let version = hub.agents.iter().find(|a| a.id == *id);
+            let version = version.and_then(|a| a.version.as_deref()).unwrap_or("-");
+            format!(" │ hub: agent {id} {version} (a: choose)")
+        }
+    }
 }
 
 /// `nftables traces: newest 200 (polled) │ agent 0.1.0 up 2h 3m`.
@@ -124,7 +144,10 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
     let plain = Style::default().add_modifier(Modifier::DIM);
     let (text, style) = match &app.connection {
         Connection::Unreachable { url, error } => (
-            format!("agent unreachable at {url}: {error} (retrying; last data kept)"),
+            format!(
+                "{} unreachable at {url}: {error} (retrying; last data kept)",
+                if app.hub.is_some() { "hub" } else { "agent" }
+            ),
             red,
         ),
         _ if app.view == View::Traces && app.traces.error.is_some() => (
@@ -148,9 +171,10 @@ pub fn status(f: &mut Frame, area: Rect, app: &App) {
         Mode::Filter if traces => "type a -q expression, Enter apply, Esc clear",
         Mode::Normal if traces => "↑↓ select, / filter, p pause, Tab view, q quit",
         Mode::Filter => "type to filter, Enter keep, Esc clear",
-        Mode::ChooseWindow(_) => "↑↓ choose, Enter take, Esc cancel",
+        Mode::ChooseWindow(_) | Mode::ChooseAgent(_) => "↑↓ choose, Enter take, Esc cancel",
         Mode::Help => "Esc or ? close help",
         Mode::Normal if app.fullscreen.is_some() => "↑↓ PgUp/PgDn scroll, Esc back, q quit",
+        Mode::Normal if app.hub.is_some() => "Tab view, a agent, w window, / filter, q quit",
         Mode::Normal => "Tab view, Enter open, w window, / filter, q quit",
     };
     let width = area.width as usize;
