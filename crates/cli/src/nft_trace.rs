@@ -167,6 +167,7 @@ impl Tracing {
             self.ingest.follow_missed.clone(),
             self.ingest.unencodable.clone(),
         );
+        let db_path = self.ingest.db_path.clone();
         pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
             use std::sync::atomic::Ordering::Relaxed;
             let mut families = counters.families();
@@ -203,14 +204,35 @@ impl Tracing {
                     one(&unencodable),
                 ),
             ]);
-            families
-                .into_iter()
-                .map(|(name, help, samples)| pv_agent::CounterFamily {
-                    name: name.to_owned(),
-                    help: help.to_owned(),
-                    samples,
-                })
-                .collect()
+            let family = |(name, help, samples): (&str, &str, _), gauge| pv_agent::CounterFamily {
+                name: name.to_owned(),
+                help: help.to_owned(),
+                samples,
+                gauge,
+            };
+            let mut out: Vec<pv_agent::CounterFamily> =
+                families.into_iter().map(|f| family(f, false)).collect();
+            let load = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+            let records = load(&store.written).saturating_sub(load(&store.deleted));
+            out.extend([
+                family(
+                    (
+                        "pv_nft_trace_store_bytes",
+                        "Bytes of the trace store's database and its write-ahead log.",
+                        vec![(Vec::new(), pv_nftrace::store::writer::file_bytes(&db_path))],
+                    ),
+                    true,
+                ),
+                family(
+                    (
+                        "pv_nft_trace_store_records",
+                        "Trace records in the store (written less deleted by retention).",
+                        vec![(Vec::new(), records)],
+                    ),
+                    true,
+                ),
+            ]);
+            out
         }))
     }
 

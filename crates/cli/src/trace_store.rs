@@ -34,6 +34,8 @@ pub struct Ingest {
     /// Records followers skipped, reading slower than records came.
     pub follow_missed: Arc<AtomicU64>,
     pub api: pv_agent::Traces,
+    /// The store's database file (its size is a gauge on `/metrics`).
+    pub db_path: std::path::PathBuf,
 }
 
 impl Ingest {
@@ -93,6 +95,7 @@ impl Ingest {
             unencodable,
             follow_missed,
             api,
+            db_path: pv_nftrace::store::db_path(dir),
         })
     }
 

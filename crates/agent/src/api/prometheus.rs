@@ -105,7 +105,7 @@ pub fn counter_families(families: &[crate::run::CounterFamily], instance: Option
         .unwrap_or_default();
     let mut exp = Exposition::new(common);
     for f in families {
-        exp.family(&f.name, "counter", &f.help);
+        exp.family(&f.name, if f.gauge { "gauge" } else { "counter" }, &f.help);
         for (labels, value) in &f.samples {
             let labels: Vec<(&str, &str)> = labels
                 .iter()
@@ -124,16 +124,26 @@ mod counter_family_tests {
 
     #[test]
     fn families_with_instance_and_labels() {
-        let families = [CounterFamily {
-            name: "pv_x_total".into(),
-            help: "X.".into(),
-            samples: vec![
-                (vec![], 3),
-                (vec![("verdict".into(), "policy \"drop\"".into())], 2),
-            ],
-        }];
+        let families = [
+            CounterFamily {
+                name: "pv_x_total".into(),
+                help: "X.".into(),
+                samples: vec![
+                    (vec![], 3),
+                    (vec![("verdict".into(), "policy \"drop\"".into())], 2),
+                ],
+                gauge: false,
+            },
+            CounterFamily {
+                name: "pv_x_bytes".into(),
+                help: "Size.".into(),
+                samples: vec![(vec![], 9)],
+                gauge: true,
+            },
+        ];
         let text = counter_families(&families, Some("a"));
         assert!(text.contains("# TYPE pv_x_total counter\n"), "{text}");
+        assert!(text.contains("# TYPE pv_x_bytes gauge\n"), "{text}");
         assert!(text.contains("pv_x_total{instance=\"a\"} 3\n"), "{text}");
         assert!(
             text.contains("pv_x_total{instance=\"a\",verdict=\"policy \\\"drop\\\"\"} 2\n"),

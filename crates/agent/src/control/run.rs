@@ -70,12 +70,14 @@ pub struct ExtraMetrics(pub Arc<ReadCounters>);
 /// Reads a source's counter families.
 pub type ReadCounters = dyn Fn() -> Vec<CounterFamily> + Send + Sync;
 
-/// One counter family: name, help, and its samples (labels and value).
+/// One family of a source's numbers: name, help, its samples (labels and value), and whether
+/// it is a gauge (a size, a level) rather than a counter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CounterFamily {
     pub name: String,
     pub help: String,
     pub samples: Vec<(Vec<(String, String)>, u64)>,
+    pub gauge: bool,
 }
 
 impl std::fmt::Debug for ExtraMetrics {
@@ -194,7 +196,11 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     });
 
     let (runtime, listener, addr) = bind(&config.listen_host, config.listen_port)?;
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     match dnstap_only {
         true => eprintln!(
             "pktvisord: reading dnstap ({} workers), API on {scheme}://{addr}",

@@ -163,6 +163,7 @@ pub fn metrics(taps: &[DnstapTap], extra: Option<ExtraMetrics>) -> Option<ExtraM
                     .iter()
                     .map(|(tap, c)| (vec![("tap".to_string(), tap.clone())], values(c)[i]))
                     .collect(),
+                gauge: false,
             });
         }
         families

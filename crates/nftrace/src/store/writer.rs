@@ -193,12 +193,17 @@ impl StoreReader {
 
     /// The bytes of the database file and its WAL.
     pub fn size(&self) -> u64 {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        [self.path.as_os_str(), wal.as_os_str()]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
+        file_bytes(&self.path)
     }
+}
+
+/// The bytes of a store's database file (`path`) and its WAL.
+pub fn file_bytes(path: &Path) -> u64 {
+    let mut wal = path.to_path_buf().into_os_string();
+    wal.push("-wal");
+    [path.as_os_str(), wal.as_os_str()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
