@@ -77,21 +77,25 @@ pub fn summarize_file_sharded(
     // buckets are moved out on a thread of their own (on the main thread one after the other
     // they were 1.4 % of a 2-worker run's critical path on the benchmark slice).
     let end = parts.iter().filter_map(|(s, _)| s.last_event_ns()).max();
-    let parts = std::thread::scope(|scope| {
-        let handles = parts
-            .into_iter()
-            .map(|(mut run, damage)| {
-                scope.spawn(move || {
-                    run.end_of_input_at(end);
-                    (run.take_snapshot(), damage)
-                })
-            })
-            .collect::<Vec<_>>();
-        handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| AgentError::Panicked("a worker")))
-            .collect::<Result<Vec<_>, AgentError>>()
-    })?;
+    let finish = move |(mut run, damage): (PolicyRun, _)| {
+        run.end_of_input_at(end);
+        (run.take_snapshot(), damage)
+    };
+    // One worker has nothing to overlap its snapshot with: it is taken here.
+    let parts = if parts.len() == 1 {
+        parts.into_iter().map(finish).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles = parts
+                .into_iter()
+                .map(|part| scope.spawn(move || finish(part)))
+                .collect::<Vec<_>>();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| AgentError::Panicked("a worker")))
+                .collect::<Result<Vec<_>, AgentError>>()
+        })?
+    };
     let mut parts = parts.into_iter();
     // The first part becomes the result: merging it into an empty snapshot would copy it.
     let Some((mut merged, mut damage)) = parts.next() else {
