@@ -53,37 +53,26 @@ fn uint(v: i64, what: &'static str) -> Result<u64, StoreError> {
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut conn = Connection::open(path)?;
-        // WAL: reads go on while a push is written. synchronous=FULL: a bucket the hub has
+        // WAL: reads go on while a push is written. Full durability: a bucket the hub has
         // acknowledged is on disk (the agent deletes it from its spool on the 200).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+        pv_sqlite::prepare(
+            &mut conn,
+            pv_sqlite::Durability::Full,
+            MIGRATIONS,
+            MIGRATIONS.len(),
+        )
+        .map_err(|e| match e {
+            pv_sqlite::OpenError::Sql(e) => StoreError::Sqlite(e),
+            pv_sqlite::OpenError::Newer { found, known } => {
+                StoreError::NewerSchema { found, known }
+            }
+        })?;
         Ok(SqliteStore { conn })
     }
 
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(pv_sqlite::version(&self.conn)?)
     }
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::NewerSchema {
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 /// The WHERE clause of a [`BucketQuery`], its values bound as ?1 to ?4 by [`selection`] (a

@@ -105,32 +105,25 @@ pub(super) fn open_at(dir: &Path, version: u32) -> Result<Connection, StoreError
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(at)?;
-    // WAL: readers (the API) never wait for the writer's batches. NORMAL sync: a power cut
-    // may lose the last batches, never corrupt the file.
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(at)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(at)?;
+    // WAL: readers (the API) never wait for the writer's batches. Normal durability: a power
+    // cut may lose the last batches, never corrupt the file.
+    pv_sqlite::prepare(
+        &mut conn,
+        pv_sqlite::Durability::Normal,
+        &MIGRATIONS,
+        version as usize,
+    )
+    .map_err(|e| match e {
+        pv_sqlite::OpenError::Sql(source) => StoreError::Open {
+            path: path.clone(),
+            source,
+        },
+        pv_sqlite::OpenError::Newer { found, .. } => StoreError::Newer {
+            path: path.clone(),
+            found,
+        },
+    })?;
     set_cache(&conn).map_err(at)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(at)?;
-    let found: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(at)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::Newer { path, found });
-    }
-    for (i, migration) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .take(version as usize)
-        .skip(found as usize)
-    {
-        let tx = conn.transaction().map_err(at)?;
-        tx.execute_batch(migration).map_err(at)?;
-        tx.pragma_update(None, "user_version", i + 1).map_err(at)?;
-        tx.commit().map_err(at)?;
-    }
     Ok(conn)
 }
 
