@@ -224,10 +224,19 @@ async fn agents(State(s): State<Shared>) -> Response {
     }
 }
 
-fn view_response(r: Result<Value, ViewError>) -> Response {
+/// A view's answer; `v3_key` (`1m`, `<N>m`) on pktvisor 3's paths, whose period refusal is
+/// pktvisor's 500 `{"<key>": null, "error": ...}` as an agent's (the v4 paths: 425).
+fn view_response(r: Result<Value, ViewError>, v3_key: Option<String>) -> Response {
     match r {
         Ok(v) => axum::Json(v).into_response(),
-        Err(ViewError::Period(e)) => error(StatusCode::TOO_EARLY, &e.0),
+        Err(ViewError::Period(e)) => match v3_key {
+            Some(key) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({ key: Value::Null, "error": e.0 })),
+            )
+                .into_response(),
+            None => error(StatusCode::TOO_EARLY, &e.0),
+        },
         Err(ViewError::Empty(m)) => error(StatusCode::NOT_FOUND, &m),
         Err(e @ ViewError::TooMany) => error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e @ ViewError::Store(_)) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
@@ -255,6 +264,11 @@ async fn read(s: Shared, agent: Option<String>, policy: Option<String>, read: Re
         agent,
         ..BucketQuery::default()
     };
+    let v3_key = match (shape, read) {
+        (Shape::V3, Read::Bucket(_)) => Some("1m".to_string()),
+        (Shape::V3, Read::Window(n)) => Some(format!("{n}m")),
+        (Shape::V4, _) => None,
+    };
     let periods = s.periods;
     let state = s.clone();
     match with_store(&s, move |st| {
@@ -262,7 +276,7 @@ async fn read(s: Shared, agent: Option<String>, policy: Option<String>, read: Re
     })
     .await
     {
-        Ok(r) => view_response(r),
+        Ok(r) => view_response(r, v3_key),
         Err(resp) => resp,
     }
 }
@@ -332,7 +346,7 @@ async fn history(State(s): State<Shared>, Query(p): Query<HashMap<String, String
         to,
     };
     match with_store(&s, move |st| history_json(st, &q)).await {
-        Ok(r) => view_response(r),
+        Ok(r) => view_response(r, None),
         Err(resp) => resp,
     }
 }
@@ -359,7 +373,7 @@ async fn prometheus(State(s): State<Shared>) -> Response {
         Ok(Ok(text)) => {
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
         }
-        Ok(Err(e)) => view_response(Err(e)),
+        Ok(Err(e)) => view_response(Err(e), None),
         Err(resp) => resp,
     }
 }

@@ -101,7 +101,16 @@ pub fn global_view_and_retries(dir: &Path, store: &str) {
     let (status, w3) = hub.get("/api/v1/metrics/window/3", None);
     assert_eq!(status, 200, "{w3}");
     assert_eq!(w3["3m"], w["2m"]);
-    assert_eq!(hub.get("/api/v1/metrics/window/6", None).0, 425);
+    // As an agent answers (pktvisor's CoreServer.cpp): 500 with the key on the v3 paths,
+    // 425 on the v4 policy paths.
+    let (status, body) = hub.get("/api/v1/metrics/window/6", None);
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"6m": null, "error": "invalid metrics period, specify [2, 5]"})
+    );
+    let (status, body) = hub.get("/api/v1/policies/default/metrics/window/6", None);
+    assert_eq!(status, 425, "{body}");
 
     // Retries: the same pushes again are acknowledged and ignored.
     let written = hub.metric("pktvisor_hub_rows_written_total");
