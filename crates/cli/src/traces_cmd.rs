@@ -192,14 +192,17 @@ pub fn run(cmd: &TracesCmd) -> ExitCode {
         eprintln!("pktvisor: error: {e}");
         return ExitCode::from(USAGE);
     }
-    let client = AgentClient::new(&ClientConfig {
-        host: cmd.agent.host.clone(),
-        port: cmd.agent.port,
-        policy: None,
-        tls: false,
-        tls_noverify: false,
-        timeout: REQUEST_TIMEOUT,
-    });
+    let client = match cmd.agent.client_config(None) {
+        // A search may take longer than the terminal UI's refresh allows.
+        Ok(cfg) => AgentClient::new(&ClientConfig {
+            timeout: REQUEST_TIMEOUT,
+            ..cfg
+        }),
+        Err(e) => {
+            eprintln!("pktvisor: error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
     let result = if cmd.follow {
         follow(cmd, &client)
     } else {

@@ -31,6 +31,41 @@ pub struct AgentAddr {
         default_value_t = 10853
     )]
     pub port: u16,
+
+    /// Talk to the agent (or hub) over HTTPS, trusting the system's certificates.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// HTTPS without checking the agent's certificate (self-signed agents).
+    #[arg(long = "tls-noverify")]
+    pub tls_noverify: bool,
+
+    /// Send `Authorization: Bearer TOKEN` with every request, TOKEN read from FILE (a hub
+    /// started with `--token-file`).
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl AgentAddr {
+    /// The client's configuration; the token file's error (unreadable, empty) as its text.
+    pub fn client_config(&self, policy: Option<String>) -> Result<ClientConfig, String> {
+        let token = match &self.token_file {
+            Some(path) => {
+                let bytes = pv_hub::read_token(path).map_err(|e| e.to_string())?;
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            None => None,
+        };
+        Ok(ClientConfig {
+            host: self.host.clone(),
+            port: self.port,
+            policy,
+            tls: self.tls,
+            tls_noverify: self.tls_noverify,
+            timeout: REQUEST_TIMEOUT,
+            token,
+        })
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -43,14 +78,6 @@ pub struct TuiArgs {
     #[arg(short = 'P', long = "policy", value_name = "POLICY")]
     pub policy: Option<String>,
 
-    /// Talk to the agent over HTTPS.
-    #[arg(long)]
-    pub tls: bool,
-
-    /// HTTPS without checking the agent's certificate (self-signed agents).
-    #[arg(long = "tls-noverify")]
-    pub tls_noverify: bool,
-
     /// Milliseconds between refreshes.
     #[arg(long = "refresh-ms", value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
@@ -59,13 +86,12 @@ pub struct TuiArgs {
 
 /// Runs the terminal UI against the agent until the user quits.
 pub fn run_agent(args: &TuiArgs) -> ExitCode {
-    let cfg = ClientConfig {
-        host: args.agent.host.clone(),
-        port: args.agent.port,
-        policy: args.policy.clone(),
-        tls: args.tls,
-        tls_noverify: args.tls_noverify,
-        timeout: REQUEST_TIMEOUT,
+    let cfg = match args.agent.client_config(args.policy.clone()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("pktvisor: error: {e}");
+            return ExitCode::from(2);
+        }
     };
     exit(pv_tui::run_agent(
         &cfg,

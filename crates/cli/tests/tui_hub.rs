@@ -99,3 +99,57 @@ fn tui_on_a_hub_shows_all_agents_then_the_chosen_agent() {
     drop(hub);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A hub that wants a token (`pktvisor hub --token-file`): the terminal UI given the same
+/// token file (`--token-file`) shows the hub's global window; without it, the hub's 401.
+#[test]
+fn tui_with_a_token_reads_a_hub_that_requires_one() {
+    if !require("tmux") {
+        return;
+    }
+    let dir = temp_dir("tui-hub-token");
+    let token = dir.join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let token_arg = token.to_str().unwrap();
+    let hub = Hub::start(&dir, 0, &["--token-file", token_arg]);
+    let out = hub_support::checks::backfill(
+        &hub.url(),
+        "alpha",
+        &fixture("dns_ipv4_udp.pcap"),
+        &["--hub-token-file", token_arg],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, v) = hub.get("/api/v1/metrics/window/5", Some("s3cret"));
+    assert_eq!(status, 200, "{v}");
+    let all = v.as_object().unwrap().values().next().unwrap().clone();
+    let ui = Tmux::start(
+        "hubtok",
+        &format!(
+            "{} --host 127.0.0.1 --port {} --refresh-ms 500 --token-file {token_arg}",
+            env!("CARGO_BIN_EXE_pktvisor"),
+            hub.port
+        ),
+    );
+    ui.wait_for("the hub's global window with the token", 20, |s| {
+        shows(s, &all)
+    });
+    drop(ui);
+    let ui = Tmux::start(
+        "hubnotok",
+        &format!(
+            "{} --host 127.0.0.1 --port {} --refresh-ms 500",
+            env!("CARGO_BIN_EXE_pktvisor"),
+            hub.port
+        ),
+    );
+    ui.wait_for("the hub's 401 without the token", 20, |s| {
+        s.iter().any(|l| l.contains("401"))
+    });
+    drop(ui);
+    drop(hub);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

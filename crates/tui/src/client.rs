@@ -22,6 +22,8 @@ pub struct ClientConfig {
     /// Accept any certificate (self-signed agents).
     pub tls_noverify: bool,
     pub timeout: Duration,
+    /// Sent as `Authorization: Bearer TOKEN` with every request (a hub with `--token-file`).
+    pub token: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +50,8 @@ impl fmt::Display for FetchError {
 pub struct AgentClient {
     agent: ureq::Agent,
     base: String,
+    /// `Authorization` header value, when a token is given.
+    authorization: Option<String>,
     policy: Option<String>,
     /// Whose metrics a hub answers with; `All` for an agent.
     scope: Scope,
@@ -81,6 +85,7 @@ impl AgentClient {
         AgentClient {
             agent: config.into(),
             base: format!("{scheme}://{host}:{}", cfg.port),
+            authorization: cfg.token.as_ref().map(|t| format!("Bearer {t}")),
             policy: cfg.policy.clone(),
             scope: Scope::All,
         }
@@ -166,9 +171,11 @@ impl AgentClient {
     /// error's body themselves (`pktvisor traces` shows where a filter is wrong).
     pub fn get_text(&self, path: &str) -> Result<(u16, String), FetchError> {
         let url = format!("{}{path}", self.base);
-        let mut resp = self
-            .agent
-            .get(&url)
+        let mut request = self.agent.get(&url);
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
+        }
+        let mut resp = request
             .call()
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
         let status = resp.status().as_u16();
@@ -251,6 +258,7 @@ mod tests {
             tls: false,
             tls_noverify: false,
             timeout: Duration::from_secs(2),
+            token: None,
         }
     }
 

@@ -105,6 +105,7 @@ fn config(port: u16, tls: bool, tls_noverify: bool) -> ClientConfig {
         tls,
         tls_noverify,
         timeout: Duration::from_secs(5),
+        token: None,
     }
 }
 
