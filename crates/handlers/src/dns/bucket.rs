@@ -451,16 +451,12 @@ impl DnsBucket {
         }
         if g.top_ecs {
             TOP_QUERY_ECS.put(&mut m, names(&self.top_query_ecs, config));
-            if let Some(geo) = &config.geo {
-                if geo.has_city() {
-                    let rows = config.top(self.top_geo_loc_ecs.top(n, 0));
-                    TOP_GEOLOC_ECS.put(&mut m, json::geo_loc_list(rows));
-                }
-                if geo.has_asn() {
-                    let rows = config.top(self.top_asn_ecs.top(n, 0));
-                    TOP_ASN_ECS.put(&mut m, json::top_list(rows, |a| a.to_string()));
-                }
-            }
+            // Both lists whenever the group is on, empty without their database, as
+            // pktvisor's `DnsMetricsBucket::to_json` writes them.
+            let rows = config.top(self.top_geo_loc_ecs.top(n, 0));
+            TOP_GEOLOC_ECS.put(&mut m, json::geo_loc_list(rows));
+            let rows = config.top(self.top_asn_ecs.top(n, 0));
+            TOP_ASN_ECS.put(&mut m, json::top_list(rows, |a| a.to_string()));
         }
         if g.top_qnames {
             for (metric, top) in [

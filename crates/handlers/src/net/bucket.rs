@@ -269,7 +269,9 @@ impl NetBucket {
                 json::top_list(v6, |a| Ipv6Addr::from(*a).to_string()),
             );
         }
-        if config.geo_enabled() {
+        // pktvisor writes both lists whenever the `top_geo` group is on, empty without a
+        // database (`NetworkMetricsBucket::to_json`).
+        if config.groups.top_geo {
             let n = config.topn_count;
             TOP_GEOLOC.put(
                 &mut m,
