@@ -56,6 +56,12 @@ for source in fuzz_targets/*.rs; do
     if [ "$target" = snapshot_decode ]; then
         seeds=(seeds/snapshot_decode)
     fi
+    if [ "$target" = dnstap ]; then
+        # pktvisor's Frame Streams fixture (knot-resolver's dnstap: 153 messages).
+        mkdir -p seeds/dnstap
+        cp ../testdata/fixtures/fixture.dnstap seeds/dnstap/
+        seeds=(seeds/dnstap)
+    fi
     if [ "$target" = pcapng ]; then
         # The small fixtures rewritten as pcapng by editcap (section and interface options).
         mkdir -p seeds/pcapng
