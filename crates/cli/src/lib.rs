@@ -1,6 +1,7 @@
 //! Shared wiring for the `pktvisord` and `pktvisor` binaries: turning flags into options,
 //! showing progress, reporting errors. No analysis happens here.
 
+pub mod agent_cmd;
 pub mod daemon;
 pub mod hub;
 pub mod nft_trace;

@@ -681,3 +681,17 @@ pub fn record(input: &Path, dir: &Path, args: &[&str]) -> Output {
     );
     out
 }
+
+/// Runs an outside tool in `dir`; it must succeed (its stderr is the failure message).
+pub fn tool<S: AsRef<std::ffi::OsStr>>(dir: &Path, program: &str, args: &[S]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,6 +8,7 @@ use crate::hub::{HubState, Scope};
 use crate::keys::Action;
 use crate::model::{AppInfo, Window};
 use crate::poller::Update;
+pub use crate::screens::View;
 use crate::tables::{self, TableId};
 use crate::trace_screen::TraceScreen;
 use crate::version;
@@ -21,56 +22,6 @@ const NOTICE_ROUNDS: u8 = 10;
 
 /// Rows moved by PgUp/PgDn in a full-screen table.
 pub const PAGE_ROWS: usize = 10;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    Overview,
-    Dns,
-    Traffic,
-    /// nftables traces: only when the agent collects them.
-    Traces,
-}
-
-impl View {
-    /// The views every agent has.
-    pub const ALL: [View; 3] = [View::Overview, View::Dns, View::Traffic];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Overview => "Overview",
-            View::Dns => "DNS",
-            View::Traffic => "Traffic",
-            View::Traces => "Traces",
-        }
-    }
-
-    /// The tables of this view, in focus order.
-    pub fn tables(self) -> &'static [TableId] {
-        match self {
-            View::Overview => &[
-                TableId::Qname2,
-                TableId::Rcode,
-                TableId::Ipv4,
-                TableId::Qtype,
-            ],
-            View::Dns => &[
-                TableId::Qname2,
-                TableId::Qname3,
-                TableId::Nxdomain,
-                TableId::Srvfail,
-                TableId::Refused,
-                TableId::Nodata,
-                TableId::Qtype,
-                TableId::Rcode,
-                TableId::SlowIn,
-                TableId::SlowOut,
-                TableId::UdpPorts,
-            ],
-            View::Traffic => &[TableId::Ipv4, TableId::Ipv6, TableId::GeoLoc, TableId::Asn],
-            View::Traces => &[],
-        }
-    }
-}
 
 /// Where the data comes from.
 #[derive(Clone, Debug, PartialEq)]

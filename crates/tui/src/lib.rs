@@ -11,6 +11,7 @@ pub mod keys;
 pub mod model;
 pub mod poller;
 mod run;
+pub mod screens;
 pub mod tables;
 pub mod trace_model;
 pub mod trace_screen;

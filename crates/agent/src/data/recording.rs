@@ -112,7 +112,7 @@ impl RecordingShared {
         }
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         // gotm sets these from pcap's statistics as gauges (`mReceived` and the others).
-        for (name, help, value) in [
+        let nic = [
             (
                 "gotm_packet_nic_received",
                 "Packets the kernel passed to the capture (libpcap ps_recv).",
@@ -128,10 +128,8 @@ impl RecordingShared {
                 "Packets the interface dropped (ps_ifdrop).",
                 load(&counters.if_dropped),
             ),
-        ] {
-            exp.family(name, "gauge", help);
-            exp.sample(name, &gotm, &value.to_string());
-        }
+        ];
+        exp.table("gauge", &gotm, nic);
         let name = "pv_record_queue_drops_total";
         exp.family(
             name,

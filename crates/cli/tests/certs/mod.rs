@@ -2,19 +2,9 @@
 //! command-line tool, not by our code.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::tool(dir, "openssl", args);
 }
 
 /// A private CA (a self-signed certificate) and a server certificate for 127.0.0.1 signed by

@@ -144,26 +144,12 @@ pub fn strip_rates(v: &mut Value) {
     }
 }
 
-/// Runs an outside tool in `dir`; it must succeed.
-pub fn tool(dir: &Path, program: &str, args: &[&OsStr]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `files` concatenated by `mergecap -a` (Wireshark's tool) into `dir/all.pcap`.
 pub fn concatenated(dir: &Path, files: &[PathBuf]) -> PathBuf {
     let all = dir.join("all.pcap");
     let mut args: Vec<&OsStr> = ["-a", "-F", "pcap", "-w"].map(OsStr::new).to_vec();
     args.push(all.as_os_str());
     args.extend(files.iter().map(|f| f.as_os_str()));
-    tool(dir, "mergecap", &args);
+    crate::common::tool(dir, "mergecap", &args);
     all
 }

@@ -93,6 +93,20 @@ impl Exposition {
         let _ = writeln!(self.out, " {value}");
     }
 
+    /// A family of one sample for each `(name, help, value)` row, all of one `kind` and with
+    /// the same `labels`: the tables of health counters and gauges.
+    pub fn table<'a, V: std::fmt::Display>(
+        &mut self,
+        kind: &str,
+        labels: &[(&str, &str)],
+        rows: impl IntoIterator<Item = (&'a str, &'a str, V)>,
+    ) {
+        for (name, help, value) in rows {
+            self.family(name, kind, help);
+            self.sample(name, labels, &value.to_string());
+        }
+    }
+
     pub fn finish(self) -> String {
         self.out
     }

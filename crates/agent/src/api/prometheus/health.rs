@@ -111,10 +111,7 @@ impl Health {
             ),
         ];
         let iface = [("interface", self.interface.as_str())];
-        for (name, help, value) in counters {
-            exp.family(name, "counter", help);
-            exp.sample(name, &iface, &value.to_string());
-        }
+        exp.table("counter", &iface, counters);
         self.write_capture_state(exp, &iface);
         // Transactions are counted per bucket: this sum falls as old buckets leave the window.
         let name = "pktvisord_dns_xact_evicted_total";
