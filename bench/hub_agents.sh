@@ -48,6 +48,11 @@ ADDR=$(sed -n 's/.*listening on //p' "$WORK/hub.err")
 [[ -n $ADDR ]] || die "the hub did not start: $(cat "$WORK/hub.err")"
 URL=http://$ADDR
 
+# The hub's CPU seconds so far (user + system, from /proc/PID/stat).
+hub_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$HUB_PID/stat"
+}
+cpu0=$(hub_cpu)
 start=$(date +%s.%N)
 for i in $(seq 0 $((AGENTS - 1))); do
     "$BIN/pktvisord" --hub "$URL" --agent-id "a$i" "$WORK/agent.pcap" >/dev/null 2>"$WORK/push.err" \
@@ -55,6 +60,20 @@ for i in $(seq 0 $((AGENTS - 1))); do
 done
 echo "backfilled $AGENTS agents in $(echo "$(date +%s.%N) - $start" | bc) s" \
      "($(du -h "$WORK/hub.sqlite" | cut -f1) store)"
+cpu_push=$(echo "scale=6; ($(hub_cpu) - $cpu0) / ($AGENTS * 6)" | bc)
+# Ingest cost of a live fleet: each agent pushes one bucket a minute per policy and a
+# heartbeat every 5 s round (12 a minute). Heartbeats are timed here, 1 200 of them (a minute
+# of 100 agents), sent by curl four at a time.
+printf '{"agent":"a%s","version":"bench","interfaces":["eth0"],"policies":["default"],"drops":0,"spool_bytes":0,"spool_dropped":0}\n' \
+    $(seq 0 $((AGENTS - 1))) >"$WORK/heartbeats"
+cpu1=$(hub_cpu)
+for _ in $(seq 12); do cat "$WORK/heartbeats"; done |
+    xargs -P 4 -d '\n' -I{} curl -sf -o /dev/null -H 'Content-Type: application/json' \
+        --data-binary '{}' "$URL/api/v1/push/heartbeat"
+cpu_hb=$(echo "scale=6; ($(hub_cpu) - $cpu1) / ($AGENTS * 12)" | bc)
+printf 'hub CPU: %.2f ms a bucket push, %.3f ms a heartbeat; %d agents a minute (one policy): %.2f %% of a core\n' \
+    "$(echo "$cpu_push * 1000" | bc)" "$(echo "$cpu_hb * 1000" | bc)" "$AGENTS" \
+    "$(echo "($AGENTS * $cpu_push + $AGENTS * 12 * $cpu_hb) * 100 / 60" | bc -l)"
 
 
 # time_path PATH: the first read's and the median of RUNS reads' seconds, in ms.
