@@ -16,13 +16,15 @@
 //! separate links do not see one another's idle seconds) and quantiles, which are compared
 //! within 10 % (the agents' two workers each keep a sketch of their half; the file's reader
 //! one), and latencies measured on the agent's nanosecond timestamps against tcpdump's
-//! microseconds. Needs root; takes 1-2 minutes (it waits for a minute to close).
+//! microseconds. The same test runs on SQLite and on a clickhouse-server of its own in the
+//! hub's namespace, at once. Needs root; takes 1-2 minutes (it waits for a minute to close).
 
 mod common;
 mod hub_support;
 mod lab;
 mod nftlab;
 use common::*;
+use hub_support::clickhouse::ClickHouse;
 use lab::{ADDR_B, Lab, LabNet};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -181,21 +183,53 @@ fn link(hub_ns: &str, i: usize, state: &str) {
 }
 
 #[test]
-fn three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
+fn on_sqlite_three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
+    fleet(Store::Sqlite);
+}
+
+#[test]
+fn on_clickhouse_three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
+    fleet(Store::ClickHouse);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Store {
+    Sqlite,
+    /// A clickhouse-server of the test's own, in the hub's namespace.
+    ClickHouse,
+}
+
+fn fleet(kind: Store) {
     let tools = [
         "ip", "tcpdump", "mergecap", "unbound", "dnsperf", "nginx", "curl", "ping", "kdig", "ss",
     ];
     if !lab::ready("the fleet test", &tools) {
         return;
     }
+    // The two tests run at once in one process: their namespaces differ by this letter.
+    let tag = if kind == Store::Sqlite { 's' } else { 'c' };
     let id = std::process::id() % 100_000;
-    let hub_ns = HubNs(format!("pvflh{id}"));
+    let hub_ns = HubNs(format!("pvf{tag}h{id}"));
     let h = hub_ns.0.clone();
     sh(&format!("ip netns add {h} && ip -n {h} link set lo up"));
+    let ch_dir = temp_dir(&format!("fleet-ch-{id}"));
+    let (ch, store) = match kind {
+        Store::Sqlite => (
+            None,
+            format!("sqlite:{}", ch_dir.join("hub.sqlite").display()),
+        ),
+        Store::ClickHouse => match ClickHouse::start_in(&ch_dir, Some(&h)) {
+            Some(ch) => {
+                let store = ch.store("pv_fleet");
+                (Some(ch), store)
+            }
+            None => return,
+        },
+    };
     let mut agents: Vec<Agent> = Vec::new();
     for i in 1..=3 {
         let mut lab = Lab::new(
-            &format!("fl{i}"),
+            &format!("f{tag}{i}"),
             LabNet {
                 mtu: 1500,
                 addresses: true,
@@ -229,7 +263,6 @@ fn three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
             tcpdump,
         });
     }
-    let store = agents[0].lab.dir.join("hub.sqlite");
     let token = agents[0].lab.dir.join("token");
     let hub_args = [
         env!("CARGO_BIN_EXE_pktvisor"),
@@ -237,7 +270,7 @@ fn three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
         "--listen",
         &format!("0.0.0.0:{HUB_PORT}"),
         "--store",
-        &format!("sqlite:{}", store.display()),
+        &store,
         "--token-file",
         token.to_str().unwrap(),
     ];
@@ -385,4 +418,8 @@ fn three_agents_through_cut_links_and_kills_read_back_as_their_captures() {
         Some(3),
         "{agents_list}"
     );
+    // The hub and the agents stop before the server, the server before its namespace goes.
+    drop(agents);
+    drop(ch);
+    let _ = std::fs::remove_dir_all(&ch_dir);
 }

@@ -12,12 +12,20 @@ pub struct ClickHouse {
     child: Option<Child>,
     dir: PathBuf,
     pub http_port: u16,
+    /// The network namespace the server runs in (a test's own), None: the test's.
+    netns: Option<String>,
 }
 
 impl ClickHouse {
     /// Writes a config under `dir/clickhouse` and starts the server; None (with the reason
     /// printed) outside CI when clickhouse-server is not installed.
     pub fn start(dir: &Path) -> Option<ClickHouse> {
+        ClickHouse::start_in(dir, None)
+    }
+
+    /// As [`ClickHouse::start`], inside network namespace `netns` (a test's own: a hub
+    /// there reaches it on 127.0.0.1).
+    pub fn start_in(dir: &Path, netns: Option<&str>) -> Option<ClickHouse> {
         if !crate::common::require("clickhouse-server") {
             return None;
         }
@@ -55,6 +63,7 @@ impl ClickHouse {
             child: None,
             dir,
             http_port,
+            netns: netns.map(str::to_string),
         };
         ch.resume();
         Some(ch)
@@ -65,7 +74,15 @@ impl ClickHouse {
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let child = Command::new("clickhouse-server")
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "clickhouse-server"]);
+                c
+            }
+            None => Command::new("clickhouse-server"),
+        };
+        let child = cmd
             .arg(format!(
                 "--config-file={}",
                 self.dir.join("config.xml").display()
@@ -104,6 +121,17 @@ impl ClickHouse {
 
     /// The server's own answer to `sql` (TabSeparated), None if it does not answer 200.
     pub fn query(&self, sql: &str) -> Option<String> {
+        if let Some(ns) = &self.netns {
+            let out = Command::new("ip")
+                .args(["netns", "exec", ns, "curl", "-sf", "--data-binary", sql])
+                .arg(format!("http://127.0.0.1:{}/", self.http_port))
+                .output()
+                .ok()?;
+            return out
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).into_owned());
+        }
         let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
         write!(
             s,
