@@ -263,8 +263,14 @@ impl ClickHouseStore {
     }
 
     fn insert(&mut self, b: &BucketRow, now: u64) -> Result<Inserted, StoreError> {
+        // `count(end_sec)`, not `count()`: with every column of the condition moved to
+        // PREWHERE, `count()` leaves the reader no column of its own, and ClickHouse 18.16
+        // then looks for the part's smallest column, which failed intermittently on a part
+        // just inserted ("Could not find a column of minimum size in MergeTree", code 49,
+        // seen under load in crates/cli/tests/hub_fleet.rs). A column outside the condition
+        // is read, so that path is never taken.
         let stored = self.count(
-            "SELECT count() FROM buckets WHERE policy = (SELECT policy FROM sel)
+            "SELECT count(end_sec) FROM buckets WHERE policy = (SELECT policy FROM sel)
              AND agent = (SELECT agent FROM sel) AND start_sec = (SELECT start FROM sel)
              FORMAT RowBinary",
             &[
@@ -356,7 +362,7 @@ impl ClickHouseStore {
 
     fn delete_before(&mut self, before: u64) -> Result<u64, StoreError> {
         let n = self.count(
-            "SELECT count() FROM buckets FINAL
+            "SELECT count(start_sec) FROM buckets FINAL
              WHERE received < toDateTime((SELECT before FROM sel)) FORMAT RowBinary",
             &[("before", Param::U64(before))],
         )?;
