@@ -382,3 +382,32 @@ pub fn our_fields(r: &Value) -> String {
         s("tcp_flags")
     )
 }
+
+/// The bytes of a trace store's files (every segment's database, log and shared-memory
+/// index under DATA) as `stat` gives them; 0 while there are none.
+pub fn store_files_bytes(data: &str) -> u64 {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "shopt -s nullglob; f=({data}/traces-*.db*); ((${{#f[@]}})) && stat -c %s \"${{f[@]}}\""
+            ),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The value of the sample NAME (no labels) in a `/metrics` text.
+pub fn metric_sample(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name}: {metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
