@@ -259,9 +259,12 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// The store's bytes as the writer counts them (closed segments when closed, the
-    /// active one after each batch).
-    pub fn bytes(&self) -> u64 {
+    /// The store's bytes, measured again: a reader opening a closed segment makes its
+    /// shared-memory index (32 KiB) and log, which a read-only connection leaves behind.
+    pub fn bytes(&mut self) -> u64 {
+        for s in &mut self.closed {
+            s.bytes = file_bytes(&s.path);
+        }
         self.closed.iter().map(|s| s.bytes).sum::<u64>() + self.active.bytes
     }
 
