@@ -79,11 +79,21 @@ pub struct StoreWriter {
     /// Dropped records not logged yet, and when the last line was.
     unlogged: u64,
     logged: Option<Instant>,
+    queue_bytes: u64,
 }
 
 impl StoreWriter {
     /// Opens (creates, migrates) the store under `dir` and starts its thread.
     pub fn start(dir: &Path, retention: Retention) -> Result<StoreWriter, StoreError> {
+        StoreWriter::start_with_queue(dir, retention, QUEUE_BYTES)
+    }
+
+    /// [`StoreWriter::start`] with a queue of `queue_bytes` (tests make it small).
+    pub fn start_with_queue(
+        dir: &Path,
+        retention: Retention,
+        queue_bytes: u64,
+    ) -> Result<StoreWriter, StoreError> {
         let store = SegmentWriter::open(dir, Sizing::of(retention.max_bytes))?;
         let (tx, rx) = channel();
         let counters = Arc::new(StoreCounters::default());
@@ -101,6 +111,7 @@ impl StoreWriter {
             thread: Some(thread),
             unlogged: 0,
             logged: None,
+            queue_bytes,
         })
     }
 
@@ -118,7 +129,8 @@ impl StoreWriter {
         };
         let bytes = queued_bytes(&row, &body);
         let before = self.counters.queued_bytes.fetch_add(bytes, Relaxed);
-        let sent = before + bytes <= QUEUE_BYTES && tx.send(Queued { row, body, bytes }).is_ok();
+        let sent =
+            before + bytes <= self.queue_bytes && tx.send(Queued { row, body, bytes }).is_ok();
         if !sent {
             self.counters.queued_bytes.fetch_sub(bytes, Relaxed);
             self.counters.dropped.fetch_add(1, Relaxed);
@@ -132,9 +144,9 @@ impl StoreWriter {
 
     fn log_drops(&mut self) {
         eprintln!(
-            "pktvisord: warning: trace store: {} records not stored: the writer's queue ({} MiB) was full, the disk slower than the traces (pv_nft_trace_store_dropped_total)",
+            "pktvisord: warning: trace store: {} records not stored: the writer's queue ({} KiB) was full, the disk slower than the traces (pv_nft_trace_store_dropped_total)",
             self.unlogged,
-            QUEUE_BYTES >> 20
+            self.queue_bytes >> 10
         );
         self.unlogged = 0;
         self.logged = Some(Instant::now());
