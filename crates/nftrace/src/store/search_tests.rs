@@ -278,6 +278,14 @@ fn schema_1_files_are_migrated() {
         bodies.push(serde_json::from_str::<Value>(&json).unwrap());
     }
     drop(conn);
+    // A copy as the `traces.db` of builds before segments, for the end.
+    let before = TempDir::new("migrate-legacy");
+    std::fs::create_dir_all(&before.0).unwrap();
+    std::fs::copy(
+        dir.0.join(segments::name(1)),
+        before.0.join(segments::LEGACY),
+    )
+    .unwrap();
     let conn = open(&dir.0).unwrap();
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -325,4 +333,24 @@ fn schema_1_files_are_migrated() {
         )
         .unwrap();
     assert_eq!(n, 5_001);
+    // The schema 1 file as a `traces.db` of builds before segments: migrated at the
+    // writer's start, read as the oldest segment.
+    let w = writer::StoreWriter::start(
+        &before.0,
+        Retention {
+            max_age_ns: u64::MAX,
+            max_bytes: u64::MAX,
+        },
+    )
+    .unwrap();
+    drop(w);
+    let r = writer::StoreReader::open(&before.0).unwrap();
+    let q = Query {
+        filter: parse("verdict == drop and dport == 80").unwrap(),
+        from_ns: None,
+        to_ns: None,
+        limit: 50,
+        cursor: None,
+    };
+    assert_eq!(pages_of(q, |q| r.search(q).unwrap()).len(), 834);
 }

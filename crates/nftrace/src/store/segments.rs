@@ -13,7 +13,7 @@
 
 use super::sql::Row;
 use super::{SCHEMA_VERSION, StoreError, insert, open_file};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
@@ -151,13 +151,14 @@ pub struct Segment {
     pub next_id: i64,
 }
 
-/// Reads what the writer needs of a segment written before (a restart).
+/// Reads what the writer needs of a segment written before (a restart), migrating it to
+/// this build's schema first (a `traces.db` of schema 1).
 pub fn survey(first: i64, path: &Path) -> Result<Segment, StoreError> {
     let at = |source| StoreError::Open {
         path: path.to_owned(),
         source,
     };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(at)?;
+    let conn = open_file(path, SCHEMA_VERSION)?;
     let (records, max_id, newest_ns): (i64, Option<i64>, Option<i64>) = conn
         .query_row(
             "SELECT count(*), max(id), (SELECT max(hi) FROM epochs) FROM traces",
