@@ -307,7 +307,7 @@ fn schema_1_files_are_migrated() {
         limit: 50,
         cursor: None,
     };
-    let got = pages(&conn, q, SearchPath::ByEpoch);
+    let got = pages(&conn, q.clone(), SearchPath::ByEpoch);
     let mut want: Vec<(u64, usize)> = (0..bodies.len())
         .filter(|&k| action(&bodies[k]) == "drop" && num(&bodies[k], "dport") == Some(80))
         .map(|k| (num(&bodies[k], "time_ns").unwrap(), k))
@@ -345,12 +345,5 @@ fn schema_1_files_are_migrated() {
     .unwrap();
     drop(w);
     let r = writer::StoreReader::open(&before.0).unwrap();
-    let q = Query {
-        filter: parse("verdict == drop and dport == 80").unwrap(),
-        from_ns: None,
-        to_ns: None,
-        limit: 50,
-        cursor: None,
-    };
     assert_eq!(pages_of(q, |q| r.search(q).unwrap()).len(), 834);
 }
