@@ -44,7 +44,7 @@ pub struct TraceArgs {
           requires = "nft_trace", value_parser = clap::value_parser!(u64).range(4..=1_048_576))]
     pub trace_buffer: u64,
 
-    /// Where the traces are stored (DIR/traces.db, SQLite; made if missing).
+    /// Where the traces are stored (DIR/traces-*.db, SQLite segments; made if missing).
     #[arg(
         long,
         value_name = "DIR",
@@ -58,7 +58,8 @@ pub struct TraceArgs {
           value_parser = parse_age)]
     pub trace_retention: u64,
 
-    /// The oldest traces are deleted while the store uses more than this many bytes.
+    /// The store's files stay under this many bytes: the oldest segment (a 16th of it,
+    /// 256 KiB to 64 MiB) is deleted whole when the next could pass it.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30, requires = "nft_trace",
           value_parser = clap::value_parser!(u64).range(1_048_576..))]
     pub trace_max_bytes: u64,
@@ -102,7 +103,7 @@ fn summary(collector: &Collector, ingest: &Ingest) {
     let c = &collector.counters;
     let st = &ingest.store;
     eprintln!(
-        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS) losing {} events, {} decode errors, {} timed out, {} evicted, {} cut short; stored {}, dropped {} (store queue full), deleted {} (retention), {} store errors",
+        "pktvisord: nft-trace: {} events, {} records, {} overruns (ENOBUFS) losing {} events, {} decode errors, {} timed out, {} evicted, {} cut short; stored {}, dropped {} (store queue full), {} unwritten, deleted {} in {} segments (retention), {} store errors",
         c.events.load(Relaxed),
         c.records.load(Relaxed),
         c.lost.load(Relaxed),
@@ -113,7 +114,9 @@ fn summary(collector: &Collector, ingest: &Ingest) {
         c.incomplete.load(Relaxed),
         st.written.load(Relaxed),
         st.dropped.load(Relaxed),
+        st.unwritten.load(Relaxed),
         st.deleted.load(Relaxed),
+        st.segments_deleted.load(Relaxed),
         st.errors.load(Relaxed),
     );
 }
@@ -147,8 +150,8 @@ impl Tracing {
         ) {
             Ok(ingest) => {
                 eprintln!(
-                    "pktvisord: storing traces in {}",
-                    pv_nftrace::store::db_path(&args.data_dir).display()
+                    "pktvisord: storing traces in {} (traces-*.db)",
+                    args.data_dir.display()
                 );
                 Ok(Tracing { collector, ingest })
             }
@@ -167,7 +170,7 @@ impl Tracing {
             self.ingest.follow_missed.clone(),
             self.ingest.unencodable.clone(),
         );
-        let db_path = self.ingest.db_path.clone();
+        let dir = self.ingest.dir.clone();
         pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
             use std::sync::atomic::Ordering::Relaxed;
             let mut families = counters.families();
@@ -182,6 +185,16 @@ impl Tracing {
                     "pv_nft_trace_store_dropped_total",
                     "Trace records not stored: the store's queue was full.",
                     one(&store.dropped),
+                ),
+                (
+                    "pv_nft_trace_store_unwritten_total",
+                    "Trace records not stored: their batch failed or could not be compressed.",
+                    one(&store.unwritten),
+                ),
+                (
+                    "pv_nft_trace_store_segments_deleted_total",
+                    "Store segments deleted whole by retention (age or size).",
+                    one(&store.segments_deleted),
                 ),
                 (
                     "pv_nft_trace_store_deleted_total",
@@ -218,8 +231,16 @@ impl Tracing {
                 family(
                     (
                         "pv_nft_trace_store_bytes",
-                        "Bytes of the trace store's database and its write-ahead log.",
-                        vec![(Vec::new(), pv_nftrace::store::writer::file_bytes(&db_path))],
+                        "Bytes of the trace store's segment files (databases, logs, indexes).",
+                        vec![(Vec::new(), pv_nftrace::store::segments::store_bytes(&dir))],
+                    ),
+                    true,
+                ),
+                family(
+                    (
+                        "pv_nft_trace_store_queued_bytes",
+                        "Bytes of trace records queued for the store's writer.",
+                        vec![(Vec::new(), load(&store.queued_bytes))],
                     ),
                     true,
                 ),

@@ -3,7 +3,8 @@
 //! testdata/nftrace/ruleset.nft (ip, ip6 and inet tables on the input hook, jumps, gotos,
 //! a return, a chain without a decision, policy drops, mark setting, counters on the
 //! deciding rules) loaded in B, and ping, ping -6, refused TCP, dropped UDP, curl to nginx
-//! and kdig to unbound from A:
+//! and kdig and dnsperf to unbound from A (whose own count, `unbound-control
+//! stats_noreset`, equals the queries traced in B's input chain):
 //!
 //! (a) for every rule with a counter, the records whose deciding rule it is equal the
 //!     counter's packets (`nft -j list ruleset`);
@@ -59,9 +60,17 @@ fn ready() -> bool {
 #[test]
 fn traces_agree_with_counters_nft_monitor_and_tshark() {
     if !ready()
-        || !["nginx", "unbound", "kdig", "curl", "ss"]
-            .iter()
-            .all(|t| require(t))
+        || ![
+            "nginx",
+            "unbound",
+            "unbound-control",
+            "kdig",
+            "dnsperf",
+            "curl",
+            "ss",
+        ]
+        .iter()
+        .all(|t| require(t))
     {
         return;
     }
@@ -77,6 +86,8 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
     traffic(&lab);
     tcp_session(&mut lab);
     web_and_dns(&mut lab);
+    // unbound's own count: kdig's query and dnsperf's.
+    assert_eq!(unbound_queries(&lab), DNSPERF_QUERIES + 1);
     std::thread::sleep(Duration::from_millis(1500));
     let (_, _) = lab.stop(dump, "TERM");
     let counted = counters(&b);
@@ -232,7 +243,15 @@ fn traces_agree_with_counters_nft_monitor_and_tshark() {
             .count()
     };
     assert!(to_port("80") >= 4, "{tshark:?}");
-    assert_eq!(to_port("53"), 1, "{tshark:?}");
+    assert_eq!(to_port("53"), DNSPERF_QUERIES as usize + 1, "{tshark:?}");
+    // The queries unbound counted, traced: one record each in ip pvfilt's input chain.
+    let traced_queries = records
+        .iter()
+        .filter(|r| {
+            r["table"] == "pvfilt" && r["chain"] == "input" && r["proto"] == 17 && r["dport"] == 53
+        })
+        .count() as u64;
+    assert_eq!(traced_queries, DNSPERF_QUERIES + 1);
     // The tagged frames on the wire, as tshark sees them, against the netdev records.
     let mut tagged: Vec<String> = tshark_rows(
         &pcap,

@@ -367,15 +367,7 @@ fn traces_stored_served_and_searched() {
     assert!(stored.trim().parse::<u64>().unwrap() >= printed.len() as u64);
     // The store's size gauges: its records (none deleted here) and the bytes of its files
     // as the file system reports them (stat), both read while no trace arrives.
-    let gauge = |name: &str| -> u64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("{name}: {metrics}"))
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let gauge = |name: &str| metric_sample(&metrics, name);
     assert!(
         metrics.contains("# TYPE pv_nft_trace_store_bytes gauge"),
         "{metrics}"
@@ -384,20 +376,9 @@ fn traces_stored_served_and_searched() {
         gauge("pv_nft_trace_store_records"),
         gauge("pv_nft_trace_stored_total")
     );
-    let db = lab.dir.join("data").join("traces.db");
-    let on_disk: u64 = ["", "-wal"]
-        .iter()
-        .map(|suffix| {
-            let out = std::process::Command::new("stat")
-                .args(["-c", "%s", &format!("{}{suffix}", db.display())])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse::<u64>()
-                .unwrap_or(0)
-        })
-        .sum();
+    // Every segment's database, log and shared-memory index.
+    let on_disk = store_files_bytes(&lab.dir.join("data").display().to_string());
+    assert!(on_disk > 0);
     assert_eq!(gauge("pv_nft_trace_store_bytes"), on_disk);
 
     // A follower still connected does not hold the agent at SIGTERM: its answer ends, and

@@ -1,9 +1,10 @@
 //! The trace store at the load: N records (default 1 200 000, 60 s at 20 000
 //! traces/s) written through the writer thread, then searches by address and port timed.
-//! `cargo run --release -p pv-nftrace --example store_bench -- DIR [N]` (DIR is made and
-//! left; delete it after). Prints the load average (other work on the machine changes the
-//! rates) and the CPU seconds of the producer (building and encoding the records, as the
-//! agent's ingest thread does) and of the whole process.
+//! `cargo run --release -p pv-nftrace --example store_bench -- DIR [N [MAX_BYTES]]` (DIR is
+//! made and left; delete it after; MAX_BYTES: the store's cap, retention at work once
+//! full). Prints the load average (other work on the machine changes the rates) and the
+//! CPU seconds of the producer (building and encoding the records, as the agent's ingest
+//! thread does) and of the whole process.
 
 use pv_nftrace::TraceRecord;
 use pv_nftrace::packet::Packet;
@@ -89,10 +90,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().expect("DIR"));
     let n: u64 = args.next().map_or(1_200_000, |a| a.parse().expect("N"));
+    // A cap smaller than N records take: retention deletes while the writer writes.
+    let max_bytes: u64 = args
+        .next()
+        .map_or(u64::MAX, |a| a.parse().expect("MAX_BYTES"));
     let t0 = 1_800_000_000_000_000_000;
     let retention = Retention {
         max_age_ns: u64::MAX / 2,
-        max_bytes: u64::MAX,
+        max_bytes,
     };
     let mut w = StoreWriter::start(&dir, retention).expect("store");
     let started = Instant::now();
@@ -114,6 +119,11 @@ fn main() {
     w.finish();
     let secs = started.elapsed().as_secs_f64();
     let total = cpu_seconds(libc::RUSAGE_SELF);
+    let deleted = w
+        .counters
+        .deleted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!("deleted by retention: {deleted}");
     println!(
         "wrote {n} records in {secs:.1} s: {:.0}/s (queue full {dropped} times); CPU {total:.1} s, of which producer {producer:.1} s, writer ~{:.1} s ({:.1} µs a record); load {}",
         n as f64 / secs,

@@ -9,7 +9,7 @@ use crate::record::TraceRecord;
 use crate::ruleset::Ruleset;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +24,11 @@ const POLL: Duration = Duration::from_millis(100);
 /// machine) does not overflow the socket. Beyond it the drain thread waits, the socket
 /// fills and the kernel's drops are counted.
 const DRAIN_QUEUE: usize = 65_536;
+/// Records waiting for the ingest thread (JSON, the store's queue, followers): when it
+/// falls this far behind, the correlating threads wait, their drain queues and then the
+/// sockets fill, and the kernel's drops are counted; memory stays bounded (the channel was
+/// unbounded).
+const RECORD_QUEUE: usize = 16_384;
 /// Interface names kept by the correlating thread, and for how long.
 const IFNAME_CACHE: usize = 1_024;
 const IFNAME_TTL: Duration = Duration::from_secs(1);
@@ -160,7 +165,7 @@ impl Collector {
     pub fn start(
         config: CollectorConfig,
     ) -> Result<(Collector, Receiver<TraceRecord>), CollectorError> {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(RECORD_QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let mut collector = Collector {
@@ -276,7 +281,7 @@ impl Listen {
     fn run(
         mut self,
         listener: Listener,
-        tx: &Sender<TraceRecord>,
+        tx: &SyncSender<TraceRecord>,
         stop: &Arc<AtomicBool>,
         counters: &Arc<Counters>,
     ) {
@@ -382,7 +387,7 @@ impl Listen {
     fn publish(
         &mut self,
         out: &mut Vec<TraceRecord>,
-        tx: &Sender<TraceRecord>,
+        tx: &SyncSender<TraceRecord>,
         counters: &Counters,
     ) {
         let s = std::mem::take(&mut self.correlator.stats);

@@ -210,7 +210,8 @@ pub fn web_and_dns(lab: &mut Lab) {
          directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n\
          do-daemonize: no\n  num-threads: 1\n  local-zone: \".\" refuse\n\
          local-zone: \"example.test.\" static\n\
-         local-data: \"www.example.test. 300 IN A 198.51.100.10\"\n"
+         local-data: \"www.example.test. 300 IN A 198.51.100.10\"\n\
+         remote-control:\n  control-enable: yes\n  control-interface: \"{d}/unbound.ctl\"\n"
     );
     std::fs::write(dir.join("unbound.conf"), unbound).unwrap();
     let conf = |f: &str| dir.join(f).display().to_string();
@@ -238,6 +239,52 @@ pub fn web_and_dns(lab: &mut Lab) {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "198.51.100.10");
+    // dnsperf: DNSPERF_QUERIES queries once through its file, at most 200 a second (so
+    // that `nft monitor trace`, an oracle, keeps up), every one answered.
+    let queries = dir.join("queries.txt");
+    std::fs::write(
+        &queries,
+        "www.example.test A\n".repeat(DNSPERF_QUERIES as usize),
+    )
+    .unwrap();
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &a, "dnsperf", "-s", ADDR_B, "-n", "1", "-c", "1",
+        ])
+        .args(["-q", "10", "-Q", "200", "-t", "3", "-d"])
+        .arg(&queries)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("Queries completed:    {DNSPERF_QUERIES} ")),
+        "{text}"
+    );
+}
+
+/// Queries dnsperf sends in [`web_and_dns`] (kdig sends one more).
+pub const DNSPERF_QUERIES: u64 = 40;
+
+/// unbound's `total.num.queries` (`unbound-control stats_noreset`) in the lab of
+/// [`web_and_dns`].
+pub fn unbound_queries(lab: &Lab) -> u64 {
+    let conf = lab.dir.join("unbound.conf");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.b, "unbound-control", "-c"])
+        .arg(&conf)
+        .arg("stats_noreset")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("total.num.queries="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "unbound-control: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }
 
 pub fn records(log: &str) -> Vec<Value> {
@@ -381,4 +428,33 @@ pub fn our_fields(r: &Value) -> String {
         s("dport"),
         s("tcp_flags")
     )
+}
+
+/// The bytes of a trace store's files (every segment's database, log and shared-memory
+/// index under DATA) as `stat` gives them; 0 while there are none.
+pub fn store_files_bytes(data: &str) -> u64 {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "shopt -s nullglob; f=({data}/traces-*.db*); ((${{#f[@]}})) && stat -c %s \"${{f[@]}}\""
+            ),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The value of the sample NAME (no labels) in a `/metrics` text.
+pub fn metric_sample(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name}: {metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
 }

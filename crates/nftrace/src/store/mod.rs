@@ -1,20 +1,22 @@
-//! The trace store: one SQLite file (`DIR/traces.db`, WAL) made with no setup, its schema
-//! versioned (`PRAGMA user_version`) and migrated by the binary; records go in batches from
-//! a writer thread ([`writer`]), queries read newest first through a cursor, retention
-//! deletes the oldest by age and size.
+//! The trace store: SQLite segment files (`DIR/traces-*.db`, WAL; [`segments`]) made with
+//! no setup, their schema versioned (`PRAGMA user_version`) and migrated by the binary;
+//! records go in batches from a writer thread ([`writer`]), queries read newest first
+//! through a cursor over every segment, retention deletes the oldest segments whole by age
+//! and size.
 
 pub mod filter;
 pub mod schema;
 pub mod search;
+pub mod segments;
 pub mod sql;
 pub mod writer;
 
 use crate::record::TraceRecord;
 use rusqlite::Connection;
-pub use schema::{EPOCH_BITS, SCHEMA_VERSION, open};
+pub use schema::{EPOCH_BITS, SCHEMA_VERSION, open, open_file};
 pub use search::{MAX_LIMIT, Page, Query, search};
 use sql::{Row, address_key};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +34,11 @@ pub enum StoreError {
         "trace store {path}: schema version {found} is newer than this build's {SCHEMA_VERSION}"
     )]
     Newer { path: PathBuf, found: u32 },
+    #[error("trace store {path}: cannot delete the segment: {source}")]
+    Delete {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("trace store: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("trace store: a stored record is not JSON: {0}")]
@@ -42,19 +49,16 @@ pub enum StoreError {
     Cursor(String),
 }
 
-/// The database file of a data directory.
-pub fn db_path(dir: &Path) -> PathBuf {
-    dir.join("traces.db")
-}
-
-/// Inserts one batch in one transaction: the rows with the next ids and their epochs, the
-/// JSON in `bodies`, and the epochs' time bounds widened to the batch's.
-pub fn insert(conn: &mut Connection, records: &[(Row, Vec<u8>)]) -> Result<(), rusqlite::Error> {
+/// Inserts one batch in one transaction: the rows with ids from `next` on and their
+/// epochs, the JSON in `bodies`, and the epochs' time bounds widened to the batch's. The
+/// caller keeps the ids (they go on across segments).
+pub fn insert(
+    conn: &mut Connection,
+    records: &[(Row, Vec<u8>)],
+    next: i64,
+) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
     {
-        let next: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |r| {
-            r.get(0)
-        })?;
         let mut row_stmt = tx.prepare_cached(
             "INSERT INTO traces (id, ep, time_ns, agent_id, netns, trace_id, family, tbl,
                chain, verdict, action, handle, jt, iif, oif, hw_src, hw_dst, ip_src, ip_dst,
@@ -111,6 +115,14 @@ pub fn insert(conn: &mut Connection, records: &[(Row, Vec<u8>)]) -> Result<(), r
         }
     }
     tx.commit()
+}
+
+/// The id after the last record of a segment (1 when empty): where a writer of one file
+/// goes on (tests, tools; the store's writer keeps ids itself across segments).
+pub fn next_id(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |r| {
+        r.get(0)
+    })
 }
 
 /// The row and the JSON the store keeps of a record: the emitted record with its agent id,
@@ -172,92 +184,14 @@ fn json_of(v: rusqlite::types::ValueRef<'_>) -> Result<serde_json::Value, StoreE
     }
 }
 
-/// Retention: how old and how large the store may grow.
+/// Retention: how old and how large the store may grow. Both delete whole segments,
+/// oldest first: by age, a segment whose newest record is past the age (so a record may
+/// outlive the age by its segment's span); by size, while the files pass the cap less half
+/// a segment ([`segments::Sizing`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Retention {
     pub max_age_ns: u64,
     pub max_bytes: u64,
-}
-
-/// Records one retention step deletes at most. Deleting is about as dear as writing (the
-/// row, its JSON, six index entries): a step of 5 000 holds the writer a fraction of a
-/// second, where deleting a tenth of a full 1 GiB store at once (~100 000 records) held it
-/// for seconds and its queue (1 s of a 20 000/s flood) overflowed. The rest waits for the
-/// next step, after the next batch.
-pub const RETENTION_STEP: u64 = 5_000;
-
-/// What retention has left to delete after a step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Backlog {
-    /// A full step of records was past the age: there may be more.
-    pub age: bool,
-    /// Records still to delete for the size.
-    pub size: u64,
-}
-
-impl Backlog {
-    pub fn more(&self) -> bool {
-        self.age || self.size > 0
-    }
-}
-
-/// One retention step: deletes records older than the age, then, when the pages in use pass
-/// the size, the oldest records in the share by which they pass it (and 10% more, so that it
-/// does not run again at the next batch), at most [`RETENTION_STEP`] in all; what is left
-/// goes into `backlog` for the next step. Returns how many were deleted. The size's excess
-/// is measured once and deleted step by step: rows are counted, not deleted until the size
-/// fits, because SQLite does not merge half-empty index pages, so the pages in use shrink
-/// less than the rows (a loop deleting until the size fit deleted every one of the 2 000
-/// records of `retention_by_age_and_size_deletes_oldest` to fit 200 KB).
-pub fn enforce(
-    conn: &Connection,
-    r: Retention,
-    now_ns: u64,
-    backlog: &mut Backlog,
-) -> Result<u64, rusqlite::Error> {
-    let step = i64::try_from(RETENTION_STEP).unwrap_or(i64::MAX);
-    let cutoff = i64::try_from(now_ns.saturating_sub(r.max_age_ns)).unwrap_or(i64::MAX);
-    // A trigger deletes each row's JSON from `bodies` with it.
-    let mut deleted = conn.execute(
-        "DELETE FROM traces WHERE id IN
-           (SELECT id FROM traces WHERE time_ns < ?1 ORDER BY time_ns, id LIMIT ?2)",
-        [cutoff, step],
-    )? as u64;
-    backlog.age = deleted == RETENTION_STEP;
-    if backlog.size == 0 && !backlog.age {
-        let (used, rows): (i64, i64) = conn.query_row(
-            "SELECT (page_count - freelist_count) * page_size, (SELECT count(*) FROM traces)
-               FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        let used = u64::try_from(used).unwrap_or(0);
-        if used > r.max_bytes && rows > 0 {
-            let keep = (rows as u128 * u128::from(r.max_bytes) / u128::from(used)) * 9 / 10;
-            backlog.size = u64::try_from(rows).unwrap_or(0) - u64::try_from(keep).unwrap_or(0);
-        }
-    }
-    let room = RETENTION_STEP - deleted;
-    if backlog.size > 0 && room > 0 {
-        let n = backlog.size.min(room);
-        let d = conn.execute(
-            "DELETE FROM traces WHERE id IN
-               (SELECT id FROM traces ORDER BY time_ns, id LIMIT ?)",
-            [i64::try_from(n).unwrap_or(i64::MAX)],
-        )? as u64;
-        // Fewer than asked: the store is empty.
-        backlog.size = if d < n { 0 } else { backlog.size - d };
-        deleted += d;
-    }
-    if deleted > 0 {
-        // Epochs with no record left; the bounds of the others stay (wider than their
-        // records: a search only visits them for nothing).
-        conn.execute(
-            "DELETE FROM epochs WHERE ep < coalesce((SELECT min(ep) FROM traces), ep + 1)",
-            [],
-        )?;
-    }
-    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -81,8 +81,8 @@ const MIGRATIONS: [&str; 2] = [
 /// with 64 MiB, schema 1).
 const CACHE_KIB: i64 = 65_536;
 
-/// Opens (creating it and its directory) the store under `dir`, migrated to this build's
-/// schema.
+/// Opens (creating it and its directory) the first segment of a store under `dir`,
+/// migrated to this build's schema (tests and tools that want one file).
 pub fn open(dir: &Path) -> Result<Connection, StoreError> {
     open_at(dir, SCHEMA_VERSION)
 }
@@ -93,7 +93,12 @@ pub(super) fn open_at(dir: &Path, version: u32) -> Result<Connection, StoreError
         path: dir.to_owned(),
         source,
     })?;
-    let path = super::db_path(dir);
+    open_file(&dir.join(super::segments::name(1)), version)
+}
+
+/// Opens (creating it) one segment file, migrated up to `version`.
+pub fn open_file(path: &Path, version: u32) -> Result<Connection, StoreError> {
+    let path = path.to_owned();
     let at = |source| StoreError::Open {
         path: path.clone(),
         source,

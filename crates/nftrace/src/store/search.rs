@@ -78,49 +78,97 @@ pub fn search(conn: &Connection, q: &Query) -> Result<Page, StoreError> {
 
 /// Runs a search by the given path (both give the same records; tests run both).
 pub fn search_by(conn: &Connection, q: &Query, path: Path) -> Result<Page, StoreError> {
-    let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut params = Vec::new();
-    let mut clauses = vec![sql::to_sql(&q.filter, &mut params)];
-    if let Some(from) = q.from_ns {
-        clauses.push("time_ns >= ?".into());
-        params.push(SqlValue::Integer(ns(from)));
-    }
-    if let Some(to) = q.to_ns {
-        clauses.push("time_ns < ?".into());
-        params.push(SqlValue::Integer(ns(to)));
-    }
-    if let Some((t, id)) = cursor {
-        clauses.push("(time_ns < ? OR (time_ns = ? AND id < ?))".into());
-        params.extend([
-            SqlValue::Integer(t),
-            SqlValue::Integer(t),
-            SqlValue::Integer(id),
-        ]);
-    }
-    let limit = q.limit.clamp(1, MAX_LIMIT);
-    // One more than the page: whether there is a next page.
-    let want = limit + 1;
-    let filter = clauses.join(" AND ");
-    let keys = match path {
-        Path::ByTime => by_time(conn, &filter, params, want)?,
-        Path::ByEpoch => {
-            let bounds = (q.from_ns.map(ns), q.to_ns.map(ns), cursor.map(|c| c.0));
-            by_epoch(conn, &filter, &params, bounds, want)?
+    search_in(&[conn], q, path)
+}
+
+/// Runs a search over segments (their connections, in any order). Segments are visited
+/// newest first, each as one store, and the walk stops when the page is full and the next
+/// segment's newest record is older than the page's oldest: ids go on across segments,
+/// so a cursor (time, id) means the same in each.
+pub fn search_in(segments: &[&Connection], q: &Query, path: Path) -> Result<Page, StoreError> {
+    let plan = Plan::of(q)?;
+    let mut newest: Vec<(i64, &Connection)> = Vec::with_capacity(segments.len());
+    for conn in segments {
+        let hi: Option<i64> = conn.query_row("SELECT max(hi) FROM epochs", [], |r| r.get(0))?;
+        if let Some(hi) = hi {
+            newest.push((hi, conn));
         }
-    };
-    let mut body = conn.prepare_cached("SELECT json FROM bodies WHERE id = ?")?;
-    let mut records = Vec::with_capacity(limit.min(keys.len()));
-    for (_, id) in keys.iter().take(limit) {
+    }
+    newest.sort_unstable_by_key(|(hi, _)| std::cmp::Reverse(*hi));
+    let want = plan.limit + 1;
+    // (time, id, segment), newest first.
+    let mut best: Vec<(i64, i64, &Connection)> = Vec::with_capacity(want * 2);
+    for (hi, conn) in newest {
+        if best.len() == want && best.last().is_some_and(|(t, ..)| *t > hi) {
+            break;
+        }
+        let keys = plan.keys(conn, path)?;
+        best.extend(keys.into_iter().map(|(t, id)| (t, id, conn)));
+        best.sort_unstable_by_key(|(t, id, _)| std::cmp::Reverse((*t, *id)));
+        best.truncate(want);
+    }
+    let mut records = Vec::with_capacity(plan.limit.min(best.len()));
+    for (_, id, conn) in best.iter().take(plan.limit) {
+        let mut body = conn.prepare_cached("SELECT json FROM bodies WHERE id = ?")?;
         let mut rows = body.query([id])?;
         if let Some(row) = rows.next()? {
             records.push(super::json_of(row.get_ref(0)?)?);
         }
     }
-    let next = (keys.len() > limit)
-        .then(|| keys.get(limit - 1))
+    let next = (best.len() > plan.limit)
+        .then(|| best.get(plan.limit - 1))
         .flatten()
-        .map(|(t, id)| format!("{t:x}-{id:x}"));
+        .map(|(t, id, _)| format!("{t:x}-{id:x}"));
     Ok(Page { records, next })
+}
+
+/// A query as SQL: the WHERE clause, its parameters, the bounds an epoch walk passes over
+/// epochs with, the page size.
+struct Plan {
+    filter: String,
+    params: Vec<SqlValue>,
+    bounds: (Option<i64>, Option<i64>, Option<i64>),
+    limit: usize,
+}
+
+impl Plan {
+    fn of(q: &Query) -> Result<Plan, StoreError> {
+        let cursor = q.cursor.as_deref().map(parse_cursor).transpose()?;
+        let mut params = Vec::new();
+        let mut clauses = vec![sql::to_sql(&q.filter, &mut params)];
+        if let Some(from) = q.from_ns {
+            clauses.push("time_ns >= ?".into());
+            params.push(SqlValue::Integer(ns(from)));
+        }
+        if let Some(to) = q.to_ns {
+            clauses.push("time_ns < ?".into());
+            params.push(SqlValue::Integer(ns(to)));
+        }
+        if let Some((t, id)) = cursor {
+            clauses.push("(time_ns < ? OR (time_ns = ? AND id < ?))".into());
+            params.extend([
+                SqlValue::Integer(t),
+                SqlValue::Integer(t),
+                SqlValue::Integer(id),
+            ]);
+        }
+        Ok(Plan {
+            filter: clauses.join(" AND "),
+            params,
+            bounds: (q.from_ns.map(ns), q.to_ns.map(ns), cursor.map(|c| c.0)),
+            limit: q.limit.clamp(1, MAX_LIMIT),
+        })
+    }
+
+    /// The (time, id) of one more than a page of matches in one segment, newest first
+    /// (the one more: whether there is a next page).
+    fn keys(&self, conn: &Connection, path: Path) -> Result<Keys, rusqlite::Error> {
+        let want = self.limit + 1;
+        match path {
+            Path::ByTime => by_time(conn, &self.filter, self.params.clone(), want),
+            Path::ByEpoch => by_epoch(conn, &self.filter, &self.params, self.bounds, want),
+        }
+    }
 }
 
 type Keys = Vec<(i64, i64)>;

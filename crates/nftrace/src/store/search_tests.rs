@@ -31,7 +31,8 @@ fn fill(dir: &std::path::Path) -> (Connection, Vec<Value>) {
             bodies.push(serde_json::from_str(&json).unwrap());
             batch.push((row, body(&json).unwrap()));
         }
-        insert(&mut conn, &batch).unwrap();
+        let next = next_id(&conn).unwrap();
+        insert(&mut conn, &batch, next).unwrap();
         batch.clear();
     }
     (conn, bodies)
@@ -182,6 +183,63 @@ fn both_paths_equal_a_brute_force_filter_of_the_json() {
     );
 }
 
+/// The same records split over four segments (ids going on across them, times overlapping
+/// every segment since they are a permutation), searched together: the same pages as the
+/// brute-force filter, newest first across segments, the cursor carried between them.
+#[test]
+fn segments_searched_together_equal_the_brute_force_filter() {
+    let dir = TempDir::new("segments");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let mut conns = Vec::new();
+    let mut bodies = Vec::new();
+    for part in 0..4u64 {
+        let first = (part * N / 4 + 1) as i64;
+        let mut conn =
+            schema::open_file(&dir.0.join(segments::name(first)), SCHEMA_VERSION).unwrap();
+        let batch: Vec<(sql::Row, Vec<u8>)> = (part * N / 4..(part + 1) * N / 4)
+            .map(|i| {
+                let mut r = record(i);
+                r.time_ns = time_of(i);
+                let (row, json) = stored(&r, "agent1").unwrap();
+                bodies.push(serde_json::from_str::<Value>(&json).unwrap());
+                (row, body(&json).unwrap())
+            })
+            .collect();
+        insert(&mut conn, &batch, first).unwrap();
+        conns.push(conn);
+    }
+    // Given in any order: newest first is the search's business.
+    conns.swap(0, 3);
+    let refs: Vec<&Connection> = conns.iter().collect();
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse((num(&bodies[k], "time_ns").unwrap(), k)));
+    let mut nonempty = 0;
+    for (text, keep) in cases() {
+        let expected: Vec<&Value> = order
+            .iter()
+            .map(|&k| &bodies[k])
+            .filter(|j| keep(j))
+            .collect();
+        nonempty += usize::from(!expected.is_empty());
+        for path in [SearchPath::ByEpoch, SearchPath::ByTime] {
+            let q = Query {
+                filter: parse(text).unwrap(),
+                from_ns: None,
+                to_ns: None,
+                limit: 61,
+                cursor: None,
+            };
+            let got = pages_of(q, |q| search::search_in(&refs, q, path).unwrap());
+            assert_eq!(
+                got.iter().collect::<Vec<_>>(),
+                expected,
+                "{text} by {path:?}"
+            );
+        }
+    }
+    assert!(nonempty >= 5, "{nonempty}");
+}
+
 #[test]
 fn schema_1_files_are_migrated() {
     let dir = TempDir::new("migrate");
@@ -220,6 +278,14 @@ fn schema_1_files_are_migrated() {
         bodies.push(serde_json::from_str::<Value>(&json).unwrap());
     }
     drop(conn);
+    // A copy as the `traces.db` of builds before segments, for the end.
+    let before = TempDir::new("migrate-legacy");
+    std::fs::create_dir_all(&before.0).unwrap();
+    std::fs::copy(
+        dir.0.join(segments::name(1)),
+        before.0.join(segments::LEGACY),
+    )
+    .unwrap();
     let conn = open(&dir.0).unwrap();
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -241,7 +307,7 @@ fn schema_1_files_are_migrated() {
         limit: 50,
         cursor: None,
     };
-    let got = pages(&conn, q, SearchPath::ByEpoch);
+    let got = pages(&conn, q.clone(), SearchPath::ByEpoch);
     let mut want: Vec<(u64, usize)> = (0..bodies.len())
         .filter(|&k| action(&bodies[k]) == "drop" && num(&bodies[k], "dport") == Some(80))
         .map(|k| (num(&bodies[k], "time_ns").unwrap(), k))
@@ -257,7 +323,8 @@ fn schema_1_files_are_migrated() {
     // Written after the migration: ids go on, each record once.
     let mut conn = conn;
     let (row, json) = stored(&record(9), "new").unwrap();
-    insert(&mut conn, &[(row, body(&json).unwrap())]).unwrap();
+    let next = next_id(&conn).unwrap();
+    insert(&mut conn, &[(row, body(&json).unwrap())], next).unwrap();
     let n: i64 = conn
         .query_row(
             "SELECT count(*) FROM traces JOIN bodies USING (id)",
@@ -266,4 +333,17 @@ fn schema_1_files_are_migrated() {
         )
         .unwrap();
     assert_eq!(n, 5_001);
+    // The schema 1 file as a `traces.db` of builds before segments: migrated at the
+    // writer's start, read as the oldest segment.
+    let w = writer::StoreWriter::start(
+        &before.0,
+        Retention {
+            max_age_ns: u64::MAX,
+            max_bytes: u64::MAX,
+        },
+    )
+    .unwrap();
+    drop(w);
+    let r = writer::StoreReader::open(&before.0).unwrap();
+    assert_eq!(pages_of(q, |q| r.search(q).unwrap()).len(), 834);
 }

@@ -6,6 +6,8 @@ use super::sql::matches;
 use super::*;
 use crate::packet::Packet;
 use crate::record::{DecidingRule, Step, TraceRecord};
+use std::path::Path;
+use std::sync::Arc;
 
 pub(super) struct TempDir(pub(super) PathBuf);
 
@@ -94,7 +96,8 @@ fn fill(dir: &Path, n: u64) -> (Connection, Vec<Row>) {
             (row, body(&json).unwrap())
         })
         .collect();
-    insert(&mut conn, &batch).unwrap();
+    let next = next_id(&conn).unwrap();
+    insert(&mut conn, &batch, next).unwrap();
     (conn, batch.into_iter().map(|(r, _)| r).collect())
 }
 
@@ -204,79 +207,6 @@ fn pages_newest_first_each_once_and_time_range() {
 }
 
 #[test]
-fn retention_by_age_and_size_deletes_oldest() {
-    let dir = TempDir::new("retention");
-    let (conn, rows) = fill(&dir.0, 3000);
-    let now = rows[2999].time_ns;
-    let keep_age = now - rows[1000].time_ns;
-    let deleted = enforce(
-        &conn,
-        Retention {
-            max_age_ns: keep_age,
-            max_bytes: u64::MAX,
-        },
-        now,
-        &mut Backlog::default(),
-    )
-    .unwrap();
-    assert_eq!(deleted, 1000);
-    let oldest: i64 = conn
-        .query_row("SELECT min(time_ns) FROM traces", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(oldest as u64, rows[1000].time_ns);
-    // Size: 2000 records of ~700 bytes each take ~1.5 MB; at most 200 KB keeps the newest.
-    let deleted = enforce(
-        &conn,
-        Retention {
-            max_age_ns: u64::MAX,
-            max_bytes: 200_000,
-        },
-        now,
-        &mut Backlog::default(),
-    )
-    .unwrap();
-    assert!(deleted >= 1000, "{deleted}");
-    let (n, newest): (i64, i64) = conn
-        .query_row("SELECT count(*), max(time_ns) FROM traces", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    assert_eq!(n as u64 + deleted, 2000);
-    assert_eq!(newest as u64, now);
-}
-
-#[test]
-fn retention_deletes_in_bounded_steps() {
-    let dir = TempDir::new("steps");
-    let (conn, rows) = fill(&dir.0, 12_000);
-    let now = rows[11_999].time_ns;
-    let r = Retention {
-        max_age_ns: now - rows[11_000].time_ns,
-        max_bytes: u64::MAX,
-    };
-    let mut backlog = Backlog::default();
-    let mut steps = Vec::new();
-    loop {
-        steps.push(enforce(&conn, r, now, &mut backlog).unwrap());
-        if !backlog.more() {
-            break;
-        }
-    }
-    assert_eq!(steps, [RETENTION_STEP, RETENTION_STEP, 1_000]);
-    let (n, oldest, bodies): (i64, i64, i64) = conn
-        .query_row(
-            "SELECT count(*), min(time_ns), (SELECT count(*) FROM bodies) FROM traces",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(
-        (n, oldest as u64, bodies),
-        (1_000, rows[11_000].time_ns, 1_000)
-    );
-}
-
-#[test]
 fn reopen_keeps_records_and_schema_version() {
     let dir = TempDir::new("reopen");
     drop(fill(&dir.0, 10));
@@ -345,6 +275,180 @@ fn writer_retention_counts_what_it_deletes() {
         (load(&w.counters.written), load(&w.counters.deleted)),
         (50, 50)
     );
-    let conn = open(&dir.0).unwrap();
-    assert!(all(&conn, Expr::True).is_empty());
+    let r = writer::StoreReader::open(&dir.0).unwrap();
+    let q = Query {
+        filter: Expr::True,
+        from_ns: None,
+        to_ns: None,
+        limit: 100,
+        cursor: None,
+    };
+    assert!(r.search(&q).unwrap().records.is_empty());
+}
+
+/// Every record the reader finds, newest first, by trace id (unique in `record`).
+fn read_all(dir: &Path) -> Vec<u64> {
+    let r = writer::StoreReader::open(dir).unwrap();
+    let q = Query {
+        filter: Expr::True,
+        from_ns: None,
+        to_ns: None,
+        limit: MAX_LIMIT,
+        cursor: None,
+    };
+    pages_of(q, |q| r.search(q).unwrap())
+        .iter()
+        .map(|j| j["trace_id"].as_u64().unwrap())
+        .collect()
+}
+
+/// A 1 MiB store (256 KiB segments) written far past its cap: the files, measured from
+/// another thread all along, never pass the cap; the records left are exactly the newest
+/// ones (oldest deleted first, whole segments); written = left + deleted.
+#[test]
+fn size_retention_deletes_oldest_segments_under_the_cap() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let dir = TempDir::new("cap");
+    let cap = 1 << 20;
+    let n = 12_000;
+    let mut w = writer::StoreWriter::start(
+        &dir.0,
+        Retention {
+            max_age_ns: u64::MAX,
+            max_bytes: cap,
+        },
+    )
+    .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (done, dir) = (done.clone(), dir.0.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(Relaxed) {
+                most = most.max(segments::store_bytes(&dir));
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            most
+        })
+    };
+    for i in 0..n {
+        let (row, json) = stored(&record(i), "a").unwrap();
+        assert!(w.push(row, &json));
+        if i % 500 == 0 {
+            // Batches of a few hundred, as a live flood gives.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    w.finish();
+    done.store(true, Relaxed);
+    let most = watcher.join().unwrap();
+    assert!(most <= cap, "{most} > {cap}");
+    assert!(segments::store_bytes(&dir.0) <= cap);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    let (written, deleted) = (load(&w.counters.written), load(&w.counters.deleted));
+    assert_eq!(written, n);
+    assert!(load(&w.counters.segments_deleted) >= 3);
+    let left = read_all(&dir.0);
+    assert_eq!(left.len() as u64 + deleted, n);
+    // The newest records, each once: record i has trace id i * 7919.
+    let want: Vec<u64> = (n - left.len() as u64..n)
+        .rev()
+        .map(|i| (i * 7919) as u32 as u64)
+        .collect();
+    assert_eq!(left, want);
+    assert!(left.len() > 500, "{}", left.len());
+}
+
+/// A writer started again goes on: ids continue (no record twice, none lost), and a
+/// `traces.db` of earlier builds is read as the oldest segment and deleted first.
+#[test]
+fn restart_and_legacy_file() {
+    let dir = TempDir::new("restart");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    {
+        let mut conn = open_file(&dir.0.join(segments::LEGACY), SCHEMA_VERSION).unwrap();
+        let batch: Vec<(Row, Vec<u8>)> = (0..100)
+            .map(|i| {
+                let (row, json) = stored(&record(i), "old").unwrap();
+                (row, body(&json).unwrap())
+            })
+            .collect();
+        insert(&mut conn, &batch, 1).unwrap();
+    }
+    let unbounded = Retention {
+        max_age_ns: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+    for part in 1..3u64 {
+        let mut w = writer::StoreWriter::start(&dir.0, unbounded).unwrap();
+        for i in part * 100..(part + 1) * 100 {
+            let (row, json) = stored(&record(i), "a").unwrap();
+            assert!(w.push(row, &json));
+        }
+        w.finish();
+    }
+    let want: Vec<u64> = (0..300).rev().map(|i| (i * 7919) as u32 as u64).collect();
+    assert_eq!(read_all(&dir.0), want);
+    // The second start went on in the first's segment (smaller than a segment).
+    let listed = segments::list(&dir.0).unwrap();
+    assert_eq!(listed.iter().map(|(f, _)| *f).collect::<Vec<_>>(), [0, 101]);
+    // A small cap: the legacy file goes first.
+    let mut w = writer::StoreWriter::start(
+        &dir.0,
+        Retention {
+            max_age_ns: u64::MAX,
+            max_bytes: 1 << 20,
+        },
+    )
+    .unwrap();
+    for i in 300..6_000 {
+        let (row, json) = stored(&record(i), "a").unwrap();
+        assert!(w.push(row, &json));
+    }
+    w.finish();
+    let listed = segments::list(&dir.0).unwrap();
+    assert!(listed.first().is_some_and(|(f, _)| *f > 0), "{listed:?}");
+    let left = read_all(&dir.0);
+    let deleted = w
+        .counters
+        .deleted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(left.len() as u64 + deleted, 6_000);
+    assert_eq!(left[0], (5_999u64 * 7919) as u32 as u64);
+}
+
+/// Records pushed faster than the writer writes, into a queue of 256 KiB (a few hundred
+/// records): what it could not take is counted as dropped, nothing else is missing, and
+/// the queue's gauge is back to 0.
+#[test]
+fn every_record_pushed_is_written_or_counted_as_dropped() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = TempDir::new("dropped");
+    let unbounded = Retention {
+        max_age_ns: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+    let mut w = writer::StoreWriter::start_with_queue(&dir.0, unbounded, 256 << 10).unwrap();
+    let n = 20_000;
+    let mut taken = Vec::new();
+    for i in 0..n {
+        let (row, json) = stored(&record(i), "a").unwrap();
+        if w.push(row, &json) {
+            taken.push(i);
+        }
+    }
+    w.finish();
+    let c = &w.counters;
+    let (written, dropped) = (c.written.load(Relaxed), c.dropped.load(Relaxed));
+    assert!(dropped > 0, "the producer never outran the writer");
+    assert_eq!(written + dropped, n);
+    assert_eq!(written, taken.len() as u64);
+    assert_eq!(c.queued_bytes.load(Relaxed), 0);
+    // The store holds exactly the records the queue took.
+    let want: Vec<u64> = taken
+        .iter()
+        .rev()
+        .map(|i| (i * 7919) as u32 as u64)
+        .collect();
+    assert_eq!(read_all(&dir.0), want);
 }
