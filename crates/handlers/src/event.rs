@@ -22,3 +22,15 @@ pub struct PacketEvent<'a> {
     /// Whether this packet is deep-sampled (top lists, cardinality, TCP flags).
     pub deep: bool,
 }
+
+/// A live capture's drop counters, totals since the agent opened its capture (summed over
+/// reopenings): what libpcap's `pcap_stats` reports as `ps_drop` and `ps_ifdrop`, widened to
+/// 64 bits. Handed to the handlers once a second (the pcap handler turns them into per-bucket
+/// counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureDrops {
+    /// Dropped by the kernel because the capture ring was full (`ps_drop`).
+    pub os_drops: u64,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub if_drops: u64,
+}

@@ -1,6 +1,7 @@
 //! Stream handlers: they turn decoded packets into windowed metrics and own the names under
 //! which those metrics are published (pktvisor's JSON keys).
 
+pub mod dhcp;
 pub mod dns;
 pub mod event;
 pub mod frame;
@@ -10,11 +11,12 @@ pub mod json;
 pub mod metric;
 pub mod module;
 pub mod net;
+pub mod pcap;
 pub mod registry;
 pub mod sampler;
 pub mod top_threshold;
 
-pub use event::{Direction, PacketEvent};
+pub use event::{CaptureDrops, Direction, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
 pub use module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render};
 pub use net::{NetBucket, NetHandler};

@@ -12,7 +12,7 @@
 //! registry ([`HandlerKind::decode`]). Any `Clone` bucket type that merges
 //! ([`pv_sketch::Bucket`]) and travels ([`WireBucket`]) is a [`ModuleBucket`].
 
-use crate::event::PacketEvent;
+use crate::event::{CaptureDrops, PacketEvent};
 use crate::geo::GeoDbs;
 use crate::metric::Metric;
 use pv_policy::{ConfigError, HandlerSchema, Module};
@@ -45,6 +45,11 @@ pub trait Handler: Send {
 
     /// A tick of wall time (live capture): idle links rotate, timers run.
     fn tick(&mut self, sec: u64);
+
+    /// The live capture's drop counters at wall-clock second `sec` (once a second, to one
+    /// worker's copy of each policy reading the capture, so that merged buckets count each
+    /// drop once). Handlers of packets ignore them.
+    fn capture_drops(&mut self, _sec: u64, _drops: CaptureDrops) {}
 
     /// The time of the newest event the handler saw, if it ends the input at its own events
     /// (the dns handler expires transactions at its last message).

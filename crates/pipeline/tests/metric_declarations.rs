@@ -89,7 +89,7 @@ const HOST_SPECS: [&str; 3] = [
 #[test]
 fn the_json_and_the_declarations_name_the_same_metrics() {
     let geo = geo();
-    let mut seen: [BTreeSet<String>; 2] = Default::default();
+    let mut seen: [BTreeSet<String>; 4] = Default::default();
     let mut declared: Vec<&'static [metric::Metric]> = Vec::new();
     for capture in &captures() {
         for spec in HOST_SPECS {
@@ -126,7 +126,7 @@ fn the_json_and_the_declarations_name_the_same_metrics() {
             }
         }
     }
-    assert_eq!(declared.len(), 2, "a net and a dns module");
+    assert_eq!(declared.len(), 4, "the net, dhcp, dns and pcap modules");
     for (metrics, seen) in declared.iter().zip(&seen) {
         assert!(!metrics.is_empty());
         for m in metrics.iter() {
@@ -306,7 +306,7 @@ fn merged_buckets_obey_each_declarations_merge_rule() {
             }
         }
     }
-    assert_eq!(checked.len(), 2, "a net and a dns module");
+    assert_eq!(checked.len(), 4, "the net, dhcp, dns and pcap modules");
     for (handler, (metrics, paths)) in &checked {
         let unchecked: Vec<&str> = metrics
             .iter()

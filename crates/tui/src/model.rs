@@ -148,8 +148,9 @@ impl Window {
         self.value(stat)["live"].as_f64()
     }
 
-    /// Capture drops pktvisor's C++ agent reports in the window (`pcap.os_drops`,
-    /// `pcap.if_drops`); our agent reports them in `/api/v1/metrics/app` instead.
+    /// Capture drops in the window's `pcap` object (`pcap.os_drops`, `pcap.if_drops`), as
+    /// pktvisor's agent and ours report them; the header prefers our agent's
+    /// `/api/v1/metrics/app` totals, which add the workers' queue drops.
     pub fn pcap_drops(&self) -> Option<u64> {
         let os = as_count(self.at("pcap.os_drops"));
         let iface = as_count(self.at("pcap.if_drops"));

@@ -24,7 +24,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::ethernet::{
     ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST,
-    ETHERTYPE_PPPOE_SESSION, EthernetFrame,
+    ETHERTYPE_PPPOE_SESSION, EthernetFrame, MacAddr,
 };
 use crate::ipv4::{Ipv4Error, Ipv4Packet};
 use crate::ipv6::{ExtensionError, Ipv6Packet, walk_extension_headers};
@@ -189,6 +189,8 @@ pub struct Decoded<'a> {
     pub ip_ttl: u8,
     /// Outermost VLAN id, if tagged.
     pub vlan: Option<u16>,
+    /// Source MAC of an Ethernet frame (the dhcp handler names servers by it, as pktvisor).
+    pub src_mac: Option<MacAddr>,
     /// Bytes after the TCP/UDP header: the captured part, clipped to the IP
     /// and UDP length fields so Ethernet padding is excluded. Empty for
     /// other protocols, later fragments and broken headers.
@@ -210,6 +212,7 @@ impl Decoded<'static> {
         fragment: Fragment::None,
         ip_ttl: 0,
         vlan: None,
+        src_mac: None,
         l4_payload: &[],
         problem: None,
     };
@@ -221,7 +224,10 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     let mut d = Decoded::EMPTY;
     match link {
         LinkType::Ethernet => match EthernetFrame::new(frame) {
-            Some(eth) => ethertype(&mut d, eth.ethertype(), eth.payload()),
+            Some(eth) => {
+                d.src_mac = Some(eth.src());
+                ethertype(&mut d, eth.ethertype(), eth.payload())
+            }
             None => d.problem = Some(DecodeProblem::TruncatedLink),
         },
         LinkType::LinuxSll => match SllHeader::new(frame) {

@@ -22,6 +22,8 @@
 )]
 
 pub mod civil_time;
+pub mod dhcp;
+pub mod dhcpv6;
 pub mod dns;
 pub mod dnstap;
 pub mod ethernet;
@@ -38,6 +40,8 @@ pub mod sll;
 pub mod sll2;
 pub mod tcp;
 pub mod tcp_stream;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 pub mod udp;
 pub mod vlan;

@@ -85,8 +85,9 @@ impl Running<'_> {
         let mut late_tick: Vec<Option<u64>> = vec![None; self.workers.len()];
         let mut last_flush = Instant::now();
         let mut last_second = unix_now_sec();
-        // The live bucket exists from the start, before any packet.
+        // The live bucket exists from the start, before any packet; the drop counters' base.
         self.tick_all(last_second, &mut late_tick);
+        self.give_drops(last_second);
         let mut record_batch = Batch::with_capacity(BATCH_PACKETS);
         let mut since_clock = 0u32;
         while !stop.load(Ordering::Relaxed) {
@@ -153,6 +154,7 @@ impl Running<'_> {
             *last_second = now;
             self.update_stats();
             self.tick_all(now, late_tick);
+            self.give_drops(now);
         } else if late_tick.iter().any(Option::is_some) {
             self.tick_late(late_tick);
         }
@@ -223,6 +225,21 @@ impl Running<'_> {
             received: load(&self.counters.kernel_received),
             dropped: load(&self.counters.kernel_dropped),
             if_dropped: load(&self.counters.if_dropped),
+        }
+    }
+
+    /// The kernel's drop totals to worker 0's pcap handlers (pktvisor's `pcap_stats` signal,
+    /// once a second).
+    fn give_drops(&self, now: u64) {
+        let t = self.totals();
+        if let Some(w) = self.workers.first() {
+            w.try_capture_drops(
+                now,
+                pv_handlers::CaptureDrops {
+                    os_drops: t.dropped,
+                    if_drops: t.if_dropped,
+                },
+            );
         }
     }
 

@@ -18,6 +18,11 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// DHCPv4 server/client, DHCPv6 client/server ports (the dhcp handler's).
+fn is_dhcp_port(port: u16) -> bool {
+    matches!(port, 67 | 68 | 546 | 547)
+}
+
 pub struct Sharder {
     workers: usize,
 }
@@ -59,6 +64,12 @@ impl Sharder {
     /// ordering the endpoints; one mix spreads them (a path every packet takes, so cheap).
     #[inline]
     fn worker_of(&self, f: &FlowEnds) -> usize {
+        // DHCP: a REQUEST (0.0.0.0:68 -> 255.255.255.255:67) and its ACK (server:67 ->
+        // client:68) are different flows, and the dhcp handler pairs them by xid: all DHCP
+        // goes to worker 0 (a few packets per client per lease).
+        if is_dhcp_port(f.a.1) || is_dhcp_port(f.b.1) {
+            return 0;
+        }
         let addrs = f.a.0.wrapping_add(f.b.0);
         let ports = u64::from(f.a.1) + u64::from(f.b.1);
         let head = f.udp_head.map_or(0, |h| u64::from(h) + 1);
@@ -109,6 +120,19 @@ mod tests {
             used[wq] += 1;
         }
         assert!(used.iter().all(|n| *n > 60), "{used:?}");
+    }
+
+    #[test]
+    fn a_dhcp_request_meets_its_ack() {
+        // dhcp-flow.pcap frames 5 and 6: 0.0.0.0:68 -> 255.255.255.255:67, then
+        // 192.168.2.1:67 -> 192.168.2.205:68; and DHCPv6 546 -> 547.
+        let s = Sharder::new(4);
+        let request = udp([0, 0, 0, 0], 68, [255, 255, 255, 255], 67);
+        let ack = udp([192, 168, 2, 1], 67, [192, 168, 2, 205], 68);
+        let v6ish = udp([10, 0, 0, 1], 546, [10, 0, 0, 2], 547);
+        for f in [request, ack, v6ish] {
+            assert_eq!(s.worker_for_frame(Some(LinkType::Ethernet), &f), 0);
+        }
     }
 
     #[test]

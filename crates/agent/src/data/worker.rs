@@ -20,6 +20,9 @@ pub enum Msg {
     },
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
+    /// The live capture's drop totals at a wall-clock second (to worker 0 only, so that the
+    /// pcap handler's merged buckets count each drop once).
+    CaptureDrops(u64, pv_handlers::CaptureDrops),
     /// A reader wants copies of these policies' newest `usize` buckets, in this order (None
     /// for a name the worker does not run).
     Snapshots(Vec<String>, usize, Sender<Vec<Option<PolicySnapshot>>>),
@@ -74,6 +77,12 @@ impl Worker {
         !matches!(self.tx.try_send(Msg::Tick(sec)), Err(TrySendError::Full(_)))
     }
 
+    /// Queues the capture's drop totals without waiting; a full queue skips this reading (the
+    /// next one carries the totals).
+    pub fn try_capture_drops(&self, sec: u64, drops: pv_handlers::CaptureDrops) {
+        let _ = self.tx.try_send(Msg::CaptureDrops(sec, drops));
+    }
+
     /// Queues a message, waiting for room (snapshot requests, the last batches).
     pub fn send(&self, msg: Msg) -> bool {
         self.tx.send(msg).is_ok()
@@ -93,6 +102,8 @@ impl Worker {
 fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) {
     // The clock's last second: a policy added later starts its live bucket there at once.
     let mut last_tick = None;
+    // The last drop totals: a policy added later takes them as its base.
+    let mut last_drops = None;
     let mut links = LinkCache::default();
     for msg in rx {
         match msg {
@@ -123,6 +134,12 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
                 last_tick = Some(sec);
                 policies.iter_mut().for_each(|p| p.tick(sec));
             }
+            Msg::CaptureDrops(sec, drops) => {
+                last_drops = Some((sec, drops));
+                for policy in policies.iter_mut().filter(|p| !p.reads_dnstap()) {
+                    policy.capture_drops(sec, drops);
+                }
+            }
             Msg::Snapshots(names, newest, reply) => {
                 let copies = names
                     .iter()
@@ -138,6 +155,11 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
             Msg::AddPolicy(mut policy) => {
                 if let Some(sec) = last_tick {
                     policy.tick(sec);
+                }
+                if let Some((sec, drops)) = last_drops
+                    && !policy.reads_dnstap()
+                {
+                    policy.capture_drops(sec, drops);
                 }
                 policies.push(*policy);
             }

@@ -128,6 +128,21 @@ fn digits(item: &str) -> Option<Result<u64, ()>> {
         .then(|| item.parse::<u64>().map_err(|_| ()))
 }
 
+/// A transaction TTL set by `xact_ttl_ms` or `xact_ttl_secs` (the dns and dhcp handlers'
+/// keys), in nanoseconds. xact_ttl_ms wins, and then xact_ttl_secs is not read at all.
+/// pktvisor's set_xact_ttl takes a uint32_t of milliseconds: the value is truncated to 32 bits
+/// (and secs * 1000 wraps).
+pub(crate) fn xact_ttl_ns(s: &Config) -> Result<Option<u64>, ConfigError> {
+    let ms = if s.contains("xact_ttl_ms") {
+        s.u64("xact_ttl_ms")? as u32
+    } else if s.contains("xact_ttl_secs") {
+        (s.u64("xact_ttl_secs")? as u32).wrapping_mul(1000)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(u64::from(ms) * 1_000_000))
+}
+
 fn err(settings: &Config, key: &str, message: String) -> ConfigError {
     ConfigError {
         message,
@@ -228,14 +243,8 @@ pub fn dns_config(module: &Module) -> Result<DnsConfig, ConfigError> {
     cfg.filters = f;
     cfg.public_suffix_list = s.flag("public_suffix_list")?;
     // `recorded_stream` only needs to exist (config_exists); its value is never read.
-    // xact_ttl_ms wins, and then xact_ttl_secs is not read at all. set_xact_ttl takes a
-    // uint32_t of milliseconds: the value is truncated to 32 bits (and secs * 1000 wraps).
-    if s.contains("xact_ttl_ms") {
-        let ms = s.u64("xact_ttl_ms")? as u32;
-        cfg.xact_ttl_ns = u64::from(ms) * 1_000_000;
-    } else if s.contains("xact_ttl_secs") {
-        let ms = (s.u64("xact_ttl_secs")? as u32).wrapping_mul(1000);
-        cfg.xact_ttl_ns = u64::from(ms) * 1_000_000;
+    if let Some(ns) = xact_ttl_ns(s)? {
+        cfg.xact_ttl_ns = ns;
     }
     let ports: Vec<String> = match s.get("dns_ports") {
         Some(pv_policy::Value::Int(n)) => vec![n.to_string()],

@@ -1,13 +1,17 @@
 //! The command line's policy (`pktvisord IFACE -b .. -H ..`, `pktvisord FILE`, `pktvisor
-//! summarize FILE`): an ordinary policy named `default` reading tap `default`, with a net
-//! module and, unless `--no-dns`, a dns module, named as pktvisor names their instances.
+//! summarize FILE`): an ordinary policy named `default` reading tap `default`, with pktvisord's
+//! default modules in its order (`default_tap_policy` in cmd/pktvisord/main.cpp: `net`, `dhcp`,
+//! `dns`, and `pcap_stats` of type `pcap`), the dns one unless `--no-dns`, named as pktvisor
+//! names their instances.
 
 use crate::error::PipelineError;
 use crate::run::module_run::ModuleRun;
 use crate::run::policy_run::{LiveInput, PolicyRun};
 use pv_capture::BpfSet;
+use pv_handlers::dhcp::{DhcpConfig, DhcpHandler};
 use pv_handlers::dns::{DnsConfig, DnsHandler};
 use pv_handlers::net::NetConfig;
+use pv_handlers::pcap::PcapHandler;
 use pv_handlers::{HostSpec, NetHandler, WindowSpec};
 
 /// pktvisor's name of the command line's policy, and of its tap.
@@ -54,12 +58,20 @@ impl PolicyRun {
             Some(_) => opts.window.keep.max(1),
         };
         let key = |module: &str| format!("{COMMAND_LINE_POLICY}-{COMMAND_LINE_TAP}-{module}");
-        let mut modules = vec![ModuleRun::new(
-            key("net"),
-            opts.deep_sample_percent,
-            periods,
-            Box::new(NetHandler::new(opts.net.clone(), opts.window)),
-        )];
+        let mut modules = vec![
+            ModuleRun::new(
+                key("net"),
+                opts.deep_sample_percent,
+                periods,
+                Box::new(NetHandler::new(opts.net.clone(), opts.window)),
+            ),
+            ModuleRun::new(
+                key("dhcp"),
+                opts.deep_sample_percent,
+                periods,
+                Box::new(DhcpHandler::new(DhcpConfig::default(), opts.window)),
+            ),
+        ];
         if let Some(dns) = &opts.dns {
             modules.push(ModuleRun::new(
                 key("dns"),
@@ -68,6 +80,12 @@ impl PolicyRun {
                 Box::new(DnsHandler::new(dns.clone(), opts.window)),
             ));
         }
+        modules.push(ModuleRun::new(
+            key("pcap_stats"),
+            opts.deep_sample_percent,
+            periods,
+            Box::new(PcapHandler::new(opts.window)),
+        ));
         let input = LiveInput {
             tap: COMMAND_LINE_TAP.to_string(),
             host_spec: String::new(),

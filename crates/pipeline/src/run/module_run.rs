@@ -74,6 +74,10 @@ impl ModuleRun {
         self.handler.tick(sec);
     }
 
+    pub(crate) fn capture_drops(&mut self, sec: u64, drops: pv_handlers::CaptureDrops) {
+        self.handler.capture_drops(sec, drops);
+    }
+
     pub(crate) fn last_event_ns(&self) -> Option<u64> {
         self.handler.last_event_ns()
     }

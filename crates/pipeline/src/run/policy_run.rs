@@ -199,6 +199,14 @@ impl PolicyRun {
         self.modules.iter_mut().for_each(|m| m.tick(sec));
     }
 
+    /// The live capture's drop counters at wall-clock second `sec` (the pcap handler's
+    /// `os_drops` and `if_drops`).
+    pub fn capture_drops(&mut self, sec: u64, drops: pv_handlers::CaptureDrops) {
+        self.modules
+            .iter_mut()
+            .for_each(|m| m.capture_drops(sec, drops));
+    }
+
     /// Records damage that ended reading early; the summary of what came before stands.
     pub fn damaged(&mut self, reason: String) {
         self.intake.stats.damage = Some(reason);
