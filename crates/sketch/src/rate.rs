@@ -199,6 +199,25 @@ impl Rate {
         all.quantile_with_zeros(rank, zeros)
     }
 
+    /// Seconds measured (idle ones included), or 0 before the first: the number of values the
+    /// quantiles are taken over, pktvisor's `Quantile::get_n` of a rate's per-second sketch
+    /// (what its Prometheus `_count` prints).
+    pub fn count(&self) -> u64 {
+        let covered: u64 = self.spans.iter().map(|(f, l)| l - f + 1).sum();
+        covered + self.folded.count() + self.folded_zeros
+    }
+
+    /// The busiest second's value (0 when every second measured was idle), or None before the
+    /// first second: pktvisor's `get_max_item`, which its Prometheus `_sum` prints.
+    pub fn max(&self) -> Option<u64> {
+        if self.count() == 0 {
+            return None;
+        }
+        let rate = self.settled();
+        let seconds = rate.seconds.iter().map(|(_, c)| *c).max();
+        Some(seconds.max(rate.folded.max()).unwrap_or(0))
+    }
+
     /// Adds another rate's seconds: equal seconds add up, others join.
     pub fn merge(&mut self, other: &Rate) {
         self.settle();
@@ -398,6 +417,14 @@ mod tests {
         assert_eq!(r.quantile(0.5), Some(1));
         assert_eq!(r.quantile(0.9), Some(3));
         assert_eq!(r.quantile(0.2), Some(0));
+        // Five seconds measured, the busiest 3: pktvisor's `_count` and `_sum`.
+        assert_eq!((r.count(), r.max()), (5, Some(3)));
+        assert_eq!((Rate::default().count(), Rate::default().max()), (0, None));
+        // Idle seconds only: measured, all zero.
+        let mut idle = Rate::default();
+        idle.start(7);
+        idle.end_second(9);
+        assert_eq!((idle.count(), idle.max()), (3, Some(0)));
     }
 
     #[test]
@@ -470,6 +497,8 @@ mod tests {
             let pos = ((rank * all.len() as f64).ceil() as usize).max(1);
             assert_eq!(r.quantile(rank), Some(all[pos - 1]), "rank {rank}");
         }
+        // Seconds 1..=19999 (the first packet is at 1), folded ones included; the busiest 5.
+        assert_eq!((r.count(), r.max()), (19_999, Some(5)));
     }
 
     #[test]
