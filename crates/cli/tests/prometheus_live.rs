@@ -130,6 +130,15 @@ fn first_minute_exports_the_live_bucket_as_pktvisor() {
     ] {
         assert!(rate["live"].is_u64() && rate["p99"].is_u64(), "{rate}");
     }
+    // Two seconds after the replay the link (IPv6 off) has been idle for a whole second:
+    // pktvisor's timer would have stored 0 as the last second's rate.
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, body) = get("/api/v1/metrics/bucket/0");
+    let b0: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        b0["1m"]["packets"]["rates"]["pps_total"]["live"], 0,
+        "{body}"
+    );
     let (code, body) = get("/api/v1/policies/default/metrics/bucket/0");
     assert_eq!(code, 200, "{body}");
     let v4: Value = serde_json::from_str(&body).unwrap();

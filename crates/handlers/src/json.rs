@@ -10,10 +10,11 @@ use std::cell::Cell;
 /// (those other helpers add too) without a flag threaded through each `Render::to_json`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderMode {
-    /// The bucket is a running agent's live one: rates carry `"live"`, the second under way
-    /// (pktvisor: `Rate::to_json(j, live)` with `live_rates = !read_only() &&
-    /// !recorded_stream()`, `NetworkMetricsBucket::to_json`).
-    pub live: bool,
+    /// The bucket is a running agent's live one and this is the wall-clock second: rates
+    /// carry `"live"`, the last whole second's count (pktvisor: `Rate::to_json(j, live)` with
+    /// `live_rates = !read_only() && !recorded_stream()`, `NetworkMetricsBucket::to_json`,
+    /// writes `rate()`, what its timer stored when the last second ended).
+    pub live: Option<u64>,
     /// The bucket is a running agent's (not a file's): a rate that measured no second yet is
     /// zeros rather than absent, as pktvisor's wall-clock timer samples every rate once a
     /// second whether or not packets came (`Rate::_start_timer`), so an idle minute keeps
@@ -26,7 +27,7 @@ pub struct RenderMode {
 }
 
 thread_local! {
-    static MODE: Cell<RenderMode> = const { Cell::new(RenderMode { live: false, agent: false, totals: false }) };
+    static MODE: Cell<RenderMode> = const { Cell::new(RenderMode { live: None, agent: false, totals: false }) };
 }
 
 /// Runs `f` (a handler's `to_json`) with `mode` in effect on this thread, then restores the
@@ -113,10 +114,8 @@ pub fn rate(r: &Rate) -> Option<Value> {
         None => return None,
     };
     add_totals(&mut v, r.max().map(Value::from), r.count());
-    if mode.live
-        && let Value::Object(m) = &mut v
-    {
-        m.insert("live".into(), json!(r.live()));
+    if let (Some(now), Value::Object(m)) = (mode.live, &mut v) {
+        m.insert("live".into(), json!(r.last_whole_second(now).unwrap_or(0)));
     }
     Some(v)
 }

@@ -199,6 +199,28 @@ impl Rate {
         all.quantile_with_zeros(rank, zeros)
     }
 
+    /// The count of the last whole second before wall-clock second `now`, as pktvisor's
+    /// `Rate::rate()` holds the last second its timer closed: the second before `now` once
+    /// packets of `now` came, else the second under way if `now` is past it, 0 when that
+    /// second had no packets (an idle link). None before the first second.
+    pub fn last_whole_second(&self, now: u64) -> Option<u64> {
+        let current = self.current?;
+        let target = if now > current {
+            now - 1
+        } else {
+            current.checked_sub(1)?
+        };
+        let rate = self.settled();
+        Some(
+            rate.seconds
+                .iter()
+                .rev()
+                .find(|(s, _)| *s <= target)
+                .filter(|(s, _)| *s == target)
+                .map_or(0, |(_, c)| *c),
+        )
+    }
+
     /// Seconds measured (idle ones included), or 0 before the first: the number of values the
     /// quantiles are taken over, pktvisor's `Quantile::get_n` of a rate's per-second sketch
     /// (what its Prometheus `_count` prints).
@@ -420,6 +442,13 @@ mod tests {
         // Five seconds measured, the busiest 3: pktvisor's `_count` and `_sum`.
         assert_eq!((r.count(), r.max()), (5, Some(3)));
         assert_eq!((Rate::default().count(), Rate::default().max()), (0, None));
+        // Seconds 100..=104 hold 3, 0, 0, 1, 2 (104 under way): pktvisor's `live` is the last
+        // whole second before now.
+        assert_eq!(r.last_whole_second(104), Some(1));
+        assert_eq!(r.last_whole_second(105), Some(2));
+        assert_eq!(r.last_whole_second(107), Some(0));
+        assert_eq!(r.last_whole_second(101), Some(1));
+        assert_eq!(Rate::default().last_whole_second(5), None);
         // Idle seconds only: measured, all zero.
         let mut idle = Rate::default();
         idle.start(7);

@@ -153,8 +153,9 @@ fn write_modules(
     labels: impl Fn(&str) -> Option<Vec<(String, String)>>,
 ) {
     let index = exposed_bucket(snapshot);
+    // Prometheus shows no `live` (`Rate::to_prometheus` writes the quantiles only).
     let mode = RenderMode {
-        live: index == 0,
+        live: None,
         agent: true,
         totals: true,
     };

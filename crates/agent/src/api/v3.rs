@@ -249,12 +249,15 @@ async fn with_command_line(
 }
 
 /// How a running agent renders its buckets as JSON: rates of idle seconds are zeros (pktvisor's
-/// timer samples every rate each second), and the live bucket's carry `"live"`, the second
-/// under way (`Rate::to_json(j, live)`). A file summary renders neither (pktvisor's
+/// timer samples every rate each second), and the live bucket's carry `"live"`, the last whole
+/// second before now (`Rate::to_json(j, live)`). A file summary renders neither (pktvisor's
 /// `recorded_stream`).
 pub(crate) fn agent_mode(live: bool) -> RenderMode {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     RenderMode {
-        live,
+        live: live.then_some(now),
         agent: true,
         totals: false,
     }
