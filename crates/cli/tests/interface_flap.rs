@@ -144,7 +144,7 @@ fn capture_resumes_after_a_flap_and_after_the_interface_is_recreated() {
             assert_eq!(
                 sample(
                     &text,
-                    "pktvisord_capture_up{policy=\"default\",interface=\"vb\"}"
+                    "pktvisord_capture_up{policy=\"default\",tap=\"default\",interface=\"vb\"}"
                 ),
                 0.0,
                 "{text}"
@@ -182,23 +182,23 @@ fn capture_resumes_after_a_flap_and_after_the_interface_is_recreated() {
     let text = prometheus(&lab, port);
     for (line, value) in [
         (
-            "pktvisord_capture_up{policy=\"default\",interface=\"vb\"}",
+            "pktvisord_capture_up{policy=\"default\",tap=\"default\",interface=\"vb\"}",
             1.0,
         ),
         (
-            "pktvisord_capture_errors_total{policy=\"default\",interface=\"vb\",kind=\"interface_down\"}",
+            "pktvisord_capture_errors_total{policy=\"default\",tap=\"default\",interface=\"vb\",kind=\"interface_down\"}",
             2.0,
         ),
         (
-            "pktvisord_capture_errors_total{policy=\"default\",interface=\"vb\",kind=\"no_such_interface\"}",
+            "pktvisord_capture_errors_total{policy=\"default\",tap=\"default\",interface=\"vb\",kind=\"no_such_interface\"}",
             0.0,
         ),
         (
-            "pktvisord_capture_reopens_total{policy=\"default\",interface=\"vb\"}",
+            "pktvisord_capture_reopens_total{policy=\"default\",tap=\"default\",interface=\"vb\"}",
             2.0,
         ),
         (
-            "pktvisord_capture_packets_total{policy=\"default\",interface=\"vb\"}",
+            "pktvisord_capture_packets_total{policy=\"default\",tap=\"default\",interface=\"vb\"}",
             expected as f64,
         ),
     ] {
@@ -207,7 +207,7 @@ fn capture_resumes_after_a_flap_and_after_the_interface_is_recreated() {
     assert!(
         sample(
             &text,
-            "pktvisord_capture_down_seconds_total{policy=\"default\",interface=\"vb\"}"
+            "pktvisord_capture_down_seconds_total{policy=\"default\",tap=\"default\",interface=\"vb\"}"
         ) > 0.0
     );
 

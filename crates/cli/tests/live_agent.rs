@@ -229,7 +229,7 @@ fn api_error_paths_and_shutdown() {
         assert_eq!(code, 200, "{path}: {text}");
         assert!(
             text.lines().any(|l| l.starts_with(
-                "pktvisord_capture_packets_total{policy=\"default\",interface=\"vb\"} "
+                "pktvisord_capture_packets_total{policy=\"default\",tap=\"default\",interface=\"vb\"} "
             )),
             "{path}: {text}"
         );

@@ -3,11 +3,84 @@
 use crate::geo::{GeoLoc, Hashed};
 use pv_sketch::{Quantiles, REPORTED_QUANTILES, Rate};
 use serde_json::{Map, Value, json};
+use std::cell::Cell;
+
+/// What a rendering of a bucket is for, beyond pktvisor's plain JSON. Every handler writes its
+/// quantiles and rates through [`quantiles`] and [`rate`], so the mode reaches all of them
+/// (those other helpers add too) without a flag threaded through each `Render::to_json`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderMode {
+    /// The bucket is a running agent's live one and this is the wall-clock second: rates
+    /// carry `"live"`, the last whole second's count (pktvisor: `Rate::to_json(j, live)` with
+    /// `live_rates = !read_only() && !recorded_stream()`, `NetworkMetricsBucket::to_json`,
+    /// writes `rate()`, what its timer stored when the last second ended).
+    pub live: Option<u64>,
+    /// The bucket is a running agent's (not a file's): a rate that measured no second yet is
+    /// zeros rather than absent, as pktvisor's wall-clock timer samples every rate once a
+    /// second whether or not packets came (`Rate::_start_timer`), so an idle minute keeps
+    /// its `rates` object.
+    pub agent: bool,
+    /// Quantile objects also carry `"sum"` (the largest value) and `"count"` (values seen),
+    /// what pktvisor's `Quantile::to_prometheus` prints as `_sum` and `_count`; only the
+    /// Prometheus writer asks for them.
+    pub totals: bool,
+}
+
+thread_local! {
+    static MODE: Cell<RenderMode> = const { Cell::new(RenderMode { live: None, agent: false, totals: false }) };
+}
+
+/// Runs `f` (a handler's `to_json`) with `mode` in effect on this thread, then restores the
+/// mode before it (also when `f` unwinds).
+pub fn render_with<T>(mode: RenderMode, f: impl FnOnce() -> T) -> T {
+    struct Restore(RenderMode);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MODE.with(|m| m.set(self.0));
+        }
+    }
+    let _restore = Restore(MODE.with(|m| m.replace(mode)));
+    f()
+}
+
+fn mode() -> RenderMode {
+    MODE.with(Cell::get)
+}
 
 /// `{"p50": .., "p90": .., "p95": .., "p99": ..}`, or None when nothing was measured (pktvisor
 /// omits empty quantiles rather than printing zeros).
 pub fn quantiles(q: &Quantiles) -> Option<Value> {
-    quantiles_by(|rank| q.quantile(rank))
+    let mut v = quantiles_by(|rank| q.quantile(rank))?;
+    add_totals(&mut v, q.max().map(Value::from), q.count());
+    Some(v)
+}
+
+/// The same of values kept as integers `scale` times the measurement (ratios): each quantile
+/// and the sum are divided back.
+pub fn scaled_quantiles(q: &Quantiles, scale: f64) -> Option<Value> {
+    if q.is_empty() {
+        return None;
+    }
+    let mut m = Map::new();
+    for (key, rank) in REPORTED_QUANTILES {
+        m.insert(
+            key.into(),
+            json!(q.quantile(rank).unwrap_or(0) as f64 / scale),
+        );
+    }
+    let mut v = Value::Object(m);
+    add_totals(&mut v, q.max().map(|x| json!(x as f64 / scale)), q.count());
+    Some(v)
+}
+
+/// `"sum"` and `"count"` when the mode asks for them.
+fn add_totals(v: &mut Value, max: Option<Value>, count: u64) {
+    if mode().totals
+        && let Value::Object(m) = v
+    {
+        m.insert("sum".into(), max.unwrap_or_else(|| json!(0)));
+        m.insert("count".into(), json!(count));
+    }
 }
 
 /// `{"buckets": {"<upper bound>": count at most it, ..., "+Inf": n}}`, pktvisor's rendering of
@@ -31,8 +104,20 @@ pub fn histogram(q: &Quantiles) -> Option<Value> {
     Some(json!({ "buckets": buckets }))
 }
 
+/// A rate's quantiles; in an agent's rendering zeros before its first second, and `"live"`
+/// in the live bucket (see [`RenderMode`]).
 pub fn rate(r: &Rate) -> Option<Value> {
-    quantiles_by(|rank| r.quantile(rank))
+    let mode = mode();
+    let mut v = match quantiles_by(|rank| r.quantile(rank)) {
+        Some(v) => v,
+        None if mode.agent => quantiles_by(|_| Some(0))?,
+        None => return None,
+    };
+    add_totals(&mut v, r.max().map(Value::from), r.count());
+    if let (Some(now), Value::Object(m)) = (mode.live, &mut v) {
+        m.insert("live".into(), json!(r.last_whole_second(now).unwrap_or(0)));
+    }
+    Some(v)
 }
 
 fn quantiles_by(f: impl Fn(f64) -> Option<u64>) -> Option<Value> {

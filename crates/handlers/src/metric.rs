@@ -65,6 +65,18 @@ impl Metric {
     }
 }
 
+/// A metric whose Prometheus name starts with another key than its handler's schema key, as
+/// pktvisor declares a few (`Rate _throughput_in("payload", {"rates", "bytes_in"}, ...)` in
+/// NetStreamHandler.h: `packets.rates.bytes_in` in JSON, `payload_rates_bytes_in` in
+/// Prometheus). A handler lists them beside its metrics ([`crate::Render::prometheus_schema`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrometheusSchema {
+    /// The metric's dotted path inside the handler's object.
+    pub path: &'static str,
+    /// The key its Prometheus name starts with instead of the handler's.
+    pub schema_key: &'static str,
+}
+
 /// The declaration of the metric at `path` (dotted, inside the handler's object).
 pub fn find<'a>(metrics: &'a [Metric], path: &str) -> Option<&'a Metric> {
     metrics.iter().find(|m| m.path == path)

@@ -104,6 +104,12 @@ pub trait Render: Send + Sync + Debug {
         &[]
     }
 
+    /// Metrics whose Prometheus name takes another schema key than [`Render::schema_key`]
+    /// (pktvisor's `payload_rates_bytes_*` of the net handler).
+    fn prometheus_schema(&self) -> &'static [crate::metric::PrometheusSchema] {
+        &[]
+    }
+
     /// Entries a bucket's bounded tables evicted (the dns handler's open transactions): the
     /// agent's health sums them over the buckets held.
     fn evicted(&self, _bucket: &dyn ModuleBucket) -> u64 {

@@ -199,6 +199,47 @@ impl Rate {
         all.quantile_with_zeros(rank, zeros)
     }
 
+    /// The count of the last whole second before wall-clock second `now`, as pktvisor's
+    /// `Rate::rate()` holds the last second its timer closed: the second before `now` once
+    /// packets of `now` came, else the second under way if `now` is past it, 0 when that
+    /// second had no packets (an idle link). None before the first second.
+    pub fn last_whole_second(&self, now: u64) -> Option<u64> {
+        let current = self.current?;
+        let target = if now > current {
+            now - 1
+        } else {
+            current.checked_sub(1)?
+        };
+        let rate = self.settled();
+        Some(
+            rate.seconds
+                .iter()
+                .rev()
+                .find(|(s, _)| *s <= target)
+                .filter(|(s, _)| *s == target)
+                .map_or(0, |(_, c)| *c),
+        )
+    }
+
+    /// Seconds measured (idle ones included), or 0 before the first: the number of values the
+    /// quantiles are taken over, pktvisor's `Quantile::get_n` of a rate's per-second sketch
+    /// (what its Prometheus `_count` prints).
+    pub fn count(&self) -> u64 {
+        let covered: u64 = self.spans.iter().map(|(f, l)| l - f + 1).sum();
+        covered + self.folded.count() + self.folded_zeros
+    }
+
+    /// The busiest second's value (0 when every second measured was idle), or None before the
+    /// first second: pktvisor's `get_max_item`, which its Prometheus `_sum` prints.
+    pub fn max(&self) -> Option<u64> {
+        if self.count() == 0 {
+            return None;
+        }
+        let rate = self.settled();
+        let seconds = rate.seconds.iter().map(|(_, c)| *c).max();
+        Some(seconds.max(rate.folded.max()).unwrap_or(0))
+    }
+
     /// Adds another rate's seconds: equal seconds add up, others join.
     pub fn merge(&mut self, other: &Rate) {
         self.settle();
@@ -398,6 +439,21 @@ mod tests {
         assert_eq!(r.quantile(0.5), Some(1));
         assert_eq!(r.quantile(0.9), Some(3));
         assert_eq!(r.quantile(0.2), Some(0));
+        // Five seconds measured, the busiest 3: pktvisor's `_count` and `_sum`.
+        assert_eq!((r.count(), r.max()), (5, Some(3)));
+        assert_eq!((Rate::default().count(), Rate::default().max()), (0, None));
+        // Seconds 100..=104 hold 3, 0, 0, 1, 2 (104 under way): pktvisor's `live` is the last
+        // whole second before now.
+        assert_eq!(r.last_whole_second(104), Some(1));
+        assert_eq!(r.last_whole_second(105), Some(2));
+        assert_eq!(r.last_whole_second(107), Some(0));
+        assert_eq!(r.last_whole_second(101), Some(1));
+        assert_eq!(Rate::default().last_whole_second(5), None);
+        // Idle seconds only: measured, all zero.
+        let mut idle = Rate::default();
+        idle.start(7);
+        idle.end_second(9);
+        assert_eq!((idle.count(), idle.max()), (3, Some(0)));
     }
 
     #[test]
@@ -470,6 +526,8 @@ mod tests {
             let pos = ((rank * all.len() as f64).ceil() as usize).max(1);
             assert_eq!(r.quantile(rank), Some(all[pos - 1]), "rank {rank}");
         }
+        // Seconds 1..=19999 (the first packet is at 1), folded ones included; the busiest 5.
+        assert_eq!((r.count(), r.max()), (19_999, Some(5)));
     }
 
     #[test]

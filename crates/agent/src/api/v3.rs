@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pv_handlers::json::{RenderMode, render_with};
 use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -247,6 +248,21 @@ async fn with_command_line(
     .await
 }
 
+/// How a running agent renders its buckets as JSON: rates of idle seconds are zeros (pktvisor's
+/// timer samples every rate each second), and the live bucket's carry `"live"`, the last whole
+/// second before now (`Rate::to_json(j, live)`). A file summary renders neither (pktvisor's
+/// `recorded_stream`).
+pub(crate) fn agent_mode(live: bool) -> RenderMode {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    RenderMode {
+        live: live.then_some(now),
+        agent: true,
+        totals: false,
+    }
+}
+
 pub(crate) fn period(raw: &str) -> Option<usize> {
     // pktvisor routes only match digits: anything else is not found. Digits too many for a
     // number are a period out of range like any other (refused with the valid range), not 404.
@@ -264,7 +280,7 @@ async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
     match period(&n) {
         Some(n) => {
             with_command_line(state, Newest::Bucket(n), "1m".into(), move |s, r| {
-                s.v3_bucket_json(r, n)
+                render_with(agent_mode(n == 0), || s.v3_bucket_json(r, n))
             })
             .await
         }
@@ -276,7 +292,7 @@ async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
     match period(&n) {
         Some(n) => {
             with_command_line(state, Newest::Window(n), format!("{n}m"), move |s, r| {
-                s.v3_window_json(r, n)
+                render_with(agent_mode(false), || s.v3_window_json(r, n))
             })
             .await
         }
@@ -353,6 +369,18 @@ fn scrape_text(
         &state.renderer,
     );
     health.http = state.http.totals();
+    // Module key to tap: the `tap` label of each module's samples.
+    let mut taps: Vec<(String, String)> = registry
+        .command_line
+        .file
+        .policy(crate::prometheus::POLICY)
+        .map(crate::prometheus::module_taps)
+        .unwrap_or_default();
+    for (name, _) in &added {
+        if let Some(p) = registry.added(name) {
+            taps.extend(crate::prometheus::module_taps(&p.policy));
+        }
+    }
     let scrape = Scrape {
         instance: state.prom_instance.as_deref(),
         health: (!matches!(scraped, Scraped::Policy(_)) || with_command_line).then_some(&health),
@@ -362,6 +390,8 @@ fn scrape_text(
             .zip(&added_snapshots)
             .map(|((name, renderer), snapshot)| (name.as_str(), snapshot, *renderer))
             .collect(),
+        taps,
+        per_policy: !matches!(scraped, Scraped::CommandLine),
     };
     let mut text = crate::prometheus::render(&scrape);
     if scrape.health.is_some()

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pv_handlers::json::render_with;
 use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -187,16 +188,25 @@ pub async fn metrics(
         let copies = Copies::take(state, registry, &names, wants)?;
         let mut out = Map::new();
         for name in &names {
-            let modules: Result<Value, PeriodError> =
+            let mode = super::v3::agent_mode(!window && n == 0);
+            let modules: Option<Result<Value, PeriodError>> = render_with(mode, || {
                 match (&copies.command_line, registry.is_command_line(name)) {
-                    (Some(snapshot), true) if window => snapshot.window_json(&state.renderer, n),
-                    (Some(snapshot), true) => snapshot.bucket_json(&state.renderer, n),
+                    (Some(snapshot), true) if window => {
+                        Some(snapshot.window_json(&state.renderer, n))
+                    }
+                    (Some(snapshot), true) => Some(snapshot.bucket_json(&state.renderer, n)),
                     _ => match copies.added(name) {
-                        Some((renderer, snapshot)) if window => snapshot.window_json(renderer, n),
-                        Some((renderer, snapshot)) => snapshot.bucket_json(renderer, n),
-                        None => continue,
+                        Some((renderer, snapshot)) if window => {
+                            Some(snapshot.window_json(renderer, n))
+                        }
+                        Some((renderer, snapshot)) => Some(snapshot.bucket_json(renderer, n)),
+                        None => None,
                     },
-                };
+                }
+            });
+            let Some(modules) = modules else {
+                continue;
+            };
             match modules {
                 Ok(m) => {
                     out.insert(name.clone(), m);

@@ -436,13 +436,8 @@ impl DnsBucket {
                 }
                 slow_m.put(&mut m, names(slow, config));
             }
-            if !self.xact_ratio.is_empty() {
-                let mut q = Map::new();
-                for (key, rank) in pv_sketch::REPORTED_QUANTILES {
-                    let v = self.xact_ratio.quantile(rank).unwrap_or(0) as f64 / RATIO_SCALE;
-                    q.insert(key.into(), json!(v));
-                }
-                XACT_RATIO_QUANTILES.put(&mut m, Value::Object(q));
+            if let Some(q) = json::scaled_quantiles(&self.xact_ratio, RATIO_SCALE) {
+                XACT_RATIO_QUANTILES.put(&mut m, q);
             }
         }
         if g.top_ports {

@@ -72,4 +72,8 @@ impl Render for NetConfig {
     fn metrics(&self) -> &'static [Metric] {
         super::metrics::METRICS
     }
+
+    fn prometheus_schema(&self) -> &'static [crate::metric::PrometheusSchema] {
+        super::metrics::PROMETHEUS_SCHEMA
+    }
 }

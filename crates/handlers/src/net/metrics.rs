@@ -2,7 +2,7 @@
 //! descriptions (`NetworkMetricsBucket` in src/handlers/net/v1/NetStreamHandler.h, and the base
 //! bucket's `events`, `deep_samples` and event rate renamed in its constructor).
 
-use crate::metric::{Metric, MetricKind};
+use crate::metric::{Metric, MetricKind, PrometheusSchema};
 
 pub const UDP: Metric = Metric {
     path: "udp",
@@ -195,4 +195,22 @@ pub const METRICS: &[Metric] = &[
     RATES_PPS_EVENTS,
     EVENTS,
     DEEP_SAMPLES,
+];
+
+/// The throughput rates are pktvisor's `payload` metrics in Prometheus
+/// (`_throughput_in("payload", {"rates", "bytes_in"}, ...)`, NetStreamHandler.h), though its
+/// JSON nests them under `packets.rates` (`name_json_assign` ignores the schema key).
+pub const PROMETHEUS_SCHEMA: &[PrometheusSchema] = &[
+    PrometheusSchema {
+        path: RATES_BYTES_IN.path,
+        schema_key: "payload",
+    },
+    PrometheusSchema {
+        path: RATES_BYTES_OUT.path,
+        schema_key: "payload",
+    },
+    PrometheusSchema {
+        path: RATES_BYTES_TOTAL.path,
+        schema_key: "payload",
+    },
 ];

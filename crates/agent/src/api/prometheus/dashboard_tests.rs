@@ -2,15 +2,14 @@
 //! metric its queries use must be one the agent really serves, so a renamed metric breaks this
 //! test instead of silently emptying a panel.
 
-use super::tests::{health, parse, summarize};
-use super::{Scrape, render};
+use super::tests::{command_line_text, parse, summarize};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 const DASHBOARD: &str = include_str!("../../../../../grafana/pktvisord-dashboard.json");
 
 /// Every `expr` in the dashboard (panels' targets, nested rows included).
-fn exprs(v: &Value, out: &mut Vec<String>) {
+pub(super) fn exprs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
@@ -27,7 +26,7 @@ fn exprs(v: &Value, out: &mut Vec<String>) {
 
 /// The metric names an expression uses: identifiers outside label matchers and strings,
 /// with our prefixes (PromQL's functions and keywords have none of them).
-fn metric_names(expr: &str) -> Vec<String> {
+pub(super) fn metric_names(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
     let (mut depth, mut quoted, mut word) = (0u32, false, String::new());
     for c in expr.chars().chain([' ']) {
@@ -39,7 +38,7 @@ fn metric_names(expr: &str) -> Vec<String> {
             word.push(c);
             continue;
         }
-        if ["packets_", "dns_", "pktvisord_"]
+        if ["packets_", "dns_", "payload_", "pktvisord_"]
             .iter()
             .any(|p| word.starts_with(p))
         {
@@ -61,12 +60,7 @@ fn dashboard_queries_only_served_metrics() {
     let dashboard: Value = serde_json::from_str(DASHBOARD).expect("the dashboard is JSON");
     assert!(dashboard["schemaVersion"].as_u64().unwrap_or(0) >= 36);
     let (snapshot, renderer) = summarize(usize::MAX);
-    let text = render(&Scrape::command_line(
-        &snapshot,
-        &renderer,
-        &health(&snapshot, &renderer),
-        None,
-    ));
+    let text = command_line_text(&snapshot, &renderer);
     let served: BTreeSet<String> = parse(&text)
         .expect("valid exposition")
         .into_iter()

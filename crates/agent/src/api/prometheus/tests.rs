@@ -14,12 +14,12 @@ use std::time::Instant;
 #[derive(Debug)]
 pub(super) struct Sample {
     pub(super) name: String,
-    labels: Labels,
-    value: f64,
+    pub(super) labels: Labels,
+    pub(super) value: f64,
 }
 
 impl Sample {
-    fn label(&self, key: &str) -> Option<&str> {
+    pub(super) fn label(&self, key: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(k, _)| k == key)
@@ -35,7 +35,7 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-type Labels = Vec<(String, String)>;
+pub(super) type Labels = Vec<(String, String)>;
 
 /// `{k="v",...}` with the format's escapes undone; returns the labels and the rest of the line.
 fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
@@ -155,7 +155,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Sample>, String> {
     Ok(samples)
 }
 
-fn fixture() -> &'static Path {
+pub(super) fn fixture() -> &'static Path {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../testdata/fixtures/dns_udp_tcp_random.pcap"
@@ -175,8 +175,19 @@ pub(super) fn summarize(limit: usize) -> (PolicySnapshot, PolicyRenderer) {
     };
     // The fixture's client: its transactions are "out" ones, with timings.
     opts.host_spec.add_cidr("192.168.0.189/32").expect("cidr");
+    // MaxMind's test databases locate the fixture's remote addresses (top_geoLoc, top_ASN).
+    let geo_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/geo");
+    let geo = std::sync::Arc::new(
+        pv_handlers::geo::GeoDbs::open(
+            Some(&geo_dir.join("GeoIP2-City-Test.mmdb")),
+            Some(&geo_dir.join("GeoIP2-ISP-Test.mmdb")),
+        )
+        .expect("MaxMind's test databases"),
+    );
+    opts.net.geo = Some(geo.clone());
     if let Some(dns) = &mut opts.dns {
         dns.groups.histograms = true;
+        dns.geo = Some(geo);
     }
     let mut s = PolicyRun::command_line(&opts).expect("the command line policy");
     let mut reader = FileReader::open(fixture()).expect("fixture");
@@ -187,6 +198,16 @@ pub(super) fn summarize(limit: usize) -> (PolicySnapshot, PolicyRenderer) {
         }
     }
     (s.snapshot(), s.renderer())
+}
+
+/// `/metrics` of the command-line policy alone, with the health.
+pub(super) fn command_line_text(snapshot: &PolicySnapshot, renderer: &PolicyRenderer) -> String {
+    render(&Scrape::command_line(
+        snapshot,
+        renderer,
+        &health(snapshot, renderer),
+        None,
+    ))
 }
 
 pub(super) fn health(snapshot: &PolicySnapshot, renderer: &PolicyRenderer) -> Health {
@@ -201,6 +222,10 @@ fn find<'a>(samples: &'a [Sample], name: &str, label: Option<(&str, &str)>) -> &
         .iter()
         .find(|s| s.name == name && label.is_none_or(|(k, v)| s.label(k) == Some(v)))
         .unwrap_or_else(|| panic!("no sample {name} {label:?}"))
+}
+
+fn p99_of(samples: &[Sample], name: &str) -> f64 {
+    find(samples, name, Some(("quantile", "0.99"))).value
 }
 
 fn num(v: &Value) -> f64 {
@@ -225,6 +250,9 @@ fn exposition_carries_the_last_complete_bucket() {
     for s in &samples {
         assert_eq!(s.label("policy"), Some("default"), "{s:?}");
         assert_eq!(s.label("instance"), Some("lab"), "{s:?}");
+        // pktvisor 4's `tap` on every sample; `handler` only on the per-policy paths.
+        assert_eq!(s.label("tap"), Some("default"), "{s:?}");
+        assert_eq!(s.label("handler"), None, "{s:?}");
     }
     let get = |name: &str| find(&samples, name, None).value;
     assert_eq!(get("packets_total"), num(&b["packets"]["total"]));
@@ -261,6 +289,31 @@ fn exposition_carries_the_last_complete_bucket() {
     assert_eq!(
         p99.value,
         num(&b["dns"]["xact"]["out"]["quantiles_us"]["p99"])
+    );
+
+    // `_count` is the number of values the quantiles are of: one payload per packet, one
+    // timing per transaction; `_sum` is pktvisor's maximum (`get_max_item`).
+    assert_eq!(get("packets_payload_size_count"), get("packets_total"));
+    assert!(get("packets_payload_size_sum") >= p99_of(&samples, "packets_payload_size"));
+    assert_eq!(
+        get("dns_xact_out_quantiles_us_count"),
+        num(&b["dns"]["xact"]["out"]["total"])
+    );
+    // The throughput rates are pktvisor's `payload_rates_bytes_*`, the packet rates keep
+    // `packets_rates_pps_*` (NetStreamHandler.h); the JSON nests both under packets.rates.
+    assert_eq!(
+        find(
+            &samples,
+            "payload_rates_bytes_total",
+            Some(("quantile", "0.5"))
+        )
+        .value,
+        num(&b["packets"]["rates"]["bytes_total"]["p50"])
+    );
+    assert!(
+        samples
+            .iter()
+            .all(|s| !s.name.starts_with("packets_rates_bytes"))
     );
 
     let top = b["dns"]["top_qname2"].as_array().expect("top_qname2");
@@ -319,37 +372,30 @@ fn exposition_carries_the_last_complete_bucket() {
 }
 
 #[test]
-fn only_health_while_the_first_bucket_is_live() {
+fn the_live_bucket_is_exported_while_it_is_the_only_one() {
+    // 100 packets, all in the first minute: pktvisor exports the live bucket then
+    // (`StreamMetricsHandler::window_prometheus`), not only the agent's health.
     let (snapshot, renderer) = summarize(100);
     assert_eq!(snapshot.bucket_starts(0).len(), 1);
-    let text = render(&Scrape::command_line(
-        &snapshot,
-        &renderer,
-        &health(&snapshot, &renderer),
-        None,
-    ));
+    let text = command_line_text(&snapshot, &renderer);
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let (own, process): (Vec<&Sample>, Vec<&Sample>) = samples
-        .iter()
-        .partition(|s| s.name.starts_with("pktvisord_"));
-    // The client libraries' process families (7, with a limit on open files).
-    assert!(
-        process.iter().all(|s| s.name.starts_with("process_")) && process.len() >= 6,
-        "{text}"
-    );
-    // 9 counters and gauges, 4 of the HTTP server, plus the capture's state: up, reopens,
-    // down seconds and one error count per kind.
+    assert_eq!(find(&samples, "packets_total", None).value, 100.0);
+    let json = snapshot.v3_bucket_json(&renderer, 0).expect("bucket 0");
     assert_eq!(
-        own.len(),
-        9 + 4 + 3 + crate::counters::LIVE_FAILURE_KINDS.len(),
-        "{text}"
+        find(&samples, "dns_wire_packets_total", None).value,
+        num(&json["1m"]["dns"]["wire_packets"]["total"])
     );
+    // Rates of the live bucket: quantiles, _sum and _count, no `live` series (pktvisor's
+    // `Rate::to_prometheus` writes the quantiles only).
+    assert!(find(&samples, "packets_rates_pps_total_count", None).value >= 1.0);
+    assert!(samples.iter().all(|s| !s.name.contains("live")), "{text}");
     assert_eq!(find(&samples, "pktvisord_capture_up", None).value, 1.0);
     let s = find(&samples, "pktvisord_capture_packets_total", None);
     assert_eq!(
         s.labels,
         [
             ("policy".into(), "default".into()),
+            ("tap".into(), "default".into()),
             ("interface".into(), "eth0".into())
         ]
     );
@@ -363,8 +409,11 @@ fn label_values_are_escaped() {
         "top_udp_ports": [{"name": "53", "estimate": 2}],
     });
     let mut exp = super::text::Exposition::new(vec![("policy".into(), "default".into())]);
-    let metrics = pv_handlers::dns::metrics::METRICS;
-    super::bucket::write(&mut exp, &mut vec!["dns"], &bucket, metrics);
+    let decl = super::bucket::Declared {
+        metrics: pv_handlers::dns::metrics::METRICS,
+        schema: &[],
+    };
+    super::bucket::write(&mut exp, &mut vec!["dns"], &bucket, &decl);
     let text = exp.finish();
     assert!(text.contains(r#"qname="we\"ird\\na\nme.""#), "{text}");
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -393,7 +442,11 @@ fn the_parser_refuses_what_the_format_forbids() {
 }
 
 /// A policy added at runtime, fed the whole fixture: net and dns modules reading tap `t`.
-fn added_policy() -> (pv_pipeline::PolicySnapshot, pv_pipeline::PolicyRenderer) {
+fn added_policy() -> (
+    pv_pipeline::PolicySnapshot,
+    pv_pipeline::PolicyRenderer,
+    pv_pipeline::pv_policy::Policy,
+) {
     let text = "version: \"1.0\"\nvisor:\n  taps:\n    t:\n      input_type: pcap\n      config:\n        iface: eth0\n  policies:\n    extra:\n      kind: collection\n      input: {tap: t, input_type: pcap}\n      handlers:\n        modules:\n          n: {type: net}\n          d: {type: dns}\n";
     let file = pv_pipeline::pv_policy::parse_policy_str("test", text, &pv_pipeline::catalog())
         .expect("valid policy");
@@ -404,18 +457,20 @@ fn added_policy() -> (pv_pipeline::PolicySnapshot, pv_pipeline::PolicyRenderer) 
     while let Some(p) = reader.next_packet().expect("readable fixture") {
         live.live_packet(&mut links.packet(&p));
     }
-    (live.snapshot(), live.renderer())
+    (live.snapshot(), live.renderer(), file.policies[0].clone())
 }
 
 #[test]
-fn added_policies_carry_policy_and_module_labels() {
+fn added_policies_carry_policy_handler_and_tap_labels() {
     let (snapshot, renderer) = summarize(usize::MAX);
-    let (added, added_renderer) = added_policy();
+    let (added, added_renderer, policy) = added_policy();
     let scrape = Scrape {
         instance: None,
         health: None,
         command_line: Some((&snapshot, &renderer)),
         added: vec![("extra", &added, &added_renderer)],
+        taps: super::module_taps(&policy),
+        per_policy: true,
     };
     let text = render(&scrape);
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -425,22 +480,29 @@ fn added_policies_carry_policy_and_module_labels() {
     let dns = added
         .module_bucket_json(&added_renderer, 1, 1)
         .expect("bucket 1");
-    let total = find(&samples, "packets_total", Some(("module", "extra-t-n")));
+    // pktvisor 4's instance name `POLICY-TAP-MODULE` (`PolicyManager::load`) and the tap.
+    let total = find(&samples, "packets_total", Some(("handler", "extra-t-n")));
     assert_eq!(total.label("policy"), Some("extra"));
+    assert_eq!(total.label("tap"), Some("t"));
+    assert_eq!(total.label("module"), None);
     assert_eq!(total.value, num(&net["packets"]["total"]));
     let udp = find(
         &samples,
         "dns_wire_packets_udp",
-        Some(("module", "extra-t-d")),
+        Some(("handler", "extra-t-d")),
     );
     assert_eq!(udp.value, num(&dns["dns"]["wire_packets"]["udp"]));
     assert!(udp.value > 0.0, "{text}");
-    // The command-line policy's samples keep their labels (no module).
+    // On a per-policy path the command-line policy's samples name their handler too.
     let default_total = samples
         .iter()
         .find(|s| s.name == "packets_total" && s.label("policy") == Some("default"))
         .expect("the command line policy's packets_total");
-    assert_eq!(default_total.label("module"), None);
+    assert!(
+        default_total.label("handler").is_some(),
+        "{default_total:?}"
+    );
+    assert_eq!(default_total.label("tap"), Some("default"));
     // Same packets, same module settings: the same count.
     assert_eq!(default_total.value, total.value);
 }
