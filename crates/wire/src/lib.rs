@@ -38,6 +38,7 @@ pub mod sll;
 pub mod sll2;
 pub mod tcp;
 pub mod tcp_stream;
+pub mod time_text;
 pub mod tls;
 pub mod udp;
 pub mod vlan;
