@@ -4,6 +4,8 @@
 //! deletes the oldest by age and size.
 
 pub mod filter;
+pub mod request;
+pub mod row_json;
 pub mod schema;
 pub mod search;
 pub mod sql;
@@ -51,6 +53,15 @@ pub fn db_path(dir: &Path) -> PathBuf {
 /// JSON in `bodies`, and the epochs' time bounds widened to the batch's.
 pub fn insert(conn: &mut Connection, records: &[(Row, Vec<u8>)]) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
+    insert_in(&tx, records)?;
+    tx.commit()
+}
+
+/// [`insert`] inside a transaction the caller commits (the hub's, with its batch key).
+pub fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    records: &[(Row, Vec<u8>)],
+) -> Result<(), rusqlite::Error> {
     {
         let next: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM traces", [], |r| {
             r.get(0)
@@ -110,7 +121,7 @@ pub fn insert(conn: &mut Connection, records: &[(Row, Vec<u8>)]) -> Result<(), r
             epoch_stmt.execute([ep, lo, hi])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// The row and the JSON the store keeps of a record: the emitted record with its agent id,
