@@ -191,6 +191,13 @@ fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
             Ok(started) => started,
             Err(code) => return code,
         };
+        let push = match cli.push.traces() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("pktvisord: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let tracing = match Tracing::start(
             &cli.trace,
             cli.push
@@ -199,6 +206,7 @@ fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
                 .unwrap_or_else(pktvisor_cli::hub::host_name),
             collector,
             records,
+            push,
         ) {
             Ok(t) => t,
             Err(code) => return code,
