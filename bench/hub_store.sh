@@ -19,31 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start_clickhouse() {
-  local d=$work/ch http tcp
-  http=$(port); tcp=$(port)
-  mkdir -p "$d/data"
-  cat >"$d/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex><logger><level>warning</level><console>1</console></logger>
-<listen_host>127.0.0.1</listen_host><http_port>$http</http_port><tcp_port>$tcp</tcp_port>
-<path>$d/data/</path><tmp_path>$d/tmp/</tmp_path><users_config>users.xml</users_config>
-<default_profile>default</default_profile><default_database>default</default_database>
-<mark_cache_size>268435456</mark_cache_size></yandex>
-EOF
-  cat >"$d/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex><profiles><default></default></profiles><users><default><password></password>
-<networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota>
-</default></users><quotas><default></default></quotas></yandex>
-EOF
-  (cd "$d" && exec clickhouse-server --config-file="$d/config.xml" >"$d/server.log" 2>&1) &
-  pids+=($!)
-  until curl -sf "http://127.0.0.1:$http/?query=SELECT%201" >/dev/null; do sleep 0.05; done
-  ch_store="clickhouse+http://127.0.0.1:$http/pvbench"
-}
+# shellcheck source=bench/clickhouse.sh
+source bench/clickhouse.sh
 
 run_store() {
   local store=$1 name=$2 hp
@@ -66,5 +43,5 @@ run_store() {
 }
 
 run_store "sqlite:$work/hub.sqlite" sqlite
-start_clickhouse
+start_clickhouse "$work/ch"
 run_store "$ch_store" clickhouse

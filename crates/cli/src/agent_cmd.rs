@@ -193,6 +193,13 @@ fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
             Ok(started) => started,
             Err(code) => return code,
         };
+        let push = match cli.push.traces() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("pktvisord: error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let tracing = match Tracing::start(
             &cli.trace,
             cli.push
@@ -201,6 +208,7 @@ fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
                 .unwrap_or_else(crate::hub::host_name),
             collector,
             records,
+            push,
         ) {
             Ok(t) => t,
             Err(code) => return code,

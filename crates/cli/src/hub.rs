@@ -176,6 +176,17 @@ impl PushArgs {
         }))
     }
 
+    /// The trace pusher's configuration (`--nft-trace --hub`), None without --hub.
+    pub fn traces(&self) -> Result<Option<pv_hub::client::traces::TracePushConfig>, String> {
+        Ok(self
+            .target()?
+            .map(|target| pv_hub::client::traces::TracePushConfig {
+                target,
+                spool_dir: self.spool_dir.clone(),
+                spool_max_bytes: self.spool_max_bytes,
+            }))
+    }
+
     pub fn open_spool(&self) -> Result<Spool, String> {
         Spool::open(self.spool_dir.as_deref(), self.spool_max_bytes).map_err(|e| {
             format!(

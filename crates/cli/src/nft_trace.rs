@@ -4,6 +4,7 @@
 //! live capture.
 
 use crate::trace_store::{Ingest, parse_age};
+use pv_hub::client::traces::{TracePushConfig, TracePusher};
 use pv_nftrace::correlator::{DEFAULT_MAX_OPEN, Limits};
 use pv_nftrace::store::Retention;
 use pv_nftrace::{Collector, CollectorConfig, TraceRecord};
@@ -136,7 +137,15 @@ impl Tracing {
         agent_id: String,
         collector: Collector,
         records: Receiver<TraceRecord>,
+        push: Option<TracePushConfig>,
     ) -> Result<Tracing, ExitCode> {
+        let pusher = match push.map(TracePusher::start).transpose() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("pktvisord: error: cannot open the trace spool: {e}");
+                return Err(ExitCode::FAILURE);
+            }
+        };
         let retention = Retention {
             max_age_ns: args.trace_retention,
             max_bytes: args.trace_max_bytes,
@@ -147,6 +156,7 @@ impl Tracing {
             agent_id,
             collector.rulesets.clone(),
             records,
+            pusher,
         ) {
             Ok(ingest) => {
                 eprintln!(
@@ -171,6 +181,7 @@ impl Tracing {
             self.ingest.unencodable.clone(),
         );
         let dir = self.ingest.dir.clone();
+        let push = self.ingest.push.clone();
         pv_agent::ExtraMetrics(std::sync::Arc::new(move || {
             use std::sync::atomic::Ordering::Relaxed;
             let mut families = counters.families();
@@ -223,6 +234,30 @@ impl Tracing {
                 samples,
                 gauge,
             };
+            if let Some(p) = &push {
+                families.extend([
+                    (
+                        "pv_nft_trace_hub_records_total",
+                        "Trace records the hub took (stored, or had already).",
+                        one(&p.records),
+                    ),
+                    (
+                        "pv_nft_trace_hub_dropped_total",
+                        "Trace records not pushed to the hub: its queue was full.",
+                        one(&p.dropped),
+                    ),
+                    (
+                        "pv_nft_trace_hub_spool_dropped_total",
+                        "Trace batches dropped from the spool to stay within --spool-max-bytes.",
+                        one(&p.spool_dropped),
+                    ),
+                    (
+                        "pv_nft_trace_hub_refused_total",
+                        "Trace batches the hub refused as malformed (dropped).",
+                        one(&p.refused),
+                    ),
+                ]);
+            }
             let mut out: Vec<pv_agent::CounterFamily> =
                 families.into_iter().map(|f| family(f, false)).collect();
             let load = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);

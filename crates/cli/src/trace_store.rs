@@ -4,12 +4,13 @@
 //! [`pv_agent::TraceQueries`].
 
 use pv_agent::{Followed, TraceFollow, TraceQueries, TraceQueryError};
+use pv_hub::client::traces::{TracePushCounters, TracePusher};
 use pv_nftrace::TraceRecord;
 use pv_nftrace::collector::Rulesets;
-use pv_nftrace::store::filter::{self, Expr, Field, FilterError};
+use pv_nftrace::store::request::{RequestError, filters, search_query};
 use pv_nftrace::store::sql::{Row, matches};
 use pv_nftrace::store::writer::{StoreCounters, StoreReader, StoreWriter};
-use pv_nftrace::store::{Query, Retention, StoreError, stored};
+use pv_nftrace::store::{Retention, StoreError, stored};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -22,8 +23,6 @@ use tokio::sync::broadcast;
 /// Records a follower may fall behind before it skips (counted by the API): a few seconds
 /// of a busy firewall's traces for a reader over a slow link.
 const FOLLOW_BUFFER: usize = 4096;
-/// A page of `GET /api/v1/traces` without `limit`.
-const DEFAULT_LIMIT: usize = 100;
 
 /// The ingest thread and what the API reads.
 pub struct Ingest {
@@ -36,6 +35,8 @@ pub struct Ingest {
     pub api: pv_agent::Traces,
     /// The store's directory (the size of its segments is a gauge on `/metrics`).
     pub dir: std::path::PathBuf,
+    /// The hub pusher's counters (`--hub`).
+    pub push: Option<Arc<TracePushCounters>>,
 }
 
 impl Ingest {
@@ -46,8 +47,10 @@ impl Ingest {
         agent_id: String,
         rulesets: Rulesets,
         records: Receiver<TraceRecord>,
+        mut pusher: Option<TracePusher>,
     ) -> Result<Ingest, StoreError> {
         let mut writer = StoreWriter::start(dir, retention)?;
+        let push = pusher.as_ref().map(|p| p.counters.clone());
         let reader = StoreReader::open(dir)?;
         let (live, _) = broadcast::channel(FOLLOW_BUFFER);
         let store = writer.counters.clone();
@@ -85,6 +88,9 @@ impl Ingest {
                             fields: Box::new(row.clone()),
                         }));
                     }
+                    if let Some(p) = &pusher {
+                        p.push(&json);
+                    }
                     writer.push(row, &json);
                     next = match records.try_recv() {
                         Ok(r) => Some(r),
@@ -96,6 +102,9 @@ impl Ingest {
                 }
                 let _ = out.flush();
                 writer.finish();
+                if let Some(p) = &mut pusher {
+                    p.finish();
+                }
             })
             .map_err(|source| StoreError::Dir {
                 path: dir.to_owned(),
@@ -108,6 +117,7 @@ impl Ingest {
             follow_missed,
             api,
             dir: dir.to_owned(),
+            push,
         })
     }
 
@@ -137,68 +147,19 @@ fn bad(parameter: &str, message: String) -> TraceQueryError {
     }
 }
 
-fn filter_error(parameter: &str, e: FilterError) -> TraceQueryError {
+/// A parameter that does not parse, as the API answers it (400).
+pub fn request_error(e: RequestError) -> TraceQueryError {
     TraceQueryError::BadRequest {
-        message: format!("{parameter}: {e}"),
-        parameter: Some(parameter.to_owned()),
-        position: Some(e.position),
-        expected: Some(e.expected),
+        message: e.message,
+        parameter: Some(e.parameter),
+        position: e.position,
+        expected: e.expected,
     }
-}
-
-/// The filters of a request: per-field lists (AND between fields, OR within) and `q`.
-/// `extra` names the other parameters the endpoint takes.
-fn filters(params: &[(String, String)], extra: &[&str]) -> Result<Expr, TraceQueryError> {
-    let mut expr = Expr::True;
-    for (name, value) in params {
-        if let Some(field) = Field::from_name(name) {
-            expr = expr
-                .and(filter::from_lists([(field, value.as_str())]).map_err(|e| {
-                    bad(name, format!("{name}: {}, found {}", e.expected, e.found))
-                })?);
-        } else if name == "q" {
-            expr = expr.and(filter::parse(value).map_err(|e| filter_error("q", e))?);
-        } else if !extra.contains(&name.as_str()) {
-            return Err(bad(name, format!("unknown parameter '{name}'")));
-        }
-    }
-    Ok(expr)
-}
-
-fn time(params: &[(String, String)], name: &str) -> Result<Option<u64>, TraceQueryError> {
-    params
-        .iter()
-        .rfind(|(n, _)| n == name)
-        .map(|(_, v)| pv_search::time::parse_time(v).map_err(|e| bad(name, format!("{name}: {e}"))))
-        .transpose()
 }
 
 impl TraceQueries for StoreApi {
     fn search(&self, params: &[(String, String)]) -> Result<Value, TraceQueryError> {
-        let filter = filters(params, &["from", "to", "limit", "cursor"])?;
-        let limit = match params.iter().rfind(|(n, _)| n == "limit") {
-            None => DEFAULT_LIMIT,
-            Some((_, v)) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=pv_nftrace::store::MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "limit",
-                        format!("limit: expected 1 to {}", pv_nftrace::store::MAX_LIMIT),
-                    )
-                })?,
-        };
-        let q = Query {
-            filter,
-            from_ns: time(params, "from")?,
-            to_ns: time(params, "to")?,
-            limit,
-            cursor: params
-                .iter()
-                .rfind(|(n, _)| n == "cursor")
-                .map(|(_, v)| v.clone()),
-        };
+        let q = search_query(params).map_err(request_error)?;
         match self.reader.search(&q) {
             Ok(page) => Ok(json!({"traces": page.records, "next": page.next})),
             Err(e @ StoreError::Cursor(_)) => Err(bad("cursor", e.to_string())),
@@ -207,7 +168,7 @@ impl TraceQueries for StoreApi {
     }
 
     fn follow(&self, params: &[(String, String)]) -> Result<TraceFollow, TraceQueryError> {
-        let filter = filters(params, &[])?;
+        let filter = filters(params, &[]).map_err(request_error)?;
         Ok(TraceFollow {
             records: self.live.subscribe(),
             keep: Box::new(move |f: &Followed| {
@@ -254,32 +215,6 @@ pub fn parse_age(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn request_filters() {
-        let e = filters(&p(&[("dport", "53,80"), ("q", "verdict == drop")]), &[]).unwrap();
-        assert_eq!(
-            e,
-            filter::from_lists([(Field::Dport, "53,80")])
-                .unwrap()
-                .and(filter::parse("verdict == drop").unwrap())
-        );
-        match filters(&p(&[("q", "dport >")]), &[]) {
-            Err(TraceQueryError::BadRequest { position, .. }) => assert_eq!(position, Some(7)),
-            other => panic!("{other:?}"),
-        }
-        assert!(filters(&p(&[("from", "1")]), &[]).is_err());
-        assert!(filters(&p(&[("from", "1")]), &["from"]).is_ok());
-        assert!(filters(&p(&[("ip_dst", "198.51.100.0/24")]), &[]).is_ok());
-        assert!(filters(&p(&[("ip-dst", "nope")]), &[]).is_err());
-    }
 
     #[test]
     fn ages() {

@@ -18,6 +18,11 @@ pub struct Counters {
     store_writes: AtomicU64,
     store_write_ns: AtomicU64,
     pub rows_expired: AtomicU64,
+    pub trace_batches: AtomicU64,
+    pub trace_batches_rejected: AtomicU64,
+    pub trace_batch_duplicates: AtomicU64,
+    pub trace_records_written: AtomicU64,
+    pub trace_records_expired: AtomicU64,
     /// Shared with the TLS listener's handshake tasks.
     pub tls_handshake_failures: Arc<AtomicU64>,
 }
@@ -77,6 +82,31 @@ impl Counters {
                 "pktvisor_hub_rows_expired_total",
                 "Buckets deleted by retention.",
                 &self.rows_expired,
+            ),
+            (
+                "pktvisor_hub_trace_batches_total",
+                "Trace batches received (stored, duplicate or rejected).",
+                &self.trace_batches,
+            ),
+            (
+                "pktvisor_hub_trace_batches_rejected_total",
+                "Trace batches refused: undecodable body, a record that is not one.",
+                &self.trace_batches_rejected,
+            ),
+            (
+                "pktvisor_hub_trace_batch_duplicates_total",
+                "Trace batches ignored because their (agent, run, seq) was stored.",
+                &self.trace_batch_duplicates,
+            ),
+            (
+                "pktvisor_hub_trace_records_written_total",
+                "Trace records written to the store.",
+                &self.trace_records_written,
+            ),
+            (
+                "pktvisor_hub_trace_records_expired_total",
+                "Trace records deleted by retention.",
+                &self.trace_records_expired,
             ),
             (
                 "pktvisor_hub_tls_handshake_failures_total",

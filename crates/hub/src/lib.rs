@@ -15,6 +15,7 @@ pub mod server;
 pub mod store;
 pub mod time;
 pub mod tls;
+pub mod traces;
 pub mod view;
 
 use server::HubState;
@@ -169,6 +170,15 @@ async fn expire_loop(state: Arc<HubState>, retention: u64) {
             let n = store.expire(before);
             if n.as_ref().is_ok_and(|n| *n > 0) {
                 s.cache().clear();
+            }
+            // Trace records go by their own time, as in the agents' stores.
+            match store.expire_traces(before.saturating_mul(1_000_000_000), before) {
+                Ok(t) => {
+                    s.counters
+                        .trace_records_expired
+                        .fetch_add(t, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => eprintln!("pktvisor hub: warning: trace retention: {e}"),
             }
             n
         })

@@ -78,6 +78,7 @@ pub fn router(state: Shared) -> Router {
             get(agent_policy_window),
         )
         .route("/metrics", get(prometheus))
+        .merge(crate::traces::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -112,12 +113,12 @@ async fn authorize(State(s): State<Shared>, req: Request, next: Next) -> Respons
     next.run(req).await
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
 /// Runs `f` on the store on a blocking thread (SQLite calls block).
-async fn with_store<T: Send + 'static>(
+pub(crate) async fn with_store<T: Send + 'static>(
     s: &Shared,
     f: impl FnOnce(&mut dyn Store) -> T + Send + 'static,
 ) -> Result<T, Response> {

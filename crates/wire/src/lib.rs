@@ -42,6 +42,7 @@ pub mod tcp;
 pub mod tcp_stream;
 #[cfg(test)]
 mod testing;
+pub mod time_text;
 pub mod tls;
 pub mod udp;
 pub mod vlan;

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod spool;
+pub mod traces;
 
 use crate::protocol::{BucketPush, Heartbeat};
 use http::{Answer, HttpError, HubUrl, post};
@@ -164,10 +165,19 @@ pub enum Sent {
 
 /// Sends the oldest push in the spool once. Transport errors and 5xx leave it queued.
 pub fn send_oldest(spool: &mut Spool, target: &PushTarget) -> Result<Sent, PushFailure> {
+    send_oldest_to(spool, target, "/api/v1/push/buckets")
+}
+
+/// [`send_oldest`] to the push endpoint `path` (buckets or trace batches).
+pub fn send_oldest_to(
+    spool: &mut Spool,
+    target: &PushTarget,
+    path: &str,
+) -> Result<Sent, PushFailure> {
     let Some(body) = spool.oldest()? else {
         return Ok(Sent::Nothing);
     };
-    let answer = target.post("/api/v1/push/buckets", "application/octet-stream", &body)?;
+    let answer = target.post(path, "application/octet-stream", &body)?;
     match answer.status {
         200 => {
             spool.remove_oldest()?;

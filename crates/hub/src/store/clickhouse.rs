@@ -12,6 +12,9 @@
 use super::clickhouse_http::{Body, ChClient, ChUrl, Param, Reader, leb128, put_bytes};
 use super::{AgentRow, BucketQuery, BucketRow, Inserted, Store, StoreError};
 use crate::protocol::Heartbeat;
+use crate::traces::protocol::TraceBatch;
+use pv_nftrace::store::sql::Row;
+use pv_nftrace::store::{Page, Query};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Column types of the server: modern ones from 20.1 on (LowCardinality names, DateTime64
@@ -35,7 +38,7 @@ impl Flavour {
         }
     }
 
-    fn fill(self, sql: &str) -> String {
+    pub(super) fn fill(self, sql: &str) -> String {
         let (name, time) = match self {
             Flavour::Modern => ("LowCardinality(String)", "DateTime64(3)"),
             Flavour::Legacy => ("String", "DateTime"),
@@ -51,19 +54,22 @@ const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations
 /// Migration `i` takes the schema from version `i` to `i + 1`. Every statement is
 /// idempotent (`IF NOT EXISTS`), so a hub killed between a statement and the version row
 /// applies it again harmlessly. `{name}` and `{time}` are the [`Flavour`]'s types.
-const MIGRATIONS: &[&[&str]] = &[&[
-    // No partitioning: ReplacingMergeTree collapses duplicates within a partition only.
-    "CREATE TABLE IF NOT EXISTS buckets (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        // No partitioning: ReplacingMergeTree collapses duplicates within a partition only.
+        "CREATE TABLE IF NOT EXISTS buckets (
         agent {name}, policy {name}, start_sec UInt64, end_sec UInt64,
         received {time}, snapshot String
     ) ENGINE = ReplacingMergeTree ORDER BY (policy, start_sec, agent)",
-    // rev: the writer's clock in ns, so the latest write of an agent wins in FINAL.
-    "CREATE TABLE IF NOT EXISTS agents (
+        // rev: the writer's clock in ns, so the latest write of an agent wins in FINAL.
+        "CREATE TABLE IF NOT EXISTS agents (
         id String, version String, first_seen UInt64, last_seen UInt64,
         interfaces Array(String), policies Array(String),
         drops UInt64, spool_bytes UInt64, spool_dropped UInt64, rev UInt64
     ) ENGINE = ReplacingMergeTree(rev) ORDER BY id",
-]];
+    ],
+    super::clickhouse_traces::MIGRATION_2,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -77,7 +83,7 @@ const AGENT_COLUMNS: &str = "id, version, first_seen, last_seen, interfaces, pol
                              spool_bytes, spool_dropped";
 
 pub struct ClickHouseStore {
-    ch: ChClient,
+    pub(super) ch: ChClient,
     /// The type of `buckets.received` as created (a server upgraded later keeps it).
     received_ms: bool,
     /// True while ClickHouse does not answer: the change is logged once each way.
@@ -140,7 +146,7 @@ impl ClickHouseStore {
     }
 
     /// Notes whether ClickHouse answered, printing one line when that changes.
-    fn note<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn note<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         match &r {
             Err(e @ StoreError::Unreachable { .. }) => {
                 if !self.down.swap(true, Ordering::Relaxed) {
@@ -158,12 +164,12 @@ impl ClickHouseStore {
         r
     }
 
-    fn count(&self, sql: &str, sel: &[(&str, Param<'_>)]) -> Result<u64, StoreError> {
+    pub(super) fn count(&self, sql: &str, sel: &[(&str, Param<'_>)]) -> Result<u64, StoreError> {
         let body = self.ch.query(sql, Body::Sel(sel), None)?;
         self.reader(&body).u64()
     }
 
-    fn reader<'a>(&'a self, body: &'a [u8]) -> Reader<'a> {
+    pub(super) fn reader<'a>(&'a self, body: &'a [u8]) -> Reader<'a> {
         Reader {
             rest: body,
             url: &self.ch.url,
@@ -231,7 +237,7 @@ impl ClickHouseStore {
     }
 
     /// Notes `agent` as seen at `now`, keeping what its heartbeat said.
-    fn touch(&mut self, agent: &str, now: u64) -> Result<(), StoreError> {
+    pub(super) fn touch(&mut self, agent: &str, now: u64) -> Result<(), StoreError> {
         if self
             .last_touch
             .as_ref()
@@ -431,6 +437,25 @@ impl Store for ClickHouseStore {
 
     fn expire(&mut self, before: u64) -> Result<u64, StoreError> {
         let r = self.delete_before(before);
+        self.note(r)
+    }
+
+    fn insert_traces(
+        &mut self,
+        batch: &TraceBatch,
+        rows: &[Row],
+        now: u64,
+    ) -> Result<Inserted, StoreError> {
+        let r = self.insert_trace_batch(batch, rows, now);
+        self.note(r)
+    }
+
+    fn search_traces(&self, q: &Query) -> Result<Page, StoreError> {
+        self.note(self.search_trace_page(q))
+    }
+
+    fn expire_traces(&mut self, before_ns: u64, before: u64) -> Result<u64, StoreError> {
+        let r = self.delete_traces(before_ns, before);
         self.note(r)
     }
 }

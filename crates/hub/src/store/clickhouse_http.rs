@@ -115,12 +115,14 @@ impl std::str::FromStr for ChUrl {
 pub enum Param<'a> {
     Str(&'a str),
     U64(u64),
+    /// Bytes that need not be UTF-8 (a `String` to ClickHouse): addresses as 16 bytes.
+    Bytes(&'a [u8]),
 }
 
 impl Param<'_> {
     fn type_name(&self) -> &'static str {
         match self {
-            Param::Str(_) => "String",
+            Param::Str(_) | Param::Bytes(_) => "String",
             Param::U64(_) => "UInt64",
         }
     }
@@ -128,6 +130,7 @@ impl Param<'_> {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Param::Str(s) => put_bytes(out, s.as_bytes()),
+            Param::Bytes(b) => put_bytes(out, b),
             Param::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
         }
     }

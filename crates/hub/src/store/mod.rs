@@ -5,9 +5,14 @@
 
 pub mod clickhouse;
 pub mod clickhouse_http;
+pub mod clickhouse_traces;
 pub mod sqlite;
+pub mod sqlite_traces;
 
 use crate::protocol::Heartbeat;
+use crate::traces::protocol::TraceBatch;
+use pv_nftrace::store::sql::Row;
+use pv_nftrace::store::{Page, Query};
 use std::path::PathBuf;
 
 /// A stored bucket: the push's key (agent, policy, start), its end and its snapshot bytes.
@@ -70,6 +75,10 @@ pub enum StoreError {
     },
     #[error("store: ClickHouse at {url}: {what}")]
     BadAnswer { url: String, what: &'static str },
+    #[error("{0}")]
+    Traces(#[from] pv_nftrace::store::StoreError),
+    #[error("bad cursor '{0}'")]
+    Cursor(String),
 }
 
 /// Persistence of the hub. Every method is one transaction.
@@ -85,6 +94,19 @@ pub trait Store: Send {
     fn agents(&self) -> Result<Vec<AgentRow>, StoreError>;
     /// Deletes buckets received before `before` (Unix seconds); returns how many.
     fn expire(&mut self, before: u64) -> Result<u64, StoreError>;
+    /// Stores a batch of trace records (`rows[i]` is the row of `batch.records[i]`) unless
+    /// its key (agent, run, seq) is stored; notes the agent as seen at `now`.
+    fn insert_traces(
+        &mut self,
+        batch: &TraceBatch,
+        rows: &[Row],
+        now: u64,
+    ) -> Result<Inserted, StoreError>;
+    /// A page of trace records, newest first, as an agent's store answers it.
+    fn search_traces(&self, q: &Query) -> Result<Page, StoreError>;
+    /// Deletes trace records older than `before_ns` (their time, as the agents' stores do)
+    /// and batch keys received before `before` (Unix seconds); returns the records deleted.
+    fn expire_traces(&mut self, before_ns: u64, before: u64) -> Result<u64, StoreError>;
 }
 
 /// A `--store` argument.

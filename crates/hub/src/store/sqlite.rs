@@ -4,11 +4,15 @@
 
 use super::{AgentRow, BucketQuery, BucketRow, Inserted, Store, StoreError};
 use crate::protocol::Heartbeat;
+use crate::traces::protocol::TraceBatch;
+use pv_nftrace::store::sql::Row;
+use pv_nftrace::store::{Page, Query};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE buckets (
         agent TEXT NOT NULL,
         policy TEXT NOT NULL,
@@ -31,18 +35,25 @@ const MIGRATIONS: &[&str] = &["
         spool_bytes INTEGER NOT NULL DEFAULT 0,
         spool_dropped INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
-"];
+",
+    super::sqlite_traces::MIGRATION_2,
+];
+
+/// Notes an agent (?1) as seen at ?2.
+pub(super) const TOUCH_AGENT: &str =
+    "INSERT INTO agents (id, first_seen, last_seen) VALUES (?1, ?2, ?2)
+     ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)";
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 pub struct SqliteStore {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// SQLite integers are signed: values past `i64::MAX` (never written by a sane agent, but a
 /// push is untrusted) are stored clamped rather than wrapped negative.
-fn int(v: u64) -> i64 {
+pub(super) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -107,11 +118,7 @@ impl Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![b.agent, b.policy, int(b.start), int(b.end), int(now), b.snapshot],
         )?;
-        tx.execute(
-            "INSERT INTO agents (id, first_seen, last_seen) VALUES (?1, ?2, ?2)
-             ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            params![b.agent, int(now)],
-        )?;
+        tx.execute(TOUCH_AGENT, params![b.agent, int(now)])?;
         tx.commit()?;
         Ok(if added == 0 {
             Inserted::Duplicate
@@ -233,6 +240,23 @@ impl Store for SqliteStore {
             params![int(before)],
         )?;
         Ok(n as u64)
+    }
+
+    fn insert_traces(
+        &mut self,
+        batch: &TraceBatch,
+        rows: &[Row],
+        now: u64,
+    ) -> Result<Inserted, StoreError> {
+        self.insert_trace_batch(batch, rows, now)
+    }
+
+    fn search_traces(&self, q: &Query) -> Result<Page, StoreError> {
+        self.search_trace_page(q)
+    }
+
+    fn expire_traces(&mut self, before_ns: u64, before: u64) -> Result<u64, StoreError> {
+        self.delete_traces(before_ns, before)
     }
 }
 

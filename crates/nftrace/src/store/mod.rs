@@ -5,6 +5,8 @@
 //! and size.
 
 pub mod filter;
+pub mod request;
+pub mod row_json;
 pub mod schema;
 pub mod search;
 pub mod segments;
@@ -58,6 +60,16 @@ pub fn insert(
     next: i64,
 ) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
+    insert_in(&tx, records, next)?;
+    tx.commit()
+}
+
+/// [`insert`] inside a transaction the caller commits (the hub's, with its batch key).
+pub fn insert_in(
+    tx: &rusqlite::Transaction<'_>,
+    records: &[(Row, Vec<u8>)],
+    next: i64,
+) -> Result<(), rusqlite::Error> {
     {
         let mut row_stmt = tx.prepare_cached(
             "INSERT INTO traces (id, ep, time_ns, agent_id, netns, trace_id, family, tbl,
@@ -114,7 +126,7 @@ pub fn insert(
             epoch_stmt.execute([ep, lo, hi])?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 /// The id after the last record of a segment (1 when empty): where a writer of one file

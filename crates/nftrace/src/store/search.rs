@@ -56,15 +56,9 @@ impl Path {
     }
 }
 
-/// The cursor is the (time, id) of the page's last record: the next page starts below it,
-/// so that records written meanwhile (newer) never shift a page.
+/// The cursor is the (time, id) of the page's last record ([`super::request::cursor_text`]).
 fn parse_cursor(text: &str) -> Result<(i64, i64), StoreError> {
-    let bad = || StoreError::Cursor(text.to_owned());
-    let (t, id) = text.split_once('-').ok_or_else(bad)?;
-    Ok((
-        i64::from_str_radix(t, 16).map_err(|_| bad())?,
-        i64::from_str_radix(id, 16).map_err(|_| bad())?,
-    ))
+    super::request::parse_cursor(text).ok_or_else(|| StoreError::Cursor(text.to_owned()))
 }
 
 fn ns(v: u64) -> i64 {
@@ -118,7 +112,7 @@ pub fn search_in(segments: &[&Connection], q: &Query, path: Path) -> Result<Page
     let next = (best.len() > plan.limit)
         .then(|| best.get(plan.limit - 1))
         .flatten()
-        .map(|(t, id, _)| format!("{t:x}-{id:x}"));
+        .map(|(t, id, _)| super::request::cursor_text(*t, *id));
     Ok(Page { records, next })
 }
 

@@ -93,7 +93,7 @@ pub fn address_key(a: IpAddr) -> [u8; 16] {
 }
 
 /// The first and last 16-byte keys of a network.
-fn net_range(addr: IpAddr, prefix: u8) -> ([u8; 16], [u8; 16]) {
+pub fn net_range(addr: IpAddr, prefix: u8) -> ([u8; 16], [u8; 16]) {
     let bits = if addr.is_ipv4() {
         u32::from(prefix) + 96
     } else {
@@ -108,7 +108,7 @@ fn net_range(addr: IpAddr, prefix: u8) -> ([u8; 16], [u8; 16]) {
     ((key & mask).to_be_bytes(), (key | !mask).to_be_bytes())
 }
 
-fn column(field: Field) -> &'static str {
+pub fn column(field: Field) -> &'static str {
     match field {
         Field::Trid => "trace_id",
         Field::Table => "tbl",
@@ -132,7 +132,7 @@ fn column(field: Field) -> &'static str {
     }
 }
 
-fn sql_op(op: Op) -> &'static str {
+pub fn sql_op(op: Op) -> &'static str {
     match op {
         Op::Eq => "=",
         Op::Ne => "!=",
