@@ -136,7 +136,8 @@ fn exposition_follows_pktvisors_rules() {
         // `tap` on every sample (`AbstractMetricsManager::window_single_prometheus`);
         // `handler` on a per-policy path's module samples (`Policy::prometheus_metrics`).
         assert!(s.label("tap").is_some(), "no tap: {s:?}");
-        let module = ["packets_", "dns_", "payload_"]
+        // Every handler's samples (whatever handlers the registry holds), not the agent's own.
+        let module = !["pktvisord_", "process_", "pv_", "gotm_"]
             .iter()
             .any(|p| s.name.starts_with(p));
         assert_eq!(s.label("handler").is_some(), module, "{s:?}");
