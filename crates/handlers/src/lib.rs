@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod event;
+pub mod flow;
 pub mod frame;
 pub mod geo;
 pub mod hostspec;
@@ -14,7 +15,7 @@ pub mod registry;
 pub mod sampler;
 pub mod top_threshold;
 
-pub use event::{Direction, PacketEvent};
+pub use event::{Direction, FlowEvent, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
 pub use module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render};
 pub use net::{NetBucket, NetHandler};

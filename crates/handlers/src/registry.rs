@@ -3,7 +3,11 @@
 
 use crate::module::HandlerKind;
 
-pub static HANDLERS: &[HandlerKind] = &[crate::net::kind::KIND, crate::dns::kind::KIND];
+pub static HANDLERS: &[HandlerKind] = &[
+    crate::net::kind::KIND,
+    crate::dns::kind::KIND,
+    crate::flow::kind::KIND,
+];
 
 /// The handler type a policy module names.
 pub fn find(type_name: &str) -> Option<&'static HandlerKind> {
