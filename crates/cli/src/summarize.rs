@@ -1,7 +1,7 @@
 //! Runs a file summary and prints it: shared by `pktvisord FILE` and `pktvisor summarize`.
 
 use crate::progress::FileProgress;
-use pv_pipeline::{SummarizeOptions, summarize_dnstap_file, summarize_file};
+use pv_pipeline::{SummarizeOptions, summarize_dnstap_file, summarize_file, summarize_flow_file};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -57,6 +57,26 @@ pub fn run_dnstap(program: &str, path: &Path, opts: &SummarizeOptions) -> Result
     if stats.malformed > 0 {
         eprintln!(
             "{program}: warning: {} dnstap frames were not messages with a DNS message, skipped",
+            stats.malformed
+        );
+    }
+    Ok(summary.to_json())
+}
+
+/// `pktvisor summarize -i flow FILE`: a capture of NetFlow/IPFIX/sFlow datagrams.
+pub fn run_flow(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value, String> {
+    let summary = summarize_flow_file(path, opts).map_err(|e| e.to_string())?;
+    let stats = summary.stats();
+    if let Some(damage) = &stats.damage {
+        eprintln!(
+            "{program}: warning: {}: {damage}; the summary covers the {} packets before it",
+            path.display(),
+            stats.packets_read
+        );
+    }
+    if stats.malformed > 0 {
+        eprintln!(
+            "{program}: warning: {} packets were not UDP datagrams of NetFlow v5/v9, IPFIX or sFlow v5, skipped",
             stats.malformed
         );
     }
