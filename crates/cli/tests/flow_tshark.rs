@@ -211,3 +211,57 @@ fn not_flow_packets_are_counted_and_skipped() {
     assert_eq!(c["malformed"], c["packets_read"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("were not UDP datagrams of NetFlow"));
 }
+
+/// A pktvisor 4 policy with a flow tap reading `pcap_file` (FlowInput.conf's keys) and a flow
+/// module with pktvisor's `only_ports` filter: the same totals as tshark's, and what the
+/// filter drops counted in `records_filtered`.
+#[test]
+fn policy_flow_tap_reads_pcap_file() {
+    if !require("tshark") {
+        return;
+    }
+    let dir = temp_dir("flow-policy");
+    let file = fixture("ipfix.pcap");
+    let policy = dir.join("flow.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: \"1.0\"\nvisor:\n  taps:\n    f:\n      input_type: flow\n      config:\n        flow_type: ipfix\n        pcap_file: {}\n  policies:\n    p:\n      kind: collection\n      input:\n        tap: f\n        input_type: flow\n      handlers:\n        modules:\n          all:\n            type: flow\n          web:\n            type: flow\n            filter:\n              only_ports: [53000]\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        "pktvisor",
+        &["summarize", "--config", policy.to_str().unwrap(), "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = tshark_records(&file, &["-d", "udp.port==2059,cflow"]);
+    assert_agrees("policy all", &v["p"]["all"]["flow"], &recs);
+    // Every record of ipfix.pcap has 53000 at one end (tshark's srcport/dstport).
+    let web = &v["p"]["web"]["flow"]["devices"]["192.168.100.2"];
+    let with_port = recs
+        .iter()
+        .filter(|r| r.src_port == 53000 || r.dst_port == 53000)
+        .count();
+    assert_eq!(web["records_flows"], with_port);
+    assert_eq!(web["records_filtered"], recs.len() - with_port);
+    // A bad flow_type is refused with pktvisor's message.
+    let bad = dir.join("bad.yaml");
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("flow_type: ipfix", "flow_type: jflow");
+    std::fs::write(&bad, text).unwrap();
+    let out = run(
+        "pktvisor",
+        &["summarize", "--config", bad.to_str().unwrap(), "--json"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid flow_type \"jflow\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -174,6 +174,13 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut dnstap_taps = Vec::new();
     if let Some(file) = &config.config_file {
+        // A live flow tap would get no datagrams: refused, not left silently empty.
+        if let Some(tap) = file.taps.iter().find(|t| t.input_type == "flow") {
+            return Err(AgentError::Start(format!(
+                "{}: tap '{}': pktvisord does not listen for flows yet; `pktvisor summarize --config FILE` reads a flow tap's pcap_file",
+                file.source, tap.name
+            )));
+        }
         start_config_file(&mut registry, &workers, file)?;
         dnstap_taps = dnstap_source::start(file, &workers, &stop)?;
     }
