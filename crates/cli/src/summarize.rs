@@ -83,6 +83,56 @@ pub fn run_flow(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<V
     Ok(summary.to_json())
 }
 
+/// The readable report of a flow summary (`pktvisor summarize -i flow FILE`): per device its
+/// records, per interface its bytes and packets in and out and its top source address by
+/// bytes each way. (The packet report's sections would all be zero for a flow input.)
+pub fn flow_report(file: &str, window: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = format!("Flow summary of {file}\n");
+    let c = &window["capture"];
+    let _ = writeln!(
+        out,
+        "  datagrams read {}, malformed {}\n",
+        c["packets_read"], c["malformed"]
+    );
+    let Some(devices) = window["flow"]["devices"].as_object() else {
+        out.push_str("  no flow records\n");
+        return out;
+    };
+    for (id, d) in devices {
+        let _ = writeln!(
+            out,
+            "Device {id}: {} records, {} filtered",
+            d["records_flows"], d["records_filtered"]
+        );
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>14} {:>12} {:>14} {:>12}  top source in / out (bytes)",
+            "interface", "bytes in", "packets in", "bytes out", "packets out"
+        );
+        for (index, i) in d["interfaces"].as_object().into_iter().flatten() {
+            let top = |dir: &str| {
+                let t = &i[format!("top_{dir}_src_ips_bytes")][0];
+                t["name"]
+                    .as_str()
+                    .map_or("-".to_string(), |n| format!("{n} {}", t["estimate"]))
+            };
+            let _ = writeln!(
+                out,
+                "  {index:>10} {:>14} {:>12} {:>14} {:>12}  {} / {}",
+                i["in_bytes"],
+                i["in_packets"],
+                i["out_bytes"],
+                i["out_packets"],
+                top("in"),
+                top("out")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Prints JSON to stdout, pretty like pktvisor's output; a closed or failing stdout is
 /// handled by [`crate::output::print`].
 pub fn print_json(program: &str, v: &Value) -> ExitCode {

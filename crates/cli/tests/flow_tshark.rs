@@ -265,3 +265,33 @@ fn policy_flow_tap_reads_pcap_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid flow_type \"jflow\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The readable report names each device with tshark's record count and each interface with
+/// its bytes.
+#[test]
+fn readable_report_shows_devices_and_interfaces() {
+    if !require("tshark") {
+        return;
+    }
+    let file = fixture("nf9.pcap");
+    let recs = tshark_records(&file, &[]);
+    let out = run(
+        "pktvisor",
+        &["summarize", "-i", "flow", file.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "Device 192.168.100.1: {} records, 0 filtered",
+            recs.len()
+        )),
+        "{text}"
+    );
+    let bytes: u64 = recs.iter().map(|r| r.bytes).sum();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("800 "))
+        .expect("interface 800");
+    assert!(line.contains(&bytes.to_string()), "{line}");
+}

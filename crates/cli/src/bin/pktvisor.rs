@@ -134,6 +134,16 @@ fn main() -> ExitCode {
     match result {
         Ok(json) if cmd.json => summarize::print_json("pktvisor", &json),
         Ok(json) if cmd.tui => tui_cmd::browse_file(&file.display().to_string(), &json),
+        Ok(json) if cmd.input_type == InputType::Flow => output::print(
+            "pktvisor",
+            // The window's object, under its "<P>m" key.
+            &summarize::flow_report(
+                &file.display().to_string(),
+                json.as_object()
+                    .and_then(|m| m.values().next())
+                    .unwrap_or(&json),
+            ),
+        ),
         Ok(json) => output::print(
             "pktvisor",
             &pv_report::render(&file.display().to_string(), &json),
