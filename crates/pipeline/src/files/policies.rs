@@ -207,7 +207,7 @@ fn dnstap_file(
 
 /// The capture a flow tap reads (pktvisor's `FlowInputStream::start`): the command line's,
 /// else its `pcap_file`; its `flow_type`, when given, must be one pktvisor knows. A tap
-/// listening on `bind`/`port` is for an agent, and pktvisord does not listen for flows yet.
+/// listening on `bind`/`port` is for the agent.
 fn flow_file(
     policy: &Policy,
     tap: &Tap,
@@ -231,12 +231,12 @@ fn flow_file(
     }
     if config.opt_str("bind").ok().flatten().is_some() {
         return Err(format!(
-            "policy [{}]: tap '{}' listens for flows on 'bind'/'port': this build reads flows from capture files only (config.pcap_file or the FILE argument); the UDP listener is not in pktvisord yet",
+            "policy [{}]: tap '{}' listens for flows on 'bind'/'port': `pktvisor summarize` reads files; run `pktvisord --config FILE` to listen, or give a capture (config.pcap_file or the FILE argument)",
             policy.name, tap.name
         ));
     }
     Err(format!(
-        "policy [{}]: tap '{}': flow config must specify pcap_file (or port and bind, not supported yet)",
+        "policy [{}]: tap '{}': flow config must specify port and bind, or pcap_file",
         policy.name, tap.name
     ))
 }
