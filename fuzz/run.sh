@@ -62,6 +62,19 @@ for source in fuzz_targets/*.rs; do
         cp ../testdata/fixtures/fixture.dnstap seeds/dnstap/
         seeds=(seeds/dnstap)
     fi
+    if [ "$target" = flow_export ]; then
+        # pktvisor's NetFlow v9 and IPFIX captures, one seed per UDP payload (tshark's hex).
+        mkdir -p seeds/flow_export
+        for f in nf9 ipfix; do
+            i=0
+            tshark -r "../testdata/fixtures/$f.pcap" -T fields -e udp.payload 2>/dev/null |
+                while read -r hex; do
+                    i=$((i + 1))
+                    echo "$hex" | xxd -r -p >"seeds/flow_export/$f-$i"
+                done
+        done
+        seeds=(seeds/flow_export)
+    fi
     if [ "$target" = pcapng ]; then
         # The small fixtures rewritten as pcapng by editcap (section and interface options).
         mkdir -p seeds/pcapng

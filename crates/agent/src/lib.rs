@@ -17,7 +17,10 @@ mod data;
 use api::prometheus;
 use api::v4 as api_v4;
 use control::{added_policy_info, admin, policy_info, policy_registry, run};
-use data::{batch, capture_loop, counters, dnstap_source, file_source, recording, shard, worker};
+use data::{
+    batch, capture_loop, counters, dnstap_source, file_source, flow_source, recording, shard,
+    worker,
+};
 
 pub use api::ApiState;
 pub use api::traces::{

@@ -98,14 +98,13 @@ pub fn render(summary: &PoliciesSummary) -> String {
 /// pcap tap a policy reads names `config.iface`, and they all name the same one (pktvisord
 /// captures one interface). None when a tap reads a file (or names nothing), so the file runs
 /// over captures.
-/// Whether every tap of the file is a dnstap tap listening on a `socket` or `tcp` (the agent
-/// then captures no interface).
+/// Whether every tap of the file listens: a dnstap tap on a `socket` or `tcp`, a flow tap on
+/// `bind`/`port` (the agent then captures no interface).
 pub fn listens_for_dnstap(file: &PolicyFile) -> bool {
     let listens = |t: &pv_pipeline::pv_policy::Tap| {
-        t.input_type == "dnstap"
-            && ["socket", "tcp"]
-                .iter()
-                .any(|k| t.config.opt_str(k).ok().flatten().is_some())
+        let has = |k: &str| t.config.opt_str(k).ok().flatten().is_some();
+        (t.input_type == "dnstap" && (has("socket") || has("tcp")))
+            || (t.input_type == "flow" && has("bind") && !has("pcap_file"))
     };
     !file.taps.is_empty() && file.taps.iter().all(listens)
 }

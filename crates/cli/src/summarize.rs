@@ -1,7 +1,7 @@
 //! Runs a file summary and prints it: shared by `pktvisord FILE` and `pktvisor summarize`.
 
 use crate::progress::FileProgress;
-use pv_pipeline::{SummarizeOptions, summarize_dnstap_file, summarize_file};
+use pv_pipeline::{SummarizeOptions, summarize_dnstap_file, summarize_file, summarize_flow_file};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -61,6 +61,76 @@ pub fn run_dnstap(program: &str, path: &Path, opts: &SummarizeOptions) -> Result
         );
     }
     Ok(summary.to_json())
+}
+
+/// `pktvisor summarize -i flow FILE`: a capture of NetFlow/IPFIX/sFlow datagrams.
+pub fn run_flow(program: &str, path: &Path, opts: &SummarizeOptions) -> Result<Value, String> {
+    let summary = summarize_flow_file(path, opts).map_err(|e| e.to_string())?;
+    let stats = summary.stats();
+    if let Some(damage) = &stats.damage {
+        eprintln!(
+            "{program}: warning: {}: {damage}; the summary covers the {} packets before it",
+            path.display(),
+            stats.packets_read
+        );
+    }
+    if stats.malformed > 0 {
+        eprintln!(
+            "{program}: warning: {} packets were not UDP datagrams of NetFlow v5/v9, IPFIX or sFlow v5, skipped",
+            stats.malformed
+        );
+    }
+    Ok(summary.to_json())
+}
+
+/// The readable report of a flow summary (`pktvisor summarize -i flow FILE`): per device its
+/// records, per interface its bytes and packets in and out and its top source address by
+/// bytes each way. (The packet report's sections would all be zero for a flow input.)
+pub fn flow_report(file: &str, window: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = format!("Flow summary of {file}\n");
+    let c = &window["capture"];
+    let _ = writeln!(
+        out,
+        "  datagrams read {}, malformed {}\n",
+        c["packets_read"], c["malformed"]
+    );
+    let Some(devices) = window["flow"]["devices"].as_object() else {
+        out.push_str("  no flow records\n");
+        return out;
+    };
+    for (id, d) in devices {
+        let _ = writeln!(
+            out,
+            "Device {id}: {} records, {} filtered",
+            d["records_flows"], d["records_filtered"]
+        );
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>14} {:>12} {:>14} {:>12}  top source in / out (bytes)",
+            "interface", "bytes in", "packets in", "bytes out", "packets out"
+        );
+        for (index, i) in d["interfaces"].as_object().into_iter().flatten() {
+            let top = |dir: &str| {
+                let t = &i[format!("top_{dir}_src_ips_bytes")][0];
+                t["name"]
+                    .as_str()
+                    .map_or("-".to_string(), |n| format!("{n} {}", t["estimate"]))
+            };
+            let _ = writeln!(
+                out,
+                "  {index:>10} {:>14} {:>12} {:>14} {:>12}  {} / {}",
+                i["in_bytes"],
+                i["in_packets"],
+                i["out_bytes"],
+                i["out_packets"],
+                top("in"),
+                top("out")
+            );
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Prints JSON to stdout, pretty like pktvisor's output; a closed or failing stdout is

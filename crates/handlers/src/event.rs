@@ -1,6 +1,8 @@
 //! What a handler receives for each packet.
 
 use pv_wire::Decoded;
+use pv_wire::flow_export::FlowRecord;
+use std::net::IpAddr;
 
 /// Direction relative to the host spec, as pktvisor names it: `In` is toward this host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,4 +35,18 @@ pub struct CaptureDrops {
     pub os_drops: u64,
     /// Dropped by the interface or its driver (`ps_ifdrop`).
     pub if_drops: u64,
+}
+
+/// One flow export datagram's records (NetFlow, IPFIX, sFlow) as every handler sees them:
+/// what pktvisor's flow input hands its handlers (`FlowInputEventProxy::netflow_cb`,
+/// `sflow_cb`).
+#[derive(Clone, Copy, Debug)]
+pub struct FlowEvent<'a> {
+    /// The datagram's time in nanoseconds since the Unix epoch (its capture time).
+    pub ts_ns: u64,
+    /// The exporting device: the sFlow agent address, else the datagram's source address.
+    pub device: IpAddr,
+    pub records: &'a [FlowRecord],
+    /// Whether this datagram is deep-sampled (top lists, cardinality).
+    pub deep: bool,
 }

@@ -4,6 +4,7 @@
 pub mod dhcp;
 pub mod dns;
 pub mod event;
+pub mod flow;
 pub mod frame;
 pub mod geo;
 pub mod hostspec;
@@ -16,7 +17,7 @@ pub mod registry;
 pub mod sampler;
 pub mod top_threshold;
 
-pub use event::{CaptureDrops, Direction, PacketEvent};
+pub use event::{CaptureDrops, Direction, FlowEvent, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
 pub use module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render};
 pub use net::{NetBucket, NetHandler};

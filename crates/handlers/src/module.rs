@@ -12,7 +12,7 @@
 //! registry ([`HandlerKind::decode`]). Any `Clone` bucket type that merges
 //! ([`pv_sketch::Bucket`]) and travels ([`WireBucket`]) is a [`ModuleBucket`].
 
-use crate::event::{CaptureDrops, PacketEvent};
+use crate::event::{CaptureDrops, FlowEvent, PacketEvent};
 use crate::geo::GeoDbs;
 use crate::metric::Metric;
 use pv_policy::{ConfigError, HandlerSchema, Module};
@@ -37,6 +37,12 @@ pub trait Handler: Send {
     /// type's family (`client`, `resolver`, ...: the dns handler's `dnstap_msg_type`).
     /// Handlers of packets ignore it (and a chain stops there).
     fn dns_message(&mut self, _ev: &PacketEvent<'_>, _family: &str, _chained: bool) -> bool {
+        false
+    }
+
+    /// One flow export datagram's records (a flow input: NetFlow, IPFIX, sFlow). Handlers of
+    /// packets ignore it (and a chain stops there).
+    fn flow_datagram(&mut self, _ev: &FlowEvent<'_>, _chained: bool) -> bool {
         false
     }
 

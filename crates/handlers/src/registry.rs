@@ -8,6 +8,7 @@ pub static HANDLERS: &[HandlerKind] = &[
     crate::dns::kind::KIND,
     crate::dhcp::kind::KIND,
     crate::pcap::kind::KIND,
+    crate::flow::kind::KIND,
 ];
 
 /// The handler type a policy module names.

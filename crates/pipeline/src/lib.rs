@@ -15,6 +15,7 @@ mod build;
 pub mod dnstap;
 mod error;
 mod files;
+pub mod flow;
 mod run;
 
 pub use build::command_line::{COMMAND_LINE_POLICY, COMMAND_LINE_TAP, SummarizeOptions};
@@ -25,7 +26,7 @@ pub use files::policies::{
     load_policy_file, run_policies,
 };
 pub use files::read::{open_capture, read_packets, read_tagged_packets};
-pub use files::summarize::{Summary, summarize_dnstap_file, summarize_file};
+pub use files::summarize::{Summary, summarize_dnstap_file, summarize_file, summarize_flow_file};
 /// The policy file parser, re-exported for the binaries.
 pub use pv_policy;
 pub use pv_summary::{

@@ -28,6 +28,7 @@ pub mod dns;
 pub mod dnstap;
 pub mod ethernet;
 pub mod flow;
+pub mod flow_export;
 pub mod http;
 pub mod ipv4;
 pub mod ipv6;

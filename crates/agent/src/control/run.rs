@@ -8,6 +8,7 @@ use crate::capture_loop::CaptureLoop;
 use crate::control::error::{AgentError, io};
 use crate::counters::CaptureCounters;
 use crate::dnstap_source;
+use crate::flow_source;
 use crate::policy_info::CommandLinePolicy;
 use crate::policy_registry::PolicyRegistry;
 use crate::recording::{self, RecordingFeed, RecordingShared};
@@ -173,9 +174,13 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let mut registry = PolicyRegistry::new(policy, context);
     let stop = Arc::new(AtomicBool::new(false));
     let mut dnstap_taps = Vec::new();
+    // The listeners end with the stop flag; their threads are not joined (a blocked receive
+    // wakes within its 200 ms poll).
+    let mut flow_taps = Vec::new();
     if let Some(file) = &config.config_file {
         start_config_file(&mut registry, &workers, file)?;
         dnstap_taps = dnstap_source::start(file, &workers, &stop)?;
+        flow_taps = flow_source::start(file, &workers, &stop)?;
     }
     let counters = Arc::new(CaptureCounters::default());
     let state = Arc::new(ApiState {
@@ -203,7 +208,7 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     };
     match dnstap_only {
         true => eprintln!(
-            "pktvisord: reading dnstap ({} workers), API on {scheme}://{addr}",
+            "pktvisord: reading dnstap/flow listeners ({} workers), API on {scheme}://{addr}",
             workers.len()
         ),
         false => eprintln!(
@@ -305,6 +310,14 @@ pub fn run(config: AgentConfig) -> Result<(), AgentError> {
     let workers = capture_thread
         .join()
         .map_err(|_| AgentError::Panicked("the capture thread"))?;
+    for t in flow_taps {
+        // The listener saw the stop flag within its poll.
+        let errors = t.thread.join().unwrap_or(0);
+        eprintln!(
+            "pktvisord: tap '{}' (udp {}): flow listener stopped, {errors} receive errors",
+            t.tap, t.at
+        );
+    }
     for t in dnstap_taps {
         let c = &t.counters;
         eprintln!(

@@ -24,9 +24,14 @@ pub struct DnstapTap {
     pub thread: JoinHandle<()>,
 }
 
-/// Whether the file has dnstap taps and nothing else (the agent then captures no interface).
+/// Whether the file has dnstap taps and live flow taps and nothing else (the agent then
+/// captures no interface).
 pub fn only_dnstap(file: &PolicyFile) -> bool {
-    !file.taps.is_empty() && file.taps.iter().all(|t| t.input_type == "dnstap")
+    !file.taps.is_empty()
+        && file
+            .taps
+            .iter()
+            .all(|t| t.input_type == "dnstap" || crate::flow_source::listens(t))
 }
 
 /// The worker of a frame: by its client's address and port (a message that does not parse

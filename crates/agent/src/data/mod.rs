@@ -6,6 +6,7 @@ pub(crate) mod capture_loop;
 pub(crate) mod counters;
 pub(crate) mod dnstap_source;
 pub(crate) mod file_source;
+pub(crate) mod flow_source;
 pub(crate) mod recording;
 pub(crate) mod shard;
 pub(crate) mod worker;

@@ -18,6 +18,14 @@ pub enum Msg {
         tap: std::sync::Arc<str>,
         frame: Vec<u8>,
     },
+    /// A datagram a flow tap's listener received (NetFlow, IPFIX or sFlow), for the policies
+    /// reading that tap.
+    Flow {
+        tap: std::sync::Arc<str>,
+        ts_ns: u64,
+        sender: std::net::IpAddr,
+        datagram: Vec<u8>,
+    },
     /// Wall-clock second: windows rotate even when no packet arrives.
     Tick(u64),
     /// The live capture's drop totals at a wall-clock second (to worker 0 only, so that the
@@ -105,6 +113,12 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
     // The last drop totals: a policy added later takes them as its base.
     let mut last_drops = None;
     let mut links = LinkCache::default();
+    // One decoder (template cache) per flow tap: an exporter's datagrams all come to one
+    // worker (sharded by its address), so its templates are here when its data comes.
+    let mut flow_decoders: std::collections::HashMap<
+        std::sync::Arc<str>,
+        pv_pipeline::flow::FlowDecoder,
+    > = std::collections::HashMap::new();
     for msg in rx {
         match msg {
             Msg::Packets(mut batch) => {
@@ -127,6 +141,19 @@ fn run(mut policies: Vec<PolicyRun>, rx: Receiver<Msg>, returns: Sender<Batch>) 
                             Ok(m) => policy.dnstap(&m.message),
                             Err(_) => policy.dnstap_skipped(),
                         }
+                    }
+                }
+            }
+            Msg::Flow {
+                tap,
+                ts_ns,
+                sender,
+                datagram,
+            } => {
+                let decoder = flow_decoders.entry(tap.clone()).or_default();
+                for policy in &mut policies {
+                    if policy.reads_flow() && policy.input().tap == *tap {
+                        policy.flow_received(ts_ns, sender, &datagram, decoder);
                     }
                 }
             }

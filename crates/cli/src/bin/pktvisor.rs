@@ -77,9 +77,11 @@ struct SummarizeCmd {
     #[arg(long = "config", value_name = "POLICY_FILE")]
     config: Option<PathBuf>,
 
-    /// What FILE holds, as pktvisor-reader's `--input-type`: `pcap` (pcap or pcapng) or
+    /// What FILE holds, as pktvisor-reader's `--input-type`: `pcap` (pcap or pcapng),
     /// `dnstap` (a Frame Streams file of dnstap messages, as `dnstap_file` in a tap; its DNS
-    /// messages feed the dns handler).
+    /// messages feed the dns handler) or `flow` (a capture whose UDP payloads are NetFlow
+    /// v5/v9, IPFIX or sFlow v5 datagrams, as `pcap_file` in a flow tap; they feed the flow
+    /// handler).
     #[arg(short = 'i', long = "input-type", value_enum, default_value_t = InputType::Pcap,
           conflicts_with = "config")]
     input_type: InputType,
@@ -95,6 +97,7 @@ struct SummarizeCmd {
 enum InputType {
     Pcap,
     Dnstap,
+    Flow,
 }
 
 fn main() -> ExitCode {
@@ -126,10 +129,21 @@ fn main() -> ExitCode {
         .and_then(|opts| match cmd.input_type {
             InputType::Pcap => summarize::run("pktvisor", &file, &opts),
             InputType::Dnstap => summarize::run_dnstap("pktvisor", &file, &opts),
+            InputType::Flow => summarize::run_flow("pktvisor", &file, &opts),
         });
     match result {
         Ok(json) if cmd.json => summarize::print_json("pktvisor", &json),
         Ok(json) if cmd.tui => tui_cmd::browse_file(&file.display().to_string(), &json),
+        Ok(json) if cmd.input_type == InputType::Flow => output::print(
+            "pktvisor",
+            // The window's object, under its "<P>m" key.
+            &summarize::flow_report(
+                &file.display().to_string(),
+                json.as_object()
+                    .and_then(|m| m.values().next())
+                    .unwrap_or(&json),
+            ),
+        ),
         Ok(json) => output::print(
             "pktvisor",
             &pv_report::render(&file.display().to_string(), &json),

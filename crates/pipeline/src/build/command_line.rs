@@ -10,6 +10,7 @@ use crate::run::policy_run::{LiveInput, PolicyRun};
 use pv_capture::BpfSet;
 use pv_handlers::dhcp::{DhcpConfig, DhcpHandler};
 use pv_handlers::dns::{DnsConfig, DnsHandler};
+use pv_handlers::flow::{FlowConfig, FlowHandler};
 use pv_handlers::net::NetConfig;
 use pv_handlers::pcap::PcapHandler;
 use pv_handlers::{HostSpec, NetHandler, WindowSpec};
@@ -47,6 +48,28 @@ impl Default for SummarizeOptions {
 }
 
 impl PolicyRun {
+    /// The command line's policy for a flow input (`pktvisor summarize -i flow`): one flow
+    /// module, `default-default-flow`, with pktvisor's default flow groups.
+    pub fn command_line_flow(opts: &SummarizeOptions) -> Result<PolicyRun, PipelineError> {
+        let mut run = PolicyRun::command_line(opts)?;
+        let periods = match opts.window.period {
+            None => 1,
+            Some(_) => opts.window.keep.max(1),
+        };
+        let config = FlowConfig {
+            geo: opts.net.geo.clone(),
+            ..FlowConfig::default()
+        };
+        run.replace_modules(vec![ModuleRun::new(
+            format!("{COMMAND_LINE_POLICY}-{COMMAND_LINE_TAP}-flow"),
+            opts.deep_sample_percent,
+            periods,
+            Box::new(FlowHandler::new(config, opts.window)),
+        )]);
+        run.set_flow_input();
+        Ok(run)
+    }
+
     /// The command line's policy.
     pub fn command_line(opts: &SummarizeOptions) -> Result<PolicyRun, PipelineError> {
         let bpf = match &opts.bpf {

@@ -67,5 +67,8 @@ pub(crate) fn tap_run(
     if file.tap(tap).is_some_and(|t| t.input_type == "dnstap") {
         run.set_dnstap_input(only_hosts);
     }
+    if file.tap(tap).is_some_and(|t| t.input_type == "flow") {
+        run.set_flow_input();
+    }
     Ok(run)
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub const POLICY_PERIOD_SECS: u64 = 60;
 
 /// Tap input types this build can run.
-pub const INPUT_TYPES: &[&str] = &["pcap", "dnstap"];
+pub const INPUT_TYPES: &[&str] = &["pcap", "dnstap", "flow"];
 
 /// The catalog policies are validated against: every registered handler's schema.
 pub fn catalog() -> Catalog<'static> {
@@ -146,6 +146,9 @@ fn tap_capture(
     if tap.input_type == "dnstap" {
         return dnstap_file(policy, tap, input, opts).map_err(|m| at(tap.line, m));
     }
+    if tap.input_type == "flow" {
+        return flow_file(policy, tap, input, opts).map_err(|m| at(tap.line, m));
+    }
     match (&opts.capture, config.opt_str("pcap_file")) {
         (Some(c), _) => Ok(c.clone()),
         (None, Ok(Some(f))) => Ok(PathBuf::from(f)),
@@ -202,10 +205,54 @@ fn dnstap_file(
     ))
 }
 
+/// The capture a flow tap reads (pktvisor's `FlowInputStream::start`): the command line's,
+/// else its `pcap_file`; its `flow_type`, when given, must be one pktvisor knows. A tap
+/// listening on `bind`/`port` is for the agent.
+fn flow_file(
+    policy: &Policy,
+    tap: &Tap,
+    input: &InputSettings,
+    opts: &PolicyRunOptions,
+) -> Result<PathBuf, String> {
+    let config = &input.config;
+    let text = |key| {
+        config
+            .opt_str(key)
+            .map_err(|e| format!("tap '{}': {}", tap.name, e.message))
+    };
+    if let Some(t) = text("flow_type")? {
+        crate::flow::check_flow_type(t).map_err(|m| format!("tap '{}': {m}", tap.name))?;
+    }
+    if let Some(c) = &opts.capture {
+        return Ok(c.clone());
+    }
+    if let Some(f) = text("pcap_file")? {
+        return Ok(PathBuf::from(f));
+    }
+    if config.opt_str("bind").ok().flatten().is_some() {
+        return Err(format!(
+            "policy [{}]: tap '{}' listens for flows on 'bind'/'port': `pktvisor summarize` reads files; run `pktvisord --config FILE` to listen, or give a capture (config.pcap_file or the FILE argument)",
+            policy.name, tap.name
+        ));
+    }
+    Err(format!(
+        "policy [{}]: tap '{}': flow config must specify port and bind, or pcap_file",
+        policy.name, tap.name
+    ))
+}
+
+/// What a tap's capture file holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TapInput {
+    Packets,
+    Dnstap,
+    Flow,
+}
+
 /// One tap of a policy, ready to read: its capture and the policy's engine for it.
 struct TapRun {
     capture: std::path::PathBuf,
-    dnstap: bool,
+    input: TapInput,
     run: PolicyRun,
 }
 
@@ -236,7 +283,11 @@ pub fn run_policies(
             let run = tap_run(file, policy, tap_name, input, &how)?;
             taps.push(TapRun {
                 capture,
-                dnstap: tap.input_type == "dnstap",
+                input: match tap.input_type.as_str() {
+                    "dnstap" => TapInput::Dnstap,
+                    "flow" => TapInput::Flow,
+                    _ => TapInput::Packets,
+                },
                 run,
             });
         }
@@ -249,15 +300,17 @@ pub fn run_policies(
         let mut renderer = PolicyRenderer::default();
         for TapRun {
             capture,
-            dnstap,
+            input,
             mut run,
         } in taps
         {
-            let cut = if dnstap {
-                crate::dnstap::file::feed_dnstap_file(&capture, &mut run)?
-            } else {
-                let mut reader = open_capture(&capture)?;
-                read_packets(&mut reader, progress, |p| run.packet(p))?
+            let cut = match input {
+                TapInput::Dnstap => crate::dnstap::file::feed_dnstap_file(&capture, &mut run)?,
+                TapInput::Flow => crate::flow::file::feed_flow_file(&capture, &mut run)?,
+                TapInput::Packets => {
+                    let mut reader = open_capture(&capture)?;
+                    read_packets(&mut reader, progress, |p| run.packet(p))?
+                }
             };
             if let Some(e) = cut {
                 damage.push(format!("{}: {e}", capture.display()));

@@ -63,3 +63,18 @@ pub fn summarize_dnstap_file(
         renderer: run.renderer(),
     })
 }
+
+/// Reads a capture file of flow datagrams (`pktvisor summarize -i flow FILE`, as
+/// pktvisor-reader's `--input-type flow`) through the command line's flow policy: one flow
+/// module reading every UDP payload as a NetFlow, IPFIX or sFlow datagram.
+pub fn summarize_flow_file(path: &Path, opts: &SummarizeOptions) -> Result<Summary, PipelineError> {
+    let mut run = PolicyRun::command_line_flow(opts)?;
+    if let Some(damage) = crate::flow::file::feed_flow_file(path, &mut run)? {
+        run.damaged(damage);
+    }
+    run.end_of_input();
+    Ok(Summary {
+        snapshot: run.take_snapshot(),
+        renderer: run.renderer(),
+    })
+}

@@ -1,7 +1,7 @@
 //! One handler module of a running policy: its key in the output, its deep sampler, its
 //! window's size and the handler itself, known only through [`Handler`].
 
-use pv_handlers::{DeepSampler, Handler, PacketEvent};
+use pv_handlers::{DeepSampler, FlowEvent, Handler, PacketEvent};
 use pv_summary::{ModuleRendering, ModuleSnapshot};
 
 pub(crate) struct ModuleRun {
@@ -45,6 +45,16 @@ impl ModuleRun {
         chained: bool,
     ) -> bool {
         self.sampled(ev, |h, ev| h.dns_message(ev, family, chained))
+    }
+
+    /// Feeds one flow datagram's records; returns whether the module keeps them. The module's
+    /// deep sampling picks whole datagrams, as pktvisor's `new_event` per datagram does.
+    pub(crate) fn flow_datagram(&mut self, ev: &FlowEvent<'_>, chained: bool) -> bool {
+        let ev = FlowEvent {
+            deep: self.every_packet_deep || self.sampler.sample(),
+            ..*ev
+        };
+        self.handler.flow_datagram(&ev, chained)
     }
 
     /// Hands the event to the handler, deep or not by the module's own sampling.

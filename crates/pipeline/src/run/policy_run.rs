@@ -8,9 +8,13 @@ use super::dnstap;
 use super::intake::{Intake, SharedDecode};
 use super::module_run::ModuleRun;
 use crate::error::PipelineError;
+use crate::flow::FlowDecoder;
 use pv_capture::{BpfError, BpfSet, Packet};
-use pv_handlers::{HostSpec, PacketEvent};
+use pv_handlers::{FlowEvent, HostSpec, PacketEvent};
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
+use pv_wire::flow_export::FlowRecord;
+use pv_wire::{L4, LinkType};
+use std::net::IpAddr;
 
 /// What a live policy reads, as its configuration gives it (the policy's info shows it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +39,8 @@ pub struct PolicyRun {
     dnstap_input: bool,
     /// A dnstap input's `only_hosts` (None: every message).
     only_hosts: Option<HostSpec>,
+    /// Whether the policy reads a flow tap (its datagrams, not packets).
+    flow_input: bool,
 }
 
 impl PolicyRun {
@@ -57,6 +63,7 @@ impl PolicyRun {
             clock: StreamClock::default(),
             dnstap_input: false,
             only_hosts: None,
+            flow_input: false,
         }
     }
 
@@ -109,6 +116,91 @@ impl PolicyRun {
         }
     }
 
+    /// One packet of a flow input's capture file: counted and filtered as a packet (the
+    /// policy's BPF sees the packet that carried the datagram), then its UDP payload decoded
+    /// as one flow datagram from its source address. A packet that is not UDP, or whose
+    /// payload is not a flow datagram, is counted as malformed and skipped.
+    pub fn flow_packet(
+        &mut self,
+        p: &Packet<'_>,
+        decoder: &mut FlowDecoder,
+    ) -> Result<(), PipelineError> {
+        if !self.admit(p)? {
+            return Ok(());
+        }
+        let Some(link) = LinkType::from_linktype(p.linktype) else {
+            self.intake.stats.unsupported_link_type += 1;
+            return Ok(());
+        };
+        if !self.intake.stats.link_types.contains(&p.linktype) {
+            self.intake.stats.link_types.push(p.linktype);
+        }
+        let d = pv_wire::decode(link, p.data);
+        if d.l4 != L4::Udp {
+            self.intake.stats.malformed += 1;
+            return Ok(());
+        }
+        match decoder.decode(d.l4_payload, d.src) {
+            Ok(dg) => self.flow(p.ts_ns, dg.device, dg.records),
+            Err(_) => self.intake.stats.malformed += 1,
+        }
+        Ok(())
+    }
+
+    /// One datagram a flow listener received from `sender` at `ts_ns`: counted as read, then
+    /// decoded and fed, or counted as malformed.
+    pub fn flow_received(
+        &mut self,
+        ts_ns: u64,
+        sender: IpAddr,
+        payload: &[u8],
+        decoder: &mut FlowDecoder,
+    ) {
+        self.intake.stats.packets_read += 1;
+        match decoder.decode(payload, sender) {
+            Ok(dg) => self.flow(ts_ns, dg.device, dg.records),
+            Err(_) => self.intake.stats.malformed += 1,
+        }
+    }
+
+    /// One decoded flow datagram: the stream's clock moves to its time and every module that
+    /// reads flows gets its records (a chain stopping at the first that drops them).
+    pub fn flow(&mut self, ts_ns: u64, device: IpAddr, records: &[FlowRecord]) {
+        let stats = &mut self.intake.stats;
+        if stats.first_ts_ns.is_none() {
+            stats.first_ts_ns = Some(ts_ns);
+        }
+        stats.last_ts_ns = Some(stats.last_ts_ns.map_or(ts_ns, |l| l.max(ts_ns)));
+        self.clock.packet(ts_ns, &mut self.modules);
+        let ev = FlowEvent {
+            ts_ns,
+            device,
+            records,
+            deep: true,
+        };
+        for module in self.modules.iter_mut() {
+            if !module.flow_datagram(&ev, self.chained) && self.chained {
+                break;
+            }
+        }
+    }
+
+    /// Replaces the policy's modules (the command line's flow policy has only a flow module).
+    pub(crate) fn replace_modules(&mut self, modules: Vec<ModuleRun>) {
+        self.modules = modules;
+    }
+
+    /// Makes the policy one of a flow tap: a live agent hands it that tap's datagrams and
+    /// none of the captured packets.
+    pub(crate) fn set_flow_input(&mut self) {
+        self.flow_input = true;
+    }
+
+    /// Whether the policy reads a flow tap.
+    pub fn reads_flow(&self) -> bool {
+        self.flow_input
+    }
+
     /// A dnstap data frame that is not a message we read (damaged protobuf, not a MESSAGE,
     /// a bad address): counted as read and malformed, and skipped (pktvisor logs and skips it).
     pub fn dnstap_skipped(&mut self) {
@@ -139,7 +231,7 @@ impl PolicyRun {
     /// on is counted as rejected, and the capture goes on.
     #[inline]
     pub fn live_packet(&mut self, shared: &mut SharedDecode<'_>) {
-        if self.dnstap_input {
+        if self.dnstap_input || self.flow_input {
             return;
         }
         let p = shared.p;

@@ -1,0 +1,91 @@
+//! The flow handler as the engine sees it: its [`HandlerKind`] (policy type `flow`), and the
+//! [`Handler`] and [`Render`] traits over [`FlowHandler`] and [`FlowConfig`].
+
+use super::{FlowBucket, FlowConfig, FlowHandler, SCHEMA_KEY, settings};
+use crate::event::{FlowEvent, PacketEvent};
+use crate::metric::Metric;
+use crate::module::{
+    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
+};
+use pv_policy::{ConfigError, Module};
+use pv_sketch::window::TimeBucket;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const KIND: HandlerKind = HandlerKind {
+    schema: settings::SCHEMA,
+    build,
+    decode: decoder::<FlowBucket>,
+    health: &HEALTH,
+    default_render: || Arc::new(FlowConfig::default()),
+};
+
+/// The health counters' names ([`Handler::health`]).
+const HEALTH: [&str; 1] = ["records_over_cap"];
+
+fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, ConfigError> {
+    let mut cfg = settings::flow_config(module)?;
+    cfg.geo = ctx.geo.clone();
+    Ok(Box::new(FlowHandler::new(cfg, ctx.window)))
+}
+
+impl Handler for FlowHandler {
+    /// Packets are not flows: a flow module counts nothing of them (and a chain stops here).
+    fn process(&mut self, _ev: &PacketEvent<'_>, _chained: bool) -> bool {
+        false
+    }
+
+    fn flow_datagram(&mut self, ev: &FlowEvent<'_>, _chained: bool) -> bool {
+        FlowHandler::process(self, ev);
+        true
+    }
+
+    fn clock(&mut self, sec: u64) {
+        self.window_mut().advance_to(sec);
+    }
+
+    fn tick(&mut self, sec: u64) {
+        self.window_mut().advance_to(sec);
+    }
+
+    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(self.window().buckets().take(newest).cloned())
+    }
+
+    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
+        erase(self.window_mut().take_buckets())
+    }
+
+    fn type_name(&self) -> &'static str {
+        KIND.type_name()
+    }
+
+    fn render(&self) -> Arc<dyn Render> {
+        Arc::new(self.config().clone())
+    }
+
+    fn health(&self) -> Vec<(&'static str, u64)> {
+        vec![(HEALTH[0], self.over_cap())]
+    }
+}
+
+impl Render for FlowConfig {
+    fn schema_key(&self) -> &'static str {
+        SCHEMA_KEY
+    }
+
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
+        match downcast::<FlowBucket>(bucket) {
+            Some(b) => b.to_json(self),
+            None => FlowBucket::default().to_json(self),
+        }
+    }
+
+    fn health_key(&self) -> Option<&'static str> {
+        Some("flow")
+    }
+
+    fn metrics(&self) -> &'static [Metric] {
+        &super::metrics::METRICS
+    }
+}
