@@ -331,6 +331,10 @@ impl Recorder {
             Sink::create(&tmp, self.config.compression).map_err(|e| with_path(e, &tmp))?;
         std::io::Write::write_all(&mut sink, &format.global_header())
             .map_err(|e| with_path(e, &tmp))?;
+        // Pushed to the kernel at once (one flush per file): a `kill -9` between a rotation and
+        // the next timed flush then leaves a file that recovery keeps (with the packets flushed
+        // since), not one it must delete for want of a header.
+        sink.flush_durable().map_err(|e| with_path(e, &tmp))?;
         Ok(OpenFile {
             sink,
             tmp,

@@ -231,6 +231,40 @@ fn a_recorder_killed_mid_file_leaves_a_tmp_the_next_start_recovers() {
 }
 
 #[test]
+fn a_recorder_killed_before_its_first_flush_leaves_a_file_recovery_keeps() {
+    // CI once killed the agent within a second of a minute's rotation: the new file's header
+    // was still in the compressor, so recovery had to delete the file. The header is flushed at
+    // open now; the packets after it wait for the timed flush.
+    for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let dir = lab(&format!("killearly{}", c.suffix()));
+        let mut cfg = config(&dir);
+        cfg.compression = c;
+        cfg.flush_every = Duration::from_secs(3600);
+        let mut r = Recorder::new(cfg.clone(), Box::new(|_| {})).unwrap();
+        let p = udp(1, 50);
+        r.record(1, T0, p.len() as u32, &p);
+        std::mem::forget(r);
+        let (_, tmp) = files(&dir);
+        assert!(tmp, "{c:?}");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = log.clone();
+        let r = Recorder::new(cfg, Box::new(move |l| sink.lock().unwrap().push(l.into()))).unwrap();
+        assert_eq!(
+            r.stats().files_recovered,
+            1,
+            "{c:?} {:?}",
+            log.lock().unwrap()
+        );
+        drop(r);
+        let (found, tmp) = files(&dir);
+        assert!(!tmp);
+        assert_eq!(found.len(), 1);
+        assert!(records(&found[0]).is_empty(), "{c:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
 fn a_failing_directory_pauses_recording_without_panicking() {
     let dir = lab("fail");
     std::fs::create_dir_all(&dir).unwrap();
