@@ -59,19 +59,9 @@ impl Drop for HubNs {
 
 /// (status, JSON) of `GET path` on the hub, asked from inside its namespace with the token.
 fn hub_get(ns: &str, path: &str) -> (u16, Value) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "curl", "-s", "-m", "10"])
-        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
-        .args(["-w", "\n%{http_code}"])
-        .arg(format!("http://127.0.0.1:{HUB_PORT}{path}"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let (status, body) = lab::curl_in(ns, HUB_PORT, "GET", path, None, &[&auth]);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 /// The window of a history answer without `period` and rates.

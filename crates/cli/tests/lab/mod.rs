@@ -211,20 +211,7 @@ impl Lab {
         path: &str,
         body: Option<(&str, &str)>,
     ) -> (u16, String) {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, "curl", "-s", "-m", "5", "-X", method])
-            .args(["-w", "\n%{http_code}"]);
-        if let Some((content_type, data)) = body {
-            cmd.args(["-H", &format!("Content-Type: {content_type}")])
-                .args(["--data-binary", data]);
-        }
-        let out = cmd
-            .arg(format!("http://127.0.0.1:{port}{path}"))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
+        curl_in(ns, port, method, path, body, &[])
     }
 
     /// Replays a capture from `a` onto the link at tcpreplay's top speed.
@@ -315,4 +302,33 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// (status, body) of an HTTP request to `127.0.0.1:port` from inside namespace `ns`, with
+/// extra `headers` (`"Name: value"`); status 0 when nothing answered within 10 s.
+pub fn curl_in(
+    ns: &str,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &str)>,
+    headers: &[&str],
+) -> (u16, String) {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "curl", "-s", "-m", "10", "-X", method])
+        .args(["-w", "\n%{http_code}"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    if let Some((content_type, data)) = body {
+        cmd.args(["-H", &format!("Content-Type: {content_type}")])
+            .args(["--data-binary", data]);
+    }
+    let out = cmd
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
 }

@@ -36,8 +36,19 @@ const MIGRATIONS: &[&str] = &[
         spool_dropped INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
 ",
-    super::sqlite_traces::MIGRATION_2,
+    // 2 and 3: the trace tables, by the agent trace store's own migrations (one declaration of
+    // the schema; `insert_in` and `search` are the agent's too).
+    pv_nftrace::store::MIGRATIONS[0],
+    pv_nftrace::store::MIGRATIONS[1],
+    super::sqlite_traces::TRACE_BATCHES,
 ];
+
+// A new migration of the agent's trace store must be added above (and the hub's numbering
+// goes on after it): this stops the build until it is.
+const _: () = assert!(
+    pv_nftrace::store::MIGRATIONS.len() == 2,
+    "the agent's trace store has a new migration: apply it in the hub's MIGRATIONS"
+);
 
 /// Notes an agent (?1) as seen at ?2.
 pub(super) const TOUCH_AGENT: &str =

@@ -12,40 +12,10 @@ use pv_nftrace::store::sql::Row;
 use pv_nftrace::store::{Page, Query, body, insert_in, search};
 use rusqlite::params;
 
-/// Schema version 2 of the hub: the trace tables. The `traces`, `bodies` and `epochs`
-/// tables, trigger and indexes are those of the agent's trace store at its schema 2 (a test
-/// compares them), written out whole: a later change to the agent's store is a new
-/// migration here.
-pub const MIGRATION_2: &str = "
-    CREATE TABLE traces (
-        id INTEGER PRIMARY KEY,
-        time_ns INTEGER NOT NULL,
-        agent_id TEXT NOT NULL,
-        netns TEXT NOT NULL,
-        trace_id INTEGER NOT NULL,
-        family TEXT NOT NULL,
-        tbl TEXT NOT NULL,
-        chain TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        action TEXT NOT NULL,
-        handle INTEGER,
-        jt TEXT NOT NULL,
-        iif TEXT, oif TEXT, hw_src TEXT, hw_dst TEXT,
-        ip_src BLOB, ip_dst BLOB,
-        sport INTEGER, dport INTEGER, len INTEGER, proto INTEGER,
-        ep INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE bodies (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
-    CREATE TABLE epochs (ep INTEGER PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
-    CREATE TRIGGER traces_bodies AFTER DELETE ON traces
-        BEGIN DELETE FROM bodies WHERE id = old.id; END;
-    CREATE INDEX traces_time ON traces (time_ns, id);
-    CREATE INDEX traces_ip_dst ON traces (ep, ip_dst, time_ns);
-    CREATE INDEX traces_ip_src ON traces (ep, ip_src, time_ns);
-    CREATE INDEX traces_dport ON traces (ep, dport, time_ns);
-    CREATE INDEX traces_sport ON traces (ep, sport, time_ns);
-    CREATE INDEX traces_action ON traces (ep, action, dport, time_ns);
-    CREATE INDEX traces_trace_id ON traces (ep, trace_id);
+/// The hub's own trace table, after the agent's trace migrations (see [`super::sqlite`]'s
+/// `MIGRATIONS`): the keys (agent, run, seq) of the batches stored, so that a retried batch
+/// is a duplicate.
+pub const TRACE_BATCHES: &str = "
     CREATE TABLE trace_batches (
         agent TEXT NOT NULL,
         run INTEGER NOT NULL,
@@ -197,11 +167,6 @@ mod tests {
         let dir = temp("shape");
         let hub = SqliteStore::open(&dir.join("hub.sqlite")).unwrap();
         let agent = pv_nftrace::store::open(&dir.join("agent")).unwrap();
-        assert_eq!(
-            pv_nftrace::store::SCHEMA_VERSION,
-            2,
-            "a new agent schema: migrate the hub's"
-        );
         let (h, a) = (shape(&hub.conn), shape(&agent));
         assert!(h.len() > 20, "{h:?}");
         assert_eq!(h, a);

@@ -15,7 +15,7 @@ pub mod writer;
 
 use crate::record::TraceRecord;
 use rusqlite::Connection;
-pub use schema::{EPOCH_BITS, SCHEMA_VERSION, open, open_file};
+pub use schema::{EPOCH_BITS, MIGRATIONS, SCHEMA_VERSION, open, open_file};
 pub use search::{MAX_LIMIT, Page, Query, search};
 use sql::{Row, address_key};
 use std::path::PathBuf;

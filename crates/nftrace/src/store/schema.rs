@@ -19,8 +19,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// at most one epoch's matches by time.
 pub const EPOCH_BITS: u32 = 12;
 
-/// Migrations by the version they lead to.
-const MIGRATIONS: [&str; 2] = [
+/// Migrations by the version they lead to. Public: the hub applies the same chain to its own
+/// database (`pv_hub`'s SQLite store), so the two schemas are declared once, here.
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 1: one row per record. The flat columns are what filters read (addresses as 16 bytes,
     // IPv4 mapped, so that a CIDR is a byte range); `json` is the record as emitted.
     "CREATE TABLE traces (
