@@ -226,7 +226,7 @@ fn run(cli: &Cli, tls: Option<Tls>) -> ExitCode {
 }
 
 /// `--tls`'s server configuration.
-type Tls = std::sync::Arc<pv_hub::tls::ServerConfig>;
+type Tls = std::sync::Arc<pv_http::tls::ServerConfig>;
 
 /// The agent's modes after `--nft-trace` started (or not): `--config`, live, a file.
 fn run_agent(

@@ -306,7 +306,7 @@ pub fn run_alone(
     tracing: Tracing,
     host: &str,
     port: u16,
-    tls: Option<std::sync::Arc<pv_hub::tls::ServerConfig>>,
+    tls: Option<std::sync::Arc<pv_http::tls::ServerConfig>>,
 ) -> ExitCode {
     let served = pv_agent::serve_traces(
         host,

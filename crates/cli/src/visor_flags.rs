@@ -430,9 +430,9 @@ impl VisorFlags {
     /// reads them; None without `--tls` (pktvisor ignores the files then too).
     pub fn tls_config(
         &self,
-    ) -> Result<Option<std::sync::Arc<pv_hub::tls::ServerConfig>>, pv_hub::tls::TlsError> {
+    ) -> Result<Option<std::sync::Arc<pv_http::tls::ServerConfig>>, pv_http::tls::TlsError> {
         match (self.tls, &self.tls_cert, &self.tls_key) {
-            (true, Some(cert), Some(key)) => pv_hub::tls::server_config(cert, key).map(Some),
+            (true, Some(cert), Some(key)) => pv_http::tls::server_config(cert, key).map(Some),
             _ => Ok(None),
         }
     }

@@ -166,6 +166,87 @@ fn wait_for_hub(port: u16, agents: &[Agent]) {
     }
 }
 
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// `pktvisor traces -H 127.0.0.1 -p PORT --follow --json [ARGS]`, its lines in `out`.
+struct Follower {
+    child: Option<Child>,
+    out: std::path::PathBuf,
+}
+
+impl Follower {
+    fn start(out: &Path, port: u16, args: &[&str]) -> Follower {
+        let child = Command::new(env!("CARGO_BIN_EXE_pktvisor"))
+            .args(["traces", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["--follow", "--json"])
+            .args(args)
+            .stdout(std::fs::File::create(out).unwrap())
+            .stderr(std::fs::File::create(out.with_extension("err")).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Follower {
+            child: Some(child),
+            out: out.to_owned(),
+        }
+    }
+
+    /// Ends it by its PID; the records it printed.
+    fn stop(&mut self) -> Vec<Value> {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        records(&std::fs::read_to_string(&self.out).unwrap_or_default())
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A follower of the hub got each record it passed on once, only records the hub stored
+/// (and `keep` passes), and every one of those made after it started: those cannot have
+/// been pushed before (the spooled ones from before may come either side of its start).
+fn check_followed(
+    followed: &[Value],
+    stored: &[Value],
+    since_ns: u64,
+    keep: impl Fn(&Value) -> bool,
+) {
+    let stored_kept: Vec<Value> = stored.iter().filter(|r| keep(r)).cloned().collect();
+    let mut pool = texts(&stored_kept);
+    for r in texts(followed) {
+        let at = pool
+            .iter()
+            .position(|s| *s == r)
+            .unwrap_or_else(|| panic!("followed but not stored (or twice): {r}"));
+        pool.swap_remove(at);
+    }
+    let made_after: Vec<Value> = stored_kept
+        .into_iter()
+        .filter(|r| r["time_ns"].as_u64().is_some_and(|t| t > since_ns))
+        .collect();
+    assert!(
+        !made_after.is_empty(),
+        "no traffic after the follower started"
+    );
+    let followed_texts = texts(followed);
+    for r in texts(&made_after) {
+        assert!(
+            followed_texts.contains(&r),
+            "stored, made after the follower started, not followed: {r}"
+        );
+    }
+}
+
 /// `store`: the hub's `--store` in the lab's directory (and the ClickHouse server behind
 /// it); None skips (outside CI, a tool missing).
 fn run_case(tag: &str, store: impl Fn(&Path) -> Option<(String, Option<ClickHouse>)>) {
@@ -192,12 +273,45 @@ fn run_case(tag: &str, store: impl Fn(&Path) -> Option<(String, Option<ClickHous
     traffic(&lab);
     std::thread::sleep(Duration::from_secs(2));
     let hub = Hub::start_on(&store, port, &[]);
+    // Two followers of the hub from now on (`pktvisor traces --follow` as against an agent):
+    // every record and the dropped ones to port 7.
+    let follow_dir = dir.join("follow");
+    std::fs::create_dir_all(&follow_dir).unwrap();
+    let mut all = Follower::start(&follow_dir.join("all"), port, &[]);
+    let mut drops7 = Follower::start(
+        &follow_dir.join("drops7"),
+        port,
+        &["-q", "verdict == drop and dport == 7"],
+    );
+    // Counted from the moment the hub says both are connected (its gauge).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = http_get(port, "/metrics", None);
+        let m = String::from_utf8_lossy(&m).into_owned();
+        if m.lines().any(|l| l == "pktvisor_hub_trace_followers 2") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the followers never connected: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let followers_from = now_ns();
     traffic(&lab);
     std::thread::sleep(Duration::from_secs(2));
     wait_for_hub(port, &agents);
     for a in &mut agents {
         a.stop();
     }
+    // The stopped agents' last batches reach the followers before their answers end.
+    std::thread::sleep(Duration::from_secs(1));
+    let (all, drops7) = (all.stop(), drops7.stop());
+    let stored = hub_search(port, "");
+    check_followed(&all, &stored, followers_from, |_| true);
+    check_followed(&drops7, &stored, followers_from, |r| {
+        r["verdict"].as_str().is_some_and(|v| v.ends_with("drop")) && r["dport"] == 7
+    });
     let _ = lab.stop(monitor, "TERM");
     let mut total = 0;
     for a in &agents {

@@ -3,7 +3,6 @@
 //! client slows the producer (or, for followers, makes them skip) and a client that leaves
 //! closes the queue, which ends the producer.
 
-use super::search::StopOnDrop;
 use axum::BoxError;
 use axum::body::Bytes;
 use hyper::body::Frame;
@@ -12,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use tokio::sync::mpsc;
 
 /// What one item of the queue means to the body.
-pub(crate) enum Next {
+pub enum Next {
     Data(Bytes),
     /// The answer is whole: end it cleanly.
     Done,
@@ -21,7 +20,7 @@ pub(crate) enum Next {
 }
 
 /// An item a producer queues to its body.
-pub(crate) trait Piece: Send + 'static {
+pub trait Piece: Send + 'static {
     fn next(self) -> Next;
 }
 
@@ -33,7 +32,7 @@ impl Piece for Bytes {
 }
 
 /// How the body ends when the queue closes without a [`Next::Done`].
-pub(crate) enum OnClose {
+pub enum OnClose {
     /// Cleanly: the producer's end is the answer's (a follower ends with the agent).
     End,
     /// With an error, logged as `pktvisord: error: {what} was cut short: {why}`, so that
@@ -46,35 +45,37 @@ pub(crate) enum OnClose {
 
 /// A body of what a producer queues, after an optional first chunk (read before the status
 /// was chosen). Dropped with the connection, which closes the queue and, with
-/// [`ChannelBody::stop_on_drop`], sets a search's stop flag.
-pub(crate) struct ChannelBody<T> {
+/// [`ChannelBody::guard`], drops what the producer gave it (a search's stop flag).
+pub struct ChannelBody<T> {
     first: Option<Bytes>,
     rx: mpsc::Receiver<T>,
     on_close: OnClose,
-    _stop: Option<StopOnDrop>,
+    /// Dropped with the body: e.g. what stops the producer when the client leaves.
+    _guard: Option<Box<dyn Send + Sync>>,
     ended: bool,
 }
 
 impl<T: Piece> ChannelBody<T> {
-    pub(crate) fn new(rx: mpsc::Receiver<T>, on_close: OnClose) -> Self {
+    pub fn new(rx: mpsc::Receiver<T>, on_close: OnClose) -> Self {
         ChannelBody {
             first: None,
             rx,
             on_close,
-            _stop: None,
+            _guard: None,
             ended: false,
         }
     }
 
     /// Sends `first` before what the queue holds.
-    pub(crate) fn first(mut self, first: Bytes) -> Self {
+    pub fn first(mut self, first: Bytes) -> Self {
         self.first = Some(first);
         self
     }
 
-    /// Stops the search behind the body when the body is dropped.
-    pub(crate) fn stop_on_drop(mut self, stop: StopOnDrop) -> Self {
-        self._stop = Some(stop);
+    /// Keeps `guard` until the body is dropped (with the connection): a search's stop flag
+    /// set in its `Drop`, for one.
+    pub fn guard(mut self, guard: impl Send + Sync + 'static) -> Self {
+        self._guard = Some(Box::new(guard));
         self
     }
 }

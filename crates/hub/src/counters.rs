@@ -23,6 +23,9 @@ pub struct Counters {
     pub trace_batch_duplicates: AtomicU64,
     pub trace_records_written: AtomicU64,
     pub trace_records_expired: AtomicU64,
+    /// Records followers skipped, reading slower than agents pushed them (shared with the
+    /// followers' tasks).
+    pub trace_follow_missed: Arc<AtomicU64>,
     /// Shared with the TLS listener's handshake tasks.
     pub tls_handshake_failures: Arc<AtomicU64>,
 }
@@ -39,8 +42,14 @@ impl Counters {
             .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
     }
 
-    /// Prometheus text; `agents` and the spool gauges come from the store.
-    pub fn prometheus(&self, agents: &[(String, u64, u64)], cache: &CacheCounters) -> String {
+    /// Prometheus text; `agents` and the spool gauges come from the store, `followers` is
+    /// the trace followers connected now.
+    pub fn prometheus(
+        &self,
+        agents: &[(String, u64, u64)],
+        cache: &CacheCounters,
+        followers: usize,
+    ) -> String {
         let mut out = String::new();
         let counters = [
             (
@@ -109,6 +118,11 @@ impl Counters {
                 &self.trace_records_expired,
             ),
             (
+                "pktvisor_hub_trace_follow_missed_total",
+                "Trace records followers of /api/v1/traces/follow skipped, reading slower than they came.",
+                &*self.trace_follow_missed,
+            ),
+            (
                 "pktvisor_hub_tls_handshake_failures_total",
                 "TLS connections dropped before a request: a failed or timed-out handshake.",
                 &*self.tls_handshake_failures,
@@ -174,6 +188,11 @@ impl Counters {
             "# HELP pktvisor_hub_agents_seen Agents that pushed or sent a heartbeat.\n\
              # TYPE pktvisor_hub_agents_seen gauge\npktvisor_hub_agents_seen {}",
             agents.len()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pktvisor_hub_trace_followers Readers of /api/v1/traces/follow connected now.\n\
+             # TYPE pktvisor_hub_trace_followers gauge\npktvisor_hub_trace_followers {followers}"
         );
         for (name, help, pick) in [
             (

@@ -14,7 +14,6 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod time;
-pub mod tls;
 pub mod traces;
 pub mod view;
 
@@ -64,7 +63,7 @@ pub enum HubError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] tls::TlsError),
+    Tls(#[from] pv_http::tls::TlsError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,7 +95,7 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
     let tls = cfg
         .tls
         .as_ref()
-        .map(|(cert, key)| tls::server_config(cert, key))
+        .map(|(cert, key)| pv_http::tls::server_config(cert, key))
         .transpose()?;
     let store = cfg.store.open()?;
     let state = Arc::new(HubState {
@@ -105,6 +104,7 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
         periods: cfg.periods.max(1),
         counters: counters::Counters::default(),
         cache: Mutex::new(cache::SnapshotCache::new(cfg.cache_bytes)),
+        followers: traces::Followers::new(),
     });
     // One thread serves requests; store calls run on tokio's blocking threads.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -130,14 +130,14 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
         match tls {
             Some(config) => {
                 let failures = state.counters.tls_handshake_failures.clone();
-                let listener = tls::TlsListener::new(listener, config, failures)?;
+                let listener = pv_http::tls::TlsListener::new(listener, config, failures)?;
                 axum::serve(listener, router)
-                    .with_graceful_shutdown(stop_signal())
+                    .with_graceful_shutdown(stop_then_end(state.clone()))
                     .await?
             }
             None => {
                 axum::serve(listener, router)
-                    .with_graceful_shutdown(stop_signal())
+                    .with_graceful_shutdown(stop_then_end(state.clone()))
                     .await?
             }
         }
@@ -195,6 +195,13 @@ async fn expire_loop(state: Arc<HubState>, retention: u64) {
         }
         tokio::time::sleep(EXPIRE_EVERY).await;
     }
+}
+
+/// Resolves at SIGINT/SIGTERM, after ending the trace followers' answers (the graceful
+/// shutdown would otherwise wait for them).
+async fn stop_then_end(state: Arc<HubState>) {
+    stop_signal().await;
+    state.followers.end();
 }
 
 async fn stop_signal() {

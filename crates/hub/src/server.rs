@@ -35,6 +35,8 @@ pub struct HubState {
     pub counters: Counters,
     /// Merged buckets per start; locked after `store`, never before.
     pub cache: Mutex<SnapshotCache>,
+    /// The followers of `/api/v1/traces/follow`: every trace record stored, as it is.
+    pub followers: crate::traces::Followers,
 }
 
 impl HubState {
@@ -365,7 +367,10 @@ async fn prometheus(State(s): State<Shared>) -> Response {
                 (h.agent, h.spool_bytes, h.spool_dropped)
             })
             .collect();
-        let mut text = state.counters.prometheus(&spools, &state.cache().counters);
+        let mut text =
+            state
+                .counters
+                .prometheus(&spools, &state.cache().counters, state.followers.count());
         text.push_str(&merged);
         Ok::<_, ViewError>(text)
     })

@@ -2,7 +2,6 @@
 //! and the Prometheus exposition.
 
 pub(crate) mod access_log;
-mod channel_body;
 pub(crate) mod prometheus;
 pub(crate) mod search;
 pub mod serve;

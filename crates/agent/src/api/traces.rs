@@ -5,41 +5,22 @@
 //! hands it a [`TraceQueries`] (as it hands [`crate::ExtraMetrics`]), so that pv-agent needs
 //! neither pv-nftrace nor SQLite.
 
-use super::channel_body::{ChannelBody, OnClose};
 use super::serve::{HttpCounters, HttpLimits, serve};
 use super::v3::error;
 use crate::control::error::{AgentError, io};
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pv_http::follow::{self, SSE_KEEP_ALIVE};
+pub use pv_http::follow::{FollowFilter, Followed, TraceFollow};
 use serde_json::{Value, json};
-use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
-
-/// One record as it arrives: its JSON line and its fields for the follower's filter.
-pub struct Followed {
-    pub json: String,
-    pub fields: Box<dyn Any + Send + Sync>,
-}
-
-/// Whether a followed record passes a follower's filters.
-pub type FollowFilter = Box<dyn Fn(&Followed) -> bool + Send + Sync>;
-
-/// A follower: the records from now on, and its filter.
-pub struct TraceFollow {
-    pub records: broadcast::Receiver<Arc<Followed>>,
-    pub keep: FollowFilter,
-    /// Counts the records this follower missed because it read slower than they came.
-    pub missed: Arc<AtomicU64>,
-}
+use tokio::sync::watch;
 
 /// Why a trace request has no answer.
 #[derive(Debug)]
@@ -77,10 +58,6 @@ impl std::fmt::Debug for Traces {
     }
 }
 
-/// Records queued to one follower's connection; past it (a slow client) the broadcast's
-/// own queue fills and the follower skips what it missed (counted).
-const FOLLOW_QUEUE: usize = 256;
-
 struct TraceState {
     queries: Arc<dyn TraceQueries>,
     /// Set at shutdown: followers end their answers, so that the server's graceful
@@ -89,9 +66,6 @@ struct TraceState {
     /// Silence after which a server-sent-events follower gets a comment line.
     keep_alive: Duration,
 }
-
-/// 15 s: proxies and browsers commonly drop a response silent for 30 to 60 s.
-const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 fn answer_error(e: TraceQueryError) -> Response {
     match e {
@@ -129,142 +103,26 @@ async fn rulesets(State(s): State<Arc<TraceState>>) -> Response {
     axum::Json(s.queries.rulesets()).into_response()
 }
 
-/// How a follower's records are framed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    /// `application/x-ndjson`: a record a line (the default).
-    Ndjson,
-    /// `text/event-stream`: `data: RECORD` and a blank line per record, and a comment
-    /// after each [`TraceState::keep_alive`] of silence.
-    Sse,
-}
-
-/// Takes `format` out of the parameters (the rest are filters): `sse` or `ndjson`; without
-/// it, server-sent events when the client accepts `text/event-stream`.
-fn framing(
-    headers: &HeaderMap,
-    params: &mut Vec<(String, String)>,
-) -> Result<Framing, TraceQueryError> {
-    let format = params
-        .iter()
-        .rfind(|(k, _)| k == "format")
-        .map(|(_, v)| v.clone());
-    params.retain(|(k, _)| k != "format");
-    match format.as_deref() {
-        Some("sse") => Ok(Framing::Sse),
-        Some("ndjson") => Ok(Framing::Ndjson),
-        Some(other) => Err(TraceQueryError::BadRequest {
-            message: format!("format: expected sse or ndjson, found '{other}'"),
-            parameter: Some("format".into()),
-            position: None,
-            expected: Some("sse or ndjson".into()),
-        }),
-        None => {
-            let sse = headers
-                .get_all(ACCEPT)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|t| {
-                    t.split(';')
-                        .next()
-                        .is_some_and(|m| m.trim() == "text/event-stream")
-                });
-            Ok(if sse { Framing::Sse } else { Framing::Ndjson })
-        }
-    }
-}
-
-/// One record framed for its follower.
-fn frame(json: &str, framing: Framing) -> Bytes {
-    let mut out = Vec::with_capacity(json.len() + 8);
-    match framing {
-        Framing::Ndjson => {
-            out.extend_from_slice(json.as_bytes());
-            out.push(b'\n');
-        }
-        Framing::Sse => {
-            // A record is one line of JSON; were it ever more, each line is a `data:` line.
-            for line in json.split('\n') {
-                out.extend_from_slice(b"data: ");
-                out.extend_from_slice(line.as_bytes());
-                out.push(b'\n');
-            }
-            out.push(b'\n');
-        }
-    }
-    Bytes::from(out)
-}
-
 async fn follow(
     State(s): State<Arc<TraceState>>,
     headers: HeaderMap,
     Query(mut params): Params,
 ) -> Response {
-    let framing = match framing(&headers, &mut params) {
+    let framing = match follow::framing(&headers, &mut params) {
         Ok(f) => f,
-        Err(e) => return answer_error(e),
-    };
-    let TraceFollow {
-        mut records,
-        keep,
-        missed,
-    } = match s.queries.follow(&params) {
-        Ok(f) => f,
-        Err(e) => return answer_error(e),
-    };
-    let (tx, rx) = mpsc::channel::<Bytes>(FOLLOW_QUEUE);
-    let mut ending = s.ending.clone();
-    let every = s.keep_alive;
-    // Ends when the client leaves (the body, and with it `rx`, is dropped), the collector
-    // stops or the agent shuts down.
-    tokio::spawn(async move {
-        let keep_alive = tokio::time::sleep(every);
-        tokio::pin!(keep_alive);
-        loop {
-            if *ending.borrow_and_update() {
-                return;
-            }
-            let got = tokio::select! {
-                got = records.recv() => got,
-                () = tx.closed() => return,
-                _ = ending.changed() => continue,
-                () = &mut keep_alive, if framing == Framing::Sse => {
-                    keep_alive.as_mut().reset(tokio::time::Instant::now() + every);
-                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            match got {
-                Ok(r) if keep(&r) => {
-                    if tx.send(frame(&r.json, framing)).await.is_err() {
-                        return;
-                    }
-                    keep_alive
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + every);
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    missed.fetch_add(n, Ordering::Relaxed);
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
+        Err(e) => {
+            return answer_error(TraceQueryError::BadRequest {
+                message: e.to_string(),
+                parameter: Some("format".into()),
+                position: None,
+                expected: Some("sse or ndjson".into()),
+            });
         }
-    });
-    let (content_type, cache) = match framing {
-        Framing::Ndjson => ("application/x-ndjson", None),
-        Framing::Sse => ("text/event-stream", Some("no-cache")),
     };
-    let mut response = Body::new(ChannelBody::new(rx, OnClose::End)).into_response();
-    let h = response.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some(c) = cache {
-        h.insert(CACHE_CONTROL, HeaderValue::from_static(c));
+    match s.queries.follow(&params) {
+        Ok(f) => follow::response(f, framing, s.ending.clone(), s.keep_alive),
+        Err(e) => answer_error(e),
     }
-    response
 }
 
 /// Ends every follower's answer (at shutdown).

@@ -5,6 +5,7 @@
 use super::*;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
 
 struct Fake {
     live: broadcast::Sender<Arc<Followed>>,

@@ -1,9 +1,9 @@
 //! A minimal HTTP/1.1 client for the agent's pushes: one `POST` per connection
-//! (`Connection: close`), plain TCP or TLS (rustls, [`crate::tls`]), blocking with timeouts.
+//! (`Connection: close`), plain TCP or TLS (rustls, [`pv_http::tls`]), blocking with timeouts.
 //! The agent pushes one bucket per policy a minute, so a connection per push costs nothing
 //! worth a connection pool or a new crate.
 
-use crate::tls::{TlsError, client_config};
+use pv_http::tls::{TlsError, client_config};
 use rustls::pki_types::ServerName;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

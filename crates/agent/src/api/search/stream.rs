@@ -5,11 +5,11 @@
 //! ends the transfer early (the client sees it cut, not a clean end) and is logged.
 
 use super::{Running, StopOnDrop, error};
-use crate::api::channel_body::{ChannelBody, Next, OnClose, Piece};
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use pv_http::body::{ChannelBody, Next, OnClose, Piece};
 use pv_record::PcapFormat;
 use pv_search::{FilesSummary, OwnedPacket, Search, SearchError, pcap_format, scan};
 use std::path::{Path, PathBuf};
@@ -165,7 +165,7 @@ fn pcap_body(
         what: "a pcap answer",
         why: "the search stopped",
     };
-    ChannelBody::new(rx, cut).first(first).stop_on_drop(stop)
+    ChannelBody::new(rx, cut).first(first).guard(stop)
 }
 
 #[cfg(test)]
