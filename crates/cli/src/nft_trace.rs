@@ -139,7 +139,8 @@ impl Tracing {
         records: Receiver<TraceRecord>,
         push: Option<TracePushConfig>,
     ) -> Result<Tracing, ExitCode> {
-        let pusher = match push.map(TracePusher::start).transpose() {
+        let rulesets = collector.rulesets.clone();
+        let pusher = match push.map(|p| TracePusher::start(p, rulesets)).transpose() {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("pktvisord: error: cannot open the trace spool: {e}");
@@ -255,6 +256,11 @@ impl Tracing {
                         "pv_nft_trace_hub_refused_total",
                         "Trace batches the hub refused as malformed (dropped).",
                         one(&p.refused),
+                    ),
+                    (
+                        "pv_nft_trace_hub_ruleset_pushes_total",
+                        "Pushes of the agent's nftables rulesets the hub took.",
+                        one(&p.rulesets),
                     ),
                 ]);
             }

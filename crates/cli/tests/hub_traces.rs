@@ -38,6 +38,8 @@ fn ready() -> bool {
 /// and reaches the hub on 127.0.0.1), ended by its PID.
 struct Agent {
     id: String,
+    /// Its API's port.
+    port: u16,
     child: Option<Child>,
     out: std::path::PathBuf,
     err: std::path::PathBuf,
@@ -49,9 +51,10 @@ impl Agent {
         let (out, err) = (dir.join(format!("{id}.out")), dir.join(format!("{id}.err")));
         let data = dir.join(format!("data-{n}"));
         let spool = dir.join(format!("spool-{n}"));
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_pktvisord"))
             .args(["--nft-trace", "--netns", b, "-l", "127.0.0.1", "-p"])
-            .arg(free_port().to_string())
+            .arg(port.to_string())
             .arg("--data-dir")
             .arg(&data)
             .args([
@@ -69,6 +72,7 @@ impl Agent {
             .unwrap();
         let agent = Agent {
             id,
+            port,
             child: Some(child),
             out,
             err,
@@ -301,6 +305,36 @@ fn run_case(tag: &str, store: impl Fn(&Path) -> Option<(String, Option<ClickHous
     traffic(&lab);
     std::thread::sleep(Duration::from_secs(2));
     wait_for_hub(port, &agents);
+    // The hub holds each agent's ruleset of B as the agent itself serves it (sent again after
+    // the hub's restart), with the agent's id.
+    let (_, hub_rulesets) = http_get(port, "/api/v1/nft/ruleset", None);
+    let hub_rulesets: Value = serde_json::from_slice(&hub_rulesets).unwrap();
+    for a in &agents {
+        let (code, own) = http_get(a.port, "/api/v1/nft/ruleset", None);
+        assert_eq!(code, 200);
+        let own: Value = serde_json::from_slice(&own).unwrap();
+        let own_b = own["rulesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["netns"] == b.as_str())
+            .unwrap_or_else(|| panic!("{}: no ruleset of {b}: {own}", a.id))
+            .clone();
+        assert!(
+            own_b["ruleset"]
+                .as_str()
+                .is_some_and(|t| t.contains("table")),
+            "{own_b}"
+        );
+        let at_hub = hub_rulesets["rulesets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["agent_id"] == a.id.as_str() && r["netns"] == b.as_str())
+            .unwrap_or_else(|| panic!("{}: the hub has no ruleset of {b}: {hub_rulesets}", a.id));
+        assert_eq!(at_hub["ruleset"], own_b["ruleset"], "{}", a.id);
+        assert_eq!(at_hub["generation"], own_b["generation"], "{}", a.id);
+    }
     for a in &mut agents {
         a.stop();
     }

@@ -105,6 +105,7 @@ pub fn run(cfg: HubConfig) -> Result<(), HubError> {
         counters: counters::Counters::default(),
         cache: Mutex::new(cache::SnapshotCache::new(cfg.cache_bytes)),
         followers: traces::Followers::new(),
+        rulesets: traces::rulesets::HubRulesets::default(),
     });
     // One thread serves requests; store calls run on tokio's blocking threads.
     let rt = tokio::runtime::Builder::new_current_thread()

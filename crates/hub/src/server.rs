@@ -37,6 +37,8 @@ pub struct HubState {
     pub cache: Mutex<SnapshotCache>,
     /// The followers of `/api/v1/traces/follow`: every trace record stored, as it is.
     pub followers: crate::traces::Followers,
+    /// Every agent's newest nftables rulesets (soft state: agents send them again).
+    pub rulesets: crate::traces::rulesets::HubRulesets,
 }
 
 impl HubState {

@@ -54,6 +54,8 @@ impl std::fmt::Display for Step {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceRow {
     pub time_ns: u64,
+    /// The agent that traced it (a hub serves several).
+    pub agent_id: String,
     pub netns: String,
     pub trace_id: u64,
     /// The table's family: ip, ip6, inet, arp, bridge, netdev.
@@ -95,6 +97,7 @@ impl TraceRow {
             .map(|t| (t, v["icmp_code"].as_u64().unwrap_or(0)));
         Some(TraceRow {
             time_ns: v["time_ns"].as_u64()?,
+            agent_id: text(v, "agent_id").unwrap_or_default(),
             netns: text(v, "netns").unwrap_or_default(),
             trace_id: v["trace_id"].as_u64().unwrap_or(0),
             family: text(v, "family")?,
@@ -207,6 +210,8 @@ impl TraceRow {
 /// One namespace's ruleset as `nft -a -s list ruleset` printed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ruleset {
+    /// The agent whose ruleset it is: given by a hub, empty from an agent.
+    pub agent_id: String,
     /// Empty for the agent's own namespace.
     pub netns: String,
     pub generation: Option<u64>,
@@ -221,6 +226,7 @@ pub fn rulesets_from_json(v: &Value) -> Vec<Ruleset> {
             list.iter()
                 .filter_map(|r| {
                     Some(Ruleset {
+                        agent_id: text(r, "agent_id").unwrap_or_default(),
                         netns: text(r, "netns").unwrap_or_default(),
                         generation: r["generation"].as_u64(),
                         text: text(r, "ruleset")?,

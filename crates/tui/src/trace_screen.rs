@@ -144,10 +144,13 @@ impl TraceScreen {
         self.rows.get(self.selected)
     }
 
-    /// The ruleset of the selected record's namespace (the first one when none is selected).
+    /// The ruleset of the selected record's namespace (the first one when none is selected);
+    /// on a hub, of the record's agent.
     pub fn ruleset(&self) -> Option<&Ruleset> {
         match self.selected_row() {
-            Some(r) => self.rulesets.iter().find(|s| s.netns == r.netns),
+            Some(r) => self.rulesets.iter().find(|s| {
+                s.netns == r.netns && (s.agent_id.is_empty() || s.agent_id == r.agent_id)
+            }),
             None => self.rulesets.first(),
         }
     }

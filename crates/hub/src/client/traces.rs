@@ -4,10 +4,17 @@
 //! [`BATCH_AGE`], each numbered in the agent's run and put in a spool
 //! (`--spool-dir DIR` → `DIR/traces`, bounded by `--spool-max-bytes`, oldest dropped first
 //! and counted), then sent oldest first with back-off while the hub is unreachable.
+//!
+//! The agent's rulesets (`nft -a -s list ruleset` per namespace, what the records' rule
+//! handles point into) go too, as soft state: not spooled, only the newest matters. They are
+//! sent when they change, when the hub takes pushes again after failing (a restarted hub
+//! holds none) and every [`RULESETS_EVERY`] (a hub restarted between two pushes).
 
 use super::spool::Spool;
 use super::{Backoff, PushFailure, PushTarget, Sent, send_oldest_to};
 use crate::traces::protocol::TraceBatch;
+use crate::traces::rulesets::RulesetPush;
+use pv_nftrace::collector::Rulesets;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -25,6 +32,10 @@ pub const QUEUE: usize = 20_000;
 /// does not leave the queue unread.
 const SENDS_PER_TURN: usize = 4;
 const PATH: &str = "/api/v1/push/traces";
+const RULESETS_PATH: &str = "/api/v1/push/rulesets";
+/// The rulesets are sent again this often even unchanged: a hub restarted without a failed
+/// push in between has them back within it.
+pub const RULESETS_EVERY: Duration = Duration::from_secs(60);
 
 /// Where and how trace batches go.
 #[derive(Clone, Debug)]
@@ -48,6 +59,8 @@ pub struct TracePushCounters {
     /// Batches dropped from the spool to stay in its bound, and what it holds now.
     pub spool_dropped: AtomicU64,
     pub spool_bytes: AtomicU64,
+    /// Ruleset pushes the hub took.
+    pub rulesets: AtomicU64,
 }
 
 pub struct TracePusher {
@@ -68,8 +81,9 @@ pub fn spool_dir(dir: &Path) -> PathBuf {
 }
 
 impl TracePusher {
-    /// Opens the spool (what an earlier run left is sent first) and starts the thread.
-    pub fn start(cfg: TracePushConfig) -> std::io::Result<TracePusher> {
+    /// Opens the spool (what an earlier run left is sent first) and starts the thread, which
+    /// also sends `rulesets` (the collector's).
+    pub fn start(cfg: TracePushConfig, rulesets: Rulesets) -> std::io::Result<TracePusher> {
         let dir = cfg.spool_dir.as_deref().map(spool_dir);
         let spool = Spool::open(dir.as_deref(), cfg.spool_max_bytes)?;
         eprintln!(
@@ -91,6 +105,8 @@ impl TracePusher {
             next_attempt: Instant::now(),
             reported: false,
             counters: counters.clone(),
+            rulesets,
+            rulesets_sent: None,
         };
         let thread = std::thread::Builder::new()
             .name("pv-trace-push".into())
@@ -142,6 +158,9 @@ struct Pusher {
     next_attempt: Instant,
     reported: bool,
     counters: Arc<TracePushCounters>,
+    rulesets: Rulesets,
+    /// What the hub last took and when; None: it must be sent (at start, after a failure).
+    rulesets_sent: Option<(RulesetPush, Instant)>,
 }
 
 impl Pusher {
@@ -180,6 +199,47 @@ impl Pusher {
                 self.next_attempt = Instant::now();
             }
             self.deliver(if open { SENDS_PER_TURN } else { usize::MAX });
+            self.send_rulesets();
+        }
+    }
+
+    /// Sends the rulesets when they changed, when none were sent since the last failure, or
+    /// every [`RULESETS_EVERY`]; only while the hub takes pushes (no back-off wait pending).
+    fn send_rulesets(&mut self) {
+        if self.reported || Instant::now() < self.next_attempt {
+            return;
+        }
+        let now = {
+            let map = self.rulesets.lock().unwrap_or_else(|p| p.into_inner());
+            RulesetPush::of(&self.target.agent, &map)
+        };
+        let due = match &self.rulesets_sent {
+            Some((sent, at)) => *sent != now || at.elapsed() >= RULESETS_EVERY,
+            None => true,
+        };
+        if !due || (now.rulesets.is_empty() && self.rulesets_sent.is_none()) {
+            return;
+        }
+        let body = match serde_json::to_vec(&now) {
+            Ok(b) => b,
+            Err(_) => return,
+        };
+        match self.target.post(RULESETS_PATH, "application/json", &body) {
+            Ok(a) if a.status == 200 => {
+                self.counters.rulesets.fetch_add(1, Relaxed);
+                self.rulesets_sent = Some((now, Instant::now()));
+            }
+            Ok(a) if a.status == 401 => self.failed(&PushFailure::Unauthorized),
+            Ok(a) if (400..500).contains(&a.status) => {
+                // Refused (too large, say): not retried at once.
+                eprintln!(
+                    "pktvisord: warning: the hub refused the rulesets ({}); sent again when they change or in a minute",
+                    a.status
+                );
+                self.rulesets_sent = Some((now, Instant::now()));
+            }
+            Ok(a) => self.failed(&PushFailure::Status(a.status)),
+            Err(e) => self.failed(&PushFailure::Http(e)),
         }
     }
 
@@ -251,6 +311,8 @@ impl Pusher {
     }
 
     fn failed(&mut self, e: &PushFailure) {
+        // The hub may be a new one when it answers again: it gets the rulesets then.
+        self.rulesets_sent = None;
         let wait = self.backoff.step();
         if !self.reported {
             eprintln!(

@@ -7,6 +7,7 @@
 //! records once), through the agents' own follower code (`pv_http::follow`).
 
 pub mod protocol;
+pub mod rulesets;
 
 use crate::counters::Counters;
 use crate::server::{HubState, error, now_secs, with_store};
@@ -34,7 +35,8 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/push/traces", post(push_traces))
         .route("/api/v1/traces", get(search))
         .route("/api/v1/traces/follow", get(follow_traces))
-        .route("/api/v1/nft/ruleset", get(rulesets))
+        .route("/api/v1/push/rulesets", post(push_rulesets))
+        .route("/api/v1/nft/ruleset", get(answer_rulesets))
 }
 
 async fn push_traces(State(s): State<Shared>, body: Bytes) -> Response {
@@ -199,8 +201,24 @@ impl Followers {
     }
 }
 
-/// Agents do not push their rulesets (yet): an empty list, as an agent with no namespace
-/// answers, so that readers asking for it get an answer of the agent's shape.
-async fn rulesets() -> Response {
-    axum::Json(json!({ "rulesets": [] })).into_response()
+async fn push_rulesets(
+    State(s): State<Shared>,
+    push: Result<axum::Json<rulesets::RulesetPush>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let push = match push {
+        Ok(axum::Json(p)) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("rulesets push: {e}")),
+    };
+    match s.rulesets.put(push) {
+        Ok(()) => axum::Json(json!({"stored": true})).into_response(),
+        Err(e @ rulesets::RulesetPushError::TooLarge(_)) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+/// Every agent's newest rulesets, each entry with its `agent_id`.
+async fn answer_rulesets(State(s): State<Shared>) -> Response {
+    axum::Json(s.rulesets.answer()).into_response()
 }
