@@ -3,10 +3,10 @@
 //! addresses MaxMind's test databases know (or do not), the expected strings cross-checked
 //! with Python's `maxminddb` reader.
 
-use pv_handlers::WindowSpec;
 use pv_handlers::dns::{DnsConfig, DnsFilters, DnsGroups, DnsHandler};
 use pv_handlers::geo::GeoDbs;
 use pv_handlers::{Direction, PacketEvent};
+use pv_handlers::{WindowSpec, Windowed};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::{Value, json};
 use std::path::PathBuf;

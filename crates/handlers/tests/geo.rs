@@ -5,7 +5,7 @@
 
 use pv_handlers::geo::{GeoCache, GeoDbs, GeoLoc, UNKNOWN};
 use pv_handlers::net::{NetConfig, NetGroups};
-use pv_handlers::{Boundaries, WindowSpec};
+use pv_handlers::{Boundaries, WindowSpec, Windowed};
 use pv_handlers::{Direction, NetHandler, PacketEvent};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::{Value, json};

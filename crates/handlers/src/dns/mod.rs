@@ -19,7 +19,7 @@ pub use xact::{ReplyMatch, XactKey, XactTable};
 
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
-use pv_sketch::Window;
+use crate::windowed::{self, BucketWindow};
 use pv_sketch::window::{TimeBucket, WindowSpec};
 use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
 use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
@@ -121,7 +121,7 @@ impl DnsConfig {
     }
 }
 
-type DnsWindow = Window<DnsBucket, fn() -> DnsBucket>;
+type DnsWindow = BucketWindow<DnsBucket>;
 
 /// Everything but the TCP reassembler, so that reassembled messages can be handed to it while
 /// the reassembler is borrowed.
@@ -172,7 +172,7 @@ impl DnsHandler {
                 parse_records: config.reads_records(),
                 filtering: config.filters != DnsFilters::default(),
                 config,
-                window: Window::new(window, DnsBucket::default as fn() -> DnsBucket),
+                window: windowed::window(window),
                 xacts,
                 slow_us: (0, 0),
                 last_message_ns: None,
@@ -278,10 +278,6 @@ impl DnsHandler {
         self.tcp.stats()
     }
 
-    pub fn config(&self) -> &DnsConfig {
-        &self.core.config
-    }
-
     /// The stream's packet time reached `sec` (another handler's or worker's packet): the
     /// window rotates with the others, the closing bucket setting the `top_slow` bar.
     pub fn clock(&mut self, sec: u64) {
@@ -302,15 +298,6 @@ impl DnsHandler {
     /// Buckets newest first; index 0 is the live bucket.
     pub fn buckets(&self) -> impl Iterator<Item = &TimeBucket<DnsBucket>> {
         self.core.window.buckets()
-    }
-
-    /// Every bucket moved out, newest first (the window is left empty).
-    pub fn take_buckets(&mut self) -> impl Iterator<Item = TimeBucket<DnsBucket>> {
-        self.core.window.take_buckets()
-    }
-
-    pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
-        self.core.window.merged(n)
     }
 
     pub fn to_json(&self, bucket: &DnsBucket) -> Value {
