@@ -16,6 +16,7 @@
 
 use crate::event::{CaptureDrops, FlowEvent, PacketEvent};
 use crate::geo::GeoDbs;
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::windowed::ErasedWindow;
 use pv_policy::{ConfigError, HandlerSchema, Module};
@@ -87,7 +88,8 @@ pub trait Render: Send + Sync + Debug {
     fn schema_key(&self) -> &'static str;
 
     /// The handler's object for a bucket (or merged window); `None` renders an empty bucket.
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value;
+    /// `mode` says whose bucket it is and for which output ([`RenderMode`]).
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value;
 
     /// Where [`Handler::health`] counters go in the `capture` object (None: they are not
     /// shown there).

@@ -3,6 +3,7 @@
 
 use super::{DhcpBucket, DhcpConfig, DhcpHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
 use crate::windowed::{BucketWindow, Windowed, render_as};
@@ -66,8 +67,8 @@ impl Render for DhcpConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        render_as(bucket, |b: &DhcpBucket| b.to_json(self))
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &DhcpBucket| b.to_json(self, mode))
     }
 
     fn health_key(&self) -> Option<&'static str> {

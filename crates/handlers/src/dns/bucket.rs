@@ -3,7 +3,7 @@
 use super::{DnsConfig, DnsGroups};
 use crate::event::Direction;
 use crate::geo::{GeoLoc, Hashed};
-use crate::json;
+use crate::json::{self, RenderMode};
 use crate::module::WireBucket;
 use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
 use pv_sketch::{Bucket, Cardinality, Quantiles, Rate, SecondClock, Tick, TopN, TopNames, TopU16};
@@ -357,7 +357,7 @@ impl DnsBucket {
     }
 
     /// The `dns` object, keys as pktvisor names them; disabled groups are absent.
-    pub fn to_json(&self, config: &DnsConfig) -> Value {
+    pub fn to_json(&self, config: &DnsConfig, mode: RenderMode) -> Value {
         use super::metrics::*;
         let g = &config.groups;
         let n = config.topn_count;
@@ -388,10 +388,10 @@ impl DnsBucket {
                 WIRE_PACKETS_QUERY_ECS.put(&mut m, json!(c.query_ecs));
             }
         }
-        if let Some(q) = json::rate(&self.rate_total) {
+        if let Some(q) = json::rate(&self.rate_total, mode) {
             RATES_TOTAL.put(&mut m, q);
         }
-        if let Some(q) = json::rate(&self.rate_events) {
+        if let Some(q) = json::rate(&self.rate_events, mode) {
             RATES_EVENTS.put(&mut m, q);
         }
         if g.cardinality {
@@ -426,7 +426,7 @@ impl DnsBucket {
                 ),
             ] {
                 total_m.put(&mut m, json!(total));
-                if let Some(q) = json::quantiles(times) {
+                if let Some(q) = json::quantiles(times, mode) {
                     quantiles_m.put(&mut m, q);
                 }
                 if g.histograms
@@ -436,7 +436,7 @@ impl DnsBucket {
                 }
                 slow_m.put(&mut m, names(slow, config));
             }
-            if let Some(q) = json::scaled_quantiles(&self.xact_ratio, RATIO_SCALE) {
+            if let Some(q) = json::scaled_quantiles(&self.xact_ratio, RATIO_SCALE, mode) {
                 XACT_RATIO_QUANTILES.put(&mut m, q);
             }
         }

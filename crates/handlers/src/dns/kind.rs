@@ -4,6 +4,7 @@
 
 use super::{DnsBucket, DnsConfig, DnsHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast};
 use crate::windowed::{BucketWindow, Windowed, render_as};
@@ -111,8 +112,8 @@ impl Render for DnsConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        render_as(bucket, |b: &DnsBucket| b.to_json(self))
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &DnsBucket| b.to_json(self, mode))
     }
 
     fn health_key(&self) -> Option<&'static str> {

@@ -19,6 +19,7 @@ pub use xact::{ReplyMatch, XactKey, XactTable};
 
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
+use crate::json::RenderMode;
 use crate::windowed::{self, BucketWindow};
 use pv_sketch::window::{TimeBucket, WindowSpec};
 use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
@@ -300,8 +301,9 @@ impl DnsHandler {
         self.core.window.buckets()
     }
 
-    pub fn to_json(&self, bucket: &DnsBucket) -> Value {
-        bucket.to_json(&self.core.config)
+    /// The `dns` object of a bucket (or of a merged window).
+    pub fn to_json(&self, bucket: &DnsBucket, mode: RenderMode) -> Value {
+        bucket.to_json(&self.core.config, mode)
     }
 }
 

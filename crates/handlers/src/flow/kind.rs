@@ -3,6 +3,7 @@
 
 use super::{FlowBucket, FlowConfig, FlowHandler, SCHEMA_KEY, settings};
 use crate::event::{FlowEvent, PacketEvent};
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
 use crate::windowed::{BucketWindow, Windowed, render_as};
@@ -65,7 +66,8 @@ impl Render for FlowConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
+    /// A flow bucket has no quantiles nor rates: every mode renders it alike.
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, _mode: RenderMode) -> Value {
         render_as(bucket, |b: &FlowBucket| b.to_json(self))
     }
 

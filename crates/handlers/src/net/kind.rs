@@ -3,6 +3,7 @@
 
 use super::{NetBucket, NetConfig, NetHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
 use crate::windowed::{BucketWindow, Windowed, render_as};
@@ -53,8 +54,8 @@ impl Render for NetConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        render_as(bucket, |b: &NetBucket| b.to_json(self))
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &NetBucket| b.to_json(self, mode))
     }
 
     fn metrics(&self) -> &'static [Metric] {

@@ -13,6 +13,7 @@ pub use filter::NetFilter;
 
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
+use crate::json::RenderMode;
 use crate::windowed::{self, BucketWindow};
 use pv_sketch::window::WindowSpec;
 use serde_json::Value;
@@ -124,7 +125,7 @@ impl NetHandler {
     }
 
     /// The `packets` object of a bucket (or of a merged window).
-    pub fn to_json(&self, bucket: &NetBucket) -> Value {
-        bucket.to_json(&self.config)
+    pub fn to_json(&self, bucket: &NetBucket, mode: RenderMode) -> Value {
+        bucket.to_json(&self.config, mode)
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{PcapBucket, PcapHandler, SCHEMA_KEY, settings};
 use crate::event::{CaptureDrops, PacketEvent};
+use crate::json::RenderMode;
 use crate::metric::Metric;
 use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
 use crate::windowed::{BucketWindow, Windowed, render_as};
@@ -60,7 +61,8 @@ impl Render for PcapRender {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
+    /// Counters only: every mode renders them alike.
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, _mode: RenderMode) -> Value {
         render_as(bucket, PcapBucket::to_json)
     }
 
