@@ -8,6 +8,7 @@ use crate::record_args::RecordArgs;
 use crate::visor_flags::{self, VisorFlags};
 use crate::{policy, summarize};
 use clap::Parser;
+use pv_handlers::json::RenderMode;
 use pv_pipeline::pv_policy::PolicyFile;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -327,7 +328,7 @@ fn summarize_sharded(
             snapshot.stats.packets_read
         );
     }
-    Ok(snapshot.v3_merged_json(&renderer, renderer.periods()))
+    Ok(snapshot.v3_merged_json(&renderer, renderer.periods(), RenderMode::PLAIN))
 }
 
 fn run_live(

@@ -3,11 +3,10 @@
 use crate::geo::{GeoLoc, Hashed};
 use pv_sketch::{Quantiles, REPORTED_QUANTILES, Rate};
 use serde_json::{Map, Value, json};
-use std::cell::Cell;
 
-/// What a rendering of a bucket is for, beyond pktvisor's plain JSON. Every handler writes its
-/// quantiles and rates through [`quantiles`] and [`rate`], so the mode reaches all of them
-/// (those other helpers add too) without a flag threaded through each `Render::to_json`.
+/// What a rendering of a bucket is for, beyond pktvisor's plain JSON: an argument of every
+/// [`crate::Render::to_json`], which hands it on to [`quantiles`], [`scaled_quantiles`] and
+/// [`rate`], the only JSON that depends on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderMode {
     /// The bucket is a running agent's live one and this is the wall-clock second: rates
@@ -26,38 +25,27 @@ pub struct RenderMode {
     pub totals: bool,
 }
 
-thread_local! {
-    static MODE: Cell<RenderMode> = const { Cell::new(RenderMode { live: None, agent: false, totals: false }) };
-}
-
-/// Runs `f` (a handler's `to_json`) with `mode` in effect on this thread, then restores the
-/// mode before it (also when `f` unwinds).
-pub fn render_with<T>(mode: RenderMode, f: impl FnOnce() -> T) -> T {
-    struct Restore(RenderMode);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            MODE.with(|m| m.set(self.0));
-        }
-    }
-    let _restore = Restore(MODE.with(|m| m.replace(mode)));
-    f()
-}
-
-fn mode() -> RenderMode {
-    MODE.with(Cell::get)
+impl RenderMode {
+    /// pktvisor's plain JSON, as of a recorded stream (a file's summary, a hub's view of
+    /// agents' buckets): none of the above.
+    pub const PLAIN: RenderMode = RenderMode {
+        live: None,
+        agent: false,
+        totals: false,
+    };
 }
 
 /// `{"p50": .., "p90": .., "p95": .., "p99": ..}`, or None when nothing was measured (pktvisor
 /// omits empty quantiles rather than printing zeros).
-pub fn quantiles(q: &Quantiles) -> Option<Value> {
+pub fn quantiles(q: &Quantiles, mode: RenderMode) -> Option<Value> {
     let mut v = quantiles_by(|rank| q.quantile(rank))?;
-    add_totals(&mut v, q.max().map(Value::from), q.count());
+    add_totals(&mut v, q.max().map(Value::from), q.count(), mode);
     Some(v)
 }
 
 /// The same of values kept as integers `scale` times the measurement (ratios): each quantile
 /// and the sum are divided back.
-pub fn scaled_quantiles(q: &Quantiles, scale: f64) -> Option<Value> {
+pub fn scaled_quantiles(q: &Quantiles, scale: f64, mode: RenderMode) -> Option<Value> {
     if q.is_empty() {
         return None;
     }
@@ -69,13 +57,18 @@ pub fn scaled_quantiles(q: &Quantiles, scale: f64) -> Option<Value> {
         );
     }
     let mut v = Value::Object(m);
-    add_totals(&mut v, q.max().map(|x| json!(x as f64 / scale)), q.count());
+    add_totals(
+        &mut v,
+        q.max().map(|x| json!(x as f64 / scale)),
+        q.count(),
+        mode,
+    );
     Some(v)
 }
 
 /// `"sum"` and `"count"` when the mode asks for them.
-fn add_totals(v: &mut Value, max: Option<Value>, count: u64) {
-    if mode().totals
+fn add_totals(v: &mut Value, max: Option<Value>, count: u64, mode: RenderMode) {
+    if mode.totals
         && let Value::Object(m) = v
     {
         m.insert("sum".into(), max.unwrap_or_else(|| json!(0)));
@@ -106,14 +99,13 @@ pub fn histogram(q: &Quantiles) -> Option<Value> {
 
 /// A rate's quantiles; in an agent's rendering zeros before its first second, and `"live"`
 /// in the live bucket (see [`RenderMode`]).
-pub fn rate(r: &Rate) -> Option<Value> {
-    let mode = mode();
+pub fn rate(r: &Rate, mode: RenderMode) -> Option<Value> {
     let mut v = match quantiles_by(|rank| r.quantile(rank)) {
         Some(v) => v,
         None if mode.agent => quantiles_by(|_| Some(0))?,
         None => return None,
     };
-    add_totals(&mut v, r.max().map(Value::from), r.count());
+    add_totals(&mut v, r.max().map(Value::from), r.count(), mode);
     if let (Some(now), Value::Object(m)) = (mode.live, &mut v) {
         m.insert("live".into(), json!(r.last_whole_second(now).unwrap_or(0)));
     }

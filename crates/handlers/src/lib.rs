@@ -16,6 +16,7 @@ pub mod pcap;
 pub mod registry;
 pub mod sampler;
 pub mod top_threshold;
+pub mod windowed;
 
 pub use event::{CaptureDrops, Direction, FlowEvent, PacketEvent};
 pub use hostspec::{HostSpec, HostSpecError};
@@ -23,3 +24,4 @@ pub use module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render};
 pub use net::{NetBucket, NetHandler};
 pub use pv_sketch::window::{Boundaries, WindowSpec};
 pub use sampler::DeepSampler;
+pub use windowed::{ErasedWindow, Windowed};

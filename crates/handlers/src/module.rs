@@ -1,8 +1,10 @@
 //! The open handler set: what the engine knows of a handler, whatever it counts.
 //!
-//! A handler is one folder under `crates/handlers/src/` that implements [`Handler`] for its
-//! running state and [`Render`] for its configuration, and declares one [`HandlerKind`] (its
-//! policy type name, settings schema and constructor); `registry.rs` lists the kinds. The
+//! A handler is one folder under `crates/handlers/src/` that implements
+//! [`Windowed`](crate::windowed::Windowed) (which window and configuration it keeps) and
+//! [`Handler`] (its hooks) for its running state and [`Render`] for its configuration, and
+//! declares one [`HandlerKind`] (its policy type name, settings schema and constructor);
+//! `registry.rs` lists the kinds. The
 //! pipeline, the policy loader, the agent and the Prometheus exporter go through these traits
 //! and the registry only: none of them names a handler.
 //!
@@ -14,7 +16,9 @@
 
 use crate::event::{CaptureDrops, FlowEvent, PacketEvent};
 use crate::geo::GeoDbs;
+use crate::json::RenderMode;
 use crate::metric::Metric;
+use crate::windowed::ErasedWindow;
 use pv_policy::{ConfigError, HandlerSchema, Module};
 use pv_sketch::Bucket;
 use pv_sketch::codec::{Decode, DecodeError, Encode, Reader};
@@ -25,7 +29,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 /// One handler module of a running policy, fed packet by packet.
-pub trait Handler: Send {
+pub trait Handler: Send + ErasedWindow {
     /// Processes one packet. In a chain (`chained`), returns whether the handler kept it: a
     /// chain passes on only what each module kept. Outside a chain the answer is not used,
     /// and a handler may skip working it out (the dns handler's costs a second parse).
@@ -47,10 +51,14 @@ pub trait Handler: Send {
     }
 
     /// The stream's packet time reached `sec`: the window rotates with the other modules'.
-    fn clock(&mut self, sec: u64);
+    fn clock(&mut self, sec: u64) {
+        self.advance_to(sec);
+    }
 
     /// A tick of wall time (live capture): idle links rotate, timers run.
-    fn tick(&mut self, sec: u64);
+    fn tick(&mut self, sec: u64) {
+        self.clock(sec);
+    }
 
     /// The live capture's drop counters at wall-clock second `sec` (once a second, to one
     /// worker's copy of each policy reading the capture, so that merged buckets count each
@@ -67,22 +75,6 @@ pub trait Handler: Send {
     /// reading a part of it).
     fn end_of_input_at(&mut self, _end_ns: Option<u64>) {}
 
-    /// Copies of the newest `newest` buckets held, newest (live) first.
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>>;
-
-    /// Every bucket, newest first, moved out (the handler is done: a file's summary), so that
-    /// the sketches are not copied; by default a copy.
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        self.buckets(usize::MAX)
-    }
-
-    /// How this handler's buckets render.
-    fn render(&self) -> Arc<dyn Render>;
-
-    /// The handler's policy type name (its [`HandlerKind::type_name`]): snapshots carry it so
-    /// that a reader of their binary form finds the decoder.
-    fn type_name(&self) -> &'static str;
-
     /// The handler's own health counters (what bounded tables evicted or gave up), summed
     /// over workers and shown in the `capture` object under [`Render::health_key`].
     fn health(&self) -> Vec<(&'static str, u64)> {
@@ -96,7 +88,8 @@ pub trait Render: Send + Sync + Debug {
     fn schema_key(&self) -> &'static str;
 
     /// The handler's object for a bucket (or merged window); `None` renders an empty bucket.
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value;
+    /// `mode` says whose bucket it is and for which output ([`RenderMode`]).
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value;
 
     /// Where [`Handler::health`] counters go in the `capture` object (None: they are not
     /// shown there).

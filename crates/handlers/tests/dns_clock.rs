@@ -7,6 +7,7 @@
 //! with values worked out by hand from that rule.
 
 use pv_handlers::dns::{DnsConfig, DnsHandler};
+use pv_handlers::json::RenderMode;
 use pv_handlers::{Boundaries, Direction, PacketEvent, WindowSpec};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::Value;
@@ -73,7 +74,7 @@ fn ticks(h: &mut DnsHandler, from: u64, to: u64) {
 }
 
 fn live_json(h: &DnsHandler) -> Value {
-    h.to_json(&h.buckets().next().unwrap().data)
+    h.to_json(&h.buckets().next().unwrap().data, RenderMode::PLAIN)
 }
 
 #[test]
@@ -129,7 +130,7 @@ fn a_quiet_link_counts_its_timeouts_when_the_clock_moves() {
     let total: u64 = h
         .buckets()
         .map(|b| {
-            h.to_json(&b.data)["xact"]["counts"]["timed_out"]
+            h.to_json(&b.data, RenderMode::PLAIN)["xact"]["counts"]["timed_out"]
                 .as_u64()
                 .unwrap()
         })

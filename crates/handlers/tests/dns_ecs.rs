@@ -3,10 +3,11 @@
 //! addresses MaxMind's test databases know (or do not), the expected strings cross-checked
 //! with Python's `maxminddb` reader.
 
-use pv_handlers::WindowSpec;
 use pv_handlers::dns::{DnsConfig, DnsFilters, DnsGroups, DnsHandler};
 use pv_handlers::geo::GeoDbs;
+use pv_handlers::json::RenderMode;
 use pv_handlers::{Direction, PacketEvent};
+use pv_handlers::{WindowSpec, Windowed};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -110,7 +111,7 @@ fn run(config: DnsConfig) -> Value {
     let mut h = DnsHandler::new(config, WindowSpec::WHOLE_STREAM);
     traffic(&mut h);
     let b = h.merged(1).expect("a bucket").data;
-    h.to_json(&b)
+    h.to_json(&b, RenderMode::PLAIN)
 }
 
 fn config(geo: Option<Arc<GeoDbs>>, top_ecs: bool) -> DnsConfig {

@@ -7,6 +7,7 @@
 //! "Parse netflow stream").
 
 use pv_handlers::flow::{FlowConfig, FlowHandler};
+use pv_handlers::json::RenderMode;
 use pv_handlers::module::Render;
 use pv_handlers::{FlowEvent, WindowSpec};
 use pv_wire::flow_export::{FlowRecord, TemplateCache, decode_datagram};
@@ -47,7 +48,7 @@ fn run(name: &str, config: FlowConfig) -> Value {
         });
     }
     let b = h.window().buckets().next().unwrap();
-    config.to_json(Some(&b.data))
+    config.to_json(Some(&b.data), RenderMode::PLAIN)
 }
 
 #[test]
@@ -147,11 +148,14 @@ fn bucket_travels_and_merges_exactly() {
     let mut bytes = Vec::new();
     b.encode(&mut bytes);
     let back = pv_handlers::flow::FlowBucket::decode(&mut Reader::new(&bytes)).unwrap();
-    assert_eq!(cfg.to_json(Some(&back)), cfg.to_json(Some(&b)));
+    assert_eq!(
+        cfg.to_json(Some(&back), RenderMode::PLAIN),
+        cfg.to_json(Some(&b), RenderMode::PLAIN)
+    );
     // Two copies merged: every count doubles.
     let mut twice = back.clone();
     twice.merge_from(&back);
-    let j = cfg.to_json(Some(&twice));
+    let j = cfg.to_json(Some(&twice), RenderMode::PLAIN);
     let i800 = &j["devices"]["192.168.100.1"]["interfaces"]["800"];
     assert_eq!(i800["in_bytes"], 2 * 142_139_882u64);
     assert_eq!(i800["cardinality"]["src_ips_in"], 24);

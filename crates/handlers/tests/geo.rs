@@ -4,8 +4,9 @@
 //! `pip install maxminddb`), bad files, and the net handler's `top_geoLoc`/`top_ASN`.
 
 use pv_handlers::geo::{GeoCache, GeoDbs, GeoLoc, UNKNOWN};
+use pv_handlers::json::RenderMode;
 use pv_handlers::net::{NetConfig, NetGroups};
-use pv_handlers::{Boundaries, WindowSpec};
+use pv_handlers::{Boundaries, WindowSpec, Windowed};
 use pv_handlers::{Direction, NetHandler, PacketEvent};
 use pv_wire::{Decoded, L3, L4};
 use serde_json::{Value, json};
@@ -416,7 +417,7 @@ fn config(geo: Option<GeoDbs>) -> NetConfig {
 
 fn packets(h: &NetHandler) -> Value {
     let bucket = h.merged(usize::MAX).expect("a bucket").data;
-    h.to_json(&bucket)
+    h.to_json(&bucket, RenderMode::PLAIN)
 }
 
 fn sweden(n: u64) -> Value {
@@ -535,7 +536,7 @@ fn net_handler_with_one_database_lists_both_like_pktvisor() {
 
     // No traffic at all: empty lists.
     let h = NetHandler::new(config(Some(both())), WindowSpec::WHOLE_STREAM);
-    let p = h.to_json(&Default::default());
+    let p = h.to_json(&Default::default(), RenderMode::PLAIN);
     assert_eq!((&p["top_geoLoc"], &p["top_ASN"]), (&json!([]), &json!([])));
 }
 
@@ -564,7 +565,10 @@ fn net_handler_merges_geo_lists_across_buckets() {
     assert_eq!(p["top_ASN"][0], json!({"name": "Unknown", "estimate": 24}));
     // Each bucket alone.
     for b in h.window().buckets() {
-        assert_eq!(h.to_json(&b.data)["top_geoLoc"][1], sweden(6));
+        assert_eq!(
+            h.to_json(&b.data, RenderMode::PLAIN)["top_geoLoc"][1],
+            sweden(6)
+        );
     }
     // Handlers on other threads share the databases.
     let handles: Vec<_> = (0..2)

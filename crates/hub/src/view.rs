@@ -7,12 +7,17 @@
 
 use crate::cache::{Key, SnapshotCache};
 use crate::store::{BucketQuery, BucketRow, Store, StoreError};
+use pv_handlers::json::RenderMode;
 use pv_handlers::registry;
 use pv_sketch::codec::DecodeError;
 use pv_summary::prometheus::{text::Exposition, write_modules};
 use pv_summary::{ModuleRendering, PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+/// How the hub renders agents' buckets: as stored, in pktvisor's plain JSON (no agent's
+/// wall clock is known here to say which second is live).
+const PLAIN: RenderMode = RenderMode::PLAIN;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -122,10 +127,14 @@ pub fn read_json(
     }
     let r = renderer(&snapshot, periods);
     Ok(match (shape, read) {
-        (Shape::V3, Read::Bucket(i)) => snapshot.v3_bucket_json(&r, i)?,
-        (Shape::V3, Read::Window(n)) => snapshot.v3_window_json(&r, n)?,
-        (Shape::V4, Read::Bucket(i)) => json!({ &q.policy: snapshot.bucket_json(&r, i)? }),
-        (Shape::V4, Read::Window(n)) => json!({ &q.policy: snapshot.window_json(&r, n)? }),
+        (Shape::V3, Read::Bucket(i)) => snapshot.v3_bucket_json(&r, i, PLAIN)?,
+        (Shape::V3, Read::Window(n)) => snapshot.v3_window_json(&r, n, PLAIN)?,
+        (Shape::V4, Read::Bucket(i)) => {
+            json!({ &q.policy: snapshot.bucket_json(&r, i, PLAIN)? })
+        }
+        (Shape::V4, Read::Window(n)) => {
+            json!({ &q.policy: snapshot.window_json(&r, n, PLAIN)? })
+        }
     })
 }
 
@@ -185,7 +194,7 @@ pub fn history_json(store: &dyn Store, q: &BucketQuery) -> Result<Value, ViewErr
     let snapshot = merge_rows(&rows)?;
     let held = snapshot.modules.first().map_or(1, |m| m.buckets.len());
     let r = renderer(&snapshot, held);
-    Ok(snapshot.v3_merged_json(&r, held))
+    Ok(snapshot.v3_merged_json(&r, held, PLAIN))
 }
 
 fn no_buckets(q: &BucketQuery) -> String {

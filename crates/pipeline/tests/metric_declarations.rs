@@ -8,6 +8,7 @@
 use pv_capture::FileReader;
 use pv_handlers::dns::{DnsConfig, DnsGroups};
 use pv_handlers::geo::GeoDbs;
+use pv_handlers::json::RenderMode;
 use pv_handlers::metric::{self, Metric, MetricKind};
 use pv_handlers::net::NetConfig;
 use pv_handlers::{Boundaries, HostSpec, WindowSpec};
@@ -109,7 +110,7 @@ fn the_json_and_the_declarations_name_the_same_metrics() {
             for (i, how) in renderer.modules.iter().enumerate() {
                 for bucket in 0..snapshot.bucket_starts(i).len() {
                     let json = snapshot
-                        .module_bucket_json(&renderer, i, bucket)
+                        .module_bucket_json(&renderer, i, bucket, RenderMode::PLAIN)
                         .expect("a held bucket");
                     let mut found = BTreeSet::new();
                     leaves(&json[how.schema_key()], &mut Vec::new(), &mut found);
@@ -164,7 +165,7 @@ fn split_run(
 fn bucket_at(s: &PolicySnapshot, r: &PolicyRenderer, module: usize, start: u64) -> Value {
     match s.bucket_starts(module).iter().position(|&b| b == start) {
         Some(i) => s
-            .module_bucket_json(r, module, i)
+            .module_bucket_json(r, module, i, RenderMode::PLAIN)
             .expect("a held bucket")
             .get(r.modules[module].schema_key())
             .cloned()

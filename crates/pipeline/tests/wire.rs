@@ -4,6 +4,7 @@
 
 use pv_handlers::frame::{decode_bucket, encode_bucket};
 use pv_handlers::geo::GeoDbs;
+use pv_handlers::json::RenderMode;
 use pv_handlers::{Boundaries, WindowSpec};
 use pv_pipeline::{PolicyRenderer, PolicySnapshot, SummarizeOptions};
 use pv_summary::ModuleSnapshot;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 
 mod common;
 use common::captures;
+
+const PLAIN: RenderMode = RenderMode::PLAIN;
 
 /// The command line's policy in 60 s buckets aligned as a live agent's, every group on and
 /// long top lists (so that the JSON shows whole lists, not just their heads).
@@ -61,13 +64,13 @@ fn rendered(s: &PolicySnapshot, r: &PolicyRenderer) -> Vec<String> {
     let held = s.modules.first().map_or(0, |m| m.buckets.len());
     let mut out = Vec::new();
     for i in 0..held {
-        out.push(s.v3_bucket_json(r, i).expect("bucket").to_string());
-        out.push(s.bucket_json(r, i).expect("bucket").to_string());
+        out.push(s.v3_bucket_json(r, i, PLAIN).expect("bucket").to_string());
+        out.push(s.bucket_json(r, i, PLAIN).expect("bucket").to_string());
     }
     for n in 1..=held.max(1) {
-        out.push(s.v3_merged_json(r, n).to_string());
+        out.push(s.v3_merged_json(r, n, PLAIN).to_string());
     }
-    out.push(s.all_periods_json(r).to_string());
+    out.push(s.all_periods_json(r, PLAIN).to_string());
     out
 }
 
@@ -112,7 +115,10 @@ fn decoded_buckets_render_as_the_originals() {
                     m.type_name,
                     b.start_sec,
                     frame.len(),
-                    how.render.to_json(Some(b.data.as_ref())).to_string().len()
+                    how.render
+                        .to_json(Some(b.data.as_ref()), PLAIN)
+                        .to_string()
+                        .len()
                 );
                 for d in [db, &fb] {
                     assert_eq!(
@@ -132,8 +138,8 @@ fn decoded_buckets_render_as_the_originals() {
                         )
                     );
                     assert_eq!(
-                        how.render.to_json(Some(d.data.as_ref())),
-                        how.render.to_json(Some(b.data.as_ref())),
+                        how.render.to_json(Some(d.data.as_ref()), PLAIN),
+                        how.render.to_json(Some(b.data.as_ref()), PLAIN),
                         "{} {}",
                         path.display(),
                         m.key
@@ -220,7 +226,7 @@ fn cut_or_damaged_bytes_are_refused_without_panic() {
                         .iter()
                         .find(|h| h.key == dns.key)
                         .expect("renders");
-                    let _ = how.render.to_json(Some(b.data.as_ref()));
+                    let _ = how.render.to_json(Some(b.data.as_ref()), PLAIN);
                 }
             }
         }

@@ -9,6 +9,7 @@ use crate::period::{PeriodError, check_bucket, check_window};
 use crate::snapshot::{PolicyRenderer, PolicySnapshot};
 use crate::v4::{module_object, module_object_over};
 use pv_handlers::ModuleBucket;
+use pv_handlers::json::RenderMode;
 use pv_sketch::window::{TimeBucket, merge_newest};
 use serde_json::{Map, Value};
 
@@ -16,8 +17,14 @@ use serde_json::{Map, Value};
 type Part<'a> = Option<&'a TimeBucket<Box<dyn ModuleBucket>>>;
 
 impl PolicySnapshot {
-    /// `{"1m": {...}}` for bucket `index` (0: live), with pktvisor's period checks.
-    pub fn v3_bucket_json(&self, r: &PolicyRenderer, index: usize) -> Result<Value, PeriodError> {
+    /// `{"1m": {...}}` for bucket `index` (0: live), with pktvisor's period checks, rendered
+    /// in `mode`.
+    pub fn v3_bucket_json(
+        &self,
+        r: &PolicyRenderer,
+        index: usize,
+        mode: RenderMode,
+    ) -> Result<Value, PeriodError> {
         check_bucket(r.periods(), self.held(), index)?;
         // Every module's window rotates with the stream's clock: the bucket of a period is
         // the one that starts where the first module's starts.
@@ -31,18 +38,23 @@ impl PolicySnapshot {
             .iter()
             .map(|m| m.buckets.iter().find(|b| Some(b.start_sec) == start))
             .collect();
-        Ok(self.v3_render(r, "1m", parts))
+        Ok(self.v3_render(r, "1m", parts, mode))
     }
 
     /// `{"<n>m": {...}}`: the newest `n` buckets merged (pktvisor: 2 <= n <= periods).
-    pub fn v3_window_json(&self, r: &PolicyRenderer, n: usize) -> Result<Value, PeriodError> {
+    pub fn v3_window_json(
+        &self,
+        r: &PolicyRenderer,
+        n: usize,
+        mode: RenderMode,
+    ) -> Result<Value, PeriodError> {
         check_window(r.periods(), n)?;
-        Ok(self.v3_merged_json(r, n))
+        Ok(self.v3_merged_json(r, n, mode))
     }
 
     /// The newest `n` buckets merged, under the key `"<n>m"` (`"1m"` for one), whatever is
     /// there: a file summary's output.
-    pub fn v3_merged_json(&self, r: &PolicyRenderer, n: usize) -> Value {
+    pub fn v3_merged_json(&self, r: &PolicyRenderer, n: usize, mode: RenderMode) -> Value {
         // A module's newest bucket alone renders as it is: a merge of one bucket is its copy,
         // and copying a dns bucket's sketches cost 3.6 M instructions of a file summary.
         let merged: Vec<Option<TimeBucket<Box<dyn ModuleBucket>>>> = self
@@ -62,7 +74,7 @@ impl PolicySnapshot {
             .zip(&merged)
             .map(|(m, merged)| merged.as_ref().or_else(|| m.buckets.first()))
             .collect();
-        self.v3_render(r, &format!("{}m", n.max(1)), parts)
+        self.v3_render(r, &format!("{}m", n.max(1)), parts, mode)
     }
 
     /// Buckets held: the first module's.
@@ -70,16 +82,22 @@ impl PolicySnapshot {
         self.modules.first().map_or(0, |m| m.buckets.len())
     }
 
-    fn v3_render(&self, r: &PolicyRenderer, key: &str, parts: Vec<Part<'_>>) -> Value {
+    fn v3_render(
+        &self,
+        r: &PolicyRenderer,
+        key: &str,
+        parts: Vec<Part<'_>>,
+        mode: RenderMode,
+    ) -> Value {
         let mut w = Map::new();
         let mut capture = self.stats.to_json();
         // A module with no bucket for the period renders empty over the first module's span.
         let span = parts.first().copied().flatten().map(empty_span);
         for ((m, how), part) in self.modules.iter().zip(&r.modules).zip(&parts) {
             let object = match (part, &span) {
-                (Some(b), _) => module_object(how, Some(b)),
-                (None, Some(span)) => module_object_over(how, span),
-                (None, None) => module_object(how, None),
+                (Some(b), _) => module_object(how, Some(b), mode),
+                (None, Some(span)) => module_object_over(how, span, mode),
+                (None, None) => module_object(how, None, mode),
             };
             let Value::Object(object) = object else {
                 continue;

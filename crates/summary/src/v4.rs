@@ -6,6 +6,7 @@
 use crate::period::{PeriodError, check_bucket, check_window, schema_object};
 use crate::snapshot::{ModuleRendering, ModuleSnapshot, PolicyRenderer, PolicySnapshot};
 use pv_handlers::ModuleBucket;
+use pv_handlers::json::RenderMode;
 use pv_sketch::window::{TimeBucket, merge_newest};
 use serde_json::{Map, Value};
 
@@ -13,19 +14,24 @@ use serde_json::{Map, Value};
 pub(crate) fn module_object(
     how: &ModuleRendering,
     bucket: Option<&TimeBucket<Box<dyn ModuleBucket>>>,
+    mode: RenderMode,
 ) -> Value {
-    let body = how.render.to_json(bucket.map(|b| b.data.as_ref()));
+    let body = how.render.to_json(bucket.map(|b| b.data.as_ref()), mode);
     let mut out = Map::new();
     out.insert(how.schema_key().to_string(), schema_object(bucket, body));
     Value::Object(out)
 }
 
 /// An empty bucket of a module over `span` (a period in which it saw nothing).
-pub(crate) fn module_object_over(how: &ModuleRendering, span: &TimeBucket<()>) -> Value {
+pub(crate) fn module_object_over(
+    how: &ModuleRendering,
+    span: &TimeBucket<()>,
+    mode: RenderMode,
+) -> Value {
     let mut out = Map::new();
     out.insert(
         how.schema_key().to_string(),
-        schema_object(Some(span), how.render.to_json(None)),
+        schema_object(Some(span), how.render.to_json(None, mode)),
     );
     Value::Object(out)
 }
@@ -34,15 +40,22 @@ fn module_bucket(
     m: &ModuleSnapshot,
     how: &ModuleRendering,
     index: usize,
+    mode: RenderMode,
 ) -> Result<Value, PeriodError> {
     check_bucket(how.periods, m.buckets.len(), index)?;
-    Ok(module_object(how, m.buckets.get(index)))
+    Ok(module_object(how, m.buckets.get(index), mode))
 }
 
 impl PolicySnapshot {
-    /// `{"<module>": {"<schema key>": {...}}, ...}` for bucket `index` (0: live).
-    pub fn bucket_json(&self, r: &PolicyRenderer, index: usize) -> Result<Value, PeriodError> {
-        self.modules_json(r, |m, how| module_bucket(m, how, index))
+    /// `{"<module>": {"<schema key>": {...}}, ...}` for bucket `index` (0: live), rendered
+    /// in `mode`.
+    pub fn bucket_json(
+        &self,
+        r: &PolicyRenderer,
+        index: usize,
+        mode: RenderMode,
+    ) -> Result<Value, PeriodError> {
+        self.modules_json(r, |m, how| module_bucket(m, how, index, mode))
     }
 
     /// `{"<schema key>": {...}}` of bucket `index` of module number `module` alone.
@@ -51,28 +64,39 @@ impl PolicySnapshot {
         r: &PolicyRenderer,
         module: usize,
         index: usize,
+        mode: RenderMode,
     ) -> Result<Value, PeriodError> {
         match (self.modules.get(module), r.modules.get(module)) {
-            (Some(m), Some(how)) => module_bucket(m, how, index),
+            (Some(m), Some(how)) => module_bucket(m, how, index, mode),
             _ => Err(PeriodError(format!("no module {module}"))),
         }
     }
 
     /// The same for the newest `n` buckets merged (2 <= n <= the module's periods).
-    pub fn window_json(&self, r: &PolicyRenderer, n: usize) -> Result<Value, PeriodError> {
+    pub fn window_json(
+        &self,
+        r: &PolicyRenderer,
+        n: usize,
+        mode: RenderMode,
+    ) -> Result<Value, PeriodError> {
         self.modules_json(r, |m, how| {
             check_window(how.periods, n)?;
-            Ok(module_object(how, merge_newest(&m.buckets, n).as_ref()))
+            Ok(module_object(
+                how,
+                merge_newest(&m.buckets, n).as_ref(),
+                mode,
+            ))
         })
     }
 
     /// Every module's whole window merged, whatever it holds (a policy file run over
     /// captures reports each module's newest `num_periods` buckets).
-    pub fn all_periods_json(&self, r: &PolicyRenderer) -> Value {
+    pub fn all_periods_json(&self, r: &PolicyRenderer, mode: RenderMode) -> Value {
         self.modules_json(r, |m, how| {
             Ok(module_object(
                 how,
                 merge_newest(&m.buckets, how.periods).as_ref(),
+                mode,
             ))
         })
         .unwrap_or_default()

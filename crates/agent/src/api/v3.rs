@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pv_handlers::json::{RenderMode, render_with};
+use pv_handlers::json::RenderMode;
 use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -280,7 +280,7 @@ async fn bucket(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
     match period(&n) {
         Some(n) => {
             with_command_line(state, Newest::Bucket(n), "1m".into(), move |s, r| {
-                render_with(agent_mode(n == 0), || s.v3_bucket_json(r, n))
+                s.v3_bucket_json(r, n, agent_mode(n == 0))
             })
             .await
         }
@@ -292,7 +292,7 @@ async fn window(State(state): State<Arc<ApiState>>, Path(n): Path<String>) -> Re
     match period(&n) {
         Some(n) => {
             with_command_line(state, Newest::Window(n), format!("{n}m"), move |s, r| {
-                render_with(agent_mode(false), || s.v3_window_json(r, n))
+                s.v3_window_json(r, n, agent_mode(false))
             })
             .await
         }

@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pv_handlers::json::render_with;
 use pv_pipeline::{PeriodError, PolicyRenderer, PolicySnapshot};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -189,21 +188,20 @@ pub async fn metrics(
         let mut out = Map::new();
         for name in &names {
             let mode = super::v3::agent_mode(!window && n == 0);
-            let modules: Option<Result<Value, PeriodError>> = render_with(mode, || {
+            let modules: Option<Result<Value, PeriodError>> =
                 match (&copies.command_line, registry.is_command_line(name)) {
                     (Some(snapshot), true) if window => {
-                        Some(snapshot.window_json(&state.renderer, n))
+                        Some(snapshot.window_json(&state.renderer, n, mode))
                     }
-                    (Some(snapshot), true) => Some(snapshot.bucket_json(&state.renderer, n)),
+                    (Some(snapshot), true) => Some(snapshot.bucket_json(&state.renderer, n, mode)),
                     _ => match copies.added(name) {
                         Some((renderer, snapshot)) if window => {
-                            Some(snapshot.window_json(renderer, n))
+                            Some(snapshot.window_json(renderer, n, mode))
                         }
-                        Some((renderer, snapshot)) => Some(snapshot.bucket_json(renderer, n)),
+                        Some((renderer, snapshot)) => Some(snapshot.bucket_json(renderer, n, mode)),
                         None => None,
                     },
-                }
-            });
+                };
             let Some(modules) = modules else {
                 continue;
             };

@@ -5,7 +5,7 @@ use super::metrics::{
     ACK, ADVERTISE, DEEP_SAMPLES, DISCOVER, EVENTS, FILTERED, OFFER, RATES_EVENTS, RATES_TOTAL,
     REPLY, REQUEST, REQUEST_V6, SOLICIT, TOP_CLIENTS, TOP_SERVERS, TOTAL,
 };
-use crate::json;
+use crate::json::{self, RenderMode};
 use crate::module::WireBucket;
 use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
 use pv_sketch::{Bucket, Rate, SecondClock, Tick, TopN};
@@ -101,7 +101,7 @@ impl DhcpBucket {
     }
 
     /// The `dhcp` object, keys as pktvisor's `DhcpMetricsBucket::to_json` writes them.
-    pub fn to_json(&self, config: &DhcpConfig) -> Value {
+    pub fn to_json(&self, config: &DhcpConfig, mode: RenderMode) -> Value {
         let c = &self.counters;
         let mut m = Map::new();
         for (metric, value) in [
@@ -136,7 +136,7 @@ impl DhcpBucket {
             (RATES_TOTAL, &self.rate_total),
             (RATES_EVENTS, &self.rate_events),
         ] {
-            if let Some(q) = json::rate(rate) {
+            if let Some(q) = json::rate(rate, mode) {
                 metric.put(&mut m, q);
             }
         }

@@ -1,14 +1,13 @@
-//! The dhcp handler as the engine sees it: its [`HandlerKind`] (policy type `dhcp`), and the
-//! [`Handler`] and [`Render`] traits over [`DhcpHandler`] and [`DhcpConfig`].
+//! The dhcp handler as the engine sees it: its [`HandlerKind`] (policy type `dhcp`), its window
+//! ([`Windowed`]), its packet hook ([`Handler`]) and how [`DhcpConfig`] renders ([`Render`]).
 
 use super::{DhcpBucket, DhcpConfig, DhcpHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
-use crate::module::{
-    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
-};
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
+use crate::windowed::{BucketWindow, Windowed, render_as};
 use pv_policy::{ConfigError, Module};
-use pv_sketch::window::TimeBucket;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -28,6 +27,23 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
     Ok(Box::new(DhcpHandler::new(cfg, ctx.window)))
 }
 
+impl Windowed for DhcpHandler {
+    type Bucket = DhcpBucket;
+    type Config = DhcpConfig;
+
+    fn window(&self) -> &BucketWindow<DhcpBucket> {
+        &self.window
+    }
+
+    fn window_mut(&mut self) -> &mut BucketWindow<DhcpBucket> {
+        &mut self.window
+    }
+
+    fn config(&self) -> &DhcpConfig {
+        &self.config
+    }
+}
+
 impl Handler for DhcpHandler {
     /// pktvisor's dhcp handler has no filters: a chain passes every packet on.
     #[inline]
@@ -36,28 +52,9 @@ impl Handler for DhcpHandler {
         true
     }
 
+    /// Ticks too (the default `tick`): expired REQUESTs go whatever moved the time.
     fn clock(&mut self, sec: u64) {
         DhcpHandler::clock(self, sec);
-    }
-
-    fn tick(&mut self, sec: u64) {
-        DhcpHandler::clock(self, sec);
-    }
-
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window().buckets().take(newest).cloned())
-    }
-
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window_mut().take_buckets())
-    }
-
-    fn type_name(&self) -> &'static str {
-        KIND.type_name()
-    }
-
-    fn render(&self) -> Arc<dyn Render> {
-        Arc::new(self.config().clone())
     }
 
     fn health(&self) -> Vec<(&'static str, u64)> {
@@ -70,11 +67,8 @@ impl Render for DhcpConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        match downcast::<DhcpBucket>(bucket) {
-            Some(b) => b.to_json(self),
-            None => DhcpBucket::default().to_json(self),
-        }
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &DhcpBucket| b.to_json(self, mode))
     }
 
     fn health_key(&self) -> Option<&'static str> {

@@ -16,8 +16,8 @@ pub mod xact;
 pub use bucket::{DhcpBucket, DhcpCounters};
 
 use crate::event::PacketEvent;
-use pv_sketch::Window;
-use pv_sketch::window::{TimeBucket, WindowSpec};
+use crate::windowed::{self, BucketWindow};
+use pv_sketch::window::WindowSpec;
 use pv_wire::dhcp::{self, DhcpMessage};
 use pv_wire::dhcpv6::{self, Dhcpv6Message};
 use pv_wire::ethernet::MacAddr;
@@ -53,7 +53,7 @@ impl Default for DhcpConfig {
 
 pub struct DhcpHandler {
     config: DhcpConfig,
-    window: Window<DhcpBucket, fn() -> DhcpBucket>,
+    window: BucketWindow<DhcpBucket>,
     requests: Transactions,
 }
 
@@ -74,13 +74,9 @@ impl DhcpHandler {
         let requests = Transactions::new(config.xact_ttl_ns);
         Self {
             config,
-            window: Window::new(window, DhcpBucket::default as fn() -> DhcpBucket),
+            window: windowed::window(window),
             requests,
         }
-    }
-
-    pub fn config(&self) -> &DhcpConfig {
-        &self.config
     }
 
     /// Transactions evicted from the full REQUEST table (see [`xact::CAP`]).
@@ -197,18 +193,5 @@ impl DhcpHandler {
         if !self.requests.is_empty() {
             self.requests.purge(sec.saturating_mul(1_000_000_000));
         }
-    }
-
-    pub fn window(&self) -> &Window<DhcpBucket, fn() -> DhcpBucket> {
-        &self.window
-    }
-
-    pub fn window_mut(&mut self) -> &mut Window<DhcpBucket, fn() -> DhcpBucket> {
-        &mut self.window
-    }
-
-    /// The newest `n` buckets merged.
-    pub fn merged(&self, n: usize) -> Option<TimeBucket<DhcpBucket>> {
-        self.window.merged(n)
     }
 }

@@ -1,14 +1,14 @@
-//! The dns handler as the engine sees it: its [`HandlerKind`] (policy type `dns`), and the
-//! [`Handler`] and [`Render`] traits over [`DnsHandler`] and [`DnsConfig`].
+//! The dns handler as the engine sees it: its [`HandlerKind`] (policy type `dns`), its window
+//! ([`Windowed`]), its packet, message and clock hooks ([`Handler`]) and how [`DnsConfig`]
+//! renders ([`Render`]).
 
 use super::{DnsBucket, DnsConfig, DnsHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
-use crate::module::{
-    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
-};
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast};
+use crate::windowed::{BucketWindow, Windowed, render_as};
 use pv_policy::{ConfigError, Module};
-use pv_sketch::window::TimeBucket;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -41,6 +41,23 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
     Ok(Box::new(DnsHandler::new(cfg, ctx.window)))
 }
 
+impl Windowed for DnsHandler {
+    type Bucket = DnsBucket;
+    type Config = DnsConfig;
+
+    fn window(&self) -> &BucketWindow<DnsBucket> {
+        &self.core.window
+    }
+
+    fn window_mut(&mut self) -> &mut BucketWindow<DnsBucket> {
+        &mut self.core.window
+    }
+
+    fn config(&self) -> &DnsConfig {
+        &self.core.config
+    }
+}
+
 impl Handler for DnsHandler {
     #[inline]
     fn process(&mut self, ev: &PacketEvent<'_>, chained: bool) -> bool {
@@ -66,22 +83,6 @@ impl Handler for DnsHandler {
 
     fn end_of_input_at(&mut self, end_ns: Option<u64>) {
         self.finish_at(end_ns);
-    }
-
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(DnsHandler::buckets(self).take(newest).cloned())
-    }
-
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(DnsHandler::take_buckets(self))
-    }
-
-    fn type_name(&self) -> &'static str {
-        KIND.type_name()
-    }
-
-    fn render(&self) -> Arc<dyn Render> {
-        Arc::new(self.config().clone())
     }
 
     /// DNS-over-TCP reassembly is bounded: what it evicted or gave up on.
@@ -111,11 +112,8 @@ impl Render for DnsConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        match downcast::<DnsBucket>(bucket) {
-            Some(b) => b.to_json(self),
-            None => DnsBucket::default().to_json(self),
-        }
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &DnsBucket| b.to_json(self, mode))
     }
 
     fn health_key(&self) -> Option<&'static str> {

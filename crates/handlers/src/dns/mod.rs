@@ -3,6 +3,7 @@
 //! (a query matched with its reply) with their latency.
 
 mod bucket;
+mod config;
 mod dnstap;
 mod filter;
 pub mod kind;
@@ -14,114 +15,23 @@ mod xact;
 mod xact_index;
 
 pub use bucket::{DnsBucket, DnsCounters, DnsEvent, Transport};
+pub use config::{DEFAULT_PORTS, DnsConfig, DnsGroups};
 pub use filter::DnsFilters;
 pub use xact::{ReplyMatch, XactKey, XactTable};
 
 use crate::event::PacketEvent;
-use crate::geo::{GeoCache, GeoDbs};
-use pv_sketch::Window;
+use crate::geo::GeoCache;
+use crate::json::RenderMode;
+use crate::windowed::{self, BucketWindow};
 use pv_sketch::window::{TimeBucket, WindowSpec};
 use pv_wire::dns::{DnsMessage, NameText, parse_with_name};
-use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyConfig, ReassemblyStats, StreamKey};
+use pv_wire::tcp_stream::{DnsTcpReassembler, ReassemblyStats, StreamKey};
 use pv_wire::{Fragment, L4};
 use serde_json::Value;
-use std::sync::Arc;
 
 pub const SCHEMA_KEY: &str = "dns";
 
-/// Ports whose traffic is DNS without configuration: pktvisor's `DnsLayer::isDnsPort`
-/// (libs/visor_dns/DnsLayer.h) lists DNS, mDNS, LLMNR and 53000, the port its test captures
-/// use, in product code. Configured ports (`--dns-port`, `dns_ports`) come on top.
-pub const DEFAULT_PORTS: [u16; 4] = [53, 5353, 5355, 53000];
-
-/// Metric groups, by pktvisor's names, with its defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DnsGroups {
-    pub cardinality: bool,
-    pub counters: bool,
-    pub dns_transaction: bool,
-    pub top_qnames: bool,
-    pub top_ports: bool,
-    pub top_ecs: bool,
-    pub top_qnames_details: bool,
-    /// `xact.*.histogram_us` (needs `dns_transaction` too).
-    pub histograms: bool,
-}
-
-impl Default for DnsGroups {
-    fn default() -> Self {
-        Self {
-            cardinality: true,
-            counters: true,
-            dns_transaction: true,
-            top_qnames: true,
-            top_ports: true,
-            top_ecs: false,
-            top_qnames_details: false,
-            histograms: false,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct DnsConfig {
-    pub topn_count: usize,
-    /// pktvisor's `topn_percentile_threshold` (0..=100): see [`crate::top_threshold`].
-    pub topn_percentile_threshold: u8,
-    pub groups: DnsGroups,
-    /// Ports treated as DNS besides [`DEFAULT_PORTS`].
-    pub extra_ports: Vec<u16>,
-    /// A query without a reply within this time (packet time) times out (pktvisor: 5 s).
-    pub xact_ttl_ns: u64,
-    /// At most this many open transactions; the oldest are evicted past it (counted).
-    pub xact_cap: usize,
-    /// Aggregate qnames under their public suffix (pktvisor's `public_suffix_list`).
-    pub public_suffix_list: bool,
-    pub filters: DnsFilters,
-    pub reassembly: ReassemblyConfig,
-    /// MaxMind databases (`--geo-city`, `--geo-asn`): locations and ASNs of ECS addresses
-    /// (`top_geoLoc_ecs`, `top_asn_ecs`, group `top_ecs`) and the `*_notfound` filters.
-    pub geo: Option<Arc<GeoDbs>>,
-}
-
-impl Default for DnsConfig {
-    fn default() -> Self {
-        Self {
-            topn_count: 10,
-            topn_percentile_threshold: 0,
-            groups: DnsGroups::default(),
-            extra_ports: Vec::new(),
-            xact_ttl_ns: 5_000_000_000,
-            xact_cap: 1 << 18,
-            public_suffix_list: false,
-            filters: DnsFilters::default(),
-            reassembly: ReassemblyConfig::default(),
-            geo: None,
-        }
-    }
-}
-
-impl DnsConfig {
-    /// A top list's rows as published: cut at `topn_percentile_threshold`.
-    pub fn top<T>(&self, rows: Vec<(T, u64)>) -> Vec<(T, u64)> {
-        crate::top_threshold::above_percentile(rows, self.topn_percentile_threshold)
-    }
-
-    /// The lookup cache the handler needs: only when a database is loaded and something reads
-    /// it (the ECS lists or the `*_notfound` filters).
-    fn geo_cache(&self) -> Option<GeoCache> {
-        let dbs = self.geo.as_ref().filter(|g| !g.is_empty())?;
-        (self.groups.top_ecs || self.filters.needs_geo()).then(|| GeoCache::new(Arc::clone(dbs)))
-    }
-
-    /// Whether anything reads the records after the question (EDNS Client Subnet, RRSIG
-    /// answers); if not, parsing stops after the question.
-    fn reads_records(&self) -> bool {
-        self.groups.top_ecs || self.filters.needs_geo() || self.filters.only_dnssec_response
-    }
-}
-
-type DnsWindow = Window<DnsBucket, fn() -> DnsBucket>;
+type DnsWindow = BucketWindow<DnsBucket>;
 
 /// Everything but the TCP reassembler, so that reassembled messages can be handed to it while
 /// the reassembler is borrowed.
@@ -172,7 +82,7 @@ impl DnsHandler {
                 parse_records: config.reads_records(),
                 filtering: config.filters != DnsFilters::default(),
                 config,
-                window: Window::new(window, DnsBucket::default as fn() -> DnsBucket),
+                window: windowed::window(window),
                 xacts,
                 slow_us: (0, 0),
                 last_message_ns: None,
@@ -278,10 +188,6 @@ impl DnsHandler {
         self.tcp.stats()
     }
 
-    pub fn config(&self) -> &DnsConfig {
-        &self.core.config
-    }
-
     /// The stream's packet time reached `sec` (another handler's or worker's packet): the
     /// window rotates with the others, the closing bucket setting the `top_slow` bar.
     pub fn clock(&mut self, sec: u64) {
@@ -304,17 +210,9 @@ impl DnsHandler {
         self.core.window.buckets()
     }
 
-    /// Every bucket moved out, newest first (the window is left empty).
-    pub fn take_buckets(&mut self) -> impl Iterator<Item = TimeBucket<DnsBucket>> {
-        self.core.window.take_buckets()
-    }
-
-    pub fn merged(&self, n: usize) -> Option<TimeBucket<DnsBucket>> {
-        self.core.window.merged(n)
-    }
-
-    pub fn to_json(&self, bucket: &DnsBucket) -> Value {
-        bucket.to_json(&self.core.config)
+    /// The `dns` object of a bucket (or of a merged window).
+    pub fn to_json(&self, bucket: &DnsBucket, mode: RenderMode) -> Value {
+        bucket.to_json(&self.core.config, mode)
     }
 }
 

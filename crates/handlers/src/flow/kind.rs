@@ -1,14 +1,13 @@
-//! The flow handler as the engine sees it: its [`HandlerKind`] (policy type `flow`), and the
-//! [`Handler`] and [`Render`] traits over [`FlowHandler`] and [`FlowConfig`].
+//! The flow handler as the engine sees it: its [`HandlerKind`] (policy type `flow`), its window
+//! ([`Windowed`]), its datagram hook ([`Handler`]) and how [`FlowConfig`] renders ([`Render`]).
 
 use super::{FlowBucket, FlowConfig, FlowHandler, SCHEMA_KEY, settings};
 use crate::event::{FlowEvent, PacketEvent};
+use crate::json::RenderMode;
 use crate::metric::Metric;
-use crate::module::{
-    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
-};
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
+use crate::windowed::{BucketWindow, Windowed, render_as};
 use pv_policy::{ConfigError, Module};
-use pv_sketch::window::TimeBucket;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -29,6 +28,23 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
     Ok(Box::new(FlowHandler::new(cfg, ctx.window)))
 }
 
+impl Windowed for FlowHandler {
+    type Bucket = FlowBucket;
+    type Config = FlowConfig;
+
+    fn window(&self) -> &BucketWindow<FlowBucket> {
+        &self.window
+    }
+
+    fn window_mut(&mut self) -> &mut BucketWindow<FlowBucket> {
+        &mut self.window
+    }
+
+    fn config(&self) -> &FlowConfig {
+        &self.config
+    }
+}
+
 impl Handler for FlowHandler {
     /// Packets are not flows: a flow module counts nothing of them (and a chain stops here).
     fn process(&mut self, _ev: &PacketEvent<'_>, _chained: bool) -> bool {
@@ -38,30 +54,6 @@ impl Handler for FlowHandler {
     fn flow_datagram(&mut self, ev: &FlowEvent<'_>, _chained: bool) -> bool {
         FlowHandler::process(self, ev);
         true
-    }
-
-    fn clock(&mut self, sec: u64) {
-        self.window_mut().advance_to(sec);
-    }
-
-    fn tick(&mut self, sec: u64) {
-        self.window_mut().advance_to(sec);
-    }
-
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window().buckets().take(newest).cloned())
-    }
-
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window_mut().take_buckets())
-    }
-
-    fn type_name(&self) -> &'static str {
-        KIND.type_name()
-    }
-
-    fn render(&self) -> Arc<dyn Render> {
-        Arc::new(self.config().clone())
     }
 
     fn health(&self) -> Vec<(&'static str, u64)> {
@@ -74,11 +66,9 @@ impl Render for FlowConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        match downcast::<FlowBucket>(bucket) {
-            Some(b) => b.to_json(self),
-            None => FlowBucket::default().to_json(self),
-        }
+    /// A flow bucket has no quantiles nor rates: every mode renders it alike.
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, _mode: RenderMode) -> Value {
+        render_as(bucket, |b: &FlowBucket| b.to_json(self))
     }
 
     fn health_key(&self) -> Option<&'static str> {

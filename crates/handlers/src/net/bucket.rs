@@ -9,7 +9,7 @@ use super::metrics::{
 };
 use crate::event::{Direction, PacketEvent};
 use crate::geo::{GeoCache, GeoLoc, Hashed};
-use crate::json;
+use crate::json::{self, RenderMode};
 use crate::metric::Metric;
 use crate::module::WireBucket;
 use pv_sketch::codec::{Decode, DecodeError, Encode, Reader, put_var};
@@ -230,7 +230,7 @@ impl NetBucket {
     }
 
     /// The `packets` object, keys as pktvisor names them; disabled groups are absent.
-    pub fn to_json(&self, config: &NetConfig) -> Value {
+    pub fn to_json(&self, config: &NetConfig, mode: RenderMode) -> Value {
         let c = &self.counters;
         let mut m = Map::new();
         EVENTS.put(&mut m, json!(c.events));
@@ -282,11 +282,11 @@ impl NetBucket {
                 json::top_list(config.top(self.top_asn.top(n, 0)), |a| a.to_string()),
             );
         }
-        if let Some(q) = json::quantiles(&self.payload_size) {
+        if let Some(q) = json::quantiles(&self.payload_size, mode) {
             PAYLOAD_SIZE.put(&mut m, q);
         }
         for (metric, rate) in self.rates.named() {
-            if let Some(q) = json::rate(rate) {
+            if let Some(q) = json::rate(rate, mode) {
                 metric.put(&mut m, q);
             }
         }

@@ -77,6 +77,7 @@ mod tests {
     use crate::geo::GeoDbs;
     use crate::net::settings::{SCHEMA, net_config};
     use crate::net::{NetConfig, NetHandler};
+    use crate::windowed::Windowed;
     use pv_wire::{Decoded, L3, L4};
     use std::net::IpAddr;
     use std::path::PathBuf;

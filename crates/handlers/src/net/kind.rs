@@ -1,14 +1,13 @@
-//! The net handler as the engine sees it: its [`HandlerKind`] (policy type `net`), and the
-//! [`Handler`] and [`Render`] traits over [`NetHandler`] and [`NetConfig`].
+//! The net handler as the engine sees it: its [`HandlerKind`] (policy type `net`), its window
+//! ([`Windowed`]), its packet hook ([`Handler`]) and how [`NetConfig`] renders ([`Render`]).
 
 use super::{NetBucket, NetConfig, NetHandler, SCHEMA_KEY, settings};
 use crate::event::PacketEvent;
+use crate::json::RenderMode;
 use crate::metric::Metric;
-use crate::module::{
-    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
-};
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
+use crate::windowed::{BucketWindow, Windowed, render_as};
 use pv_policy::{ConfigError, Module};
-use pv_sketch::window::TimeBucket;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -26,34 +25,27 @@ fn build(module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Config
     Ok(Box::new(NetHandler::new(cfg, ctx.window)))
 }
 
+impl Windowed for NetHandler {
+    type Bucket = NetBucket;
+    type Config = NetConfig;
+
+    fn window(&self) -> &BucketWindow<NetBucket> {
+        &self.window
+    }
+
+    fn window_mut(&mut self) -> &mut BucketWindow<NetBucket> {
+        &mut self.window
+    }
+
+    fn config(&self) -> &NetConfig {
+        &self.config
+    }
+}
+
 impl Handler for NetHandler {
     #[inline]
     fn process(&mut self, ev: &PacketEvent<'_>, _chained: bool) -> bool {
         self.process_kept(ev)
-    }
-
-    fn clock(&mut self, sec: u64) {
-        NetHandler::clock(self, sec);
-    }
-
-    fn tick(&mut self, sec: u64) {
-        NetHandler::tick(self, sec);
-    }
-
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window().buckets().take(newest).cloned())
-    }
-
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window_mut().take_buckets())
-    }
-
-    fn type_name(&self) -> &'static str {
-        KIND.type_name()
-    }
-
-    fn render(&self) -> Arc<dyn Render> {
-        Arc::new(self.config().clone())
     }
 }
 
@@ -62,11 +54,8 @@ impl Render for NetConfig {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        match downcast::<NetBucket>(bucket) {
-            Some(b) => b.to_json(self),
-            None => NetBucket::default().to_json(self),
-        }
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, mode: RenderMode) -> Value {
+        render_as(bucket, |b: &NetBucket| b.to_json(self, mode))
     }
 
     fn metrics(&self) -> &'static [Metric] {

@@ -13,8 +13,9 @@ pub use filter::NetFilter;
 
 use crate::event::PacketEvent;
 use crate::geo::{GeoCache, GeoDbs};
-use pv_sketch::Window;
-use pv_sketch::window::{TimeBucket, WindowSpec};
+use crate::json::RenderMode;
+use crate::windowed::{self, BucketWindow};
+use pv_sketch::window::WindowSpec;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ impl NetConfig {
 
 pub struct NetHandler {
     config: NetConfig,
-    window: Window<NetBucket, fn() -> NetBucket>,
+    window: BucketWindow<NetBucket>,
     /// Lookups of remote addresses, when geo is enabled.
     geo: Option<GeoCache>,
 }
@@ -95,7 +96,7 @@ impl NetHandler {
         };
         Self {
             config,
-            window: Window::new(window, NetBucket::default as fn() -> NetBucket),
+            window: windowed::window(window),
             geo,
         }
     }
@@ -123,35 +124,8 @@ impl NetHandler {
         true
     }
 
-    pub fn config(&self) -> &NetConfig {
-        &self.config
-    }
-
-    /// The stream's packet time reached `sec` (another handler's or worker's packet).
-    pub fn clock(&mut self, sec: u64) {
-        self.window.advance_to(sec);
-    }
-
-    /// A tick of wall time (live capture): idle links still rotate.
-    pub fn tick(&mut self, sec: u64) {
-        self.window.advance_to(sec);
-    }
-
-    pub fn window(&self) -> &Window<NetBucket, fn() -> NetBucket> {
-        &self.window
-    }
-
-    pub fn window_mut(&mut self) -> &mut Window<NetBucket, fn() -> NetBucket> {
-        &mut self.window
-    }
-
-    /// The newest `n` buckets merged.
-    pub fn merged(&self, n: usize) -> Option<TimeBucket<NetBucket>> {
-        self.window.merged(n)
-    }
-
     /// The `packets` object of a bucket (or of a merged window).
-    pub fn to_json(&self, bucket: &NetBucket) -> Value {
-        bucket.to_json(&self.config)
+    pub fn to_json(&self, bucket: &NetBucket, mode: RenderMode) -> Value {
+        bucket.to_json(&self.config, mode)
     }
 }

@@ -1,14 +1,13 @@
-//! The pcap handler as the engine sees it: its [`HandlerKind`] (policy type `pcap`), and the
-//! [`Handler`] and [`Render`] traits.
+//! The pcap handler as the engine sees it: its [`HandlerKind`] (policy type `pcap`), its window
+//! ([`Windowed`]), its drop-counter hook ([`Handler`]) and how it renders ([`Render`]).
 
 use super::{PcapBucket, PcapHandler, SCHEMA_KEY, settings};
 use crate::event::{CaptureDrops, PacketEvent};
+use crate::json::RenderMode;
 use crate::metric::Metric;
-use crate::module::{
-    BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder, downcast, erase,
-};
+use crate::module::{BuildContext, Handler, HandlerKind, ModuleBucket, Render, decoder};
+use crate::windowed::{BucketWindow, Windowed, render_as};
 use pv_policy::{ConfigError, Module};
-use pv_sketch::window::TimeBucket;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -28,6 +27,23 @@ fn build(_module: &Module, ctx: &BuildContext) -> Result<Box<dyn Handler>, Confi
     Ok(Box::new(PcapHandler::new(ctx.window)))
 }
 
+impl Windowed for PcapHandler {
+    type Bucket = PcapBucket;
+    type Config = PcapRender;
+
+    fn window(&self) -> &BucketWindow<PcapBucket> {
+        &self.window
+    }
+
+    fn window_mut(&mut self) -> &mut BucketWindow<PcapBucket> {
+        &mut self.window
+    }
+
+    fn config(&self) -> &PcapRender {
+        &PcapRender
+    }
+}
+
 impl Handler for PcapHandler {
     /// Packets do not change its counts (and a chain passes them on).
     #[inline]
@@ -35,32 +51,8 @@ impl Handler for PcapHandler {
         true
     }
 
-    fn clock(&mut self, sec: u64) {
-        PcapHandler::clock(self, sec);
-    }
-
-    fn tick(&mut self, sec: u64) {
-        PcapHandler::clock(self, sec);
-    }
-
     fn capture_drops(&mut self, sec: u64, drops: CaptureDrops) {
         self.drops(sec, drops);
-    }
-
-    fn buckets(&self, newest: usize) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window().buckets().take(newest).cloned())
-    }
-
-    fn take_buckets(&mut self) -> Vec<TimeBucket<Box<dyn ModuleBucket>>> {
-        erase(self.window_mut().take_buckets())
-    }
-
-    fn type_name(&self) -> &'static str {
-        KIND.type_name()
-    }
-
-    fn render(&self) -> Arc<dyn Render> {
-        Arc::new(PcapRender)
     }
 }
 
@@ -69,11 +61,9 @@ impl Render for PcapRender {
         SCHEMA_KEY
     }
 
-    fn to_json(&self, bucket: Option<&dyn ModuleBucket>) -> Value {
-        downcast::<PcapBucket>(bucket)
-            .copied()
-            .unwrap_or_default()
-            .to_json()
+    /// Counters only: every mode renders them alike.
+    fn to_json(&self, bucket: Option<&dyn ModuleBucket>, _mode: RenderMode) -> Value {
+        render_as(bucket, PcapBucket::to_json)
     }
 
     fn metrics(&self) -> &'static [Metric] {

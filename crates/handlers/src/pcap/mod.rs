@@ -18,13 +18,13 @@ pub mod settings;
 pub use bucket::PcapBucket;
 
 use crate::event::CaptureDrops;
-use pv_sketch::Window;
+use crate::windowed::{self, BucketWindow};
 use pv_sketch::window::WindowSpec;
 
 pub const SCHEMA_KEY: &str = "pcap";
 
 pub struct PcapHandler {
-    window: Window<PcapBucket, fn() -> PcapBucket>,
+    window: BucketWindow<PcapBucket>,
     /// The totals at the last reading: each reading adds what grew since. None before the
     /// first, which is only the base.
     last: Option<CaptureDrops>,
@@ -33,7 +33,7 @@ pub struct PcapHandler {
 impl PcapHandler {
     pub fn new(window: WindowSpec) -> Self {
         Self {
-            window: Window::new(window, PcapBucket::default as fn() -> PcapBucket),
+            window: windowed::window(window),
             last: None,
         }
     }
@@ -59,23 +59,12 @@ impl PcapHandler {
         bucket.os_drops += os;
         bucket.if_drops += iface;
     }
-
-    pub fn clock(&mut self, sec: u64) {
-        self.window.advance_to(sec);
-    }
-
-    pub fn window(&self) -> &Window<PcapBucket, fn() -> PcapBucket> {
-        &self.window
-    }
-
-    pub fn window_mut(&mut self) -> &mut Window<PcapBucket, fn() -> PcapBucket> {
-        &mut self.window
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::windowed::Windowed;
 
     #[test]
     fn readings_become_per_bucket_growth() {

@@ -19,6 +19,7 @@ use crate::error::{BuildError, PipelineError};
 use crate::run::policy_run::PolicyRun;
 use pv_handlers::Boundaries;
 use pv_handlers::geo::GeoDbs;
+use pv_handlers::json::RenderMode;
 use pv_handlers::registry::HANDLERS;
 use pv_policy::{Catalog, HandlerSchema, Policy, PolicyError, PolicyFile, Tap};
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
@@ -70,7 +71,8 @@ pub struct PolicySummary {
 impl PolicySummary {
     /// `{"MODULE": {"SCHEMA_KEY": {...}}, ...}`.
     pub fn to_json(&self) -> Value {
-        self.snapshot.all_periods_json(&self.renderer)
+        self.snapshot
+            .all_periods_json(&self.renderer, RenderMode::PLAIN)
     }
 
     /// What reading its captures gave, summed over its taps.

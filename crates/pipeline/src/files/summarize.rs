@@ -4,6 +4,7 @@ use super::read::{open_capture, read_packets};
 use crate::build::command_line::SummarizeOptions;
 use crate::error::PipelineError;
 use crate::run::policy_run::PolicyRun;
+use pv_handlers::json::RenderMode;
 use pv_summary::{CaptureStats, PolicyRenderer, PolicySnapshot};
 use serde_json::Value;
 use std::path::Path;
@@ -23,7 +24,7 @@ impl Summary {
     /// {...}}}` over the newest `P` buckets.
     pub fn to_json(&self) -> Value {
         self.snapshot
-            .v3_merged_json(&self.renderer, self.renderer.periods())
+            .v3_merged_json(&self.renderer, self.renderer.periods(), RenderMode::PLAIN)
     }
 }
 

@@ -8,7 +8,7 @@ pub mod text;
 
 use crate::{PolicyRenderer, PolicySnapshot};
 use bucket::Declared;
-use pv_handlers::json::{RenderMode, render_with};
+use pv_handlers::json::RenderMode;
 use serde_json::Value;
 use text::Exposition;
 
@@ -25,7 +25,7 @@ pub fn write_modules(
 ) {
     let mode = RenderMode {
         totals: true,
-        ..RenderMode::default()
+        ..RenderMode::PLAIN
     };
     write_modules_with(exp, snapshot, renderer, index, mode, labels);
 }
@@ -41,7 +41,7 @@ pub fn write_modules_with(
     labels: impl Fn(&str) -> Option<Vec<(String, String)>>,
 ) {
     for (i, module) in renderer.modules.iter().enumerate() {
-        let Ok(json) = render_with(mode, || snapshot.module_bucket_json(renderer, i, index)) else {
+        let Ok(json) = snapshot.module_bucket_json(renderer, i, index, mode) else {
             continue;
         };
         if let Some(labels) = labels(&module.key) {

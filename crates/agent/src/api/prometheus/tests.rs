@@ -4,6 +4,7 @@
 use super::{Health, Scrape, render};
 use crate::counters::CaptureCounters;
 use pv_capture::FileReader;
+use pv_handlers::json::RenderMode;
 use pv_pipeline::{PolicyRenderer, PolicyRun, PolicySnapshot, SummarizeOptions};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -244,7 +245,9 @@ fn exposition_carries_the_last_complete_bucket() {
         Some("lab"),
     ));
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let json = snapshot.v3_bucket_json(&renderer, 1).expect("bucket 1");
+    let json = snapshot
+        .v3_bucket_json(&renderer, 1, RenderMode::PLAIN)
+        .expect("bucket 1");
     let b = &json["1m"];
 
     for s in &samples {
@@ -380,7 +383,9 @@ fn the_live_bucket_is_exported_while_it_is_the_only_one() {
     let text = command_line_text(&snapshot, &renderer);
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(find(&samples, "packets_total", None).value, 100.0);
-    let json = snapshot.v3_bucket_json(&renderer, 0).expect("bucket 0");
+    let json = snapshot
+        .v3_bucket_json(&renderer, 0, RenderMode::PLAIN)
+        .expect("bucket 0");
     assert_eq!(
         find(&samples, "dns_wire_packets_total", None).value,
         num(&json["1m"]["dns"]["wire_packets"]["total"])
@@ -475,10 +480,10 @@ fn added_policies_carry_policy_handler_and_tap_labels() {
     let text = render(&scrape);
     let samples = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let net = added
-        .module_bucket_json(&added_renderer, 0, 1)
+        .module_bucket_json(&added_renderer, 0, 1, RenderMode::PLAIN)
         .expect("bucket 1");
     let dns = added
-        .module_bucket_json(&added_renderer, 1, 1)
+        .module_bucket_json(&added_renderer, 1, 1, RenderMode::PLAIN)
         .expect("bucket 1");
     // pktvisor 4's instance name `POLICY-TAP-MODULE` (`PolicyManager::load`) and the tap.
     let total = find(&samples, "packets_total", Some(("handler", "extra-t-n")));
