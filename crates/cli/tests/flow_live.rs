@@ -4,7 +4,9 @@
 //! `lo`. Namespace `a` pings `b` and sends it UDP datagrams of a known size. Our agent's flow
 //! metrics must equal what tshark's cflow dissector reads in the captured export (records,
 //! bytes and packets per interface and direction, cardinalities, top sources and ports), and
-//! the records of the traffic the test sent must be what it sent. Needs root: skipped with a
+//! the records of the traffic the test sent must be what it sent. The IPFIX run gives the agent
+//! pktvisor's port registry (`--iana-service-port-registry`): its top ports are then service
+//! names, checked against the registry's rows as Python's csv module reads them. Needs root: skipped with a
 //! reason outside CI, and must run under CI=true.
 //!
 //! softflowd opens its interface with a read timeout of 0 (`pcap_open_live(dev, ..., 1, 0,
@@ -83,18 +85,48 @@ fn top(list: &Value, name: &str) -> Option<u64> {
         .and_then(|e| e["estimate"].as_u64())
 }
 
+/// With pktvisor's port registry (`--iana-service-port-registry`): ports show as services.
 #[test]
 fn softflowd_ipfix_export_matches_tshark_and_the_traffic_sent() {
-    live("10", "ipfix");
+    live("10", "ipfix", true);
 }
 
 #[test]
 fn softflowd_netflow_v5_export_matches_tshark_and_the_traffic_sent() {
-    live("5", "netflow");
+    live("5", "netflow", false);
 }
 
-/// softflowd exporting with `-v VERSION` to a tap of `flow_type`.
-fn live(version: &str, flow_type: &str) {
+/// The service name of `port` for `proto` (tcp, udp) in a registry CSV, as Python's csv
+/// module reads it: the first named row whose port or range holds the port.
+fn csv_service(file: &std::path::Path, port: u64, proto: &str) -> Option<String> {
+    let script = "import csv, sys\n\
+        port, proto = int(sys.argv[2]), sys.argv[3]\n\
+        for row in csv.DictReader(open(sys.argv[1], newline='', encoding='utf-8')):\n\
+        \x20   name, ports = row['Service Name'], row['Port Number']\n\
+        \x20   if not name or not ports or row['Transport Protocol'] != proto:\n\
+        \x20       continue\n\
+        \x20   a, _, b = ports.partition('-')\n\
+        \x20   if int(a) <= port <= int(b or a):\n\
+        \x20       print(name)\n\
+        \x20       break\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .args([port.to_string(), proto.to_string()])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// softflowd exporting with `-v VERSION` to a tap of `flow_type`; with `registry`, the agent
+/// is given pktvisor's port registry.
+fn live(version: &str, flow_type: &str, registry: bool) {
     if !ready(
         "flow_live",
         &[
@@ -123,7 +155,15 @@ fn live(version: &str, flow_type: &str) {
         ),
     )
     .unwrap();
-    lab.start_agent(API_PORT, &["--config", policy.to_str().unwrap()]);
+    let registry_file = fixture("pktvisor-port-service-names.csv");
+    let mut agent_args = vec!["--config", policy.to_str().unwrap()];
+    if registry {
+        agent_args.extend([
+            "--iana-service-port-registry",
+            registry_file.to_str().unwrap(),
+        ]);
+    }
+    lab.start_agent(API_PORT, &agent_args);
     let export = dir.join("export.pcap");
     let port_filter = format!("udp port {EXPORT_PORT}");
     let tcpdump = lab.start_tcpdump(
@@ -237,14 +277,39 @@ fn live(version: &str, flow_type: &str) {
     assert_eq!(i["in_udp_packets"], UDP_DATAGRAMS + filler.packets);
     assert_eq!(i["in_other_l4_packets"], 2 * PINGS);
     assert_eq!(i["in_tcp_packets"], 0);
-    assert_eq!(
-        top(&i["top_in_src_ports_packets"], &UDP_SRC_PORT.to_string()),
-        Some(UDP_DATAGRAMS)
-    );
-    assert_eq!(
-        top(&i["top_in_dst_ports_bytes"], &SINK_PORT.to_string()),
-        Some(udp.bytes + filler.bytes)
-    );
+    if registry {
+        // Named as the registry's rows say; both source ports fall in one named range
+        // (pktvisor's `registered-40k`, 40000-49151), whose counts add up, as pktvisor
+        // counts by the name.
+        let src = csv_service(&registry_file, UDP_SRC_PORT, "udp").expect("40000/udp");
+        assert_eq!(
+            csv_service(&registry_file, FILLER_SRC_PORT, "udp").as_ref(),
+            Some(&src)
+        );
+        let sink = csv_service(&registry_file, SINK_PORT, "udp").expect("9999/udp");
+        assert_eq!(
+            top(&i["top_in_src_ports_packets"], &src),
+            Some(UDP_DATAGRAMS + filler.packets)
+        );
+        assert_eq!(
+            top(&i["top_in_dst_ports_bytes"], &sink),
+            Some(udp.bytes + filler.bytes)
+        );
+        assert_eq!(
+            top(&i["top_in_src_ip_ports_bytes"], &format!("{ADDR_A}:{src}")),
+            Some(udp.bytes + filler.bytes)
+        );
+        assert_eq!(top(&i["top_in_src_ports_packets"], "40000"), None);
+    } else {
+        assert_eq!(
+            top(&i["top_in_src_ports_packets"], &UDP_SRC_PORT.to_string()),
+            Some(UDP_DATAGRAMS)
+        );
+        assert_eq!(
+            top(&i["top_in_dst_ports_bytes"], &SINK_PORT.to_string()),
+            Some(udp.bytes + filler.bytes)
+        );
+    }
     assert_eq!(
         top(&i["top_in_src_ips_packets"], ADDR_B),
         Some(PINGS),

@@ -11,7 +11,7 @@
 mod codec;
 mod json;
 
-use super::{FlowConfig, Kept};
+use super::{FlowConfig, Kept, ports};
 use crate::geo::{GeoCache, GeoLoc, Hashed};
 use crate::module::WireBucket;
 use pv_sketch::{Bucket, Cardinality, TopN};
@@ -45,8 +45,10 @@ impl Dir {
 pub struct DirTops {
     src_ip: TopN<u128>,
     dst_ip: TopN<u128>,
-    src_port: TopN<u16>,
-    dst_port: TopN<u16>,
+    /// By port number, or service name with a registry (pktvisor counts by the name, so the
+    /// ports of one named range add up).
+    src_port: TopN<String>,
+    dst_port: TopN<String>,
     src_ip_port: TopN<String>,
     dst_ip_port: TopN<String>,
     dscp: TopN<u16>,
@@ -177,12 +179,24 @@ impl Interface {
             return;
         }
         let tops = &mut self.tops[dir as usize];
+        // pktvisor names ports only when top_ports is on; the address:port and conversation
+        // texts below then carry the names too.
+        let registry = if g.top_ports {
+            ports::installed()
+        } else {
+            None
+        };
+        let label = |port: u16| match registry.and_then(|reg| reg.service(port, r.protocol)) {
+            Some(name) => name.to_string(),
+            None => port.to_string(),
+        };
+        let (src_label, dst_label) = (label(r.src_port), label(r.dst_port));
         if g.top_ports {
             if r.src_port > 0 {
-                tops.src_port.update_by(r.src_port, amount);
+                tops.src_port.update_by(src_label.clone(), amount);
             }
             if r.dst_port > 0 {
-                tops.dst_port.update_by(r.dst_port, amount);
+                tops.dst_port.update_by(dst_label.clone(), amount);
             }
         }
         if g.cardinality {
@@ -202,15 +216,18 @@ impl Interface {
         let half = usize::from(!dir.by_bytes());
         let mut geo = geo;
         let mut ends: [Option<String>; 2] = [None, None];
-        for (i, (ip, port)) in [(r.src, r.src_port), (r.dst, r.dst_port)]
-            .into_iter()
-            .enumerate()
+        for (i, (ip, port, port_label)) in [
+            (r.src, r.src_port, src_label),
+            (r.dst, r.dst_port, dst_label),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let Some(ip) = ip else { continue };
             if g.cardinality {
                 self.card[1 + i].update(ip_key(ip));
             }
-            let ip_port = format!("{ip}:{port}");
+            let ip_port = format!("{ip}:{port_label}");
             let (top_ip, top_ip_port) = if i == 0 {
                 (&mut tops.src_ip, &mut tops.src_ip_port)
             } else {

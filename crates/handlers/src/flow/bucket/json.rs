@@ -67,7 +67,7 @@ impl Interface {
                 names[1].put(&mut m, json::top_list(cfg.top(t.dst_ip.top(n, 0)), ip_name));
             }
             if g.top_ports {
-                let port = |p: &u16| p.to_string();
+                let port = |p: &String| p.clone();
                 names[2].put(&mut m, json::top_list(cfg.top(t.src_port.top(n, 0)), port));
                 names[3].put(&mut m, json::top_list(cfg.top(t.dst_port.top(n, 0)), port));
             }
