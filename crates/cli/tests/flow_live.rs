@@ -1,13 +1,14 @@
-//! A real exporter: softflowd (Debian's) watches `vb` in namespace `b` of a lab and exports
-//! IPFIX to our agent's flow listener (`pktvisord --config`, a tap `input_type: flow` on
+//! Real exporters watching real traffic: softflowd (Debian's; IPFIX and NetFlow v5) and
+//! pmacct's pmacctd with its sFlow probe watch `vb` in namespace `b` of a lab and export to
+//! our agent's flow listener (`pktvisord --config`, a tap `input_type: flow` on
 //! `bind: 127.0.0.1`) in the same namespace, while tcpdump captures the export datagrams on
 //! `lo`. Namespace `a` pings `b` and sends it UDP datagrams of a known size. Our agent's flow
-//! metrics must equal what tshark's cflow dissector reads in the captured export (records,
-//! bytes and packets per interface and direction, cardinalities, top sources and ports), and
-//! the records of the traffic the test sent must be what it sent. The IPFIX run gives the agent
-//! pktvisor's port registry (`--iana-service-port-registry`): its top ports are then service
-//! names, checked against the registry's rows as Python's csv module reads them. Needs root: skipped with a
-//! reason outside CI, and must run under CI=true.
+//! metrics must equal what tshark's cflow/sflow dissectors read in the captured export
+//! (records, bytes and packets per device, interface and direction, cardinalities, top
+//! sources) and the records of the traffic the test sent must be what it sent. The IPFIX run
+//! gives the agent pktvisor's port registry (`--iana-service-port-registry`): its top ports
+//! are then service names, checked against the registry's rows as Python's csv module reads
+//! them. Needs root: skipped with a reason outside CI, and must run under CI=true.
 //!
 //! softflowd opens its interface with a read timeout of 0 (`pcap_open_live(dev, ..., 1, 0,
 //! ...)` in softflowd.c `setup_packet_capture`); with libpcap's TPACKET_V3 ring a packet then
@@ -21,7 +22,7 @@ mod common;
 mod flow_oracle;
 mod lab;
 use common::*;
-use flow_oracle::{Rec, assert_agrees, tshark_json_records};
+use flow_oracle::{Rec, assert_agrees, tshark_json_records, tshark_sflow_records};
 use lab::{ADDR_A, ADDR_B, Lab, LabNet, ready};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -39,6 +40,7 @@ const UDP_PAYLOAD: u64 = 100;
 const UDP_IP_LEN: u64 = 20 + 8 + UDP_PAYLOAD;
 const UDP_SRC_PORT: u64 = 40000;
 const FILLER_SRC_PORT: u64 = 40001;
+const TRAILER_SRC_PORT: u64 = 40002;
 const SINK_PORT: u64 = 9999;
 
 /// A UDP sink in `b`, so that the datagrams draw no ICMP port unreachable (which would be a
@@ -124,6 +126,66 @@ fn csv_service(file: &std::path::Path, port: u64, proto: &str) -> Option<String>
     (!name.is_empty()).then_some(name)
 }
 
+/// Our agent in `b` with a flow tap of `flow_type` on 127.0.0.1:EXPORT_PORT (and the port
+/// registry if given), tcpdump capturing what reaches that port, and the UDP sink. Returns
+/// tcpdump's PID and its file.
+fn collector(
+    lab: &mut Lab,
+    flow_type: &str,
+    registry: Option<&std::path::Path>,
+) -> (u32, std::path::PathBuf) {
+    let b = lab.b.clone();
+    let dir = lab.dir.clone();
+    let policy = dir.join("flow.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version: \"1.0\"\nvisor:\n  taps:\n    sf:\n      input_type: flow\n      config:\n        flow_type: {flow_type}\n        bind: 127.0.0.1\n        port: {EXPORT_PORT}\n  policies:\n    live:\n      kind: collection\n      input:\n        tap: sf\n        input_type: flow\n      handlers:\n        modules:\n          f:\n            type: flow\n"
+        ),
+    )
+    .unwrap();
+    let mut agent_args = vec!["--config", policy.to_str().unwrap()];
+    if let Some(file) = registry {
+        agent_args.extend(["--iana-service-port-registry", file.to_str().unwrap()]);
+    }
+    lab.start_agent(API_PORT, &agent_args);
+    let export = dir.join("export.pcap");
+    let port_filter = format!("udp port {EXPORT_PORT}");
+    let tcpdump = lab.start_tcpdump(
+        &b,
+        &[
+            "-i",
+            "lo",
+            // Packets straight to the file: at the end the test stops tcpdump as soon as our
+            // agent has its records, before a ring block's 1 s timeout would hand them over.
+            "--immediate-mode",
+            "-U",
+            "-w",
+            export.to_str().unwrap(),
+            &port_filter,
+        ],
+    );
+    let sink = lab.spawn(&b, &["python3", "-c", SINK], None);
+    lab.wait_for_log(sink, "ready", 10);
+    (tcpdump, export)
+}
+
+/// Our flow object once the device has `records` records (15 s at most).
+fn flow_when(lab: &Lab, device: &str, records: u64) -> Value {
+    let url = "/api/v1/policies/live/metrics/bucket/0";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, body) = lab.http(API_PORT, "GET", url, None);
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        let flow = v["live"]["live-sf-f"]["flow"].clone();
+        if flow["devices"][device]["records_flows"] == records {
+            return flow;
+        }
+        assert!(Instant::now() < deadline, "our flow metrics: {flow}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// softflowd exporting with `-v VERSION` to a tap of `flow_type`; with `registry`, the agent
 /// is given pktvisor's port registry.
 fn live(version: &str, flow_type: &str, registry: bool) {
@@ -147,41 +209,8 @@ fn live(version: &str, flow_type: &str, registry: bool) {
     let mut lab = Lab::new(&format!("fl{version}"), net);
     let b = lab.b.clone();
     let dir = lab.dir.clone();
-    let policy = dir.join("flow.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version: \"1.0\"\nvisor:\n  taps:\n    sf:\n      input_type: flow\n      config:\n        flow_type: {flow_type}\n        bind: 127.0.0.1\n        port: {EXPORT_PORT}\n  policies:\n    live:\n      kind: collection\n      input:\n        tap: sf\n        input_type: flow\n      handlers:\n        modules:\n          f:\n            type: flow\n"
-        ),
-    )
-    .unwrap();
     let registry_file = fixture("pktvisor-port-service-names.csv");
-    let mut agent_args = vec!["--config", policy.to_str().unwrap()];
-    if registry {
-        agent_args.extend([
-            "--iana-service-port-registry",
-            registry_file.to_str().unwrap(),
-        ]);
-    }
-    lab.start_agent(API_PORT, &agent_args);
-    let export = dir.join("export.pcap");
-    let port_filter = format!("udp port {EXPORT_PORT}");
-    let tcpdump = lab.start_tcpdump(
-        &b,
-        &[
-            "-i",
-            "lo",
-            // Packets straight to the file: at the end the test stops tcpdump as soon as our
-            // agent has its records, before a ring block's 1 s timeout would hand them over.
-            "--immediate-mode",
-            "-U",
-            "-w",
-            export.to_str().unwrap(),
-            &port_filter,
-        ],
-    );
-    let sink = lab.spawn(&b, &["python3", "-c", SINK], None);
-    lab.wait_for_log(sink, "ready", 10);
+    let (tcpdump, export) = collector(&mut lab, flow_type, registry.then_some(&*registry_file));
     let ctl = dir.join("softflowd.ctl");
     let ctl = ctl.to_str().unwrap();
     let target = format!("127.0.0.1:{EXPORT_PORT}");
@@ -236,18 +265,7 @@ fn live(version: &str, flow_type: &str, registry: bool) {
     ));
 
     // Two ICMP flows (echo requests, replies) and two UDP flows (the test's and the filler).
-    let url = "/api/v1/policies/live/metrics/bucket/0";
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let ours = loop {
-        let (_, body) = lab.http(API_PORT, "GET", url, None);
-        let v: Value = serde_json::from_str(&body).unwrap_or_default();
-        let flow = v["live"]["live-sf-f"]["flow"].clone();
-        if flow["devices"]["127.0.0.1"]["records_flows"] == 4 {
-            break flow;
-        }
-        assert!(Instant::now() < deadline, "our flow metrics: {flow}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let ours = flow_when(&lab, "127.0.0.1", 4);
     // tcpdump writes its last packets when it stops.
     lab.stop(tcpdump, "TERM");
 
@@ -318,5 +336,134 @@ fn live(version: &str, flow_type: &str, registry: bool) {
     assert_eq!(
         top(&i["top_in_src_ips_packets"], ADDR_A),
         Some(PINGS + UDP_DATAGRAMS + filler.packets)
+    );
+}
+
+/// pmacct's `pmacctd` with its sFlow probe (`plugins: sfprobe`, every packet sampled: 1/1)
+/// watching `vb` and exporting sFlow v5 to our agent (tap `flow_type: sflow`). Each sample is
+/// one packet with its sampled header: our records, bytes (rate x frame length) and packets,
+/// per agent address and interface, must equal tshark's sflow dissection of the export, and
+/// the packets the test sent.
+#[test]
+fn pmacct_sflow_export_matches_tshark_and_the_traffic_sent() {
+    if !ready(
+        "flow_live (sFlow)",
+        &["pmacctd", "tcpdump", "tshark", "python3", "ping"],
+    ) {
+        return;
+    }
+    let net = LabNet {
+        mtu: 1500,
+        addresses: true,
+    };
+    let mut lab = Lab::new("fls", net);
+    let (a, b) = (lab.a.clone(), lab.b.clone());
+    // Static neighbours: no ARP, whose samples carry no IP addresses to compare.
+    let mac = |ns: &str, dev: &str| {
+        String::from_utf8(sh_stdout(&format!(
+            "ip netns exec {ns} cat /sys/class/net/{dev}/address"
+        )))
+        .unwrap()
+        .trim()
+        .to_string()
+    };
+    let (mac_a, mac_b) = (mac(&a, "va"), mac(&b, "vb"));
+    sh(&format!(
+        "ip -n {a} neigh replace {ADDR_B} lladdr {mac_b} dev va nud permanent && \
+         ip -n {b} neigh replace {ADDR_A} lladdr {mac_a} dev vb nud permanent"
+    ));
+    let (tcpdump, export) = collector(&mut lab, "sflow", None);
+    let conf = lab.dir.join("pmacctd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemonize: false\npcap_interface: vb\nplugins: sfprobe\nsfprobe_receiver: 127.0.0.1:{EXPORT_PORT}\nsfprobe_agentip: {ADDR_B}\n"
+        ),
+    )
+    .unwrap();
+    let pmacctd = lab.spawn(&b, &["pmacctd", "-f", conf.to_str().unwrap()], None);
+    lab.wait_for_log(pmacctd, "Sampling at: 1/1", 10);
+
+    sh(&format!(
+        "ip netns exec {a} ping -q -c {PINGS} -i 0.2 {ADDR_B} >/dev/null"
+    ));
+    send_udp(&lab, UDP_SRC_PORT, UDP_DATAGRAMS, UDP_PAYLOAD);
+    // pmacctd's sFlow agent sends what it holds on its once-a-second tick, which runs only
+    // when a packet comes: trailer datagrams (their own source port), a second apart, until
+    // our agent has the test's samples. Then pmacctd is killed, so that nothing it still holds
+    // (the last trailer's sample) reaches the agent or the capture after we read them.
+    let samples = 2 * PINGS + UDP_DATAGRAMS;
+    let url = "/api/v1/policies/live/metrics/bucket/0";
+    let records = |lab: &Lab| {
+        let (_, body) = lab.http(API_PORT, "GET", url, None);
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        v["live"]["live-sf-f"]["flow"]["devices"][ADDR_B]["records_flows"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let mut trailers = 0;
+    while records(&lab) < samples {
+        assert!(trailers < 10, "our agent has {} records", records(&lab));
+        std::thread::sleep(Duration::from_millis(1100));
+        send_udp(&lab, TRAILER_SRC_PORT, 1, UDP_PAYLOAD);
+        trailers += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    lab.stop(pmacctd, "KILL");
+    // What was sent before the kill has reached the agent within this.
+    std::thread::sleep(Duration::from_millis(500));
+    let n = records(&lab);
+    let ours = flow_when(&lab, ADDR_B, n);
+    lab.stop(tcpdump, "TERM");
+
+    // The export port is NetFlow's by tshark's default: sFlow there.
+    let recs = tshark_sflow_records(&export, &["-d", &format!("udp.port=={EXPORT_PORT},sflow")]);
+    let trailer = recs
+        .iter()
+        .filter(|r| r.src_port == TRAILER_SRC_PORT)
+        .count() as u64;
+    assert_eq!(
+        recs.len() as u64,
+        samples + trailer,
+        "tshark's samples: {recs:#?}"
+    );
+    assert_agrees("pmacct sFlow", &ours, &recs);
+    // The traffic sent: each sample one packet (rate 1); an Ethernet frame is 14 bytes more
+    // than its IPv4 packet, and sFlow's frame length counts the 4 FCS bytes too (sFlow v5,
+    // sampled_header.frame_length: "including FCS octets").
+    let frame = |ip_len: u64| ip_len + 14 + 4;
+    for (what, f, n, len) in [
+        ("echo requests", (1, ADDR_A), PINGS, PING_IP_LEN),
+        ("echo replies", (1, ADDR_B), PINGS, PING_IP_LEN),
+        ("datagrams", (17, ADDR_A), UDP_DATAGRAMS, UDP_IP_LEN),
+    ] {
+        let mine: Vec<&Rec> = recs
+            .iter()
+            .filter(|r| (r.protocol, r.src.as_str()) == f && r.src_port != TRAILER_SRC_PORT)
+            .collect();
+        assert_eq!(mine.len() as u64, n, "{what}");
+        assert!(
+            mine.iter().all(|r| r.packets == 1 && r.bytes == frame(len)),
+            "{what}: {mine:?}"
+        );
+    }
+    let (index, i) = ours["devices"][ADDR_B]["interfaces"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .expect("an interface");
+    assert_eq!(
+        i["in_udp_packets"],
+        UDP_DATAGRAMS + trailer,
+        "interface {index}: {i}"
+    );
+    assert_eq!(
+        i["in_udp_bytes"],
+        (UDP_DATAGRAMS + trailer) * frame(UDP_IP_LEN),
+        "interface {index}"
+    );
+    assert_eq!(i["in_other_l4_packets"], 2 * PINGS, "interface {index}");
+    assert_eq!(
+        top(&i["top_in_src_ports_packets"], &UDP_SRC_PORT.to_string()),
+        Some(UDP_DATAGRAMS)
     );
 }

@@ -178,3 +178,59 @@ fn collect(v: &Value, exporter: &str, out: &mut Vec<Rec>) {
         collect(child, exporter, out);
     }
 }
+
+/// tshark's sFlow v5 flow samples (`-T json`), one record each as pktvisor counts them with
+/// `sample_rate_scaling`: packets the sampling rate, bytes the rate times the sampled frame's
+/// length; addresses, protocol and ports from tshark's dissection of the sampled header; the
+/// device is the agent address; interfaces as tshark shows their values.
+pub fn tshark_sflow_records(file: &Path, options: &[&str]) -> Vec<Rec> {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args(options)
+        .args(["-T", "json", "--no-duplicate-keys", "-Y", "sflow"])
+        .output()
+        .expect("tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames: Vec<Value> = serde_json::from_slice(&out.stdout).expect("tshark JSON");
+    let n = |v: &Value| v.as_str().map_or(0, |t| t.parse::<u64>().unwrap());
+    let mut recs = Vec::new();
+    for f in &frames {
+        let sflow = &f["_source"]["layers"]["sflow"];
+        let agent = text(&sflow["sflow_245.agent"]).expect("sflow agent");
+        for (key, s) in sflow.as_object().into_iter().flatten() {
+            if !key.starts_with("Flow sample") {
+                continue;
+            }
+            let raw = &s["Raw packet header"];
+            let tree = &raw["sflow_245.header_tree"];
+            let rate = n(&s["sflow.flow_sample.sampling_rate"]);
+            let l4 = if tree.get("udp").is_some() {
+                &tree["udp"]
+            } else {
+                &tree["tcp"]
+            };
+            let port = |k: &str| n(&l4[format!("udp.{k}")]) + n(&l4[format!("tcp.{k}")]);
+            recs.push(Rec {
+                exporter: agent.clone(),
+                src: text(&tree["ip"]["ip.src"]).expect("a sampled IPv4 header"),
+                dst: text(&tree["ip"]["ip.dst"]).expect("a sampled IPv4 header"),
+                bytes: rate * n(&raw["sflow_245.header.frame_length"]),
+                packets: rate,
+                if_in: text(&s["sflow.flow_sample.input_interface"]),
+                if_out: text(
+                    &s["sflow.flow_sample.output_interface_tree"]
+                        ["sflow.flow_sample.output_interface_value"],
+                ),
+                src_port: port("srcport"),
+                dst_port: port("dstport"),
+                protocol: n(&tree["ip"]["ip.proto"]),
+            });
+        }
+    }
+    recs
+}
