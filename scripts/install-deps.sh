@@ -5,7 +5,7 @@ set -euo pipefail
 build_pkgs=(libpcap-dev pkg-config)
 test_pkgs=(tcpdump tshark tcpreplay iproute2 unbound dnsperf knot-dnsutils nginx curl
            iputils-ping python3 time ethtool tmux openssl zstd gzip nftables clickhouse-server
-           dnstap-ldns fstrm-bin dnsmasq-base udhcpc)
+           dnstap-ldns fstrm-bin dnsmasq-base udhcpc softflowd pmacct)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-test}" = test ] && pkgs+=("${test_pkgs[@]}")
 

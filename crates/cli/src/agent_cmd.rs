@@ -151,6 +151,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = cli.visor.load_port_registry() {
+        eprintln!("pktvisord: error: {e}");
+        return ExitCode::FAILURE;
+    }
     cli.visor
         .fill_geo(&mut cli.analysis.geo_city, &mut cli.analysis.geo_asn);
     let tls = match cli.visor.tls_config() {

@@ -83,8 +83,8 @@ pub struct VisorFlags {
     #[arg(long, value_name = "DIR")]
     pub module_dir: Option<PathBuf>,
 
-    /// IANA service name and port registry (CSV). pktvisor names ports with it in its flow
-    /// handler only; the file is checked and kept for that handler (not in this build yet).
+    /// IANA service name and port registry (CSV): the flow handler's top ports (and
+    /// address:port, conversation texts) show service names from it, as pktvisor 4's do.
     #[arg(long, value_name = "FILE")]
     pub iana_service_port_registry: Option<PathBuf>,
 
@@ -406,11 +406,8 @@ impl VisorFlags {
         }
         let mut notes = Vec::new();
         if let Some(path) = self.port_registry() {
+            // Read (and installed) by the agent before it starts: see `load_port_registry`.
             readable("--iana-service-port-registry", path)?;
-            notes.push(format!(
-                "{}: kept for pktvisor's flow handler, which this pktvisord does not have yet",
-                path.display()
-            ));
         }
         if let Some(dir) = &self.module_dir {
             notes.push(format!(
@@ -435,6 +432,18 @@ impl VisorFlags {
             (true, Some(cert), Some(key)) => pv_http::tls::server_config(cert, key).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// Loads `--iana-service-port-registry` (else `--default-service-registry`) and makes it
+    /// the flow handler's, as pktvisor's `IpPort::set_csv_iana_ports` at start.
+    pub fn load_port_registry(&self) -> Result<(), String> {
+        let Some(path) = self.port_registry() else {
+            return Ok(());
+        };
+        let registry = pv_handlers::flow::ports::PortRegistry::load(path)
+            .map_err(|e| format!("--iana-service-port-registry {}: {e}", path.display()))?;
+        pv_handlers::flow::ports::install(registry);
+        Ok(())
     }
 
     /// `--iana-service-port-registry`, else `--default-service-registry`.

@@ -5,24 +5,11 @@
 //! from tshark's per-record fields, which share nothing with our decoders.
 
 mod common;
+mod flow_oracle;
 use common::*;
+use flow_oracle::{Rec, assert_agrees};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-
-/// One flow record as tshark dissects it.
-#[derive(Clone, Debug, Default)]
-struct Rec {
-    exporter: String,
-    src: String,
-    dst: String,
-    bytes: u64,
-    packets: u64,
-    if_in: Option<String>,
-    if_out: Option<String>,
-    src_port: u64,
-    dst_port: u64,
-}
 
 /// tshark's records: every field's every occurrence in a frame, comma-joined; a frame's
 /// records are the occurrences of `cflow.octets` (option records have none). A field a
@@ -70,108 +57,11 @@ fn tshark_records(file: &Path, options: &[&str]) -> Vec<Rec> {
                 if_out: at(8, i),
                 src_port: num(9, i),
                 dst_port: num(10, i),
+                ..Rec::default()
             });
         }
     }
     recs
-}
-
-/// Compares our `flow` object with what tshark's records say.
-fn assert_agrees(label: &str, ours: &Value, recs: &[Rec]) {
-    assert!(!recs.is_empty(), "{label}: tshark found no flow records");
-    let devices: BTreeSet<&str> = recs.iter().map(|r| r.exporter.as_str()).collect();
-    assert_eq!(
-        ours["devices"].as_object().unwrap().len(),
-        devices.len(),
-        "{label}: devices"
-    );
-    for dev in devices {
-        let mine: Vec<&Rec> = recs.iter().filter(|r| r.exporter == dev).collect();
-        let d = &ours["devices"][dev];
-        assert_eq!(
-            d["records_flows"],
-            mine.len(),
-            "{label} {dev}: records_flows"
-        );
-        let mut ifs: BTreeMap<&str, Vec<(&Rec, bool)>> = BTreeMap::new();
-        for r in &mine {
-            if let Some(i) = &r.if_in {
-                ifs.entry(i).or_default().push((r, true));
-            }
-            if let Some(i) = &r.if_out {
-                ifs.entry(i).or_default().push((r, false));
-            }
-        }
-        assert_eq!(
-            d["interfaces"].as_object().unwrap().len(),
-            ifs.len(),
-            "{label} {dev}: interfaces"
-        );
-        for (index, rs) in ifs {
-            let i = &d["interfaces"][index];
-            let at = format!("{label} {dev} interface {index}");
-            for (dir, inbound) in [("in", true), ("out", false)] {
-                let sel = || {
-                    rs.iter()
-                        .filter(move |(_, d)| *d == inbound)
-                        .map(|(r, _)| r)
-                };
-                assert_eq!(
-                    i[format!("{dir}_bytes")],
-                    sel().map(|r| r.bytes).sum::<u64>(),
-                    "{at}: {dir}_bytes"
-                );
-                assert_eq!(
-                    i[format!("{dir}_packets")],
-                    sel().map(|r| r.packets).sum::<u64>(),
-                    "{at}: {dir}_packets"
-                );
-                // The top source address by bytes (ties broken by name; the fixtures have none
-                // at the top).
-                let mut by_src: BTreeMap<&str, u64> = BTreeMap::new();
-                for r in sel() {
-                    *by_src.entry(&r.src).or_default() += r.bytes;
-                }
-                let top = by_src.iter().max_by_key(|(_, b)| **b);
-                let ours_top = &i[format!("top_{dir}_src_ips_bytes")][0];
-                match top {
-                    Some((ip, b)) => {
-                        assert_eq!(ours_top["name"], *ip, "{at}: top {dir} source");
-                        assert_eq!(ours_top["estimate"], *b, "{at}: top {dir} source bytes");
-                    }
-                    None => assert!(ours_top.is_null(), "{at}: no {dir} records"),
-                }
-            }
-            let distinct = |f: &dyn Fn(&Rec) -> Option<String>| {
-                rs.iter()
-                    .filter_map(|(r, _)| f(r))
-                    .collect::<BTreeSet<_>>()
-                    .len()
-            };
-            let card = &i["cardinality"];
-            assert_eq!(
-                card["src_ips_in"],
-                distinct(&|r| Some(r.src.clone())),
-                "{at}: src ips"
-            );
-            assert_eq!(
-                card["dst_ips_out"],
-                distinct(&|r| Some(r.dst.clone())),
-                "{at}: dst ips"
-            );
-            let port = |p: u64| (p > 0).then(|| p.to_string());
-            assert_eq!(
-                card["src_ports_in"],
-                distinct(&|r| port(r.src_port)),
-                "{at}: src ports"
-            );
-            assert_eq!(
-                card["dst_ports_out"],
-                distinct(&|r| port(r.dst_port)),
-                "{at}: dst ports"
-            );
-        }
-    }
 }
 
 fn check(name: &str, tshark_options: &[&str]) {

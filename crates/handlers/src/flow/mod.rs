@@ -10,6 +10,7 @@ mod bucket;
 pub mod filter;
 pub mod kind;
 pub mod metrics;
+pub mod ports;
 pub mod settings;
 
 pub use bucket::{FlowBucket, MAX_DEVICES, MAX_INTERFACES};

@@ -8,6 +8,8 @@
 //!   fields and enterprise elements;
 //! - [`templates`]: the template cache both share, keyed per exporter (its address and
 //!   observation domain / source id), bounded, counting what it evicts;
+//! - `template_sets`: the one walk over template, options template and data sets both use,
+//!   told apart by a `Dialect` (set ids, enterprise bits, options template layout);
 //! - [`sflow`]: sFlow v5 flow samples (sampled headers decoded through [`crate::decode`],
 //!   sampled IPv4/IPv6 records) and counter samples (counted, not read);
 //! - [`cursor`]: the checked big-endian reader they all use.
@@ -21,6 +23,7 @@ pub mod ipfix;
 pub mod netflow_v5;
 pub mod netflow_v9;
 pub mod sflow;
+mod template_sets;
 pub mod templates;
 
 #[cfg(test)]

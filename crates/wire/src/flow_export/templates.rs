@@ -191,56 +191,6 @@ impl TemplateCache {
     }
 }
 
-/// Reads the records of a data set body through `template` into `out` (flow templates) or
-/// counts them in `other` (options templates). Bytes after the last whole record are padding
-/// (RFC 3954 section 5.3, RFC 7011 section 3.3.1).
-pub(super) fn data_records(
-    template: &Template,
-    body: &[u8],
-    out: &mut Vec<FlowRecord>,
-    other: &mut usize,
-) -> Result<(), FlowError> {
-    let min = template.min_len();
-    if min == 0 {
-        // A template of zero-length fields would make endless empty records.
-        return Err(FlowError::Invalid {
-            what: "template record length",
-            value: 0,
-        });
-    }
-    let mut c = Cursor::new(body);
-    while c.remaining() >= min {
-        let r = template.read_record(&mut c)?;
-        if template.options {
-            *other += 1;
-        } else {
-            out.push(r);
-        }
-    }
-    Ok(())
-}
-
-/// Splits a datagram's body into its sets (flowsets): `(id, body)` each, a set's length
-/// counting its 4-byte header.
-pub(super) fn sets<'a>(
-    mut c: Cursor<'a>,
-    mut each: impl FnMut(u16, &'a [u8]) -> Result<(), FlowError>,
-) -> Result<(), FlowError> {
-    while !c.is_empty() {
-        let id = c.u16("set id")?;
-        let len = c.u16("set length")?;
-        if len < 4 {
-            return Err(FlowError::BadLength {
-                what: "set",
-                value: u32::from(len),
-            });
-        }
-        let body = c.take(usize::from(len) - 4, "set")?;
-        each(id, body)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
