@@ -9,7 +9,7 @@
 use pv_handlers::flow::{FlowConfig, FlowHandler};
 use pv_handlers::json::RenderMode;
 use pv_handlers::module::Render;
-use pv_handlers::{FlowEvent, WindowSpec};
+use pv_handlers::{FlowEvent, WindowSpec, Windowed};
 use pv_wire::flow_export::{FlowRecord, TemplateCache, decode_datagram};
 use pv_wire::{LinkType, decode};
 use serde_json::Value;

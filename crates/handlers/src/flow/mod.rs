@@ -160,14 +160,6 @@ impl FlowHandler {
         self.over_cap += bucket.over_cap() - before;
     }
 
-    pub fn window(&self) -> &Window<FlowBucket, fn() -> FlowBucket> {
-        &self.window
-    }
-
-    pub fn window_mut(&mut self) -> &mut Window<FlowBucket, fn() -> FlowBucket> {
-        &mut self.window
-    }
-
     /// Records not counted because a device or interface table was full.
     pub fn over_cap(&self) -> u64 {
         self.over_cap
