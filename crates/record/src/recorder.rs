@@ -329,12 +329,18 @@ impl Recorder {
         };
         let mut sink =
             Sink::create(&tmp, self.config.compression).map_err(|e| with_path(e, &tmp))?;
-        std::io::Write::write_all(&mut sink, &format.global_header())
-            .map_err(|e| with_path(e, &tmp))?;
         // Pushed to the kernel at once (one flush per file): a `kill -9` between a rotation and
         // the next timed flush then leaves a file that recovery keeps (with the packets flushed
         // since), not one it must delete for want of a header.
-        sink.flush_durable().map_err(|e| with_path(e, &tmp))?;
+        let header = std::io::Write::write_all(&mut sink, &format.global_header())
+            .and_then(|()| sink.flush_durable());
+        if let Err(e) = header {
+            // A full disk: the file holds no packet and maybe part of a header. It goes, so
+            // that every file left is whole; recording pauses and tries a new one later.
+            drop(sink);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(with_path(e, &tmp));
+        }
         Ok(OpenFile {
             sink,
             tmp,
