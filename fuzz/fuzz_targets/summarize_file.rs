@@ -6,6 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use pv_capture::FileReader;
+use pv_handlers::json::RenderMode;
 use pv_handlers::{Boundaries, HostSpec, WindowSpec};
 use pv_pipeline::{PolicyRun, PolicySnapshot, SummarizeOptions};
 use std::io::Cursor;
@@ -36,10 +37,10 @@ fuzz_target!(|data: &[u8]| {
     }
     run.end_of_input();
     let (snapshot, renderer) = (run.snapshot(), run.renderer());
-    let json = snapshot.v3_merged_json(&renderer, 5);
+    let json = snapshot.v3_merged_json(&renderer, 5, RenderMode::PLAIN);
     assert!(json.is_object());
     let mut bytes = Vec::new();
     snapshot.encode(&mut bytes);
     let back = PolicySnapshot::decode(&bytes).expect("our own encoding decodes");
-    assert_eq!(back.v3_merged_json(&renderer, 5), json);
+    assert_eq!(back.v3_merged_json(&renderer, 5, RenderMode::PLAIN), json);
 });
