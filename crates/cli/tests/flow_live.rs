@@ -10,8 +10,8 @@
 //! are then service names, checked against the registry's rows as Python's csv module reads
 //! them. Needs root: skipped with a reason outside CI, and must run under CI=true.
 //!
-//! softflowd opens its interface with a read timeout of 0 (`pcap_open_live(dev, ..., 1, 0,
-//! ...)` in softflowd.c `setup_packet_capture`); with libpcap's TPACKET_V3 ring a packet then
+//! softflowd opens its interface with a read timeout of 0 (`pcap_set_timeout(*pcap, 0)` in
+//! softflowd.c `setup_packet_capture`, v1.1.0); with libpcap's TPACKET_V3 ring a packet then
 //! reaches softflowd only when its ring block fills, so a few pings are never seen (why an
 //! earlier try exported nothing, whatever the flow timeouts). The test sends filler datagrams
 //! (their own flow, from another source port) after its traffic until softflowd reports it
